@@ -1,0 +1,102 @@
+/**
+ * Domain and address normalisation (IDNA, RFC 5890/3492 via the `punycode` package).
+ *
+ * Domains compare case-insensitively, with U-labels and A-labels equal
+ * (`bücher.example` == `xn--bcher-kva.example`) and a trailing dot ignored.
+ * The normal form is the lower-case A-label without trailing dot. Local parts have no
+ * ASCII form and are kept as they are, except where a caller asks for the lower-cased key
+ * used by suppression lists.
+ *
+ * Pure: no I/O. Returns null for input that is not a domain rather than throwing.
+ */
+import punycode from 'punycode/';
+import { MAX_DOMAIN_LENGTH } from '../lib/limits.js';
+
+const LABEL_RE = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/**
+ * Normalise a domain to lower-case A-labels without trailing dot; null when it is not a
+ * valid host name (empty labels, bad characters, too long, address literals).
+ */
+export function normaliseDomain(input: string): string | null {
+  let d = input.trim();
+  if (d.endsWith('.')) d = d.slice(0, -1);
+  if (d === '' || d.startsWith('[')) return null;
+  // NFC first so composed and decomposed forms of the same U-label agree; then lower-case.
+  d = d.normalize('NFC').toLowerCase();
+  let ascii: string;
+  try {
+    ascii = punycode.toASCII(d);
+  } catch {
+    return null;
+  }
+  if (ascii.length > MAX_DOMAIN_LENGTH) return null;
+  const labels = ascii.split('.');
+  for (const label of labels) {
+    if (!LABEL_RE.test(label)) return null;
+  }
+  // Punycode that does not decode is not a valid A-label.
+  for (const label of labels) {
+    if (label.startsWith('xn--')) {
+      try {
+        const u = punycode.decode(label.slice(4));
+        if (u === '') return null;
+      } catch {
+        return null;
+      }
+    }
+  }
+  return ascii;
+}
+
+/** The Unicode (U-label) form of a normalised domain, for display. */
+export function displayDomain(normalised: string): string {
+  try {
+    return punycode.toUnicode(normalised);
+  } catch {
+    return normalised;
+  }
+}
+
+/**
+ * True when `domain` (normalised) is one of `allowed` (normalised), or a subdomain of one
+ * when `allowSubdomains`. Lookalikes (`a.com.evil.test`, `evil-a.com`, `a.co`) never match:
+ * the comparison is on whole labels.
+ */
+export function domainAllowed(domain: string, allowed: readonly string[], allowSubdomains: boolean): boolean {
+  for (const a of allowed) {
+    if (domain === a) return true;
+    if (allowSubdomains && domain.endsWith('.' + a)) return true;
+  }
+  return false;
+}
+
+/** Split an addr-spec at its last `@`; null when there is none or either side is empty. */
+export function splitAddress(address: string): { local: string; domain: string } | null {
+  const at = address.lastIndexOf('@');
+  if (at <= 0 || at === address.length - 1) return null;
+  return { local: address.slice(0, at), domain: address.slice(at + 1) };
+}
+
+/**
+ * The address with its domain normalised and the local part kept (SMTP comparison:
+ * domain case-insensitive and IDN-aware, local part exact). Null when not an address.
+ */
+export function canonicalAddress(address: string): string | null {
+  const parts = splitAddress(address.trim());
+  if (!parts) return null;
+  const domain = normaliseDomain(parts.domain);
+  if (!domain) return null;
+  return `${parts.local}@${domain}`;
+}
+
+/**
+ * Key for lists (suppression, per-from defaults): canonical address with the local part
+ * lower-cased too, so `John@X` and `john@x` hit the same entry. Null when not an address.
+ */
+export function listKey(address: string): string | null {
+  const c = canonicalAddress(address);
+  if (!c) return null;
+  const parts = splitAddress(c);
+  return parts ? `${parts.local.toLowerCase()}@${parts.domain}` : null;
+}

@@ -1,0 +1,23 @@
+/**
+ * Every size and count limit trxmail enforces, in one place. Each has a test that shows
+ * what happens one step past it.
+ */
+
+/** Most tags one message may carry (after splitting, trimming and de-duplication). */
+export const MAX_TAGS = 20;
+/** Longest single tag, in Unicode code points. */
+export const MAX_TAG_LENGTH = 100;
+/** Largest top-level header block the transform accepts (bytes); above it: 552 5.3.4. Postfix's header_size_limit is 102400. */
+export const MAX_HEADER_BLOCK_BYTES = 1024 * 1024;
+/** Most MIME nodes in one message; above it: 552 5.3.4. */
+export const MAX_MIME_NODES = 1000;
+/** Longest header line we write before folding (RFC 5322 recommends 78; 998 is the hard limit). */
+export const HEADER_FOLD_AT = 78;
+/** Longest address (RFC 5321 path limit). */
+export const MAX_ADDRESS_LENGTH = 256;
+/** Longest local part (RFC 5321). */
+export const MAX_LOCAL_PART_LENGTH = 64;
+/** Longest domain (RFC 5321). */
+export const MAX_DOMAIN_LENGTH = 255;
+/** Most RCPT TO addresses core looks at; Postfix's smtpd_recipient_limit default is 1000. */
+export const MAX_RECIPIENTS = 1000;

@@ -1,0 +1,170 @@
+/**
+ * The Store interface: everything trxmail keeps. One interface, several backends (SQLite now,
+ * PostgreSQL later); every backend must pass test/store/contract.ts.
+ *
+ * Conventions:
+ *  - All methods are async (a network database is coming), even where SQLite is synchronous.
+ *  - Domains are stored normalised: lower-case A-label, no trailing dot (core/domain.ts).
+ *  - List entries and from-address defaults are keyed by the address with its domain
+ *    normalised and the local part lower-cased (suppression matches case-insensitively).
+ *  - User e-mails are unique across all spaces (they are SMTP logins), compared case-insensitively.
+ *  - Times are Date objects; the store keeps millisecond precision in UTC.
+ *  - Methods throw UsageError for operator mistakes (unknown space, duplicate name) and
+ *    TransientError when the backend is unavailable.
+ */
+import type { FlagSource, SuppressionAnswer, SuppressionList } from '../core/types.js';
+
+export interface Space {
+  readonly id: number;
+  readonly name: string;
+  /** Space default X-Mxm-Flags, or null (built-in default applies). */
+  readonly defaultFlags: number | null;
+  /** Allow subdomains of the allowed sender domains. */
+  readonly allowSubdomains: boolean;
+  readonly createdAt: Date;
+}
+
+export interface User {
+  readonly id: number;
+  readonly spaceId: number;
+  readonly email: string;
+  /** Encoded scrypt hash (src/lib/password.ts); never a plaintext password. */
+  readonly passwordHash: string;
+  readonly createdAt: Date;
+}
+
+export interface FromDefault {
+  readonly spaceId: number;
+  readonly address: string;
+  readonly flags: number;
+}
+
+export interface ListEntry {
+  readonly spaceId: number;
+  readonly list: SuppressionList;
+  readonly address: string;
+  readonly reason: string;
+  readonly addedAt: Date;
+}
+
+export type RecipientStatus = 'queued' | 'suppressed' | 'delivered' | 'deferred' | 'bounced';
+export type SendStatus = RecipientStatus;
+
+export interface SendRecipient {
+  readonly address: string;
+  readonly role: 'to' | 'bcc' | 'discarded';
+  readonly status: RecipientStatus | 'discarded';
+  /** Which list suppressed it, or null. */
+  readonly suppressedBy: SuppressionList | null;
+  readonly detail: string | null;
+}
+
+export interface NewSend {
+  /** The id the client saw in the 250 reply (Postfix queue id with the milter). */
+  readonly id: string;
+  readonly spaceId: number;
+  readonly userId: number;
+  /** MAIL FROM as given by the client. */
+  readonly mailFrom: string;
+  /** Envelope sender used for delivery (bounce address). */
+  readonly envelopeSender: string;
+  /** Address in the From header after the rewrite. */
+  readonly from: string;
+  readonly to: string;
+  readonly bcc: string | null;
+  readonly discarded: readonly string[];
+  readonly tags: readonly string[];
+  readonly flags: number;
+  readonly flagsSource: FlagSource;
+  readonly receivedAt: Date;
+  readonly recipients: readonly SendRecipient[];
+}
+
+export interface Send extends NewSend {
+  /** Status of the To recipient, which is what the send's status means in reports. */
+  readonly status: SendStatus;
+}
+
+export type EventType =
+  | 'accepted'
+  | 'suppressed'
+  | 'delivered'
+  | 'deferred'
+  | 'bounced'
+  | 'opened'
+  | 'clicked'
+  | 'complained';
+
+export interface NewSendEvent {
+  readonly sendId: string;
+  readonly recipient: string;
+  readonly type: EventType;
+  readonly at: Date;
+  /** Free-form JSON-able detail (status code, user agent, URL...). */
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+export interface SendEvent extends NewSendEvent {
+  readonly id: number;
+}
+
+export interface SendFilter {
+  readonly spaceId?: number;
+  /** Every tag must be on the send. */
+  readonly tags?: readonly string[];
+  /** From address (compared case-insensitively). */
+  readonly from?: string;
+  /** receivedAt >= since */
+  readonly since?: Date;
+  /** receivedAt < until */
+  readonly until?: Date;
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+export interface Store {
+  close(): Promise<void>;
+
+  createSpace(input: { name: string; defaultFlags?: number | null; allowSubdomains?: boolean }): Promise<Space>;
+  getSpace(id: number): Promise<Space | null>;
+  getSpaceByName(name: string): Promise<Space | null>;
+  listSpaces(): Promise<Space[]>;
+  updateSpace(id: number, patch: { defaultFlags?: number | null; allowSubdomains?: boolean }): Promise<Space>;
+
+  /** Adds a normalised domain; adding one that is there already is not an error. */
+  addDomain(spaceId: number, domain: string): Promise<void>;
+  /** Returns false when the domain was not there. */
+  removeDomain(spaceId: number, domain: string): Promise<boolean>;
+  listDomains(spaceId: number): Promise<string[]>;
+
+  /** Throws UsageError when the e-mail is taken (in any space). */
+  createUser(input: { spaceId: number; email: string; passwordHash: string }): Promise<User>;
+  getUserByEmail(email: string): Promise<User | null>;
+  /** Returns false when there is no such user. */
+  setPasswordHash(email: string, passwordHash: string): Promise<boolean>;
+  removeUser(email: string): Promise<boolean>;
+  listUsers(spaceId?: number): Promise<User[]>;
+
+  /** flags null removes the default. */
+  setFromFlags(spaceId: number, address: string, flags: number | null): Promise<void>;
+  getFromFlags(spaceId: number, address: string): Promise<number | null>;
+  listFromFlags(spaceId: number): Promise<FromDefault[]>;
+
+  /** Adding an address that is on the list already updates reason and time. */
+  addListEntry(input: { spaceId: number; list: SuppressionList; address: string; reason: string; addedAt: Date }): Promise<void>;
+  removeListEntry(spaceId: number, list: SuppressionList, address: string): Promise<boolean>;
+  listEntries(spaceId: number, list: SuppressionList): Promise<ListEntry[]>;
+  /** Both lists for many addresses in one round trip; keys are the addresses exactly as passed. */
+  lookupSuppression(spaceId: number, addresses: readonly string[]): Promise<Record<string, SuppressionAnswer>>;
+
+  /** Records a send and its recipients atomically; throws UsageError on a duplicate id. */
+  recordSend(send: NewSend): Promise<void>;
+  /** spaceId null = any space (operator CLI); otherwise only that space's send. */
+  getSend(id: string, spaceId: number | null): Promise<Send | null>;
+  /** Newest first. */
+  listSends(filter: SendFilter): Promise<Send[]>;
+  updateRecipientStatus(sendId: string, address: string, status: RecipientStatus, detail: string | null): Promise<boolean>;
+
+  addEvent(event: NewSendEvent): Promise<SendEvent>;
+  listEvents(sendId: string): Promise<SendEvent[]>;
+}
