@@ -1,0 +1,221 @@
+/**
+ * trxmail configuration: one YAML file (`trxmail.yaml`), validated once at start-up, then frozen.
+ *
+ * Where the file comes from, first match wins: the `--config` option, the TRXMAIL_CONFIG
+ * environment variable, `./trxmail.yaml` when it exists. With no file at all every default
+ * applies (zero-config start: SQLite in ./trxmail-data, listeners on loopback).
+ *
+ * Secrets: HMAC keys (bounce addresses, tracking tokens) come from `secrets.keys` in the file
+ * or from TRXMAIL_HMAC_KEYS (`id:secret[,id:secret...]`, the first key signs, all verify);
+ * the environment wins. With neither, `serve` generates one key and keeps it in the data
+ * directory (mode 0600).
+ *
+ * Errors: ConfigError with one line naming the file and the key, e.g.
+ *   `trxmail.yaml: listen.milter: expected inet:host:port or unix:/path, got "8891"`.
+ * Relative paths in the file are resolved against the file's directory; without a file,
+ * against the working directory.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { normaliseDomain } from '../core/domain.js';
+import { ConfigError } from '../lib/errors.js';
+
+export const DEFAULT_CONFIG_FILE = 'trxmail.yaml';
+export const DEFAULT_DATA_DIR = 'trxmail-data';
+/** Shortest HMAC secret we accept, in bytes (128 bits). */
+export const MIN_SECRET_BYTES = 16;
+
+const ENDPOINT_RE = /^(inet:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}|unix:\/.+)$/;
+
+const endpoint = z
+  .string()
+  .refine((s) => ENDPOINT_RE.test(s) && portOk(s), { message: 'expected inet:host:port or unix:/absolute/path' });
+
+function portOk(s: string): boolean {
+  if (!s.startsWith('inet:')) return true;
+  const port = Number(s.slice(s.lastIndexOf(':') + 1));
+  return port >= 1 && port <= 65535;
+}
+
+const keySchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,16}$/, 'expected 1-16 letters, digits, _ or -'),
+  secret: z.string().refine((s) => Buffer.byteLength(s) >= MIN_SECRET_BYTES, {
+    message: `must be at least ${MIN_SECRET_BYTES} bytes`,
+  }),
+});
+
+const schema = z.strictObject({
+  dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
+  store: z
+    .strictObject({
+      driver: z.literal('sqlite').default('sqlite'),
+      /** Default: <dataDir>/trxmail.db */
+      path: z.string().min(1).optional(),
+    })
+    .default({ driver: 'sqlite' }),
+  bounceDomain: z
+    .string()
+    .refine((d) => normaliseDomain(d) !== null, { message: 'expected a domain name' })
+    .default('bounces.localhost'),
+  listen: z
+    .strictObject({
+      milter: endpoint.default('inet:127.0.0.1:8891'),
+      policy: endpoint.default('inet:127.0.0.1:8892'),
+      auth: endpoint.default('inet:127.0.0.1:8893'),
+    })
+    .default({ milter: 'inet:127.0.0.1:8891', policy: 'inet:127.0.0.1:8892', auth: 'inet:127.0.0.1:8893' }),
+  secrets: z.strictObject({ keys: z.array(keySchema).min(1) }).optional(),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
+});
+
+export interface HmacKey {
+  readonly id: string;
+  readonly secret: string;
+}
+
+export interface Config {
+  /** The file the configuration came from, or null when only defaults apply. */
+  readonly file: string | null;
+  readonly dataDir: string;
+  readonly store: { readonly driver: 'sqlite'; readonly path: string };
+  /** Normalised (lower-case A-label). */
+  readonly bounceDomain: string;
+  readonly listen: { readonly milter: string; readonly policy: string; readonly auth: string };
+  /** Empty when neither the file nor the environment gave keys. First key signs. */
+  readonly hmacKeys: readonly HmacKey[];
+  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}
+
+export interface LoadOptions {
+  /** Path given with --config. */
+  readonly configPath?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+/** Locate, read, validate and freeze the configuration. Throws ConfigError. */
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const explicit = opts.configPath ?? env['TRXMAIL_CONFIG'];
+  let file: string | null = null;
+  let raw: unknown = {};
+  if (explicit !== undefined && explicit !== '') {
+    file = path.resolve(cwd, explicit);
+    if (!existsSync(file)) throw new ConfigError(`${file}: configuration file not found`);
+  } else if (existsSync(path.join(cwd, DEFAULT_CONFIG_FILE))) {
+    file = path.join(cwd, DEFAULT_CONFIG_FILE);
+  }
+  if (file !== null) raw = readYaml(file);
+  return parseConfig(raw, { file, env, baseDir: file !== null ? path.dirname(file) : cwd });
+}
+
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err: unknown) {
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const doc: unknown = parseYaml(text, { prettyErrors: false, uniqueKeys: true });
+    return doc ?? {};
+  } catch (err: unknown) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ConfigError(`${file}: invalid YAML${where}: ${msg}`, { cause: err });
+  }
+}
+
+/** Validate an already-parsed document. Exported for tests. */
+export function parseConfig(
+  raw: unknown,
+  ctx: { file: string | null; env: NodeJS.ProcessEnv; baseDir: string },
+): Config {
+  const where = ctx.file ?? 'configuration';
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`${where}: expected a mapping of keys at the top level`);
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    if (!issue) throw new ConfigError(`${where}: invalid configuration`);
+    let key = issue.path.map(String).join('.');
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      const unknown = issue.keys[0] ?? '?';
+      key = key === '' ? unknown : `${key}.${unknown}`;
+      message = 'unknown key';
+    } else if (issue.code === 'invalid_type') {
+      message = `expected ${issue.expected}`;
+    }
+    const got = valueAt(raw, issue.path);
+    const secret = issue.path.includes('secret');
+    const shown = got === undefined || secret || issue.code === 'unrecognized_keys' ? '' : `, got ${JSON.stringify(got)}`;
+    throw new ConfigError(`${where}: ${key === '' ? '(top level)' : key}: ${message}${shown}`);
+  }
+  const c = result.data;
+  const dataDir = path.resolve(ctx.baseDir, c.dataDir);
+  const storePath =
+    c.store.path === undefined ? path.join(dataDir, 'trxmail.db') : c.store.path === ':memory:' ? ':memory:' : path.resolve(ctx.baseDir, c.store.path);
+  const hmacKeys = keysFromEnv(ctx.env['TRXMAIL_HMAC_KEYS']) ?? c.secrets?.keys ?? [];
+  const ids = new Set<string>();
+  for (const k of hmacKeys) {
+    if (ids.has(k.id)) throw new ConfigError(`${where}: secrets.keys: key id "${k.id}" appears twice`);
+    ids.add(k.id);
+  }
+  const config: Config = {
+    file: ctx.file,
+    dataDir,
+    store: { driver: c.store.driver, path: storePath },
+    bounceDomain: normaliseDomain(c.bounceDomain) ?? c.bounceDomain,
+    listen: { ...c.listen },
+    hmacKeys: hmacKeys.map((k) => ({ id: k.id, secret: k.secret })),
+    log: { ...c.log },
+  };
+  return deepFreeze(config);
+}
+
+function keysFromEnv(value: string | undefined): HmacKey[] | null {
+  if (value === undefined || value.trim() === '') return null;
+  const keys: HmacKey[] = [];
+  for (const part of value.split(',')) {
+    const colon = part.indexOf(':');
+    const id = colon > 0 ? part.slice(0, colon).trim() : '';
+    const secret = colon > 0 ? part.slice(colon + 1) : '';
+    const parsed = keySchema.safeParse({ id, secret });
+    if (!parsed.success) {
+      // Never echo the secret itself.
+      const field = parsed.error.issues[0]?.path[0] === 'secret' ? 'secret' : 'id';
+      throw new ConfigError(
+        `TRXMAIL_HMAC_KEYS: expected id:secret[,id:secret...] with a ${field} that ${field === 'secret' ? `has at least ${MIN_SECRET_BYTES} bytes` : 'is 1-16 letters, digits, _ or -'}`,
+      );
+    }
+    keys.push(parsed.data);
+  }
+  return keys;
+}
+
+function valueAt(root: unknown, p: readonly PropertyKey[]): unknown {
+  let cur: unknown = root;
+  for (const k of p) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  if (typeof cur === 'string' && cur.length > 80) return cur.slice(0, 80) + '...';
+  return typeof cur === 'object' ? undefined : cur;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
