@@ -21,3 +21,7 @@ export const MAX_LOCAL_PART_LENGTH = 64;
 export const MAX_DOMAIN_LENGTH = 255;
 /** Most RCPT TO addresses core looks at; Postfix's smtpd_recipient_limit default is 1000. */
 export const MAX_RECIPIENTS = 1000;
+/** Longest password accepted for hashing, in UTF-8 bytes (bounds scrypt input and SASL work). */
+export const MAX_PASSWORD_BYTES = 1024;
+/** Longest customer space name, in UTF-16 code units. */
+export const MAX_SPACE_NAME_LENGTH = 100;
