@@ -25,3 +25,5 @@ export const MAX_RECIPIENTS = 1000;
 export const MAX_PASSWORD_BYTES = 1024;
 /** Longest customer space name, in UTF-16 code units. */
 export const MAX_SPACE_NAME_LENGTH = 100;
+/** Hard limit of one header line the transform writes, in octets without CRLF (RFC 5322 2.1.1). */
+export const MAX_HEADER_LINE_OCTETS = 998;

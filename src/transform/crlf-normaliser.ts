@@ -1,0 +1,99 @@
+/**
+ * Streaming line-ending normaliser: bytes in, bytes out, every CR and LF leaves as a CRLF pair.
+ *
+ * RFC 5321 4.1.1.4 / RFC 5322 2.3: a message on the wire has CRLF line endings and no bare CR
+ * or LF. Input may be LF-only or mixed (files, pipes, the mailsplit Rewriter's bare LF after a
+ * re-encoded base64 part); this stage fixes that before the MIME splitter sees the bytes and
+ * again after the Joiner when body stages may have written bare LFs.
+ *  - LF not preceded by CR  -> CRLF
+ *  - CR not followed by LF  -> CRLF (a bare CR is a line break to some readers and not to
+ *    others; making it one for everybody means the header editor sees what a recipient sees)
+ *  - CRLF                   -> unchanged (CRLF input passes byte-for-byte, without copying)
+ * A CR at the very end of a chunk is held back until the next chunk (or the end) shows
+ * whether an LF follows, so a CRLF split across two writes never doubles.
+ *
+ * Limits: holds at most one byte between writes. Throws nothing.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+
+const CR = 0x0d;
+const LF = 0x0a;
+const CR_BUF = Buffer.from([CR]);
+const LF_BUF = Buffer.from([LF]);
+const CRLF_BUF = Buffer.from([CR, LF]);
+
+export class CrlfNormaliser extends Transform {
+  /** The previous chunk ended in a CR that has not been written yet. */
+  #pendingCr = false;
+
+  constructor() {
+    super({ decodeStrings: true });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const out = this.normalise(chunk);
+    if (out !== null) this.push(out);
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.#pendingCr) {
+      this.#pendingCr = false;
+      this.push(CRLF_BUF);
+    }
+    callback();
+  }
+
+  /** Normalise one chunk; returns the bytes to write now (the chunk itself when unchanged), or null. */
+  normalise(chunk: Buffer): Buffer | null {
+    const n = chunk.length;
+    if (n === 0) return null;
+    const pieces: Buffer[] = [];
+    let scanFrom = 0;
+    if (this.#pendingCr) {
+      this.#pendingCr = false;
+      if (chunk[0] === LF) {
+        // the held-back CR and this LF form one CRLF
+        pieces.push(CR_BUF);
+        scanFrom = 1;
+      } else {
+        pieces.push(CRLF_BUF);
+      }
+    }
+    // `start`: first byte of `chunk` not yet copied into `pieces`
+    let start = 0;
+    let nextCr = chunk.indexOf(CR, scanFrom);
+    let nextLf = chunk.indexOf(LF, scanFrom);
+    while (nextCr !== -1 || nextLf !== -1) {
+      if (nextCr !== -1 && (nextLf === -1 || nextCr < nextLf)) {
+        if (nextCr === n - 1) {
+          // cannot tell yet whether an LF follows: hold the CR back
+          if (nextCr > start) pieces.push(chunk.subarray(start, nextCr));
+          start = n;
+          this.#pendingCr = true;
+          break;
+        }
+        if (nextLf === nextCr + 1) {
+          // a proper CRLF
+          nextCr = chunk.indexOf(CR, nextLf + 1);
+          nextLf = chunk.indexOf(LF, nextLf + 1);
+        } else {
+          // bare CR: add the LF after it
+          pieces.push(chunk.subarray(start, nextCr + 1), LF_BUF);
+          start = nextCr + 1;
+          nextCr = chunk.indexOf(CR, nextCr + 1);
+        }
+      } else {
+        // bare LF (an LF after a CR was skipped above): add the CR before it
+        if (nextLf > start) pieces.push(chunk.subarray(start, nextLf));
+        pieces.push(CR_BUF);
+        start = nextLf;
+        nextLf = chunk.indexOf(LF, nextLf + 1);
+      }
+    }
+    if (start === 0 && pieces.length === 0) return chunk;
+    if (start < n) pieces.push(chunk.subarray(start));
+    if (pieces.length === 0) return null;
+    return pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Streaming message rewrite (architecture.md "transform"): bytes in, bytes out.
+ *
+ *   CrlfNormaliser -> LimitedSplitter -> HeaderEditor -> ...bodyStages -> Joiner [-> CrlfNormaliser]
+ *
+ * - Input line endings are normalised to CRLF first (LF-only and mixed input, across chunk
+ *   boundaries). For CRLF input every untouched header line and the whole body leave
+ *   byte-for-byte.
+ * - Only the top-level header block is given to `onHeaders` and edited (HeaderEdit semantics in
+ *   src/core/types.ts); nested parts and attached messages are never touched.
+ * - Body stages (object mode, e.g. a mailsplit Rewriter for tracking) sit between the header
+ *   editor and the Joiner; when there are any, the output is normalised to CRLF again
+ *   (the Rewriter writes a bare LF after a re-encoded base64 part).
+ * - Memory is bounded: nothing collects the message; each stage holds at most a chunk or a
+ *   header block (MAX_HEADER_BLOCK_BYTES).
+ *
+ * Errors (the returned Duplex errors, every stage is destroyed, nothing hangs):
+ *  - RejectError 'EMAXLEN' 552 5.3.4 past MAX_HEADER_BLOCK_BYTES / MAX_MIME_NODES;
+ *  - whatever `onHeaders` throws or rejects with;
+ *  - InvariantError for an invalid edit (CR/LF/NUL in a value, bad name, unfoldable line).
+ */
+import { Joiner } from '@zone-eu/mailsplit';
+import * as nodeStream from 'node:stream';
+import { Readable, Writable, type Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { HeaderEdit, HeaderField } from '../core/types.js';
+import { CrlfNormaliser } from './crlf-normaliser.js';
+import { HeaderEditor } from './header-editor.js';
+import { LimitedSplitter } from './limited-splitter.js';
+
+export interface MessageTransformOptions {
+  /** Called once with the top-level header fields; returns the edits to apply. May throw
+   *  (e.g. RejectError) — the stream then errors with that error. */
+  onHeaders(fields: readonly HeaderField[]): readonly HeaderEdit[] | Promise<readonly HeaderEdit[]>;
+  /** Extra object-mode stages between the header editor and the Joiner (the place where the
+   *  tracking HTML rewrite plugs in later, e.g. a mailsplit Rewriter). Optional. */
+  bodyStages?: readonly import('node:stream').Duplex[];
+}
+
+// stream.compose exists at runtime since Node 16.9 but @types/node 20 does not declare it.
+const compose = (nodeStream as unknown as { compose: (...streams: Duplex[]) => Duplex }).compose;
+
+/** A Duplex that takes message bytes and gives the rewritten message bytes. */
+export function createMessageTransform(opts: MessageTransformOptions): Duplex {
+  const bodyStages = opts.bodyStages ?? [];
+  const stages: Duplex[] = [
+    new CrlfNormaliser(),
+    new LimitedSplitter() as unknown as Duplex,
+    new HeaderEditor((fields) => opts.onHeaders(fields)),
+    ...bodyStages,
+    new Joiner() as unknown as Duplex,
+  ];
+  if (bodyStages.length > 0) stages.push(new CrlfNormaliser());
+  return compose(...stages);
+}
+
+/** Rewrite a message held in memory (tests, small messages). Rejects with the stream's error. */
+export async function rewriteMessage(input: Buffer, opts: MessageTransformOptions): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await pipeline(
+    Readable.from([input], { objectMode: false }),
+    createMessageTransform(opts),
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk);
+        callback();
+      },
+    }),
+  );
+  return Buffer.concat(chunks);
+}
