@@ -86,7 +86,6 @@ export type RejectReason =
   | 'too-many-recipients'
   | 'no-to'
   | 'to-not-in-rcpt'
-  | 'from-syntax'
   | 'invalid-flags'
   | 'too-many-tags'
   | 'tag-too-long';

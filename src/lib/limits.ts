@@ -25,5 +25,7 @@ export const MAX_RECIPIENTS = 1000;
 export const MAX_PASSWORD_BYTES = 1024;
 /** Longest customer space name, in UTF-16 code units. */
 export const MAX_SPACE_NAME_LENGTH = 100;
+/** Longest piece of client text (address, header value) echoed in an SMTP reply; longer is cut and "..." added. */
+export const MAX_ECHO_LENGTH = 64;
 /** Hard limit of one header line the transform writes, in octets without CRLF (RFC 5322 2.1.1). */
 export const MAX_HEADER_LINE_OCTETS = 998;

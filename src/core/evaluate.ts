@@ -1,0 +1,224 @@
+/**
+ * The rules of the transactional relay, once (architecture.md "The rules being enforced").
+ *
+ * `checkSender` is the MAIL FROM rule alone, for the policy server and the milter at
+ * MAIL/RCPT time; `evaluate` applies every rule to the facts of a whole transaction and
+ * returns a Verdict: a Rejection, or an Acceptance with the header edits, envelope changes,
+ * effective flags and tags.
+ *
+ * Order of the rejection checks (the first failing one is returned):
+ *   1. sender     null-sender, sender-syntax, sender-domain-not-allowed
+ *   2. flags      invalid-flags (first X-Mxm-Flags field)
+ *   3. tags       too-many-tags, then tag-too-long
+ *   4. To         no-recipients, too-many-recipients (RCPT count), no-to, to-not-in-rcpt
+ *
+ * Header decisions (see the README table):
+ *   From   The first From field's first mailbox keeps its display name; the value becomes
+ *          `<display raw> <MAIL FROM>` (raw text unfolded, else byte-identical; re-encoded
+ *          as RFC 2047 UTF-8 when it holds raw 8-bit), or the bare MAIL FROM without a name
+ *          or when From is missing/unparseable. Other From fields go. No edit when the only
+ *          From field is exactly one mailbox string-equal to MAIL FROM.
+ *   Sender Deleted whenever present: it named the author(s) of a multi-mailbox From, which
+ *          is now one mailbox, or someone other than the (new) From.
+ *   To     The first mailbox of the first To field (group members count, empty groups do
+ *          not) is kept as written; other To fields go; no edit when the only To field is
+ *          exactly that mailbox. Its address must equal an RCPT TO address: domain
+ *          case-insensitive and IDN-equal, local part exact (a local part in another
+ *          letter case is a different address: to-not-in-rcpt).
+ *   Cc, Bcc and every X-Mxm-* field are deleted.
+ * Every value written is one line: no CR, LF or NUL.
+ *
+ * Pure: no I/O, no clock. Throws InvariantError only for impossible facts (configured flags
+ * out of range, an edit value with a line break), never for anything a client sent.
+ */
+import { InvariantError } from '../lib/errors.js';
+import { MAX_RECIPIENTS } from '../lib/limits.js';
+import { parseAddressList, parseEnvelopeAddress, unfold, type ParsedMailbox } from './address.js';
+import { mailboxValue, rawMailboxValue } from './display-name.js';
+import { canonicalAddress, domainAllowed, normaliseDomain } from './domain.js';
+import { effectiveFlags, trimWsp } from './flags.js';
+import { rejection } from './replies.js';
+import { parseTags } from './tags.js';
+import {
+  FLAG_CHECK_UNSUBSCRIBE,
+  FLAG_IGNORE_BOUNCES,
+  type Acceptance,
+  type Facts,
+  type HeaderEdit,
+  type HeaderField,
+  type RecipientOutcome,
+  type Rejection,
+  type SpaceFacts,
+  type SuppressionAnswer,
+  type SuppressionList,
+  type Verdict,
+} from './types.js';
+
+const lower = (name: string): string => name.trim().toLowerCase();
+
+/**
+ * The sender rule: MAIL FROM must be an address in one of the space's domains
+ * (subdomains only when allowed). Returns the rejection, or null when the sender is fine.
+ */
+export function checkSender(space: SpaceFacts, mailFrom: string): Rejection | null {
+  const env = parseEnvelopeAddress(mailFrom);
+  switch (env.kind) {
+    case 'null':
+      return rejection('null-sender');
+    case 'invalid':
+      return rejection('sender-syntax', mailFrom);
+    case 'address': {
+      const allowed = space.domains.map((d) => normaliseDomain(d) ?? d);
+      if (env.normalisedDomain === null || !domainAllowed(env.normalisedDomain, allowed, space.allowSubdomains)) {
+        // The A-label form is echoed: it is ASCII, so an IDN stays readable in the reply.
+        return rejection('sender-domain-not-allowed', env.normalisedDomain ?? env.domain);
+      }
+      return null;
+    }
+  }
+}
+
+/** Comparison key of an address: canonicalAddress (domain normalised, local part exact). */
+function addressKey(address: string): string {
+  const env = parseEnvelopeAddress(address);
+  const a = env.kind === 'address' ? env.address : address.trim();
+  return canonicalAddress(a) ?? a;
+}
+
+function unique(items: readonly string[]): string[] {
+  return [...new Set(items)];
+}
+
+/** The suppression that applies to a recipient given the flags; bounce wins over unsubscribe. */
+function suppressionFor(
+  answers: readonly (SuppressionAnswer | undefined)[],
+  flags: number,
+): { list: SuppressionList; reason: string } | null {
+  if ((flags & FLAG_IGNORE_BOUNCES) === 0) {
+    for (const a of answers) if (a?.bounce) return { list: 'bounce', reason: a.bounce.reason };
+  }
+  if ((flags & FLAG_CHECK_UNSUBSCRIBE) !== 0) {
+    for (const a of answers) if (a?.unsubscribe) return { list: 'unsubscribe', reason: a.unsubscribe.reason };
+  }
+  return null;
+}
+
+/** True when the only field `fields[0]` is exactly the one mailbox `mb`, nothing more. */
+function fieldIsExactly(fields: readonly HeaderField[], mb: ParsedMailbox, address: string): boolean {
+  const first = fields[0];
+  if (fields.length !== 1 || !first) return false;
+  const parsed = parseAddressList(first.value);
+  return (
+    parsed.errors === 0 &&
+    parsed.groups === 0 &&
+    parsed.mailboxes.length === 1 &&
+    mb.address === address &&
+    trimWsp(unfold(first.value)) === mb.raw
+  );
+}
+
+/** Apply every rule to the facts of one transaction. */
+export function evaluate(facts: Facts): Verdict {
+  // 1. Sender.
+  const senderProblem = checkSender(facts.space, facts.mailFrom);
+  if (senderProblem) return senderProblem;
+  const env = parseEnvelopeAddress(facts.mailFrom);
+  if (env.kind !== 'address') throw new InvariantError('checkSender passed a sender that does not parse');
+  const mailFrom = env.address;
+
+  // 2. Flags.
+  const flagsResult = effectiveFlags(facts.headers, facts.fromAddressFlags, facts.space.defaultFlags);
+  if (!flagsResult.ok) return rejection('invalid-flags', flagsResult.value);
+  const flags = flagsResult.flags;
+
+  // 3. Tags.
+  const tagsResult = parseTags(facts.headers);
+  if (!tagsResult.ok) {
+    return tagsResult.problem === 'too-many' ? rejection('too-many-tags', tagsResult.count) : rejection('tag-too-long');
+  }
+
+  // 4. Recipients and To.
+  if (facts.rcptTo.length === 0) return rejection('no-recipients');
+  if (facts.rcptTo.length > MAX_RECIPIENTS) {
+    return rejection('too-many-recipients', facts.rcptTo.length, MAX_RECIPIENTS);
+  }
+  const toFields = facts.headers.filter((h) => lower(h.name) === 'to');
+  const firstTo = toFields[0];
+  const toMailbox = firstTo ? parseAddressList(firstTo.value).mailboxes[0] : undefined;
+  if (!toMailbox) return rejection('no-to');
+  const toKey = addressKey(toMailbox.address);
+  const rcpts = unique(facts.rcptTo);
+  const keys = new Map(rcpts.map((r) => [r, addressKey(r)] as const));
+  const toRcpt = rcpts.find((r) => keys.get(r) === toKey);
+  if (toRcpt === undefined) return rejection('to-not-in-rcpt', toMailbox.address);
+
+  // Roles: every spelling of the To (or BCC) address shares its role.
+  let bccKey: string | null = null;
+  const roleOf = (key: string): RecipientOutcome['role'] => {
+    if (key === toKey) return 'to';
+    if (bccKey === null) bccKey = key;
+    return key === bccKey ? 'bcc' : 'discarded';
+  };
+  const roles = new Map<string, RecipientOutcome['role']>();
+  for (const r of rcpts) {
+    const key = keys.get(r) ?? r;
+    if (!roles.has(key)) roles.set(key, roleOf(key));
+  }
+  const spellings = (key: string): string[] => rcpts.filter((r) => keys.get(r) === key);
+  const suppressed = new Map<string, { list: SuppressionList; reason: string } | null>();
+  for (const [key, role] of roles) {
+    if (role === 'discarded') continue;
+    suppressed.set(key, suppressionFor(spellings(key).map((r) => facts.suppression[r]), flags));
+  }
+  const recipients: RecipientOutcome[] = rcpts.map((r) => {
+    const key = keys.get(r) ?? r;
+    return { address: r, role: roles.get(key) ?? 'discarded', suppressed: suppressed.get(key) ?? null };
+  });
+  const bcc = bccKey === null ? null : (spellings(bccKey)[0] ?? null);
+
+  // Header edits.
+  const edits: HeaderEdit[] = [];
+  const fromFields = facts.headers.filter((h) => lower(h.name) === 'from');
+  const fromParsed = fromFields[0] ? parseAddressList(fromFields[0].value) : null;
+  const fromMailbox = fromParsed?.mailboxes[0] ?? null;
+  let fromDisplayName: string | null = fromMailbox?.displayName ?? null;
+  if (!(fromMailbox && fieldIsExactly(fromFields, fromMailbox, mailFrom))) {
+    const value = mailboxValue(fromMailbox, mailFrom);
+    if (value === mailFrom) fromDisplayName = null;
+    edits.push({ op: 'set', name: 'From', value });
+  }
+  if (facts.headers.some((h) => lower(h.name) === 'sender')) edits.push({ op: 'delete', name: 'Sender' });
+  if (!fieldIsExactly(toFields, toMailbox, toMailbox.address)) {
+    edits.push({ op: 'set', name: 'To', value: rawMailboxValue(toMailbox) });
+  }
+  for (const name of ['Cc', 'Bcc']) {
+    if (facts.headers.some((h) => lower(h.name) === name.toLowerCase())) edits.push({ op: 'delete', name });
+  }
+  const mxm = new Map<string, string>();
+  for (const h of facts.headers) {
+    const l = lower(h.name);
+    if (l.startsWith('x-mxm-') && !mxm.has(l)) mxm.set(l, h.name.trim());
+  }
+  for (const name of mxm.values()) edits.push({ op: 'delete', name });
+  for (const e of edits) {
+    if (e.op === 'set' && /[\r\n\0]/.test(e.value)) throw new InvariantError(`header edit for ${e.name} has a line break`);
+  }
+
+  const acceptance: Acceptance = {
+    kind: 'accept',
+    headerEdits: edits,
+    envelopeSender: facts.bounceAddress,
+    from: mailFrom,
+    fromDisplayName,
+    to: toRcpt,
+    bcc,
+    discarded: recipients.filter((r) => r.role === 'discarded').map((r) => r.address),
+    recipients,
+    deliverTo: recipients.filter((r) => r.role !== 'discarded' && r.suppressed === null).map((r) => r.address),
+    removeRecipients: recipients.filter((r) => r.role === 'discarded' || r.suppressed !== null).map((r) => r.address),
+    flags,
+    flagsSource: flagsResult.source,
+    tags: tagsResult.tags,
+  };
+  return acceptance;
+}
