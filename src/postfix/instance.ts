@@ -1,0 +1,240 @@
+/**
+ * A private Postfix instance: its own configuration, queue, data and log directories under
+ * one base directory, loopback only, unprivileged ports — used by the demo (`trxmail demo`),
+ * the end-to-end tests and bench/postfix. It runs Debian's stock Postfix binaries with the
+ * configuration shipped in `postfix/` (templates.ts) on top of a minimal base.
+ *
+ * Needs root (`postfix start` does). Facts it relies on were verified on Postfix 3.7.11
+ * (shared/protocols.md §0): the data directory must be owned by `postfix`, every service
+ * runs with chroot = n, logging goes to a file through postlogd.
+ *
+ * Throws ConfigError when Postfix is missing (with the command that installs it) and
+ * TrxError('EPOSTFIX') when `postfix` itself fails (its output included).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync, chownSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ConfigError, TrxError } from '../lib/errors.js';
+import { renderPostfixConfig, type PostfixTemplateValues } from './templates.js';
+
+const run = promisify(execFile);
+
+export const POSTFIX_BIN = '/usr/sbin/postfix';
+export const POSTFIX_INSTALL_HINT =
+  "Postfix is not installed. Install Debian's package without configuring a system instance:\n" +
+  "  echo 'postfix postfix/main_mailer_type select No configuration' | sudo debconf-set-selections\n" +
+  '  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y postfix swaks';
+
+export function postfixInstalled(): boolean {
+  return existsSync(POSTFIX_BIN);
+}
+
+export interface PrivatePostfixOptions {
+  /** Base directory; conf/, queue/, data/, log/ and tls/ are created below it. */
+  readonly dir: string;
+  readonly hostname: string;
+  /** Loopback ports standing for 25, 587, 465, and the re-injection listener. */
+  readonly ports: { readonly smtp: number; readonly submission: number; readonly smtps: number; readonly reinject: number };
+  /** trxmail's endpoints in Postfix notation (inet:host:port or unix:/path). */
+  readonly endpoints: { readonly milter: string; readonly policy: string; readonly auth: string };
+  readonly bounceDomain: string;
+  readonly bounceTransport: string;
+  /** Where every outgoing message goes, e.g. `[127.0.0.1]:2526` (a capturing sink). */
+  readonly relayhost: string;
+  /** Extra main.cf settings, written last (they win). */
+  readonly extraMain?: Readonly<Record<string, string>>;
+  /** Leave the trxmail milter out (bench baseline). */
+  readonly withoutMilter?: boolean;
+}
+
+/** Standard internal services, chroot off (a private instance has no chroot jail set up). */
+const BASE_MASTER_CF = `# Internal services (private instance: no chroot).
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+`;
+
+export class PrivatePostfix {
+  readonly confDir: string;
+  readonly queueDir: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+  readonly tlsDir: string;
+
+  constructor(readonly opts: PrivatePostfixOptions) {
+    this.confDir = path.join(opts.dir, 'conf');
+    this.queueDir = path.join(opts.dir, 'queue');
+    this.dataDir = path.join(opts.dir, 'data');
+    this.tlsDir = path.join(opts.dir, 'tls');
+    this.logFile = path.join(opts.dir, 'log', 'maillog');
+  }
+
+  get certFile(): string {
+    return path.join(this.tlsDir, 'cert.pem');
+  }
+
+  get keyFile(): string {
+    return path.join(this.tlsDir, 'key.pem');
+  }
+
+  /** Writes conf/main.cf and conf/master.cf (and a self-signed certificate when missing). */
+  async configure(): Promise<void> {
+    if (!postfixInstalled()) throw new ConfigError(POSTFIX_INSTALL_HINT);
+    for (const d of [this.confDir, this.queueDir, this.dataDir, this.tlsDir, path.dirname(this.logFile)]) {
+      mkdirSync(d, { recursive: true });
+    }
+    await ensureSelfSignedCert(this.certFile, this.keyFile, this.opts.hostname);
+    const { mainCf, masterCf } = this.render();
+    writeFileSync(path.join(this.confDir, 'main.cf'), mainCf);
+    writeFileSync(path.join(this.confDir, 'master.cf'), masterCf);
+    const uid = await idOf('-u', 'postfix');
+    const gid = await idOf('-g', 'postfix');
+    chownSync(this.dataDir, uid, gid);
+  }
+
+  render(): { mainCf: string; masterCf: string } {
+    const o = this.opts;
+    const values: PostfixTemplateValues = {
+      tls_cert_file: this.certFile,
+      tls_key_file: this.keyFile,
+      auth_endpoint: o.endpoints.auth,
+      policy_endpoint: o.endpoints.policy,
+      milter_endpoint: o.endpoints.milter,
+      bounce_domain: o.bounceDomain,
+      bounce_transport: o.bounceTransport,
+      smtp_listen: `127.0.0.1:${o.ports.smtp}`,
+      submission_listen: `127.0.0.1:${o.ports.submission}`,
+      smtps_listen: `127.0.0.1:${o.ports.smtps}`,
+      reinject_listen: `127.0.0.1:${o.ports.reinject}`,
+    };
+    const shipped = renderPostfixConfig(values);
+    const base: Record<string, string> = {
+      compatibility_level: '3.6',
+      queue_directory: this.queueDir,
+      data_directory: this.dataDir,
+      command_directory: '/usr/sbin',
+      daemon_directory: '/usr/lib/postfix/sbin',
+      meta_directory: '/etc/postfix',
+      shlib_directory: '/usr/lib/postfix',
+      mail_owner: 'postfix',
+      setgid_group: 'postdrop',
+      myhostname: o.hostname,
+      mydomain: o.hostname,
+      myorigin: o.hostname,
+      mydestination: '',
+      local_recipient_maps: '',
+      alias_maps: '',
+      alias_database: '',
+      inet_interfaces: '127.0.0.1',
+      inet_protocols: 'ipv4',
+      mynetworks: '127.0.0.0/8',
+      maillog_file: this.logFile,
+      maillog_file_prefixes: path.dirname(this.logFile),
+      relayhost: o.relayhost,
+      smtp_tls_security_level: 'none',
+      smtputf8_enable: 'yes',
+      biff: 'no',
+      // Tests send many messages quickly from one address.
+      smtpd_client_connection_rate_limit: '0',
+      smtpd_client_message_rate_limit: '0',
+      anvil_rate_time_unit: '60s',
+    };
+    const mainCf =
+      '# Private instance base (generated by trxmail)\n' +
+      Object.entries(base)
+        .map(([k, v]) => `${k} = ${v}`)
+        .join('\n') +
+      '\n\n' +
+      shipped.mainCf +
+      (o.withoutMilter ? '\n# Benchmark baseline: no milter\nsmtpd_milters =\n' : '') +
+      (o.extraMain && Object.keys(o.extraMain).length
+        ? '\n# Extra settings\n' +
+          Object.entries(o.extraMain)
+            .map(([k, v]) => `${k} = ${v}`)
+            .join('\n') +
+          '\n'
+        : '');
+    return { mainCf, masterCf: BASE_MASTER_CF + '\n' + shipped.masterCf };
+  }
+
+  private async postfix(...args: string[]): Promise<string> {
+    try {
+      const { stdout, stderr } = await run(POSTFIX_BIN, ['-c', this.confDir, ...args], { timeout: 60_000 });
+      return stdout + stderr;
+    } catch (err: unknown) {
+      const e = err as { stderr?: string; stdout?: string; message?: string };
+      throw new TrxError('EPOSTFIX', `postfix -c ${this.confDir} ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message || '').trim()}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.postfix('check');
+    if (await this.running()) await this.postfix('stop');
+    await this.postfix('start');
+  }
+
+  async running(): Promise<boolean> {
+    try {
+      await run(POSTFIX_BIN, ['-c', this.confDir, 'status'], { timeout: 30_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops the instance (abort: `postfix stop` waits for nothing, which is what tests want). */
+  async stop(): Promise<void> {
+    if (await this.running()) await this.postfix('stop');
+  }
+
+  /** The maillog so far ('' when there is none yet). */
+  log(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+}
+
+async function idOf(flag: '-u' | '-g', name: string): Promise<number> {
+  const { stdout } = await run('id', [flag, name]);
+  return Number(stdout.trim());
+}
+
+/** Creates a self-signed certificate (P-256, 10 years, SAN = hostname and 127.0.0.1) unless one exists. */
+export async function ensureSelfSignedCert(certFile: string, keyFile: string, hostname: string): Promise<void> {
+  if (existsSync(certFile) && existsSync(keyFile)) return;
+  mkdirSync(path.dirname(certFile), { recursive: true });
+  await run(
+    'openssl',
+    [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', keyFile, '-out', certFile, '-days', '3650', '-subj', `/CN=${hostname}`,
+      '-addext', `subjectAltName=DNS:${hostname},IP:127.0.0.1`,
+    ],
+    { timeout: 30_000 },
+  );
+}

@@ -1,0 +1,53 @@
+/**
+ * The Postfix configuration pieces shipped in `postfix/` (main.cf, master.cf), filled in.
+ *
+ * Templates use `{{name}}` placeholders. Rendering fails with ConfigError on a placeholder
+ * without a value (never emits a half-filled file) and on a value containing a newline
+ * (which would inject configuration lines).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../lib/errors.js';
+
+export interface PostfixTemplateValues {
+  readonly tls_cert_file: string;
+  readonly tls_key_file: string;
+  /** Postfix form: inet:host:port or unix:/path */
+  readonly auth_endpoint: string;
+  readonly policy_endpoint: string;
+  readonly milter_endpoint: string;
+  readonly bounce_domain: string;
+  /** transport:nexthop for the bounce domain, e.g. lmtp:inet:127.0.0.1:8894 */
+  readonly bounce_transport: string;
+  /** master.cf service names: `smtp`, `submission`, `smtps` or `127.0.0.1:2525` forms */
+  readonly smtp_listen: string;
+  readonly submission_listen: string;
+  readonly smtps_listen: string;
+  readonly reinject_listen: string;
+}
+
+/** The directory holding the shipped main.cf/master.cf (works from src/ and dist/). */
+export function postfixTemplateDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // src/postfix/ and dist/postfix/ are both two levels below the package root.
+  return path.resolve(here, '..', '..', 'postfix');
+}
+
+export function renderTemplate(text: string, values: Readonly<Record<string, string>>, name: string): string {
+  return text.replace(/\{\{(\w+)\}\}/g, (_m, key: string) => {
+    const v = values[key];
+    if (v === undefined) throw new ConfigError(`${name}: no value for {{${key}}}`);
+    if (/[\r\n]/.test(v)) throw new ConfigError(`${name}: value for {{${key}}} contains a line break`);
+    return v;
+  });
+}
+
+export function renderPostfixConfig(values: PostfixTemplateValues): { mainCf: string; masterCf: string } {
+  const dir = postfixTemplateDir();
+  const vals = values as unknown as Record<string, string>;
+  return {
+    mainCf: renderTemplate(readFileSync(path.join(dir, 'main.cf'), 'utf8'), vals, 'postfix/main.cf'),
+    masterCf: renderTemplate(readFileSync(path.join(dir, 'master.cf'), 'utf8'), vals, 'postfix/master.cf'),
+  };
+}
