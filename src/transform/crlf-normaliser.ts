@@ -37,11 +37,16 @@ export class CrlfNormaliser extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.#pendingCr) {
-      this.#pendingCr = false;
-      this.push(CRLF_BUF);
-    }
+    const tail = this.takePending();
+    if (tail !== null) this.push(tail);
     callback();
+  }
+
+  /** At the end of the input: the bytes still held back (a final bare CR becomes CRLF), or null. */
+  takePending(): Buffer | null {
+    if (!this.#pendingCr) return null;
+    this.#pendingCr = false;
+    return CRLF_BUF;
   }
 
   /** Normalise one chunk; returns the bytes to write now (the chunk itself when unchanged), or null. */

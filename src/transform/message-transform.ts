@@ -1,7 +1,8 @@
 /**
  * Streaming message rewrite (architecture.md "transform"): bytes in, bytes out.
  *
- *   CrlfNormaliser -> LimitedSplitter -> HeaderEditor -> ...bodyStages -> Joiner [-> CrlfNormaliser]
+ *   no body stages:  MessageStage(join)                     (one stream: normalise, split, edit, join)
+ *   body stages:     MessageStage -> ...bodyStages -> Joiner -> CrlfNormaliser
  *
  * - Input line endings are normalised to CRLF first (LF-only and mixed input, across chunk
  *   boundaries). For CRLF input every untouched header line and the whole body leave
@@ -25,8 +26,7 @@ import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { HeaderEdit, HeaderField } from '../core/types.js';
 import { CrlfNormaliser } from './crlf-normaliser.js';
-import { HeaderEditor } from './header-editor.js';
-import { LimitedSplitter } from './limited-splitter.js';
+import { MessageStage } from './message-stage.js';
 
 export interface MessageTransformOptions {
   /** Called once with the top-level header fields; returns the edits to apply. May throw
@@ -42,16 +42,17 @@ const compose = (nodeStream as unknown as { compose: (...streams: Duplex[]) => D
 
 /** A Duplex that takes message bytes and gives the rewritten message bytes. */
 export function createMessageTransform(opts: MessageTransformOptions): Duplex {
+  const onHeaders = (fields: readonly HeaderField[]): readonly HeaderEdit[] | Promise<readonly HeaderEdit[]> =>
+    opts.onHeaders(fields);
   const bodyStages = opts.bodyStages ?? [];
-  const stages: Duplex[] = [
-    new CrlfNormaliser(),
-    new LimitedSplitter() as unknown as Duplex,
-    new HeaderEditor((fields) => opts.onHeaders(fields)),
+  if (bodyStages.length === 0) return new MessageStage({ onHeaders, join: true });
+  return compose(
+    new MessageStage({ onHeaders, join: false }),
     ...bodyStages,
     new Joiner() as unknown as Duplex,
-  ];
-  if (bodyStages.length > 0) stages.push(new CrlfNormaliser());
-  return compose(...stages);
+    // body stages may write bare LF (mailsplit's Rewriter does after base64): CRLF again
+    new CrlfNormaliser(),
+  );
 }
 
 /** Rewrite a message held in memory (tests, small messages). Rejects with the stream's error. */

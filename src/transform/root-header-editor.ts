@@ -1,88 +1,57 @@
 /**
- * Object-mode stage after mailsplit's Splitter: edits the top-level header block only.
+ * Edits the header block of the root MIME node that mailsplit's Splitter emitted.
  *
- * The first MIME node the Splitter emits is the root; its raw header block is parsed
- * (header-block.ts), handed to `onHeaders`, and the returned edits are applied. The node's
- * `headers` is replaced by a mailsplit Headers built from the new bytes, so the Joiner (and
- * any body stage, e.g. a Rewriter on a single-part HTML message) sees the edited block;
- * unchanged bytes stay unchanged. Every later object (nested parts, attached message/rfc822
- * headers, bodies) passes through untouched.
+ * The raw block is parsed (header-block.ts), handed to `onHeaders`, and the returned edits are
+ * applied. The node's `headers` is replaced by a mailsplit Headers built from the new bytes,
+ * so the Joiner (and any body stage, e.g. a Rewriter on a single-part HTML message) sees the
+ * edited block; with no edits the node is left as it is. Edits of Content-Type or
+ * Content-Transfer-Encoding change only the bytes written: the body was parsed by the
+ * original header.
  *
- * Edits to Content-Type / Content-Transfer-Encoding change only the bytes written: the body
- * was already parsed by the original header.
- *
- * Errors: whatever `onHeaders` throws or rejects with (e.g. RejectError), and InvariantError
- * for invalid edits, become the stream's error.
+ * Throws (or rejects with) whatever `onHeaders` throws, and InvariantError for invalid edits.
  */
 import { Headers } from '@zone-eu/mailsplit';
 import type { SplitterChunk } from '@zone-eu/mailsplit';
-import { Transform, type TransformCallback } from 'node:stream';
 import type { HeaderEdit, HeaderField } from '../core/types.js';
 import { InvariantError } from '../lib/errors.js';
-import { applyHeaderEdits, parseHeaderBlock } from './header-block.js';
+import { applyHeaderEdits, parseHeaderBlock, type ParsedHeaderBlock } from './header-block.js';
 
 export type OnHeaders = (fields: readonly HeaderField[]) => readonly HeaderEdit[] | Promise<readonly HeaderEdit[]>;
 
-type RootNode = Extract<SplitterChunk, { type: 'node' }>;
+export type MimeNodeChunk = Extract<SplitterChunk, { type: 'node' }>;
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
-export class HeaderEditor extends Transform {
-  readonly #onHeaders: OnHeaders;
-  #rootDone = false;
-
-  constructor(onHeaders: OnHeaders) {
-    super({ objectMode: true });
-    this.#onHeaders = onHeaders;
+/**
+ * Edit the root node in place. Returns undefined when done synchronously, or a promise when
+ * `onHeaders` answered with one. Throws synchronously for a synchronous failure.
+ */
+export function editRootHeaders(node: MimeNodeChunk, onHeaders: OnHeaders): Promise<void> | undefined {
+  const parsed = parseHeaderBlock(rawHeaderBlock(node));
+  const result = onHeaders(parsed.fields);
+  if (isThenable(result)) {
+    return Promise.resolve(result).then((edits) => {
+      apply(node, parsed, edits);
+    });
   }
+  apply(node, parsed, result);
+  return undefined;
+}
 
-  override _transform(chunk: SplitterChunk, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.#rootDone || chunk.type !== 'node') {
-      callback(null, chunk);
-      return;
-    }
-    this.#rootDone = true;
-    let parsed;
-    let result: ReturnType<OnHeaders>;
-    try {
-      parsed = parseHeaderBlock(rawHeaderBlock(chunk));
-      result = this.#onHeaders(parsed.fields);
-    } catch (err: unknown) {
-      callback(toError(err));
-      return;
-    }
-    const finish = (edits: readonly HeaderEdit[]): void => {
-      try {
-        const block = applyHeaderEdits(parsed, edits);
-        if (block !== parsed.block) chunk.headers = new Headers(block);
-      } catch (err: unknown) {
-        callback(toError(err));
-        return;
-      }
-      callback(null, chunk);
-    };
-    if (isThenable(result)) {
-      result.then(finish, (err: unknown) => {
-        callback(toError(err));
-      });
-    } else {
-      finish(result);
-    }
-  }
+function apply(node: MimeNodeChunk, parsed: ParsedHeaderBlock, edits: readonly HeaderEdit[]): void {
+  if (!Array.isArray(edits)) throw new InvariantError('onHeaders did not return a list of edits');
+  const block = applyHeaderEdits(parsed, edits);
+  if (block !== parsed.block) node.headers = new Headers(block);
 }
 
 /** The root node's header block exactly as received. */
-function rawHeaderBlock(node: RootNode): Buffer {
+function rawHeaderBlock(node: MimeNodeChunk): Buffer {
   if (!node.headers) node.parseHeaders();
   const raw = node.headers ? node.headers.headers : false;
   if (raw === false) return Buffer.alloc(0);
   if (typeof raw === 'string') return Buffer.from(raw, 'latin1');
   if (!Buffer.isBuffer(raw)) throw new InvariantError('mailsplit root node without a raw header block');
   return raw;
-}
-
-function toError(err: unknown): Error {
-  return err instanceof Error ? err : new InvariantError('non-Error thrown by onHeaders', { cause: err });
 }

@@ -1,0 +1,152 @@
+/**
+ * One stream that does the work of CrlfNormaliser -> Splitter -> root header edit [-> Joiner].
+ *
+ * Bytes in; out either bytes (`join: true`, the whole pipeline when there are no body stages)
+ * or mailsplit objects (`join: false`, to feed body stages and a Joiner). Doing it in one
+ * stream instead of four saves the per-stage cost of Node streams, which dominates for small
+ * messages. mailsplit's Splitter is driven directly: its `_transform`/`_flush` are called with
+ * the normalised bytes and its `push` is redirected here; it is never piped.
+ *
+ * Only the first node (the root) is given to `editRootHeaders`; nested parts and attached
+ * message/rfc822 headers pass untouched. When `onHeaders` answers with a promise, objects the
+ * splitter emits meanwhile are queued (at most one input chunk's worth, because the write
+ * callback waits too) and released in order once the edits are applied.
+ *
+ * Limits: SPLITTER_OPTIONS (MAX_HEADER_BLOCK_BYTES, MAX_MIME_NODES). Errors: RejectError
+ * 'EMAXLEN' 552 5.3.4, whatever onHeaders throws, InvariantError for bad edits; the stream is
+ * destroyed with the error.
+ */
+import { Splitter } from '@zone-eu/mailsplit';
+import type { SplitterChunk } from '@zone-eu/mailsplit';
+import { Transform, type TransformCallback } from 'node:stream';
+import { InvariantError } from '../lib/errors.js';
+import { CrlfNormaliser } from './crlf-normaliser.js';
+import { editRootHeaders, type OnHeaders } from './root-header-editor.js';
+import { mapSplitterError, SPLITTER_OPTIONS } from './splitter-limits.js';
+
+export interface MessageStageOptions {
+  readonly onHeaders: OnHeaders;
+  /** true: write message bytes (Joiner built in); false: write mailsplit objects. */
+  readonly join: boolean;
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new InvariantError('non-Error thrown while editing headers', { cause: err });
+}
+
+export class MessageStage extends Transform {
+  readonly #onHeaders: OnHeaders;
+  readonly #join: boolean;
+  readonly #normaliser = new CrlfNormaliser();
+  readonly #splitter = new Splitter({ ...SPLITTER_OPTIONS });
+  #rootSeen = false;
+  /** Set while an asynchronous onHeaders answer is awaited; objects wait in #queue. */
+  #editing: Promise<void> | null = null;
+  #queue: SplitterChunk[] = [];
+  /** First error from an edit; reported by the next write callback. */
+  #failure: Error | null = null;
+
+  constructor(opts: MessageStageOptions) {
+    super({ readableObjectMode: !opts.join, writableObjectMode: false, decodeStrings: true });
+    this.#onHeaders = opts.onHeaders;
+    this.#join = opts.join;
+    this.#splitter.push = (obj: unknown): boolean => {
+      this.#receive(obj as SplitterChunk);
+      return true;
+    };
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const bytes = this.#normaliser.normalise(chunk);
+    if (bytes === null) {
+      callback();
+      return;
+    }
+    this.#splitter._transform(bytes, 'binary', (err?: Error | null) => {
+      this.#done(err, callback);
+    });
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const tail = this.#normaliser.takePending();
+    const flushSplitter = (): void => {
+      this.#splitter._flush((err?: Error | null) => {
+        this.#done(err, callback);
+      });
+    };
+    if (tail === null) {
+      flushSplitter();
+      return;
+    }
+    this.#splitter._transform(tail, 'binary', (err?: Error | null) => {
+      if (err) this.#done(err, callback);
+      else flushSplitter();
+    });
+  }
+
+  /** Called when the splitter finished a chunk: wait for a pending edit, then report. */
+  #done(err: Error | null | undefined, callback: TransformCallback): void {
+    if (err) {
+      callback(mapSplitterError(err));
+      return;
+    }
+    if (this.#editing !== null) {
+      this.#editing.then(
+        () => {
+          callback(this.#failure);
+        },
+        (e: unknown) => {
+          callback(toError(e));
+        },
+      );
+      return;
+    }
+    callback(this.#failure);
+  }
+
+  #receive(obj: SplitterChunk): void {
+    if (this.#failure !== null) return;
+    if (this.#editing !== null) {
+      this.#queue.push(obj);
+      return;
+    }
+    if (!this.#rootSeen && obj.type === 'node') {
+      this.#rootSeen = true;
+      let pending: Promise<void> | undefined;
+      try {
+        pending = editRootHeaders(obj, this.#onHeaders);
+      } catch (err: unknown) {
+        this.#failure = toError(err);
+        return;
+      }
+      if (pending !== undefined) {
+        this.#queue.push(obj);
+        this.#editing = pending.then(
+          () => {
+            this.#editing = null;
+            const queued = this.#queue;
+            this.#queue = [];
+            for (const q of queued) this.#emit(q);
+          },
+          (err: unknown) => {
+            this.#editing = null;
+            this.#queue = [];
+            this.#failure = toError(err);
+          },
+        );
+        return;
+      }
+    }
+    this.#emit(obj);
+  }
+
+  #emit(obj: SplitterChunk): void {
+    if (!this.#join) {
+      this.push(obj);
+    } else if (obj.type === 'node') {
+      this.push(obj.getHeaders());
+    } else if (obj.value.length > 0) {
+      this.push(obj.value);
+    }
+  }
+}
