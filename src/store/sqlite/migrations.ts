@@ -1,0 +1,206 @@
+/**
+ * Schema migrations for the SQLite store.
+ *
+ * The schema version lives in `PRAGMA user_version` (in the database header, so it changes
+ * atomically with the migration that sets it). Migrations are ordered and numbered 1, 2, 3...;
+ * each runs in its own IMMEDIATE transaction at open, and the version is re-read inside that
+ * transaction so two processes opening a new database at once do not both apply it.
+ * `PRAGMA application_id` marks the file as trxmail's, so pointing the store at some other
+ * application's database fails instead of adding tables to it.
+ *
+ * Never edit a migration that has shipped; add a new one.
+ *
+ * Throws: ConfigError when the database is newer than this code, belongs to another
+ * application, or is not empty at version 0. SQLite errors propagate to the caller (the
+ * store maps them).
+ */
+import type Database from 'better-sqlite3';
+import { ConfigError, InvariantError } from '../../lib/errors.js';
+
+/** "trxm" as a big-endian 32-bit integer: PRAGMA application_id of every trxmail database. */
+export const TRXMAIL_APPLICATION_ID = 0x7472786d;
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/*
+ * Notes on the schema:
+ *  - STRICT tables: SQLite refuses values of the wrong type instead of storing them.
+ *  - Times are integer milliseconds since the epoch, UTC.
+ *  - *_key columns hold listKey() of an address (domain normalised, local part lower-cased);
+ *    the display form is kept beside it as given.
+ *  - sends.user_id has no foreign key: removing a user must keep that user's sends for reports
+ *    (user ids are AUTOINCREMENT, so never reused).
+ *  - sends.status mirrors the To recipient's status so listSends needs no join.
+ *  - send_recipients is keyed by position, not address: the same address may legitimately
+ *    appear twice in RCPT TO.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      PRAGMA application_id = ${TRXMAIL_APPLICATION_ID};
+
+      CREATE TABLE spaces (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        name             TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+        default_flags    INTEGER CHECK (default_flags IS NULL OR default_flags BETWEEN 0 AND 15),
+        allow_subdomains INTEGER NOT NULL DEFAULT 0 CHECK (allow_subdomains IN (0, 1)),
+        created_at       INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE users (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        space_id      INTEGER NOT NULL REFERENCES spaces (id),
+        email         TEXT    NOT NULL,
+        email_key     TEXT    NOT NULL UNIQUE,
+        password_hash TEXT    NOT NULL,
+        created_at    INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX users_space ON users (space_id);
+
+      CREATE TABLE sender_domains (
+        space_id INTEGER NOT NULL REFERENCES spaces (id),
+        domain   TEXT    NOT NULL,
+        PRIMARY KEY (space_id, domain)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE from_defaults (
+        space_id    INTEGER NOT NULL REFERENCES spaces (id),
+        address_key TEXT    NOT NULL,
+        address     TEXT    NOT NULL,
+        flags       INTEGER NOT NULL CHECK (flags BETWEEN 0 AND 15),
+        PRIMARY KEY (space_id, address_key)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE list_entries (
+        space_id    INTEGER NOT NULL REFERENCES spaces (id),
+        address_key TEXT    NOT NULL,
+        list        TEXT    NOT NULL CHECK (list IN ('bounce', 'unsubscribe')),
+        address     TEXT    NOT NULL,
+        reason      TEXT    NOT NULL,
+        added_at    INTEGER NOT NULL,
+        PRIMARY KEY (space_id, address_key, list)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX list_entries_by_list ON list_entries (space_id, list, address_key);
+
+      CREATE TABLE sends (
+        id              TEXT    NOT NULL UNIQUE,
+        space_id        INTEGER NOT NULL REFERENCES spaces (id),
+        user_id         INTEGER NOT NULL,
+        mail_from       TEXT    NOT NULL,
+        envelope_sender TEXT    NOT NULL,
+        from_addr       TEXT    NOT NULL,
+        from_key        TEXT    NOT NULL,
+        to_addr         TEXT    NOT NULL,
+        bcc             TEXT,
+        discarded       TEXT    NOT NULL CHECK (json_valid(discarded)),
+        tags            TEXT    NOT NULL CHECK (json_valid(tags)),
+        flags           INTEGER NOT NULL CHECK (flags BETWEEN 0 AND 15),
+        flags_source    TEXT    NOT NULL CHECK (flags_source IN ('header', 'from-address', 'space', 'default')),
+        received_at     INTEGER NOT NULL,
+        status          TEXT    NOT NULL
+                        CHECK (status IN ('queued', 'suppressed', 'delivered', 'deferred', 'bounced'))
+      ) STRICT;
+      CREATE INDEX sends_space_time      ON sends (space_id, received_at);
+      CREATE INDEX sends_space_from_time ON sends (space_id, from_key, received_at);
+      CREATE INDEX sends_time            ON sends (received_at);
+
+      CREATE TABLE send_tags (
+        send_id TEXT NOT NULL REFERENCES sends (id),
+        tag     TEXT NOT NULL,
+        PRIMARY KEY (send_id, tag)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX send_tags_tag ON send_tags (tag, send_id);
+
+      CREATE TABLE send_recipients (
+        send_id       TEXT    NOT NULL REFERENCES sends (id),
+        position      INTEGER NOT NULL,
+        address       TEXT    NOT NULL,
+        address_key   TEXT    NOT NULL,
+        role          TEXT    NOT NULL CHECK (role IN ('to', 'bcc', 'discarded')),
+        status        TEXT    NOT NULL
+                      CHECK (status IN ('queued', 'suppressed', 'delivered', 'deferred', 'bounced', 'discarded')),
+        suppressed_by TEXT    CHECK (suppressed_by IS NULL OR suppressed_by IN ('bounce', 'unsubscribe')),
+        detail        TEXT,
+        PRIMARY KEY (send_id, position)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE events (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        send_id   TEXT    NOT NULL REFERENCES sends (id),
+        recipient TEXT    NOT NULL,
+        type      TEXT    NOT NULL CHECK (type IN ('accepted', 'suppressed', 'delivered', 'deferred',
+                                                   'bounced', 'opened', 'clicked', 'complained')),
+        at        INTEGER NOT NULL,
+        detail    TEXT    NOT NULL CHECK (json_valid(detail))
+      ) STRICT;
+      CREATE INDEX events_send_time ON events (send_id, at, id);
+    `,
+  },
+];
+
+/** The schema version this code writes. */
+export const LATEST_VERSION = MIGRATIONS.length;
+
+function checkMigrationList(list: readonly Migration[]): void {
+  list.forEach((m, i) => {
+    if (m.version !== i + 1) throw new InvariantError(`migration ${i} has version ${m.version}, expected ${i + 1}`);
+  });
+}
+
+function userVersion(db: Database.Database): number {
+  const v: unknown = db.pragma('user_version', { simple: true });
+  if (typeof v !== 'number') throw new InvariantError('PRAGMA user_version did not return a number');
+  return v;
+}
+
+function refuseForeign(db: Database.Database, path: string, version: number, latest: number): void {
+  const appId: unknown = db.pragma('application_id', { simple: true });
+  if (appId !== 0 && appId !== TRXMAIL_APPLICATION_ID) {
+    throw new ConfigError(`database ${path} belongs to another application (application_id ${String(appId)}); refusing to use it`);
+  }
+  if (version > latest) {
+    throw new ConfigError(
+      `database ${path} has schema version ${version}, newer than this trxmail understands ` +
+        `(up to ${latest}); upgrade trxmail or point it at another database`,
+    );
+  }
+  if (version === 0) {
+    const row = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'").get();
+    if (row && row.n > 0) {
+      throw new ConfigError(`database ${path} is not empty and not a trxmail database; refusing to use it`);
+    }
+  }
+}
+
+/**
+ * Brings the database to LATEST_VERSION, one transaction per migration. Returns the version
+ * found at open and the version now. `path` is only used in error messages.
+ */
+export function migrate(
+  db: Database.Database,
+  path: string,
+  migrations: readonly Migration[] = MIGRATIONS,
+): { from: number; to: number } {
+  checkMigrationList(migrations);
+  const latest = migrations.length;
+  const from = userVersion(db);
+  refuseForeign(db, path, from, latest);
+  for (const m of migrations) {
+    if (m.version <= from) continue;
+    db.transaction(() => {
+      // Another process may have migrated while we waited for the write lock.
+      const now = userVersion(db);
+      if (now >= m.version) return;
+      if (now !== m.version - 1) throw new InvariantError(`database ${path} is at version ${now}, cannot apply migration ${m.version}`);
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+  return { from, to: latest };
+}

@@ -1,0 +1,249 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, InvariantError, TransientError, UsageError } from '../../src/lib/errors.js';
+import { openStore } from '../../src/store/open-store.js';
+import { LATEST_VERSION, MIGRATIONS, TRXMAIL_APPLICATION_ID, migrate } from '../../src/store/sqlite/migrations.js';
+import type { Migration } from '../../src/store/sqlite/migrations.js';
+import { mapSqliteError } from '../../src/store/sqlite/sqlite-errors.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { NewSend } from '../../src/store/store.js';
+import { storeContract } from './contract.js';
+
+const root = mkdtempSync(join(tmpdir(), 'trxmail-store-'));
+let counter = 0;
+const tempPath = (): string => join(root, `db-${++counter}`, 'trxmail.db');
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+storeContract('sqlite file', () => Promise.resolve(SqliteStore.open(tempPath())));
+storeContract('sqlite :memory: via openStore', () => openStore({ driver: 'sqlite', path: ':memory:' }));
+
+function raw(path: string): Database.Database {
+  return new Database(path);
+}
+
+function minimalSend(id: string, spaceId: number, userId: number, extra: Partial<NewSend> = {}): NewSend {
+  return {
+    id,
+    spaceId,
+    userId,
+    mailFrom: 'a@shop.example',
+    envelopeSender: 'trx@bounce.example',
+    from: 'a@shop.example',
+    to: 'r@example.net',
+    bcc: null,
+    discarded: [],
+    tags: [],
+    flags: 3,
+    flagsSource: 'default',
+    receivedAt: new Date(1_700_000_000_000),
+    recipients: [{ address: 'r@example.net', role: 'to', status: 'queued', suppressedBy: null, detail: null }],
+    ...extra,
+  };
+}
+
+describe('SQLite store specifics', () => {
+  it('migrates an empty file to the latest version and marks it as trxmail\'s', async () => {
+    const path = tempPath();
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, '');
+    const store = SqliteStore.open(path);
+    await store.close();
+    const db = raw(path);
+    expect(db.pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
+    expect(db.pragma('application_id', { simple: true })).toBe(TRXMAIL_APPLICATION_ID);
+    const tables = db
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      .all()
+      .map((r) => r.name);
+    expect(tables).toEqual(['events', 'from_defaults', 'list_entries', 'send_recipients', 'send_tags', 'sender_domains', 'sends', 'spaces', 'users']);
+    db.close();
+  });
+
+  it('creates the parent directory and reopens with its data', async () => {
+    const path = join(root, 'nested', 'deeper', 'again', 'x.db');
+    const s1 = SqliteStore.open(path);
+    const space = await s1.createSpace({ name: 'kept', defaultFlags: 9 });
+    const user = await s1.createUser({ spaceId: space.id, email: 'u@kept.example', passwordHash: 'h' });
+    await s1.addDomain(space.id, 'kept.example');
+    await s1.recordSend(minimalSend('k1', space.id, user.id, { tags: ['t'] }));
+    await s1.close();
+    const s2 = SqliteStore.open(path);
+    expect(await s2.getSpaceByName('kept')).toEqual(space);
+    expect(await s2.listDomains(space.id)).toEqual(['kept.example']);
+    expect((await s2.listSends({ tags: ['t'] })).map((s) => s.id)).toEqual(['k1']);
+    await s2.close();
+  });
+
+  it('turns on WAL', async () => {
+    const path = tempPath();
+    const store = SqliteStore.open(path);
+    const db = raw(path);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+    await store.close();
+  });
+
+  it('refuses a database newer than the code, clearly', async () => {
+    const path = tempPath();
+    await SqliteStore.open(path).close();
+    const db = raw(path);
+    db.pragma(`user_version = ${LATEST_VERSION + 1}`);
+    db.close();
+    expect(() => SqliteStore.open(path)).toThrow(ConfigError);
+    expect(() => SqliteStore.open(path)).toThrow(
+      new RegExp(`schema version ${LATEST_VERSION + 1}, newer than this trxmail understands \\(up to ${LATEST_VERSION}\\)`),
+    );
+    await expect(openStore({ driver: 'sqlite', path })).rejects.toThrow(ConfigError);
+  });
+
+  it.each<[string, (db: Database.Database) => void]>([
+    ['another application id', (db) => db.pragma('application_id = 42')],
+    ['tables but no trxmail version', (db) => db.exec('CREATE TABLE other_app (x INTEGER)')],
+  ])('refuses a foreign database (%s) and leaves it untouched', (_label, prepare) => {
+    const path = join(root, `foreign-${++counter}.db`);
+    const db = raw(path);
+    prepare(db);
+    db.close();
+    expect(() => SqliteStore.open(path)).toThrow(ConfigError);
+    const check = raw(path);
+    expect(check.pragma('user_version', { simple: true })).toBe(0);
+    expect(check.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'spaces'").get()).toEqual({ n: 0 });
+    check.close();
+  });
+
+  it('refuses a file that is not a database, and a path it cannot create', () => {
+    const junk = join(root, `junk-${++counter}.db`);
+    writeFileSync(junk, 'this is not an SQLite database, just some text that is long enough'.repeat(20));
+    expect(() => SqliteStore.open(junk)).toThrow(ConfigError);
+    const blocker = join(root, `blocker-${++counter}`);
+    writeFileSync(blocker, 'a file where a directory should be');
+    expect(() => SqliteStore.open(join(blocker, 'sub', 'x.db'))).toThrow(/cannot open database/);
+  });
+
+  it('lets a second connection see committed data at once', async () => {
+    const path = tempPath();
+    const writer = SqliteStore.open(path);
+    const reader = SqliteStore.open(path);
+    const space = await writer.createSpace({ name: 'shared' });
+    expect(await reader.getSpace(space.id)).toEqual(space);
+    const user = await reader.createUser({ spaceId: space.id, email: 'u@shared.example', passwordHash: 'h' });
+    await reader.recordSend(minimalSend('c1', space.id, user.id));
+    expect((await writer.getSend('c1', space.id))?.to).toBe('r@example.net');
+    await writer.close();
+    await reader.close();
+  });
+
+  it('rolls back a send whose recipients fail mid-way (trigger-injected failure)', async () => {
+    const path = tempPath();
+    const store = SqliteStore.open(path);
+    const space = await store.createSpace({ name: 'atomic' });
+    const user = await store.createUser({ spaceId: space.id, email: 'u@atomic.example', passwordHash: 'h' });
+    const db = raw(path);
+    db.exec(`CREATE TRIGGER boom BEFORE INSERT ON send_recipients WHEN NEW.address = 'boom@example.net'
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+    const send = minimalSend('m1', space.id, user.id, {
+      tags: ['x', 'y'],
+      bcc: 'boom@example.net',
+      recipients: [
+        { address: 'r@example.net', role: 'to', status: 'queued', suppressedBy: null, detail: null },
+        { address: 'boom@example.net', role: 'bcc', status: 'queued', suppressedBy: null, detail: null },
+      ],
+    });
+    await expect(store.recordSend(send)).rejects.toThrow(InvariantError);
+    for (const table of ['sends', 'send_tags', 'send_recipients']) {
+      expect(db.prepare(`SELECT count(*) AS n FROM ${table}`).get()).toEqual({ n: 0 });
+    }
+    db.exec('DROP TRIGGER boom');
+    db.close();
+    await store.recordSend(send);
+    expect((await store.getSend('m1', space.id))?.recipients).toHaveLength(2);
+    await store.close();
+  });
+
+  it('gives a TransientError when another connection holds the write lock past busy_timeout', async () => {
+    const path = tempPath();
+    const store = SqliteStore.open(path);
+    const db = raw(path);
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const err: unknown = await store.createSpace({ name: 'locked' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransientError);
+      expect((err as TransientError).code).toBe('ESTORE_BUSY');
+      expect((err as TransientError).cause).toBeInstanceOf(Database.SqliteError);
+    } finally {
+      db.exec('ROLLBACK');
+      db.close();
+    }
+    // Reads are not blocked by a writer in WAL mode, and the lock is gone now.
+    expect((await store.createSpace({ name: 'locked' })).name).toBe('locked');
+    await store.close();
+  });
+});
+
+describe('SQLite migrations', () => {
+  const v2: Migration = { version: 2, name: 'add notes', sql: 'CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL) STRICT;' };
+
+  it('applies only the missing migrations, in order', () => {
+    const db = new Database(':memory:');
+    expect(migrate(db, ':memory:', MIGRATIONS)).toEqual({ from: 0, to: 1 });
+    expect(migrate(db, ':memory:', [...MIGRATIONS, v2])).toEqual({ from: 1, to: 2 });
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(migrate(db, ':memory:', [...MIGRATIONS, v2])).toEqual({ from: 2, to: 2 });
+    db.close();
+  });
+
+  it('runs each migration in its own transaction: a failing one leaves the earlier ones and no trace of itself', () => {
+    const db = new Database(':memory:');
+    const broken: Migration = { version: 2, name: 'broken', sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE half (y INTEGER);' };
+    expect(() => migrate(db, ':memory:', [...MIGRATIONS, broken])).toThrow();
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'half'").get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it('refuses a migration list that is not numbered 1, 2, 3...', () => {
+    const db = new Database(':memory:');
+    expect(() => migrate(db, ':memory:', [{ ...v2, version: 3 }])).toThrow(InvariantError);
+    db.close();
+  });
+});
+
+describe('SQLite error mapping', () => {
+  const sqliteError = (code: string): Error => new Database.SqliteError(`message for ${code}`, code);
+
+  it.each(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED', 'SQLITE_LOCKED_SHAREDCACHE'])('%s is transient (busy)', (code) => {
+    const e = sqliteError(code);
+    const mapped = mapSqliteError(e);
+    expect(mapped).toBeInstanceOf(TransientError);
+    expect((mapped as TransientError).code).toBe('ESTORE_BUSY');
+    expect(mapped.cause).toBe(e);
+  });
+
+  it.each(['SQLITE_IOERR', 'SQLITE_IOERR_WRITE', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_READONLY_DBMOVED', 'SQLITE_CORRUPT'])(
+    '%s is transient (I/O)',
+    (code) => {
+      const mapped = mapSqliteError(sqliteError(code));
+      expect(mapped).toBeInstanceOf(TransientError);
+      expect((mapped as TransientError).code).toBe('ESTORE_IO');
+    },
+  );
+
+  it.each(['SQLITE_CONSTRAINT_CHECK', 'SQLITE_ERROR', 'SQLITE_MISMATCH', 'SQLITE_BUSYNESS'])('%s is a bug', (code) => {
+    expect(mapSqliteError(sqliteError(code))).toBeInstanceOf(InvariantError);
+  });
+
+  it('passes trxmail errors and other errors through', () => {
+    const u = new UsageError('x');
+    const t = new TypeError('y');
+    expect(mapSqliteError(u)).toBe(u);
+    expect(mapSqliteError(t)).toBe(t);
+    expect(mapSqliteError('a string')).toBeInstanceOf(InvariantError);
+  });
+});
