@@ -29,3 +29,11 @@ export const MAX_SPACE_NAME_LENGTH = 100;
 export const MAX_ECHO_LENGTH = 64;
 /** Hard limit of one header line the transform writes, in octets without CRLF (RFC 5322 2.1.1). */
 export const MAX_HEADER_LINE_OCTETS = 998;
+/** Largest milter packet we accept from the MTA (length field, which counts the command byte). Postfix sends body chunks of at most 65535 bytes. */
+export const MAX_MILTER_FRAME = 1024 * 1024;
+/** Largest payload of a milter packet we send; `b` body replacements are split into packets of this size (Postfix MILTER_CHUNK_SIZE). */
+export const MAX_MILTER_REPLY_PAYLOAD = 65535;
+/** Longest line (octets, without CRLF) of a custom SMTP reply we send through a milter (RFC 5321 4.5.3.1.5: 512 with CRLF). */
+export const MAX_MILTER_REPLY_LINE = 510;
+/** Longest line (octets, without line break) of a header value we send in a milter header edit (RFC 5322 2.1.1). */
+export const MAX_MILTER_HEADER_LINE = 998;
