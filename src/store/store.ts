@@ -9,8 +9,12 @@
  *    normalised and the local part lower-cased (suppression matches case-insensitively).
  *  - User e-mails are unique across all spaces (they are SMTP logins), compared case-insensitively.
  *  - Times are Date objects; the store keeps millisecond precision in UTC.
- *  - Methods throw UsageError for operator mistakes (unknown space, duplicate name) and
- *    TransientError when the backend is unavailable.
+ *  - Methods throw UsageError for operator mistakes (unknown space, duplicate name, invalid
+ *    domain/address/flags/date) and TransientError when the backend is unavailable (busy,
+ *    I/O failure, closed). Methods taking a spaceId refuse an unknown one with UsageError,
+ *    except getSend (null) and listSends (empty).
+ *  - Space names are unique case-insensitively; a name is 1..MAX_SPACE_NAME_LENGTH
+ *    characters, without control characters or surrounding spaces.
  */
 import type { FlagSource, SuppressionAnswer, SuppressionList } from '../core/types.js';
 
@@ -110,7 +114,7 @@ export interface SendEvent extends NewSendEvent {
 
 export interface SendFilter {
   readonly spaceId?: number;
-  /** Every tag must be on the send. */
+  /** Every tag must be on the send (exact, case-sensitive; at most MAX_TAGS; [] = no filter). */
   readonly tags?: readonly string[];
   /** From address (compared case-insensitively). */
   readonly from?: string;
@@ -118,6 +122,7 @@ export interface SendFilter {
   readonly since?: Date;
   /** receivedAt < until */
   readonly until?: Date;
+  /** Most sends returned; no limit when absent. */
   readonly limit?: number;
   readonly offset?: number;
 }
@@ -135,6 +140,7 @@ export interface Store {
   addDomain(spaceId: number, domain: string): Promise<void>;
   /** Returns false when the domain was not there. */
   removeDomain(spaceId: number, domain: string): Promise<boolean>;
+  /** Sorted. */
   listDomains(spaceId: number): Promise<string[]>;
 
   /** Throws UsageError when the e-mail is taken (in any space). */
@@ -143,28 +149,49 @@ export interface Store {
   /** Returns false when there is no such user. */
   setPasswordHash(email: string, passwordHash: string): Promise<boolean>;
   removeUser(email: string): Promise<boolean>;
+  /** Ordered by e-mail (lower-cased). */
   listUsers(spaceId?: number): Promise<User[]>;
 
-  /** flags null removes the default. */
+  /** flags null removes the default. UsageError when the address is not an address. */
   setFromFlags(spaceId: number, address: string, flags: number | null): Promise<void>;
+  /** Null when there is no default (or `address` is not an address). */
   getFromFlags(spaceId: number, address: string): Promise<number | null>;
   listFromFlags(spaceId: number): Promise<FromDefault[]>;
 
-  /** Adding an address that is on the list already updates reason and time. */
+  /**
+   * Adding an address that is on the list already updates reason and time. UsageError when
+   * the address is not an address.
+   */
   addListEntry(input: { spaceId: number; list: SuppressionList; address: string; reason: string; addedAt: Date }): Promise<void>;
   removeListEntry(spaceId: number, list: SuppressionList, address: string): Promise<boolean>;
+  /** Ordered by address (lower-cased); `address` is shown as first added. */
   listEntries(spaceId: number, list: SuppressionList): Promise<ListEntry[]>;
-  /** Both lists for many addresses in one round trip; keys are the addresses exactly as passed. */
+  /**
+   * Both lists for many addresses (at most MAX_RECIPIENTS) in one round trip; keys are the
+   * addresses exactly as passed, every one of them present ({} when on no list, or when the
+   * string is not an address).
+   */
   lookupSuppression(spaceId: number, addresses: readonly string[]): Promise<Record<string, SuppressionAnswer>>;
 
-  /** Records a send and its recipients atomically; throws UsageError on a duplicate id. */
+  /**
+   * Records a send, its tags and recipients atomically. UsageError on a duplicate id (in any
+   * space), an unknown space, a user not of that space, or recipients that are not exactly one
+   * with role 'to' (role 'discarded' if and only if status 'discarded').
+   */
   recordSend(send: NewSend): Promise<void>;
   /** spaceId null = any space (operator CLI); otherwise only that space's send. */
   getSend(id: string, spaceId: number | null): Promise<Send | null>;
   /** Newest first. */
   listSends(filter: SendFilter): Promise<Send[]>;
+  /**
+   * Sets status and detail of the send's recipients with this address (matched like list
+   * keys: domain IDN-aware, case-insensitive); discarded recipients are never changed. When
+   * the To recipient changes, the send's status follows. False when nothing matched.
+   */
   updateRecipientStatus(sendId: string, address: string, status: RecipientStatus, detail: string | null): Promise<boolean>;
 
+  /** UsageError when the send is unknown. */
   addEvent(event: NewSendEvent): Promise<SendEvent>;
+  /** Oldest first (by `at`, then insertion); empty for an unknown send. */
   listEvents(sendId: string): Promise<SendEvent[]>;
 }
