@@ -29,6 +29,16 @@ export const MAX_SPACE_NAME_LENGTH = 100;
 export const MAX_ECHO_LENGTH = 64;
 /** Hard limit of one header line the transform writes, in octets without CRLF (RFC 5322 2.1.1). */
 export const MAX_HEADER_LINE_OCTETS = 998;
+/** Longest Dovecot auth-protocol line, in bytes without the LF (Dovecot's AUTH_CLIENT_MAX_LINE_LENGTH); longer: drop. */
+export const MAX_AUTH_LINE = 16384;
+/** Most authentication requests open at once on one auth connection (Postfix keeps one); one more: drop. */
+export const MAX_AUTH_PENDING_REQUESTS = 32;
+/** Longest policy-delegation attribute line, in bytes without the LF; longer: drop without reply. */
+export const MAX_POLICY_LINE = 4096;
+/** Most attributes in one policy request (Postfix 3.7 sends 29); one more: drop without reply. */
+export const MAX_POLICY_ATTRIBUTES = 100;
+/** Most complete policy requests queued behind the one being decided (Postfix never pipelines); one more: drop. */
+export const MAX_POLICY_QUEUED_REQUESTS = 4;
 /** Largest milter packet we accept from the MTA (length field, which counts the command byte). Postfix sends body chunks of at most 65535 bytes. */
 export const MAX_MILTER_FRAME = 1024 * 1024;
 /** Largest payload of a milter packet we send; `b` body replacements are split into packets of this size (Postfix MILTER_CHUNK_SIZE). */
