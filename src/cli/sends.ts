@@ -1,0 +1,169 @@
+/**
+ * `trxmail sends list|show`: per-send reports.
+ *
+ * Filters: --space, --tag (repeatable; every tag must be on the send), --from, --since,
+ * --until. Dates are ISO 8601: `2026-11-22` (a whole day in UTC) or `2026-11-22T10:00:00Z`.
+ * --since is inclusive; --until is exclusive for a date-time and covers the whole day for a
+ * plain date (so `--since 2026-11-01 --until 2026-11-30` is all of November).
+ */
+import type { Command } from 'commander';
+import { UsageError } from '../lib/errors.js';
+import type { Send, SendFilter } from '../store/store.js';
+import type { Column } from './format.js';
+import { formatJson } from './format.js';
+import { outputFormat, render, type CliContext } from './program.js';
+
+/** Most rows one `sends list` prints unless --limit says otherwise. */
+export const DEFAULT_SENDS_LIMIT = 100;
+/** Upper bound for --limit. */
+export const MAX_SENDS_LIMIT = 100_000;
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** Parse a --since/--until value. `endOfDay` moves a plain date to the next midnight (UTC). */
+export function parseDateOption(name: string, value: string, endOfDay: boolean): Date {
+  let d: Date;
+  if (DATE_ONLY.test(value)) {
+    d = new Date(`${value}T00:00:00Z`);
+    if (!Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) !== value) d = new Date(NaN);
+    if (endOfDay) d = new Date(d.getTime() + 86_400_000);
+  } else if (DATE_TIME.test(value)) {
+    d = new Date(value.replace(' ', 'T'));
+  } else {
+    d = new Date(NaN);
+  }
+  if (Number.isNaN(d.getTime())) {
+    throw new UsageError(`${name}: expected a date like 2026-11-22 or 2026-11-22T10:00:00Z, got "${value}"`);
+  }
+  return d;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function limitOption(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_SENDS_LIMIT) {
+    throw new UsageError(`--limit: expected an integer from 1 to ${MAX_SENDS_LIMIT}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+const recipientState = (s: Send, role: 'to' | 'bcc'): string => {
+  const r = s.recipients.find((x) => x.role === role);
+  if (!r) return '';
+  return r.suppressedBy ? `suppressed:${r.suppressedBy}` : r.status;
+};
+
+const SEND_COLUMNS: readonly Column<Send & { space: string }>[] = [
+  { header: 'ID', value: (s) => s.id },
+  { header: 'RECEIVED', value: (s) => s.receivedAt },
+  { header: 'SPACE', value: (s) => s.space },
+  { header: 'FROM', value: (s) => s.from },
+  { header: 'TO', value: (s) => s.to },
+  { header: 'TO_STATE', value: (s) => recipientState(s, 'to') },
+  { header: 'BCC', value: (s) => s.bcc },
+  { header: 'BCC_STATE', value: (s) => recipientState(s, 'bcc') },
+  { header: 'DISCARDED', value: (s) => s.discarded },
+  { header: 'FLAGS', value: (s) => s.flags },
+  { header: 'TAGS', value: (s) => s.tags },
+];
+
+export function sendJson(s: Send, space: string): Record<string, unknown> {
+  return {
+    id: s.id,
+    space,
+    receivedAt: s.receivedAt,
+    status: s.status,
+    mailFrom: s.mailFrom,
+    envelopeSender: s.envelopeSender,
+    from: s.from,
+    to: s.to,
+    bcc: s.bcc,
+    discarded: s.discarded,
+    tags: s.tags,
+    flags: s.flags,
+    flagsSource: s.flagsSource,
+    recipients: s.recipients,
+  };
+}
+
+export function registerSendCommands(program: Command, ctx: CliContext): void {
+  const sends = program.command('sends').description('reports: one row per send');
+  sends
+    .command('list')
+    .description('list sends, newest first')
+    .option('-s, --space <name>', 'only this space')
+    .option('-t, --tag <tag>', 'only sends carrying this tag (repeat: all must match)', collect)
+    .option('-f, --from <address>', 'only sends from this From address')
+    .option('--since <date>', 'received at or after (ISO date or date-time)')
+    .option('--until <date>', 'received before (a plain date includes that whole day)')
+    .option('-n, --limit <n>', `at most this many rows (default ${DEFAULT_SENDS_LIMIT})`, limitOption)
+    .option('--json', 'print JSON')
+    .option('--csv', 'print CSV')
+    .action(
+      async (o: {
+        space?: string;
+        tag?: string[];
+        from?: string;
+        since?: string;
+        until?: string;
+        limit?: number;
+        json?: boolean;
+        csv?: boolean;
+      }) => {
+        const fmt = outputFormat(o);
+        const filter: { -readonly [K in keyof SendFilter]: SendFilter[K] } = { limit: o.limit ?? DEFAULT_SENDS_LIMIT };
+        if (o.since !== undefined) filter.since = parseDateOption('--since', o.since, false);
+        if (o.until !== undefined) filter.until = parseDateOption('--until', o.until, true);
+        if (filter.since && filter.until && filter.since >= filter.until) throw new UsageError('--since must be before --until');
+        if (o.tag) filter.tags = o.tag.map((t) => t.trim()).filter((t) => t !== '');
+        if (o.from !== undefined) filter.from = o.from;
+        if (o.space !== undefined) filter.spaceId = (await ctx.space(o.space)).id;
+        const store = await ctx.getStore();
+        const names = new Map((await store.listSpaces()).map((s) => [s.id, s.name]));
+        const rows = (await store.listSends(filter)).map((s) => ({ ...s, space: names.get(s.spaceId) ?? String(s.spaceId) }));
+        ctx.out(render(fmt, SEND_COLUMNS, rows, (s) => sendJson(s, s.space)));
+      },
+    );
+  sends
+    .command('show <id>')
+    .description('one send with its recipients and events')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const store = await ctx.getStore();
+      const s = await store.getSend(id, null);
+      if (!s) throw new UsageError(`no send with id "${id}"`);
+      const space = (await store.getSpace(s.spaceId))?.name ?? String(s.spaceId);
+      const events = await store.listEvents(id);
+      if (o.json) {
+        ctx.out(formatJson({ ...sendJson(s, space), events }));
+        return;
+      }
+      const lines = [
+        `id:          ${s.id}`,
+        `space:       ${space}`,
+        `received:    ${s.receivedAt.toISOString()}`,
+        `status:      ${s.status}`,
+        `mail from:   ${s.mailFrom}`,
+        `envelope:    ${s.envelopeSender}`,
+        `from:        ${s.from}`,
+        `to:          ${s.to}`,
+        `bcc:         ${s.bcc ?? '-'}`,
+        `discarded:   ${s.discarded.length ? s.discarded.join(', ') : '-'}`,
+        `tags:        ${s.tags.length ? s.tags.join(', ') : '-'}`,
+        `flags:       ${s.flags} (${s.flagsSource})`,
+        'recipients:',
+        ...s.recipients.map(
+          (r) => `  ${r.role.padEnd(9)} ${r.address}  ${r.status}${r.suppressedBy ? ` (${r.suppressedBy} list)` : ''}${r.detail ? `  ${r.detail}` : ''}`,
+        ),
+        'events:',
+        ...(events.length
+          ? events.map((e) => `  ${e.at.toISOString()}  ${e.type.padEnd(10)} ${e.recipient}${Object.keys(e.detail).length ? '  ' + JSON.stringify(e.detail) : ''}`)
+          : ['  -']),
+      ];
+       
+      ctx.out(lines.map((l) => l.replace(/[\u0000-\u001f\u007f]/g, '?')).join('\n') + '\n');
+    });
+}

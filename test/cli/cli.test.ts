@@ -1,0 +1,224 @@
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { verifyPassword } from '../../src/lib/password.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { NewSend } from '../../src/store/store.js';
+import { cli, tempWorkDir } from './helpers.js';
+
+const dbPath = (cwd: string): string => path.join(cwd, 'trxmail-data', 'trxmail.db');
+
+describe('trxmail CLI administration', () => {
+  let cwd: string;
+  beforeAll(async () => {
+    cwd = tempWorkDir();
+    expect((await cli(cwd, ['space', 'add', 'acme', '--flags', '7'])).code).toBe(0);
+    expect((await cli(cwd, ['domain', 'add', 'acme', 'Acme.Example', 'bücher.example'])).code).toBe(0);
+  });
+
+  it('lists spaces with their domains and flags', async () => {
+    const r = await cli(cwd, ['space', 'list', '--json']);
+    expect(r.code).toBe(0);
+    const spaces = JSON.parse(r.stdout);
+    expect(spaces).toHaveLength(1);
+    expect(spaces[0]).toMatchObject({ name: 'acme', defaultFlags: 7, allowSubdomains: false });
+    expect([...spaces[0].domains].sort()).toEqual(['acme.example', 'xn--bcher-kva.example']);
+    const table = await cli(cwd, ['space', 'list']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+FLAGS\s+SUBDOMAINS\s+DOMAINS\s+CREATED$/);
+    expect(table.stdout).toContain('bücher.example');
+  });
+
+  it('changes a space and refuses an empty change', async () => {
+    expect((await cli(cwd, ['space', 'set', 'acme', '--flags', 'default', '--allow-subdomains'])).stdout).toBe(
+      'space acme: flags default, subdomains allowed\n',
+    );
+    expect((await cli(cwd, ['space', 'set', 'acme', '--no-allow-subdomains'])).stdout).toContain('subdomains not allowed');
+    const r = await cli(cwd, ['space', 'set', 'acme']);
+    expect(r).toMatchObject({ code: 1, stderr: 'trxmail: nothing to change: give --flags or --[no-]allow-subdomains\n' });
+  });
+
+  it('adds a user with the password from stdin and stores only a scrypt hash', async () => {
+    const r = await cli(cwd, ['user', 'add', 'app@acme.example', '--space', 'acme'], 'correct horse battery\n');
+    expect(r).toMatchObject({ code: 0, stdout: 'user app@acme.example added to acme\n' });
+    const store = await openStore({ driver: 'sqlite', path: dbPath(cwd) });
+    try {
+      const u = await store.getUserByEmail('app@acme.example');
+      expect(u?.passwordHash).toMatch(/^scrypt\$/);
+      expect(u?.passwordHash).not.toContain('correct horse');
+      expect(await verifyPassword('correct horse battery', u!.passwordHash)).toBe(true);
+    } finally {
+      await store.close();
+    }
+    const again = await cli(cwd, ['user', 'add', 'APP@acme.example', '--space', 'acme'], 'another password\n');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^trxmail: user .* exists already\n$/);
+  });
+
+  it('changes a password from stdin', async () => {
+    await cli(cwd, ['user', 'add', 'pw@acme.example', '--space', 'acme'], 'first password\n');
+    expect((await cli(cwd, ['user', 'passwd', 'pw@acme.example'], 'second password\r\n')).code).toBe(0);
+    const store = await openStore({ driver: 'sqlite', path: dbPath(cwd) });
+    try {
+      const u = await store.getUserByEmail('pw@acme.example');
+      expect(await verifyPassword('second password', u!.passwordHash)).toBe(true);
+      expect(await verifyPassword('first password', u!.passwordHash)).toBe(false);
+    } finally {
+      await store.close();
+    }
+    expect((await cli(cwd, ['user', 'remove', 'pw@acme.example'])).code).toBe(0);
+    expect((await cli(cwd, ['user', 'list', '--json'])).stdout).not.toContain('pw@acme.example');
+  });
+
+  it('manages per-from defaults and both suppression lists', async () => {
+    expect((await cli(cwd, ['from', 'set', 'acme', 'News@Acme.Example', '5'])).code).toBe(0);
+    expect(JSON.parse((await cli(cwd, ['from', 'list', 'acme', '--json'])).stdout)).toEqual([{ address: 'News@Acme.Example', flags: 5 }]);
+    expect((await cli(cwd, ['from', 'set', 'acme', 'news@acme.example', 'default'])).code).toBe(0);
+    expect(JSON.parse((await cli(cwd, ['from', 'list', 'acme', '--json'])).stdout)).toEqual([]);
+
+    expect((await cli(cwd, ['unsubscribe', 'add', 'acme', 'Bob@Example.org', '--reason', 'asked by phone'])).code).toBe(0);
+    const unsub = JSON.parse((await cli(cwd, ['unsubscribe', 'list', 'acme', '--json'])).stdout);
+    expect(unsub).toHaveLength(1);
+    expect(unsub[0]).toMatchObject({ reason: 'asked by phone' });
+    expect(Number.isNaN(Date.parse(unsub[0].addedAt))).toBe(false);
+    expect(JSON.parse((await cli(cwd, ['bounces', 'list', 'acme', '--json'])).stdout)).toEqual([]);
+    expect((await cli(cwd, ['bounces', 'add', 'acme', 'gone@example.org'])).code).toBe(0);
+    expect((await cli(cwd, ['bounces', 'list', 'acme'])).stdout).toMatch(/gone@example\.org\s+\d{4}-\d\d-\d\dT.*added by operator/);
+    expect((await cli(cwd, ['unsubscribe', 'remove', 'acme', 'bob@example.org'])).code).toBe(0);
+    const gone = await cli(cwd, ['unsubscribe', 'remove', 'acme', 'bob@example.org']);
+    expect(gone).toMatchObject({ code: 1, stderr: 'trxmail: bob@example.org is not on the unsubscribe list of acme\n' });
+  });
+
+  const bad: Array<[string[], RegExp, number]> = [
+    [['space', 'add', 'bad name'], /^trxmail: space name must be/, 1],
+    [['space', 'add', 'acme'], /^trxmail: space "acme" exists already\n$/, 1],
+    [['space', 'add', 'x', '--flags', '16'], /^trxmail: flags must be an integer from 0 to 15 or "default", got "16"\n$/, 1],
+    [['space', 'add', 'x', '--flags', 'abc'], /got "abc"/, 1],
+    [['domain', 'add', 'nope', 'a.example'], /^trxmail: no space named "nope" \(see: trxmail space list\)\n$/, 1],
+    [['domain', 'add', 'acme', 'not a domain'], /^trxmail: not a domain name: "not a domain"\n$/, 1],
+    [['domain', 'remove', 'acme', 'other.example'], /^trxmail: domain other\.example is not allowed for acme\n$/, 1],
+    [['user', 'add', 'not-an-email', '--space', 'acme'], /^trxmail: not an e-mail address: "not-an-email"\n$/, 1],
+    [['user', 'add', 'short@acme.example', '--space', 'acme'], /^trxmail: password must have at least 8 characters/, 1],
+    [['user', 'add', 'x@acme.example'], /required option '-s, --space <name>' not specified/, 2],
+    [['user', 'passwd', 'nobody@acme.example'], /^trxmail: no user nobody@acme\.example\n$/, 1],
+    [['sends', 'show', 'NOPE'], /^trxmail: no send with id "NOPE"\n$/, 1],
+    [['sends', 'list', '--since', 'yesterday'], /^trxmail: --since: expected a date like 2026-11-22/, 1],
+    [['sends', 'list', '--until', '2026-02-30'], /^trxmail: --until: expected a date/, 1],
+    [['sends', 'list', '--since', '2026-11-02', '--until', '2026-11-01'], /^trxmail: --since must be before --until\n$/, 1],
+    [['sends', 'list', '--json', '--csv'], /^trxmail: choose one of --json and --csv\n$/, 1],
+    [['sends', 'list', '--limit', '0'], /^trxmail: --limit: expected an integer/, 1],
+    [['frobnicate'], /unknown command 'frobnicate'/, 2],
+    [['space', 'list', '--bogus'], /unknown option '--bogus'/, 2],
+  ];
+  it.each(bad)('refuses %j with a one-line error', async (argv, re, code) => {
+    const r = await cli(cwd, argv, 'short\n');
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(re);
+    expect(r.stderr.split('\n')[0]).toMatch(/^trxmail: /);
+  });
+
+  it('names the key and the file for a bad configuration', async () => {
+    const dir = tempWorkDir();
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path.join(dir, 'trxmail.yaml'), 'store:\n  drvier: sqlite\n');
+    const r = await cli(dir, ['space', 'list']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`trxmail: ${path.join(dir, 'trxmail.yaml')}: store.drvier: unknown key\n`);
+  });
+
+  it('prints help for every command', async () => {
+    for (const argv of [['--help'], ['space', '--help'], ['sends', 'list', '--help'], ['user', 'add', '--help']]) {
+      const r = await cli(cwd, argv);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: trxmail/);
+    }
+  });
+});
+
+describe('trxmail sends', () => {
+  let cwd: string;
+  const base = Date.parse('2026-11-10T12:00:00Z');
+  beforeAll(async () => {
+    cwd = tempWorkDir();
+    await cli(cwd, ['space', 'add', 'one']);
+    await cli(cwd, ['space', 'add', 'two']);
+    await cli(cwd, ['user', 'add', 'u1@one.example', '--space', 'one'], 'password one\n');
+    await cli(cwd, ['user', 'add', 'u2@two.example', '--space', 'two'], 'password two\n');
+    const store = await openStore({ driver: 'sqlite', path: dbPath(cwd) });
+    try {
+      const one = (await store.getSpaceByName('one'))!;
+      const two = (await store.getSpaceByName('two'))!;
+      const u1 = (await store.getUserByEmail('u1@one.example'))!;
+      const u2 = (await store.getUserByEmail('u2@two.example'))!;
+      const send = (id: string, spaceId: number, userId: number, day: number, from: string, tags: string[]): NewSend => ({
+        id,
+        spaceId,
+        userId,
+        mailFrom: from,
+        envelopeSender: `trx-${spaceId}-${id}-x@bounces.example`,
+        from,
+        to: 'rcpt@example.org',
+        bcc: day === 0 ? 'copy@example.org' : null,
+        discarded: day === 0 ? ['x@example.org'] : [],
+        tags,
+        flags: 3,
+        flagsSource: 'default',
+        receivedAt: new Date(base + day * 86_400_000),
+        recipients: [
+          { address: 'rcpt@example.org', role: 'to', status: 'queued', suppressedBy: null, detail: null },
+          ...(day === 0
+            ? [
+                { address: 'copy@example.org', role: 'bcc' as const, status: 'suppressed' as const, suppressedBy: 'bounce' as const, detail: null },
+                { address: 'x@example.org', role: 'discarded' as const, status: 'discarded' as const, suppressedBy: null, detail: null },
+              ]
+            : []),
+        ],
+      });
+      await store.recordSend(send('4aaaaaaaaaaaaA1', one.id, u1.id, 0, 'news@one.example', ['welcome', 'march']));
+      await store.recordSend(send('4aaaaaaaaaaaaA2', one.id, u1.id, 1, 'billing@one.example', ['invoice']));
+      await store.recordSend(send('4aaaaaaaaaaaaA3', one.id, u1.id, 2, 'news@one.example', ['welcome']));
+      await store.recordSend(send('4bbbbbbbbbbbbB1', two.id, u2.id, 1, 'news@two.example', ['welcome', 'march']));
+      await store.addEvent({ sendId: '4aaaaaaaaaaaaA1', recipient: 'rcpt@example.org', type: 'delivered', at: new Date(base + 5000), detail: { dsn: '2.0.0' } });
+    } finally {
+      await store.close();
+    }
+  });
+
+  const ids = async (argv: string[]): Promise<string[]> => {
+    const r = await cli(cwd, ['sends', 'list', '--json', ...argv]);
+    expect(r.stderr).toBe('');
+    return (JSON.parse(r.stdout) as Array<{ id: string }>).map((s) => s.id);
+  };
+
+  it('filters by space, tags (all must match), from and dates', async () => {
+    expect((await ids([])).sort()).toEqual(['4aaaaaaaaaaaaA1', '4aaaaaaaaaaaaA2', '4aaaaaaaaaaaaA3', '4bbbbbbbbbbbbB1']);
+    expect(await ids(['--space', 'one'])).toEqual(['4aaaaaaaaaaaaA3', '4aaaaaaaaaaaaA2', '4aaaaaaaaaaaaA1']);
+    expect(await ids(['--space', 'one', '--tag', 'welcome'])).toEqual(['4aaaaaaaaaaaaA3', '4aaaaaaaaaaaaA1']);
+    expect(await ids(['--space', 'one', '--tag', 'welcome', '--tag', 'march'])).toEqual(['4aaaaaaaaaaaaA1']);
+    expect(await ids(['--tag', 'march'])).toEqual(['4bbbbbbbbbbbbB1', '4aaaaaaaaaaaaA1']); // B1 is a day newer
+    expect(await ids(['--from', 'NEWS@one.example'])).toEqual(['4aaaaaaaaaaaaA3', '4aaaaaaaaaaaaA1']);
+    expect(await ids(['--space', 'one', '--since', '2026-11-11', '--until', '2026-11-11'])).toEqual(['4aaaaaaaaaaaaA2']);
+    expect(await ids(['--space', 'one', '--since', '2026-11-11T12:00:00Z'])).toEqual(['4aaaaaaaaaaaaA3', '4aaaaaaaaaaaaA2']);
+    expect(await ids(['--space', 'one', '--until', '2026-11-11T12:00:00Z'])).toEqual(['4aaaaaaaaaaaaA1']);
+    expect(await ids(['--space', 'one', '--limit', '1'])).toEqual(['4aaaaaaaaaaaaA3']);
+  });
+
+  it('prints CSV with the id, tags and the recipients state', async () => {
+    const r = await cli(cwd, ['sends', 'list', '--space', 'one', '--tag', 'march', '--csv']);
+    const lines = r.stdout.trimEnd().split('\r\n');
+    expect(lines[0]).toBe('ID,RECEIVED,SPACE,FROM,TO,TO_STATE,BCC,BCC_STATE,DISCARDED,FLAGS,TAGS');
+    expect(lines[1]).toBe(
+      '4aaaaaaaaaaaaA1,2026-11-10T12:00:00.000Z,one,news@one.example,rcpt@example.org,queued,copy@example.org,suppressed:bounce,x@example.org,3,"welcome,march"',
+    );
+    expect(lines).toHaveLength(2);
+  });
+
+  it('shows one send with recipients and events', async () => {
+    const r = await cli(cwd, ['sends', 'show', '4aaaaaaaaaaaaA1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('tags:        welcome, march');
+    expect(r.stdout).toMatch(/bcc\s+copy@example\.org {2}suppressed \(bounce list\)/);
+    expect(r.stdout).toMatch(/2026-11-10T12:00:05\.000Z {2}delivered +rcpt@example\.org {2}\{"dsn":"2\.0\.0"\}/);
+    const j = JSON.parse((await cli(cwd, ['sends', 'show', '4aaaaaaaaaaaaA1', '--json'])).stdout);
+    expect(j.events).toHaveLength(1);
+    expect(j.flagsSource).toBe('default');
+  });
+});
