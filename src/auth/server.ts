@@ -1,0 +1,78 @@
+/**
+ * Dovecot-protocol SASL server for Postfix (`smtpd_sasl_type = dovecot`, `smtpd_sasl_path =
+ * inet:127.0.0.1:PORT` or a unix socket such as `private/auth` in the queue directory).
+ * Wires one AuthSession per connection to the socket plumbing of socket-server.ts: TCP and
+ * unix listeners (stale socket removed, mode set), idle timeout, MAX_AUTH_LINE enforced by
+ * the codec, graceful close(), logger hook. See session.ts for the protocol behaviour.
+ *
+ * Idle timeout. Each smtpd process keeps one auth connection for its whole life and uses it
+ * only when a client says AUTH, so a healthy connection may be quiet for a long time. If we
+ * close it, Postfix notices only at its next AUTH: the write succeeds, the read sees EOF,
+ * and that client gets `454 4.7.0 Temporary authentication failure`. Postfix does not
+ * reconnect on EOF. The default is therefore long: 3 hours, more than an smtpd process
+ * lives with Postfix's defaults (max_use 100 clients, max_idle 100 s between them).
+ *
+ * Throws ConfigError from listen() when an endpoint cannot be used.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ProtocolLogger } from './log-text.js';
+import { silentLogger } from './log-text.js';
+import { AuthSession, type AuthMechanism, type AuthVerifier } from './session.js';
+import { SocketServer, type BoundEndpoint, type ListenEndpoint } from './socket-server.js';
+
+/** Default idle timeout of an auth connection (see the header comment). */
+export const DEFAULT_AUTH_IDLE_TIMEOUT_MS = 3 * 60 * 60 * 1000;
+
+export interface AuthServerOptions {
+  readonly verify: AuthVerifier;
+  /** Mechanisms offered, in this order. Default: PLAIN, LOGIN. */
+  readonly mechanisms?: readonly AuthMechanism[];
+  /** Default DEFAULT_AUTH_IDLE_TIMEOUT_MS; 0 disables. */
+  readonly idleTimeoutMs?: number;
+  readonly logger?: ProtocolLogger;
+  /** SPID sent in the handshake. Default: process.pid. */
+  readonly spid?: number;
+}
+
+export class AuthServer {
+  readonly #sockets: SocketServer;
+
+  constructor(options: AuthServerOptions) {
+    const logger = options.logger ?? silentLogger;
+    const spid = options.spid ?? process.pid;
+    this.#sockets = new SocketServer({
+      name: 'auth',
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_AUTH_IDLE_TIMEOUT_MS,
+      logger,
+      createHandler: (ctx) => {
+        const session = new AuthSession({
+          verify: options.verify,
+          send: (data) => ctx.send(data),
+          identity: { spid, cuid: ctx.id, cookie: randomBytes(16).toString('hex') },
+          ...(options.mechanisms !== undefined ? { mechanisms: options.mechanisms } : {}),
+          logger,
+        });
+        session.start();
+        return session;
+      },
+    });
+  }
+
+  /** Listen on one more endpoint (TCP or unix socket). */
+  listen(endpoint: ListenEndpoint): Promise<BoundEndpoint> {
+    return this.#sockets.listen(endpoint);
+  }
+
+  get endpoints(): readonly BoundEndpoint[] {
+    return this.#sockets.endpoints;
+  }
+
+  get connectionCount(): number {
+    return this.#sockets.connectionCount;
+  }
+
+  /** Stop accepting; answer requests whose verify() is running (at most `graceMs`), then close. */
+  close(graceMs?: number): Promise<void> {
+    return this.#sockets.close(graceMs);
+  }
+}
