@@ -10,6 +10,8 @@
  *    continued body CRLF       folding, belongs to the field above
  *   not a header line CRLF     "junk" (no colon, or a name with bytes outside 33..126): kept
  *                              where it is, never reported, never edited
+ * A first line starting with whitespace is read as a field when it has a name and a colon
+ * (see parseFieldLine).
  *   CRLF                       the empty line that ends the block (absent when the message
  *                              ends inside its header)
  *
@@ -113,7 +115,7 @@ export function parseHeaderBlock(block: Buffer): ParsedHeaderBlock {
     if ((first === SP || first === HT) && last !== undefined) {
       last.end = end;
     } else {
-      segments.push(parseFieldLine(block, pos, end));
+      segments.push(parseFieldLine(block, pos, end, last === undefined));
     }
     pos = end;
   }
@@ -126,16 +128,21 @@ export function parseHeaderBlock(block: Buffer): ParsedHeaderBlock {
   return { block, fields, segments, terminatorStart };
 }
 
-function parseFieldLine(block: Buffer, start: number, end: number): Segment {
+function parseFieldLine(block: Buffer, start: number, end: number, firstLine: boolean): Segment {
   let i = start;
+  // A first line that starts with whitespace continues nothing. Lax readers (mailsplit's
+  // Headers among them) take " From: x" there as a From field, so it is read as one: an edit
+  // of From must not leave a second From behind for them.
+  if (firstLine) while (i < end && (block[i] === SP || block[i] === HT)) i++;
+  const nameStart = i;
   while (i < end && isFieldNameByte(block[i] as number)) i++;
   let nameEnd = i;
   // obsolete syntax (RFC 5322 4.5): WSP between the name and the colon
   while (i < end && (block[i] === SP || block[i] === HT)) i++;
-  if (nameEnd === start || i >= end || block[i] !== COLON) {
+  if (nameEnd === nameStart || i >= end || block[i] !== COLON) {
     return { start, end, key: null, name: '', bodyStart: end };
   }
-  const name = block.toString('latin1', start, nameEnd);
+  const name = block.toString('latin1', nameStart, nameEnd);
   nameEnd = i + 1;
   return { start, end, key: name.toLowerCase(), name, bodyStart: nameEnd };
 }

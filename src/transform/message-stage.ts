@@ -51,7 +51,13 @@ export class MessageStage extends Transform {
     this.#onHeaders = opts.onHeaders;
     this.#join = opts.join;
     this.#splitter.push = (obj: unknown): boolean => {
-      this.#receive(obj as SplitterChunk);
+      // the splitter calls this from its own setImmediate callbacks: an exception here
+      // would be uncaught and end the process, so it becomes the stream's error instead
+      try {
+        this.#receive(obj as SplitterChunk);
+      } catch (err: unknown) {
+        this.#failure ??= toError(err);
+      }
       return true;
     };
   }
@@ -105,7 +111,7 @@ export class MessageStage extends Transform {
   }
 
   #receive(obj: SplitterChunk): void {
-    if (this.#failure !== null) return;
+    if (this.#failure !== null || this.destroyed) return;
     if (this.#editing !== null) {
       this.#queue.push(obj);
       return;

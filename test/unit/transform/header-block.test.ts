@@ -28,12 +28,21 @@ describe('parseHeaderBlock', () => {
     ['space in name', 'Bad Name: x\r\n'],
     ['8-bit name', 'Na\u00efme: x\r\n'],
     ['empty name', ': x\r\n'],
-    ['leading continuation', ' orphan: x\r\n'],
+    ['leading whitespace, no colon', ' orphan x\r\n'],
   ])('does not report a junk line (%s), and keeps it on output', (_label, junk) => {
     const src = `${junk}To: b@y\r\n\r\n`;
     const p = parseHeaderBlock(block(src));
     expect(p.fields).toEqual([{ name: 'To', value: ' b@y' }]);
     expect(edit(src, [{ op: 'set', name: 'To', value: 'c@y' }])).toBe(`${junk}To: c@y\r\n\r\n`);
+  });
+
+  it('reads a first line that starts with whitespace as a field, so edits reach it', () => {
+    const src = '\tFrom: hidden@x\r\n more\r\nTo: b@y\r\n\r\n';
+    expect(parseHeaderBlock(block(src)).fields).toEqual([
+      { name: 'From', value: ' hidden@x\r\n more' },
+      { name: 'To', value: ' b@y' },
+    ]);
+    expect(edit(src, [{ op: 'set', name: 'From', value: 'new@x' }])).toBe('From: new@x\r\nTo: b@y\r\n\r\n');
   });
 
   it('decodes UTF-8, falls back to Latin-1 for bytes that are not UTF-8', () => {

@@ -54,7 +54,34 @@ function readRoot(b: Buffer): { fields: { name: string; value: string }[]; head:
   return { fields, head, rest: b.subarray(headEnd) };
 }
 
+/** Token soup: structure-looking pieces, line breaks of every kind, NUL and 8-bit bytes. */
+const garbageArb = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom('\r\n', '\n', '\r', '\r\n\r\n', '--b', '--b--', '--c\r\n', ' ', '\t', ':', 'From: x@y', 'Cc: z', 'text', '=?utf-8?b?w6k=?=', '\0', '\u00ff'),
+      fc.constantFrom('Content-Type: multipart/mixed; boundary=b', 'Content-Type: multipart/alternative; boundary="c"', 'Content-Type: message/rfc822', 'Content-Disposition: inline', 'Content-Transfer-Encoding: base64', 'Content-Type: text/plain; format=flowed; delsp=yes'),
+      fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b).toString('latin1')),
+    ),
+    { maxLength: 120 },
+  )
+  .map((ts) => Buffer.from(ts.join(''), 'latin1'));
+
 describe('message transform properties', () => {
+  it('never crashes on garbage: no-edit output is the input with CRLF line endings; edits apply', async () => {
+    await assertSeeded(
+      fc.asyncProperty(garbageArb, fc.array(fc.nat({ max: 600 }), { maxLength: 3 }), async (msg, cuts) => {
+        const out = await transform(splitAt(msg, cuts), []);
+        expect(out.toString('latin1')).toBe(msg.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n'));
+        const edited = await transform(splitAt(msg, cuts), [
+          { op: 'set', name: 'From', value: 'new@x' },
+          { op: 'delete', name: 'Cc' },
+        ]);
+        expect(/\r(?!\n)|(?<!\r)\n/.test(edited.toString('latin1'))).toBe(false);
+        expect(readRoot(edited).fields.filter((f) => f.name.toLowerCase() === 'from')).toEqual([{ name: 'From', value: ' new@x' }]);
+      }),
+    );
+  });
+
   it('with no edits, output is byte-identical to the CRLF input, however it is chunked', async () => {
     await assertSeeded(
       fc.asyncProperty(messageArb, fc.array(fc.nat({ max: 4000 }), { maxLength: 4 }), async (m, cuts) => {
