@@ -53,7 +53,7 @@ export interface ConnectionContext {
   readonly peer: string;
   /** Write to the peer (ignored once the connection is closing down). */
   send(data: string): void;
-  /** Drop the connection now, without a reply; logs `err`. */
+  /** Drop the connection now, without a reply. The handler logs the reason itself. */
   drop(err: Error): void;
 }
 
@@ -267,7 +267,11 @@ export class SocketServer {
         if (socket.destroyed || !socket.writable) return;
         if (!socket.write(data)) socket.pause();
       },
-      drop,
+      drop: (err: Error) => {
+        // The handler has logged why; this only records the drop.
+        log.debug({ conn: id, peer, reason: err.message }, `${name}: dropping connection at the handler's request`);
+        socket.destroy();
+      },
     };
 
     this.#connections.add(conn);
