@@ -15,14 +15,10 @@ interface Outcome {
 
 /** Decides from the recipient: alice → DUNNO, bob → a 5xx, anything else → OK. */
 const byRecipient: PolicyDecider = (req) => {
-  switch (req['recipient']) {
-    case 'alice@example.net':
-      return Promise.resolve('DUNNO');
-    case 'bob@example.net':
-      return Promise.resolve('550 5.7.1 Recipient <bob@example.net> refused');
-    default:
-      return Promise.resolve('OK');
-  }
+  const recipient = req['recipient'];
+  if (recipient === 'alice@example.net') return Promise.resolve('DUNNO');
+  if (recipient === 'bob@example.net') return Promise.resolve('550 5.7.1 Recipient <bob@example.net> refused');
+  return Promise.resolve('OK');
 };
 
 async function run(chunks: readonly Buffer[], decide: PolicyDecider = byRecipient): Promise<Outcome> {
