@@ -127,6 +127,7 @@ export interface MilterHandler {
   mail?(sender: string, args: readonly string[], macros: MilterMacros): MilterHandlerResult;
   rcpt?(recipient: string, args: readonly string[], macros: MilterMacros): MilterHandlerResult;
   data?(macros: MilterMacros): MilterHandlerResult;
+  /** `value` as in MilterMessageContext.headers (CRLF folds, leading space kept). */
   header?(name: string, value: string): MilterHandlerResult;
   eoh?(macros: MilterMacros): MilterHandlerResult;
   /** One body chunk (<= 65535 bytes from Postfix); keep nothing you do not need. */

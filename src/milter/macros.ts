@@ -10,7 +10,7 @@
 
 /** `{name}` -> `name`; anything else unchanged. */
 export function normaliseMacroName(name: string): string {
-  return name.length >= 2 && name.startsWith('{') && name.endsWith('}') ? name.slice(1, -1) : name;
+  return name.length > 2 && name.startsWith('{') && name.endsWith('}') ? name.slice(1, -1) : name;
 }
 
 /** A read-only snapshot of the macros visible at one moment. */

@@ -471,9 +471,10 @@ export class MilterSession {
 
       case 'header': {
         const msg = this.requireMessage();
-        this.collectHeader(msg, cmd.name, cmd.value);
+        const value = lfToCrlf(cmd.value);
+        this.collectHeader(msg, cmd.name, value);
         this.st = 'header';
-        const reply = this.pendingFor('header', msg) ?? (h.header ? await this.ask('header', () => h.header?.(cmd.name, cmd.value)) : CONTINUE);
+        const reply = this.pendingFor('header', msg) ?? (h.header ? await this.ask('header', () => h.header?.(cmd.name, value)) : CONTINUE);
         const sent = await this.respond('header', reply, write);
         if (sent.kind !== 'continue') this.st = 'decided';
         return 'continue';
@@ -631,9 +632,9 @@ export class MilterSession {
     return this.msg;
   }
 
-  private collectHeader(msg: MessageState, name: string, value: string): void {
+  /** `value` already has CRLF folds. */
+  private collectHeader(msg: MessageState, name: string, v: string): void {
     if (msg.headerOverflow) return;
-    const v = lfToCrlf(value);
     const bytes = Buffer.byteLength(name) + 1 + Buffer.byteLength(v) + 2;
     if (msg.headerBytes + bytes > MAX_HEADER_BLOCK_BYTES) {
       msg.headerOverflow = true;
