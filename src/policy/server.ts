@@ -1,0 +1,66 @@
+/**
+ * Postfix SMTP access policy delegation server (`check_policy_service inet:127.0.0.1:PORT`
+ * or `unix:/abs/path`). Wires one PolicySession per connection to the socket plumbing of
+ * src/auth/socket-server.ts: TCP and unix listeners (stale socket removed, mode set), idle
+ * timeout, line and attribute caps enforced by the codec, graceful close(), logger hook.
+ * A malformed request or a failed decision drops the connection without a reply (see
+ * session.ts); Postfix then retries and finally applies its default action.
+ *
+ * Idle timeout. Postfix closes a policy connection it has not used for
+ * `smtpd_policy_service_max_idle` (300 s) itself; our default, 10 minutes, only reaps
+ * connections Postfix has forgotten. Closing earlier would be harmless (Postfix reconnects
+ * and retries) but wasteful.
+ *
+ * Throws ConfigError from listen() when an endpoint cannot be used.
+ */
+import { silentLogger, type ProtocolLogger } from '../auth/log-text.js';
+import { SocketServer, type BoundEndpoint, type ListenEndpoint } from '../auth/socket-server.js';
+import { PolicySession, type PolicyDecider } from './session.js';
+
+/** Default idle timeout of a policy connection (see the header comment). */
+export const DEFAULT_POLICY_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+
+export interface PolicyServerOptions {
+  readonly decide: PolicyDecider;
+  /** Default DEFAULT_POLICY_IDLE_TIMEOUT_MS; 0 disables. */
+  readonly idleTimeoutMs?: number;
+  readonly logger?: ProtocolLogger;
+}
+
+export class PolicyServer {
+  readonly #sockets: SocketServer;
+
+  constructor(options: PolicyServerOptions) {
+    const logger = options.logger ?? silentLogger;
+    this.#sockets = new SocketServer({
+      name: 'policy',
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_POLICY_IDLE_TIMEOUT_MS,
+      logger,
+      createHandler: (ctx) =>
+        new PolicySession({
+          decide: options.decide,
+          send: (data) => ctx.send(data),
+          drop: (err) => ctx.drop(err),
+          logger,
+        }),
+    });
+  }
+
+  /** Listen on one more endpoint (TCP or unix socket). */
+  listen(endpoint: ListenEndpoint): Promise<BoundEndpoint> {
+    return this.#sockets.listen(endpoint);
+  }
+
+  get endpoints(): readonly BoundEndpoint[] {
+    return this.#sockets.endpoints;
+  }
+
+  get connectionCount(): number {
+    return this.#sockets.connectionCount;
+  }
+
+  /** Stop accepting; answer requests already received (at most `graceMs`), then close. */
+  close(graceMs?: number): Promise<void> {
+    return this.#sockets.close(graceMs);
+  }
+}
