@@ -47,3 +47,13 @@ export const MAX_MILTER_REPLY_PAYLOAD = 65535;
 export const MAX_MILTER_REPLY_LINE = 510;
 /** Longest line (octets, without line break) of a header value we send in a milter header edit (RFC 5322 2.1.1). */
 export const MAX_MILTER_HEADER_LINE = 998;
+/**
+ * Longest send id a bounce address carries ([0-9A-Za-z]). Postfix long queue ids are at most
+ * 23 characters (6+ base-52 seconds, 4 microseconds, 'z', up to 12 base-51 inode digits);
+ * 24 is what fits the 64-octet local part with the largest space id. One more: refused.
+ */
+export const MAX_BOUNCE_SEND_ID_LENGTH = 24;
+/** Most verified credentials kept in the auth cache (LRU); one more evicts the least recently used. */
+export const MAX_CREDENTIAL_CACHE_ENTRIES = 10_000;
+/** Most logins, and separately most client addresses, whose failed attempts are tracked; one more evicts the oldest. */
+export const MAX_AUTH_THROTTLE_KEYS = 10_000;
