@@ -2,6 +2,8 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuthServer } from '../../../src/auth/server.js';
 import type { AuthVerifier, VerifyResult } from '../../../src/auth/session.js';
@@ -55,6 +57,29 @@ describe('AuthServer over TCP', () => {
     expect(text).toMatch(HANDSHAKE_RE);
     expect(text.replace(HANDSHAKE_RE, '')).toBe('OK\t1\tuser=joe@example.com\n');
     expect(calls.map((c) => c.meta)).toEqual([{ service: 'smtp', rip: '192.0.2.10', lip: '127.0.0.1', secured: true, mechanism: 'PLAIN' }]);
+    client.socket.destroy();
+  });
+
+  it('logs through a pino logger at debug level without a password or SASL payload', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const server = new AuthServer({ verify: fakeVerify([]), logger: pino({ level: 'debug' }, sink) });
+    servers.push(server);
+    const bound = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    if (bound.kind !== 'tcp') throw new Error('expected tcp');
+    const resp = plain('', JOE, PASSWORD);
+    const client = await connectClient(bound);
+    client.socket.write(POSTFIX_HELLO + postfixAuth(1, 'PLAIN', { resp }) + postfixAuth(2, 'PLAIN', { resp: plain('', JOE, 'wrong') }));
+    await client.waitFor((t) => t.includes('FAIL\t2'));
+    const log = lines.join('');
+    expect(log).toContain('auth: success');
+    expect(log).toContain('auth: failed');
+    for (const secret of [PASSWORD, resp, 'wrong', plain('', JOE, 'wrong')]) expect(log).not.toContain(secret);
     client.socket.destroy();
   });
 
