@@ -22,25 +22,31 @@ const CR_BUF = Buffer.from([CR]);
 const LF_BUF = Buffer.from([LF]);
 const CRLF_BUF = Buffer.from([CR, LF]);
 
+/** A Transform that normalises its byte stream with a CrlfState. */
 export class CrlfNormaliser extends Transform {
-  /** The previous chunk ended in a CR that has not been written yet. */
-  #pendingCr = false;
+  readonly #state = new CrlfState();
 
   constructor() {
     super({ decodeStrings: true });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const out = this.normalise(chunk);
+    const out = this.#state.normalise(chunk);
     if (out !== null) this.push(out);
     callback();
   }
 
   override _flush(callback: TransformCallback): void {
-    const tail = this.takePending();
+    const tail = this.#state.takePending();
     if (tail !== null) this.push(tail);
     callback();
   }
+}
+
+/** The normalisation itself, without stream machinery (MessageStage uses it directly). */
+export class CrlfState {
+  /** The previous chunk ended in a CR that has not been written yet. */
+  #pendingCr = false;
 
   /** At the end of the input: the bytes still held back (a final bare CR becomes CRLF), or null. */
   takePending(): Buffer | null {

@@ -20,7 +20,7 @@ import { Splitter } from '@zone-eu/mailsplit';
 import type { SplitterChunk } from '@zone-eu/mailsplit';
 import { Transform, type TransformCallback } from 'node:stream';
 import { InvariantError } from '../lib/errors.js';
-import { CrlfNormaliser } from './crlf-normaliser.js';
+import { CrlfState } from './crlf-normaliser.js';
 import { editRootHeaders, type OnHeaders } from './root-header-editor.js';
 import { mapSplitterError, SPLITTER_OPTIONS } from './splitter-limits.js';
 
@@ -37,7 +37,7 @@ function toError(err: unknown): Error {
 export class MessageStage extends Transform {
   readonly #onHeaders: OnHeaders;
   readonly #join: boolean;
-  readonly #normaliser = new CrlfNormaliser();
+  readonly #normaliser = new CrlfState();
   readonly #splitter = new Splitter({ ...SPLITTER_OPTIONS });
   #rootSeen = false;
   /** Set while an asynchronous onHeaders answer is awaited; objects wait in #queue. */

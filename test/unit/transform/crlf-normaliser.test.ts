@@ -1,7 +1,7 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { CrlfNormaliser } from '../../../src/transform/crlf-normaliser.js';
+import { CrlfNormaliser, CrlfState } from '../../../src/transform/crlf-normaliser.js';
 import { rewriteMessage, createMessageTransform } from '../../../src/transform/message-transform.js';
 
 /** Reference: every CR, LF or CRLF becomes CRLF. */
@@ -45,7 +45,7 @@ describe('CrlfNormaliser', () => {
   });
 
   it('gives back the input chunk itself when it is already CRLF', () => {
-    const n = new CrlfNormaliser();
+    const n = new CrlfState();
     const buf = Buffer.from('a\r\nb\r\n');
     expect(n.normalise(buf)).toBe(buf);
   });
