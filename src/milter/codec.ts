@@ -100,7 +100,8 @@ export class MilterFrameDecoder {
   push(chunk: Uint8Array): MilterFrame[] {
     if (this.failed) throw this.failed;
     if (chunk.length > 0) {
-      this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+      // A private copy: the caller may reuse its buffer while part of a frame waits here.
+      this.chunks.push(Buffer.from(chunk));
       this.buffered += chunk.length;
     }
     const frames: MilterFrame[] = [];

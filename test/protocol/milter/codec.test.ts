@@ -79,6 +79,12 @@ describe('MilterFrameDecoder', () => {
     const [f] = new MilterFrameDecoder().push(bytes);
     bytes.fill(0);
     expect(f!.payload.toString()).toBe('abc');
+    // Also the partial frame it holds between pushes.
+    const d = new MilterFrameDecoder();
+    const head = Buffer.from(mta.B('xyz').subarray(0, 7));
+    expect(d.push(head)).toEqual([]);
+    head.fill(0);
+    expect(d.push(Buffer.from('z'))[0]!.payload.toString()).toBe('xyz');
   });
 
   it('refuses length 0', () => {
