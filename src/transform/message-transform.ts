@@ -19,6 +19,9 @@
  *  - RejectError 'EMAXLEN' 552 5.3.4 past MAX_HEADER_BLOCK_BYTES / MAX_MIME_NODES;
  *  - whatever `onHeaders` throws or rejects with;
  *  - InvariantError for an invalid edit (CR/LF/NUL in a value, bad name, unfoldable line).
+ * An `onHeaders` promise that never settles stalls the stream: callers bound it with their
+ * own timeout (and destroy the stream).
+ * Body stages must be object-mode Duplexes that pass mailsplit objects on (as a Rewriter does).
  */
 import { Joiner } from '@zone-eu/mailsplit';
 import * as nodeStream from 'node:stream';

@@ -230,6 +230,26 @@ describe('errors', () => {
     expect(stage.destroyed).toBe(true);
   });
 
+  it('closes cleanly when the reader destroys it mid-message', async () => {
+    const body = 'x'.repeat(76) + '\r\n';
+    const msg = Buffer.from(`From: a@x\r\n\r\n${body.repeat(20000)}`);
+    const t = createMessageTransform({ onHeaders: () => CORE_EDITS });
+    let chunks = 0;
+    let error: unknown = null;
+    t.on('error', (e: unknown) => {
+      error = e;
+    });
+    t.on('data', () => {
+      if (++chunks === 2) t.destroy();
+    });
+    const closed = new Promise<void>((resolve) => t.on('close', () => resolve()));
+    for (let i = 0; i < msg.length; i += 65536) t.write(msg.subarray(i, i + 65536));
+    t.end();
+    await closed;
+    expect(chunks).toBe(2);
+    expect(error).toBeNull();
+  });
+
   it('passes a body stage error out of the composed stream', async () => {
     const bad = new Transform({
       objectMode: true,
