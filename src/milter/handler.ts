@@ -118,7 +118,8 @@ export interface MilterMessageContext {
   readonly headerLeadingSpace: boolean;
 }
 
-export type MilterHandlerResult = MilterReply | undefined | Promise<MilterReply | undefined>;
+/** The reply to give; undefined (or an async method without a return) means continue. */
+export type MilterHandlerResult = MilterReply | void | Promise<MilterReply | void>;
 
 export interface MilterHandler {
   connect?(info: MilterConnectInfo, macros: MilterMacros): MilterHandlerResult;

@@ -576,7 +576,7 @@ export class MilterSession {
   /** Calls a reply-returning handler method; errors and invalid replies become a tempfail. */
   private async ask(event: ReplyEvent, fn: () => MilterHandlerResult): Promise<MilterReply> {
     try {
-      const r = await fn();
+      const r = (await fn()) as MilterReply | undefined;
       return this.sanitise(event, r ?? CONTINUE);
     } catch (err: unknown) {
       return this.errorReply(event, err);
