@@ -1,0 +1,391 @@
+/**
+ * Checks SMTP AUTH credentials (customer-level user e-mail + password) against the store,
+ * for the Dovecot-protocol auth server (session.ts calls it through `authVerifier`).
+ *
+ * Per attempt:
+ *  1. Throttle. Failed attempts are counted per login (its store key: listKey, so case and
+ *     IDN variants count together) and per client address (`rip`; IPv6 by /64), in a
+ *     sliding window (FAILURE_WINDOW_MS). At MAX_FAILURES_PER_LOGIN for the login or
+ *     MAX_FAILURES_PER_ADDRESS for the address, further attempts fail at once with reason
+ *     "too many failed attempts", without scrypt or store read, and do not extend the lock.
+ *     An attempt is counted when it starts (so parallel guesses cannot all slip past the
+ *     limit); success clears the login's count and takes the attempt back from the address,
+ *     a temporary failure takes it back from both. Each map tracks at most
+ *     MAX_AUTH_THROTTLE_KEYS keys; the least recently failed is evicted.
+ *  2. Read the user row (every time: it is cheap, and it is what makes `user passwd` and
+ *     `user remove` take effect at once). Any store error → tempfail, never 'ok'.
+ *  3. Unknown user: one scrypt against a dummy hash with the current parameters, so the
+ *     answer takes as long as for a wrong password, then fail.
+ *  4. Verified-credential cache: a positive entry per user id holds the stored password hash
+ *     it was verified against and HMAC-SHA256(per-process random key, user id, hash,
+ *     password) — never the password nor a bare hash of it. It matches only if the row's
+ *     hash is still the same, the HMAC is equal (constant time) and it is younger than
+ *     CREDENTIAL_CACHE_TTL_MS (not extended by hits). LRU, MAX_CREDENTIAL_CACHE_ENTRIES.
+ *  5. Otherwise scrypt (password.ts, ~130 ms on the libuv pool); success fills the cache.
+ *
+ * Returns the user row; its `email` (as stored) is the canonical name for `user=`.
+ * Logs login (escaped, truncated), rip, result and reason — never the password.
+ * verify() never rejects: unexpected errors become tempfail and are logged.
+ */
+import { randomBytes } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
+import { listKey } from '../core/domain.js';
+import { InvariantError, TransientError } from '../lib/errors.js';
+import { constantTimeEqual, hmacSha256 } from '../lib/hmac-keys.js';
+import { MAX_ADDRESS_LENGTH, MAX_AUTH_THROTTLE_KEYS, MAX_CREDENTIAL_CACHE_ENTRIES, MAX_PASSWORD_BYTES } from '../lib/limits.js';
+import { SCRYPT_KEYLEN, SCRYPT_LOG2_N, SCRYPT_P, SCRYPT_R, SCRYPT_SALT_BYTES, verifyPassword } from '../lib/password.js';
+import type { Store, User } from '../store/store.js';
+import { logText, silentLogger, type ProtocolLogger } from './log-text.js';
+import type { AuthVerifier } from './session.js';
+
+/** How long a verified credential is trusted without running scrypt again. */
+export const CREDENTIAL_CACHE_TTL_MS = 5 * 60 * 1000;
+/** Failed attempts per login within FAILURE_WINDOW_MS before further attempts fail fast. */
+export const MAX_FAILURES_PER_LOGIN = 5;
+/** Failed attempts per client address within FAILURE_WINDOW_MS before further attempts fail fast. */
+export const MAX_FAILURES_PER_ADDRESS = 20;
+/** Sliding window over which failed attempts are counted. */
+export const FAILURE_WINDOW_MS = 5 * 60 * 1000;
+
+/** What the auth client told us about the session (session.ts AuthRequestMeta fits). */
+export interface CredentialMeta {
+  readonly service: string;
+  readonly rip?: string;
+  readonly lip?: string;
+  readonly secured: boolean;
+}
+
+export type CredentialFailReason =
+  | 'too many failed attempts'
+  | 'invalid login'
+  | 'invalid password'
+  | 'unknown user'
+  | 'wrong password';
+
+export type CredentialResult =
+  | { readonly result: 'ok'; readonly user: User; readonly cached: boolean }
+  | { readonly result: 'fail'; readonly reason: CredentialFailReason }
+  | { readonly result: 'tempfail'; readonly reason: string };
+
+export interface CredentialVerifierOptions {
+  /** Milliseconds since the epoch; default Date.now. */
+  readonly clock?: () => number;
+  readonly logger?: ProtocolLogger;
+  readonly cacheTtlMs?: number;
+  readonly cacheMaxEntries?: number;
+  readonly maxFailuresPerLogin?: number;
+  readonly maxFailuresPerAddress?: number;
+  readonly failureWindowMs?: number;
+  readonly maxThrottleKeys?: number;
+  /** The slow check; default password.ts verifyPassword (tests count calls through it). */
+  readonly checkPassword?: (password: string, encoded: string) => Promise<boolean>;
+}
+
+const CACHE_PURPOSE = 'trxmail/credential-cache';
+/** Longest client address kept as a throttle key (an IPv6 text form is at most 45). */
+const MAX_ADDRESS_KEY = 64;
+
+interface Attempt {
+  readonly loginKey: string | null;
+  readonly addressKey: string | null;
+  /** When the attempt started (and was counted). */
+  readonly at: number;
+  /** The attempt is in the failure logs (until taken back). */
+  counted: boolean;
+}
+
+interface CacheEntry {
+  readonly passwordHash: Buffer;
+  readonly digest: Buffer;
+  readonly expiresAt: number;
+}
+
+/**
+ * Timestamps of recent failures per key, in a Map kept in least-recently-failed-first order
+ * so eviction and expiry sweeping both work from the front.
+ */
+class FailureLog {
+  readonly #entries = new Map<string, number[]>();
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+    readonly maxKeys: number,
+  ) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #live(key: string, now: number): number[] | undefined {
+    const times = this.#entries.get(key);
+    if (times === undefined) return undefined;
+    const cutoff = now - this.windowMs;
+    let drop = 0;
+    while (drop < times.length && (times[drop] ?? now) <= cutoff) drop++;
+    if (drop > 0) times.splice(0, drop);
+    if (times.length === 0) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return times;
+  }
+
+  blocked(key: string, now: number): boolean {
+    return (this.#live(key, now)?.length ?? 0) >= this.limit;
+  }
+
+  add(key: string, now: number): void {
+    const times = this.#live(key, now) ?? [];
+    this.#entries.delete(key);
+    times.push(now);
+    this.#entries.set(key, times);
+    this.#sweep(now);
+    while (this.#entries.size > this.maxKeys) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done === true) break;
+      this.#entries.delete(oldest.value);
+    }
+  }
+
+  /** Take back one attempt recorded at `at`. */
+  remove(key: string, at: number): void {
+    const times = this.#entries.get(key);
+    if (times === undefined) return;
+    const i = times.lastIndexOf(at);
+    if (i >= 0) times.splice(i, 1);
+    if (times.length === 0) this.#entries.delete(key);
+  }
+
+  clear(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  /** Drop keys at the front whose newest failure has left the window (amortised O(1)). */
+  #sweep(now: number): void {
+    const cutoff = now - this.windowMs;
+    for (const [key, times] of this.#entries) {
+      const newest = times[times.length - 1];
+      if (newest !== undefined && newest > cutoff) return;
+      this.#entries.delete(key);
+    }
+  }
+}
+
+/** Throttle key of a client address: IPv4 as is, IPv6 by its /64, anything else truncated. */
+export function addressThrottleKey(rip: string): string {
+  const ip = rip.trim().toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(ip);
+  if (mapped?.[1] !== undefined && isIPv4(mapped[1])) return mapped[1];
+  if (isIPv4(ip)) return ip;
+  if (isIPv6(ip) && !ip.includes('%')) {
+    const groups = expandIPv6(ip);
+    if (groups !== null) return `${groups.slice(0, 4).join(':')}::/64`;
+  }
+  return ip.slice(0, MAX_ADDRESS_KEY);
+}
+
+/** The eight 16-bit groups of a valid IPv6 text form (embedded IPv4 allowed), or null. */
+function expandIPv6(ip: string): string[] | null {
+  let text = ip;
+  const v4 = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const head = halves[0] === '' || halves[0] === undefined ? [] : halves[0].split(':');
+  const tail = halves.length === 2 && halves[1] !== '' && halves[1] !== undefined ? halves[1].split(':') : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
+  const groups = [...head, ...Array<string>(missing).fill('0'), ...tail].map((g) => g.replace(/^0+(?=.)/, ''));
+  return groups.length === 8 ? groups : null;
+}
+
+/** A hash in the current format that no password matches: the work of one real check. */
+function makeDummyHash(): string {
+  return ['scrypt', SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P, randomBytes(SCRYPT_SALT_BYTES).toString('base64'), randomBytes(SCRYPT_KEYLEN).toString('base64')].join('$');
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) throw new InvariantError(`credential verifier: ${name} must be a positive integer`);
+  return v;
+}
+
+export class CredentialVerifier {
+  readonly #store: Pick<Store, 'getUserByEmail'>;
+  readonly #clock: () => number;
+  readonly #log: ProtocolLogger;
+  readonly #check: (password: string, encoded: string) => Promise<boolean>;
+  readonly #cacheTtlMs: number;
+  readonly #cacheMax: number;
+  readonly #cache = new Map<number, CacheEntry>();
+  readonly #logins: FailureLog;
+  readonly #addresses: FailureLog;
+  /** Per-process key of the cache digests; dies with the process. */
+  readonly #cacheKey = randomBytes(32);
+  readonly #dummyHash = makeDummyHash();
+
+  constructor(store: Pick<Store, 'getUserByEmail'>, opts: CredentialVerifierOptions = {}) {
+    this.#store = store;
+    this.#clock = opts.clock ?? Date.now;
+    this.#log = opts.logger ?? silentLogger;
+    this.#check = opts.checkPassword ?? verifyPassword;
+    this.#cacheTtlMs = positiveInteger(opts.cacheTtlMs, CREDENTIAL_CACHE_TTL_MS, 'cacheTtlMs');
+    this.#cacheMax = positiveInteger(opts.cacheMaxEntries, MAX_CREDENTIAL_CACHE_ENTRIES, 'cacheMaxEntries');
+    const windowMs = positiveInteger(opts.failureWindowMs, FAILURE_WINDOW_MS, 'failureWindowMs');
+    const maxKeys = positiveInteger(opts.maxThrottleKeys, MAX_AUTH_THROTTLE_KEYS, 'maxThrottleKeys');
+    this.#logins = new FailureLog(positiveInteger(opts.maxFailuresPerLogin, MAX_FAILURES_PER_LOGIN, 'maxFailuresPerLogin'), windowMs, maxKeys);
+    this.#addresses = new FailureLog(positiveInteger(opts.maxFailuresPerAddress, MAX_FAILURES_PER_ADDRESS, 'maxFailuresPerAddress'), windowMs, maxKeys);
+  }
+
+  /** The callback for AuthSession/AuthServer (`verify` option). */
+  readonly authVerifier: AuthVerifier = async (login, password, meta) => {
+    const r = await this.verify(login, password, meta);
+    switch (r.result) {
+      case 'ok':
+        return { status: 'ok', user: r.user.email };
+      case 'fail':
+        return { status: 'fail' };
+      case 'tempfail':
+        return { status: 'tempfail' };
+    }
+  };
+
+  /** Entries in the verified-credential cache. */
+  get cacheSize(): number {
+    return this.#cache.size;
+  }
+
+  /** Keys tracked by the throttle: logins and client addresses. */
+  get throttleSize(): { readonly logins: number; readonly addresses: number } {
+    return { logins: this.#logins.size, addresses: this.#addresses.size };
+  }
+
+  /** Check a login and password. Never rejects. */
+  async verify(login: string, password: string, meta: CredentialMeta): Promise<CredentialResult> {
+    const attempt: Attempt = {
+      loginKey: login.length <= MAX_ADDRESS_LENGTH ? listKey(login) : null,
+      addressKey: meta.rip !== undefined && meta.rip !== '' ? addressThrottleKey(meta.rip) : null,
+      at: this.#clock(),
+      counted: false,
+    };
+    let result: CredentialResult;
+    let error: unknown = null;
+    try {
+      result = await this.#verify(attempt, login, password);
+    } catch (err: unknown) {
+      // A bug or an unexpected failure: never 'ok', never an unhandled rejection.
+      error = err;
+      this.#takeBack(attempt);
+      result = { result: 'tempfail', reason: 'internal error' };
+    }
+    this.#report(login, meta, result, error);
+    return result;
+  }
+
+  async #verify(attempt: Attempt, login: string, password: string): Promise<CredentialResult> {
+    const { loginKey, addressKey, at } = attempt;
+    if ((loginKey !== null && this.#logins.blocked(loginKey, at)) || (addressKey !== null && this.#addresses.blocked(addressKey, at))) {
+      return { result: 'fail', reason: 'too many failed attempts' };
+    }
+    // Counted from the start, so parallel guesses cannot all get past the limit.
+    if (loginKey !== null) this.#logins.add(loginKey, at);
+    if (addressKey !== null) this.#addresses.add(addressKey, at);
+    attempt.counted = true;
+    // No user can have such a login, and the password could never verify: nothing to hide.
+    if (loginKey === null) return { result: 'fail', reason: 'invalid login' };
+    const passwordBytes = Buffer.byteLength(password, 'utf8');
+    if (passwordBytes === 0 || passwordBytes > MAX_PASSWORD_BYTES) return { result: 'fail', reason: 'invalid password' };
+
+    let user: User | null;
+    try {
+      user = await this.#store.getUserByEmail(login);
+    } catch (err: unknown) {
+      if (!(err instanceof TransientError)) throw err;
+      this.#takeBack(attempt);
+      return { result: 'tempfail', reason: `store unavailable (${err.code})` };
+    }
+    if (user === null) {
+      await this.#check(password, this.#dummyHash);
+      return { result: 'fail', reason: 'unknown user' };
+    }
+
+    const hash = Buffer.from(user.passwordHash, 'utf8');
+    const digest = hmacSha256(this.#cacheKey, [CACHE_PURPOSE, String(user.id), user.passwordHash, password]);
+    const entry = this.#cache.get(user.id);
+    if (entry !== undefined) {
+      const fresh = entry.expiresAt > at;
+      // Both comparisons always run: the timing says nothing about which one failed.
+      const sameHash = constantTimeEqual(entry.passwordHash, hash);
+      const sameDigest = constantTimeEqual(entry.digest, digest);
+      if (fresh && sameHash && sameDigest) {
+        this.#cache.delete(user.id);
+        this.#cache.set(user.id, entry);
+        this.#succeeded(attempt);
+        return { result: 'ok', user, cached: true };
+      }
+      // Expired, or the password was changed: the entry can never match again.
+      if (!fresh || !sameHash) this.#cache.delete(user.id);
+    }
+
+    if (!(await this.#check(password, user.passwordHash))) return { result: 'fail', reason: 'wrong password' };
+    this.#remember(user.id, { passwordHash: hash, digest, expiresAt: this.#clock() + this.#cacheTtlMs });
+    this.#succeeded(attempt);
+    return { result: 'ok', user, cached: false };
+  }
+
+  /** A temporary failure is nobody's fault: the attempt no longer counts. Idempotent. */
+  #takeBack(attempt: Attempt): void {
+    if (!attempt.counted) return;
+    attempt.counted = false;
+    if (attempt.loginKey !== null) this.#logins.remove(attempt.loginKey, attempt.at);
+    if (attempt.addressKey !== null) this.#addresses.remove(attempt.addressKey, attempt.at);
+  }
+
+  /** Success clears the login's failures and takes this attempt back from the address. */
+  #succeeded(attempt: Attempt): void {
+    if (attempt.loginKey !== null) this.#logins.clear(attempt.loginKey);
+    if (attempt.addressKey !== null && attempt.counted) this.#addresses.remove(attempt.addressKey, attempt.at);
+    attempt.counted = false;
+  }
+
+  #remember(userId: number, entry: CacheEntry): void {
+    this.#cache.delete(userId);
+    this.#cache.set(userId, entry);
+    while (this.#cache.size > this.#cacheMax) {
+      const oldest = this.#cache.keys().next();
+      if (oldest.done === true) break;
+      this.#cache.delete(oldest.value);
+    }
+  }
+
+  #report(login: string, meta: CredentialMeta, result: CredentialResult, error: unknown): void {
+    const fields: Record<string, unknown> = {
+      login: logText(login),
+      rip: logText(meta.rip ?? '', 64),
+      service: logText(meta.service, 32),
+      secured: meta.secured,
+      result: result.result,
+    };
+    switch (result.result) {
+      case 'ok':
+        this.#log.info({ ...fields, user: logText(result.user.email), cached: result.cached }, 'credentials: accepted');
+        return;
+      case 'fail':
+        if (result.reason === 'too many failed attempts') this.#log.warn({ ...fields, reason: result.reason }, 'credentials: throttled');
+        else this.#log.info({ ...fields, reason: result.reason }, 'credentials: refused');
+        return;
+      case 'tempfail':
+        if (error === null) {
+          this.#log.warn({ ...fields, reason: result.reason }, 'credentials: temporary failure');
+        } else {
+          const e = error instanceof Error ? { name: error.name, message: logText(error.message, 200) } : { type: typeof error };
+          this.#log.error({ ...fields, reason: result.reason, err: e }, 'credentials: unexpected error, answering temporary failure');
+        }
+        return;
+    }
+  }
+}

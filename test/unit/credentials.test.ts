@@ -1,0 +1,494 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CREDENTIAL_CACHE_TTL_MS,
+  CredentialVerifier,
+  FAILURE_WINDOW_MS,
+  MAX_FAILURES_PER_ADDRESS,
+  MAX_FAILURES_PER_LOGIN,
+  addressThrottleKey,
+  type CredentialMeta,
+  type CredentialVerifierOptions,
+} from '../../src/auth/credentials.js';
+import type { ProtocolLogger } from '../../src/auth/log-text.js';
+import { AuthSession } from '../../src/auth/session.js';
+import { listKey } from '../../src/core/domain.js';
+import { InvariantError, TransientError } from '../../src/lib/errors.js';
+import { MAX_AUTH_THROTTLE_KEYS, MAX_CREDENTIAL_CACHE_ENTRIES, MAX_PASSWORD_BYTES } from '../../src/lib/limits.js';
+import { hashPassword, verifyPassword } from '../../src/lib/password.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { Store, User } from '../../src/store/store.js';
+
+const META: CredentialMeta = { service: 'smtp', rip: '192.0.2.10', lip: '127.0.0.1', secured: true };
+const PASSWORD = 'correct horse battery staple';
+const NEW_PASSWORD = 'a new password, changed by the operator';
+
+let hashOld = '';
+let hashNew = '';
+beforeAll(async () => {
+  [hashOld, hashNew] = await Promise.all([hashPassword(PASSWORD), hashPassword(NEW_PASSWORD)]);
+});
+
+/** A hand-moved clock. */
+function manualClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => void (t += ms) };
+}
+
+/** The real scrypt check, counted. */
+function countingCheck(): { check: (p: string, h: string) => Promise<boolean>; calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    check: (p, h) => {
+      calls.push(h);
+      return verifyPassword(p, h);
+    },
+  };
+}
+
+/**
+ * A fast stand-in for scrypt: hashes look like "fake$<password>". Used where many attempts
+ * run; the real scrypt is used wherever the cache or the password matters.
+ */
+function fakeCheck(): { check: (p: string, h: string) => Promise<boolean>; calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    check: (p, h) => {
+      calls.push(h);
+      return Promise.resolve(h === `fake$${p}`);
+    },
+  };
+}
+
+/** In-memory users keyed like the store (listKey), counting lookups; can be made to fail. */
+class FakeUsers implements Pick<Store, 'getUserByEmail'> {
+  readonly users = new Map<string, User>();
+  lookups = 0;
+  failWith: unknown = null;
+  #nextId = 1;
+
+  add(email: string, passwordHash: string): User {
+    const user: User = { id: this.#nextId++, spaceId: 1, email, passwordHash, createdAt: new Date(0) };
+    this.users.set(listKey(email)!, user);
+    return user;
+  }
+
+  getUserByEmail(email: string): Promise<User | null> {
+    this.lookups++;
+    // Rejecting with a non-Error on purpose: the verifier must cope with anything.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    if (this.failWith !== null) return Promise.reject(this.failWith);
+    return Promise.resolve(this.users.get(listKey(email) ?? '') ?? null);
+  }
+}
+
+function captureLogger(): { logger: ProtocolLogger; records: string[] } {
+  const records: string[] = [];
+  const keep = (level: string) => (obj: object, msg: string) => void records.push(JSON.stringify({ level, msg, ...obj }));
+  return { logger: { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') }, records };
+}
+
+describe('CredentialVerifier with the SQLite store and real scrypt', () => {
+  let store: Store;
+  let spaceId = 0;
+
+  beforeAll(async () => {
+    store = await openStore({ driver: 'sqlite', path: ':memory:' });
+    spaceId = (await store.createSpace({ name: 'shop' })).id;
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  async function freshUser(email: string, hash = hashOld): Promise<User> {
+    return store.createUser({ spaceId, email, passwordHash: hash });
+  }
+
+  it('accepts the right password and returns the e-mail as stored, whatever the login case', async () => {
+    await freshUser('Alice@Shop.example');
+    const v = new CredentialVerifier(store);
+    const r = await v.verify('ALICE@shop.EXAMPLE', PASSWORD, META);
+    expect(r).toMatchObject({ result: 'ok', cached: false, user: { email: 'Alice@Shop.example' } });
+    expect(await v.authVerifier('alice@SHOP.example', PASSWORD, { ...META, mechanism: 'PLAIN' })).toEqual({ status: 'ok', user: 'Alice@Shop.example' });
+  });
+
+  it('refuses a wrong password and an unknown user, each after exactly one scrypt', async () => {
+    await freshUser('bob@shop.example');
+    const { check, calls } = countingCheck();
+    const v = new CredentialVerifier(store, { checkPassword: check });
+    expect(await v.verify('bob@shop.example', 'wrong', META)).toEqual({ result: 'fail', reason: 'wrong password' });
+    expect(calls).toHaveLength(1);
+    expect(await v.verify('nobody@shop.example', PASSWORD, META)).toEqual({ result: 'fail', reason: 'unknown user' });
+    expect(calls).toHaveLength(2);
+    // The dummy hash has the parameters of a real one, so it costs the same.
+    const params = (h: string): string => h.split('$').slice(0, 4).join('$');
+    expect(params(calls[1]!)).toBe(params(hashOld));
+    expect(calls[1]).not.toBe(hashOld);
+    expect(await v.authVerifier('nobody@shop.example', PASSWORD, { ...META, mechanism: 'LOGIN' })).toEqual({ status: 'fail' });
+  });
+
+  it('answers a reconnecting client from the cache without running scrypt again', async () => {
+    await freshUser('carol@shop.example');
+    const { check, calls } = countingCheck();
+    const clock = manualClock();
+    const v = new CredentialVerifier(store, { checkPassword: check, clock: clock.now });
+    expect(await v.verify('carol@shop.example', PASSWORD, META)).toMatchObject({ result: 'ok', cached: false });
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1000);
+      expect(await v.verify('CAROL@shop.example', PASSWORD, META)).toMatchObject({ result: 'ok', cached: true });
+    }
+    expect(calls).toHaveLength(1);
+    expect(v.cacheSize).toBe(1);
+    // A wrong password is not answered from the cache, and does not spoil the entry.
+    expect(await v.verify('carol@shop.example', PASSWORD + 'x', META)).toEqual({ result: 'fail', reason: 'wrong password' });
+    expect(calls).toHaveLength(2);
+    expect(await v.verify('carol@shop.example', PASSWORD, META)).toMatchObject({ result: 'ok', cached: true });
+    expect(calls).toHaveLength(2);
+  });
+
+  it('trusts a cache entry for CREDENTIAL_CACHE_TTL_MS, not longer, and hits do not extend it', async () => {
+    await freshUser('dave@shop.example');
+    const { check, calls } = countingCheck();
+    const clock = manualClock();
+    const v = new CredentialVerifier(store, { checkPassword: check, clock: clock.now });
+    await v.verify('dave@shop.example', PASSWORD, META);
+    clock.advance(CREDENTIAL_CACHE_TTL_MS - 1);
+    expect(await v.verify('dave@shop.example', PASSWORD, META)).toMatchObject({ result: 'ok', cached: true });
+    clock.advance(1);
+    expect(await v.verify('dave@shop.example', PASSWORD, META)).toMatchObject({ result: 'ok', cached: false });
+    expect(calls).toHaveLength(2);
+  });
+
+  it('`user passwd` takes effect at once: the old password fails, the new one works, no signal needed', async () => {
+    await freshUser('erin@shop.example');
+    const { check, calls } = countingCheck();
+    const clock = manualClock();
+    const v = new CredentialVerifier(store, { checkPassword: check, clock: clock.now });
+    expect(await v.verify('erin@shop.example', PASSWORD, META)).toMatchObject({ result: 'ok', cached: false });
+    expect(await v.verify('erin@shop.example', PASSWORD, META)).toMatchObject({ result: 'ok', cached: true });
+
+    expect(await store.setPasswordHash('erin@shop.example', hashNew)).toBe(true);
+    clock.advance(1); // well inside the TTL
+    expect(await v.verify('erin@shop.example', PASSWORD, META)).toEqual({ result: 'fail', reason: 'wrong password' });
+    expect(await v.verify('erin@shop.example', NEW_PASSWORD, META)).toMatchObject({ result: 'ok', cached: false });
+    expect(await v.verify('erin@shop.example', NEW_PASSWORD, META)).toMatchObject({ result: 'ok', cached: true });
+    expect(calls).toHaveLength(3);
+
+    // Changing it back to the old hash does not revive the old entry: it was dropped.
+    await store.setPasswordHash('erin@shop.example', hashOld);
+    expect(await v.verify('erin@shop.example', PASSWORD, META)).toMatchObject({ result: 'ok', cached: false });
+  });
+
+  it('`user remove` takes effect at once, and a re-created user with the same hash is not served from the cache', async () => {
+    await freshUser('frank@shop.example');
+    const { check, calls } = countingCheck();
+    const v = new CredentialVerifier(store, { checkPassword: check });
+    expect(await v.verify('frank@shop.example', PASSWORD, META)).toMatchObject({ result: 'ok' });
+    expect(await v.verify('frank@shop.example', PASSWORD, META)).toMatchObject({ result: 'ok', cached: true });
+
+    expect(await store.removeUser('frank@shop.example')).toBe(true);
+    expect(await v.verify('frank@shop.example', PASSWORD, META)).toEqual({ result: 'fail', reason: 'unknown user' });
+
+    const again = await freshUser('frank@shop.example', hashOld);
+    const r = await v.verify('frank@shop.example', PASSWORD, META);
+    expect(r).toMatchObject({ result: 'ok', cached: false, user: { id: again.id } });
+    expect(calls).toHaveLength(3);
+  });
+
+  it('answers tempfail, never ok, when the store is unavailable', async () => {
+    const closing = await openStore({ driver: 'sqlite', path: ':memory:' });
+    const s = await closing.createSpace({ name: 'x' });
+    await closing.createUser({ spaceId: s.id, email: 'gina@shop.example', passwordHash: hashOld });
+    const v = new CredentialVerifier(closing);
+    expect(await v.verify('gina@shop.example', PASSWORD, META)).toMatchObject({ result: 'ok' });
+    await closing.close();
+    expect(await v.verify('gina@shop.example', PASSWORD, META)).toEqual({ result: 'tempfail', reason: 'store unavailable (ESTORE_CLOSED)' });
+    expect(await v.authVerifier('gina@shop.example', PASSWORD, { ...META, mechanism: 'PLAIN' })).toEqual({ status: 'tempfail' });
+  });
+
+  it('works as the verify() of a Dovecot auth session (PLAIN, user= is the stored e-mail)', async () => {
+    await freshUser('Hank@shop.example');
+    const v = new CredentialVerifier(store);
+    const out: string[] = [];
+    const session = new AuthSession({ verify: v.authVerifier, send: (d) => out.push(d), identity: { spid: 1, cuid: 1, cookie: '0'.repeat(32) } });
+    session.start();
+    const resp = (login: string, pw: string): string => Buffer.from(`\0${login}\0${pw}`).toString('base64');
+    session.receive(
+      Buffer.from(
+        'VERSION\t1\t0\nCPID\t42\n' +
+          `AUTH\t1\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=192.0.2.1\tsecured\tresp=${resp('hank@SHOP.example', PASSWORD)}\n` +
+          `AUTH\t2\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=192.0.2.1\tsecured\tresp=${resp('hank@shop.example', 'nope')}\n`,
+      ),
+    );
+    await session.whenSettled();
+    const lines = out.join('').split('\n');
+    expect(lines).toContain('OK\t1\tuser=Hank@shop.example');
+    expect(lines.some((l) => l.startsWith('FAIL\t2\t'))).toBe(true);
+  });
+});
+
+describe('CredentialVerifier error handling', () => {
+  it('maps TransientError from the store to tempfail without counting the attempt', async () => {
+    const users = new FakeUsers();
+    users.add('ivy@shop.example', 'fake$pw');
+    const { check, calls } = fakeCheck();
+    const v = new CredentialVerifier(users, { checkPassword: check });
+    users.failWith = new TransientError('ESTORE_BUSY', 'busy');
+    for (let i = 0; i < MAX_FAILURES_PER_LOGIN * 3; i++) {
+      expect(await v.verify('ivy@shop.example', 'wrong', META)).toEqual({ result: 'tempfail', reason: 'store unavailable (ESTORE_BUSY)' });
+    }
+    expect(calls).toHaveLength(0);
+    users.failWith = null;
+    expect(await v.verify('ivy@shop.example', 'pw', META)).toMatchObject({ result: 'ok' });
+  });
+
+  it('answers tempfail for any other error (store bug, throwing check) and logs it', async () => {
+    const failures: [string, unknown, CredentialVerifierOptions][] = [
+      ['store throws Error', new Error('disk on fire'), {}],
+      ['store throws a string', 'just a string', {}],
+      ['check throws', null, { checkPassword: () => Promise.reject(new Error('scrypt broke')) }],
+    ];
+    for (const [name, storeError, opts] of failures) {
+      const users = new FakeUsers();
+      users.add('jo@shop.example', 'fake$pw');
+      users.failWith = storeError;
+      const { logger, records } = captureLogger();
+      const v = new CredentialVerifier(users, { ...opts, logger, maxFailuresPerLogin: 1 });
+      expect(await v.verify('jo@shop.example', 'pw', META), name).toEqual({ result: 'tempfail', reason: 'internal error' });
+      expect(records.some((r) => r.includes('"level":"error"')), name).toBe(true);
+      // Not counted: with a limit of 1, a counted attempt would block the next one.
+      expect(v.throttleSize, name).toEqual({ logins: 0, addresses: 0 });
+    }
+  });
+
+  it('refuses empty, over-long and impossible input without looking anything up', async () => {
+    const users = new FakeUsers();
+    users.add('kim@shop.example', 'fake$pw');
+    const { check, calls } = fakeCheck();
+    const v = new CredentialVerifier(users, { checkPassword: check });
+    const cases: [string, string, string][] = [
+      ['kim@shop.example', '', 'invalid password'],
+      ['kim@shop.example', 'x'.repeat(MAX_PASSWORD_BYTES + 1), 'invalid password'],
+      ['kim@shop.example', 'ü'.repeat(MAX_PASSWORD_BYTES / 2 + 1), 'invalid password'],
+      ['', 'pw', 'invalid login'],
+      ['kim', 'pw', 'invalid login'],
+      ['kim@', 'pw', 'invalid login'],
+      ['kim@bad domain', 'pw', 'invalid login'],
+      [`${'k'.repeat(300)}@shop.example`, 'pw', 'invalid login'],
+    ];
+    for (const [login, pw, reason] of cases) {
+      expect(await v.verify(login, pw, META), `${login.slice(0, 20)}/${pw.length}`).toEqual({ result: 'fail', reason });
+    }
+    expect(calls).toHaveLength(0);
+    expect(users.lookups).toBe(0);
+  });
+
+  it('refuses nonsensical limits at construction', () => {
+    const users = new FakeUsers();
+    for (const opts of [{ cacheTtlMs: 0 }, { cacheMaxEntries: -1 }, { maxFailuresPerLogin: 1.5 }, { failureWindowMs: Number.NaN }, { maxThrottleKeys: 0 }]) {
+      expect(() => new CredentialVerifier(users, opts), JSON.stringify(opts)).toThrow(InvariantError);
+    }
+  });
+
+  it('never logs the password', async () => {
+    const secret = 'Sup3r-Secret-Passw0rd';
+    const users = new FakeUsers();
+    users.add('lee@shop.example', `fake$${secret}`);
+    const { logger, records } = captureLogger();
+    const v = new CredentialVerifier(users, { checkPassword: fakeCheck().check, logger, maxFailuresPerLogin: 2 });
+    await v.verify('lee@shop.example', secret, META); // ok
+    await v.verify('lee@shop.example', secret, META); // ok, cached
+    await v.verify('lee@shop.example', secret + '1', META); // wrong
+    await v.verify('lee@shop.example', secret + '2', META); // wrong
+    await v.verify('lee@shop.example', secret, META); // throttled
+    await v.verify('nobody@shop.example', secret, META); // unknown
+    users.failWith = new TransientError('ESTORE_IO', 'io');
+    await v.verify('lee2@shop.example', secret, META); // tempfail
+    users.failWith = new Error('store bug');
+    await v.verify('lee3@shop.example', secret, META); // internal error
+    expect(records.length).toBe(8);
+    expect(records.filter((r) => r.includes(secret))).toEqual([]);
+    expect(records.map((r) => (JSON.parse(r) as { result: string }).result)).toEqual(['ok', 'ok', 'fail', 'fail', 'fail', 'fail', 'tempfail', 'tempfail']);
+  });
+
+  it('logs logins escaped and truncated', async () => {
+    const { logger, records } = captureLogger();
+    const v = new CredentialVerifier(new FakeUsers(), { checkPassword: fakeCheck().check, logger });
+    await v.verify(`evil\n@x.example${'a'.repeat(500)}`, 'pw', META);
+    const rec = JSON.parse(records[0]!) as { login: string };
+    expect(rec.login).not.toContain('\n');
+    expect(rec.login).toContain('\\x0a');
+    expect(rec.login.length).toBeLessThan(120);
+  });
+});
+
+describe('CredentialVerifier throttling', () => {
+  function setup(opts: CredentialVerifierOptions = {}) {
+    const users = new FakeUsers();
+    users.add('mia@shop.example', 'fake$pw');
+    users.add('ned@shop.example', 'fake$pw2');
+    const fake = fakeCheck();
+    const clock = manualClock();
+    const v = new CredentialVerifier(users, { checkPassword: fake.check, clock: clock.now, ...opts });
+    return { users, calls: fake.calls, clock, v };
+  }
+
+  it(`fails fast after ${MAX_FAILURES_PER_LOGIN} failures for one login, in any letter case, even with the right password`, async () => {
+    const { v, calls, users, clock } = setup();
+    for (let i = 0; i < MAX_FAILURES_PER_LOGIN; i++) {
+      const login = i % 2 === 0 ? 'mia@shop.example' : 'MIA@Shop.Example';
+      expect(await v.verify(login, `guess${i}`, { ...META, rip: `203.0.113.${i}` })).toEqual({ result: 'fail', reason: 'wrong password' });
+      clock.advance(1000);
+    }
+    const checks = calls.length;
+    const lookups = users.lookups;
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '203.0.113.99' })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    expect(await v.authVerifier('mia@SHOP.example', 'guess', { ...META, mechanism: 'PLAIN' })).toEqual({ status: 'fail' });
+    expect(calls.length).toBe(checks);
+    expect(users.lookups).toBe(lookups);
+    // Other logins are not affected.
+    expect(await v.verify('ned@shop.example', 'pw2', META)).toMatchObject({ result: 'ok' });
+  });
+
+  it('counts unknown users per login too, and forgets failures as they leave the sliding window', async () => {
+    const { v, clock } = setup();
+    const login = 'ghost@shop.example';
+    for (let i = 0; i < MAX_FAILURES_PER_LOGIN; i++) {
+      expect(await v.verify(login, 'x', META)).toEqual({ result: 'fail', reason: 'unknown user' });
+      clock.advance(60_000);
+    }
+    // Failures at 0, 1, 2, 3, 4 min; now 5 min: the first is exactly a window old and has left.
+    clock.advance(-1);
+    expect(await v.verify(login, 'x', META)).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    clock.advance(1);
+    expect(await v.verify(login, 'x', META)).toEqual({ result: 'fail', reason: 'unknown user' });
+    // Blocked again at once; blocked attempts do not extend the lock.
+    expect(await v.verify(login, 'x', META)).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    clock.advance(FAILURE_WINDOW_MS);
+    expect(await v.verify(login, 'x', META)).toEqual({ result: 'fail', reason: 'unknown user' });
+  });
+
+  it("a success resets the login's counter", async () => {
+    const { v } = setup();
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < MAX_FAILURES_PER_LOGIN - 1; i++) {
+        expect(await v.verify('mia@shop.example', 'bad', META)).toEqual({ result: 'fail', reason: 'wrong password' });
+      }
+      expect(await v.verify('mia@shop.example', 'pw', META)).toMatchObject({ result: 'ok' });
+    }
+  });
+
+  it(`fails fast after ${MAX_FAILURES_PER_ADDRESS} failures from one client address, whatever the login`, async () => {
+    const { v } = setup();
+    const rip = '198.51.100.7';
+    for (let i = 0; i < MAX_FAILURES_PER_ADDRESS; i++) {
+      expect(await v.verify(`user${i}@shop.example`, 'x', { ...META, rip })).toMatchObject({ result: 'fail' });
+    }
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '198.51.100.8' })).toMatchObject({ result: 'ok' });
+    // The same address written as IPv4-mapped IPv6 is the same client.
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '::ffff:198.51.100.7' })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+  });
+
+  it('does not count successes against the client address', async () => {
+    const { v } = setup();
+    const rip = '198.51.100.20';
+    for (let i = 0; i < MAX_FAILURES_PER_ADDRESS - 1; i++) await v.verify(`x${i}@shop.example`, 'x', { ...META, rip });
+    for (let i = 0; i < 50; i++) expect(await v.verify('mia@shop.example', 'pw', { ...META, rip })).toMatchObject({ result: 'ok' });
+    expect(await v.verify('last@shop.example', 'x', { ...META, rip })).toEqual({ result: 'fail', reason: 'unknown user' });
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+  });
+
+  it('throttles IPv6 clients by /64', async () => {
+    const { v } = setup({ maxFailuresPerAddress: 2 });
+    await v.verify('a@shop.example', 'x', { ...META, rip: '2001:db8:1:2::1' });
+    await v.verify('b@shop.example', 'x', { ...META, rip: '2001:0db8:0001:0002:ffff:0:0:9' });
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '2001:DB8:1:2:dead:beef::' })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '2001:db8:1:3::1' })).toMatchObject({ result: 'ok' });
+  });
+
+  it('lets no more than the limit of parallel guesses reach the password check', async () => {
+    const users = new FakeUsers();
+    users.add('oz@shop.example', 'fake$pw');
+    let started = 0;
+    const release: (() => void)[] = [];
+    const check = (): Promise<boolean> => {
+      started++;
+      return new Promise((resolve) => release.push(() => resolve(false)));
+    };
+    const v = new CredentialVerifier(users, { checkPassword: check });
+    const pending = Array.from({ length: 3 * MAX_FAILURES_PER_LOGIN }, (_, i) => v.verify('oz@shop.example', `g${i}`, { ...META, rip: `192.0.2.${i}` }));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(started).toBe(MAX_FAILURES_PER_LOGIN);
+    for (const r of release) r();
+    const results = await Promise.all(pending);
+    expect(results.filter((r) => r.result === 'fail' && r.reason === 'too many failed attempts')).toHaveLength(2 * MAX_FAILURES_PER_LOGIN);
+  });
+
+  it(`MAX_AUTH_THROTTLE_KEYS: tracks at most ${MAX_AUTH_THROTTLE_KEYS} logins and addresses, evicting the oldest`, async () => {
+    const { v } = setup({ maxFailuresPerLogin: 1, maxFailuresPerAddress: 1 });
+    expect(await v.verify('first@shop.example', 'x', { ...META, rip: '10.0.0.1' })).toEqual({ result: 'fail', reason: 'unknown user' });
+    expect(await v.verify('first@shop.example', 'x', { ...META, rip: '10.255.255.255' })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    for (let i = 1; i < MAX_AUTH_THROTTLE_KEYS; i++) {
+      await v.verify(`u${i}@shop.example`, 'x', { ...META, rip: `11.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` });
+    }
+    expect(v.throttleSize).toEqual({ logins: MAX_AUTH_THROTTLE_KEYS, addresses: MAX_AUTH_THROTTLE_KEYS });
+    // One more key evicts the oldest, which is `first@` / 10.0.0.1.
+    await v.verify('one-more@shop.example', 'x', { ...META, rip: '10.200.0.0' });
+    expect(v.throttleSize).toEqual({ logins: MAX_AUTH_THROTTLE_KEYS, addresses: MAX_AUTH_THROTTLE_KEYS });
+    expect(await v.verify('first@shop.example', 'x', { ...META, rip: '10.0.0.1' })).toEqual({ result: 'fail', reason: 'unknown user' });
+  });
+
+  it('drops tracked keys whose failures have all expired', async () => {
+    const { v, clock } = setup();
+    for (let i = 0; i < 100; i++) await v.verify(`old${i}@shop.example`, 'x', { ...META, rip: `10.1.0.${i}` });
+    expect(v.throttleSize).toEqual({ logins: 100, addresses: 100 });
+    clock.advance(FAILURE_WINDOW_MS);
+    await v.verify('new@shop.example', 'x', { ...META, rip: '10.2.0.1' });
+    expect(v.throttleSize).toEqual({ logins: 1, addresses: 1 });
+  });
+});
+
+describe('CredentialVerifier cache bound', () => {
+  it(`MAX_CREDENTIAL_CACHE_ENTRIES: keeps at most ${MAX_CREDENTIAL_CACHE_ENTRIES} entries, evicting the least recently used`, async () => {
+    const users = new FakeUsers();
+    const n = MAX_CREDENTIAL_CACHE_ENTRIES + 1;
+    for (let i = 0; i < n; i++) users.add(`c${i}@shop.example`, `fake$pw${i}`);
+    const { check, calls } = fakeCheck();
+    const v = new CredentialVerifier(users, { checkPassword: check });
+    const { rip: _rip, ...meta } = META; // no client address: no per-address throttling here
+    for (let i = 0; i < n - 1; i++) await v.verify(`c${i}@shop.example`, `pw${i}`, meta);
+    expect(v.cacheSize).toBe(MAX_CREDENTIAL_CACHE_ENTRIES);
+    // Touch c0 so that c1 is now the least recently used, then add one more.
+    expect(await v.verify('c0@shop.example', 'pw0', meta)).toMatchObject({ result: 'ok', cached: true });
+    await v.verify(`c${n - 1}@shop.example`, `pw${n - 1}`, meta);
+    expect(v.cacheSize).toBe(MAX_CREDENTIAL_CACHE_ENTRIES);
+    const before = calls.length;
+    expect(await v.verify('c0@shop.example', 'pw0', meta)).toMatchObject({ result: 'ok', cached: true });
+    expect(await v.verify('c1@shop.example', 'pw1', meta)).toMatchObject({ result: 'ok', cached: false });
+    expect(calls.length).toBe(before + 1);
+  });
+});
+
+describe('addressThrottleKey', () => {
+  it('keys IPv4 as is, IPv4-mapped as IPv4, IPv6 by /64, anything else truncated', () => {
+    const cases: [string, string][] = [
+      ['192.0.2.1', '192.0.2.1'],
+      [' 192.0.2.1 ', '192.0.2.1'],
+      ['::ffff:192.0.2.1', '192.0.2.1'],
+      ['::FFFF:192.0.2.1', '192.0.2.1'],
+      ['2001:db8::1', '2001:db8:0:0::/64'],
+      ['2001:0DB8:0000:0001:0:0:0:1', '2001:db8:0:1::/64'],
+      ['::1', '0:0:0:0::/64'],
+      ['::', '0:0:0:0::/64'],
+      ['fe80::', 'fe80:0:0:0::/64'],
+      ['1:2:3:4:5:6:7:8', '1:2:3:4::/64'],
+      ['1:2:3::4:5:6:7', '1:2:3:0::/64'],
+      ['64:ff9b::192.0.2.1', '64:ff9b:0:0::/64'],
+      ['not an address', 'not an address'],
+      ['x'.repeat(100), 'x'.repeat(64)],
+    ];
+    for (const [input, key] of cases) expect(addressThrottleKey(input), input).toBe(key);
+  });
+});
