@@ -14,7 +14,10 @@ import { loadConfig, type Config } from '../config/config.js';
 import { displayDomain, normaliseDomain } from '../core/domain.js';
 import { MAX_FLAGS } from '../core/types.js';
 import { ConfigError, TransientError, TrxError, UsageError } from '../lib/errors.js';
+import { createLogger } from '../lib/logger.js';
 import { hashPassword } from '../lib/password.js';
+import { startDemo } from '../server/demo.js';
+import { Runtime } from '../server/runtime.js';
 import { openStore } from '../store/open-store.js';
 import type { Space, Store } from '../store/store.js';
 import { readNewPassword } from './password-input.js';
@@ -325,7 +328,46 @@ export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
   }
 
   registerSendCommands(program, ctx);
+
+  // ---- the daemon
+  program
+    .command('serve')
+    .description('run the milter, policy and SASL listeners (stops on SIGTERM/SIGINT after in-flight work)')
+    .action(async () => {
+      const config = ctx.getConfig();
+      const logger = createLogger(config.log.level);
+      const runtime = new Runtime(config, logger);
+      await runtime.start();
+      await untilSignal(logger);
+      await runtime.stop();
+      logger.info({}, 'stopped');
+    });
+  program
+    .command('demo')
+    .description('run trxmail with a private Postfix instance and a capture directory (needs root and Postfix)')
+    .action(async () => {
+      const config = ctx.getConfig();
+      const logger = createLogger(config.log.level);
+      const demo = await startDemo(config, logger, (text) => io.stderr.write(text));
+      await untilSignal(logger);
+      await demo.stop();
+      logger.info({}, 'stopped');
+    });
   return { program, ctx };
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+function untilSignal(logger: { info(o: Record<string, unknown>, m: string): void }): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      logger.info({ signal }, 'stopping: finishing transactions in flight');
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
 }
 
 function loginArg(email: string): string {

@@ -1,0 +1,93 @@
+/**
+ * `trxmail serve`: every configured listener in one process — the milter, the policy
+ * service and the Dovecot-protocol SASL server — on one store.
+ *
+ * start() opens the store and the listeners; stop() stops accepting, lets transactions in
+ * flight finish (bounded by each server's close deadline), then closes the store. The
+ * SASL server closes last: Postfix's smtpd keeps its auth connection for its whole life.
+ *
+ * Throws ConfigError at start when a listener cannot be opened (address in use, bad path).
+ */
+import { CredentialVerifier } from '../auth/credentials.js';
+import { AuthServer } from '../auth/server.js';
+import type { ListenEndpoint } from '../auth/socket-server.js';
+import type { Config } from '../config/config.js';
+import { hmacKeysInForce } from '../config/secrets.js';
+import { encodeBounceAddress } from '../lib/bounce-address.js';
+import type { Logger } from '../lib/logger.js';
+import { createRulesHandler } from '../milter/rules-handler.js';
+import { MilterServer, parseMilterEndpoint } from '../milter/server.js';
+import { createRulesDecider } from '../policy/rules-decider.js';
+import { PolicyServer } from '../policy/server.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+
+export interface RuntimeEndpoints {
+  readonly milter: string;
+  readonly policy: string;
+  readonly auth: string;
+}
+
+function endpoint(spec: string): ListenEndpoint {
+  const e = parseMilterEndpoint(spec);
+  return e.kind === 'tcp' ? { kind: 'tcp', host: e.host, port: e.port } : { kind: 'unix', path: e.path };
+}
+
+function show(e: { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string }): string {
+  return e.kind === 'tcp' ? `inet:${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}` : `unix:${e.path}`;
+}
+
+export class Runtime {
+  private store: Store | null = null;
+  private milter: MilterServer | null = null;
+  private policy: PolicyServer | null = null;
+  private auth: AuthServer | null = null;
+  /** Bound endpoints in Postfix notation (real ports when 0 was configured). */
+  endpoints: RuntimeEndpoints | null = null;
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+    private readonly injected?: { store?: Store },
+  ) {}
+
+  async start(): Promise<RuntimeEndpoints> {
+    const { config, logger } = this;
+    const keys = hmacKeysInForce(config);
+    const store = this.injected?.store ?? (await openStore(config.store));
+    this.store = store;
+    try {
+      const credentials = new CredentialVerifier(store, { logger });
+      this.auth = new AuthServer({ verify: credentials.authVerifier, logger });
+      this.policy = new PolicyServer({ decide: createRulesDecider(store), logger });
+      this.milter = new MilterServer({
+        handler: createRulesHandler({
+          store,
+          logger,
+          bounceAddress: (spaceId, sendId) => encodeBounceAddress({ spaceId, sendId }, keys, config.bounceDomain),
+        }),
+        logger,
+      });
+      const a = await this.auth.listen(endpoint(config.listen.auth));
+      const p = await this.policy.listen(endpoint(config.listen.policy));
+      const m = await this.milter.listen(config.listen.milter);
+      this.endpoints = { milter: show(m), policy: show(p), auth: show(a) };
+      logger.info({ ...this.endpoints, store: config.store.driver }, 'trxmail listening');
+      return this.endpoints;
+    } catch (err: unknown) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const closing: Promise<unknown>[] = [];
+    if (this.milter) closing.push(this.milter.close());
+    if (this.policy) closing.push(this.policy.close());
+    await Promise.allSettled(closing);
+    if (this.auth) await this.auth.close().catch(() => undefined);
+    if (this.store && !this.injected?.store) await this.store.close();
+    this.milter = this.policy = this.auth = null;
+    this.store = null;
+  }
+}
