@@ -216,7 +216,17 @@ class ListParser {
         this.pos++;
         continue;
       }
-      this.parseAddress(null);
+      this.step(null);
+    }
+  }
+
+  /** One element; the position always moves forward, so no input can make the parser spin. */
+  private step(group: string | null): void {
+    const before = this.pos;
+    this.parseAddress(group);
+    if (this.pos === before) {
+      this.errors++;
+      this.pos++;
     }
   }
 
@@ -286,7 +296,7 @@ class ListParser {
         this.skipElement(true);
         continue;
       }
-      this.parseAddress(name);
+      this.step(name);
     }
     // Anything between `;` and the next comma is garbage.
     this.finishElement(false);
@@ -349,8 +359,9 @@ class ListParser {
     let last = stop - 1;
     while (last >= first && this.t[last]?.kind === 'comment') last--;
     if (last < first) {
-      // Only comments (or nothing) before a `,`/`;`: an empty element.
+      // Only comments (or nothing) before the stop token: an empty element.
       this.pos = stop;
+      this.finishElement(inGroup);
       return;
     }
     const spec = readAddrSpec(this.t, first, last + 1);
