@@ -5,13 +5,17 @@
  * non-SMTPUTF8 hops and an 8-bit header is otherwise ambiguous (UTF-8 or Latin-1?).
  *
  * Every value built here is re-parsed with the address parser and must give back exactly
- * the intended address; when it does not (a hostile display name that would swallow or
- * fake the address) the name is re-encoded, and as a last resort dropped. The result never
- * contains CR, LF or NUL.
+ * the intended address, and must be foldable: the transform folds only at whitespace outside
+ * quoted strings and angle brackets, so no such unbreakable piece may pass
+ * MAX_HEADER_LINE_OCTETS (minus the field name). When a value fails either check (a hostile
+ * display name that would swallow or fake the address, a 2000-character quoted name) the
+ * name is re-encoded as encoded words (short, space-separated), and as a last resort
+ * dropped. The result never contains CR, LF or NUL.
  *
  * Pure. Throws nothing.
  */
 import libmime from 'libmime';
+import { MAX_HEADER_LINE_OCTETS } from '../lib/limits.js';
 import { parseAddressList, type ParsedMailbox } from './address.js';
 
 /** libmime's `maxLength` counts encoded text; 52 keeps `=?UTF-8?Q?...?=` well under 75. */
@@ -44,11 +48,53 @@ function displayFor(mb: ParsedMailbox): string | null {
   return mb.displayRaw !== null ? encodePhrase(mb.displayName) : formatPhrase(mb.displayName);
 }
 
-/** True when `value` parses as exactly one mailbox with exactly `address`. */
-export function isSingleMailbox(value: string, address: string): boolean {
+/** Room on a header line for the value: 998 octets less the longest `Name: ` we write. */
+const MAX_UNBREAKABLE_OCTETS = MAX_HEADER_LINE_OCTETS - 'From: '.length;
+
+function utf8Bytes(s: string): number {
+  let n = 0;
+  for (const ch of s) {
+    const c = ch.codePointAt(0) ?? 0;
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+  }
+  return n;
+}
+
+/**
+ * True when every piece between fold points (whitespace outside quoted strings and angle
+ * brackets, the transform's rule) fits on one header line with its leading whitespace.
+ */
+export function isFoldable(value: string): boolean {
+  let pieceStart = 0;
+  let inQuote = false;
+  let angle = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (inQuote) {
+      if (c === '\\') i++;
+      else if (c === '"') inQuote = false;
+      continue;
+    }
+    if (c === '"') inQuote = true;
+    else if (c === '<') angle++;
+    else if (c === '>' && angle > 0) angle--;
+    else if (angle === 0 && (c === ' ' || c === '\t') && i > 0 && value[i - 1] !== ' ' && value[i - 1] !== '\t') {
+      if (utf8Bytes(value.slice(pieceStart, i)) > MAX_UNBREAKABLE_OCTETS) return false;
+      pieceStart = i;
+    }
+  }
+  return utf8Bytes(value.slice(pieceStart)) <= MAX_UNBREAKABLE_OCTETS;
+}
+
+/** True when `value` parses as exactly one mailbox with exactly `address`, and can be folded. */
+export function isSafeMailboxValue(value: string, address: string): boolean {
   const parsed = parseAddressList(value);
   return (
-    parsed.errors === 0 && parsed.groups === 0 && parsed.mailboxes.length === 1 && parsed.mailboxes[0]?.address === address
+    parsed.errors === 0 &&
+    parsed.groups === 0 &&
+    parsed.mailboxes.length === 1 &&
+    parsed.mailboxes[0]?.address === address &&
+    isFoldable(value)
   );
 }
 
@@ -66,10 +112,10 @@ export function mailboxValue(mb: ParsedMailbox | null, address: string): string 
     const display = displayFor(mb);
     if (display !== null) {
       const v = noBreaks(`${display} <${addr}>`);
-      if (isSingleMailbox(v, addr)) return v;
+      if (isSafeMailboxValue(v, addr)) return v;
       if (mb.displayName !== null && mb.displayName !== '') {
         const encoded = `${encodePhrase(mb.displayName)} <${addr}>`;
-        if (isSingleMailbox(encoded, addr)) return encoded;
+        if (isSafeMailboxValue(encoded, addr)) return encoded;
       }
     }
   }
@@ -83,6 +129,6 @@ export function mailboxValue(mb: ParsedMailbox | null, address: string): string 
 export function rawMailboxValue(mb: ParsedMailbox): string {
   const raw = noBreaks(mb.raw);
   const outsideAddress = raw.split(mb.address).join('');
-  if ((isPlainAscii(raw) || isPlainAscii(outsideAddress)) && isSingleMailbox(raw, mb.address)) return raw;
+  if ((isPlainAscii(raw) || isPlainAscii(outsideAddress)) && isSafeMailboxValue(raw, mb.address)) return raw;
   return mailboxValue(mb, mb.address);
 }

@@ -522,3 +522,29 @@ describe('evaluate: header values never carry CR, LF or NUL', () => {
     }
   });
 });
+
+describe('evaluate: values the transform can always fold', () => {
+  it('a display name too long to fold is re-encoded into short words', () => {
+    const name = 'x'.repeat(2000);
+    for (const from of [` "${name}" <a@b.c>`, ` ${name} <a@b.c>`]) {
+      const v = evaluate(facts(hdrs(['From', from], ['To', 'bob@x.org'])));
+      const value = v.kind === 'accept' ? (setValue(v.headerEdits, 'From') ?? '') : '';
+      expect(value.endsWith(' <news@example.com>')).toBe(true);
+      for (const piece of value.split(' ')) expect(piece.length).toBeLessThanOrEqual(75);
+    }
+  });
+  it('the same for a To mailbox', () => {
+    const v = evaluate(facts(hdrs(['To', ` "${'y '.repeat(10)}${'y'.repeat(1500)}" <bob@x.org>, c@d.e`])));
+    const value = v.kind === 'accept' ? (setValue(v.headerEdits, 'To') ?? '') : '';
+    expect(value.endsWith(' <bob@x.org>')).toBe(true);
+    for (const piece of value.split(' ')) expect(piece.length).toBeLessThanOrEqual(75);
+  });
+  it('a name that just fits is kept as written', () => {
+    const name = 'z'.repeat(998 - 'From: '.length - 2);
+    const v = evaluate(facts(hdrs(['From', ` "${name}" <a@b.c>`], ['To', 'bob@x.org'])));
+    expect(v.kind === 'accept' && setValue(v.headerEdits, 'From')).toBe(`"${name}" <news@example.com>`);
+    const over = 'z'.repeat(998 - 'From: '.length - 1);
+    const w = evaluate(facts(hdrs(['From', ` "${over}" <a@b.c>`], ['To', 'bob@x.org'])));
+    expect(w.kind === 'accept' && setValue(w.headerEdits, 'From')).not.toContain('"');
+  });
+});
