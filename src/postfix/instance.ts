@@ -12,7 +12,7 @@
  * TrxError('EPOSTFIX') when `postfix` itself fails (its output included).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, chownSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, TrxError } from '../lib/errors.js';
@@ -46,6 +46,11 @@ export interface PrivatePostfixOptions {
   readonly extraMain?: Readonly<Record<string, string>>;
   /** Leave the trxmail milter out (bench baseline). */
   readonly withoutMilter?: boolean;
+  /**
+   * Extra master.cf service entries (complete lines, e.g. a bench-only listener), appended
+   * after the shipped services.
+   */
+  readonly extraMaster?: string;
 }
 
 /** Standard internal services, chroot off (a private instance has no chroot jail set up). */
@@ -103,6 +108,8 @@ export class PrivatePostfix {
     for (const d of [this.confDir, this.queueDir, this.dataDir, this.tlsDir, path.dirname(this.logFile)]) {
       mkdirSync(d, { recursive: true });
     }
+    // Postfix's unprivileged daemons must reach the data and queue directories.
+    chmodSync(this.opts.dir, 0o755);
     await ensureSelfSignedCert(this.certFile, this.keyFile, this.opts.hostname);
     const { mainCf, masterCf } = this.render();
     writeFileSync(path.join(this.confDir, 'main.cf'), mainCf);
@@ -174,7 +181,11 @@ export class PrivatePostfix {
             .join('\n') +
           '\n'
         : '');
-    return { mainCf, masterCf: BASE_MASTER_CF + '\n' + shipped.masterCf };
+    const extraMaster =
+      o.extraMaster !== undefined && o.extraMaster.trim() !== ''
+        ? '\n# Extra services\n' + o.extraMaster + (o.extraMaster.endsWith('\n') ? '' : '\n')
+        : '';
+    return { mainCf, masterCf: BASE_MASTER_CF + '\n' + shipped.masterCf + extraMaster };
   }
 
   private async postfix(...args: string[]): Promise<string> {
@@ -192,7 +203,13 @@ export class PrivatePostfix {
   async start(): Promise<void> {
     await this.postfix('check');
     if (await this.running()) await this.postfix('stop');
-    await this.postfix('start');
+    try {
+      await this.postfix('start');
+    } catch (err: unknown) {
+      // postfix-script says only "mail system startup failed"; the reason is in the log.
+      const tail = this.log().trimEnd().split('\n').slice(-5).join(' | ');
+      throw new TrxError('EPOSTFIX', `postfix -c ${this.confDir} start failed; log: ${tail}`, { cause: err });
+    }
   }
 
   async running(): Promise<boolean> {
