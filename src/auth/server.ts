@@ -48,6 +48,7 @@ export class AuthServer {
         const session = new AuthSession({
           verify: options.verify,
           send: (data) => ctx.send(data),
+          drop: (err) => ctx.drop(err),
           identity: { spid, cuid: ctx.id, cookie: randomBytes(16).toString('hex') },
           ...(options.mechanisms !== undefined ? { mechanisms: options.mechanisms } : {}),
           logger,

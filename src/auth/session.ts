@@ -92,6 +92,13 @@ export interface AuthSessionOptions {
   /** Mechanisms to offer, in this order. Default: PLAIN, LOGIN. */
   readonly mechanisms?: readonly AuthMechanism[];
   readonly logger?: ProtocolLogger;
+  /**
+   * Drop the connection. When given, a temporary failure (store down, verify() rejected)
+   * drops the connection instead of answering FAIL: Postfix then tells its client
+   * `454 4.7.0 Temporary authentication failure` (seen on 3.7.11), where any FAIL would be
+   * a permanent-looking `535 5.7.8`. Postfix reconnects for its next AUTH.
+   */
+  readonly drop?: (err: Error) => void;
 }
 
 /** Reasons sent in FAIL; Postfix shows them after "535 5.7.8 Error: authentication failed: ". */
@@ -133,6 +140,7 @@ function decodeUtf8(bytes: Uint8Array): string | null {
 export class AuthSession {
   readonly #verify: AuthVerifier;
   readonly #send: (data: string) => void;
+  readonly #drop: ((err: Error) => void) | undefined;
   readonly #identity: AuthSessionIdentity;
   readonly #mechanisms: readonly AuthMechanism[];
   readonly #log: ProtocolLogger;
@@ -145,6 +153,7 @@ export class AuthSession {
 
   constructor(options: AuthSessionOptions) {
     this.#verify = options.verify;
+    this.#drop = options.drop;
     this.#send = options.send;
     this.#identity = options.identity;
     this.#mechanisms = options.mechanisms ?? AUTH_MECHANISMS;
@@ -434,7 +443,7 @@ export class AuthSession {
       const user = (result as { user?: unknown }).user;
       if (typeof user !== 'string' || user === '' || user.length > MAX_USER_NAME || CONTROL_RE.test(user)) {
         this.#log.error(logFields, 'auth: verify() returned ok without a usable user name; answering temporary failure');
-        this.#fail(id, AUTH_FAIL_REASON.tempfail, { code: 'temp_fail', user: login });
+        this.#tempfail(id, login);
         return;
       }
       this.#log.info({ ...logFields, user: logText(user) }, 'auth: success');
@@ -445,7 +454,15 @@ export class AuthSession {
     } else {
       if (status !== 'tempfail') this.#log.error(logFields, 'auth: verify() returned an unknown result; answering temporary failure');
       else this.#log.warn(logFields, 'auth: temporary failure');
-      this.#fail(id, AUTH_FAIL_REASON.tempfail, { code: 'temp_fail', user: login });
+      this.#tempfail(id, login);
     }
+  }
+
+  #tempfail(id: number, login: string): void {
+    if (this.#drop) {
+      this.#drop(new ProtocolError('EAUTH_TEMPFAIL', 'temporary authentication failure: dropping the connection so Postfix answers 454'));
+      return;
+    }
+    this.#fail(id, AUTH_FAIL_REASON.tempfail, { code: 'temp_fail', user: login });
   }
 }

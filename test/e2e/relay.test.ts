@@ -249,6 +249,44 @@ describe('failing closed', () => {
   });
 });
 
+describe('store trouble is a 4xx, never a 250', () => {
+  it('a failing send record: 451 4.3.0, nothing delivered, nothing recorded', async () => {
+    stack.failing.add('recordSend');
+    try {
+      const err = await sendError('From: a@shop.example\nTo: norecord@example.org\n\nhi\n', { from: 'news@shop.example', to: ['norecord@example.org'] });
+      expect(err.response).toMatch(/^451 4\.3\.0 /);
+    } finally {
+      stack.failing.delete('recordSend');
+    }
+    const r = await sendRaw('From: a@shop.example\nTo: marker@example.org\n\nhi\n', { from: 'news@shop.example', to: ['marker@example.org'] });
+    await stack.sink.waitFor((m) => m.rcptTo.includes('marker@example.org'));
+    // Postfix delivered the later message, so it would have delivered the refused one by now.
+    expect(stack.sink.messages.some((m) => m.rcptTo.includes('norecord@example.org'))).toBe(false);
+    expect((await stack.store.listSends({})).some((s) => s.to === 'norecord@example.org')).toBe(false);
+    expect(r).toMatch(/^250 /);
+  });
+
+  it('a failing user lookup during AUTH: 454 4.7.0, not 535', async () => {
+    stack.failing.add('getUserByEmail');
+    try {
+      const err = await sendError('From: a@shop.example\nTo: x@example.org\n\nhi\n', { from: 'news@shop.example', to: ['x@example.org'] });
+      expect(err.response).toMatch(/^454 4\.7\.0 /);
+    } finally {
+      stack.failing.delete('getUserByEmail');
+    }
+  });
+
+  it('a failing account lookup at MAIL: 4xx', async () => {
+    stack.failing.add('listDomains');
+    try {
+      const err = await sendError('From: a@shop.example\nTo: x@example.org\n\nhi\n', { from: 'news@shop.example', to: ['x@example.org'] });
+      expect(String(err.responseCode)).toMatch(/^4\d\d$/);
+    } finally {
+      stack.failing.delete('listDomains');
+    }
+  });
+});
+
 async function writeConfig(): Promise<string> {
   const { writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');

@@ -11,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Config } from '../../src/config/config.js';
+import { TransientError } from '../../src/lib/errors.js';
 import type { Logger } from '../../src/lib/logger.js';
 import { hashPassword } from '../../src/lib/password.js';
 import { CaptureSink } from '../../src/postfix/capture-sink.js';
@@ -58,7 +59,29 @@ export function recordingLogger(lines: LogLine[]): Logger {
   return { debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error') };
 }
 
+/**
+ * Fault injection for the store (a deliberate stand-in: a SQLite file cannot be made to fail
+ * one call on demand). Methods named in `failing` throw TransientError, as a store that is
+ * down does; everything else goes to the real store.
+ */
+export function faultyStore(real: Store, failing: Set<string>): Store {
+  return new Proxy(real, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]): unknown => {
+        if (typeof prop === 'string' && failing.has(prop)) {
+          return Promise.reject(new TransientError('ESTORE_IO', `injected fault: ${prop}`));
+        }
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
 export interface Stack {
+  /** Store methods that fail (TransientError) while listed here. */
+  readonly failing: Set<string>;
   readonly dir: string;
   readonly ports: { smtp: number; submission: number; smtps: number; reinject: number; sink: number };
   readonly postfix: PrivatePostfix;
@@ -92,6 +115,8 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
     log: { level: 'silent' },
   };
   const store = await openStore(config.store);
+  const failing = new Set<string>();
+  const faulty = faultyStore(store, failing);
   const logs: LogLine[] = [];
   const logger = recordingLogger(logs);
   const sink = new CaptureSink({ dir: path.join(dir, 'sink'), port: sinkPort, ...(opts.refuse ? { refuse: opts.refuse } : {}) });
@@ -113,9 +138,10 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
     store,
     config,
     logs,
+    failing,
     runtime: null,
     async startTrxmail() {
-      const rt = new Runtime(config, logger, { store });
+      const rt = new Runtime(config, logger, { store: faulty });
       await rt.start();
       this.runtime = rt;
     },
