@@ -16,6 +16,7 @@ import { MAX_FLAGS } from '../core/types.js';
 import { ConfigError, TransientError, TrxError, UsageError } from '../lib/errors.js';
 import { createLogger } from '../lib/logger.js';
 import { hashPassword } from '../lib/password.js';
+import { renderPostfixConfig } from '../postfix/templates.js';
 import { startDemo } from '../server/demo.js';
 import { Runtime } from '../server/runtime.js';
 import { openStore } from '../store/open-store.js';
@@ -343,6 +344,35 @@ export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
       logger.info({}, 'stopped');
     });
   program
+    .command('postfix-config')
+    .description('print the main.cf and master.cf pieces for Postfix, filled in from trxmail.yaml')
+    .option('--tls-cert <file>', 'certificate for smtpd', DEFAULT_TLS_CERT)
+    .option('--tls-key <file>', 'private key for smtpd', DEFAULT_TLS_KEY)
+    .option('--reinject <addr:port>', 'the re-injection listener', '127.0.0.1:10026')
+    .option('--bounce-transport <transport:nexthop>', 'where mail for the bounce domain goes', DEFAULT_BOUNCE_TRANSPORT)
+    .option('--only <file>', 'print only main.cf or master.cf')
+    .action((o: { tlsCert: string; tlsKey: string; reinject: string; bounceTransport: string; only?: string }) => {
+      const config = ctx.getConfig();
+      if (o.only !== undefined && o.only !== 'main.cf' && o.only !== 'master.cf') throw new UsageError('--only: expected main.cf or master.cf');
+      if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/.test(o.reinject)) throw new UsageError(`--reinject: expected address:port, got "${o.reinject}"`);
+      const { mainCf, masterCf } = renderPostfixConfig({
+        tls_cert_file: o.tlsCert,
+        tls_key_file: o.tlsKey,
+        auth_endpoint: config.listen.auth,
+        policy_endpoint: config.listen.policy,
+        milter_endpoint: config.listen.milter,
+        bounce_domain: config.bounceDomain,
+        bounce_transport: o.bounceTransport,
+        smtp_listen: 'smtp',
+        submission_listen: 'submission',
+        smtps_listen: 'smtps',
+        reinject_listen: o.reinject,
+      });
+      if (o.only !== 'master.cf') ctx.out(`# ---------- main.cf ----------\n${mainCf}`);
+      if (o.only === undefined) ctx.out('\n');
+      if (o.only !== 'main.cf') ctx.out(`# ---------- master.cf ----------\n${masterCf}`);
+    });
+  program
     .command('demo')
     .description('run trxmail with a private Postfix instance and a capture directory (needs root and Postfix)')
     .action(async () => {
@@ -369,6 +399,12 @@ function untilSignal(logger: { info(o: Record<string, unknown>, m: string): void
     process.on('SIGINT', stop);
   });
 }
+
+/** Debian's snakeoil pair (package ssl-cert): present on most Debian/Ubuntu systems. */
+const DEFAULT_TLS_CERT = '/etc/ssl/certs/ssl-cert-snakeoil.pem';
+const DEFAULT_TLS_KEY = '/etc/ssl/private/ssl-cert-snakeoil.key';
+/** trxmail's bounce receiver (LMTP). Until it runs, bounces wait in Postfix's queue: nothing is lost. */
+const DEFAULT_BOUNCE_TRANSPORT = 'lmtp:inet:127.0.0.1:8894';
 
 function loginArg(email: string): string {
   const e = email.trim();

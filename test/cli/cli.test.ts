@@ -222,3 +222,29 @@ describe('trxmail sends', () => {
     expect(j.flagsSource).toBe('default');
   });
 });
+
+describe('trxmail postfix-config', () => {
+  it('prints the shipped pieces filled in from trxmail.yaml, with no placeholder left', async () => {
+    const dir = tempWorkDir();
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(
+      path.join(dir, 'trxmail.yaml'),
+      'bounceDomain: Bounces.Example.COM\nlisten:\n  milter: unix:/var/spool/postfix/trxmail/milter\n  policy: inet:127.0.0.1:9992\n',
+    );
+    const r = await cli(dir, ['postfix-config']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/\{\{\w+\}\}/);
+    expect(r.stdout).toContain('smtpd_milters = unix:/var/spool/postfix/trxmail/milter\n');
+    expect(r.stdout).toContain('check_policy_service { inet:127.0.0.1:9992,');
+    expect(r.stdout).toContain('smtpd_sasl_path = inet:127.0.0.1:8893\n');
+    expect(r.stdout).toContain('milter_default_action = tempfail\n');
+    expect(r.stdout).toContain('enable_long_queue_ids = yes\n');
+    expect(r.stdout).toContain('relay_domains = bounces.example.com\n');
+    expect(r.stdout).toMatch(/^submission +inet/m);
+    expect(r.stdout).toMatch(/^smtps +inet[^\n]*\n(  -o [^\n]*\n)*  -o smtpd_tls_wrappermode=yes/m);
+    expect(r.stdout).toMatch(/^127\.0\.0\.1:10026 +inet[^\n]*\n(  -o [^\n]*\n)*  -o smtpd_milters=\n/m);
+    const only = await cli(dir, ['postfix-config', '--only', 'master.cf']);
+    expect(only.stdout).not.toContain('main.cf');
+    expect((await cli(dir, ['postfix-config', '--only', 'x'])).stderr).toBe('trxmail: --only: expected main.cf or master.cf\n');
+  });
+});

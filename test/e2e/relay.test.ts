@@ -4,6 +4,8 @@
  * client was told, what was delivered, and what the store recorded.
  */
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -288,9 +290,7 @@ describe('store trouble is a 4xx, never a 250', () => {
 });
 
 async function writeConfig(): Promise<string> {
-  const { writeFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const file = join(stack.dir, 'trxmail.yaml');
+  const file = path.join(stack.dir, 'trxmail.yaml');
   writeFileSync(file, `dataDir: ${stack.config.dataDir}\nstore:\n  path: ${stack.config.store.path}\n`);
   return file;
 }
