@@ -206,7 +206,7 @@ describe('the delivered message', () => {
       flagsSource: 'header',
       envelopeSender: msg.mailFrom,
     });
-    const listed = await cli(stack.dir, ['--config', await writeConfig(), 'sends', 'list', '--tag', 'vip', '--json']);
+    const listed = await cli(stack.dir, ['--config', writeConfig(), 'sends', 'list', '--tag', 'vip', '--json']);
     expect(listed.stderr).toBe('');
     expect((JSON.parse(listed.stdout) as Array<{ id: string }>).map((s) => s.id)).toEqual([id]);
   });
@@ -289,7 +289,7 @@ describe('store trouble is a 4xx, never a 250', () => {
   });
 });
 
-async function writeConfig(): Promise<string> {
+function writeConfig(): string {
   const file = path.join(stack.dir, 'trxmail.yaml');
   writeFileSync(file, `dataDir: ${stack.config.dataDir}\nstore:\n  path: ${stack.config.store.path}\n`);
   return file;
