@@ -188,7 +188,7 @@ describe('the delivered message', () => {
     });
     const id = queuedId(r);
     const msg = await stack.sink.waitFor((m) => m.rcptTo.includes('alice@example.org') && m.raw.toString().includes('Subject: rules'));
-    expect(msg.rcptTo.sort()).toEqual(['alice@example.org', 'bcc@example.org']);
+    expect([...msg.rcptTo].sort()).toEqual(['alice@example.org', 'bcc@example.org']);
     expect(fields(msg.raw, 'From')).toEqual(['"Shop News" <news@shop.example>']);
     expect(fields(msg.raw, 'To')).toEqual(['"Alice" <alice@example.org>']);
     for (const gone of ['Cc', 'Bcc', 'X-Mxm-Flags', 'X-Mxm-Tag', 'Sender']) expect(fields(msg.raw, gone)).toEqual([]);
