@@ -40,7 +40,7 @@ const nameText = fc
 const displayArb: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('Acme', 'John Q. Public', 'Jürgen Müller', 'Zoë', '[EXT] Bob'),
   nameText.map((t) => '"' + t.replace(/(["\\])/g, '\\$1') + '"'),
-  fc.tuple(nameText, fc.constantFrom('Q', 'B')).map(([t, e]) => libmime.encodeWord(t, e as 'Q' | 'B', 20)),
+  fc.tuple(nameText, fc.constantFrom('Q', 'B')).map(([t, e]) => libmime.encodeWord(t, e, 20)),
   nameText.map((t) => `=?ISO-8859-1?Q?${t.replace(/[^A-Za-z]/g, '_')}=E9?=`),
   fc.string({ minLength: 1, maxLength: 1200, unit: fc.constantFrom('x', 'y', ' ') }).map((t) => `"${t}"`),
 );
