@@ -11,7 +11,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBounceAddress } from '../../src/lib/bounce-address.js';
 import { cli } from '../cli/helpers.js';
-import { BOUNCE_DOMAIN, startStack, TEST_KEYS, type Stack } from './stack.js';
+import { BOUNCE_DOMAIN, MAILBOX_DOMAIN, startStack, TEST_KEYS, type Stack } from './stack.js';
 
 const run = promisify(execFile);
 const USER = 'app@shop.example';
@@ -209,6 +209,18 @@ describe('the delivered message', () => {
     const listed = await cli(stack.dir, ['--config', writeConfig(), 'sends', 'list', '--tag', 'vip', '--json']);
     expect(listed.stderr).toBe('');
     expect((JSON.parse(listed.stdout) as Array<{ id: string }>).map((s) => s.id)).toEqual([id]);
+  });
+
+  it('reaches a final delivery agent with the bounce address as Return-Path', async () => {
+    const r = await sendRaw(`From: App <a@shop.example>\nTo: inbox@${MAILBOX_DOMAIN}\nSubject: return-path\n\nhi\n`, {
+      from: 'billing@shop.example',
+      to: [`inbox@${MAILBOX_DOMAIN}`],
+    });
+    const id = queuedId(r);
+    const mbox = await stack.mailbox('Subject: return-path');
+    const returnPath = /^Return-Path: <([^>]+)>$/m.exec(mbox)?.[1];
+    expect(decodeBounceAddress(returnPath, TEST_KEYS, BOUNCE_DOMAIN)).toMatchObject({ ok: true, sendId: id });
+    expect(mbox).toMatch(/^From: App <billing@shop\.example>$/m);
   });
 
   it('keeps an RFC 2047 encoded display name byte for byte', async () => {

@@ -6,10 +6,12 @@
  * Postfix must be installed and the tests must run as root (`postfix start`): CI installs
  * it (.ci/run). A missing Postfix FAILS the suite with the install command — never a skip.
  */
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Config } from '../../src/config/config.js';
 import { TransientError } from '../../src/lib/errors.js';
 import type { Logger } from '../../src/lib/logger.js';
@@ -20,8 +22,12 @@ import { Runtime } from '../../src/server/runtime.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Space, Store } from '../../src/store/store.js';
 
+const run = promisify(execFile);
+
 export const BOUNCE_DOMAIN = 'bounces.trxmail.test';
 export const HOSTNAME = 'relay.trxmail.test';
+/** Delivered into `<dir>/vmail/inbox` (mbox) by Postfix's virtual(8). */
+export const MAILBOX_DOMAIN = 'mailbox.test';
 export const TEST_KEYS = [{ id: 'e2e', secret: 'e2e-secret-0123456789abcdef' }] as const;
 
 /** Ports that were free a moment ago (listen on 0, read, close). */
@@ -92,6 +98,8 @@ export interface Stack {
   runtime: Runtime | null;
   /** Starts trxmail's listeners again after stopTrxmail(). */
   startTrxmail(): Promise<void>;
+  /** Waits (bounded, polling the file) until the mbox of inbox@MAILBOX_DOMAIN contains `marker`. */
+  mailbox(marker: string, timeoutMs?: number): Promise<string>;
   stopTrxmail(): Promise<void>;
   addSpace(name: string, domains: string[], users: Array<{ email: string; password: string }>): Promise<Space>;
   stop(): Promise<void>;
@@ -114,6 +122,9 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
     hmacKeys: TEST_KEYS,
     log: { level: 'silent' },
   };
+  const postfixIds = { uid: Number((await run('id', ['-u', 'postfix'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postfix'])).stdout.trim()) };
+  mkdirSync(path.join(dir, 'vmail'));
+  chownSync(path.join(dir, 'vmail'), postfixIds.uid, postfixIds.gid);
   const store = await openStore(config.store);
   const failing = new Set<string>();
   const faulty = faultyStore(store, failing);
@@ -129,6 +140,15 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
     bounceDomain: BOUNCE_DOMAIN,
     bounceTransport: 'discard:',
     relayhost: `[127.0.0.1]:${sinkPort}`,
+    // One domain is delivered by Postfix itself (virtual(8), an mbox file), so the tests see
+    // what a final delivery agent writes: Return-Path and Delivered-To.
+    extraMain: {
+      virtual_mailbox_domains: MAILBOX_DOMAIN,
+      virtual_mailbox_base: path.join(dir, 'vmail'),
+      virtual_mailbox_maps: `inline:{ inbox@${MAILBOX_DOMAIN}=inbox }`,
+      virtual_uid_maps: `static:${postfixIds.uid}`,
+      virtual_gid_maps: `static:${postfixIds.gid}`,
+    },
   });
   const stack: Stack = {
     dir,
@@ -144,6 +164,17 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
       const rt = new Runtime(config, logger, { store: faulty });
       await rt.start();
       this.runtime = rt;
+    },
+    async mailbox(marker, timeoutMs = 30_000) {
+      const file = path.join(dir, 'vmail', 'inbox');
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+        if (text.includes(marker)) return text;
+        if (Date.now() > deadline) throw new Error(`mailbox: "${marker}" not delivered within ${timeoutMs} ms`);
+        // virtual(8) writes a file; there is no event to wait for, so poll it.
+        await new Promise((r) => setTimeout(r, 100));
+      }
     },
     async stopTrxmail() {
       await this.runtime?.stop();
