@@ -57,3 +57,7 @@ export const MAX_BOUNCE_SEND_ID_LENGTH = 24;
 export const MAX_CREDENTIAL_CACHE_ENTRIES = 10_000;
 /** Most logins, and separately most client addresses, whose failed attempts are tracked; one more evicts the oldest. */
 export const MAX_AUTH_THROTTLE_KEYS = 10_000;
+/** Bytes of a message body the milter keeps in memory before spilling to a temporary file. */
+export const SPOOL_MEMORY_BYTES = 1024 * 1024;
+/** Largest body the milter spools (bytes); past it: 552 5.3.4. Postfix's message_size_limit is 10 MB by default. */
+export const MAX_SPOOL_BYTES = 256 * 1024 * 1024;
