@@ -7,7 +7,9 @@
  *
  *  - <space>  the space id in decimal, canonical (no sign, no leading zero), 0..2^53-1.
  *  - <send>   the send id (Postfix queue id): 1..MAX_BOUNCE_SEND_ID_LENGTH characters of
- *             [0-9A-Za-z], case-sensitive. Each character becomes its 6-bit index in
+ *             [0-9A-Za-z_], case-sensitive. A queue id never has `_`: a separate copy of a
+ *             send (the untracked BCC copy) carries `<queue id>_b` (copySendId), so its
+ *             bounces are told apart from the main message's. Each character becomes its 6-bit index in
  *             SEND_ID_ALPHABET; the bits, padded with zero bits, are written in lower-case
  *             RFC 4648 base32 (ceil(6n/5) characters), so the address survives MTAs that
  *             change the case of local parts. Non-canonical encodings are refused.
@@ -48,13 +50,15 @@ export const BOUNCE_MAC_CHARS = 11;
 /** Largest space id the format carries (16 decimal digits). */
 export const MAX_BOUNCE_SPACE_ID = Number.MAX_SAFE_INTEGER;
 /** Characters a send id may use; the index of each is what gets encoded. */
-export const SEND_ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+export const SEND_ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_';
 
 const MAC_PURPOSE = 'trxmail/bounce-address';
 const TAG_PURPOSE = 'trxmail/bounce-key-tag';
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 const CHECK_CHARS = BOUNCE_KEY_TAG_CHARS + BOUNCE_MAC_CHARS;
-const SEND_ID_RE = new RegExp(`^[0-9A-Za-z]{1,${MAX_BOUNCE_SEND_ID_LENGTH}}$`);
+const SEND_ID_RE = new RegExp(`^[0-9A-Za-z_]{1,${MAX_BOUNCE_SEND_ID_LENGTH}}$`);
+/** Suffix of the send id in the bounce address of a send's separate BCC copy. */
+export const BCC_COPY_SUFFIX = '_b';
 const SPACE_RE = /^(?:0|[1-9][0-9]{0,15})$/;
 const BASE32_RE = /^[a-z2-7]+$/;
 const ASCII_LOCAL_RE = /^[\x21-\x7e]+$/;
@@ -71,6 +75,16 @@ export type BounceDecodeResult =
   | { readonly ok: false; readonly reason: BounceDecodeFailure };
 
 /** True when `id` can be carried in a bounce address. */
+/** The send id for the bounce address of a send's separate BCC copy. */
+export function copySendId(sendId: string): string {
+  return sendId + BCC_COPY_SUFFIX;
+}
+
+/** Splits a decoded send id into the send and whether it was the BCC copy's. */
+export function sendOfBounceId(id: string): { sendId: string; bccCopy: boolean } {
+  return id.endsWith(BCC_COPY_SUFFIX) ? { sendId: id.slice(0, -BCC_COPY_SUFFIX.length), bccCopy: true } : { sendId: id, bccCopy: false };
+}
+
 export function isBounceSendId(id: unknown): id is string {
   return typeof id === 'string' && SEND_ID_RE.test(id);
 }
@@ -156,7 +170,7 @@ function macChars(key: HmacKey, spaceId: string, sendId: string): string {
 export function encodeBounceAddress(ref: BounceRef, keys: readonly HmacKey[], bounceDomain: string): string {
   if (!isBounceSpaceId(ref.spaceId)) throw new InvariantError(`bounce address: space id ${String(ref.spaceId)} is not an integer 0..${MAX_BOUNCE_SPACE_ID}`);
   if (!isBounceSendId(ref.sendId)) {
-    throw new InvariantError(`bounce address: send id is not 1..${MAX_BOUNCE_SEND_ID_LENGTH} characters of [0-9A-Za-z]`);
+    throw new InvariantError(`bounce address: send id is not 1..${MAX_BOUNCE_SEND_ID_LENGTH} characters of [0-9A-Za-z_]`);
   }
   const key = keys[0];
   if (key === undefined) throw new InvariantError('bounce address: no HMAC key configured');

@@ -6,9 +6,11 @@ import {
   BOUNCE_MAC_CHARS,
   MAX_BOUNCE_SPACE_ID,
   SEND_ID_ALPHABET,
+  copySendId,
   decodeBounceAddress,
   encodeBounceAddress,
   isBounceSendId,
+  sendOfBounceId,
   type BounceDecodeFailure,
 } from '../../src/lib/bounce-address.js';
 import { InvariantError } from '../../src/lib/errors.js';
@@ -326,5 +328,18 @@ describe('bounce address garbage', () => {
         expect(typeof r.ok).toBe('boolean');
       }),
     );
+  });
+});
+
+describe('the BCC copy bounce address', () => {
+  it('round-trips <queue id>_b and maps it back to the send', () => {
+    const keys = [{ id: 'k1', secret: 'a-secret-of-enough-bytes' }];
+    const id = copySendId('4jXQZB3dVKzJ9Ft');
+    const addr = encodeBounceAddress({ spaceId: 7, sendId: id }, keys, 'bounces.example');
+    const d = decodeBounceAddress(addr.toUpperCase(), keys, 'bounces.example');
+    expect(d).toMatchObject({ ok: true, spaceId: 7, sendId: '4jXQZB3dVKzJ9Ft_b' });
+    expect(sendOfBounceId('4jXQZB3dVKzJ9Ft_b')).toEqual({ sendId: '4jXQZB3dVKzJ9Ft', bccCopy: true });
+    expect(sendOfBounceId('4jXQZB3dVKzJ9Ft')).toEqual({ sendId: '4jXQZB3dVKzJ9Ft', bccCopy: false });
+    expect(decodeBounceAddress(encodeBounceAddress({ spaceId: 7, sendId: '4jXQZB3dVKzJ9Ft' }, keys, 'bounces.example'), keys, 'bounces.example')).toMatchObject({ sendId: '4jXQZB3dVKzJ9Ft' });
   });
 });
