@@ -29,7 +29,7 @@
 import { InvariantError, ProtocolError } from '../lib/errors.js';
 import { MAX_AUTH_LINE } from '../lib/limits.js';
 import { LineSplitter } from './line-splitter.js';
-import { logText } from './log-text.js';
+import { escapeLogValue } from '../lib/logger.js';
 
 /** ProtocolError codes of the auth protocol. */
 export const AUTH_ERROR = {
@@ -217,7 +217,7 @@ export function parseAuthClientLine(raw: Uint8Array): AuthClientMessage {
       return { type: 'CANCEL', id };
     }
     default:
-      throw new ProtocolError(AUTH_ERROR.UNKNOWN_COMMAND, `unknown auth client command "${logText(command, 16)}"`);
+      throw new ProtocolError(AUTH_ERROR.UNKNOWN_COMMAND, `unknown auth client command "${escapeLogValue(command, 16)}"`);
   }
 }
 

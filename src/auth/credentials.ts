@@ -35,7 +35,7 @@ import { constantTimeEqual, hmacSha256 } from '../lib/hmac-keys.js';
 import { MAX_ADDRESS_LENGTH, MAX_AUTH_THROTTLE_KEYS, MAX_CREDENTIAL_CACHE_ENTRIES, MAX_PASSWORD_BYTES } from '../lib/limits.js';
 import { SCRYPT_KEYLEN, SCRYPT_LOG2_N, SCRYPT_P, SCRYPT_R, SCRYPT_SALT_BYTES, verifyPassword } from '../lib/password.js';
 import type { Store, User } from '../store/store.js';
-import { logText, silentLogger, type ProtocolLogger } from './log-text.js';
+import { escapeLogValue, MAX_LOG_ERROR_MESSAGE, silentLogger, type Logger } from '../lib/logger.js';
 import type { AuthVerifier } from './session.js';
 
 /** How long a verified credential is trusted without running scrypt again. */
@@ -70,7 +70,7 @@ export type CredentialResult =
 export interface CredentialVerifierOptions {
   /** Milliseconds since the epoch; default Date.now. */
   readonly clock?: () => number;
-  readonly logger?: ProtocolLogger;
+  readonly logger?: Logger;
   readonly cacheTtlMs?: number;
   readonly cacheMaxEntries?: number;
   readonly maxFailuresPerLogin?: number;
@@ -217,7 +217,7 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
 export class CredentialVerifier {
   readonly #store: Pick<Store, 'getUserByEmail'>;
   readonly #clock: () => number;
-  readonly #log: ProtocolLogger;
+  readonly #log: Logger;
   readonly #check: (password: string, encoded: string) => Promise<boolean>;
   readonly #cacheTtlMs: number;
   readonly #cacheMax: number;
@@ -364,15 +364,15 @@ export class CredentialVerifier {
 
   #report(login: string, meta: CredentialMeta, result: CredentialResult, error: unknown): void {
     const fields: Record<string, unknown> = {
-      login: logText(login),
-      rip: logText(meta.rip ?? '', 64),
-      service: logText(meta.service, 32),
+      login: escapeLogValue(login),
+      rip: escapeLogValue(meta.rip ?? '', 64),
+      service: escapeLogValue(meta.service, 32),
       secured: meta.secured,
       result: result.result,
     };
     switch (result.result) {
       case 'ok':
-        this.#log.info({ ...fields, user: logText(result.user.email), cached: result.cached }, 'credentials: accepted');
+        this.#log.info({ ...fields, user: escapeLogValue(result.user.email), cached: result.cached }, 'credentials: accepted');
         return;
       case 'fail':
         if (result.reason === 'too many failed attempts') this.#log.warn({ ...fields, reason: result.reason }, 'credentials: throttled');
@@ -382,7 +382,7 @@ export class CredentialVerifier {
         if (error === null) {
           this.#log.warn({ ...fields, reason: result.reason }, 'credentials: temporary failure');
         } else {
-          const e = error instanceof Error ? { name: error.name, message: logText(error.message, 200) } : { type: typeof error };
+          const e = error instanceof Error ? { name: error.name, message: escapeLogValue(error.message, MAX_LOG_ERROR_MESSAGE) } : { type: typeof error };
           this.#log.error({ ...fields, reason: result.reason, err: e }, 'credentials: unexpected error, answering temporary failure');
         }
         return;

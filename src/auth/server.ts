@@ -15,8 +15,7 @@
  * Throws ConfigError from listen() when an endpoint cannot be used.
  */
 import { randomBytes } from 'node:crypto';
-import type { ProtocolLogger } from './log-text.js';
-import { silentLogger } from './log-text.js';
+import { silentLogger, type Logger } from '../lib/logger.js';
 import { AuthSession, type AuthMechanism, type AuthVerifier } from './session.js';
 import { SocketServer, type BoundEndpoint, type ListenEndpoint } from './socket-server.js';
 
@@ -29,7 +28,7 @@ export interface AuthServerOptions {
   readonly mechanisms?: readonly AuthMechanism[];
   /** Default DEFAULT_AUTH_IDLE_TIMEOUT_MS; 0 disables. */
   readonly idleTimeoutMs?: number;
-  readonly logger?: ProtocolLogger;
+  readonly logger?: Logger;
   /** SPID sent in the handshake. Default: process.pid. */
   readonly spid?: number;
 }

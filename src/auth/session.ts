@@ -48,7 +48,7 @@ import {
   type AuthFailCode,
   type AuthServerMessage,
 } from './codec.js';
-import { logText, silentLogger, type ProtocolLogger } from './log-text.js';
+import { escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
 
 export type AuthMechanism = 'PLAIN' | 'LOGIN';
 export const AUTH_MECHANISMS: readonly AuthMechanism[] = ['PLAIN', 'LOGIN'];
@@ -91,7 +91,7 @@ export interface AuthSessionOptions {
   readonly identity: AuthSessionIdentity;
   /** Mechanisms to offer, in this order. Default: PLAIN, LOGIN. */
   readonly mechanisms?: readonly AuthMechanism[];
-  readonly logger?: ProtocolLogger;
+  readonly logger?: Logger;
   /**
    * Drop the connection. When given, a temporary failure (store down, verify() rejected)
    * drops the connection instead of answering FAIL: Postfix then tells its client
@@ -143,7 +143,7 @@ export class AuthSession {
   readonly #drop: ((err: Error) => void) | undefined;
   readonly #identity: AuthSessionIdentity;
   readonly #mechanisms: readonly AuthMechanism[];
-  readonly #log: ProtocolLogger;
+  readonly #log: Logger;
   readonly #reader = new AuthLineReader();
   readonly #requests = new Map<number, RequestState>();
   #state: SessionState = 'new';
@@ -282,7 +282,7 @@ export class AuthSession {
     }
     const mechanism = this.#mechanisms.find((m) => m === msg.mechanism);
     if (mechanism === undefined) {
-      this.#log.info({ id, mechanism: logText(msg.mechanism, 32) }, 'auth: unsupported mechanism');
+      this.#log.info({ id, mechanism: escapeLogValue(msg.mechanism, 32) }, 'auth: unsupported mechanism');
       this.#fail(id, AUTH_FAIL_REASON.mechanism);
       return;
     }
@@ -295,7 +295,7 @@ export class AuthSession {
       ...(rip !== undefined && rip !== '' ? { rip } : {}),
       ...(lip !== undefined && lip !== '' ? { lip } : {}),
     };
-    this.#log.debug({ id, mechanism, rip: logText(rip ?? ''), secured: meta.secured, initial: msg.resp !== null }, 'auth: request');
+    this.#log.debug({ id, mechanism, rip: escapeLogValue(rip ?? ''), secured: meta.secured, initial: msg.resp !== null }, 'auth: request');
 
     if (msg.resp === null) {
       if (mechanism === 'PLAIN') {
@@ -366,7 +366,7 @@ export class AuthSession {
     }
     if (!this.#usableLogin(id, login, AUTH_FAIL_REASON.plain)) return;
     if (authzid !== '' && authzid !== login) {
-      this.#log.info({ id, login: logText(login), authzid: logText(authzid) }, 'auth: PLAIN authorization identity refused');
+      this.#log.info({ id, login: escapeLogValue(login), authzid: escapeLogValue(authzid) }, 'auth: PLAIN authorization identity refused');
       this.#fail(id, AUTH_FAIL_REASON.authz, { code: 'authz_fail', user: login });
       return;
     }
@@ -404,7 +404,7 @@ export class AuthSession {
   #checkPassword(id: number, meta: AuthRequestMeta, login: string, passwordBytes: Buffer): void {
     const password = decodeUtf8(passwordBytes);
     if (password === null || password === '' || passwordBytes.length > MAX_PASSWORD_BYTES) {
-      this.#log.info({ id, mechanism: meta.mechanism, login: logText(login), rip: meta.rip ?? '' }, 'auth: unusable password refused');
+      this.#log.info({ id, mechanism: meta.mechanism, login: escapeLogValue(login), rip: meta.rip ?? '' }, 'auth: unusable password refused');
       this.#fail(id, AUTH_FAIL_REASON.credentials, { user: login });
       return;
     }
@@ -417,7 +417,7 @@ export class AuthSession {
       .then(
         (result) => this.#finish(id, token, login, meta, result),
         (err: unknown) => {
-          this.#log.error({ id, login: logText(login), err }, 'auth: verify() failed; answering temporary failure');
+          this.#log.error({ id, login: escapeLogValue(login), err }, 'auth: verify() failed; answering temporary failure');
           this.#finish(id, token, login, meta, { status: 'tempfail' });
         },
       )
@@ -437,7 +437,7 @@ export class AuthSession {
       return;
     }
     this.#requests.delete(id);
-    const logFields = { id, mechanism: meta.mechanism, login: logText(login), rip: meta.rip ?? '', secured: meta.secured };
+    const logFields = { id, mechanism: meta.mechanism, login: escapeLogValue(login), rip: meta.rip ?? '', secured: meta.secured };
     const status = (result as { status?: unknown } | null)?.status;
     if (status === 'ok') {
       const user = (result as { user?: unknown }).user;
@@ -446,7 +446,7 @@ export class AuthSession {
         this.#tempfail(id, login);
         return;
       }
-      this.#log.info({ ...logFields, user: logText(user) }, 'auth: success');
+      this.#log.info({ ...logFields, user: escapeLogValue(user) }, 'auth: success');
       this.#reply({ type: 'OK', id, user });
     } else if (status === 'fail') {
       this.#log.info(logFields, 'auth: failed');

@@ -21,7 +21,7 @@
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { ConfigError, ProtocolError } from '../lib/errors.js';
-import type { ProtocolLogger } from './log-text.js';
+import type { Logger } from '../lib/logger.js';
 
 export type ListenEndpoint =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
@@ -63,7 +63,7 @@ export interface SocketServerOptions {
   readonly createHandler: (ctx: ConnectionContext) => ConnectionHandler;
   /** Drop a connection after this long without traffic; 0 disables. */
   readonly idleTimeoutMs: number;
-  readonly logger: ProtocolLogger;
+  readonly logger: Logger;
 }
 
 interface Connection {
@@ -143,7 +143,7 @@ export async function removeStaleSocket(path: string): Promise<void> {
 
 export class SocketServer {
   readonly #options: SocketServerOptions;
-  readonly #log: ProtocolLogger;
+  readonly #log: Logger;
   readonly #listeners: Listener[] = [];
   readonly #connections = new Set<Connection>();
   #nextId = 1;

@@ -28,13 +28,13 @@ import type { NewSend, SendRecipient, Store } from '../store/store.js';
 import type { MilterEdit, MilterEomResult, MilterHandler, MilterHandlerFactory, MilterMessageContext, MilterReply } from './handler.js';
 import { MilterReplies } from './handler.js';
 import { milterHeaderEdits } from './header-edits.js';
-import { escapeLogValue, errorForLog, type MilterLogger } from './log.js';
+import { escapeLogValue, errorForLog, type Logger } from '../lib/logger.js';
 
 export interface RulesHandlerDeps {
   readonly store: Store;
   /** The bounce address for a send (HMAC-signed, src/lib/bounce-address.ts). */
   readonly bounceAddress: (spaceId: number, sendId: string) => string;
-  readonly logger: MilterLogger;
+  readonly logger: Logger;
   readonly clock?: () => Date;
 }
 

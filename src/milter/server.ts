@@ -32,7 +32,7 @@ import net from 'node:net';
 import { ConfigError, InvariantError, ProtocolError } from '../lib/errors.js';
 import { decodeCommand, MilterFrameDecoder, type MilterFrame } from './codec.js';
 import type { MilterHandlerFactory, MilterPeerInfo } from './handler.js';
-import { errorForLog, escapeLogValue, silentLogger, type MilterLogger } from './log.js';
+import { errorForLog, escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
 import { MilterSession, validateSessionOptions, type MilterSessionOptions } from './session.js';
 
 /** Default idle time (ms) while waiting for the MTA's next command. Postfix is silent while a client uploads DATA, so this is generous. */
@@ -86,7 +86,7 @@ export interface MilterServerOptions {
   readonly handler: MilterHandlerFactory;
   /** Negotiation options for every session (actions, macro lists). */
   readonly session?: Omit<MilterSessionOptions, 'logger' | 'logContext'>;
-  readonly logger?: MilterLogger;
+  readonly logger?: Logger;
   readonly idleTimeoutMs?: number;
   readonly closeDeadlineMs?: number;
   /** Permission bits for a unix socket. */
@@ -96,7 +96,7 @@ export interface MilterServerOptions {
 export class MilterServer {
   private readonly server: net.Server;
   private readonly connections = new Set<MilterConnection>();
-  private readonly log: MilterLogger;
+  private readonly log: Logger;
   private readonly idleTimeoutMs: number;
   private readonly closeDeadlineMs: number;
   private readonly socketMode: number;
@@ -235,7 +235,7 @@ class MilterConnection {
     private readonly socket: net.Socket,
     private readonly session: MilterSession,
     private readonly owner: MilterServer,
-    private readonly log: MilterLogger,
+    private readonly log: Logger,
     private readonly ctx: Readonly<Record<string, unknown>>,
     private readonly idleTimeoutMs: number,
   ) {

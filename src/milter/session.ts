@@ -105,7 +105,7 @@ import type {
   MilterMessageContext,
   MilterReply,
 } from './handler.js';
-import { errorForLog, escapeLogValue, silentLogger, type MilterLogger } from './log.js';
+import { errorForLog, escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
 import { MilterMacros, normaliseMacroName } from './macros.js';
 
 /* ------------------------------------------------------------------------------------ */
@@ -182,7 +182,7 @@ export interface MilterSessionOptions {
    * A list replaces Postfix's list for that stage. Default DEFAULT_MACRO_LISTS.
    */
   readonly macroLists?: Readonly<Partial<Record<number, readonly string[]>>>;
-  readonly logger?: MilterLogger;
+  readonly logger?: Logger;
   /** Fields added to every log line (e.g. the connection id). */
   readonly logContext?: Readonly<Record<string, unknown>>;
 }
@@ -315,7 +315,7 @@ export class MilterSession {
   private msg: MessageState | null = null;
   private readonly actions: number;
   private readonly macroLists: Readonly<Partial<Record<number, readonly string[]>>>;
-  private readonly log: MilterLogger;
+  private readonly log: Logger;
   private readonly logCtx: Readonly<Record<string, unknown>>;
 
   constructor(

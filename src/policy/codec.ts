@@ -22,7 +22,7 @@
 import { InvariantError, ProtocolError } from '../lib/errors.js';
 import { MAX_POLICY_ATTRIBUTES, MAX_POLICY_LINE } from '../lib/limits.js';
 import { LineSplitter } from '../auth/line-splitter.js';
-import { logText } from '../auth/log-text.js';
+import { escapeLogValue } from '../lib/logger.js';
 
 /** ProtocolError codes of the policy protocol. */
 export const POLICY_ERROR = {
@@ -66,11 +66,11 @@ export class PolicyRequestReader {
       if (raw.includes(0)) throw new ProtocolError(POLICY_ERROR.NUL_BYTE, 'NUL byte in policy request');
       const eq = raw.indexOf(0x3d); // "="
       if (eq <= 0) {
-        throw new ProtocolError(POLICY_ERROR.BAD_LINE, `policy request line without "name=": "${logText(raw.toString('utf8'), 60)}"`);
+        throw new ProtocolError(POLICY_ERROR.BAD_LINE, `policy request line without "name=": "${escapeLogValue(raw.toString('utf8'), 60)}"`);
       }
       const name = raw.subarray(0, eq).toString('utf8');
       if (Object.hasOwn(this.#attributes, name)) {
-        throw new ProtocolError(POLICY_ERROR.DUPLICATE_ATTRIBUTE, `policy request repeats attribute "${logText(name, 60)}"`);
+        throw new ProtocolError(POLICY_ERROR.DUPLICATE_ATTRIBUTE, `policy request repeats attribute "${escapeLogValue(name, 60)}"`);
       }
       if (this.#count >= MAX_POLICY_ATTRIBUTES) {
         throw new ProtocolError(POLICY_ERROR.TOO_MANY_ATTRIBUTES, `policy request has more than ${MAX_POLICY_ATTRIBUTES} attributes`);
@@ -89,7 +89,7 @@ export class PolicyRequestReader {
     if (type !== POLICY_REQUEST_TYPE) {
       throw new ProtocolError(
         POLICY_ERROR.BAD_REQUEST,
-        type === undefined ? 'policy request without request=' : `policy request type "${logText(type, 60)}" is not ${POLICY_REQUEST_TYPE}`,
+        type === undefined ? 'policy request without request=' : `policy request type "${escapeLogValue(type, 60)}" is not ${POLICY_REQUEST_TYPE}`,
       );
     }
     return Object.freeze(request);

@@ -13,7 +13,7 @@
  *
  * Throws ConfigError from listen() when an endpoint cannot be used.
  */
-import { silentLogger, type ProtocolLogger } from '../auth/log-text.js';
+import { silentLogger, type Logger } from '../lib/logger.js';
 import { SocketServer, type BoundEndpoint, type ListenEndpoint } from '../auth/socket-server.js';
 import { PolicySession, type PolicyDecider } from './session.js';
 
@@ -24,7 +24,7 @@ export interface PolicyServerOptions {
   readonly decide: PolicyDecider;
   /** Default DEFAULT_POLICY_IDLE_TIMEOUT_MS; 0 disables. */
   readonly idleTimeoutMs?: number;
-  readonly logger?: ProtocolLogger;
+  readonly logger?: Logger;
 }
 
 export class PolicyServer {

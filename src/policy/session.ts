@@ -19,7 +19,7 @@
  */
 import { ProtocolError } from '../lib/errors.js';
 import { MAX_POLICY_QUEUED_REQUESTS } from '../lib/limits.js';
-import { logText, silentLogger, type ProtocolLogger } from '../auth/log-text.js';
+import { escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
 import { POLICY_ERROR, PolicyRequestReader, serialisePolicyAction, type PolicyRequest } from './codec.js';
 
 /** Decides one request; resolves with the access(5) action text, e.g. `DUNNO` or `550 5.7.1 Sender not allowed`. */
@@ -31,14 +31,14 @@ export interface PolicySessionOptions {
   readonly send: (data: string) => void;
   /** Drops the connection without a reply (after a decide() failure). */
   readonly drop: (err: Error) => void;
-  readonly logger?: ProtocolLogger;
+  readonly logger?: Logger;
 }
 
 export class PolicySession {
   readonly #decide: PolicyDecider;
   readonly #send: (data: string) => void;
   readonly #drop: (err: Error) => void;
-  readonly #log: ProtocolLogger;
+  readonly #log: Logger;
   readonly #reader = new PolicyRequestReader();
   readonly #queue: PolicyRequest[] = [];
   #busy = false;
@@ -114,7 +114,7 @@ export class PolicySession {
       .then((action) => {
         if (this.#closed) return;
         const reply = serialisePolicyAction(action);
-        this.#log.debug({ state: logText(request['protocol_state'] ?? ''), action: logText(action) }, 'policy: answered');
+        this.#log.debug({ state: escapeLogValue(request['protocol_state'] ?? ''), action: escapeLogValue(action) }, 'policy: answered');
         this.#send(reply);
       })
       .then(
@@ -125,7 +125,7 @@ export class PolicySession {
         (err: unknown) => {
           this.#busy = false;
           if (this.#closed) return;
-          this.#log.error({ err, state: logText(request['protocol_state'] ?? '') }, 'policy: no decision; dropping the connection without reply');
+          this.#log.error({ err, state: escapeLogValue(request['protocol_state'] ?? '') }, 'policy: no decision; dropping the connection without reply');
           this.close();
           this.#drop(err instanceof Error ? err : new Error(String(err)));
         },

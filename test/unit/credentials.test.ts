@@ -9,7 +9,7 @@ import {
   type CredentialMeta,
   type CredentialVerifierOptions,
 } from '../../src/auth/credentials.js';
-import type { ProtocolLogger } from '../../src/auth/log-text.js';
+import type { Logger } from '../../src/lib/logger.js';
 import { AuthSession } from '../../src/auth/session.js';
 import { listKey } from '../../src/core/domain.js';
 import { InvariantError, TransientError } from '../../src/lib/errors.js';
@@ -83,7 +83,7 @@ class FakeUsers implements Pick<Store, 'getUserByEmail'> {
   }
 }
 
-function captureLogger(): { logger: ProtocolLogger; records: string[] } {
+function captureLogger(): { logger: Logger; records: string[] } {
   const records: string[] = [];
   const keep = (level: string) => (obj: object, msg: string) => void records.push(JSON.stringify({ level, msg, ...obj }));
   return { logger: { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') }, records };

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import type { AuthRequestMeta, AuthVerifier, VerifyResult } from '../../../src/auth/session.js';
-import type { ProtocolLogger } from '../../../src/auth/log-text.js';
+import type { Logger } from '../../../src/lib/logger.js';
 
 /** A client line: fields joined by TAB, LF-terminated. */
 export function line(...fields: (string | number)[]): string {
@@ -74,7 +74,7 @@ export function fakeVerify(calls: VerifyCall[]): AuthVerifier {
 export const PASSWORD = 's3cret pass';
 
 /** A logger that keeps every record as one JSON string. */
-export function captureLogger(): { logger: ProtocolLogger; records: string[] } {
+export function captureLogger(): { logger: Logger; records: string[] } {
   const records: string[] = [];
   const keep =
     (level: string) =>

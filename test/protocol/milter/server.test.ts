@@ -9,7 +9,7 @@ import { ConfigError } from '../../../src/lib/errors.js';
 import { MAX_MILTER_REPLY_PAYLOAD } from '../../../src/lib/limits.js';
 import type { MilterHandler, MilterHandlerFactory, MilterPeerInfo } from '../../../src/milter/handler.js';
 import { MilterReplies } from '../../../src/milter/handler.js';
-import { escapeLogValue, MAX_LOG_VALUE, type MilterLogger } from '../../../src/milter/log.js';
+import { escapeLogValue, MAX_LOG_VALUE, type Logger } from '../../../src/lib/logger.js';
 import { MilterServer, parseMilterEndpoint, type MilterEndpoint } from '../../../src/milter/server.js';
 import { deferred, frame, mta, parseResponses, recorder, show, spyLogger } from './helpers.js';
 
@@ -139,7 +139,7 @@ describe('logging helpers', () => {
   });
 
   it('accepts a pino logger', () => {
-    const logger: MilterLogger = pino({ level: 'silent' });
+    const logger: Logger = pino({ level: 'silent' });
     expect(() => new MilterServer({ handler: () => recorder().handler, logger })).not.toThrow();
   });
 });
