@@ -61,3 +61,10 @@ export const MAX_AUTH_THROTTLE_KEYS = 10_000;
 export const SPOOL_MEMORY_BYTES = 1024 * 1024;
 /** Largest body the milter spools (bytes); past it: 552 5.3.4. Postfix's message_size_limit is 10 MB by default. */
 export const MAX_SPOOL_BYTES = 256 * 1024 * 1024;
+/**
+ * Largest text/html part (decoded bytes) the tracking rewrite buffers; one byte more and the
+ * part passes through untracked (its content unchanged), never buffered past this + one chunk.
+ */
+export const MAX_TRACKED_HTML_BYTES = 8 * 1024 * 1024;
+/** Most links rewritten for click tracking in one HTML part; further links are left alone (and logged). */
+export const MAX_TRACKED_LINKS = 10_000;

@@ -1,0 +1,211 @@
+/**
+ * Open and click tracking in one HTML document (architecture.md: flags 1 and 2). Pure: string
+ * in, string out; the streaming part (MIME, charsets, transfer encodings, size cap) is
+ * tracking-stage.ts.
+ *
+ * Open tracking (`pixelUrl`): one
+ *   <img src="…" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0" />
+ * inserted before the LAST `</body>` end tag (case-insensitive; not one inside a comment,
+ * conditional comment, CDATA or raw text such as <script>), or appended at the end when there
+ * is none.
+ *
+ * Click tracking (`clickUrl`): the `href` of `<a>` and `<area>` start tags (the first `href`
+ * of a tag counts, as in a browser; double-, single- or un-quoted, any case):
+ *  - the value is entity-decoded (html-entities.ts: `&amp;`, `&quot;`, `&#38;`, `&#x26;`, ...),
+ *    C0 controls and spaces are trimmed from both ends and TAB/LF/CR removed inside — exactly
+ *    what a browser's URL parser does first, and nothing more: no `new URL().href`, so
+ *    percent-encoding, query order, case and fragment reach `clickUrl` as written;
+ *  - tracked: values starting with `http://` or `https://` (any case) that are valid URLs;
+ *  - with a `<base href="…">` (the first base element with an href, wherever it stands) whose
+ *    value is an absolute http(s) URL, relative hrefs (`/p`, `p?q`, `//host/p`) are resolved
+ *    against it (WHATWG URL) and the RESOLVED URL is tracked; without one they are left alone;
+ *  - left alone: `mailto:`, `tel:`, any other scheme, `http:foo` / `http:\\x` shapes, `#fragment`,
+ *    empty values, values that are not valid URLs, links `clickUrl` answers null for, and
+ *    links past MAX_TRACKED_LINKS in one document;
+ *  - opt-out: an `<a>`/`<area>` carrying `data-trx-notrack` (any value, any case) keeps its
+ *    href and loses the attribute (every copy of it, with the whitespace before it). The
+ *    attribute is removed from every document this function sees, tracking on or off.
+ *  - the tracking URL replaces the value (quotes included) as `"…"`, escaped by
+ *    escapeAttributeValue (`&` → `&amp;`, `"` → `&quot;`, non-ASCII as `&#x…;`); the
+ *    attribute name keeps its spelling.
+ * Links in comments (conditional comments included), <script>, <style>, CDATA are untouched;
+ * so is everything that is not an edited attribute or the pixel: every other character of
+ * the input is in the output, in place.
+ *
+ * `rewriteHtmlDetailed` is the same with a hook for the stage: it scans the part's bytes as a
+ * latin1 string (byte-exact for every ASCII-compatible charset) and passes `decodeRaw` to turn
+ * the raw bytes of an attribute value into text in the part's real charset. All text it
+ * inserts is ASCII, so the output is valid in that charset too.
+ *
+ * Limits: MAX_TRACKED_LINKS per document. Throws only what `clickUrl` throws.
+ */
+import { MAX_TRACKED_LINKS } from '../lib/limits.js';
+import { decodeAttributeValue, escapeAttributeValue } from './html-entities.js';
+import { isHtmlWhitespace, scanHtml, type HtmlAttribute } from './html-scanner.js';
+
+export interface HtmlRewriteOptions {
+  /** Absolute URL of the open pixel, or null for no open tracking. */
+  readonly pixelUrl: string | null;
+  /** Returns the tracking URL for an original absolute http(s) URL, or null to leave the
+   *  link alone (e.g. too long). null function = no click tracking. */
+  readonly clickUrl: ((originalUrl: string) => string | null) | null;
+}
+
+export interface HtmlRewriteResult {
+  readonly html: string;
+  readonly linksRewritten: number;
+  readonly pixelInserted: boolean;
+}
+
+export interface HtmlRewriteDetails extends HtmlRewriteResult {
+  /** Trackable links left alone because MAX_TRACKED_LINKS was reached. */
+  readonly linksOverCap: number;
+  /** `<a>`/`<area>` tags whose opt-out attribute was removed. */
+  readonly optOuts: number;
+}
+
+/** The opt-out attribute (any value) on `<a>` / `<area>`. */
+export const NOTRACK_ATTRIBUTE = 'data-trx-notrack';
+
+const LINK_TAGS = new Set(['a', 'area']);
+const ATTRIBUTES_OF: ReadonlySet<string> = new Set(['a', 'area', 'base']);
+
+/** What the browser's URL parser strips first: leading/trailing C0 controls and spaces, inner TAB/LF/CR. */
+export function stripUrlWhitespace(value: string): string {
+  let s = 0;
+  let e = value.length;
+  while (s < e && value.charCodeAt(s) <= 0x20) s++;
+  while (e > s && value.charCodeAt(e - 1) <= 0x20) e--;
+  const trimmed = s === 0 && e === value.length ? value : value.slice(s, e);
+  return /[\t\n\r]/.test(trimmed) ? trimmed.replace(/[\t\n\r]/g, '') : trimmed;
+}
+
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+const HTTP_ABSOLUTE = /^https?:\/\//i;
+
+/**
+ * The URL to track for an href value (already entity-decoded), or null to leave the link
+ * alone. Absolute http(s): the value itself (whitespace stripped as a browser does).
+ * Relative with a base: the resolved URL.
+ */
+export function trackableUrl(decodedValue: string, base: URL | null): string | null {
+  const v = stripUrlWhitespace(decodedValue);
+  if (v === '' || v.startsWith('#')) return null;
+  if (SCHEME.test(v)) return HTTP_ABSOLUTE.test(v) && URL.canParse(v) ? v : null;
+  if (base === null) return null;
+  let resolved: URL;
+  try {
+    resolved = new URL(v, base);
+  } catch (err: unknown) {
+    if (err instanceof TypeError) return null; // not a URL: the browser would not follow it either
+    throw err;
+  }
+  return resolved.protocol === 'http:' || resolved.protocol === 'https:' ? resolved.href : null;
+}
+
+/** The document base URL from the first `<base href>` value, when it is absolute http(s). */
+function baseUrl(decodedValue: string): URL | null {
+  const v = stripUrlWhitespace(decodedValue);
+  if (!HTTP_ABSOLUTE.test(v) || !URL.canParse(v)) return null;
+  return new URL(v);
+}
+
+/** The pixel markup for an absolute URL. */
+export function pixelTag(pixelUrl: string): string {
+  return `<img src="${escapeAttributeValue(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0" />`;
+}
+
+interface Edit {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}
+
+interface LinkTag {
+  readonly href: HtmlAttribute | undefined;
+  readonly optOut: readonly HtmlAttribute[];
+}
+
+/** Start of the run of whitespace before `at` (the attribute's name). */
+function whitespaceBefore(html: string, at: number): number {
+  while (at > 0 && isHtmlWhitespace(html.charCodeAt(at - 1))) at--;
+  return at;
+}
+
+export function rewriteHtmlDetailed(
+  html: string,
+  opts: HtmlRewriteOptions,
+  decodeRaw: (raw: string) => string = (raw) => raw,
+): HtmlRewriteDetails {
+  const links: LinkTag[] = [];
+  let baseRaw: string | null = null;
+  let lastBodyEnd = -1;
+  scanHtml(html, {
+    attributesOf: ATTRIBUTES_OF,
+    startTag(tag) {
+      if (LINK_TAGS.has(tag.name)) {
+        const optOut = tag.attributes.filter((a) => a.name === NOTRACK_ATTRIBUTE);
+        const href = tag.attributes.find((a) => a.name === 'href');
+        if (href !== undefined || optOut.length > 0) links.push({ href, optOut });
+      } else if (tag.name === 'base' && baseRaw === null) {
+        const href = tag.attributes.find((a) => a.name === 'href');
+        if (href !== undefined) baseRaw = href.rawValue;
+      }
+    },
+    endTag(name, start) {
+      if (name === 'body') lastBodyEnd = start;
+    },
+  });
+
+  const edits: Edit[] = [];
+  let linksRewritten = 0;
+  let linksOverCap = 0;
+  let optOuts = 0;
+  const clickUrl = opts.clickUrl;
+  const base = clickUrl !== null && baseRaw !== null ? baseUrl(decodeAttributeValue(decodeRaw(baseRaw))) : null;
+  for (const link of links) {
+    if (link.optOut.length > 0) {
+      optOuts++;
+      for (const a of link.optOut) edits.push({ start: whitespaceBefore(html, a.start), end: a.end, text: '' });
+      continue;
+    }
+    const href = link.href;
+    if (clickUrl === null || href === undefined || href.valueStart < 0) continue;
+    const original = trackableUrl(decodeAttributeValue(decodeRaw(href.rawValue)), base);
+    if (original === null) continue;
+    if (linksRewritten >= MAX_TRACKED_LINKS) {
+      linksOverCap++;
+      continue;
+    }
+    const tracking = clickUrl(original);
+    if (tracking === null) continue;
+    edits.push({ start: href.valueStart, end: href.end, text: `"${escapeAttributeValue(tracking)}"` });
+    linksRewritten++;
+  }
+
+  let pixelInserted = false;
+  let tail = '';
+  if (opts.pixelUrl !== null) {
+    pixelInserted = true;
+    if (lastBodyEnd >= 0) edits.push({ start: lastBodyEnd, end: lastBodyEnd, text: pixelTag(opts.pixelUrl) });
+    else tail = pixelTag(opts.pixelUrl);
+  }
+
+  if (edits.length === 0 && tail === '') return { html, linksRewritten, pixelInserted, linksOverCap, optOuts };
+  // opt-out removals of one tag come in document order, but the pixel may land anywhere
+  edits.sort((a, b) => a.start - b.start);
+  const parts: string[] = [];
+  let pos = 0;
+  for (const e of edits) {
+    parts.push(html.slice(pos, e.start), e.text);
+    pos = e.end;
+  }
+  parts.push(html.slice(pos), tail);
+  return { html: parts.join(''), linksRewritten, pixelInserted, linksOverCap, optOuts };
+}
+
+/** Insert the open pixel and rewrite trackable links of one HTML document (see the header). */
+export function rewriteHtml(html: string, opts: HtmlRewriteOptions): HtmlRewriteResult {
+  const r = rewriteHtmlDetailed(html, opts);
+  return { html: r.html, linksRewritten: r.linksRewritten, pixelInserted: r.pixelInserted };
+}

@@ -1,0 +1,173 @@
+/**
+ * The tracking body stage for createMessageTransform (architecture.md "transform"): a mailsplit
+ * Rewriter that puts every text/html part through rewriteHtml (open pixel, click links).
+ *
+ * Which parts:
+ *  - every `text/html` part at any depth of the message (multipart/mixed > alternative >
+ *    related > ... and a single-part root), attachments with that type included;
+ *  - NOT parts inside an attached message (a node below a message/rfc822 or message/global
+ *    node; mailsplit only opens inline ones, attachment ones are one opaque body anyway);
+ *  - text/plain and every other type are never touched (URLs in text are not tracked).
+ *
+ * Per part:
+ *  - charset (html-charset.ts): UTF-8, US-ASCII/none (lenient), ISO-8859-x, Windows-125x are
+ *    rewritten; any other charset passes through byte-for-byte, with a warn log line and a
+ *    `skipped: { reason: 'charset', charset }` entry;
+ *  - size: decoded bytes are buffered up to MAX_TRACKED_HTML_BYTES; at one byte more the part
+ *    passes through untracked (content unchanged, transfer encoding as below) with a warn
+ *    line and `skipped: { reason: 'too-large' }`. Nothing is held past the cap + one chunk;
+ *  - the bytes are rewritten as a latin1 string (byte-exact; only ASCII is inserted), so
+ *    the charset stays and every byte not edited stays;
+ *  - transfer encoding (mailsplit Rewriter): base64 and quoted-printable parts are
+ *    re-encoded in the same encoding, 7bit/8bit/binary/none become quoted-printable; lines of
+ *    both are at most 76 characters. The Rewriter writes a bare LF after some bodies, the
+ *    transform's final CRLF pass fixes it;
+ *  - pixel: only in the FIRST part that is rewritten (so a message gets at most one, however
+ *    many HTML parts it has); the opt-out attribute data-trx-notrack is removed from every
+ *    part that is rewritten.
+ *
+ * `result()` (read after the stream ended): htmlParts (text/html parts outside attached
+ * messages), tracked (parts that got a pixel or at least one tracked link — when 0 the
+ * output means the same as an untracked copy), linksRewritten, pixelInserted, skipped.
+ *
+ * Errors: whatever `clickUrl` throws and decoder/encoder errors destroy the stage with that
+ * error (the transform then errors). Logs carry no URLs (they may hold personal data).
+ */
+import { Rewriter, type MimeNode } from '@zone-eu/mailsplit';
+import type { Duplex, Transform } from 'node:stream';
+import { escapeLogValue } from '../lib/logger.js';
+import { InvariantError } from '../lib/errors.js';
+import { MAX_TRACKED_HTML_BYTES, MAX_TRACKED_LINKS } from '../lib/limits.js';
+import { decodeRawValue, htmlCharset, type HtmlCharset } from './html-charset.js';
+import { rewriteHtmlDetailed, type HtmlRewriteOptions } from './html-rewrite.js';
+
+export interface TrackingLogger {
+  warn(obj: Record<string, unknown>, msg: string): void;
+  info(obj: Record<string, unknown>, msg: string): void;
+  debug(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface TrackingStageOptions extends HtmlRewriteOptions {
+  readonly logger?: TrackingLogger;
+}
+
+export interface TrackingStageResult {
+  htmlParts: number;
+  tracked: number;
+  linksRewritten: number;
+  pixelInserted: boolean;
+  /** Parts passed through untracked; `charset` is the declared label, escaped and cut to 40 characters. */
+  skipped: Array<{ reason: 'charset' | 'too-large'; charset?: string }>;
+}
+
+export interface TrackingStage {
+  readonly stage: Duplex;
+  result(): TrackingStageResult;
+}
+
+const MESSAGE_TYPES = new Set(['message/rfc822', 'message/global']);
+
+/** True when some ancestor of `node` is an attached message. */
+function insideAttachedMessage(node: MimeNode): boolean {
+  for (let p = node.parentNode; p !== false; p = p.parentNode) {
+    if (p.contentType !== false && MESSAGE_TYPES.has(p.contentType)) return true;
+  }
+  return false;
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new InvariantError('non-Error thrown while rewriting HTML', { cause: err });
+}
+
+/** A body stage for createMessageTransform: rewrites every text/html part outside attached messages. */
+export function createTrackingStage(opts: TrackingStageOptions): TrackingStage {
+  const logger = opts.logger;
+  const stats: TrackingStageResult = { htmlParts: 0, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [] };
+  const charsets = new WeakMap<MimeNode, HtmlCharset>();
+
+  const rewriter = new Rewriter((node: MimeNode): boolean => {
+    if (node.contentType !== 'text/html' || insideAttachedMessage(node)) return false;
+    stats.htmlParts++;
+    const charset = htmlCharset(node.charset);
+    if (charset === null) {
+      const label = escapeLogValue(node.charset === false ? '' : node.charset, 40);
+      stats.skipped.push({ reason: 'charset', charset: label });
+      logger?.warn({ charset: label }, 'tracking: HTML part in an unsupported charset passed through untracked');
+      return false;
+    }
+    charsets.set(node, charset);
+    return true;
+  });
+  const stage = rewriter as unknown as Duplex;
+  const fail = (err: unknown): void => {
+    stage.destroy(toError(err));
+  };
+
+  const rewritePart = (node: MimeNode, decoder: Transform, encoder: Transform): void => {
+    const charset = charsets.get(node) ?? { decodeAs: 'lenient' };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let passing = false;
+    const forward = (chunk: Buffer): void => {
+      if (!encoder.write(chunk)) {
+        decoder.pause();
+        encoder.once('drain', () => decoder.resume());
+      }
+    };
+    decoder.on('data', (chunk: Buffer) => {
+      if (passing) {
+        forward(chunk);
+        return;
+      }
+      size += chunk.length;
+      if (size <= MAX_TRACKED_HTML_BYTES) {
+        chunks.push(chunk);
+        return;
+      }
+      passing = true;
+      stats.skipped.push({ reason: 'too-large' });
+      logger?.warn({ limit: MAX_TRACKED_HTML_BYTES }, 'tracking: HTML part larger than MAX_TRACKED_HTML_BYTES passed through untracked');
+      const held = chunks.splice(0);
+      for (const c of held) encoder.write(c);
+      forward(chunk);
+    });
+    decoder.on('end', () => {
+      if (passing) {
+        encoder.end();
+        return;
+      }
+      try {
+        const bytes = Buffer.concat(chunks, size);
+        const input = bytes.toString('latin1');
+        chunks.length = 0;
+        const r = rewriteHtmlDetailed(input, { pixelUrl: stats.pixelInserted ? null : opts.pixelUrl, clickUrl: opts.clickUrl }, (raw) =>
+          decodeRawValue(raw, charset),
+        );
+        stats.linksRewritten += r.linksRewritten;
+        if (r.pixelInserted) stats.pixelInserted = true;
+        if (r.linksRewritten > 0 || r.pixelInserted) stats.tracked++;
+        if (r.linksOverCap > 0) {
+          logger?.warn({ limit: MAX_TRACKED_LINKS, untracked: r.linksOverCap }, 'tracking: links past MAX_TRACKED_LINKS left untracked');
+        }
+        logger?.debug(
+          { bytes: size, links: r.linksRewritten, pixel: r.pixelInserted, optOuts: r.optOuts },
+          'tracking: HTML part rewritten',
+        );
+        encoder.end(r.html === input ? bytes : Buffer.from(r.html, 'latin1'));
+      } catch (err: unknown) {
+        fail(err);
+      }
+    });
+    decoder.on('error', fail);
+    encoder.on('error', fail);
+  };
+
+  rewriter.on('node', ({ node, decoder, encoder }) => {
+    rewritePart(node, decoder, encoder);
+  });
+
+  return {
+    stage,
+    result: () => ({ ...stats, skipped: [...stats.skipped] }),
+  };
+}
