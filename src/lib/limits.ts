@@ -61,6 +61,19 @@ export const MAX_AUTH_THROTTLE_KEYS = 10_000;
 export const SPOOL_MEMORY_BYTES = 1024 * 1024;
 /** Largest body the milter spools (bytes); past it: 552 5.3.4. Postfix's message_size_limit is 10 MB by default. */
 export const MAX_SPOOL_BYTES = 256 * 1024 * 1024;
+/** Longest URL (UTF-8 bytes) a click-tracking token carries; a longer link is left untracked (signing returns null). */
+export const MAX_TRACKED_URL_LENGTH = 2048;
+/** Longest send id (UTF-8 bytes) a tracking token carries (Postfix long queue ids have at most 23 characters). */
+export const MAX_TRACKING_SEND_ID_BYTES = 64;
+/**
+ * Longest tracking token (characters) the HTTP service looks at; longer: 404 without verifying.
+ * The longest token we sign (send id, address and URL at their caps) has 3192 characters.
+ */
+export const MAX_TRACKING_TOKEN_LENGTH = 4096;
+/** Longest User-Agent (UTF-16 code units) kept in an open/click event and classified; longer is cut. */
+export const MAX_USER_AGENT_LENGTH = 512;
+/** Most send ids in one Store.eventCounts call; one more: UsageError. */
+export const MAX_EVENT_COUNT_SENDS = 100_000;
 /**
  * Largest text/html part (decoded bytes) the tracking rewrite buffers; one byte more and the
  * part passes through untracked (its content unchanged), never buffered past this + one chunk.

@@ -1,0 +1,224 @@
+/**
+ * Tracking tokens: the self-verifying part of the open-pixel and click URLs
+ * (architecture.md: "Tracking links are self-verifying (HMAC, with key rotation): the redirect
+ * endpoint never sends a browser to a URL that trxmail did not sign").
+ *
+ * A token names the send, the recipient and, for a click, the exact original URL. Nothing is
+ * looked up to verify it; the HMAC proves trxmail wrote it. Layout (bytes, then base64url
+ * without padding, RFC 4648 section 5):
+ *
+ *     0        version          TRACKING_TOKEN_VERSION (1)
+ *     1..2     key tag          first 2 bytes of SHA-256("trxmail/tracking-key-tag", key id)
+ *     3        kind             1 = open, 2 = click
+ *     4..      fields           each: 2-byte big-endian length, then that many UTF-8 bytes
+ *                               open:  send id, recipient
+ *                               click: send id, recipient, URL
+ *     last 16  MAC              HMAC-SHA256(secret, "trxmail/tracking-token", "1", kind name,
+ *                               send id, recipient[, URL]) (length-prefixed parts,
+ *                               lib/hmac-keys.ts), first TRACKING_MAC_BYTES bytes (128 bits)
+ *
+ * Strict decoding, so that every edit of a token fails: only base64url characters, the one
+ * canonical encoding (unused bits of the last character must be zero), the exact length the
+ * fields announce, well-formed UTF-8 (a BOM is kept, not skipped), kind 1 or 2. The MAC is
+ * compared in constant time against every configured key carrying the tag.
+ *
+ * Keys rotate like bounce addresses (lib/bounce-address.ts): the first configured key signs,
+ * every configured key verifies; removing a key from the configuration retires its tokens.
+ *
+ * What can be signed: a send id of 1..MAX_TRACKING_SEND_ID_BYTES and a recipient of
+ * 1..MAX_ADDRESS_LENGTH UTF-8 bytes, no control characters; a URL accepted by
+ * redirectLocation() (absolute http/https, at most MAX_TRACKED_URL_LENGTH bytes). Anything
+ * else makes signTrackingToken return null (the link is then left untracked).
+ *
+ * The recipient and URL are readable by anyone who decodes the token (they are signed, not
+ * encrypted); the token only goes into the message sent to that recipient.
+ *
+ * Never throws on input: sign returns null, verify returns null.
+ */
+import { domainToASCII } from 'node:url';
+import { constantTimeEqual, hmacSha256, sha256Parts, type HmacKey } from '../lib/hmac-keys.js';
+import { MAX_ADDRESS_LENGTH, MAX_TRACKED_URL_LENGTH, MAX_TRACKING_SEND_ID_BYTES, MAX_TRACKING_TOKEN_LENGTH } from '../lib/limits.js';
+
+/** Format version: first byte of the token and part of the MAC input. */
+export const TRACKING_TOKEN_VERSION = 1;
+/** Bytes of the key tag. */
+export const TRACKING_KEY_TAG_BYTES = 2;
+/** Bytes of truncated HMAC-SHA256 (128 bits). */
+export const TRACKING_MAC_BYTES = 16;
+
+const MAC_PURPOSE = 'trxmail/tracking-token';
+const TAG_PURPOSE = 'trxmail/tracking-key-tag';
+const KIND_BYTE = { open: 1, click: 2 } as const;
+const HEADER_BYTES = 1 + TRACKING_KEY_TAG_BYTES + 1;
+const BASE64URL_RE = /^[A-Za-z0-9_-]+$/;
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const HTTP_PREFIX_RE = /^https?:\/\//i;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+export type TrackingClaims =
+  | { readonly kind: 'open'; readonly sendId: string; readonly recipient: string }
+  | { readonly kind: 'click'; readonly sendId: string; readonly recipient: string; readonly url: string };
+
+/** Well-formed (no lone surrogates, so UTF-8 round-trips it exactly) and within `maxBytes`. */
+function utf8Fits(s: unknown, maxBytes: number): s is string {
+  return typeof s === 'string' && s.length > 0 && s.length <= maxBytes && !LONE_SURROGATE_RE.test(s) && Buffer.byteLength(s, 'utf8') <= maxBytes;
+}
+
+/** Percent-encode (UTF-8, upper-case hex) every character outside visible ASCII. */
+function encodeNonAscii(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (c >= 0x21 && c <= 0x7e) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
+/**
+ * The Location header value that sends a browser to `url`, or null when `url` is not a URL
+ * trxmail tracks: an absolute `http://` or `https://` URL (scheme in any case) that the WHATWG
+ * URL parser accepts, at most MAX_TRACKED_URL_LENGTH UTF-8 bytes, without control characters.
+ *
+ * An all-ASCII URL is returned unchanged, byte for byte (percent-escapes, query order, the
+ * fragment, everything). HTTP header values are ASCII, so a URL with other characters is
+ * written the way a browser requests it: a non-ASCII host as its IDNA A-label
+ * (url.domainToASCII), any other non-ASCII character (and space) percent-encoded as UTF-8;
+ * ASCII characters are never touched. The result is checked to be the same URL
+ * (`new URL(location).href === new URL(url).href`); when it is not, null.
+ */
+export function redirectLocation(url: unknown): string | null {
+  if (!utf8Fits(url, MAX_TRACKED_URL_LENGTH) || CONTROL_RE.test(url) || !HTTP_PREFIX_RE.test(url)) return null;
+  let original: URL;
+  try {
+    original = new URL(url);
+  } catch {
+    return null;
+  }
+  const schemeEnd = url.indexOf('//') + 2;
+  let authorityEnd = url.slice(schemeEnd).search(/[/?#\\]/);
+  authorityEnd = authorityEnd < 0 ? url.length : schemeEnd + authorityEnd;
+  const authority = url.slice(schemeEnd, authorityEnd);
+  // "https:///x" means https://x/ to a browser: not what the link appears to say.
+  if (original.hostname === '' || authority === '') return null;
+  if (/^[\x21-\x7e]*$/.test(url)) return url;
+
+  const at = authority.lastIndexOf('@');
+  const userinfo = at >= 0 ? authority.slice(0, at + 1) : '';
+  const hostPort = authority.slice(at + 1);
+  let host = hostPort;
+  let port = '';
+  const portMatch = /:\d*$/.exec(hostPort);
+  if (portMatch && !hostPort.endsWith(']')) {
+    host = hostPort.slice(0, portMatch.index);
+    port = portMatch[0];
+  }
+  if (!/^[\x21-\x7e]*$/.test(host)) {
+    host = domainToASCII(host);
+    if (host === '') return null;
+  }
+  const location =
+    url.slice(0, schemeEnd) + encodeNonAscii(userinfo) + host + port + encodeNonAscii(url.slice(authorityEnd));
+  try {
+    return new URL(location).href === original.href ? location : null;
+  } catch {
+    return null;
+  }
+}
+
+function keyTag(id: string): Buffer {
+  return sha256Parts([TAG_PURPOSE, id]).subarray(0, TRACKING_KEY_TAG_BYTES);
+}
+
+function macParts(claims: TrackingClaims): string[] {
+  const parts = [MAC_PURPOSE, String(TRACKING_TOKEN_VERSION), claims.kind, claims.sendId, claims.recipient];
+  if (claims.kind === 'click') parts.push(claims.url);
+  return parts;
+}
+
+function mac(key: HmacKey, claims: TrackingClaims): Buffer {
+  return hmacSha256(key.secret, macParts(claims)).subarray(0, TRACKING_MAC_BYTES);
+}
+
+function field(s: string): Buffer[] {
+  const bytes = Buffer.from(s, 'utf8');
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(bytes.length, 0);
+  return [len, bytes];
+}
+
+/** True when `claims` can be put in a token (see the header for the rules). */
+function signable(claims: TrackingClaims): boolean {
+  if (typeof claims !== 'object' || claims === null) return false;
+  if (claims.kind !== 'open' && claims.kind !== 'click') return false;
+  if (!utf8Fits(claims.sendId, MAX_TRACKING_SEND_ID_BYTES) || CONTROL_RE.test(claims.sendId)) return false;
+  if (!utf8Fits(claims.recipient, MAX_ADDRESS_LENGTH) || CONTROL_RE.test(claims.recipient)) return false;
+  return claims.kind === 'open' || redirectLocation(claims.url) !== null;
+}
+
+/**
+ * The token for `claims`, signed with the first key; null when there is no key or the claims
+ * cannot be carried (too long, not a trackable URL, control characters). Never throws.
+ */
+export function signTrackingToken(claims: TrackingClaims, keys: readonly HmacKey[]): string | null {
+  const key = Array.isArray(keys) ? (keys[0] as HmacKey | undefined) : undefined;
+  if (key === undefined || !signable(claims)) return null;
+  const header = Buffer.from([TRACKING_TOKEN_VERSION, ...keyTag(key.id), KIND_BYTE[claims.kind]]);
+  const fields = [...field(claims.sendId), ...field(claims.recipient), ...(claims.kind === 'click' ? field(claims.url) : [])];
+  return Buffer.concat([header, ...fields, mac(key, claims)]).toString('base64url');
+}
+
+/** Reads the length-prefixed fields of `body`; null unless they fill it exactly. */
+function readFields(body: Buffer, count: number): string[] | null {
+  const out: string[] = [];
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    if (pos + 2 > body.length) return null;
+    const len = body.readUInt16BE(pos);
+    pos += 2;
+    if (len === 0 || pos + len > body.length) return null;
+    try {
+      out.push(utf8.decode(body.subarray(pos, pos + len)));
+    } catch {
+      return null;
+    }
+    pos += len;
+  }
+  return pos === body.length ? out : null;
+}
+
+/**
+ * The claims of a token one of `keys` signed, or null for anything else (not a string, too
+ * long, not canonical base64url, unknown version or kind, malformed fields, no key with its
+ * tag, MAC mismatch, claims that could not have been signed). Never throws.
+ */
+export function verifyTrackingToken(token: unknown, keys: readonly HmacKey[]): TrackingClaims | null {
+  if (typeof token !== 'string' || token.length > MAX_TRACKING_TOKEN_LENGTH || !BASE64URL_RE.test(token)) return null;
+  if (!Array.isArray(keys)) return null;
+  const bytes = Buffer.from(token, 'base64url');
+  // One encoding per token: Buffer's decoder ignores the unused bits of the last character.
+  if (bytes.toString('base64url') !== token) return null;
+  if (bytes.length < HEADER_BYTES + TRACKING_MAC_BYTES || bytes[0] !== TRACKING_TOKEN_VERSION) return null;
+  const kindByte = bytes[HEADER_BYTES - 1];
+  const kind = kindByte === KIND_BYTE.open ? 'open' : kindByte === KIND_BYTE.click ? 'click' : null;
+  if (kind === null) return null;
+  const body = bytes.subarray(HEADER_BYTES, bytes.length - TRACKING_MAC_BYTES);
+  const fields = readFields(body, kind === 'open' ? 2 : 3);
+  if (fields === null) return null;
+  const [sendId = '', recipient = '', url = ''] = fields;
+  const claims: TrackingClaims = kind === 'open' ? { kind, sendId, recipient } : { kind, sendId, recipient, url };
+  if (!signable(claims)) return null;
+
+  const tag = bytes.subarray(1, HEADER_BYTES - 1);
+  const given = bytes.subarray(bytes.length - TRACKING_MAC_BYTES);
+  let matched = false;
+  for (const key of keys as readonly unknown[]) {
+    if (typeof key !== 'object' || key === null) continue;
+    const k = key as HmacKey;
+    if (typeof k.id !== 'string' || typeof k.secret !== 'string' || !keyTag(k.id).equals(tag)) continue;
+    // Every candidate is computed and compared, so timing does not show which one matched.
+    if (constantTimeEqual(mac(k, claims), given)) matched = true;
+  }
+  return matched ? claims : null;
+}
