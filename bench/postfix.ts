@@ -1,0 +1,591 @@
+/**
+ * Postfix throughput with and without the trxmail milter (issue 3, item 8).
+ *
+ *   npx tsx bench/postfix.ts [--messages N] [--sessions S] [--size BYTES] [--rounds R]
+ *                            [--warmup W] [--client source|node] [--no-prime] [--null-milter]
+ *                            [--profile] [--keep]
+ *
+ * Two private Postfix instances (src/postfix/instance.ts, the shipped postfix/ files), both
+ * relaying to one `smtp-sink`, run side by side (only one is loaded at a time):
+ *   a) without the milter (`smtpd_milters =`);
+ *   b) as shipped: the trxmail milter, with its policy service and SASL server, all served by
+ *      this process (src/server/runtime.ts) on a temporary SQLite store.
+ * Each run injects N messages over S parallel sessions, reusing connections, and measures
+ * throughput = messages counted by smtp-sink / wall time from the first injection to the last
+ * delivery, plus the injection rate (the client's own wall time). A warm-up run on each
+ * setup comes first (it is also the check that the setup works), then R rounds interleaved
+ * a,b / b,a; each run is printed, then medians and the ratio b/a.
+ *
+ * The client, and so what is measured:
+ *  --client source (default): Postfix's `smtp-source`, which cannot do TLS or AUTH, on a
+ *    bench-only listener in both instances (plain text, no SASL, relay for 127.0.0.0/8,
+ *    no policy service) where `milter_macro_defaults` (Postfix 3.1+) supplies the SASL login
+ *    macro {auth_authen} that an unauthenticated session lacks. The milter runs its full
+ *    rules path per message: account lookup, core evaluate, recordSend, envelope and header
+ *    edits. TLS, SASL and the policy service are not exercised.
+ *  --client node: a Node SMTP client (bench/lib/smtp-load.ts, a child process) with STARTTLS
+ *    and AUTH PLAIN on the shipped submission listener of both instances: TLS, SASL against
+ *    trxmail, the policy service at RCPT and, in b, the milter — everything as shipped.
+ *    Before each run one untimed login fills trxmail's credential cache (--no-prime skips it
+ *    and shows what S cold parallel logins get).
+ *
+ * Checks per run: the client saw every message accepted; the maillog has one `status=sent`
+ * per message (and no rejections); in b the store holds one send per message, each keyed by
+ * a queue id that the maillog shows as sent; in a (and n) it holds none. Any mismatch fails the bench.
+ * CPU time per message comes from /proc snapshots (bench/lib/proc-cpu.ts), by process.
+ * --null-milter adds setup n: a milter on trxmail's milter stack that decides nothing
+ * (bench/lib/null-milter.ts), to split b's cost into "any milter" and "the rules".
+ * --profile adds one more, unmeasured run of b under the V8 profiler and prints where this
+ * process (trxmail's listeners) spent its time; the .cpuprofile is saved in the temp dir.
+ *
+ * Needs root (Postfix), Postfix's smtp-source/smtp-sink, Linux. Loopback only; ports chosen
+ * free at start; every wait bounded; Postfix stopped, sink killed and the temporary directory
+ * removed (unless --keep) on success, error and Ctrl-C.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import type { Config } from '../src/config/config.js';
+import { hashPassword } from '../src/lib/password.js';
+import { POSTFIX_INSTALL_HINT, PrivatePostfix, postfixInstalled } from '../src/postfix/instance.js';
+import { Runtime } from '../src/server/runtime.js';
+import { openStore } from '../src/store/open-store.js';
+import type { Store } from '../src/store/store.js';
+import { freeLoopbackPorts } from './lib/bench-net.js';
+import { maillogSize, readMaillogFrom, summariseMaillog, type MaillogSummary } from './lib/maillog.js';
+import { makeMessage } from './lib/messages.js';
+import { startNullMilter } from './lib/null-milter.js';
+import { CpuProfiler, summariseProfile, type CpuProfile } from './lib/cpu-profile.js';
+import { cpuBetween, snapshotCpu, type CpuBreakdown } from './lib/proc-cpu.js';
+import type { SmtpLoadResult } from './lib/smtp-load.js';
+import { SmtpSink } from './lib/smtp-sink.js';
+
+const SMTP_SOURCE_BIN = '/usr/sbin/smtp-source';
+const HOSTNAME = 'relay.bench.test';
+const BOUNCE_DOMAIN = 'bounces.bench.test';
+const SENDER_DOMAIN = 'oxfordstones.example';
+/** The generated message's From/To (bench/lib/messages.ts HEADER): the To is the envelope recipient. */
+const MAIL_FROM = `news@${SENDER_DOMAIN}`;
+const RCPT_TO = 'someone@example.net';
+const LOGIN = `bench@${SENDER_DOMAIN}`;
+
+// ---------------------------------------------------------------- arguments
+
+interface Options {
+  readonly messages: number;
+  readonly sessions: number;
+  readonly size: number;
+  readonly rounds: number;
+  readonly warmup: number;
+  readonly client: 'source' | 'node';
+  readonly keep: boolean;
+  readonly profile: boolean;
+  readonly nullMilter: boolean;
+  /** --client node: log in once before each run so the credential cache is warm. */
+  readonly primeLogin: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      messages: { type: 'string', default: '3000' },
+      sessions: { type: 'string', default: '20' },
+      size: { type: 'string', default: String(5 * 1024) },
+      rounds: { type: 'string', default: '2' },
+      warmup: { type: 'string', default: '300' },
+      client: { type: 'string', default: 'source' },
+      keep: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      'null-milter': { type: 'boolean', default: false },
+      'no-prime': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const int = (name: string, v: string | undefined, min: number, max: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: expected an integer from ${min} to ${max}, got ${v}`);
+    return n;
+  };
+  const client = values.client;
+  if (client !== 'source' && client !== 'node') throw new Error(`--client: expected source or node, got ${client}`);
+  return {
+    messages: int('messages', values.messages, 1, 1_000_000),
+    sessions: int('sessions', values.sessions, 1, 200),
+    size: int('size', values.size, 512, 50 * 1024 * 1024),
+    rounds: int('rounds', values.rounds, 1, 50),
+    warmup: int('warmup', values.warmup, 1, 100_000),
+    client,
+    keep: values.keep,
+    profile: values.profile,
+    nullMilter: values['null-milter'],
+    primeLogin: !values['no-prime'],
+  };
+}
+
+// ---------------------------------------------------------------- set-up
+
+type SetupKey = 'a' | 'n' | 'b';
+const LABELS: Readonly<Record<SetupKey, string>> = { a: 'without milter', n: 'null milter', b: 'with trxmail' };
+
+interface Setup {
+  readonly key: SetupKey;
+  readonly label: string;
+  readonly postfix: PrivatePostfix;
+  /** Where the client injects. */
+  readonly port: number;
+  masterPid: number;
+}
+
+/** A bench-only smtpd: plain text, no SASL, relay for loopback, no policy; the login macro given. */
+function benchListener(port: number): string {
+  return [
+    `127.0.0.1:${port} inet n - n - - smtpd`,
+    '  -o syslog_name=postfix/bench',
+    '  -o smtpd_tls_security_level=none',
+    '  -o smtpd_sasl_auth_enable=no',
+    '  -o smtpd_relay_restrictions=permit_mynetworks,reject',
+    '  -o smtpd_recipient_restrictions=permit_mynetworks,reject',
+    // {name=value} form: the macro name itself contains braces.
+    `  -o milter_macro_defaults={{auth_authen}=${LOGIN}}`,
+    '',
+  ].join('\n');
+}
+
+function readMasterPid(postfix: PrivatePostfix): number {
+  const n = Number(readFileSync(path.join(postfix.queueDir, 'pid', 'master.pid'), 'utf8').trim());
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`no master pid in ${postfix.queueDir}/pid/master.pid`);
+  return n;
+}
+
+async function stopPostfix(postfix: PrivatePostfix): Promise<void> {
+  await postfix.stop();
+  // `postfix stop` signals the master; wait (bounded) until it is gone so the ports are free.
+  for (let i = 0; i < 50 && (await postfix.running()); i++) await delay(200);
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new Error('aborted'));
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+// ---------------------------------------------------------------- clients
+
+interface Injection {
+  /** hrtime just before the first message could leave. */
+  readonly t0: bigint;
+  /** Resolves with the client's wall time in seconds once every message was handed over. */
+  readonly done: Promise<number>;
+}
+
+interface ClientContext {
+  readonly opts: Options;
+  readonly messageLfFile: string;
+  readonly messageCrlfFile: string;
+  readonly password: string;
+  readonly signal: AbortSignal;
+}
+
+function injectionDeadlineMs(count: number): number {
+  return 60_000 + count * 20;
+}
+
+/** smtp-source -d -s S -m N -F file: resolves when it exits 0 (it exits non-zero on any unexpected reply). */
+function startSmtpSource(ctx: ClientContext, port: number, count: number): Injection {
+  const args = ['-d', '-s', String(ctx.opts.sessions), '-m', String(count), '-F', ctx.messageLfFile];
+  args.push('-f', MAIL_FROM, '-t', RCPT_TO, '-M', 'client.bench.test', `127.0.0.1:${port}`);
+  const t0 = process.hrtime.bigint();
+  const child = spawn(SMTP_SOURCE_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'], signal: ctx.signal });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (c: string) => {
+    if (stderr.length < 4096) stderr += c;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), injectionDeadlineMs(count));
+  const done = new Promise<number>((resolve, reject) => {
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code === 0) resolve(secs);
+      else reject(new Error(`smtp-source failed (${sig ?? code}): ${stderr.trim().slice(0, 500)}`));
+    });
+  });
+  return { t0, done };
+}
+
+/** The Node client in a child process; resolves once it has said "ready" (start-up is not timed). */
+async function startNodeClient(ctx: ClientContext, port: number, count: number, sessions = ctx.opts.sessions): Promise<Injection> {
+  const childFile = fileURLToPath(new URL('./lib/smtp-load-child.ts', import.meta.url));
+  const args = {
+    host: '127.0.0.1',
+    port,
+    sessions,
+    messages: count,
+    from: MAIL_FROM,
+    to: RCPT_TO,
+    messageFile: ctx.messageCrlfFile,
+    starttls: true,
+    user: LOGIN,
+    helo: 'client.bench.test',
+    replyTimeoutMs: 60_000,
+    deadlineMs: injectionDeadlineMs(count),
+  };
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), childFile, JSON.stringify(args)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, TRX_BENCH_PASSWORD: ctx.password },
+    signal: ctx.signal,
+  });
+  let out = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (c: string) => {
+    if (stderr.length < 4096) stderr += c;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000 + injectionDeadlineMs(count));
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`load client failed (${sig ?? code}): ${stderr.trim().slice(0, 500)}`));
+    });
+  });
+  exited.catch(() => undefined); // observed below; avoid an unhandled rejection before then
+  const lines: string[] = [];
+  let notify: (() => void) | null = null;
+  child.stdout.on('data', (c: string) => {
+    out += c;
+    let nl: number;
+    while ((nl = out.indexOf('\n')) >= 0) {
+      lines.push(out.slice(0, nl));
+      out = out.slice(nl + 1);
+      notify?.();
+    }
+  });
+  const nextLine = async (): Promise<string> => {
+    // Bounded: each wait ends with a line, the child's exit or its kill timer.
+    for (;;) {
+      const l = lines.shift();
+      if (l !== undefined) return l;
+      await Promise.race([new Promise<void>((r) => (notify = r)), exited.then(() => Promise.reject(new Error(`load client exited early: ${stderr.trim()}`)))]);
+    }
+  };
+  if ((await nextLine()) !== 'ready') throw new Error(`load client did not start: ${stderr.trim()}`);
+  const t0 = process.hrtime.bigint();
+  child.stdin.end('go\n');
+  const done = (async (): Promise<number> => {
+    const result = JSON.parse(await nextLine()) as SmtpLoadResult;
+    await exited;
+    if (result.accepted !== count || result.failed > 0) {
+      throw new Error(`load client: ${result.accepted}/${count} accepted, ${result.failed} failed: ${result.errors.join(' / ')}`);
+    }
+    return result.wallMs / 1000;
+  })();
+  return { t0, done };
+}
+
+// ---------------------------------------------------------------- runs
+
+interface RunResult {
+  readonly setup: SetupKey;
+  readonly count: number;
+  /** First injection to last delivery, seconds. */
+  readonly totalSecs: number;
+  readonly injectSecs: number;
+  readonly cpu: CpuBreakdown;
+  readonly log: MaillogSummary;
+  readonly stored: number;
+}
+
+interface BenchContext extends ClientContext {
+  readonly sink: SmtpSink;
+  readonly store: Store;
+  readonly spaceId: number;
+}
+
+async function waitForMaillog(setup: Setup, offset: number, count: number, signal: AbortSignal): Promise<MaillogSummary> {
+  // postlogd writes asynchronously: re-read (bounded, untimed part of the run) until complete.
+  let log = summariseMaillog(readMaillogFrom(setup.postfix.logFile, offset));
+  for (let i = 0; i < 150 && log.sent < count; i++) {
+    await delay(100, signal);
+    log = summariseMaillog(readMaillogFrom(setup.postfix.logFile, offset));
+  }
+  return log;
+}
+
+/**
+ * One login on one connection (EHLO, STARTTLS, AUTH, QUIT), untimed: it fills trxmail's
+ * verified-credential cache. Without it, S sessions logging in at once are refused: the
+ * verifier counts attempts in flight against MAX_FAILURES_PER_LOGIN (5), so the 6th
+ * concurrent AUTH of the same login gets 535 "too many failed attempts" (see the report).
+ */
+async function primeLogin(ctx: ClientContext, port: number): Promise<void> {
+  await (await startNodeClient(ctx, port, 0, 1)).done;
+}
+
+async function runOnce(ctx: BenchContext, setup: Setup, count: number): Promise<RunResult> {
+  const { sink, store, signal } = ctx;
+  if (ctx.opts.client === 'node' && ctx.opts.primeLogin) await primeLogin(ctx, setup.port);
+  const logOffset = maillogSize(setup.postfix.logFile);
+  const sinkTarget = sink.count + count;
+  const startedAt = new Date();
+  const cpu0 = snapshotCpu();
+  const injection =
+    ctx.opts.client === 'source' ? startSmtpSource(ctx, setup.port, count) : await startNodeClient(ctx, setup.port, count);
+  const delivered = sink.waitFor(sinkTarget, injectionDeadlineMs(count) + 60_000, signal);
+  delivered.catch(() => undefined); // awaited below, after the injection's own outcome
+  const injectSecs = await injection.done;
+  const tLast = await delivered;
+  const cpu1 = snapshotCpu();
+  const totalSecs = Number(tLast - injection.t0) / 1e9;
+  const cpu = cpuBetween(cpu0, cpu1, process.pid, [setup.masterPid]);
+
+  const log = await waitForMaillog(setup, logOffset, count, signal);
+  const problems: string[] = [];
+  if (log.sent !== count) problems.push(`maillog shows ${log.sent} status=sent, expected ${count}`);
+  if (log.rejectCount > 0) problems.push(`maillog has ${log.rejectCount} rejections: ${log.rejects.join(' / ')}`);
+  if (log.deferred + log.bounced > 0) problems.push(`maillog has ${log.deferred} deferred and ${log.bounced} bounced deliveries`);
+  const sends = await store.listSends({ spaceId: ctx.spaceId, since: startedAt });
+  if (setup.key === 'b') {
+    if (sends.length !== count) problems.push(`store has ${sends.length} sends for this run, expected ${count}`);
+    const unsent = sends.filter((s) => !log.sentIds.has(s.id));
+    if (unsent.length > 0) problems.push(`${unsent.length} recorded sends have no status=sent in the maillog (e.g. ${unsent[0]?.id})`);
+  } else if (sends.length !== 0) {
+    problems.push(`store has ${sends.length} sends though setup ${setup.key} does not run trxmail's milter`);
+  }
+  if (problems.length > 0) {
+    const warn = log.warningCount > 0 ? `; maillog warnings: ${log.warnings.join(' / ')}` : '';
+    throw new Error(`setup ${setup.key}: ${problems.join('; ')}${warn} (log: ${setup.postfix.logFile})`);
+  }
+  return { setup: setup.key, count, totalSecs, injectSecs, cpu, log, stored: sends.length };
+}
+
+// ---------------------------------------------------------------- report
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+const rate = (r: RunResult): number => r.count / r.totalSecs;
+const injRate = (r: RunResult): number => r.count / r.injectSecs;
+const cpuMs = (r: RunResult): number => (r.cpu.machineBusy * 1000) / r.count;
+
+function describeRun(tag: string, setup: Setup, r: RunResult): string {
+  return (
+    `${tag.padEnd(8)} ${setup.key}) ${setup.label.padEnd(18)} ${String(r.count).padStart(6)} msgs ` +
+    `${rate(r).toFixed(1).padStart(7)} msg/s (${r.totalSecs.toFixed(2)} s)  injection ${injRate(r).toFixed(1).padStart(7)} msg/s  ` +
+    `machine CPU ${cpuMs(r).toFixed(2)} ms/msg  sent ${r.log.sent}  stored ${r.stored}`
+  );
+}
+
+function breakdown(runs: readonly RunResult[]): string {
+  const total = runs.reduce((s, r) => s + r.count, 0);
+  const groups = new Map<string, number>();
+  for (const r of runs) for (const [g, secs] of r.cpu.byGroup) groups.set(g, (groups.get(g) ?? 0) + secs);
+  return [...groups.entries()]
+    .filter(([, secs]) => (secs * 1000) / total >= 0.01)
+    .sort((x, y) => y[1] - x[1])
+    .map(([g, secs]) => `${g} ${((secs * 1000) / total).toFixed(2)}`)
+    .join(', ');
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  if (!postfixInstalled()) throw new Error(POSTFIX_INSTALL_HINT);
+  if (process.getuid?.() !== 0) throw new Error('bench/postfix starts Postfix and must run as root');
+  for (const bin of [SMTP_SOURCE_BIN, '/usr/sbin/smtp-sink']) if (!existsSync(bin)) throw new Error(`${bin} is missing (Debian package postfix)`);
+
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const signal = controller.signal;
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'trx-bench-postfix-'));
+  // mkdtemp makes it 0700; Postfix's unprivileged daemons must get through to their directories.
+  chmodSync(dir, 0o755);
+  const cleanups: Array<[string, () => Promise<void>]> = [];
+  try {
+    const ports = await freeLoopbackPorts(20);
+    const port = (i: number): number => ports[i]!;
+    const sinkPort = port(0);
+    const config: Config = {
+      file: null,
+      dataDir: path.join(dir, 'data'),
+      store: { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
+      bounceDomain: BOUNCE_DOMAIN,
+      listen: { milter: `inet:127.0.0.1:${port(1)}`, policy: `inet:127.0.0.1:${port(2)}`, auth: `inet:127.0.0.1:${port(3)}` },
+      hmacKeys: [{ id: 'bench', secret: randomBytes(24).toString('hex') }],
+      log: { level: 'info' },
+    };
+
+    const store = await openStore(config.store);
+    cleanups.push(['store', () => store.close()]);
+    const password = randomBytes(12).toString('hex');
+    const space = await store.createSpace({ name: 'bench' });
+    await store.addDomain(space.id, SENDER_DOMAIN);
+    await store.createUser({ spaceId: space.id, email: LOGIN, passwordHash: await hashPassword(password) });
+
+    // As shipped (`trxmail serve`): pino JSON lines at info, synchronous writes — to a file here.
+    const logFile = path.join(dir, 'trxmail.log');
+    const logger = pino(
+      { level: config.log.level, base: { component: 'trxmail' }, timestamp: pino.stdTimeFunctions.isoTime },
+      pino.destination({ dest: logFile, sync: true }),
+    );
+    const runtime = new Runtime(config, logger, { store });
+    await runtime.start();
+    cleanups.push(['trxmail listeners', () => runtime.stop()]);
+
+    const sink = await SmtpSink.start(sinkPort);
+    cleanups.push(['smtp-sink', () => sink.stop()]);
+
+    if (opts.nullMilter) {
+      const nullMilter = await startNullMilter(port(4));
+      cleanups.push(['null milter', () => nullMilter.close()]);
+    }
+    const makeSetup = (key: SetupKey, first: number): Setup => {
+      const p = { smtp: port(first), submission: port(first + 1), smtps: port(first + 2), reinject: port(first + 3) };
+      const benchPort = port(first + 4);
+      const postfix = new PrivatePostfix({
+        dir: path.join(dir, `postfix-${key}`),
+        hostname: HOSTNAME,
+        ports: p,
+        endpoints: key === 'n' ? { ...config.listen, milter: `inet:127.0.0.1:${port(4)}` } : config.listen,
+        bounceDomain: BOUNCE_DOMAIN,
+        bounceTransport: 'discard:',
+        relayhost: `[127.0.0.1]:${sinkPort}`,
+        withoutMilter: key === 'a',
+        extraMaster: benchListener(benchPort),
+      });
+      return { key, label: LABELS[key], postfix, port: opts.client === 'source' ? benchPort : p.submission, masterPid: 0 };
+    };
+    const setups: Setup[] = [makeSetup('a', 5), ...(opts.nullMilter ? [makeSetup('n', 10)] : []), makeSetup('b', 15)];
+    const setupB = setups[setups.length - 1]!;
+    for (const s of setups) {
+      await s.postfix.configure();
+      cleanups.push([`postfix ${s.key}`, () => stopPostfix(s.postfix)]);
+      await s.postfix.start();
+      s.masterPid = readMasterPid(s.postfix);
+    }
+
+    const message = makeMessage(opts.size);
+    const messageCrlfFile = path.join(dir, 'message.eml');
+    const messageLfFile = path.join(dir, 'message-lf.txt');
+    writeFileSync(messageCrlfFile, message);
+    writeFileSync(messageLfFile, message.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
+    const ctx: BenchContext = { opts, messageLfFile, messageCrlfFile, password, signal, sink, store, spaceId: space.id };
+
+    console.log(
+      `bench/postfix: ${opts.messages} messages of ${message.length} bytes, ${opts.sessions} sessions (connections reused), ` +
+        `${opts.rounds} rounds after a ${opts.warmup}-message warm-up per setup`,
+    );
+    console.log(
+      opts.client === 'source'
+        ? 'client: smtp-source on a bench-only plain-text listener (no TLS, no SASL, no policy); login macro {auth_authen} from milter_macro_defaults;\n' +
+            "        b) runs the milter's full rules path per message (account lookup, evaluate, recordSend, edits)"
+        : 'client: Node SMTP client (child process) with STARTTLS + AUTH PLAIN on the shipped submission listener;\n' +
+            '        a) = TLS + SASL + policy service, b) = the same + the milter: everything as shipped',
+    );
+    if (opts.nullMilter) console.log('        n) = a milter on trxmail\'s milter stack that answers continue and edits nothing');
+    console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
+    console.log(`sink: smtp-sink on 127.0.0.1:${sinkPort}; work dir ${dir}`);
+
+    for (const s of setups) console.log(describeRun('warm-up', s, await runOnce(ctx, s, opts.warmup)));
+    const results: RunResult[] = [];
+    for (let r = 0; r < opts.rounds; r++) {
+      // Alternate the order so that no setup always runs first.
+      for (const s of r % 2 === 0 ? setups : [...setups].reverse()) {
+        const res = await runOnce(ctx, s, opts.messages);
+        results.push(res);
+        console.log(describeRun(`round ${r + 1}`, s, res));
+      }
+    }
+
+    const of = (k: SetupKey): RunResult[] => results.filter((x) => x.setup === k);
+    const med = (k: SetupKey, f: (r: RunResult) => number): number => median(of(k).map(f));
+    console.log('');
+    for (const s of setups) {
+      const k = s.key;
+      console.log(
+        `median ${k}) ${s.label.padEnd(18)} ${med(k, rate).toFixed(1).padStart(7)} msg/s  injection ${med(k, injRate).toFixed(1).padStart(7)} msg/s  machine CPU ${med(k, cpuMs).toFixed(2)} ms/msg`,
+      );
+      console.log(`   CPU ms/msg by process: ${breakdown(of(k))}`);
+    }
+    if (opts.nullMilter) {
+      console.log(`ratio n/a: throughput ${(med('n', rate) / med('a', rate)).toFixed(3)}, machine CPU per message ${(med('n', cpuMs) / med('a', cpuMs)).toFixed(3)}`);
+    }
+    const ratio = med('b', rate) / med('a', rate);
+    console.log(
+      `ratio b/a: throughput ${ratio.toFixed(3)}, injection ${(med('b', injRate) / med('a', injRate)).toFixed(3)}, ` +
+        `machine CPU per message ${(med('b', cpuMs) / med('a', cpuMs)).toFixed(3)} (target: throughput >= 0.85)`,
+    );
+
+    if (opts.profile) {
+      const profiler = new CpuProfiler();
+      await profiler.start();
+      let profile: CpuProfile;
+      let res: RunResult;
+      try {
+        res = await runOnce(ctx, setupB, opts.messages);
+      } finally {
+        profile = await profiler.stop();
+      }
+      const file = path.join(tmpdir(), `trx-bench-postfix-b-${Date.now()}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      const sum = summariseProfile(profile, 25);
+      console.log('');
+      console.log(describeRun('profiled', setupB, res));
+      console.log(
+        `profile of this process during that run: busy ${sum.busyMs.toFixed(0)} ms (${(sum.busyMs / res.count).toFixed(3)} ms/msg), idle ${sum.idleMs.toFixed(0)} ms; saved ${file}`,
+      );
+      console.log('  self time by file:');
+      for (const e of sum.byFile) console.log(`    ${(e.share * 100).toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(6)} ms  ${e.name}`);
+      console.log('  self time by function:');
+      for (const e of sum.byFunction) console.log(`    ${(e.share * 100).toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(6)} ms  ${e.name}`);
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    for (const [what, fn] of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err: unknown) {
+        console.error(`cleanup: ${what}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (opts.keep) console.log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench/postfix: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});
