@@ -46,6 +46,49 @@ const keySchema = z.strictObject({
   }),
 });
 
+/** trxmail.yaml `http.listen` default: the tracking/health HTTP service, loopback only. */
+export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
+/** trxmail.yaml `reinject` default: Postfix's re-injection smtpd (postfix/master.cf). */
+export const DEFAULT_REINJECT = '127.0.0.1:10026';
+
+const HOST_PORT_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+const BASE_URL_MESSAGE = 'expected an absolute http:// or https:// URL without user, query or fragment';
+
+/**
+ * `host:port` (http.listen, reinject): a host name, IPv4 address or bracketed IPv6 address,
+ * and a port 1-65535. Returns the host without brackets, or null.
+ */
+export function parseHostPort(spec: string): { host: string; port: number } | null {
+  const m = HOST_PORT_RE.exec(spec);
+  if (!m?.[1] || !m[2]) return null;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return null;
+  const host = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
+  if (m[1].startsWith('[') && !host.includes(':')) return null;
+  return { host, port };
+}
+
+/**
+ * http.baseUrl in its normal form (WHATWG serialisation: lower-case scheme and host, IDN
+ * host as A-label) without trailing slashes, or null when it is not an absolute http/https
+ * URL with a host and without user, query or fragment. A path prefix is allowed.
+ */
+export function normaliseBaseUrl(spec: string): string | null {
+  if (/[?#\s]/.test(spec) || !/^https?:\/\/[^/\\]/i.test(spec)) return null;
+  let u: URL;
+  try {
+    u = new URL(spec);
+  } catch {
+    return null;
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '' || u.username !== '' || u.password !== '') return null;
+  return u.href.replace(/\/+$/, '');
+}
+
+const hostPort = z.string().refine((s) => parseHostPort(s) !== null, {
+  message: 'expected host:port (IPv6 host in brackets) with a port from 1 to 65535',
+});
+
 const schema = z.strictObject({
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
   store: z
@@ -67,6 +110,14 @@ const schema = z.strictObject({
     })
     .default({ milter: 'inet:127.0.0.1:8891', policy: 'inet:127.0.0.1:8892', auth: 'inet:127.0.0.1:8893' }),
   secrets: z.strictObject({ keys: z.array(keySchema).min(1) }).optional(),
+  http: z
+    .strictObject({
+      listen: hostPort.default(DEFAULT_HTTP_LISTEN),
+      /** Default: http://<listen> (loopback in place of an unspecified address). */
+      baseUrl: z.string().refine((u) => normaliseBaseUrl(u) !== null, { message: BASE_URL_MESSAGE }).optional(),
+    })
+    .default({ listen: DEFAULT_HTTP_LISTEN }),
+  reinject: hostPort.default(DEFAULT_REINJECT),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -90,6 +141,14 @@ export interface Config {
   /** Empty when neither the file nor the environment gave keys. First key signs. */
   readonly hmacKeys: readonly HmacKey[];
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /**
+   * The HTTP service (tracking pixel and clicks, health). `listen` is `host:port` as written
+   * (parseHostPort splits it); `baseUrl` is normalised (normaliseBaseUrl), without trailing
+   * slash: tracking URLs are `${baseUrl}/o/<token>` and `${baseUrl}/c/<token>`.
+   */
+  readonly http: { readonly listen: string; readonly baseUrl: string };
+  /** `host:port` of Postfix's re-injection listener (BCC copies), as written. */
+  readonly reinject: string;
 }
 
 export interface LoadOptions {
@@ -178,8 +237,18 @@ export function parseConfig(
     listen: { ...c.listen },
     hmacKeys: hmacKeys.map((k) => ({ id: k.id, secret: k.secret })),
     log: { ...c.log },
+    http: { listen: c.http.listen, baseUrl: c.http.baseUrl === undefined ? defaultBaseUrl(c.http.listen) : (normaliseBaseUrl(c.http.baseUrl) ?? c.http.baseUrl) },
+    reinject: c.reinject,
   };
   return deepFreeze(config);
+}
+
+/** http://<listen>, with loopback in place of an unspecified address (0.0.0.0, ::). */
+function defaultBaseUrl(listen: string): string {
+  const hp = parseHostPort(listen);
+  if (hp === null) return `http://${listen}`;
+  const host = hp.host === '0.0.0.0' ? '127.0.0.1' : hp.host === '::' ? '::1' : hp.host;
+  return normaliseBaseUrl(`http://${host.includes(':') ? `[${host}]` : host}:${hp.port}`) ?? `http://${listen}`;
 }
 
 function keysFromEnv(value: string | undefined): HmacKey[] | null {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/config.js';
+import { DEFAULT_HTTP_LISTEN, DEFAULT_REINJECT, loadConfig, normaliseBaseUrl, parseHostPort } from '../../../src/config/config.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
 function dirWith(yaml: string | null): string {
@@ -97,5 +97,76 @@ describe('loadConfig', () => {
 
   it('reports a missing --config file', () => {
     expect(() => loadConfig({ cwd: dirWith(null), configPath: 'nope.yaml', env: {} })).toThrow(/nope\.yaml: configuration file not found/);
+  });
+});
+
+describe('http and reinject', () => {
+  const load = (yaml: string | null) => loadConfig({ cwd: dirWith(yaml), env: {} });
+
+  it('defaults: loopback listener, base URL from it, Postfix re-injection on 127.0.0.1:10026; frozen', () => {
+    const c = load(null);
+    expect(c.http).toEqual({ listen: '127.0.0.1:8080', baseUrl: 'http://127.0.0.1:8080' });
+    expect(DEFAULT_HTTP_LISTEN).toBe('127.0.0.1:8080');
+    expect(c.reinject).toBe(DEFAULT_REINJECT);
+    expect(DEFAULT_REINJECT).toBe('127.0.0.1:10026');
+    expect(Object.isFrozen(c.http)).toBe(true);
+  });
+
+  it('reads http.listen, http.baseUrl (normalised, trailing slash dropped, path prefix kept) and reinject', () => {
+    const c = load('http:\n  listen: "[::1]:9080"\n  baseUrl: "HTTPS://Track.Bücher.Example/mail/"\nreinject: "[::1]:2527"\n');
+    expect(c.http).toEqual({ listen: '[::1]:9080', baseUrl: 'https://track.xn--bcher-kva.example/mail' });
+    expect(c.reinject).toBe('[::1]:2527');
+  });
+
+  it('derives the base URL from http.listen when it is not given (loopback for an unspecified address)', () => {
+    expect(load('http:\n  listen: "localhost:80"\n').http.baseUrl).toBe('http://localhost');
+    expect(load('http:\n  listen: "0.0.0.0:8081"\n').http.baseUrl).toBe('http://127.0.0.1:8081');
+    expect(load('http:\n  listen: "[::]:8082"\n').http.baseUrl).toBe('http://[::1]:8082');
+  });
+
+  const bad: Array<[string, RegExp]> = [
+    ['http:\n  listen: 8080\n', /http\.listen: expected string, got 8080$/],
+    ['http:\n  listen: "8080"\n', /http\.listen: expected host:port .*, got "8080"$/],
+    ['http:\n  listen: "inet:127.0.0.1:8080"\n', /http\.listen: expected host:port/],
+    ['http:\n  listen: "127.0.0.1:0"\n', /http\.listen: .*port from 1 to 65535, got "127\.0\.0\.1:0"$/],
+    ['http:\n  listen: "127.0.0.1:65536"\n', /http\.listen: /],
+    ['http:\n  listen: "::1:8080"\n', /http\.listen: /],
+    ['http:\n  baseUrl: "track.example.com"\n', /http\.baseUrl: expected an absolute http:\/\/ or https:\/\/ URL.*, got "track\.example\.com"$/],
+    ['http:\n  baseUrl: "ftp://track.example.com"\n', /http\.baseUrl: /],
+    ['http:\n  baseUrl: "https://track.example.com/?a=1"\n', /http\.baseUrl: /],
+    ['http:\n  baseUrl: "https://track.example.com/#x"\n', /http\.baseUrl: /],
+    ['http:\n  baseUrl: "https://user:pw@track.example.com"\n', /http\.baseUrl: /],
+    ['http:\n  baseUrl: "https:///path"\n', /http\.baseUrl: /],
+    ['http:\n  port: 80\n', /http\.port: unknown key$/],
+    ['reinject: "10026"\n', /reinject: expected host:port .*, got "10026"$/],
+    ['reinject: "unix:/var/run/x"\n', /reinject: /],
+  ];
+  it.each(bad)('refuses %j with one line naming the key', (yaml, re) => {
+    const cwd = dirWith(yaml);
+    let err: unknown;
+    try {
+      loadConfig({ cwd, env: {} });
+    } catch (e: unknown) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(re);
+    expect((err as Error).message.startsWith(path.join(cwd, 'trxmail.yaml') + ':')).toBe(true);
+  });
+
+  it('parseHostPort splits host and port, without IPv6 brackets', () => {
+    expect(parseHostPort('127.0.0.1:8080')).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(parseHostPort('[::1]:1')).toEqual({ host: '::1', port: 1 });
+    expect(parseHostPort('mail.example:65535')).toEqual({ host: 'mail.example', port: 65535 });
+    for (const badSpec of ['', ':80', 'host:', 'host:0', 'host:65536', '[abc]:80', '[::1]', 'a b:80', 'host:080000']) {
+      expect(parseHostPort(badSpec)).toBeNull();
+    }
+  });
+
+  it('normaliseBaseUrl keeps a path prefix and drops trailing slashes', () => {
+    expect(normaliseBaseUrl('http://127.0.0.1:8080/')).toBe('http://127.0.0.1:8080');
+    expect(normaliseBaseUrl('https://t.example.com/a/b//')).toBe('https://t.example.com/a/b');
+    expect(normaliseBaseUrl('https://t.example.com:443')).toBe('https://t.example.com');
+    expect(normaliseBaseUrl('https://t.example.com/a b')).toBeNull();
   });
 });
