@@ -50,7 +50,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import type { Config } from '../src/config/config.js';
+import { parseConfig } from '../src/config/config.js';
 import { hashPassword } from '../src/lib/password.js';
 import { POSTFIX_INSTALL_HINT, PrivatePostfix, postfixInstalled } from '../src/postfix/instance.js';
 import { Runtime } from '../src/server/runtime.js';
@@ -436,15 +436,18 @@ async function main(): Promise<void> {
     const ports = await freeLoopbackPorts(20);
     const port = (i: number): number => ports[i]!;
     const sinkPort = port(0);
-    const config: Config = {
-      file: null,
-      dataDir: path.join(dir, 'data'),
-      store: { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
-      bounceDomain: BOUNCE_DOMAIN,
-      listen: { milter: `inet:127.0.0.1:${port(1)}`, policy: `inet:127.0.0.1:${port(2)}`, auth: `inet:127.0.0.1:${port(3)}` },
-      hmacKeys: [{ id: 'bench', secret: randomBytes(24).toString('hex') }],
-      log: { level: 'info' },
-    };
+    // Through the real parser, so defaults fill in whatever keys the configuration grows.
+    const config = parseConfig(
+      {
+        dataDir: path.join(dir, 'data'),
+        store: { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
+        bounceDomain: BOUNCE_DOMAIN,
+        listen: { milter: `inet:127.0.0.1:${port(1)}`, policy: `inet:127.0.0.1:${port(2)}`, auth: `inet:127.0.0.1:${port(3)}` },
+        secrets: { keys: [{ id: 'bench', secret: randomBytes(24).toString('hex') }] },
+        log: { level: 'info' },
+      },
+      { file: null, env: {}, baseDir: dir },
+    );
 
     const store = await openStore(config.store);
     cleanups.push(['store', () => store.close()]);
