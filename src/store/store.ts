@@ -112,6 +112,30 @@ export interface SendEvent extends NewSendEvent {
   readonly id: number;
 }
 
+/**
+ * Open and click counts of one send (Store.eventCounts). An event is machine traffic when its
+ * detail has `machine: true` (the HTTP service sets it for link scanners, image proxies...);
+ * every other 'opened'/'clicked' event counts as a person's.
+ */
+export interface EventCounts {
+  /** 'opened' events of people. */
+  readonly opened: number;
+  /** 'opened' events marked machine traffic. */
+  readonly openedMachine: number;
+  /** 'clicked' events of people. */
+  readonly clicked: number;
+  /** 'clicked' events marked machine traffic. */
+  readonly clickedMachine: number;
+  /**
+   * A person opened the message: a person's open or a person's click (a click proves the
+   * message was opened even when its images, and so the pixel, were blocked). Summed over
+   * sends, this is the unique-open count of a report.
+   */
+  readonly uniqueOpened: boolean;
+  /** A person clicked at least once (summed over sends: unique clicks). */
+  readonly uniqueClicked: boolean;
+}
+
 export interface SendFilter {
   readonly spaceId?: number;
   /** Every tag must be on the send (exact, case-sensitive; at most MAX_TAGS; [] = no filter). */
@@ -194,4 +218,10 @@ export interface Store {
   addEvent(event: NewSendEvent): Promise<SendEvent>;
   /** Oldest first (by `at`, then insertion); empty for an unknown send. */
   listEvents(sendId: string): Promise<SendEvent[]>;
+  /**
+   * Open/click counts of many sends in one round trip (at most MAX_EVENT_COUNT_SENDS ids, else
+   * UsageError); keys are the ids exactly as passed, every one present (all zero for a send
+   * without such events or an unknown id).
+   */
+  eventCounts(sendIds: readonly string[]): Promise<Record<string, EventCounts>>;
 }

@@ -8,7 +8,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransientError, UsageError } from '../../src/lib/errors.js';
-import { MAX_RECIPIENTS, MAX_SPACE_NAME_LENGTH, MAX_TAGS } from '../../src/lib/limits.js';
+import { MAX_EVENT_COUNT_SENDS, MAX_RECIPIENTS, MAX_SPACE_NAME_LENGTH, MAX_TAGS } from '../../src/lib/limits.js';
 import type { NewSend, SendRecipient, Space, Store, User } from '../../src/store/store.js';
 
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -586,6 +586,60 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await expect(
           store.addEvent({ sendId: 'e1', recipient: 'r', type: 'opened', at: new Date(Number.NaN), detail: {} }),
         ).rejects.toThrow(UsageError);
+      });
+    });
+
+    describe('event counts', () => {
+      const zero = { opened: 0, openedMachine: 0, clicked: 0, clickedMachine: 0, uniqueOpened: false, uniqueClicked: false };
+      const ev = (sendId: string, type: 'opened' | 'clicked' | 'delivered', detail: Record<string, unknown> = {}, ms = 0) =>
+        store.addEvent({ sendId, recipient: 'rcpt@example.net', type, at: at(ms), detail });
+
+      beforeEach(async () => {
+        await store.recordSend(send({ id: 'c1' }));
+        await store.recordSend(send({ id: 'c2' }));
+        await store.recordSend(send({ id: 'c3' }));
+        await store.recordSend(send({ id: 'c4', spaceId: b.id, userId: userB.id }));
+      });
+
+      it('counts opens and clicks per send, machine traffic (detail.machine === true) apart', async () => {
+        await ev('c1', 'opened', { userAgent: 'Mozilla/5.0', machine: false, machineReason: null });
+        await ev('c1', 'opened', { userAgent: 'Mozilla/5.0' }, 1000);
+        await ev('c1', 'opened', { userAgent: 'x GoogleImageProxy', machine: true, machineReason: 'image-proxy:GoogleImageProxy' });
+        await ev('c1', 'clicked', { url: 'https://a.example/', machine: false });
+        await ev('c1', 'clicked', { url: 'https://a.example/', machine: true });
+        await ev('c1', 'clicked', { url: 'https://a.example/', machine: true });
+        await ev('c1', 'delivered', { machine: true });
+        // only JSON true marks machine traffic
+        await ev('c2', 'opened', { machine: 1 });
+        await ev('c2', 'opened', { machine: 'true' });
+        await ev('c3', 'clicked', { machine: true });
+        await ev('c4', 'clicked', { machine: false });
+        const counts = await store.eventCounts(['c1', 'c2', 'c3', 'c4']);
+        expect(counts).toEqual({
+          c1: { opened: 2, openedMachine: 1, clicked: 1, clickedMachine: 2, uniqueOpened: true, uniqueClicked: true },
+          c2: { ...zero, opened: 2, uniqueOpened: true },
+          c3: { ...zero, clickedMachine: 1 },
+          // a click without an open (images blocked) still means a person opened it
+          c4: { ...zero, clicked: 1, uniqueOpened: true, uniqueClicked: true },
+        });
+      });
+
+      it('answers every id as passed: zeros for sends without events and for unknown ids', async () => {
+        await ev('c1', 'opened');
+        const counts = await store.eventCounts(['c2', 'unknown', '__proto__', 'c1', 'c1']);
+        expect(Object.keys(counts).sort()).toEqual(['__proto__', 'c1', 'c2', 'unknown']);
+        expect(counts['c2']).toEqual(zero);
+        expect(counts['unknown']).toEqual(zero);
+        expect(counts['__proto__']).toEqual(zero);
+        expect(counts['c1']).toMatchObject({ opened: 1, uniqueOpened: true });
+        expect(await store.eventCounts([])).toEqual({});
+      });
+
+      it(`takes at most MAX_EVENT_COUNT_SENDS (${MAX_EVENT_COUNT_SENDS}) ids`, async () => {
+        const ids = Array.from({ length: MAX_EVENT_COUNT_SENDS }, (_, i) => `id-${i}`);
+        const counts = await store.eventCounts(ids);
+        expect(Object.keys(counts)).toHaveLength(MAX_EVENT_COUNT_SENDS);
+        await expect(store.eventCounts([...ids, 'one-more'])).rejects.toThrow(UsageError);
       });
     });
 

@@ -18,7 +18,7 @@
  * interface is shared with network backends.
  *
  * Limits: lookupSuppression takes at most MAX_RECIPIENTS addresses, listSends at most MAX_TAGS
- * tags; space names at most MAX_SPACE_NAME_LENGTH.
+ * tags, eventCounts at most MAX_EVENT_COUNT_SENDS ids; space names at most MAX_SPACE_NAME_LENGTH.
  *
  * Throws: UsageError (unknown space, duplicate name / e-mail / send id, invalid domain, address,
  * flags or date), TransientError (database busy or I/O failure), ConfigError from open()
@@ -31,8 +31,9 @@ import { listKey, normaliseDomain } from '../../core/domain.js';
 import { MAX_FLAGS } from '../../core/types.js';
 import type { FlagSource, SuppressionAnswer, SuppressionList } from '../../core/types.js';
 import { ConfigError, InvariantError, TransientError, UsageError } from '../../lib/errors.js';
-import { MAX_ADDRESS_LENGTH, MAX_RECIPIENTS, MAX_SPACE_NAME_LENGTH, MAX_TAGS } from '../../lib/limits.js';
+import { MAX_ADDRESS_LENGTH, MAX_EVENT_COUNT_SENDS, MAX_RECIPIENTS, MAX_SPACE_NAME_LENGTH, MAX_TAGS } from '../../lib/limits.js';
 import type {
+  EventCounts,
   FromDefault,
   ListEntry,
   NewSend,
@@ -108,6 +109,12 @@ interface RecipientRow {
   status: SendRecipient['status'];
   suppressed_by: SuppressionList | null;
   detail: string | null;
+}
+interface EventCountRow {
+  send_id: string;
+  type: 'opened' | 'clicked';
+  machine: number;
+  n: number;
 }
 interface EventRow {
   id: number;
@@ -325,6 +332,11 @@ function prepareAll(db: Database.Database) {
       'INSERT INTO events (send_id, recipient, type, at, detail) VALUES (?, ?, ?, ?, ?)',
     ),
     listEvents: db.prepare<[string], EventRow>(`SELECT ${EVENT_COLS} FROM events WHERE send_id = ? ORDER BY at, id`),
+    // json_type is 'true' only for JSON true: "machine": 1 or "true" are not machine traffic.
+    eventCounts: db.prepare<[string], EventCountRow>(
+      "SELECT send_id, type, json_type(detail, '$.machine') IS 'true' AS machine, count(*) AS n FROM events " +
+        "WHERE send_id IN (SELECT value FROM json_each(?)) AND type IN ('opened', 'clicked') GROUP BY send_id, type, machine",
+    ),
   };
 }
 
@@ -778,6 +790,29 @@ export class SqliteStore implements Store {
 
   listEvents(sendId: string): Promise<SendEvent[]> {
     return this.run(() => this.sql.listEvents.all(sendId).map(eventFrom));
+  }
+
+  eventCounts(sendIds: readonly string[]): Promise<Record<string, EventCounts>> {
+    return this.run(() => {
+      if (sendIds.length > MAX_EVENT_COUNT_SENDS) throw new UsageError(`at most ${MAX_EVENT_COUNT_SENDS} send ids per event count`);
+      const counts = new Map<string, { opened: number; openedMachine: number; clicked: number; clickedMachine: number }>();
+      const wanted = [...new Set(sendIds)];
+      if (wanted.length > 0) {
+        for (const row of this.sql.eventCounts.all(JSON.stringify(wanted))) {
+          const c = counts.get(row.send_id) ?? { opened: 0, openedMachine: 0, clicked: 0, clickedMachine: 0 };
+          if (row.type === 'opened') c[row.machine === 1 ? 'openedMachine' : 'opened'] += row.n;
+          else c[row.machine === 1 ? 'clickedMachine' : 'clicked'] += row.n;
+          counts.set(row.send_id, c);
+        }
+      }
+      // Null prototype: a send id such as "__proto__" must be an ordinary key.
+      const result = Object.create(null) as Record<string, EventCounts>;
+      for (const id of sendIds) {
+        const c = counts.get(id) ?? { opened: 0, openedMachine: 0, clicked: 0, clickedMachine: 0 };
+        result[id] = { ...c, uniqueOpened: c.opened > 0 || c.clicked > 0, uniqueClicked: c.clicked > 0 };
+      }
+      return result;
+    });
   }
 }
 
