@@ -7,7 +7,7 @@
  *   <img src="…" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0" />
  * inserted before the LAST `</body>` end tag (case-insensitive; not one inside a comment,
  * conditional comment, CDATA or raw text such as <script>), or appended at the end when there
- * is none.
+ * is none (before trailing whitespace, so a final line break stays last).
  *
  * Click tracking (`clickUrl`): the `href` of `<a>` and `<area>` start tags (the first `href`
  * of a tag counts, as in a browser; double-, single- or un-quoted, any case):
@@ -184,14 +184,14 @@ export function rewriteHtmlDetailed(
   }
 
   let pixelInserted = false;
-  let tail = '';
   if (opts.pixelUrl !== null) {
     pixelInserted = true;
-    if (lastBodyEnd >= 0) edits.push({ start: lastBodyEnd, end: lastBodyEnd, text: pixelTag(opts.pixelUrl) });
-    else tail = pixelTag(opts.pixelUrl);
+    // no </body>: at the end, before the trailing whitespace so a final line break stays last
+    const at = lastBodyEnd >= 0 ? lastBodyEnd : whitespaceBefore(html, html.length);
+    edits.push({ start: at, end: at, text: pixelTag(opts.pixelUrl) });
   }
 
-  if (edits.length === 0 && tail === '') return { html, linksRewritten, pixelInserted, linksOverCap, optOuts };
+  if (edits.length === 0) return { html, linksRewritten, pixelInserted, linksOverCap, optOuts };
   // opt-out removals of one tag come in document order, but the pixel may land anywhere
   edits.sort((a, b) => a.start - b.start);
   const parts: string[] = [];
@@ -200,7 +200,7 @@ export function rewriteHtmlDetailed(
     parts.push(html.slice(pos, e.start), e.text);
     pos = e.end;
   }
-  parts.push(html.slice(pos), tail);
+  parts.push(html.slice(pos));
   return { html: parts.join(''), linksRewritten, pixelInserted, linksOverCap, optOuts };
 }
 

@@ -78,7 +78,14 @@ function isAsciiAlpha(c: number): boolean {
 
 /** Lower-case A-Z only (the HTML spec's "ASCII lowercase"). */
 export function asciiLower(s: string): string {
-  return /[A-Z]/.test(s) ? s.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : s;
+  let upper = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // toLowerCase would also fold non-ASCII letters (and U+212A KELVIN SIGN to "k")
+    if (c >= 0x80) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+  }
+  return upper ? s.toLowerCase() : s;
 }
 
 /**
