@@ -20,6 +20,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { normaliseDomain } from '../core/domain.js';
+import { parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import { ConfigError } from '../lib/errors.js';
 
 export const DEFAULT_CONFIG_FILE = 'trxmail.yaml';
@@ -27,16 +28,25 @@ export const DEFAULT_DATA_DIR = 'trxmail-data';
 /** Shortest HMAC secret we accept, in bytes (128 bits). */
 export const MIN_SECRET_BYTES = 16;
 
-const ENDPOINT_RE = /^(inet:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}|unix:\/.+)$/;
-
 const endpoint = z
   .string()
-  .refine((s) => ENDPOINT_RE.test(s) && portOk(s), { message: 'expected inet:host:port or unix:/absolute/path' });
+  .refine(isPostfixEndpoint, { message: 'expected inet:host:port or unix:/absolute/path' });
 
-function portOk(s: string): boolean {
-  if (!s.startsWith('inet:')) return true;
-  const port = Number(s.slice(s.lastIndexOf(':') + 1));
-  return port >= 1 && port <= 65535;
+/**
+ * A listen.* value must be in Postfix's own notation, because `postfix-config` copies it into
+ * main.cf as is: `inet:host:port` (IPv6 host in brackets, port from 1) or `unix:/absolute/path`.
+ * The parser also reads libmilter's forms (`inet:port@host`, `local:`), which Postfix does not.
+ */
+function isPostfixEndpoint(spec: string): boolean {
+  let ep: Endpoint;
+  try {
+    ep = parseEndpoint(spec);
+  } catch (err: unknown) {
+    if (err instanceof ConfigError) return false;
+    throw err;
+  }
+  if (ep.kind === 'unix') return spec.startsWith('unix:/') && ep.path.length > 1;
+  return spec.startsWith('inet:') && !spec.includes('@') && (!ep.host.includes(':') || spec.startsWith('inet:[')) && ep.port >= 1;
 }
 
 const keySchema = z.strictObject({

@@ -29,6 +29,7 @@
 
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import { ConfigError, InvariantError, ProtocolError } from '../lib/errors.js';
 import { decodeCommand, MilterFrameDecoder, type MilterFrame } from './codec.js';
 import type { MilterHandlerFactory, MilterPeerInfo } from './handler.js';
@@ -41,45 +42,6 @@ export const MILTER_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
 export const MILTER_CLOSE_DEADLINE_MS = 30 * 1000;
 /** Default permission bits of a unix milter socket (Postfix's group must be able to connect). */
 export const MILTER_SOCKET_MODE = 0o660;
-
-export type MilterEndpoint =
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  | { readonly kind: 'unix'; readonly path: string };
-
-/** Parses `inet:host:port`, `inet:[::1]:port`, `inet:port@host`, `unix:/path`, `local:/path`. */
-export function parseMilterEndpoint(spec: string): MilterEndpoint {
-  const fail = (why: string): never => {
-    throw new ConfigError(`milter endpoint ${JSON.stringify(spec)}: ${why}`);
-  };
-  const colon = spec.indexOf(':');
-  if (colon < 0) {
-    if (spec.startsWith('/')) return { kind: 'unix', path: spec };
-    return fail('expected inet:host:port or unix:/path');
-  }
-  const transport = spec.slice(0, colon).toLowerCase();
-  const rest = spec.slice(colon + 1);
-  if (transport === 'unix' || transport === 'local') {
-    if (rest === '') fail('empty socket path');
-    return { kind: 'unix', path: rest };
-  }
-  if (transport !== 'inet' && transport !== 'inet6') return fail(`unknown transport ${transport}`);
-  let host: string;
-  let portText: string;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    portText = rest.slice(0, at);
-    host = rest.slice(at + 1);
-  } else {
-    const last = rest.lastIndexOf(':');
-    if (last < 0) return fail('missing port');
-    host = rest.slice(0, last);
-    portText = rest.slice(last + 1);
-  }
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  if (host === '') fail('missing host');
-  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) fail(`bad port ${JSON.stringify(portText)}`);
-  return { kind: 'tcp', host, port: Number(portText) };
-}
 
 export interface MilterServerOptions {
   /** Makes the handler for each new connection. */
@@ -101,7 +63,7 @@ export class MilterServer {
   private readonly closeDeadlineMs: number;
   private readonly socketMode: number;
   private nextId = 1;
-  private endpoint: MilterEndpoint | null = null;
+  private endpoint: Endpoint | null = null;
   private closing: Promise<void> | null = null;
   /** Set by close(): connections end as soon as they are between messages. */
   draining = false;
@@ -127,13 +89,13 @@ export class MilterServer {
   }
 
   /** Starts listening; resolves with the bound endpoint (the real port when 0 was asked). */
-  async listen(spec: string | MilterEndpoint): Promise<MilterEndpoint> {
+  async listen(spec: string | Endpoint): Promise<Endpoint> {
     if (this.endpoint !== null || this.closing !== null) throw new InvariantError('MilterServer.listen() called twice or after close()');
-    const ep = typeof spec === 'string' ? parseMilterEndpoint(spec) : spec;
+    const ep = typeof spec === 'string' ? parseEndpoint(spec, 'milter endpoint') : spec;
     if (ep.kind === 'unix') await removeStaleSocket(ep.path);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
-        reject(new ConfigError(`cannot listen on milter endpoint ${describe(ep)}: ${err.message}`, { cause: err }));
+        reject(new ConfigError(`cannot listen on milter endpoint ${formatEndpoint(ep)}: ${err.message}`, { cause: err }));
       };
       this.server.once('error', onError);
       const done = (): void => {
@@ -151,7 +113,7 @@ export class MilterServer {
       const port = typeof addr === 'object' && addr !== null ? addr.port : ep.port;
       this.endpoint = { kind: 'tcp', host: ep.host, port };
     }
-    this.log.info({ endpoint: describe(this.endpoint) }, 'milter server listening');
+    this.log.info({ endpoint: formatEndpoint(this.endpoint) }, 'milter server listening');
     return this.endpoint;
   }
 
@@ -394,10 +356,6 @@ class MilterConnection {
     }
     this.resolveDone();
   }
-}
-
-function describe(ep: MilterEndpoint): string {
-  return ep.kind === 'unix' ? `unix:${ep.path}` : `inet:${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}`;
 }
 
 /** Removes a leftover unix socket nobody listens on; refuses other files and live sockets. */

@@ -10,13 +10,13 @@
  */
 import { CredentialVerifier } from '../auth/credentials.js';
 import { AuthServer } from '../auth/server.js';
-import type { ListenEndpoint } from '../auth/socket-server.js';
 import type { Config } from '../config/config.js';
 import { hmacKeysInForce } from '../config/secrets.js';
 import { encodeBounceAddress } from '../lib/bounce-address.js';
+import { formatEndpoint, parseEndpoint } from '../lib/endpoint.js';
 import type { Logger } from '../lib/logger.js';
 import { createRulesHandler } from '../milter/rules-handler.js';
-import { MilterServer, parseMilterEndpoint } from '../milter/server.js';
+import { MilterServer } from '../milter/server.js';
 import { createRulesDecider } from '../policy/rules-decider.js';
 import { PolicyServer } from '../policy/server.js';
 import { openStore } from '../store/open-store.js';
@@ -26,15 +26,6 @@ export interface RuntimeEndpoints {
   readonly milter: string;
   readonly policy: string;
   readonly auth: string;
-}
-
-function endpoint(spec: string): ListenEndpoint {
-  const e = parseMilterEndpoint(spec);
-  return e.kind === 'tcp' ? { kind: 'tcp', host: e.host, port: e.port } : { kind: 'unix', path: e.path };
-}
-
-function show(e: { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string }): string {
-  return e.kind === 'tcp' ? `inet:${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}` : `unix:${e.path}`;
 }
 
 export class Runtime {
@@ -68,10 +59,10 @@ export class Runtime {
         }),
         logger,
       });
-      const a = await this.auth.listen(endpoint(config.listen.auth));
-      const p = await this.policy.listen(endpoint(config.listen.policy));
-      const m = await this.milter.listen(config.listen.milter);
-      this.endpoints = { milter: show(m), policy: show(p), auth: show(a) };
+      const a = await this.auth.listen(parseEndpoint(config.listen.auth, 'listen.auth'));
+      const p = await this.policy.listen(parseEndpoint(config.listen.policy, 'listen.policy'));
+      const m = await this.milter.listen(parseEndpoint(config.listen.milter, 'listen.milter'));
+      this.endpoints = { milter: formatEndpoint(m), policy: formatEndpoint(p), auth: formatEndpoint(a) };
       logger.info({ ...this.endpoints, store: config.store.driver }, 'trxmail listening');
       return this.endpoints;
     } catch (err: unknown) {

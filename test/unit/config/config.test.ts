@@ -50,6 +50,20 @@ describe('loadConfig', () => {
     expect(loadConfig({ cwd, env }).hmacKeys.map((k) => k.id)).toEqual(['k2', 'k1']);
   });
 
+  it.each(['inet:127.0.0.1:8891', 'inet:localhost:25', 'inet:[::1]:8891', 'unix:/run/trxmail/auth.sock'])('takes listen.auth %j as it is', (spec) => {
+    expect(loadConfig({ cwd: dirWith(`listen:\n  auth: "${spec}"\n`), env: {} }).listen.auth).toBe(spec);
+  });
+
+  // Postfix reads these values too (postfix-config): libmilter-only forms, port 0 and relative paths are refused.
+  it.each(['inet:8891@127.0.0.1', 'local:/run/a.sock', '/run/a.sock', 'unix:a.sock', 'unix:/', 'inet:127.0.0.1:0', 'inet:::1:8891', 'inet6:[::1]:8891', 'INET:h:25', 'tcp:h:25'])(
+    'refuses listen.auth %j',
+    (spec) => {
+      expect(() => loadConfig({ cwd: dirWith(`listen:\n  auth: "${spec}"\n`), env: {} })).toThrow(
+        `listen.auth: expected inet:host:port or unix:/absolute/path, got ${JSON.stringify(spec)}`,
+      );
+    },
+  );
+
   const bad: Array<[string, string | RegExp]> = [
     ['colour: blue\n', /trxmail\.yaml: colour: unknown key$/],
     ['listen:\n  milter: 8891\n', /listen\.milter: expected string, got 8891$/],
