@@ -5,10 +5,16 @@
  * --until. Dates are ISO 8601: `2026-11-22` (a whole day in UTC) or `2026-11-22T10:00:00Z`.
  * --since is inclusive; --until is exclusive for a date-time and covers the whole day for a
  * plain date (so `--since 2026-11-01 --until 2026-11-30` is all of November).
+ *
+ * Opens and clicks (Store.eventCounts): the table shows people's counts (OPENS, CLICKS); CSV
+ * adds OPENS_MACHINE and CLICKS_MACHINE at the end, JSON a `counts` object. `sends show`
+ * prints the events as a timeline; for opens and clicks it says "person" or "machine (<why>)",
+ * the URL of a click and the user agent.
  */
 import type { Command } from 'commander';
 import { UsageError } from '../lib/errors.js';
-import type { Send, SendFilter } from '../store/store.js';
+import { MAX_EVENT_COUNT_SENDS } from '../lib/limits.js';
+import type { EventCounts, Send, SendEvent, SendFilter, Store } from '../store/store.js';
 import type { Column } from './format.js';
 import { formatJson } from './format.js';
 import { outputFormat, render, type CliContext } from './program.js';
@@ -56,7 +62,9 @@ const recipientState = (s: Send, role: 'to' | 'bcc'): string => {
   return r.suppressedBy ? `suppressed:${r.suppressedBy}` : r.status;
 };
 
-const SEND_COLUMNS: readonly Column<Send & { space: string }>[] = [
+type SendRow = Send & { space: string; counts: EventCounts };
+
+const SEND_COLUMNS: readonly Column<SendRow>[] = [
   { header: 'ID', value: (s) => s.id },
   { header: 'RECEIVED', value: (s) => s.receivedAt },
   { header: 'SPACE', value: (s) => s.space },
@@ -70,7 +78,55 @@ const SEND_COLUMNS: readonly Column<Send & { space: string }>[] = [
   { header: 'TAGS', value: (s) => s.tags },
 ];
 
-export function sendJson(s: Send, space: string): Record<string, unknown> {
+/** Table: people's opens and clicks before the tags. */
+const TABLE_COLUMNS: readonly Column<SendRow>[] = [
+  ...SEND_COLUMNS.slice(0, -1),
+  { header: 'OPENS', value: (s) => s.counts.opened },
+  { header: 'CLICKS', value: (s) => s.counts.clicked },
+  ...SEND_COLUMNS.slice(-1),
+];
+
+/** CSV: the existing columns keep their places; the counts come last. */
+const CSV_COLUMNS: readonly Column<SendRow>[] = [
+  ...SEND_COLUMNS,
+  { header: 'OPENS', value: (s) => s.counts.opened },
+  { header: 'OPENS_MACHINE', value: (s) => s.counts.openedMachine },
+  { header: 'CLICKS', value: (s) => s.counts.clicked },
+  { header: 'CLICKS_MACHINE', value: (s) => s.counts.clickedMachine },
+];
+
+const NO_COUNTS: EventCounts = { opened: 0, openedMachine: 0, clicked: 0, clickedMachine: 0, uniqueOpened: false, uniqueClicked: false };
+
+/** Event counts of many sends, MAX_EVENT_COUNT_SENDS at a time. */
+async function countsOf(store: Store, ids: readonly string[]): Promise<Map<string, EventCounts>> {
+  const out = new Map<string, EventCounts>();
+  for (let i = 0; i < ids.length; i += MAX_EVENT_COUNT_SENDS) {
+    const part = await store.eventCounts(ids.slice(i, i + MAX_EVENT_COUNT_SENDS));
+    for (const [id, c] of Object.entries(part)) out.set(id, c);
+  }
+  return out;
+}
+
+function countText(human: number, machine: number): string {
+  return machine > 0 ? `${human} (+${machine} machine)` : String(human);
+}
+
+/** One timeline line: opens and clicks spelled out, other events with their detail as JSON. */
+export function eventLine(e: SendEvent): string {
+  const head = `  ${e.at.toISOString()}  ${e.type.padEnd(10)} ${e.recipient}`;
+  if (e.type !== 'opened' && e.type !== 'clicked') {
+    return head + (Object.keys(e.detail).length ? '  ' + JSON.stringify(e.detail) : '');
+  }
+  const { url, userAgent, machine, machineReason, ...rest } = e.detail;
+  const who = machine === true ? `machine${typeof machineReason === 'string' ? ` (${machineReason})` : ''}` : 'person';
+  const parts = [head, who];
+  if (typeof url === 'string') parts.push(url);
+  if (typeof userAgent === 'string') parts.push(`ua ${userAgent === '' ? '-' : JSON.stringify(userAgent)}`);
+  if (Object.keys(rest).length) parts.push(JSON.stringify(rest));
+  return parts.join('  ');
+}
+
+export function sendJson(s: Send, space: string, counts?: EventCounts): Record<string, unknown> {
   return {
     id: s.id,
     space,
@@ -86,6 +142,7 @@ export function sendJson(s: Send, space: string): Record<string, unknown> {
     flags: s.flags,
     flagsSource: s.flagsSource,
     recipients: s.recipients,
+    ...(counts ? { counts } : {}),
   };
 }
 
@@ -123,8 +180,14 @@ export function registerSendCommands(program: Command, ctx: CliContext): void {
         if (o.space !== undefined) filter.spaceId = (await ctx.space(o.space)).id;
         const store = await ctx.getStore();
         const names = new Map((await store.listSpaces()).map((s) => [s.id, s.name]));
-        const rows = (await store.listSends(filter)).map((s) => ({ ...s, space: names.get(s.spaceId) ?? String(s.spaceId) }));
-        ctx.out(render(fmt, SEND_COLUMNS, rows, (s) => sendJson(s, s.space)));
+        const sendsFound = await store.listSends(filter);
+        const counts = await countsOf(store, sendsFound.map((s) => s.id));
+        const rows: SendRow[] = sendsFound.map((s) => ({
+          ...s,
+          space: names.get(s.spaceId) ?? String(s.spaceId),
+          counts: counts.get(s.id) ?? NO_COUNTS,
+        }));
+        ctx.out(render(fmt, fmt === 'csv' ? CSV_COLUMNS : TABLE_COLUMNS, rows, (s) => sendJson(s, s.space, s.counts)));
       },
     );
   sends
@@ -137,8 +200,9 @@ export function registerSendCommands(program: Command, ctx: CliContext): void {
       if (!s) throw new UsageError(`no send with id "${id}"`);
       const space = (await store.getSpace(s.spaceId))?.name ?? String(s.spaceId);
       const events = await store.listEvents(id);
+      const counts = (await store.eventCounts([id]))[id] ?? NO_COUNTS;
       if (o.json) {
-        ctx.out(formatJson({ ...sendJson(s, space), events }));
+        ctx.out(formatJson({ ...sendJson(s, space, counts), events }));
         return;
       }
       const lines = [
@@ -154,14 +218,14 @@ export function registerSendCommands(program: Command, ctx: CliContext): void {
         `discarded:   ${s.discarded.length ? s.discarded.join(', ') : '-'}`,
         `tags:        ${s.tags.length ? s.tags.join(', ') : '-'}`,
         `flags:       ${s.flags} (${s.flagsSource})`,
+        `opens:       ${countText(counts.opened, counts.openedMachine)}`,
+        `clicks:      ${countText(counts.clicked, counts.clickedMachine)}`,
         'recipients:',
         ...s.recipients.map(
           (r) => `  ${r.role.padEnd(9)} ${r.address}  ${r.status}${r.suppressedBy ? ` (${r.suppressedBy} list)` : ''}${r.detail ? `  ${r.detail}` : ''}`,
         ),
         'events:',
-        ...(events.length
-          ? events.map((e) => `  ${e.at.toISOString()}  ${e.type.padEnd(10)} ${e.recipient}${Object.keys(e.detail).length ? '  ' + JSON.stringify(e.detail) : ''}`)
-          : ['  -']),
+        ...(events.length ? events.map(eventLine) : ['  -']),
       ];
        
       ctx.out(lines.map((l) => l.replace(/[\u0000-\u001f\u007f]/g, '?')).join('\n') + '\n');
