@@ -28,7 +28,7 @@
  */
 import { InvariantError, ProtocolError } from '../lib/errors.js';
 import { MAX_AUTH_LINE } from '../lib/limits.js';
-import { LineSplitter } from './line-splitter.js';
+import { LineSplitter } from '../lib/line-splitter.js';
 import { escapeLogValue } from '../lib/logger.js';
 
 /** ProtocolError codes of the auth protocol. */

@@ -21,7 +21,7 @@
  */
 import { InvariantError, ProtocolError } from '../lib/errors.js';
 import { MAX_POLICY_ATTRIBUTES, MAX_POLICY_LINE } from '../lib/limits.js';
-import { LineSplitter } from '../auth/line-splitter.js';
+import { LineSplitter } from '../lib/line-splitter.js';
 import { escapeLogValue } from '../lib/logger.js';
 
 /** ProtocolError codes of the policy protocol. */

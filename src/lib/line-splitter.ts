@@ -10,7 +10,7 @@
  * more than `maxLine + 1` bytes plus one socket chunk. The outcome is the same however the
  * input is split: earlier lines are handed out first, then the error.
  *
- * Pure: no I/O. Shared by both protocols; it lives here until a home in src/lib/ is agreed.
+ * Pure: no I/O. Throws only what `tooLong` returns (the codecs make it a ProtocolError).
  */
 
 const LF = 0x0a;
