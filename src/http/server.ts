@@ -138,7 +138,6 @@ export class HttpService {
     this.app = Fastify({
       logger: false,
       requestTimeout: HTTP_REQUEST_TIMEOUT_MS,
-      bodyLimit: 1024,
       return503OnClosing: true,
       routerOptions: { maxParamLength: MAX_TRACKING_TOKEN_LENGTH },
       // Malformed percent-encoding and the like: the same 404 as any bad token.
