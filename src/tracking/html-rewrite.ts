@@ -68,7 +68,8 @@ export interface HtmlRewriteDetails extends HtmlRewriteResult {
 export const NOTRACK_ATTRIBUTE = 'data-trx-notrack';
 
 const LINK_TAGS = new Set(['a', 'area']);
-const ATTRIBUTES_OF: ReadonlySet<string> = new Set(['a', 'area', 'base']);
+const START_TAGS: ReadonlySet<string> = new Set(['a', 'area', 'base']);
+const END_TAGS: ReadonlySet<string> = new Set(['body']);
 
 /** What the browser's URL parser strips first: leading/trailing C0 controls and spaces, inner TAB/LF/CR. */
 export function stripUrlWhitespace(value: string): string {
@@ -141,7 +142,8 @@ export function rewriteHtmlDetailed(
   let baseRaw: string | null = null;
   let lastBodyEnd = -1;
   scanHtml(html, {
-    attributesOf: ATTRIBUTES_OF,
+    startTagsOf: START_TAGS,
+    endTagsOf: END_TAGS,
     startTag(tag) {
       if (LINK_TAGS.has(tag.name)) {
         const optOut = tag.attributes.filter((a) => a.name === NOTRACK_ATTRIBUTE);

@@ -48,19 +48,23 @@ export interface HtmlStartTag {
   readonly start: number;
   /** Offset just past the `>`. */
   readonly end: number;
-  /** Attributes in document order (duplicates kept); empty unless the name is in `attributesOf`. */
+  /** Attributes in document order (duplicates kept). */
   readonly attributes: readonly HtmlAttribute[];
 }
 
 export interface HtmlScanVisitor {
-  /** Tag names (lower case) whose attributes are collected; other tags are only stepped over. */
-  readonly attributesOf: ReadonlySet<string>;
+  /** Tag names (lower case) whose start tags are reported, with their attributes; other start tags are only stepped over. */
+  readonly startTagsOf: ReadonlySet<string>;
+  /** Tag names (lower case) whose end tags are reported. */
+  readonly endTagsOf: ReadonlySet<string>;
   startTag?(tag: HtmlStartTag): void;
   /** `start` is the offset of the `<` of `</name`. */
   endTag?(name: string, start: number, end: number): void;
 }
 
 const RAW_TEXT = new Set(['script', 'style', 'xmp', 'iframe', 'noembed', 'noframes', 'textarea', 'title']);
+/** Longer tag names are never reported nor special (raw text, plaintext); the visitor's names must fit. */
+export const MAX_SPECIAL_NAME = 16;
 
 const GT = 0x3e;
 const SLASH = 0x2f;
@@ -198,11 +202,12 @@ export function scanHtml(html: string, visitor: HtmlScanVisitor): void {
     if (isAsciiAlpha(c)) {
       const nameEnd = tagNameEnd(html, lt + 1);
       if (nameEnd >= n) return;
-      const name = asciiLower(html.slice(lt + 1, nameEnd));
-      const attributes: HtmlAttribute[] | null = visitor.attributesOf.has(name) ? [] : null;
+      // only names up to the longest one anybody looks for are folded (and allocated)
+      const name = nameEnd - lt - 1 <= MAX_SPECIAL_NAME ? asciiLower(html.slice(lt + 1, nameEnd)) : '';
+      const attributes: HtmlAttribute[] | null = visitor.startTagsOf.has(name) ? [] : null;
       const end = scanAttributes(html, nameEnd, attributes);
       if (end < 0) return;
-      visitor.startTag?.({ name, start: lt, end, attributes: attributes ?? [] });
+      if (attributes !== null) visitor.startTag?.({ name, start: lt, end, attributes });
       if (name === 'plaintext') return;
       if (RAW_TEXT.has(name)) {
         const close = rawTextEnd(html, end, name);
@@ -218,7 +223,10 @@ export function scanHtml(html: string, visitor: HtmlScanVisitor): void {
         if (nameEnd >= n) return;
         const end = scanAttributes(html, nameEnd, null);
         if (end < 0) return;
-        visitor.endTag?.(asciiLower(html.slice(lt + 2, nameEnd)), lt, end);
+        if (nameEnd - lt - 2 <= MAX_SPECIAL_NAME) {
+          const name = asciiLower(html.slice(lt + 2, nameEnd));
+          if (visitor.endTagsOf.has(name)) visitor.endTag?.(name, lt, end);
+        }
         i = end;
       } else if (c2 === GT) {
         i = lt + 3;

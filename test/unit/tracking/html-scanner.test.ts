@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { asciiLower, scanHtml, type HtmlStartTag } from '../../../src/tracking/html-scanner.js';
+import { asciiLower, MAX_SPECIAL_NAME, scanHtml, type HtmlStartTag } from '../../../src/tracking/html-scanner.js';
 
-function scan(html: string, attributesOf: readonly string[] = ['a']): { starts: HtmlStartTag[]; ends: Array<[string, number, number]> } {
+const ALL = ['a', 'b', 'i', 'p', 'br', 'img', 'script', 'style', 'title', 'textarea', 'xmp', 'iframe', 'noembed', 'noframes', 'noscript', 'plaintext'];
+
+function scan(html: string, startTagsOf: readonly string[] = ALL, endTagsOf: readonly string[] = ALL): { starts: HtmlStartTag[]; ends: Array<[string, number, number]> } {
   const starts: HtmlStartTag[] = [];
   const ends: Array<[string, number, number]> = [];
   scanHtml(html, {
-    attributesOf: new Set(attributesOf),
+    startTagsOf: new Set(startTagsOf),
+    endTagsOf: new Set(endTagsOf),
     startTag: (t) => starts.push(t),
     endTag: (name, start, end) => ends.push([name, start, end]),
   });
@@ -27,12 +30,18 @@ describe('scanHtml', () => {
     ]);
   });
 
-  it('collects attributes only for the names asked for', () => {
-    const { starts } = scan('<p class="x"><a href="y">', ['a']);
-    expect(starts.map((t) => [t.name, t.attributes.length])).toEqual([
-      ['p', 0],
-      ['a', 1],
-    ]);
+  it('reports only the start and end tags asked for', () => {
+    const { starts, ends } = scan('<p class="x"><a href="y"></a></p><div><b>', ['a'], ['p']);
+    expect(starts.map((t) => [t.name, t.attributes.length])).toEqual([['a', 1]]);
+    expect(ends).toEqual([['p', 29, 33]]);
+  });
+
+  it(`does not fold or report tag names longer than MAX_SPECIAL_NAME (${MAX_SPECIAL_NAME})`, () => {
+    const long = 'x'.repeat(MAX_SPECIAL_NAME + 1);
+    const fits = 'y'.repeat(MAX_SPECIAL_NAME);
+    const { starts, ends } = scan(`<${long}><${fits}></${long}></${fits.toUpperCase()}>`, [long, fits], [long, fits]);
+    expect(starts.map((t) => t.name)).toEqual([fits]);
+    expect(ends.map((e) => e[0])).toEqual([fits]);
   });
 
   it('reports end tags with the offset of their <, attributes and quotes skipped', () => {
