@@ -228,7 +228,7 @@ function startSmtpSource(ctx: ClientContext, port: number, count: number): Injec
       clearTimeout(timer);
       reject(err);
     });
-    child.once('exit', (code, sig) => {
+    child.once('close', (code, sig) => {
       clearTimeout(timer);
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
       if (code === 0) resolve(secs);
@@ -270,7 +270,7 @@ async function startNodeClient(ctx: ClientContext, port: number, count: number, 
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000 + injectionDeadlineMs(count));
   const exited = new Promise<void>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code, sig) => {
+    child.once('close', (code, sig) => {
       clearTimeout(timer);
       if (code === 0) resolve();
       else reject(new Error(`load client failed (${sig ?? code}): ${stderr.trim().slice(0, 500)}`));
