@@ -7,14 +7,21 @@
  * prints messages/s, MB/s and the ratio b/a (wall clock), plus the ratio of CPU time used,
  * which is steadier when other processes share the cores. Run: npx tsx bench/transform.ts
  * (BENCH_ROUNDS=n for more rounds).
+ *
+ * Then, for a 100 KB HTML newsletter (multipart/alternative, quoted-printable UTF-8 HTML with
+ * 300 links), the same pass-through (a) next to (c) the header rewrite plus the tracking stage
+ * (open pixel and every link signed with HMAC-SHA256), in the same interleaved rounds, with
+ * the ratio c/a.
  */
 import { Joiner, Splitter } from '@zone-eu/mailsplit';
+import { createHmac } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { HeaderEdit } from '../src/core/types.js';
+import { createTrackingStage } from '../src/tracking/tracking-stage.js';
 import { createMessageTransform } from '../src/transform/message-transform.js';
-import { chunksOf, makeMessage } from './lib/messages.js';
+import { chunksOf, HEADER, makeMessage } from './lib/messages.js';
 
 const EDITS: readonly HeaderEdit[] = [
   { op: 'set', name: 'From', value: '"Oxford Stones" <orders@oxfordstones.example>' },
@@ -89,5 +96,94 @@ for (const { label, size, perRound } of SIZES) {
   const fmt = (t: Timing): string => `${(n / t.wall).toFixed(1).padStart(8)} msg/s ${(mb / t.wall).toFixed(1).padStart(6)} MB/s`;
   console.log(
     `${label.padStart(6)}  a) splitter->joiner ${fmt(a)} | b) header rewrite ${fmt(b)} | b/a ${(a.wall / b.wall).toFixed(3)} (CPU time: ${(a.cpu / b.cpu).toFixed(3)})`,
+  );
+}
+
+// ---- tracking: a 100 KB HTML message, pass-through vs header rewrite + tracking stage ----
+
+/** Quoted-printable (RFC 2045 6.7) for the bench message; lines of at most 76 characters. */
+function qp(text: string): string {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    let rest = Buffer.from(line, 'utf8')
+      .toString('latin1')
+      .replace(/[=\x7f-\xff]/g, (c) => `=${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+    while (rest.length > 75) {
+      let cut = 75;
+      const eq = rest.lastIndexOf('=', cut - 1);
+      if (eq > cut - 3) cut = eq;
+      out.push(`${rest.slice(0, cut)}=`);
+      rest = rest.slice(cut);
+    }
+    out.push(rest);
+  }
+  return out.join('\r\n');
+}
+
+/** A newsletter of about `size` bytes: table layout, `links` links, UTF-8 text. */
+function makeHtmlMessage(size: number, links: number): Buffer {
+  const rows: string[] = [];
+  const row = (i: number): string =>
+    `<tr><td style="padding:8px;font-family:Arial,sans-serif;color:#333">Article ${i} \u2013 na\u00efve caf\u00e9 pricing, only \u20ac${i},99.</td>` +
+    `<td align="right"><a href="https://shop.example/p/${i}?utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=june#buy" style="color:#06c">Buy now</a></td></tr>\n`;
+  for (let i = 0; i < links; i++) rows.push(row(i));
+  let html = `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>June offers</title></head>\n<body style="margin:0">\n<table width="600" cellpadding="0" cellspacing="0" border="0">\n${rows.join('')}`;
+  const pad = '<tr><td colspan="2" style="font-size:12px;color:#999">You receive this newsletter because you bought from Oxford Stones.</td></tr>\n';
+  const tail = '</table>\n</body>\n</html>\n';
+  while (html.length + tail.length < size * 0.85) html += pad;
+  html += tail;
+  const text = 'June offers: https://shop.example/june\n'.repeat(40);
+  return Buffer.from(
+    `${HEADER}Content-Type: multipart/alternative; boundary="alt-1"\r\n\r\n` +
+      `--alt-1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${qp(text)}\r\n` +
+      `--alt-1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${qp(html)}\r\n` +
+      '--alt-1--\r\n',
+    'latin1',
+  );
+}
+
+const KEY = Buffer.alloc(32, 7);
+const sign = (s: string): string => createHmac('sha256', KEY).update(s).digest('base64url');
+const clickUrl = (u: string): string => {
+  const payload = Buffer.from(JSON.stringify({ s: 'Q1aB2cD3eF', r: 'someone@example.net', u }), 'utf8').toString('base64url');
+  return `https://t.oxfordstones.example/c/${payload}.${sign(payload)}`;
+};
+const pixelPayload = Buffer.from(JSON.stringify({ s: 'Q1aB2cD3eF', r: 'someone@example.net' }), 'utf8').toString('base64url');
+const PIXEL_URL = `https://t.oxfordstones.example/o/${pixelPayload}.${sign(pixelPayload)}.gif`;
+
+let lastLinks = 0;
+const tracked = (): Duplex[] => {
+  const t = createTrackingStage({ pixelUrl: PIXEL_URL, clickUrl });
+  const d = createMessageTransform({ onHeaders: () => EDITS, bodyStages: [t.stage] });
+  d.on('finish', () => {
+    lastLinks = t.result().linksRewritten;
+  });
+  return [d];
+};
+
+{
+  const msg = makeHtmlMessage(100 * 1024, 300);
+  const chunks = chunksOf(msg, 64 * 1024);
+  const perRound = 60;
+  const warm: Timing = { wall: 0, cpu: 0 };
+  await timeRound(chunks, raw, perRound, warm);
+  await timeRound(chunks, tracked, perRound, warm);
+  const a: Timing = { wall: 0, cpu: 0 };
+  const c: Timing = { wall: 0, cpu: 0 };
+  for (let r = 0; r < ROUNDS; r++) {
+    if (r % 2 === 0) {
+      await timeRound(chunks, raw, perRound, a);
+      await timeRound(chunks, tracked, perRound, c);
+    } else {
+      await timeRound(chunks, tracked, perRound, c);
+      await timeRound(chunks, raw, perRound, a);
+    }
+  }
+  const outBytes = await run(chunks, tracked);
+  const n = perRound * ROUNDS;
+  const mb = (msg.length * n) / 1e6;
+  const fmt = (t: Timing): string => `${(n / t.wall).toFixed(1).padStart(8)} msg/s ${(mb / t.wall).toFixed(1).padStart(6)} MB/s`;
+  console.log(
+    `${'100 KB HTML'.padStart(6)} (${(msg.length / 1024).toFixed(0)} KB in, ${(outBytes / 1024).toFixed(0)} KB out, ${lastLinks} links)  a) splitter->joiner ${fmt(a)} | c) header rewrite + tracking ${fmt(c)} | c/a ${(a.wall / c.wall).toFixed(3)} (CPU time: ${(a.cpu / c.cpu).toFixed(3)})`,
   );
 }
