@@ -2,7 +2,8 @@
  * Where the CPU time of a bench run went, from Linux's /proc (proc(5)): a snapshot before and
  * one after the run, no sampling in between (so measuring costs nothing during the run).
  *
- *  - system: busy and total ticks of all cores from /proc/stat (busy = all but idle/iowait);
+ *  - system: busy and total ticks of all cores from /proc/stat (busy = user, nice, system,
+ *    irq, softirq; not idle, iowait or steal);
  *  - per process: utime+stime of every /proc/<pid>/stat, grouped by command name, counted
  *    only for the bench's own processes — the Node process (trxmail's listeners), its
  *    children (smtp-source, smtp-sink, the Node load client) and the children of the given
@@ -65,10 +66,12 @@ export function parseProcStat(line: string): ProcTimes | null {
 
 function readSystem(): { busy: number; total: number } {
   const first = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
-  const v = first.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.slice(0, 8).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  return { busy: total - idle, total };
+  // cpu  user nice system idle iowait irq softirq steal ...
+  const v = first.trim().split(/\s+/).slice(1, 9).map((x) => (Number.isFinite(Number(x)) ? Number(x) : 0));
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = v;
+  // Steal is time the hypervisor gave to another guest: not work done here.
+  const busy = user + nice + system + irq + softirq;
+  return { busy, total: busy + idle + iowait + steal };
 }
 
 export function snapshotCpu(): CpuSnapshot {
