@@ -10,6 +10,8 @@
  *  - text/plain and every other type are never touched (URLs in text are not tracked).
  *
  * Per part:
+ *  - transfer encoding: none, 7bit, 8bit, binary, quoted-printable or base64; a part in any
+ *    other (x-uuencode, a quoted "base64", ...) passes through byte-for-byte with a warn line;
  *  - charset (html-charset.ts): UTF-8, US-ASCII/none (lenient), ISO-8859-x, Windows-125x are
  *    rewritten; any other charset passes through byte-for-byte, with a warn log line and a
  *    `skipped: { reason: 'charset', charset }` entry;
@@ -66,6 +68,8 @@ export interface TrackingStage {
 }
 
 const MESSAGE_TYPES = new Set(['message/rfc822', 'message/global']);
+/** Content-Transfer-Encodings mailsplit decodes (RFC 2045 6.1); '' is none given. */
+const TRANSFER_ENCODINGS = new Set(['', '7bit', '8bit', 'binary', 'quoted-printable', 'base64']);
 
 /** True when some ancestor of `node` is an attached message. */
 function insideAttachedMessage(node: MimeNode): boolean {
@@ -88,6 +92,14 @@ export function createTrackingStage(opts: TrackingStageOptions): TrackingStage {
   const rewriter = new Rewriter((node: MimeNode): boolean => {
     if (node.contentType !== 'text/html' || insideAttachedMessage(node)) return false;
     stats.htmlParts++;
+    if (!TRANSFER_ENCODINGS.has(node.encoding === false ? '' : node.encoding)) {
+      // mailsplit would read it as raw bytes and relabel it quoted-printable: leave it be
+      logger?.warn(
+        { encoding: escapeLogValue(node.encoding === false ? '' : node.encoding, 40) },
+        'tracking: HTML part in an unknown transfer encoding passed through untracked',
+      );
+      return false;
+    }
     const charset = htmlCharset(node.charset);
     if (charset === null) {
       const label = escapeLogValue(node.charset === false ? '' : node.charset, 40);

@@ -296,6 +296,25 @@ describe('charsets', () => {
   );
 });
 
+describe('transfer encodings', () => {
+  it.each(['x-uuencode', '"base64"', 'x-unknown'])('passes an HTML part in %s through byte-for-byte with a log line', async (cte) => {
+    const msg = crlf(`Content-Type: text/html\nContent-Transfer-Encoding: ${cte}\n\n<a href="https://x.example/">x</a>\n`);
+    const logger = recordingLogger();
+    const { out, result } = await track(msg, { pixelUrl: PIXEL_URL, clickUrl: recorder().clickUrl, logger });
+    expect(out.equals(msg)).toBe(true);
+    expect(result).toEqual({ htmlParts: 1, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [] });
+    expect(logger.lines.map((l) => [l.level, l.msg])).toEqual([['warn', 'tracking: HTML part in an unknown transfer encoding passed through untracked']]);
+  });
+
+  it.each(['7bit', '8bit', 'binary', 'BASE64', 'Quoted-Printable'])('rewrites an HTML part in %s', async (cte) => {
+    const body = /base64/i.test(cte) ? `${Buffer.from('<a href="https://x.example/">x</a>').toString('base64')}\n` : '<a href="https://x.example/">x</a>\n';
+    const msg = crlf(`Content-Type: text/html\nContent-Transfer-Encoding: ${cte}\n\n${body}`);
+    const { out, result } = await track(msg, { pixelUrl: null, clickUrl: recorder().clickUrl });
+    expect(result.linksRewritten).toBe(1);
+    expect(decodeBody(parseMessage(out)).toString()).toContain(`<a href=${tracked(1)}>x</a>`);
+  });
+});
+
 describe('errors', () => {
   it('ends the transform with the error clickUrl throws', async () => {
     const t = createTrackingStage({
