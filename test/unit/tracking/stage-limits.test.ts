@@ -1,5 +1,9 @@
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { MAX_TRACKED_HTML_BYTES } from '../../../src/lib/limits.js';
+import { createTrackingStage } from '../../../src/tracking/tracking-stage.js';
+import { createMessageTransform } from '../../../src/transform/message-transform.js';
 import { crlf, decodeBody, longestLine, parseMessage, qpDecode, recorder, recordingLogger, track } from './stage-helpers.js';
 
 const PIXEL_URL = 'https://t.example/o/1';
@@ -68,6 +72,49 @@ describe(`MAX_TRACKED_HTML_BYTES (${MAX_TRACKED_HTML_BYTES})`, () => {
     const [first, second] = parseMessage(out).children;
     expect(decodeBody(first!).equals(big)).toBe(true);
     expect(decodeBody(second!).toString()).toBe(`<html><body>small${PIXEL}</body></html>\r\n`);
+  });
+});
+
+describe('memory bound of a part over the cap', () => {
+  it('starts writing the part out once it passes the cap, long before the input ends (no unbounded buffering)', async () => {
+    const head = crlf('Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n<html><body>\n');
+    const line = Buffer.from(`${'y'.repeat(98)}\r\n`);
+    const chunk = Buffer.concat(Array.from({ length: 640 }, () => line)); // 64,000 bytes
+    const total = 2 * MAX_TRACKED_HTML_BYTES;
+    let fed = 0;
+    let first = true;
+    const source = new Readable({
+      read() {
+        if (first) {
+          first = false;
+          this.push(head);
+        } else if (fed < total) {
+          fed += chunk.length;
+          this.push(Buffer.from(chunk));
+        } else {
+          this.push(null);
+        }
+      },
+    });
+    let out = 0;
+    let fedAtFirstBody = -1;
+    const t = createTrackingStage({ pixelUrl: PIXEL_URL, clickUrl: null });
+    await pipeline(
+      source,
+      createMessageTransform({ onHeaders: () => [], bodyStages: [t.stage] }),
+      new Writable({
+        write(c: Buffer, _e, cb) {
+          out += c.length;
+          if (fedAtFirstBody < 0 && out > head.length + 1000) fedAtFirstBody = fed;
+          cb();
+        },
+      }),
+    );
+    expect(t.result().skipped).toEqual([{ reason: 'too-large' }]);
+    expect(fed).toBeGreaterThanOrEqual(total);
+    // the cap, plus what sits in stream buffers between the stages (generously 1 MiB)
+    expect(fedAtFirstBody).toBeGreaterThan(MAX_TRACKED_HTML_BYTES - 1024 * 1024);
+    expect(fedAtFirstBody).toBeLessThan(MAX_TRACKED_HTML_BYTES + 1024 * 1024);
   });
 });
 
