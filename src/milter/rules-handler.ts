@@ -12,6 +12,14 @@
  *        suppressed recipients, header edits (From, To, Cc, Bcc, Sender, X-Mxm-*), and
  *        `continue` — or `discard` when no recipient is left (every one suppressed), so
  *        the client still gets "250 … queued as <id>" and nothing is delivered.
+ *  Tracking (flags 1/2, To not suppressed, an HTML part that the rewrite tracked): the body
+ *        (spooled: memory, then disk) is rendered twice (relay/tracked-copies.ts). The To
+ *        copy replaces Postfix's body (SMFIR_REPLBODY); when there is a BCC recipient, its
+ *        untracked copy is handed to Postfix's re-injection listener with its own bounce
+ *        address (`<queue id>_b`) FIRST, the BCC is then deleted from this transaction. If
+ *        that hand-over fails, the client gets a 4xx for the whole message and nothing is
+ *        recorded. (If the record then fails, the client's retry sends the BCC a second
+ *        copy: at least once, never lost.)
  *
  * Nothing lost: the send is recorded before the reply that lets Postfix queue the message,
  * and any doubt (store error, missing queue id, unexpected error) is thrown, which the
@@ -20,7 +28,13 @@
  * Throws: TransientError (→ 4xx via the session); nothing else on purpose.
  */
 import { checkSender, evaluate } from '../core/evaluate.js';
-import type { Acceptance, Rejection } from '../core/types.js';
+import { Readable } from 'node:stream';
+import { FLAG_CLICK_TRACKING, FLAG_OPEN_TRACKING, type Acceptance, type HeaderEdit, type Rejection } from '../core/types.js';
+import { copySendId } from '../lib/bounce-address.js';
+import { Spool } from '../lib/spool.js';
+import { reinject, type ReinjectTarget } from '../relay/reinject.js';
+import { renderTrackedCopies } from '../relay/tracked-copies.js';
+import type { TrackingLinks } from '../tracking/links.js';
 import { TransientError } from '../lib/errors.js';
 import type { Account } from '../relay/account.js';
 import { loadAccount } from '../relay/account.js';
@@ -36,6 +50,16 @@ export interface RulesHandlerDeps {
   readonly bounceAddress: (spaceId: number, sendId: string) => string;
   readonly logger: Logger;
   readonly clock?: () => Date;
+  /** Open/click tracking and the BCC copy; null turns tracking off. */
+  readonly tracking: TrackingDeps | null;
+}
+
+export interface TrackingDeps {
+  readonly links: TrackingLinks;
+  /** Postfix's re-injection listener. */
+  readonly reinject: ReinjectTarget;
+  /** Where spools spill to disk. */
+  readonly spoolDir: string;
 }
 
 export const AUTH_REQUIRED: MilterReply = MilterReplies.custom(530, '5.7.0', 'Authentication required');
@@ -53,11 +77,30 @@ export function createRulesHandler(deps: RulesHandlerDeps): MilterHandlerFactory
 
 class RulesHandler implements MilterHandler {
   private account: Account | null = null;
+  private bodySpool: Spool | null = null;
+  /** Spools of the last message, whose body the session may still be sending to Postfix. */
+  private leftovers: Array<{ dispose(): Promise<void> }> = [];
 
   constructor(private readonly deps: RulesHandlerDeps) {}
 
+  async body(chunk: Buffer): Promise<undefined> {
+    const tracking = this.deps.tracking;
+    if (!tracking) return undefined;
+    this.bodySpool ??= new Spool(tracking.spoolDir);
+    await this.bodySpool.write(chunk);
+    return undefined;
+  }
+
+  private async cleanup(): Promise<void> {
+    const items = [...this.leftovers, ...(this.bodySpool ? [this.bodySpool] : [])];
+    this.leftovers = [];
+    this.bodySpool = null;
+    await Promise.all(items.map((i) => i.dispose().catch((err: unknown) => this.deps.logger.warn({ err: errorForLog(err) }, 'could not remove a spool file'))));
+  }
+
   async mail(sender: string, _args: readonly string[], macros: { get(name: string): string | undefined }): Promise<MilterReply> {
     this.account = null;
+    await this.cleanup();
     const login = macros.get('auth_authen');
     if (login === undefined || login === '') return AUTH_REQUIRED;
     const account = await loadAccount(this.deps.store, login);
@@ -103,19 +146,23 @@ class RulesHandler implements MilterHandler {
       logger.info({ queueId, login: escapeLogValue(account.user.email), reason: verdict.reason }, 'message refused');
       return { edits: [], reply: rejectionReply(verdict) };
     }
-    await this.record(account, queueId, mailFrom, verdict);
+    const nothingLeft = verdict.deliverTo.length === 0;
+    const tracked = nothingLeft ? null : await this.track(ctx, account, queueId, verdict);
+    await this.record(account, queueId, mailFrom, verdict, tracked?.bccCopyQueueId ?? null);
+    const remove = [...verdict.removeRecipients, ...(tracked?.bccCopyQueueId ? [verdict.bcc ?? ''] : [])];
     const edits: MilterEdit[] = [
       {
         kind: 'chgfrom',
         address: `<${verdict.envelopeSender}>`,
         args: ctx.sender.args.filter((a) => KEPT_MAIL_ARGS.test(a)),
       },
-      ...uniqueSpellings(ctx.recipients.map((r) => r.address), verdict.removeRecipients).map(
-        (address): MilterEdit => ({ kind: 'delrcpt', address: `<${address}>` }),
-      ),
-      ...milterHeaderEdits(ctx.headers, verdict.headerEdits),
+      ...uniqueSpellings(
+        ctx.recipients.map((r) => r.address),
+        remove,
+      ).map((address): MilterEdit => ({ kind: 'delrcpt', address: `<${address}>` })),
+      ...milterHeaderEdits(ctx.headers, [...verdict.headerEdits, ...(tracked?.toHeaderEdits ?? [])]),
+      ...(tracked?.toBody ? [{ kind: 'replbody', body: tracked.toBody.read() } as const] : []),
     ];
-    const nothingLeft = verdict.deliverTo.length === 0;
     logger.info(
       {
         queueId,
@@ -127,25 +174,77 @@ class RulesHandler implements MilterHandler {
         suppressed: verdict.recipients.filter((r) => r.suppressed).length,
         flags: verdict.flags,
         tags: verdict.tags.map((t) => escapeLogValue(t, 100)),
+        tracked: tracked?.toBody ? { links: tracked.linksRewritten, pixel: tracked.pixelInserted, bccCopy: tracked.bccCopyQueueId } : null,
       },
       nothingLeft ? 'send accepted, every recipient suppressed: nothing delivered' : 'send accepted',
     );
     return nothingLeft ? { edits: [], reply: MilterReplies.discard } : { edits, reply: MilterReplies.continue };
   }
 
-  abort(): void {
-    // The account stays valid for the connection's next MAIL, which reloads it anyway.
+  async abort(): Promise<void> {
     this.account = null;
+    await this.cleanup();
   }
 
-  private async record(account: Account, id: string, mailFrom: string, v: Acceptance): Promise<void> {
+  async close(): Promise<void> {
+    await this.cleanup();
+  }
+
+  /**
+   * Renders the To copy (and the untracked BCC copy, handed to Postfix at once) when
+   * tracking applies to this message; null when it does not or the rewrite tracked nothing.
+   */
+  private async track(
+    ctx: MilterMessageContext,
+    account: Account,
+    queueId: string,
+    v: Acceptance,
+  ): Promise<{ toBody: Spool | null; toHeaderEdits: readonly HeaderEdit[]; bccCopyQueueId: string | null; linksRewritten: number; pixelInserted: boolean } | null> {
+    const tracking = this.deps.tracking;
+    const open = (v.flags & FLAG_OPEN_TRACKING) !== 0;
+    const click = (v.flags & FLAG_CLICK_TRACKING) !== 0;
+    if (!tracking || (!open && !click) || !v.deliverTo.includes(v.to) || !this.bodySpool) return null;
+    const body = this.bodySpool;
+    await body.end();
+    const wantBccCopy = v.bcc !== null && v.deliverTo.includes(v.bcc);
+    const copies = await renderTrackedCopies({
+      headers: ctx.headers,
+      leadingSpace: ctx.headerLeadingSpace,
+      body,
+      verdict: v,
+      tracking: {
+        pixelUrl: open ? tracking.links.pixelUrl(queueId, v.to) : null,
+        clickUrl: click ? (url) => tracking.links.clickUrl(queueId, v.to, url) : null,
+      },
+      wantBccCopy,
+      spoolDir: tracking.spoolDir,
+      logger: this.deps.logger,
+    });
+    this.leftovers.push(copies);
+    if (!copies.toBody) return null;
+    let bccCopyQueueId: string | null = null;
+    if (copies.bccMessage && v.bcc !== null) {
+      bccCopyQueueId = await reinject(tracking.reinject, {
+        from: this.deps.bounceAddress(account.space.id, copySendId(queueId)),
+        to: [v.bcc],
+        raw: Readable.from(copies.bccMessage.read()),
+      });
+    }
+    return { toBody: copies.toBody, toHeaderEdits: copies.toHeaderEdits, bccCopyQueueId, linksRewritten: copies.linksRewritten, pixelInserted: copies.pixelInserted };
+  }
+
+  private async record(account: Account, id: string, mailFrom: string, v: Acceptance, bccCopyQueueId: string | null): Promise<void> {
     const receivedAt = (this.deps.clock ?? (() => new Date()))();
     const recipients: SendRecipient[] = v.recipients.map((r) => ({
       address: r.address,
       role: r.role,
       status: r.role === 'discarded' ? 'discarded' : r.suppressed ? 'suppressed' : 'queued',
       suppressedBy: r.suppressed?.list ?? null,
-      detail: r.suppressed ? r.suppressed.reason : null,
+      detail: r.suppressed
+        ? r.suppressed.reason
+        : r.role === 'bcc' && bccCopyQueueId !== null
+          ? `separate untracked copy, queued as ${bccCopyQueueId}`
+          : null,
     }));
     const send: NewSend = {
       id,

@@ -30,14 +30,6 @@ export interface ReinjectMessage {
   readonly envid?: string | undefined;
 }
 
-export function parseReinjectTarget(spec: string): ReinjectTarget | null {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(spec);
-  if (!m?.[1] || !m[2]) return null;
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) return null;
-  return { host: m[1].replace(/^\[|\]$/g, ''), port };
-}
-
 export async function reinject(target: ReinjectTarget, msg: ReinjectMessage, timeoutMs = REINJECT_TIMEOUT_MS): Promise<string> {
   const transport = nodemailer.createTransport({
     host: target.host,

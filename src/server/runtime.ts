@@ -1,6 +1,6 @@
 /**
  * `trxmail serve`: every configured listener in one process — the milter, the policy
- * service and the Dovecot-protocol SASL server — on one store.
+ * service, the Dovecot-protocol SASL server and the tracking HTTP service — on one store.
  *
  * start() opens the store and the listeners; stop() stops accepting, lets transactions in
  * flight finish (bounded by each server's close deadline), then closes the store. The
@@ -10,7 +10,11 @@
  */
 import { CredentialVerifier } from '../auth/credentials.js';
 import { AuthServer } from '../auth/server.js';
-import type { Config } from '../config/config.js';
+import path from 'node:path';
+import { parseHostPort, type Config } from '../config/config.js';
+import { HttpService } from '../http/server.js';
+import { ConfigError } from '../lib/errors.js';
+import { TrackingLinks } from '../tracking/links.js';
 import { hmacKeysInForce } from '../config/secrets.js';
 import { encodeBounceAddress } from '../lib/bounce-address.js';
 import { formatEndpoint, parseEndpoint } from '../lib/endpoint.js';
@@ -26,6 +30,14 @@ export interface RuntimeEndpoints {
   readonly milter: string;
   readonly policy: string;
   readonly auth: string;
+  /** host:port of the tracking HTTP service. */
+  readonly http: string;
+}
+
+function hostPort(spec: string, key: string): { host: string; port: number } {
+  const hp = parseHostPort(spec);
+  if (!hp) throw new ConfigError(`${key}: expected host:port, got ${JSON.stringify(spec)}`);
+  return hp;
 }
 
 export class Runtime {
@@ -33,6 +45,7 @@ export class Runtime {
   private milter: MilterServer | null = null;
   private policy: PolicyServer | null = null;
   private auth: AuthServer | null = null;
+  private http: HttpService | null = null;
   /** Bound endpoints in Postfix notation (real ports when 0 was configured). */
   endpoints: RuntimeEndpoints | null = null;
 
@@ -56,13 +69,26 @@ export class Runtime {
           store,
           logger,
           bounceAddress: (spaceId, sendId) => encodeBounceAddress({ spaceId, sendId }, keys, config.bounceDomain),
+          tracking: {
+            links: new TrackingLinks(config.http.baseUrl, keys),
+            reinject: hostPort(config.reinject, 'reinject'),
+            spoolDir: path.join(config.dataDir, 'spool'),
+          },
         }),
         logger,
       });
+      this.http = new HttpService({ store, keys, logger, basePath: new URL(config.http.baseUrl).pathname });
       const a = await this.auth.listen(parseEndpoint(config.listen.auth, 'listen.auth'));
       const p = await this.policy.listen(parseEndpoint(config.listen.policy, 'listen.policy'));
       const m = await this.milter.listen(parseEndpoint(config.listen.milter, 'listen.milter'));
-      this.endpoints = { milter: formatEndpoint(m), policy: formatEndpoint(p), auth: formatEndpoint(a) };
+      const listen = hostPort(config.http.listen, 'http.listen');
+      const h = await this.http.listen(listen.host, listen.port);
+      this.endpoints = {
+        milter: formatEndpoint(m),
+        policy: formatEndpoint(p),
+        auth: formatEndpoint(a),
+        http: `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`,
+      };
       logger.info({ ...this.endpoints, store: config.store.driver }, 'trxmail listening');
       return this.endpoints;
     } catch (err: unknown) {
@@ -75,10 +101,12 @@ export class Runtime {
     const closing: Promise<unknown>[] = [];
     if (this.milter) closing.push(this.milter.close());
     if (this.policy) closing.push(this.policy.close());
+    if (this.http) closing.push(this.http.close());
     await Promise.allSettled(closing);
     if (this.auth) await this.auth.close().catch(() => undefined);
     if (this.store && !this.injected?.store) await this.store.close();
     this.milter = this.policy = this.auth = null;
+    this.http = null;
     this.store = null;
   }
 }

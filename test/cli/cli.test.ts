@@ -204,9 +204,9 @@ describe('trxmail sends', () => {
   it('prints CSV with the id, tags and the recipients state', async () => {
     const r = await cli(cwd, ['sends', 'list', '--space', 'one', '--tag', 'march', '--csv']);
     const lines = r.stdout.trimEnd().split('\r\n');
-    expect(lines[0]).toBe('ID,RECEIVED,SPACE,FROM,TO,TO_STATE,BCC,BCC_STATE,DISCARDED,FLAGS,TAGS');
+    expect(lines[0]).toBe('ID,RECEIVED,SPACE,FROM,TO,TO_STATE,BCC,BCC_STATE,DISCARDED,FLAGS,TAGS,OPENS,OPENS_MACHINE,CLICKS,CLICKS_MACHINE');
     expect(lines[1]).toBe(
-      '4aaaaaaaaaaaaA1,2026-11-10T12:00:00.000Z,one,news@one.example,rcpt@example.org,queued,copy@example.org,suppressed:bounce,x@example.org,3,"welcome,march"',
+      '4aaaaaaaaaaaaA1,2026-11-10T12:00:00.000Z,one,news@one.example,rcpt@example.org,queued,copy@example.org,suppressed:bounce,x@example.org,3,"welcome,march",0,0,0,0',
     );
     expect(lines).toHaveLength(2);
   });

@@ -93,11 +93,13 @@ export interface Stack {
   readonly postfix: PrivatePostfix;
   readonly sink: CaptureSink;
   readonly store: Store;
-  readonly config: Config;
+  config: Config;
   readonly logs: LogLine[];
   runtime: Runtime | null;
   /** Starts trxmail's listeners again after stopTrxmail(). */
   startTrxmail(): Promise<void>;
+  /** Stops trxmail and starts it again with some configuration changed (e.g. a dead reinject target). */
+  restartTrxmail(patch: Partial<Config>): Promise<void>;
   /** Waits (bounded, polling the file) until the mbox of inbox@MAILBOX_DOMAIN contains `marker`. */
   mailbox(marker: string, timeoutMs?: number): Promise<string>;
   stopTrxmail(): Promise<void>;
@@ -110,10 +112,10 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
   if (process.getuid?.() !== 0) throw new Error('the end-to-end suite starts Postfix and must run as root (CI does)');
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-e2e-'));
   chmodSync(dir, 0o755); // mkdtemp makes it 0700; Postfix's daemons run as user postfix
-  const [smtp, submission, smtps, reinject, sinkPort, milter, policy, auth] = (await freePorts(8)) as [
-    number, number, number, number, number, number, number, number,
+  const [smtp, submission, smtps, reinject, sinkPort, milter, policy, auth, http] = (await freePorts(9)) as [
+    number, number, number, number, number, number, number, number, number,
   ];
-  const config: Config = {
+  let config: Config = {
     file: null,
     dataDir: path.join(dir, 'data'),
     store: { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
@@ -121,10 +123,13 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
     listen: { milter: `inet:127.0.0.1:${milter}`, policy: `inet:127.0.0.1:${policy}`, auth: `inet:127.0.0.1:${auth}` },
     hmacKeys: TEST_KEYS,
     log: { level: 'silent' },
+    http: { listen: `127.0.0.1:${http}`, baseUrl: `http://127.0.0.1:${http}` },
+    reinject: `127.0.0.1:${reinject}`,
   };
   const postfixIds = { uid: Number((await run('id', ['-u', 'postfix'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postfix'])).stdout.trim()) };
   mkdirSync(path.join(dir, 'vmail'));
   chownSync(path.join(dir, 'vmail'), postfixIds.uid, postfixIds.gid);
+  const baseConfig = config;
   const store = await openStore(config.store);
   const failing = new Set<string>();
   const faulty = faultyStore(store, failing);
@@ -175,6 +180,12 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
         // virtual(8) writes a file; there is no event to wait for, so poll it.
         await new Promise((r) => setTimeout(r, 100));
       }
+    },
+    async restartTrxmail(patch) {
+      await this.stopTrxmail();
+      config = { ...baseConfig, ...patch };
+      this.config = config;
+      await this.startTrxmail();
     },
     async stopTrxmail() {
       await this.runtime?.stop();
