@@ -39,7 +39,9 @@ export interface DemoHandle {
   stop(): Promise<void>;
 }
 
-export async function startDemo(config: Config, logger: Logger, say: (text: string) => void): Promise<DemoHandle> {
+export async function startDemo(configured: Config, logger: Logger, say: (text: string) => void): Promise<DemoHandle> {
+  // BCC copies go to the demo Postfix's re-injection listener.
+  const config: Config = { ...configured, reinject: `127.0.0.1:${DEMO_PORTS.reinject}` };
   const store = await openStore(config.store);
   await seed(store);
   const runtime = new Runtime(config, logger, { store });
@@ -85,6 +87,7 @@ export async function startDemo(config: Config, logger: Logger, say: (text: stri
       `  login:   ${DEMO_USER} / ${DEMO_PASSWORD}  (space "${DEMO_SPACE}", sender domain ${DEMO_DOMAIN})`,
       `  mail:    delivered messages are written to ${mailDir}`,
       `  log:     ${postfix.logFile}`,
+      `  http:    tracking links and the open pixel point at ${config.http.baseUrl}`,
       '',
       'Send one:',
       `  swaks --server 127.0.0.1:${DEMO_PORTS.submission} --tls --auth-user ${DEMO_USER} --auth-password ${DEMO_PASSWORD} \\`,
