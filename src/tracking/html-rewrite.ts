@@ -26,9 +26,11 @@
  *    href and loses the attribute (every copy of it, with the whitespace before it). The
  *    attribute is removed from every document this function sees, tracking on or off.
  *  - the tracking URL replaces the value (quotes included) as `"…"`, escaped by
- *    escapeAttributeValue (`&` → `&amp;`, `"` → `&quot;`, non-ASCII as `&#x…;`); the
+ *    escapeAttributeValue (`&` → `&amp;`, `"` → `&quot;`, `<`/`>`, non-ASCII as `&#x…;`); the
  *    attribute name keeps its spelling.
- * Links in comments (conditional comments included), <script>, <style>, CDATA are untouched;
+ * Links in comments (conditional comments included), <script>, <style>, CDATA are untouched
+ * (the markup between the two comments of a "downlevel-revealed" `<!--[if !mso]><!--> …
+ * <!--<![endif]-->` is real markup that non-Outlook readers render, and is tracked);
  * so is everything that is not an edited attribute or the pixel: every other character of
  * the input is in the output, in place.
  *
