@@ -62,6 +62,17 @@ export interface TrackingDeps {
   readonly spoolDir: string;
 }
 
+/**
+ * Added to every message trxmail accepts: the local part of its bounce address (HMAC-checked),
+ * so a complaint (ARF) that returns only the original message still finds the send. Any
+ * such header from the client is replaced.
+ */
+export const REF_HEADER = 'X-Trxmail-Ref';
+
+function refEdit(bounceAddress: string): HeaderEdit {
+  return { op: 'set', name: REF_HEADER, value: bounceAddress.slice(0, bounceAddress.lastIndexOf('@')) };
+}
+
 export const AUTH_REQUIRED: MilterReply = MilterReplies.custom(530, '5.7.0', 'Authentication required');
 
 /** ESMTP MAIL parameters that survive the sender change (Postfix keeps these two). */
@@ -160,7 +171,7 @@ class RulesHandler implements MilterHandler {
         ctx.recipients.map((r) => r.address),
         remove,
       ).map((address): MilterEdit => ({ kind: 'delrcpt', address: `<${address}>` })),
-      ...milterHeaderEdits(ctx.headers, [...verdict.headerEdits, ...(tracked?.toHeaderEdits ?? [])]),
+      ...milterHeaderEdits(ctx.headers, [...verdict.headerEdits, ...(tracked?.toHeaderEdits ?? []), refEdit(verdict.envelopeSender)]),
       ...(tracked?.toBody ? [{ kind: 'replbody', body: tracked.toBody.read() } as const] : []),
     ];
     logger.info(
@@ -207,6 +218,7 @@ class RulesHandler implements MilterHandler {
     const body = this.bodySpool;
     await body.end();
     const wantBccCopy = v.bcc !== null && v.deliverTo.includes(v.bcc);
+    const bccBounce = this.deps.bounceAddress(account.space.id, copySendId(queueId));
     const copies = await renderTrackedCopies({
       headers: ctx.headers,
       leadingSpace: ctx.headerLeadingSpace,
@@ -217,6 +229,7 @@ class RulesHandler implements MilterHandler {
         clickUrl: click ? (url) => tracking.links.clickUrl(queueId, v.to, url) : null,
       },
       wantBccCopy,
+      bccHeaderEdits: [refEdit(bccBounce)],
       spoolDir: tracking.spoolDir,
       logger: this.deps.logger,
     });
@@ -225,7 +238,7 @@ class RulesHandler implements MilterHandler {
     let bccCopyQueueId: string | null = null;
     if (copies.bccMessage && v.bcc !== null) {
       bccCopyQueueId = await reinject(tracking.reinject, {
-        from: this.deps.bounceAddress(account.space.id, copySendId(queueId)),
+        from: bccBounce,
         to: [v.bcc],
         raw: Readable.from(copies.bccMessage.read()),
       });

@@ -38,6 +38,8 @@ export interface TrackedCopiesInput {
   readonly tracking: Pick<TrackingStageOptions, 'pixelUrl' | 'clickUrl'>;
   /** Whether a separate untracked BCC copy is wanted (a BCC recipient that is not suppressed). */
   readonly wantBccCopy: boolean;
+  /** Header edits for the BCC copy only, applied after the verdict's (e.g. its own X-Trxmail-Ref). */
+  readonly bccHeaderEdits?: readonly HeaderEdit[];
   readonly spoolDir: string;
   readonly logger?: TrackingStageOptions['logger'];
 }
@@ -164,7 +166,10 @@ export async function renderTrackedCopies(input: TrackedCopiesInput): Promise<Tr
       const sink = bccMessage;
       await pipeline(
         original(input),
-        createMessageTransform({ onHeaders: () => [...input.verdict.headerEdits, ...toHeaderEdits], bodyStages: [bccStage.stage] }),
+        createMessageTransform({
+          onHeaders: () => [...input.verdict.headerEdits, ...toHeaderEdits, ...(input.bccHeaderEdits ?? [])],
+          bodyStages: [bccStage.stage],
+        }),
         new Writable({
           write(chunk: Buffer, _enc, cb) {
             sink.write(chunk).then(() => cb(), cb);

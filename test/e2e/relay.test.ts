@@ -177,6 +177,7 @@ describe('the delivered message', () => {
       'X-Mxm-Flags: 0',
       'X-Mxm-Tag: welcome, march',
       'X-Mxm-Tag: vip',
+      'X-Trxmail-Ref: trx-1-forged-aaaaaaaaaaaaa',
       'Subject: rules',
       '',
       'body',
@@ -194,6 +195,8 @@ describe('the delivered message', () => {
     for (const gone of ['Cc', 'Bcc', 'X-Mxm-Flags', 'X-Mxm-Tag', 'Sender']) expect(fields(msg.raw, gone)).toEqual([]);
     const decoded = decodeBounceAddress(msg.mailFrom, TEST_KEYS, BOUNCE_DOMAIN);
     expect(decoded).toMatchObject({ ok: true, sendId: id });
+    // the send reference for complaints: ours, once, replacing the client's
+    expect(fields(msg.raw, 'X-Trxmail-Ref')).toEqual([msg.mailFrom.slice(0, msg.mailFrom.indexOf('@'))]);
     // discarded recipients received nothing
     expect(stack.sink.messages.some((m) => m.rcptTo.some((a) => a.startsWith('discard')))).toBe(false);
     const send = await stack.store.getSend(id, null);

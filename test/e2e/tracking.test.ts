@@ -133,6 +133,10 @@ describe('tracking through the real Postfix', () => {
       expect(headerValue(bccCopy, h)).toBe(headerValue(toCopy, h));
     }
     expect(headerValue(toCopy, 'From')).toBe('"Track Shop" <news@track.example>');
+    // each copy carries its own reference: the main send's, and the BCC copy's (`_b`)
+    const toRef = decodeBounceAddress(`${headerValue(toCopy, 'X-Trxmail-Ref')}@${BOUNCE_DOMAIN}`, TEST_KEYS, BOUNCE_DOMAIN);
+    const bccRef = decodeBounceAddress(`${headerValue(bccCopy, 'X-Trxmail-Ref')}@${BOUNCE_DOMAIN}`, TEST_KEYS, BOUNCE_DOMAIN);
+    expect([toRef, bccRef]).toMatchObject([{ ok: true, sendId: id }, { ok: true, sendId: `${id}_b` }]);
   });
 
   it('records the BCC copy on the send', async () => {
