@@ -4,7 +4,8 @@
  *
  * Which parts:
  *  - every `text/html` part at any depth of the message (multipart/mixed > alternative >
- *    related > ... and a single-part root), attachments with that type included;
+ *    related > ... and a single-part root), except HTML files attached to the message
+ *    (`Content-Disposition: attachment`): they are the sender's documents, not the body;
  *  - NOT parts inside an attached message (a node below a message/rfc822 or message/global
  *    node; mailsplit only opens inline ones, attachment ones are one opaque body anyway);
  *  - text/plain and every other type are never touched (URLs in text are not tracked).
@@ -90,7 +91,8 @@ export function createTrackingStage(opts: TrackingStageOptions): TrackingStage {
   const charsets = new WeakMap<MimeNode, HtmlCharset>();
 
   const rewriter = new Rewriter((node: MimeNode): boolean => {
-    if (node.contentType !== 'text/html' || insideAttachedMessage(node)) return false;
+    // An HTML *file* attached to the message is the sender's document, not the message body.
+    if (node.contentType !== 'text/html' || node.disposition === 'attachment' || insideAttachedMessage(node)) return false;
     stats.htmlParts++;
     if (!TRANSFER_ENCODINGS.has(node.encoding === false ? '' : node.encoding)) {
       // mailsplit would read it as raw bytes and relabel it quoted-printable: leave it be
