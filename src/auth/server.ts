@@ -1,7 +1,7 @@
 /**
  * Dovecot-protocol SASL server for Postfix (`smtpd_sasl_type = dovecot`, `smtpd_sasl_path =
  * inet:127.0.0.1:PORT` or a unix socket such as `private/auth` in the queue directory).
- * Wires one AuthSession per connection to the socket plumbing of socket-server.ts: TCP and
+ * A SocketServer (src/lib/socket-server.ts) that runs one AuthSession per connection: TCP and
  * unix listeners (stale socket removed, mode set), idle timeout, MAX_AUTH_LINE enforced by
  * the codec, graceful close(), logger hook. See session.ts for the protocol behaviour.
  *
@@ -16,8 +16,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { silentLogger, type Logger } from '../lib/logger.js';
+import { SocketServer } from '../lib/socket-server.js';
 import { AuthSession, type AuthMechanism, type AuthVerifier } from './session.js';
-import { SocketServer, type BoundEndpoint, type ListenEndpoint } from './socket-server.js';
 
 /** Default idle timeout of an auth connection (see the header comment). */
 export const DEFAULT_AUTH_IDLE_TIMEOUT_MS = 3 * 60 * 60 * 1000;
@@ -33,13 +33,12 @@ export interface AuthServerOptions {
   readonly spid?: number;
 }
 
-export class AuthServer {
-  readonly #sockets: SocketServer;
-
+/** close(graceMs) answers requests whose verify() is running (at most `graceMs`), then closes. */
+export class AuthServer extends SocketServer {
   constructor(options: AuthServerOptions) {
     const logger = options.logger ?? silentLogger;
     const spid = options.spid ?? process.pid;
-    this.#sockets = new SocketServer({
+    super({
       name: 'auth',
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_AUTH_IDLE_TIMEOUT_MS,
       logger,
@@ -56,23 +55,5 @@ export class AuthServer {
         return session;
       },
     });
-  }
-
-  /** Listen on one more endpoint (TCP or unix socket). */
-  listen(endpoint: ListenEndpoint): Promise<BoundEndpoint> {
-    return this.#sockets.listen(endpoint);
-  }
-
-  get endpoints(): readonly BoundEndpoint[] {
-    return this.#sockets.endpoints;
-  }
-
-  get connectionCount(): number {
-    return this.#sockets.connectionCount;
-  }
-
-  /** Stop accepting; answer requests whose verify() is running (at most `graceMs`), then close. */
-  close(graceMs?: number): Promise<void> {
-    return this.#sockets.close(graceMs);
   }
 }

@@ -7,9 +7,9 @@
  * one milter connection per SMTP connection and never reuses it.
  *
  * Behaviour:
- * - endpoints `inet:host:port` (also `inet:[v6]:port`, libmilter's `inet:port@host`),
- *   `unix:/path` / `local:/path`; a stale unix socket file is removed (one in use, or a
- *   file that is not a socket, is a ConfigError), the socket gets `socketMode`;
+ * - one endpoint, in any notation parseEndpoint() reads (src/lib/endpoint.ts); listening,
+ *   stale unix socket removal, `socketMode` and socket file cleanup are SocketListeners'
+ *   (src/lib/socket-listeners.ts);
  * - one command at a time per connection: reading pauses while a command is being handled
  *   and resumes when its replies are written; writes wait for 'drain' (large `b` bodies);
  * - no bytes from the MTA for `idleTimeoutMs` while we wait for a command: the connection
@@ -27,22 +27,19 @@
  * use); nothing from connection handling.
  */
 
-import { chmod, lstat, unlink } from 'node:fs/promises';
-import net from 'node:net';
-import { formatEndpoint, parseEndpoint, type Endpoint } from '../lib/endpoint.js';
+import type net from 'node:net';
+import { parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import { ConfigError, InvariantError, ProtocolError } from '../lib/errors.js';
+import { errorForLog, escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
+import { DEFAULT_SOCKET_MODE, SocketListeners } from '../lib/socket-listeners.js';
 import { decodeCommand, MilterFrameDecoder, type MilterFrame } from './codec.js';
 import type { MilterHandlerFactory, MilterPeerInfo } from './handler.js';
-import { errorForLog, escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
 import { MilterSession, validateSessionOptions, type MilterSessionOptions } from './session.js';
 
 /** Default idle time (ms) while waiting for the MTA's next command. Postfix is silent while a client uploads DATA, so this is generous. */
 export const MILTER_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
 /** Default time (ms) close() lets open transactions finish before destroying their connections. */
 export const MILTER_CLOSE_DEADLINE_MS = 30 * 1000;
-/** Default permission bits of a unix milter socket (Postfix's group must be able to connect). */
-export const MILTER_SOCKET_MODE = 0o660;
-
 export interface MilterServerOptions {
   /** Makes the handler for each new connection. */
   readonly handler: MilterHandlerFactory;
@@ -51,19 +48,18 @@ export interface MilterServerOptions {
   readonly logger?: Logger;
   readonly idleTimeoutMs?: number;
   readonly closeDeadlineMs?: number;
-  /** Permission bits for a unix socket. */
+  /** Permission bits for a unix socket; default DEFAULT_SOCKET_MODE (0660). */
   readonly socketMode?: number;
 }
 
 export class MilterServer {
-  private readonly server: net.Server;
+  private readonly listeners: SocketListeners;
   private readonly connections = new Set<MilterConnection>();
   private readonly log: Logger;
   private readonly idleTimeoutMs: number;
   private readonly closeDeadlineMs: number;
   private readonly socketMode: number;
   private nextId = 1;
-  private endpoint: Endpoint | null = null;
   private closing: Promise<void> | null = null;
   /** Set by close(): connections end as soon as they are between messages. */
   draining = false;
@@ -77,10 +73,9 @@ export class MilterServer {
     };
     this.idleTimeoutMs = positive(options.idleTimeoutMs, MILTER_IDLE_TIMEOUT_MS, 'idleTimeoutMs');
     this.closeDeadlineMs = positive(options.closeDeadlineMs, MILTER_CLOSE_DEADLINE_MS, 'closeDeadlineMs');
-    this.socketMode = options.socketMode ?? MILTER_SOCKET_MODE;
+    this.socketMode = options.socketMode ?? DEFAULT_SOCKET_MODE;
     this.log = options.logger ?? silentLogger;
-    this.server = net.createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
-    this.server.on('error', (err: unknown) => this.log.error({ err: errorForLog(err) }, 'milter server error'));
+    this.listeners = new SocketListeners('milter', this.log, (socket, endpoint) => this.accept(socket, endpoint));
   }
 
   /** Open connections. */
@@ -90,31 +85,9 @@ export class MilterServer {
 
   /** Starts listening; resolves with the bound endpoint (the real port when 0 was asked). */
   async listen(spec: string | Endpoint): Promise<Endpoint> {
-    if (this.endpoint !== null || this.closing !== null) throw new InvariantError('MilterServer.listen() called twice or after close()');
+    if (this.listeners.endpoints.length > 0 || this.closing !== null) throw new InvariantError('MilterServer.listen() called twice or after close()');
     const ep = typeof spec === 'string' ? parseEndpoint(spec, 'milter endpoint') : spec;
-    if (ep.kind === 'unix') await removeStaleSocket(ep.path);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        reject(new ConfigError(`cannot listen on milter endpoint ${formatEndpoint(ep)}: ${err.message}`, { cause: err }));
-      };
-      this.server.once('error', onError);
-      const done = (): void => {
-        this.server.off('error', onError);
-        resolve();
-      };
-      if (ep.kind === 'unix') this.server.listen(ep.path, done);
-      else this.server.listen({ host: ep.host, port: ep.port }, done);
-    });
-    if (ep.kind === 'unix') {
-      await chmod(ep.path, this.socketMode);
-      this.endpoint = ep;
-    } else {
-      const addr = this.server.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : ep.port;
-      this.endpoint = { kind: 'tcp', host: ep.host, port };
-    }
-    this.log.info({ endpoint: formatEndpoint(this.endpoint) }, 'milter server listening');
-    return this.endpoint;
+    return this.listeners.listen(ep.kind === 'unix' ? { ...ep, mode: this.socketMode } : ep);
   }
 
   /**
@@ -128,9 +101,7 @@ export class MilterServer {
 
   private async shutdown(): Promise<void> {
     this.draining = true;
-    const serverClosed = new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-    });
+    const listenersClosed = this.listeners.close();
     for (const c of this.connections) c.drain();
     const all = Promise.all([...this.connections].map((c) => c.done));
     let timer: NodeJS.Timeout | undefined;
@@ -144,24 +115,15 @@ export class MilterServer {
       for (const c of this.connections) c.destroy();
       await all;
     }
-    await serverClosed;
-    if (this.endpoint?.kind === 'unix') {
-      await unlink(this.endpoint.path).catch((err: unknown) => {
-        if ((err as { code?: unknown }).code !== 'ENOENT') this.log.warn({ err: errorForLog(err) }, 'milter server: cannot remove socket');
-      });
-    }
+    await listenersClosed;
     this.log.info({}, 'milter server closed');
   }
 
-  private accept(socket: net.Socket): void {
-    if (this.draining) {
-      socket.destroy();
-      return;
-    }
+  private accept(socket: net.Socket, endpoint: Endpoint): void {
     const id = this.nextId++;
     const peer: MilterPeerInfo =
-      this.endpoint?.kind === 'unix'
-        ? { id, transport: 'unix', remote: this.endpoint.path }
+      endpoint.kind === 'unix'
+        ? { id, transport: 'unix', remote: endpoint.path }
         : { id, transport: 'tcp', remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` };
     const logContext = { conn: id };
     let conn: MilterConnection;
@@ -356,26 +318,4 @@ class MilterConnection {
     }
     this.resolveDone();
   }
-}
-
-/** Removes a leftover unix socket nobody listens on; refuses other files and live sockets. */
-async function removeStaleSocket(path: string): Promise<void> {
-  let isSocket: boolean;
-  try {
-    isSocket = (await lstat(path)).isSocket();
-  } catch (err: unknown) {
-    if ((err as { code?: unknown }).code === 'ENOENT') return;
-    throw new ConfigError(`milter socket ${path}: cannot inspect it`, { cause: err });
-  }
-  if (!isSocket) throw new ConfigError(`milter socket ${path} exists and is not a socket`);
-  const live = await new Promise<boolean>((resolve) => {
-    const probe = net.connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-  if (live) throw new ConfigError(`milter socket ${path} is in use by another process`);
-  await unlink(path);
 }

@@ -1,8 +1,8 @@
 /**
  * Postfix SMTP access policy delegation server (`check_policy_service inet:127.0.0.1:PORT`
- * or `unix:/abs/path`). Wires one PolicySession per connection to the socket plumbing of
- * src/auth/socket-server.ts: TCP and unix listeners (stale socket removed, mode set), idle
- * timeout, line and attribute caps enforced by the codec, graceful close(), logger hook.
+ * or `unix:/abs/path`). A SocketServer (src/lib/socket-server.ts) that runs one PolicySession
+ * per connection: TCP and unix listeners (stale socket removed, mode set), idle timeout,
+ * line and attribute caps enforced by the codec, graceful close(), logger hook.
  * A malformed request or a failed decision drops the connection without a reply (see
  * session.ts); Postfix then retries and finally applies its default action.
  *
@@ -14,7 +14,7 @@
  * Throws ConfigError from listen() when an endpoint cannot be used.
  */
 import { silentLogger, type Logger } from '../lib/logger.js';
-import { SocketServer, type BoundEndpoint, type ListenEndpoint } from '../auth/socket-server.js';
+import { SocketServer } from '../lib/socket-server.js';
 import { PolicySession, type PolicyDecider } from './session.js';
 
 /** Default idle timeout of a policy connection (see the header comment). */
@@ -27,12 +27,11 @@ export interface PolicyServerOptions {
   readonly logger?: Logger;
 }
 
-export class PolicyServer {
-  readonly #sockets: SocketServer;
-
+/** close(graceMs) answers requests already received (at most `graceMs`), then closes. */
+export class PolicyServer extends SocketServer {
   constructor(options: PolicyServerOptions) {
     const logger = options.logger ?? silentLogger;
-    this.#sockets = new SocketServer({
+    super({
       name: 'policy',
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_POLICY_IDLE_TIMEOUT_MS,
       logger,
@@ -44,23 +43,5 @@ export class PolicyServer {
           logger,
         }),
     });
-  }
-
-  /** Listen on one more endpoint (TCP or unix socket). */
-  listen(endpoint: ListenEndpoint): Promise<BoundEndpoint> {
-    return this.#sockets.listen(endpoint);
-  }
-
-  get endpoints(): readonly BoundEndpoint[] {
-    return this.#sockets.endpoints;
-  }
-
-  get connectionCount(): number {
-    return this.#sockets.connectionCount;
-  }
-
-  /** Stop accepting; answer requests already received (at most `graceMs`), then close. */
-  close(graceMs?: number): Promise<void> {
-    return this.#sockets.close(graceMs);
   }
 }

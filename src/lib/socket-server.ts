@@ -1,13 +1,10 @@
 /**
- * Socket plumbing shared by the line-protocol servers (Dovecot auth, Postfix policy):
- * TCP and unix-socket listeners, one protocol handler (session) per connection, idle
- * timeout, output backpressure, graceful close. Protocol logic lives in the handler; this
- * file only moves bytes. It lives in src/auth/ until a home in src/lib/ is agreed.
+ * Connection plumbing shared by the line-protocol servers (Dovecot auth, Postfix policy) on
+ * top of SocketListeners (socket-listeners.ts: TCP and unix listeners, stale socket removal,
+ * mode, socket file cleanup): one protocol handler (session) per connection, idle timeout,
+ * output backpressure, graceful close. Protocol logic lives in the handler; this file only
+ * moves bytes. AuthServer and PolicyServer extend SocketServer.
  *
- * - Unix sockets: a stale socket file (nobody accepts on it) is removed before listening; a
- *   path with a live listener behind it, or a path that is not a socket, is refused with a
- *   ConfigError and left alone. The mode is set right after bind (default 0660: Postfix's
- *   user must be in our group). close() removes the file if it is still ours (same inode).
  * - A handler's receive() that throws drops the connection at once: ProtocolError is logged
  *   as a warning with its code, anything else as an error (a bug). Nothing is written back.
  * - Idle timeout: no byte in either direction for `idleTimeoutMs` (0 = never) → dropped.
@@ -18,21 +15,12 @@
  *
  * Throws ConfigError from listen() when the endpoint cannot be used.
  */
-import { chmod, lstat, unlink } from 'node:fs/promises';
-import net from 'node:net';
-import { ConfigError, ProtocolError } from '../lib/errors.js';
-import type { Logger } from '../lib/logger.js';
+import type net from 'node:net';
+import type { Endpoint } from './endpoint.js';
+import { ProtocolError } from './errors.js';
+import type { Logger } from './logger.js';
+import { errorCode, SocketListeners, type ListenEndpoint } from './socket-listeners.js';
 
-export type ListenEndpoint =
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  | { readonly kind: 'unix'; readonly path: string; readonly mode?: number };
-
-export type BoundEndpoint =
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  | { readonly kind: 'unix'; readonly path: string };
-
-/** Default unix-socket mode: owner and group may connect. */
-export const DEFAULT_SOCKET_MODE = 0o660;
 /** Default time close() waits for work in flight before dropping connections. */
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
 
@@ -74,77 +62,10 @@ interface Connection {
   draining: boolean;
 }
 
-interface Listener {
-  readonly server: net.Server;
-  readonly endpoint: BoundEndpoint;
-  /** Identity of the socket file we created (unix only). */
-  readonly file?: { readonly dev: number; readonly ino: number };
-}
-
-function describe(endpoint: ListenEndpoint | BoundEndpoint): string {
-  return endpoint.kind === 'tcp' ? `inet:${endpoint.host}:${endpoint.port}` : `unix:${endpoint.path}`;
-}
-
-function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function listenOn(server: net.Server, options: net.ListenOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      server.off('listening', onListening);
-      reject(err);
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(options);
-  });
-}
-
-/** True if something accepts connections on the unix socket at `path`. */
-function socketIsLive(path: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const probe = net.connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', (err: Error) => {
-      probe.destroy();
-      const code = errorCode(err);
-      if (code === 'ECONNREFUSED' || code === 'ENOENT') resolve(false);
-      else reject(new ConfigError(`cannot tell whether ${path} is in use: ${err.message}`, { cause: err }));
-    });
-  });
-}
-
-/** Remove a stale socket file at `path`; refuse a live socket or a file that is not a socket. */
-export async function removeStaleSocket(path: string): Promise<void> {
-  let stats;
-  try {
-    stats = await lstat(path);
-  } catch (err: unknown) {
-    if (errorCode(err) === 'ENOENT') return;
-    throw new ConfigError(`cannot inspect socket path ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  if (!stats.isSocket()) throw new ConfigError(`${path} exists and is not a socket; not removing it`);
-  if (await socketIsLive(path)) throw new ConfigError(`${path} is in use by another running server`);
-  try {
-    await unlink(path);
-  } catch (err: unknown) {
-    if (errorCode(err) !== 'ENOENT') throw new ConfigError(`cannot remove stale socket ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
 export class SocketServer {
   readonly #options: SocketServerOptions;
   readonly #log: Logger;
-  readonly #listeners: Listener[] = [];
+  readonly #listeners: SocketListeners;
   readonly #connections = new Set<Connection>();
   #nextId = 1;
   #closing: Promise<void> | null = null;
@@ -152,43 +73,17 @@ export class SocketServer {
   constructor(options: SocketServerOptions) {
     this.#options = options;
     this.#log = options.logger;
+    this.#listeners = new SocketListeners(options.name, options.logger, (socket) => this.#accept(socket));
   }
 
   /** Start listening on one more endpoint; resolves with the bound address (port 0 → the real port). */
-  async listen(endpoint: ListenEndpoint): Promise<BoundEndpoint> {
-    if (this.#closing !== null) throw new ConfigError(`${this.#options.name} server is closed`);
-    const server = net.createServer((socket) => this.#accept(socket));
-    if (endpoint.kind === 'tcp') {
-      try {
-        await listenOn(server, { host: endpoint.host, port: endpoint.port, exclusive: true });
-      } catch (err: unknown) {
-        throw new ConfigError(`cannot listen on ${describe(endpoint)}: ${(err as Error).message}`, { cause: err });
-      }
-      const address = server.address() as net.AddressInfo;
-      const bound: BoundEndpoint = { kind: 'tcp', host: address.address, port: address.port };
-      this.#listeners.push({ server, endpoint: bound });
-      this.#log.info({ endpoint: describe(bound) }, `${this.#options.name}: listening`);
-      return bound;
-    }
-    const { path } = endpoint;
-    await removeStaleSocket(path);
-    try {
-      await listenOn(server, { path, exclusive: true });
-      await chmod(path, endpoint.mode ?? DEFAULT_SOCKET_MODE);
-    } catch (err: unknown) {
-      server.close();
-      throw new ConfigError(`cannot listen on ${describe(endpoint)}: ${(err as Error).message}`, { cause: err });
-    }
-    const stats = await lstat(path);
-    const bound: BoundEndpoint = { kind: 'unix', path };
-    this.#listeners.push({ server, endpoint: bound, file: { dev: stats.dev, ino: stats.ino } });
-    this.#log.info({ endpoint: describe(bound) }, `${this.#options.name}: listening`);
-    return bound;
+  listen(endpoint: ListenEndpoint): Promise<Endpoint> {
+    return this.#listeners.listen(endpoint);
   }
 
   /** Where we listen. */
-  get endpoints(): readonly BoundEndpoint[] {
-    return this.#listeners.map((l) => l.endpoint);
+  get endpoints(): readonly Endpoint[] {
+    return this.#listeners.endpoints;
   }
 
   /** Open connections. */
@@ -206,20 +101,9 @@ export class SocketServer {
   }
 
   async #shutdown(graceMs: number): Promise<void> {
-    const listenersClosed = this.#listeners.map(
-      (l) => new Promise<void>((resolve) => l.server.close(() => resolve())),
-    );
+    const listenersClosed = this.#listeners.close();
     await Promise.all([...this.#connections].map((c) => this.#drain(c, graceMs)));
-    await Promise.all(listenersClosed);
-    for (const l of this.#listeners) {
-      if (l.file === undefined || l.endpoint.kind !== 'unix') continue;
-      try {
-        const now = await lstat(l.endpoint.path);
-        if (now.dev === l.file.dev && now.ino === l.file.ino) await unlink(l.endpoint.path);
-      } catch (err: unknown) {
-        if (errorCode(err) !== 'ENOENT') this.#log.warn({ err, path: l.endpoint.path }, `${this.#options.name}: could not remove socket file`);
-      }
-    }
+    await listenersClosed;
     this.#log.info({}, `${this.#options.name}: closed`);
   }
 
@@ -244,10 +128,6 @@ export class SocketServer {
   }
 
   #accept(socket: net.Socket): void {
-    if (this.#closing !== null) {
-      socket.destroy();
-      return;
-    }
     const id = this.#nextId++;
     const peer = socket.remoteAddress !== undefined ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix';
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
