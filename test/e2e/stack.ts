@@ -8,7 +8,6 @@
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -21,6 +20,7 @@ import { POSTFIX_INSTALL_HINT, PrivatePostfix, postfixInstalled } from '../../sr
 import { Runtime } from '../../src/server/runtime.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Space, Store } from '../../src/store/store.js';
+import { freePorts } from '../helpers/net.js';
 
 const run = promisify(execFile);
 
@@ -29,24 +29,6 @@ export const HOSTNAME = 'relay.trxmail.test';
 /** Delivered into `<dir>/vmail/inbox` (mbox) by Postfix's virtual(8). */
 export const MAILBOX_DOMAIN = 'mailbox.test';
 export const TEST_KEYS = [{ id: 'e2e', secret: 'e2e-secret-0123456789abcdef' }] as const;
-
-/** Ports that were free a moment ago (listen on 0, read, close). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 export interface LogLine {
   level: string;
