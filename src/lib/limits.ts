@@ -81,3 +81,23 @@ export const MAX_EVENT_COUNT_SENDS = 100_000;
 export const MAX_TRACKED_HTML_BYTES = 8 * 1024 * 1024;
 /** Most links rewritten for click tracking in one HTML part; further links are left alone (and logged). */
 export const MAX_TRACKED_LINKS = 10_000;
+/** Longest webhook endpoint URL (characters); longer: UsageError at `webhook set`. */
+export const MAX_WEBHOOK_URL_LENGTH = 2048;
+/** Longest last-error text kept on a webhook delivery (characters); longer is cut. */
+export const MAX_WEBHOOK_ERROR_LENGTH = 300;
+/** Most webhook deliveries one dispatcher pass claims (and so has in flight at most). */
+export const MAX_WEBHOOK_BATCH = 100;
+/**
+ * Bytes of a message for the bounce domain the intake reads and analyses (LMTP, pipe); the
+ * rest is read and dropped (DSN and ARF reports sit at the start; the returned original is
+ * what makes bounces big). The message is still accepted.
+ */
+export const MAX_BOUNCE_INTAKE_BYTES = 10 * 1024 * 1024;
+/** Longest diagnostic/detail text (characters) stored with a delivery outcome or Bounce list reason; longer is cut. */
+export const MAX_OUTCOME_DETAIL_LENGTH = 300;
+/** Most RCPT TO in one LMTP transaction; one more gets 452 4.5.3 (Postfix sends it in the next transaction). */
+export const MAX_LMTP_RECIPIENTS = 100;
+/** Most Postfix queue ids the maillog follower remembers (from= line to delivery lines); one more forgets the oldest. */
+export const MAX_MAILLOG_QUEUE_IDS = 100_000;
+/** Longest maillog line (bytes, without LF) the follower parses; a longer one is skipped up to its end. */
+export const MAX_MAILLOG_LINE_BYTES = 16 * 1024;

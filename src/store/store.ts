@@ -108,6 +108,77 @@ export interface NewSendEvent {
   readonly detail: Readonly<Record<string, unknown>>;
 }
 
+/** Event types pushed to a space's webhook (every type but 'accepted'). */
+export type WebhookEventType = Exclude<EventType, 'accepted'>;
+export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
+  'delivered',
+  'bounced',
+  'deferred',
+  'opened',
+  'clicked',
+  'complained',
+  'suppressed',
+];
+
+/**
+ * A space's webhook endpoint. The secret is stored as given (not hashed): every request is
+ * signed with it (HMAC-SHA256), so the store must be able to give it back. It is shown to
+ * the operator once, at `webhook set`, and never logged.
+ */
+export interface Webhook {
+  readonly spaceId: number;
+  /** https://, or http:// to a loopback host (src/webhooks/url.ts), normalised. */
+  readonly url: string;
+  readonly secret: string;
+  readonly createdAt: Date;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'expired';
+
+/**
+ * One event waiting for (or done with) its POST to the space's webhook: the outbox row.
+ * Written in the same transaction as the event (addEvent; recordSend for suppressed
+ * recipients), only when the space has a webhook at that moment.
+ */
+export interface WebhookDelivery {
+  /** Outbox row id: the `id` of the JSON body, the same on every retry (receivers dedupe on it). */
+  readonly id: number;
+  readonly spaceId: number;
+  readonly spaceName: string;
+  readonly type: WebhookEventType;
+  readonly sendId: string;
+  readonly recipient: string;
+  readonly at: Date;
+  readonly detail: Readonly<Record<string, unknown>>;
+  readonly status: WebhookDeliveryStatus;
+  /** Finished attempts (successful or not). */
+  readonly attempts: number;
+  readonly createdAt: Date;
+  /** When the dispatcher may try next (pending), while claimed: the end of the lease. */
+  readonly nextAttemptAt: Date;
+  readonly lastError: string | null;
+  /** When it was delivered or expired. */
+  readonly doneAt: Date | null;
+}
+
+/** A claimed delivery with what the dispatcher needs to send it. */
+export interface DueWebhookDelivery extends WebhookDelivery {
+  readonly url: string;
+  readonly secret: string;
+}
+
+export type WebhookOutcome =
+  | { readonly delivered: true; readonly at: Date }
+  /** retryAt null: give up (status 'expired'). */
+  | { readonly delivered: false; readonly at: Date; readonly error: string; readonly retryAt: Date | null };
+
+export interface WebhookBacklog {
+  readonly pending: number;
+  readonly expired: number;
+  /** createdAt of the oldest pending delivery. */
+  readonly oldestPendingAt: Date | null;
+}
+
 export interface SendEvent extends NewSendEvent {
   readonly id: number;
 }
@@ -149,6 +220,59 @@ export interface SendFilter {
   /** Most sends returned; no limit when absent. */
   readonly limit?: number;
   readonly offset?: number;
+  /**
+   * Keyset cursor: only sends after this one in the newest-first order (received earlier, or
+   * at the same millisecond and recorded earlier). A send id not in the filtered space only
+   * positions by time. Paging with it neither skips nor repeats sends when new ones arrive.
+   */
+  readonly before?: { readonly receivedAt: Date; readonly id: string };
+}
+
+/**
+ * Filter of an aggregate report (Store.report). Same semantics as SendFilter: receivedAt in
+ * [since, until), From compared case-insensitively (IDN-aware), every tag must be on the send.
+ */
+export interface ReportFilter {
+  readonly spaceId: number;
+  readonly since?: Date;
+  readonly until?: Date;
+  readonly from?: string;
+  /** At most MAX_TAGS; [] = no filter. */
+  readonly tags?: readonly string[];
+}
+
+/** How report rows are grouped; null = the total row only. */
+export type ReportGroupBy = 'day' | 'from' | 'tag';
+
+/**
+ * The numbers of one report row. Every number counts SENDS (about the To recipient) except
+ * the *Total and *Machine numbers, which count events. src/reports/report.ts defines each.
+ */
+export interface ReportCounts {
+  readonly sends: number;
+  readonly delivered: number;
+  readonly deferred: number;
+  readonly bouncedHard: number;
+  readonly bouncedSoft: number;
+  readonly suppressedBounce: number;
+  readonly suppressedUnsubscribe: number;
+  readonly openedUnique: number;
+  readonly openedTotal: number;
+  readonly openedMachine: number;
+  readonly clickedUnique: number;
+  readonly clickedTotal: number;
+  readonly clickedMachine: number;
+  readonly complained: number;
+}
+
+export interface ReportRow extends ReportCounts {
+  /** 'total' for the last row (every matching send once), else the grouping. */
+  readonly group: ReportGroupBy | 'total';
+  /**
+   * Day: YYYY-MM-DD (UTC, of the send's receivedAt). From: the From address's key (domain
+   * normalised, local part lower-cased). Tag: the tag; null for sends without tags. Total: null.
+   */
+  readonly key: string | null;
 }
 
 export interface Store {
@@ -200,7 +324,9 @@ export interface Store {
   /**
    * Records a send, its tags and recipients atomically. UsageError on a duplicate id (in any
    * space), an unknown space, a user not of that space, or recipients that are not exactly one
-   * with role 'to' (role 'discarded' if and only if status 'discarded').
+   * with role 'to' (role 'discarded' if and only if status 'discarded'). Each suppressed
+   * recipient queues a 'suppressed' webhook delivery (detail { list, reason }) in the same
+   * transaction when the space has a webhook.
    */
   recordSend(send: NewSend): Promise<void>;
   /** spaceId null = any space (operator CLI); otherwise only that space's send. */
@@ -208,13 +334,23 @@ export interface Store {
   /** Newest first. */
   listSends(filter: SendFilter): Promise<Send[]>;
   /**
+   * Aggregate report of one space (definitions: src/reports/report.ts): the group rows in key
+   * order (day and from ascending; tags ascending, untagged last), then the total row. Groups
+   * without sends are not listed; the total row is always there. UsageError for an unknown
+   * space, an invalid date or more than MAX_TAGS tags.
+   */
+  report(filter: ReportFilter, groupBy: ReportGroupBy | null): Promise<ReportRow[]>;
+  /**
    * Sets status and detail of the send's recipients with this address (matched like list
    * keys: domain IDN-aware, case-insensitive); discarded recipients are never changed. When
    * the To recipient changes, the send's status follows. False when nothing matched.
    */
   updateRecipientStatus(sendId: string, address: string, status: RecipientStatus, detail: string | null): Promise<boolean>;
 
-  /** UsageError when the send is unknown. */
+  /**
+   * UsageError when the send is unknown. Any type but 'accepted' also queues a webhook
+   * delivery, in the same transaction, when the send's space has a webhook.
+   */
   addEvent(event: NewSendEvent): Promise<SendEvent>;
   /** Oldest first (by `at`, then insertion); empty for an unknown send. */
   listEvents(sendId: string): Promise<SendEvent[]>;
@@ -224,4 +360,27 @@ export interface Store {
    * without such events or an unknown id).
    */
   eventCounts(sendIds: readonly string[]): Promise<Record<string, EventCounts>>;
+
+  /**
+   * Sets (or replaces) the space's webhook. UsageError for an unknown space, a URL that is
+   * not https (or http to loopback), or an empty secret.
+   */
+  setWebhook(input: { spaceId: number; url: string; secret: string }): Promise<Webhook>;
+  getWebhook(spaceId: number): Promise<Webhook | null>;
+  /** False when the space had none. Its pending deliveries expire ("webhook removed"). */
+  removeWebhook(spaceId: number): Promise<boolean>;
+  /** Ordered by space id. */
+  listWebhooks(): Promise<Webhook[]>;
+  /**
+   * Claims up to `limit` (at most MAX_WEBHOOK_BATCH) pending deliveries due at `now`, oldest
+   * due first, and moves their nextAttemptAt to now + leaseMs in the same transaction, so
+   * another dispatcher (or this one's next pass) does not take them while they are in flight;
+   * a crash mid-request leaves them to be retried when the lease ends.
+   */
+  claimWebhookDeliveries(now: Date, limit: number, leaseMs: number): Promise<DueWebhookDelivery[]>;
+  /** Records an attempt's outcome (attempts + 1). False when the delivery is not pending. */
+  completeWebhookDelivery(id: number, outcome: WebhookOutcome): Promise<boolean>;
+  /** Newest first; `limit` default no limit. */
+  listWebhookDeliveries(filter: { spaceId?: number; status?: WebhookDeliveryStatus; limit?: number }): Promise<WebhookDelivery[]>;
+  webhookBacklog(): Promise<WebhookBacklog>;
 }

@@ -62,7 +62,7 @@ describe('SQLite store specifics', () => {
       .prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
       .all()
       .map((r) => r.name);
-    expect(tables).toEqual(['events', 'from_defaults', 'list_entries', 'send_recipients', 'send_tags', 'sender_domains', 'sends', 'spaces', 'users']);
+    expect(tables).toEqual(['events', 'from_defaults', 'list_entries', 'send_recipients', 'send_tags', 'sender_domains', 'sends', 'spaces', 'users', 'webhook_outbox', 'webhooks']);
     db.close();
   });
 
@@ -188,21 +188,23 @@ describe('SQLite store specifics', () => {
 });
 
 describe('SQLite migrations', () => {
+  // The first shipped migration alone, so these tests do not change when migrations are added.
+  const FIRST = MIGRATIONS.slice(0, 1);
   const v2: Migration = { version: 2, name: 'add notes', sql: 'CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL) STRICT;' };
 
   it('applies only the missing migrations, in order', () => {
     const db = new Database(':memory:');
-    expect(migrate(db, ':memory:', MIGRATIONS)).toEqual({ from: 0, to: 1 });
-    expect(migrate(db, ':memory:', [...MIGRATIONS, v2])).toEqual({ from: 1, to: 2 });
+    expect(migrate(db, ':memory:', FIRST)).toEqual({ from: 0, to: 1 });
+    expect(migrate(db, ':memory:', [...FIRST, v2])).toEqual({ from: 1, to: 2 });
     expect(db.pragma('user_version', { simple: true })).toBe(2);
-    expect(migrate(db, ':memory:', [...MIGRATIONS, v2])).toEqual({ from: 2, to: 2 });
+    expect(migrate(db, ':memory:', [...FIRST, v2])).toEqual({ from: 2, to: 2 });
     db.close();
   });
 
   it('runs each migration in its own transaction: a failing one leaves the earlier ones and no trace of itself', () => {
     const db = new Database(':memory:');
     const broken: Migration = { version: 2, name: 'broken', sql: 'CREATE TABLE half (x INTEGER); CREATE TABLE half (y INTEGER);' };
-    expect(() => migrate(db, ':memory:', [...MIGRATIONS, broken])).toThrow();
+    expect(() => migrate(db, ':memory:', [...FIRST, broken])).toThrow();
     expect(db.pragma('user_version', { simple: true })).toBe(1);
     expect(db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'half'").get()).toEqual({ n: 0 });
     db.close();

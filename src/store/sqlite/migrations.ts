@@ -142,6 +142,41 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_send_time ON events (send_id, at, id);
     `,
   },
+  {
+    version: 2,
+    name: 'webhooks and their outbox',
+    // webhooks: one endpoint per space; the secret is kept as given (it signs every request).
+    // webhook_outbox: one row per event to push, written in the event's transaction; the
+    // event fields are copied so the body is the same on every retry. Rows are kept after
+    // delivery or expiry (the CLI shows them).
+    sql: `
+      CREATE TABLE webhooks (
+        space_id   INTEGER PRIMARY KEY REFERENCES spaces (id),
+        url        TEXT    NOT NULL,
+        secret     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE webhook_outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        space_id        INTEGER NOT NULL REFERENCES spaces (id),
+        type            TEXT    NOT NULL CHECK (type IN ('suppressed', 'delivered', 'deferred', 'bounced',
+                                                         'opened', 'clicked', 'complained')),
+        send_id         TEXT    NOT NULL,
+        recipient       TEXT    NOT NULL,
+        at              INTEGER NOT NULL,
+        detail          TEXT    NOT NULL CHECK (json_valid(detail)),
+        status          TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'expired')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        done_at         INTEGER
+      ) STRICT;
+      CREATE INDEX webhook_outbox_due   ON webhook_outbox (status, next_attempt_at, id);
+      CREATE INDEX webhook_outbox_space ON webhook_outbox (space_id, status, id);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

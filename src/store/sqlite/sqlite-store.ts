@@ -13,7 +13,7 @@
  *    then the call fails with TransientError).
  *
  * All SQL is parameterised; fixed statements are prepared once at open, the few dynamic ones
- * (listSends filters) are cached by their text. Every change of several rows runs in one
+ * (listSends filters; reports, report-query.ts) are cached by their text. Every change of several rows runs in one
  * IMMEDIATE transaction. better-sqlite3 is synchronous; the methods return promises because the
  * interface is shared with network backends.
  *
@@ -31,7 +31,16 @@ import { listKey, normaliseDomain } from '../../core/domain.js';
 import { MAX_FLAGS } from '../../core/types.js';
 import type { FlagSource, SuppressionAnswer, SuppressionList } from '../../core/types.js';
 import { ConfigError, InvariantError, TransientError, UsageError } from '../../lib/errors.js';
-import { MAX_ADDRESS_LENGTH, MAX_EVENT_COUNT_SENDS, MAX_RECIPIENTS, MAX_SPACE_NAME_LENGTH, MAX_TAGS } from '../../lib/limits.js';
+import {
+  MAX_ADDRESS_LENGTH,
+  MAX_EVENT_COUNT_SENDS,
+  MAX_RECIPIENTS,
+  MAX_SPACE_NAME_LENGTH,
+  MAX_TAGS,
+  MAX_WEBHOOK_BATCH,
+  MAX_WEBHOOK_ERROR_LENGTH,
+} from '../../lib/limits.js';
+import { checkWebhookUrl } from '../../webhooks/url.js';
 import type {
   EventCounts,
   FromDefault,
@@ -39,6 +48,9 @@ import type {
   NewSend,
   NewSendEvent,
   RecipientStatus,
+  ReportFilter,
+  ReportGroupBy,
+  ReportRow,
   Send,
   SendEvent,
   SendFilter,
@@ -48,9 +60,17 @@ import type {
   Store,
   User,
   EventType,
+  DueWebhookDelivery,
+  Webhook,
+  WebhookBacklog,
+  WebhookDelivery,
+  WebhookDeliveryStatus,
+  WebhookEventType,
+  WebhookOutcome,
 } from '../store.js';
 import { migrate } from './migrations.js';
 import { mapSqliteError, sqliteCode } from './sqlite-errors.js';
+import { ReportQuery, registerReportFunctions } from './report-query.js';
 
 /** How long a statement waits for another connection's write lock before failing (ms). */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
@@ -125,6 +145,30 @@ interface EventRow {
   detail: string;
 }
 
+interface WebhookRow {
+  space_id: number;
+  url: string;
+  secret: string;
+  created_at: number;
+}
+interface OutboxRow {
+  id: number;
+  space_id: number;
+  space_name: string;
+  type: WebhookEventType;
+  send_id: string;
+  recipient: string;
+  at: number;
+  detail: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  created_at: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  done_at: number | null;
+}
+type DueRow = OutboxRow & { url: string; secret: string };
+
 const SPACE_COLS = 'id, name, default_flags, allow_subdomains, created_at';
 const USER_COLS = 'id, space_id, email, password_hash, created_at';
 const SEND_COLS =
@@ -132,6 +176,10 @@ const SEND_COLS =
   's.discarded, s.tags, s.flags, s.flags_source, s.received_at, s.status';
 const RECIPIENT_COLS = 'send_id, address, role, status, suppressed_by, detail';
 const EVENT_COLS = 'id, send_id, recipient, type, at, detail';
+const WEBHOOK_COLS = 'space_id, url, secret, created_at';
+const OUTBOX_COLS =
+  'o.id, o.space_id, sp.name AS space_name, o.type, o.send_id, o.recipient, o.at, o.detail, o.status, o.attempts, ' +
+  'o.created_at, o.next_attempt_at, o.last_error, o.done_at';
 
 /** Operator input quoted for an error message: JSON-escaped, cut at 100 characters. */
 function quote(value: string): string {
@@ -244,6 +292,29 @@ function eventFrom(r: EventRow): SendEvent {
   };
 }
 
+function webhookFrom(r: WebhookRow): Webhook {
+  return { spaceId: r.space_id, url: r.url, secret: r.secret, createdAt: new Date(r.created_at) };
+}
+
+function deliveryFrom(r: OutboxRow): WebhookDelivery {
+  return {
+    id: r.id,
+    spaceId: r.space_id,
+    spaceName: r.space_name,
+    type: r.type,
+    sendId: r.send_id,
+    recipient: r.recipient,
+    at: new Date(r.at),
+    detail: parseDetail(r.detail),
+    status: r.status,
+    attempts: r.attempts,
+    createdAt: new Date(r.created_at),
+    nextAttemptAt: new Date(r.next_attempt_at),
+    lastError: r.last_error,
+    doneAt: r.done_at === null ? null : new Date(r.done_at),
+  };
+}
+
 /** A non-negative safe integer, or UsageError. */
 function checkCount(n: number, what: string): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${what} must be a non-negative integer, got ${String(n)}`);
@@ -337,6 +408,41 @@ function prepareAll(db: Database.Database) {
       "SELECT send_id, type, json_type(detail, '$.machine') IS 'true' AS machine, count(*) AS n FROM events " +
         "WHERE send_id IN (SELECT value FROM json_each(?)) AND type IN ('opened', 'clicked') GROUP BY send_id, type, machine",
     ),
+
+    sendSpace: db.prepare<[string], { space_id: number }>('SELECT space_id FROM sends WHERE id = ?'),
+    hasWebhook: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM webhooks WHERE space_id = ?'),
+    upsertWebhook: db.prepare<[number, string, string, number]>(
+      'INSERT INTO webhooks (space_id, url, secret, created_at) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT (space_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, created_at = excluded.created_at',
+    ),
+    getWebhook: db.prepare<[number], WebhookRow>(`SELECT ${WEBHOOK_COLS} FROM webhooks WHERE space_id = ?`),
+    deleteWebhook: db.prepare<[number]>('DELETE FROM webhooks WHERE space_id = ?'),
+    listWebhooks: db.prepare<[], WebhookRow>(`SELECT ${WEBHOOK_COLS} FROM webhooks ORDER BY space_id`),
+    expireSpaceOutbox: db.prepare<[string, number, number]>(
+      "UPDATE webhook_outbox SET status = 'expired', last_error = ?, done_at = ? WHERE space_id = ? AND status = 'pending'",
+    ),
+    insertOutbox: db.prepare<[number, WebhookEventType, string, string, number, string, number, number]>(
+      'INSERT INTO webhook_outbox (space_id, type, send_id, recipient, at, detail, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    dueOutbox: db.prepare<[number, number], DueRow>(
+      `SELECT ${OUTBOX_COLS}, w.url, w.secret FROM webhook_outbox o JOIN spaces sp ON sp.id = o.space_id ` +
+        "JOIN webhooks w ON w.space_id = o.space_id WHERE o.status = 'pending' AND o.next_attempt_at <= ? " +
+        'ORDER BY o.next_attempt_at, o.id LIMIT ?',
+    ),
+    leaseOutbox: db.prepare<[number, number]>('UPDATE webhook_outbox SET next_attempt_at = ? WHERE id = ?'),
+    deliveredOutbox: db.prepare<[number, number]>(
+      "UPDATE webhook_outbox SET status = 'delivered', attempts = attempts + 1, last_error = NULL, done_at = ? WHERE id = ? AND status = 'pending'",
+    ),
+    retryOutbox: db.prepare<[string, number, number]>(
+      "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ? AND status = 'pending'",
+    ),
+    expireOutbox: db.prepare<[string, number, number]>(
+      "UPDATE webhook_outbox SET status = 'expired', attempts = attempts + 1, last_error = ?, done_at = ? WHERE id = ? AND status = 'pending'",
+    ),
+    outboxBacklog: db.prepare<[], { pending: number; expired: number; oldest: number | null }>(
+      "SELECT coalesce(sum(status = 'pending'), 0) AS pending, coalesce(sum(status = 'expired'), 0) AS expired, " +
+        "min(CASE WHEN status = 'pending' THEN created_at END) AS oldest FROM webhook_outbox",
+    ),
   };
 }
 
@@ -347,11 +453,15 @@ export class SqliteStore implements Store {
   /** listSends statements by SQL text; their number is bounded by the filter combinations. */
   private readonly dynamic = new Map<string, Database.Statement<(string | number)[], SendRow>>();
   private closed = false;
+  /** Store.report (report-query.ts). */
+  private readonly reports: ReportQuery;
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
     this.db = db;
     this.sql = prepareAll(db);
+    registerReportFunctions(db);
+    this.reports = new ReportQuery(db);
   }
 
   /**
@@ -686,6 +796,11 @@ export class SqliteStore implements Store {
           send.recipients.forEach((r, position) => {
             this.sql.insertRecipient.run(send.id, position, r.address, looseKey(r.address), r.role, r.status, r.suppressedBy, r.detail);
           });
+          for (const r of send.recipients) {
+            if (r.status !== 'suppressed') continue;
+            const detail = JSON.stringify({ list: r.suppressedBy, reason: r.detail });
+            this.queueWebhook(send.spaceId, 'suppressed', send.id, r.address, receivedAt, detail);
+          }
         })
         .immediate();
     });
@@ -736,6 +851,14 @@ export class SqliteStore implements Store {
         where.push('s.id IN (SELECT send_id FROM send_tags WHERE tag = ?)');
         params.push(tag);
       }
+      if (filter.before !== undefined) {
+        const t = toMs(filter.before.receivedAt, 'cursor time');
+        // The same-millisecond tie is broken by rowid, as in the ORDER BY; the cursor's send is
+        // looked up in the same space only.
+        const sameSpace = filter.spaceId !== undefined ? ' AND c.space_id = s.space_id' : '';
+        where.push(`(s.received_at < ? OR (s.received_at = ? AND s.rowid < (SELECT c.rowid FROM sends c WHERE c.id = ?${sameSpace})))`);
+        params.push(t, t, filter.before.id);
+      }
       params.push(filter.limit === undefined ? -1 : checkCount(filter.limit, 'limit'));
       params.push(filter.offset === undefined ? 0 : checkCount(filter.offset, 'offset'));
       const text =
@@ -749,6 +872,18 @@ export class SqliteStore implements Store {
       }
       return this.withRecipients(stmt.all(...params));
     });
+  }
+
+  report(filter: ReportFilter, groupBy: ReportGroupBy | null): Promise<ReportRow[]> {
+    return this.run(() => {
+      this.requireSpace(filter.spaceId);
+      return this.reports.run(filter, groupBy);
+    });
+  }
+
+  /** EXPLAIN QUERY PLAN of a report (tests: the indexes are used). */
+  reportPlan(filter: ReportFilter, groupBy: ReportGroupBy | null): string[] {
+    return this.reports.plan(filter, groupBy);
   }
 
   updateRecipientStatus(sendId: string, address: string, status: RecipientStatus, detail: string | null): Promise<boolean> {
@@ -775,8 +910,15 @@ export class SqliteStore implements Store {
         throw new UsageError('event detail is not JSON-serialisable', { cause: err });
       }
       if (typeof detail !== 'string' || !detail.startsWith('{')) throw new UsageError('event detail must be a JSON object');
-      if (this.sql.sendExists.get(event.sendId) === undefined) throw new UsageError(`unknown send id ${quote(event.sendId)}`);
-      const info = this.sql.insertEvent.run(event.sendId, event.recipient, event.type, at, detail);
+      const info = this.db
+        .transaction(() => {
+          const send = this.sql.sendSpace.get(event.sendId);
+          if (send === undefined) throw new UsageError(`unknown send id ${quote(event.sendId)}`);
+          const inserted = this.sql.insertEvent.run(event.sendId, event.recipient, event.type, at, detail);
+          if (event.type !== 'accepted') this.queueWebhook(send.space_id, event.type, event.sendId, event.recipient, at, detail);
+          return inserted;
+        })
+        .immediate();
       return {
         id: Number(info.lastInsertRowid),
         sendId: event.sendId,
@@ -814,5 +956,105 @@ export class SqliteStore implements Store {
       return result;
     });
   }
-}
 
+  // ---- webhooks --------------------------------------------------------------------------
+
+  /** Inside the caller's transaction: one outbox row when the space has a webhook. */
+  private queueWebhook(spaceId: number, type: WebhookEventType, sendId: string, recipient: string, at: number, detail: string): void {
+    if (this.sql.hasWebhook.get(spaceId) === undefined) return;
+    const now = Date.now();
+    this.sql.insertOutbox.run(spaceId, type, sendId, recipient, at, detail, now, now);
+  }
+
+  setWebhook(input: { spaceId: number; url: string; secret: string }): Promise<Webhook> {
+    return this.run(() => {
+      const url = checkWebhookUrl(input.url);
+      if (typeof input.secret !== 'string' || input.secret === '') throw new UsageError('webhook secret must not be empty');
+      this.requireSpace(input.spaceId);
+      const now = Date.now();
+      this.sql.upsertWebhook.run(input.spaceId, url, input.secret, now);
+      return { spaceId: input.spaceId, url, secret: input.secret, createdAt: new Date(now) };
+    });
+  }
+
+  getWebhook(spaceId: number): Promise<Webhook | null> {
+    return this.run(() => {
+      const row = this.sql.getWebhook.get(spaceId);
+      return row ? webhookFrom(row) : null;
+    });
+  }
+
+  removeWebhook(spaceId: number): Promise<boolean> {
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          this.requireSpace(spaceId);
+          const removed = this.sql.deleteWebhook.run(spaceId).changes > 0;
+          if (removed) this.sql.expireSpaceOutbox.run('webhook removed', Date.now(), spaceId);
+          return removed;
+        })
+        .immediate(),
+    );
+  }
+
+  listWebhooks(): Promise<Webhook[]> {
+    return this.run(() => this.sql.listWebhooks.all().map(webhookFrom));
+  }
+
+  claimWebhookDeliveries(now: Date, limit: number, leaseMs: number): Promise<DueWebhookDelivery[]> {
+    return this.run(() => {
+      const nowMs = toMs(now, 'now');
+      checkCount(limit, 'limit');
+      checkCount(leaseMs, 'lease');
+      if (limit > MAX_WEBHOOK_BATCH) throw new UsageError(`at most ${MAX_WEBHOOK_BATCH} webhook deliveries per claim`);
+      if (limit === 0) return [];
+      return this.db
+        .transaction(() => {
+          const rows = this.sql.dueOutbox.all(nowMs, limit);
+          const until = nowMs + leaseMs;
+          for (const r of rows) this.sql.leaseOutbox.run(until, r.id);
+          return rows.map((r): DueWebhookDelivery => ({ ...deliveryFrom({ ...r, next_attempt_at: until }), url: r.url, secret: r.secret }));
+        })
+        .immediate();
+    });
+  }
+
+  completeWebhookDelivery(id: number, outcome: WebhookOutcome): Promise<boolean> {
+    return this.run(() => {
+      const at = toMs(outcome.at, 'outcome time');
+      if (outcome.delivered) return this.sql.deliveredOutbox.run(at, id).changes > 0;
+      const error = outcome.error.slice(0, MAX_WEBHOOK_ERROR_LENGTH);
+      if (outcome.retryAt === null) return this.sql.expireOutbox.run(error, at, id).changes > 0;
+      return this.sql.retryOutbox.run(error, toMs(outcome.retryAt, 'retry time'), id).changes > 0;
+    });
+  }
+
+  listWebhookDeliveries(filter: { spaceId?: number; status?: WebhookDeliveryStatus; limit?: number }): Promise<WebhookDelivery[]> {
+    return this.run(() => {
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      if (filter.spaceId !== undefined) {
+        where.push('o.space_id = ?');
+        params.push(filter.spaceId);
+      }
+      if (filter.status !== undefined) {
+        where.push('o.status = ?');
+        params.push(filter.status);
+      }
+      params.push(filter.limit === undefined ? -1 : checkCount(filter.limit, 'limit'));
+      const text =
+        `SELECT ${OUTBOX_COLS} FROM webhook_outbox o JOIN spaces sp ON sp.id = o.space_id` +
+        (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+        ' ORDER BY o.id DESC LIMIT ?';
+      return this.db.prepare<(string | number)[], OutboxRow>(text).all(...params).map(deliveryFrom);
+    });
+  }
+
+  webhookBacklog(): Promise<WebhookBacklog> {
+    return this.run(() => {
+      const row = this.sql.outboxBacklog.get();
+      if (!row) throw new InvariantError('backlog query returned no row');
+      return { pending: row.pending, expired: row.expired, oldestPendingAt: row.oldest === null ? null : new Date(row.oldest) };
+    });
+  }
+}
