@@ -58,6 +58,8 @@ const keySchema = z.strictObject({
 
 /** trxmail.yaml `http.listen` default: the tracking/health HTTP service, loopback only. */
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
+/** trxmail.yaml `listen.lmtp` default: the bounce intake's LMTP listener (Postfix's transport_maps points here). */
+export const DEFAULT_LMTP_LISTEN = 'inet:127.0.0.1:8894';
 /** trxmail.yaml `reinject` default: Postfix's re-injection smtpd (postfix/master.cf). */
 export const DEFAULT_REINJECT = '127.0.0.1:10026';
 
@@ -117,8 +119,9 @@ const schema = z.strictObject({
       milter: endpoint.default('inet:127.0.0.1:8891'),
       policy: endpoint.default('inet:127.0.0.1:8892'),
       auth: endpoint.default('inet:127.0.0.1:8893'),
+      lmtp: endpoint.default(DEFAULT_LMTP_LISTEN),
     })
-    .default({ milter: 'inet:127.0.0.1:8891', policy: 'inet:127.0.0.1:8892', auth: 'inet:127.0.0.1:8893' }),
+    .default({ milter: 'inet:127.0.0.1:8891', policy: 'inet:127.0.0.1:8892', auth: 'inet:127.0.0.1:8893', lmtp: DEFAULT_LMTP_LISTEN }),
   secrets: z.strictObject({ keys: z.array(keySchema).min(1) }).optional(),
   http: z
     .strictObject({
@@ -128,6 +131,8 @@ const schema = z.strictObject({
     })
     .default({ listen: DEFAULT_HTTP_LISTEN }),
   reinject: hostPort.default(DEFAULT_REINJECT),
+  /** Postfix's log file to follow for delivery status (src/bounce/maillog.ts); null = off. */
+  maillog: z.string().min(1).nullable().default(null),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -147,7 +152,8 @@ export interface Config {
   readonly store: { readonly driver: 'sqlite'; readonly path: string };
   /** Normalised (lower-case A-label). */
   readonly bounceDomain: string;
-  readonly listen: { readonly milter: string; readonly policy: string; readonly auth: string };
+  /** `lmtp`: the bounce intake's LMTP listener (Postfix routes the bounce domain to it). */
+  readonly listen: { readonly milter: string; readonly policy: string; readonly auth: string; readonly lmtp: string };
   /** Empty when neither the file nor the environment gave keys. First key signs. */
   readonly hmacKeys: readonly HmacKey[];
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
@@ -159,6 +165,11 @@ export interface Config {
   readonly http: { readonly listen: string; readonly baseUrl: string };
   /** `host:port` of Postfix's re-injection listener (BCC copies), as written. */
   readonly reinject: string;
+  /**
+   * Absolute path of Postfix's log file the maillog follower reads for delivered / deferred /
+   * bounced (maillog_file, or a syslog file with Postfix's lines), or null: not followed.
+   */
+  readonly maillog: string | null;
 }
 
 export interface LoadOptions {
@@ -249,6 +260,7 @@ export function parseConfig(
     log: { ...c.log },
     http: { listen: c.http.listen, baseUrl: c.http.baseUrl === undefined ? defaultBaseUrl(c.http.listen) : (normaliseBaseUrl(c.http.baseUrl) ?? c.http.baseUrl) },
     reinject: c.reinject,
+    maillog: c.maillog === null ? null : path.resolve(ctx.baseDir, c.maillog),
   };
   return deepFreeze(config);
 }

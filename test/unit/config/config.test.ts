@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HTTP_LISTEN, DEFAULT_REINJECT, loadConfig, normaliseBaseUrl, parseHostPort } from '../../../src/config/config.js';
+import { DEFAULT_HTTP_LISTEN, DEFAULT_LMTP_LISTEN, DEFAULT_REINJECT, loadConfig, normaliseBaseUrl, parseHostPort } from '../../../src/config/config.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
 function dirWith(yaml: string | null): string {
@@ -182,5 +182,36 @@ describe('http and reinject', () => {
     expect(normaliseBaseUrl('https://t.example.com/a/b//')).toBe('https://t.example.com/a/b');
     expect(normaliseBaseUrl('https://t.example.com:443')).toBe('https://t.example.com');
     expect(normaliseBaseUrl('https://t.example.com/a b')).toBeNull();
+  });
+});
+
+describe('listen.lmtp and maillog (bounce intake)', () => {
+  const load = (yaml: string | null) => loadConfig({ cwd: dirWith(yaml), env: {} });
+
+  it('defaults: LMTP on inet:127.0.0.1:8894, no maillog', () => {
+    const c = load(null);
+    expect(c.listen.lmtp).toBe(DEFAULT_LMTP_LISTEN);
+    expect(DEFAULT_LMTP_LISTEN).toBe('inet:127.0.0.1:8894');
+    expect(c.maillog).toBeNull();
+  });
+
+  it('reads listen.lmtp in Postfix notation and resolves maillog against the file directory', () => {
+    const cwd = dirWith('listen:\n  lmtp: unix:/run/trxmail/lmtp.sock\nmaillog: pf/log/maillog\n');
+    const c = loadConfig({ cwd, env: {} });
+    expect(c.listen.lmtp).toBe('unix:/run/trxmail/lmtp.sock');
+    expect(c.listen.milter).toBe('inet:127.0.0.1:8891');
+    expect(c.maillog).toBe(path.join(cwd, 'pf', 'log', 'maillog'));
+    expect(load('maillog: /var/log/mail.log\n').maillog).toBe('/var/log/mail.log');
+    expect(load('maillog: null\n').maillog).toBeNull();
+  });
+
+  const bad: Array<[string, RegExp]> = [
+    ['listen:\n  lmtp: "8894"\n', /listen\.lmtp: expected inet:host:port or unix:\/absolute\/path, got "8894"$/],
+    ['listen:\n  lmtp: "lmtp:inet:127.0.0.1:8894"\n', /listen\.lmtp: expected inet:host:port or unix:\/absolute\/path/],
+    ['maillog: ""\n', /maillog: /],
+    ['maillog: 3\n', /maillog: expected string, got 3$/],
+  ];
+  it.each(bad)('refuses %j naming the key', (yaml, re) => {
+    expect(() => load(yaml)).toThrow(re);
   });
 });
