@@ -502,6 +502,22 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           }
         });
 
+        it('pages with a keyset cursor (before): no send skipped or repeated, even with ties and new arrivals', async () => {
+          await store.recordSend(send({ id: 's5', receivedAt: at(2000) })); // same millisecond as s2, recorded later
+          expect(await ids({ spaceId: a.id })).toEqual(['s4', 's3', 's5', 's2', 's1']);
+          const page1 = await store.listSends({ spaceId: a.id, limit: 2 });
+          expect(page1.map((s) => s.id)).toEqual(['s4', 's3']);
+          await store.recordSend(send({ id: 's6', receivedAt: at(9000) })); // arrives between pages
+          const last1 = page1[1]!;
+          expect(await ids({ spaceId: a.id, limit: 2, before: { receivedAt: last1.receivedAt, id: last1.id } })).toEqual(['s5', 's2']);
+          expect(await ids({ spaceId: a.id, before: { receivedAt: at(2000), id: 's5' } })).toEqual(['s2', 's1']);
+          expect(await ids({ spaceId: a.id, before: { receivedAt: at(2000), id: 's2' } })).toEqual(['s1']);
+          // an id not in the space positions by time only
+          expect(await ids({ spaceId: a.id, before: { receivedAt: at(2000), id: 'x1' } })).toEqual(['s1']);
+          expect(await ids({ spaceId: a.id, before: { receivedAt: at(2000), id: 'unknown' } })).toEqual(['s1']);
+          await expect(store.listSends({ before: { receivedAt: new Date(NaN), id: 's1' } })).rejects.toThrow(UsageError);
+        });
+
         it('returns whole sends with their recipients', async () => {
           const [s4] = await store.listSends({ spaceId: a.id, limit: 1 });
           expect(s4).toEqual({ ...send({ id: 's4', receivedAt: at(4000) }), status: 'queued' });
@@ -640,6 +656,79 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const counts = await store.eventCounts(ids);
         expect(Object.keys(counts)).toHaveLength(MAX_EVENT_COUNT_SENDS);
         await expect(store.eventCounts([...ids, 'one-more'])).rejects.toThrow(UsageError);
+      });
+    });
+
+    describe('report', () => {
+      // The full hand-counted report tests are in test/reports/; this is the backend contract.
+      const ev = (sendId: string, type: EventType, recipient: string, detail: Record<string, unknown> = {}) =>
+        store.addEvent({ sendId, recipient, type, at: at(0), detail });
+      const zero = {
+        sends: 0, delivered: 0, deferred: 0, bouncedHard: 0, bouncedSoft: 0, suppressedBounce: 0, suppressedUnsubscribe: 0,
+        openedUnique: 0, openedTotal: 0, openedMachine: 0, clickedUnique: 0, clickedTotal: 0, clickedMachine: 0, complained: 0,
+      };
+
+      beforeEach(async () => {
+        // p1: delivered, tags x y, a person's open twice, a machine click, a hard bounce of the BCC.
+        await store.recordSend(
+          send({
+            id: 'p1', tags: ['x', 'y'], bcc: 'copy@example.org', receivedAt: at(0),
+            recipients: [recipient('rcpt@example.net', 'to', { status: 'delivered' }), recipient('copy@example.org', 'bcc', { status: 'bounced' })],
+          }),
+        );
+        // p2: next day, other From, suppressed by the Unsubscribe list, soft bounce then complaint.
+        await store.recordSend(
+          send({
+            id: 'p2', from: 'Other@Shop.Example', receivedAt: at(86_400_000),
+            recipients: [recipient('rcpt@example.net', 'to', { status: 'suppressed', suppressedBy: 'unsubscribe' })],
+          }),
+        );
+        await store.recordSend(send({ id: 'q1', spaceId: b.id, userId: userB.id, tags: ['x'], receivedAt: at(0) }));
+        await ev('p1', 'opened', 'rcpt@example.net');
+        await ev('p1', 'opened', 'rcpt@example.net', { machine: false });
+        await ev('p1', 'clicked', 'rcpt@example.net', { machine: true });
+        await ev('p1', 'bounced', 'copy@example.org', { kind: 'hard' });
+        await ev('p2', 'deferred', 'RCPT@example.net', { kind: 'soft' });
+        await ev('p2', 'complained', 'rcpt@example.net');
+        await ev('q1', 'opened', 'rcpt@example.net');
+      });
+
+      it('counts sends about the To, events for opens and clicks, groups then the total', async () => {
+        const p1 = { ...zero, sends: 1, delivered: 1, openedUnique: 1, openedTotal: 2, clickedMachine: 1 };
+        const p2 = { ...zero, sends: 1, bouncedSoft: 1, suppressedUnsubscribe: 1, complained: 1 };
+        const total = { ...zero, sends: 2, delivered: 1, openedUnique: 1, openedTotal: 2, clickedMachine: 1, bouncedSoft: 1, suppressedUnsubscribe: 1, complained: 1 };
+        expect(await store.report({ spaceId: a.id }, null)).toEqual([{ group: 'total', key: null, ...total }]);
+        expect(await store.report({ spaceId: a.id }, 'day')).toEqual([
+          { group: 'day', key: '2025-01-15', ...p1 },
+          { group: 'day', key: '2025-01-16', ...p2 },
+          { group: 'total', key: null, ...total },
+        ]);
+        expect(await store.report({ spaceId: a.id }, 'from')).toEqual([
+          { group: 'from', key: 'news@shop.example', ...p1 },
+          { group: 'from', key: 'other@shop.example', ...p2 },
+          { group: 'total', key: null, ...total },
+        ]);
+        expect(await store.report({ spaceId: a.id }, 'tag')).toEqual([
+          { group: 'tag', key: 'x', ...p1 },
+          { group: 'tag', key: 'y', ...p1 },
+          { group: 'tag', key: null, ...p2 },
+          { group: 'total', key: null, ...total },
+        ]);
+      });
+
+      it('filters like listSends and never counts another space', async () => {
+        expect((await store.report({ spaceId: a.id, tags: ['x', 'y'] }, null))[0]?.sends).toBe(1);
+        expect((await store.report({ spaceId: a.id, from: 'OTHER@shop.example' }, null))[0]?.sends).toBe(1);
+        expect((await store.report({ spaceId: a.id, since: at(1), until: at(86_400_001) }, null))[0]?.sends).toBe(1);
+        expect((await store.report({ spaceId: a.id, since: at(0), until: at(0) }, 'day'))).toEqual([{ group: 'total', key: null, ...zero }]);
+        expect(await store.report({ spaceId: b.id }, null)).toEqual([{ group: 'total', key: null, ...zero, sends: 1, openedUnique: 1, openedTotal: 1 }]);
+      });
+
+      it('refuses an unknown space, an invalid date and more than MAX_TAGS tags', async () => {
+        await expect(store.report({ spaceId: unknownSpace }, null)).rejects.toThrow(UsageError);
+        await expect(store.report({ spaceId: a.id, until: new Date(NaN) }, null)).rejects.toThrow(UsageError);
+        const tags = Array.from({ length: MAX_TAGS + 1 }, (_, i) => `t${i}`);
+        await expect(store.report({ spaceId: a.id, tags }, 'tag')).rejects.toThrow(UsageError);
       });
     });
 
