@@ -408,13 +408,14 @@ function describeRun(tag: string, setup: Setup, r: RunResult): string {
   );
 }
 
-function breakdown(runs: readonly RunResult[]): string {
+function breakdown(runs: readonly RunResult[], pick: (c: CpuBreakdown) => ReadonlyMap<string, number>, top = 20): string {
   const total = runs.reduce((s, r) => s + r.count, 0);
   const groups = new Map<string, number>();
-  for (const r of runs) for (const [g, secs] of r.cpu.byGroup) groups.set(g, (groups.get(g) ?? 0) + secs);
+  for (const r of runs) for (const [g, secs] of pick(r.cpu)) groups.set(g, (groups.get(g) ?? 0) + secs);
   return [...groups.entries()]
     .filter(([, secs]) => (secs * 1000) / total >= 0.01)
     .sort((x, y) => y[1] - x[1])
+    .slice(0, top)
     .map(([g, secs]) => `${g} ${((secs * 1000) / total).toFixed(2)}`)
     .join(', ');
 }
@@ -544,7 +545,8 @@ async function main(): Promise<void> {
       console.log(
         `median ${k}) ${s.label.padEnd(18)} ${med(k, rate).toFixed(1).padStart(7)} msg/s  injection ${med(k, injRate).toFixed(1).padStart(7)} msg/s  CPU ms/msg: machine ${med(k, cpuMs).toFixed(2)}, own ${med(k, ownMs).toFixed(2)}`,
       );
-      console.log(`   CPU ms/msg by process: ${breakdown(of(k))}`);
+      console.log(`   CPU ms/msg by process: ${breakdown(of(k), (c) => c.byGroup)}`);
+      console.log(`   of which other: ${breakdown(of(k), (c) => c.otherByCommand, 6)}`);
     }
     if (opts.nullMilter) {
       console.log(

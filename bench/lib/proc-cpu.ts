@@ -94,6 +94,12 @@ export interface CpuBreakdown {
   /** Seconds of CPU used on the whole machine (all cores) during the interval. */
   readonly machineBusy: number;
   readonly byGroup: ReadonlyMap<string, number>;
+  /**
+   * The "other" time by command name of the processes seen in both snapshots or started in
+   * between (kernel threads included, `kworker/1:2` counted as `kworker`); what is left of
+   * "other" (processes that came and went, interrupts) is `(unseen)`.
+   */
+  readonly otherByCommand: ReadonlyMap<string, number>;
 }
 
 /**
@@ -104,9 +110,11 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, selfPid: number, mast
   const hz = ticksPerSecond();
   const masters = new Set(masterPids);
   const groups = new Map<string, number>();
-  const add = (g: string, ticks: number): void => {
-    if (ticks > 0) groups.set(g, (groups.get(g) ?? 0) + ticks / hz);
+  const others = new Map<string, number>();
+  const addTo = (m: Map<string, number>, g: string, ticks: number): void => {
+    if (ticks > 0) m.set(g, (m.get(g) ?? 0) + ticks / hz);
   };
+  const add = (g: string, ticks: number): void => addTo(groups, g, ticks);
   for (const [pid, after] of b.procs) {
     const before = a.procs.get(pid);
     const same = before !== undefined && before.comm === after.comm;
@@ -121,10 +129,13 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, selfPid: number, mast
     } else if (after.ppid === selfPid) group = after.comm;
     else if (masters.has(after.ppid)) group = `postfix ${after.comm}`;
     if (group !== null) add(group, delta);
+    else addTo(others, after.comm.replace(/\/.*$/, ''), delta);
   }
   const machineBusy = (b.busyTicks - a.busyTicks) / hz;
   const counted = [...groups.values()].reduce((s, v) => s + v, 0);
   const other = machineBusy - counted;
   if (other > 0) groups.set('other', other);
-  return { machineBusy, byGroup: groups };
+  const seen = [...others.values()].reduce((t, v) => t + v, 0);
+  if (other - seen > 0) others.set('(unseen)', other - seen);
+  return { machineBusy, byGroup: groups, otherByCommand: others };
 }
