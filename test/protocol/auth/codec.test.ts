@@ -12,20 +12,11 @@ import {
 } from '../../../src/auth/codec.js';
 import { InvariantError, ProtocolError } from '../../../src/lib/errors.js';
 import { MAX_AUTH_LINE } from '../../../src/lib/limits.js';
+import { protocolCode } from '../helpers.js';
 import { b64, plain, postfixAuth } from './helpers.js';
 
 const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
 const parse = (s: string) => parseAuthClientLine(bytes(s));
-
-function protocolCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err: unknown) {
-    if (err instanceof ProtocolError) return err.code;
-    throw err;
-  }
-  throw new Error('expected a ProtocolError');
-}
 
 describe('tab-escaping', () => {
   it('escapes the five special bytes as Dovecot does', () => {

@@ -3,10 +3,7 @@
  * hand here (template strings, Buffer base64), never with the production serialisers, so a
  * bug in the codec cannot hide in the expectations.
  */
-import { execFileSync } from 'node:child_process';
-import net from 'node:net';
 import type { AuthRequestMeta, AuthVerifier, VerifyResult } from '../../../src/auth/session.js';
-import type { Logger } from '../../../src/lib/logger.js';
 
 /** A client line: fields joined by TAB, LF-terminated. */
 export function line(...fields: (string | number)[]): string {
@@ -72,81 +69,3 @@ export function fakeVerify(calls: VerifyCall[]): AuthVerifier {
   };
 }
 export const PASSWORD = 's3cret pass';
-
-/** A logger that keeps every record as one JSON string. */
-export function captureLogger(): { logger: Logger; records: string[] } {
-  const records: string[] = [];
-  const keep =
-    (level: string) =>
-    (obj: object, msg: string): void => {
-      records.push(JSON.stringify({ level, msg, ...obj }, (_k, v: unknown) => (v instanceof Error ? { message: v.message } : v)));
-    };
-  return { logger: { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') }, records };
-}
-
-/** A deferred promise the test resolves by hand. */
-export function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-/** A connected test client that collects everything the server sends. */
-export interface TestClient {
-  readonly socket: net.Socket;
-  /** Everything received so far. */
-  received(): string;
-  /** Resolves once the received text satisfies `pred`. Rejects if the connection closes first. */
-  waitFor(pred: (text: string) => boolean): Promise<string>;
-  /** Resolves when the server has closed the connection; gives the text received. */
-  closed: Promise<string>;
-}
-
-export function connectClient(target: { port: number; host: string } | { path: string }): Promise<TestClient> {
-  return new Promise((resolve, reject) => {
-    const socket = 'path' in target ? net.connect(target.path) : net.connect(target.port, target.host);
-    let text = '';
-    const waiters: { pred: (t: string) => boolean; resolve: (t: string) => void; reject: (e: Error) => void }[] = [];
-    const check = (): void => {
-      for (const w of [...waiters]) {
-        if (w.pred(text)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(text);
-        }
-      }
-    };
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      text += d;
-      check();
-    });
-    const closed = new Promise<string>((res) => {
-      socket.on('close', () => {
-        for (const w of waiters.splice(0)) w.reject(new Error(`connection closed; received: ${JSON.stringify(text)}`));
-        res(text);
-      });
-    });
-    socket.on('error', () => undefined); // resets after a server-side drop are expected
-    socket.once('connect', () =>
-      resolve({
-        socket,
-        received: () => text,
-        waitFor: (pred) =>
-          pred(text)
-            ? Promise.resolve(text)
-            : new Promise((res, rej) => {
-                waiters.push({ pred, resolve: res, reject: rej });
-              }),
-        closed,
-      }),
-    );
-    socket.once('error', reject);
-  });
-}
-
-/** Leave a stale unix socket file at `path`: a child process binds it and dies without cleaning up. */
-export function makeStaleSocket(path: string): void {
-  execFileSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`]);
-}

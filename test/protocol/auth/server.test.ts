@@ -9,14 +9,11 @@ import { AuthServer } from '../../../src/auth/server.js';
 import type { AuthVerifier, VerifyResult } from '../../../src/auth/session.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 import { MAX_AUTH_LINE } from '../../../src/lib/limits.js';
+import { captureLogger, connectClient, deferred, makeStaleSocket } from '../helpers.js';
 import {
   PASSWORD,
   POSTFIX_HELLO,
-  captureLogger,
-  connectClient,
-  deferred,
   fakeVerify,
-  makeStaleSocket,
   plain,
   postfixAuth,
   type VerifyCall,

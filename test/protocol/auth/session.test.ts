@@ -3,6 +3,7 @@ import { AUTH_ERROR } from '../../../src/auth/codec.js';
 import { AuthSession, type AuthVerifier, type VerifyResult } from '../../../src/auth/session.js';
 import { ProtocolError } from '../../../src/lib/errors.js';
 import { MAX_AUTH_LINE, MAX_AUTH_PENDING_REQUESTS, MAX_PASSWORD_BYTES } from '../../../src/lib/limits.js';
+import { captureLogger, deferred, expectSplitInvariant, feed } from '../helpers.js';
 import {
   IDENTITY,
   PASSWORD,
@@ -10,8 +11,6 @@ import {
   POSTFIX_HELLO,
   USERNAME_PROMPT,
   b64,
-  captureLogger,
-  deferred,
   fakeVerify,
   handshake,
   line,
@@ -34,48 +33,26 @@ async function run(chunks: readonly Buffer[], verify?: AuthVerifier): Promise<Ou
   const { logger, records } = captureLogger();
   const session = new AuthSession({ verify: verify ?? fakeVerify(calls), send: (d) => out.push(d), identity: IDENTITY, logger });
   session.start();
-  let error: string | null = null;
-  for (const chunk of chunks) {
-    try {
-      session.receive(chunk);
-    } catch (err: unknown) {
-      if (!(err instanceof ProtocolError)) throw err;
-      error = err.code;
-      break;
-    }
-  }
+  const error = feed(session, chunks);
   await session.whenSettled();
   return { out: out.join(''), calls, error, logs: records };
 }
 
 const runText = (text: string, verify?: AuthVerifier): Promise<Outcome> => run([Buffer.from(text)], verify);
 
-/** Feed `text` split at every byte offset, and byte by byte; every run must match the whole-buffer run. */
-async function expectSplitInvariant(text: string): Promise<Outcome> {
-  const bytes = Buffer.from(text);
-  const whole = await run([bytes]);
-  for (let k = 0; k <= bytes.length; k++) {
-    const split = await run([bytes.subarray(0, k), bytes.subarray(k)]);
-    expect({ k, ...split }).toEqual({ k, ...whole });
-  }
-  const single = await run([...bytes].map((b) => Buffer.from([b])));
-  expect(single).toEqual(whole);
-  return whole;
-}
-
 const JOE = 'joe@example.com';
 const META = { service: 'smtp', rip: '192.0.2.10', lip: '127.0.0.1', secured: true };
 
 describe('Postfix 3.7 transcripts, split at every byte offset', () => {
   it('PLAIN with an initial response', async () => {
-    const o = await expectSplitInvariant(POSTFIX_HELLO + postfixAuth(1, 'PLAIN', { resp: plain('', JOE, PASSWORD) }));
+    const o = await expectSplitInvariant(POSTFIX_HELLO + postfixAuth(1, 'PLAIN', { resp: plain('', JOE, PASSWORD) }), run);
     expect(o.out).toBe(handshake() + 'OK\t1\tuser=joe@example.com\n');
     expect(o.calls).toEqual([{ login: JOE, password: PASSWORD, meta: { ...META, mechanism: 'PLAIN' } }]);
     expect(o.error).toBeNull();
   });
 
   it('PLAIN without an initial response (empty CONT challenge)', async () => {
-    const o = await expectSplitInvariant(POSTFIX_HELLO + postfixAuth(1, 'PLAIN') + line('CONT', 1, plain('', 'Joe@Example.COM', PASSWORD)));
+    const o = await expectSplitInvariant(POSTFIX_HELLO + postfixAuth(1, 'PLAIN') + line('CONT', 1, plain('', 'Joe@Example.COM', PASSWORD)), run);
     expect(o.out).toBe(handshake() + 'CONT\t1\t\n' + 'OK\t1\tuser=joe@example.com\n');
     expect(o.calls.map((c) => c.login)).toEqual(['Joe@Example.COM']);
   });
@@ -83,18 +60,19 @@ describe('Postfix 3.7 transcripts, split at every byte offset', () => {
   it('LOGIN (Username:/Password: prompts), not secured', async () => {
     const o = await expectSplitInvariant(
       POSTFIX_HELLO + postfixAuth(1, 'LOGIN', { secured: false }) + line('CONT', 1, b64(JOE)) + line('CONT', 1, b64(PASSWORD)),
+      run,
     );
     expect(o.out).toBe(handshake() + `CONT\t1\t${USERNAME_PROMPT}\n` + `CONT\t1\t${PASSWORD_PROMPT}\n` + 'OK\t1\tuser=joe@example.com\n');
     expect(o.calls).toEqual([{ login: JOE, password: PASSWORD, meta: { ...META, secured: false, mechanism: 'LOGIN' } }]);
   });
 
   it('bad password → FAIL', async () => {
-    const o = await expectSplitInvariant(POSTFIX_HELLO + postfixAuth(1, 'PLAIN', { resp: plain('', JOE, 'wrong') }));
+    const o = await expectSplitInvariant(POSTFIX_HELLO + postfixAuth(1, 'PLAIN', { resp: plain('', JOE, 'wrong') }), run);
     expect(o.out).toBe(handshake() + 'FAIL\t1\tuser=joe@example.com\treason=Invalid login or password\n');
   });
 
   it('temporary failure → FAIL with code=temp_fail', async () => {
-    const o = await expectSplitInvariant(POSTFIX_HELLO + postfixAuth(1, 'PLAIN', { resp: plain('', 'temp@example.com', 'x') }));
+    const o = await expectSplitInvariant(POSTFIX_HELLO + postfixAuth(1, 'PLAIN', { resp: plain('', 'temp@example.com', 'x') }), run);
     expect(o.out).toBe(
       handshake() + 'FAIL\t1\tuser=temp@example.com\tcode=temp_fail\treason=Temporary authentication failure, try again later\n',
     );
@@ -108,6 +86,7 @@ describe('Postfix 3.7 transcripts, split at every byte offset', () => {
         line('CONT', 2, b64(JOE)) +
         line('CONT', 1, plain(JOE, JOE, PASSWORD)) +
         line('CONT', 2, b64('nope')),
+      run,
     );
     expect(o.out).toBe(
       handshake() +

@@ -205,15 +205,6 @@ export function recorder(
   return { calls, handler: handler as unknown as MilterHandler, contexts };
 }
 
-/** A promise with its resolver, for handlers that must wait for the test. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
 type LogFn = (obj: Record<string, unknown>, msg: string) => void;
 
 /** A logger whose methods are spies. */

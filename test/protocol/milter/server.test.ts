@@ -12,7 +12,8 @@ import { MilterReplies } from '../../../src/milter/handler.js';
 import type { Logger } from '../../../src/lib/logger.js';
 import type { Endpoint } from '../../../src/lib/endpoint.js';
 import { MilterServer } from '../../../src/milter/server.js';
-import { deferred, frame, mta, parseResponses, recorder, show, spyLogger } from './helpers.js';
+import { deferred } from '../helpers.js';
+import { frame, mta, parseResponses, recorder, show, spyLogger } from './helpers.js';
 
 /** The MTA side of a milter connection, speaking through test-built frames. */
 class MtaClient {

@@ -22,7 +22,8 @@ import type { MilterEdit, MilterHandler, MilterReply } from '../../../src/milter
 import { MilterReplies } from '../../../src/milter/handler.js';
 import { MilterMacros } from '../../../src/milter/macros.js';
 import { MILTER_TRANSITIONS, MilterSession, type MilterSessionOptions } from '../../../src/milter/session.js';
-import { deferred, frame, mta, recorder, showAll, spyLogger, u16, u32, z } from './helpers.js';
+import { deferred } from '../helpers.js';
+import { frame, mta, recorder, showAll, spyLogger, u16, u32, z } from './helpers.js';
 
 /** Feeds chunks through codec + session; returns the responses (shown) and whether Q closed it. */
 async function run(

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InvariantError, ProtocolError } from '../../../src/lib/errors.js';
+import { InvariantError } from '../../../src/lib/errors.js';
 import { MAX_POLICY_ATTRIBUTES, MAX_POLICY_LINE } from '../../../src/lib/limits.js';
 import { POLICY_ERROR, PolicyRequestReader, serialisePolicyAction, type PolicyRequest } from '../../../src/policy/codec.js';
+import { protocolCode } from '../helpers.js';
 import { RCPT_ATTRIBUTES, RCPT_REQUEST, asRecord, request } from './helpers.js';
 
 function readAll(text: string | Buffer): PolicyRequest[] {
@@ -10,16 +11,6 @@ function readAll(text: string | Buffer): PolicyRequest[] {
   const out: PolicyRequest[] = [];
   for (let r = reader.next(); r !== null; r = reader.next()) out.push(r);
   return out;
-}
-
-function protocolCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err: unknown) {
-    if (err instanceof ProtocolError) return err.code;
-    throw err;
-  }
-  throw new Error('expected a ProtocolError');
 }
 
 const REQ = 'request=smtpd_access_policy\n';

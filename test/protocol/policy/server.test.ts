@@ -2,11 +2,11 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { captureLogger, connectClient, deferred, makeStaleSocket } from '../auth/helpers.js';
 import { MAX_POLICY_LINE } from '../../../src/lib/limits.js';
 import type { PolicyRequest } from '../../../src/policy/codec.js';
 import { PolicyServer } from '../../../src/policy/server.js';
 import type { PolicyDecider } from '../../../src/policy/session.js';
+import { captureLogger, connectClient, deferred, makeStaleSocket } from '../helpers.js';
 import { RCPT_ATTRIBUTES, RCPT_REQUEST, asRecord, reply, request, withValues } from './helpers.js';
 
 let dir: string;

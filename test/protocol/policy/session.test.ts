@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { captureLogger, deferred } from '../auth/helpers.js';
-import { ProtocolError } from '../../../src/lib/errors.js';
 import { MAX_POLICY_ATTRIBUTES, MAX_POLICY_LINE, MAX_POLICY_QUEUED_REQUESTS } from '../../../src/lib/limits.js';
 import { POLICY_ERROR, type PolicyRequest } from '../../../src/policy/codec.js';
 import { PolicySession, type PolicyDecider } from '../../../src/policy/session.js';
+import { captureLogger, deferred, expectSplitInvariant, feed } from '../helpers.js';
 import { RCPT_ATTRIBUTES, RCPT_REQUEST, asRecord, reply, request, withValues } from './helpers.js';
 
 interface Outcome {
@@ -35,35 +34,16 @@ async function run(chunks: readonly Buffer[], decide: PolicyDecider = byRecipien
       dropped = err.message;
     },
   });
-  let error: string | null = null;
-  for (const chunk of chunks) {
-    try {
-      session.receive(chunk);
-    } catch (err: unknown) {
-      if (!(err instanceof ProtocolError)) throw err;
-      error = err.code;
-      break;
-    }
-  }
+  const error = feed(session, chunks);
   await session.whenSettled();
   return { out: out.join(''), decided, error, dropped };
 }
 
 const runText = (text: string, decide?: PolicyDecider): Promise<Outcome> => run([Buffer.from(text)], decide);
 
-async function expectSplitInvariant(text: string): Promise<Outcome> {
-  const bytes = Buffer.from(text);
-  const whole = await run([bytes]);
-  for (let k = 0; k <= bytes.length; k++) {
-    expect({ k, ...(await run([bytes.subarray(0, k), bytes.subarray(k)])) }).toEqual({ k, ...whole });
-  }
-  expect(await run([...bytes].map((b) => Buffer.from([b])))).toEqual(whole);
-  return whole;
-}
-
 describe('Postfix 3.7 transcripts, split at every byte offset', () => {
   it('a full RCPT request', async () => {
-    const o = await expectSplitInvariant(RCPT_REQUEST);
+    const o = await expectSplitInvariant(RCPT_REQUEST, run);
     expect(o.out).toBe(reply('DUNNO'));
     expect(o.decided).toEqual([asRecord(RCPT_ATTRIBUTES)]);
     expect(o.error).toBeNull();
@@ -71,13 +51,13 @@ describe('Postfix 3.7 transcripts, split at every byte offset', () => {
   });
   it('two requests on one connection, answered in order', async () => {
     const second = withValues({ recipient: 'bob@example.net', instance: '3a1f.6560f1c2.3e8f1.0' });
-    const o = await expectSplitInvariant(RCPT_REQUEST + request(second));
+    const o = await expectSplitInvariant(RCPT_REQUEST + request(second), run);
     expect(o.out).toBe(reply('DUNNO') + reply('550 5.7.1 Recipient <bob@example.net> refused'));
     expect(o.decided.map((r) => r['recipient'])).toEqual(['alice@example.net', 'bob@example.net']);
   });
   it('a request with "=" inside values', async () => {
     const pairs = withValues({ ccert_subject: 'CN=client.example,O=Example', policy_context: 'tier=gold', recipient: 'x=y@example.net' });
-    const o = await expectSplitInvariant(request(pairs));
+    const o = await expectSplitInvariant(request(pairs), run);
     expect(o.out).toBe(reply('OK'));
     expect(o.decided[0]).toMatchObject({ ccert_subject: 'CN=client.example,O=Example', policy_context: 'tier=gold', recipient: 'x=y@example.net' });
   });
