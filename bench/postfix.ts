@@ -59,7 +59,7 @@ import { POSTFIX_INSTALL_HINT, PrivatePostfix, postfixInstalled } from '../src/p
 import { Runtime } from '../src/server/runtime.js';
 import { openStore } from '../src/store/open-store.js';
 import type { Store } from '../src/store/store.js';
-import { freeLoopbackPorts } from './lib/bench-net.js';
+import { freePorts } from '../test/helpers/net.js';
 import { maillogSize, readMaillogFrom, summariseMaillog, type MaillogSummary } from './lib/maillog.js';
 import { makeMessage } from './lib/messages.js';
 import { startNullMilter } from './lib/null-milter.js';
@@ -439,7 +439,7 @@ async function main(): Promise<void> {
   chmodSync(dir, 0o755);
   const cleanups: Array<[string, () => Promise<void>]> = [];
   try {
-    const ports = await freeLoopbackPorts(20);
+    const ports = await freePorts(20);
     const port = (i: number): number => ports[i]!;
     const sinkPort = port(0);
     // Through the real parser, so defaults fill in whatever keys the configuration grows.
