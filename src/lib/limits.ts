@@ -101,3 +101,13 @@ export const MAX_LMTP_RECIPIENTS = 100;
 export const MAX_MAILLOG_QUEUE_IDS = 100_000;
 /** Longest maillog line (bytes, without LF) the follower parses; a longer one is skipped up to its end. */
 export const MAX_MAILLOG_LINE_BYTES = 16 * 1024;
+/** Most bytes of one bounce or complaint message that are analysed; the rest is ignored and the analysis notes 'truncated'. */
+export const MAX_BOUNCE_BYTES = 10 * 1024 * 1024;
+/** Most recipient reports taken from one bounce (DSN blocks or heuristic matches); more are dropped with the note 'recipients-truncated'. */
+export const MAX_BOUNCE_RECIPIENTS = 100;
+/** Longest Diagnostic-Code / Remote-MTA text kept per recipient, in UTF-16 code units (one line); longer is cut. */
+export const MAX_BOUNCE_DIAGNOSTIC_LENGTH = 1000;
+/** Deepest MIME nesting the bounce reader follows (root = 0; an attached message counts one level); deeper entities are left unparsed, note 'mime-limit'. */
+export const MAX_BOUNCE_MIME_DEPTH = 12;
+/** Most decoded bytes of one text part the bounce heuristics read (qmail/Exim/Exchange text); the rest is not scanned. */
+export const MAX_BOUNCE_TEXT_BYTES = 256 * 1024;
