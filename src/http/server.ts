@@ -10,6 +10,7 @@
  *   GET|HEAD /health      200 {"status":"ok"} after a cheap store read (getSpace(0)); 503
  *                         {"status":"unavailable"} when it fails or takes longer than the
  *                         store timeout.
+ *   GET /api/v1/...       the reports API (reports-api.ts), when `reports` is given.
  *   anything else         404 with one fixed body: a bad, forged, edited, truncated, too
  *                         long, other-key or wrong-kind token (an open token on /c/ or the
  *                         reverse), an unknown path or method, a malformed URL all look the same.
@@ -39,9 +40,11 @@ import { ConfigError, UsageError } from '../lib/errors.js';
 import type { HmacKey } from '../lib/hmac-keys.js';
 import { MAX_TRACKING_TOKEN_LENGTH } from '../lib/limits.js';
 import type { NewSendEvent, Store } from '../store/store.js';
+import { registerReportsApi, type ReportsApiOptions } from './reports-api.js';
 import { CLICK_PATH, OPEN_PATH } from '../tracking/links.js';
 import { classifyRequest, truncateUserAgent } from '../tracking/machine-traffic.js';
 import { redirectLocation, verifyTrackingToken } from '../tracking/token.js';
+import { metrics } from '../metrics/metrics.js';
 
 /**
  * The transparent 1×1 GIF89a, 43 bytes: header, screen 1×1 with a 2-colour table, graphic
@@ -79,6 +82,8 @@ export interface HttpServiceOptions {
   readonly basePath?: string;
   /** Default STORE_TIMEOUT_MS. */
   readonly storeTimeoutMs?: number;
+  /** Serve the reports API (reports-api.ts) under /api/v1/ too. */
+  readonly reports?: ReportsApiOptions;
 }
 
 type Kind = 'open' | 'click';
@@ -167,6 +172,7 @@ export class HttpService {
       this.app.get(`${prefix}/${CLICK_PATH}/:token`, (req: TokenRequest, reply) => this.track('click', req, reply));
       this.app.get(`${prefix}/health`, (_req, reply) => this.health(reply));
     }
+    if (opts.reports) registerReportsApi(this.app, opts.reports, this.logger, basePath === '' ? [''] : ['', basePath]);
   }
 
   /** Starts listening; resolves with the bound address (the real port when 0 was asked). */
@@ -205,6 +211,7 @@ export class HttpService {
     }
     const userAgent = req.headers['user-agent'];
     const verdict = classifyRequest({ method: req.method, userAgent, headers: req.headers });
+    metrics.tracking.inc({ type: kind, traffic: verdict.machine ? 'machine' : 'human' });
     const detail: Record<string, unknown> = {
       ...(claims.kind === 'click' ? { url: claims.url } : {}),
       userAgent: truncateUserAgent(userAgent),

@@ -111,3 +111,5 @@ export const MAX_BOUNCE_DIAGNOSTIC_LENGTH = 1000;
 export const MAX_BOUNCE_MIME_DEPTH = 12;
 /** Most decoded bytes of one text part the bounce heuristics read (qmail/Exim/Exchange text); the rest is not scanned. */
 export const MAX_BOUNCE_TEXT_BYTES = 256 * 1024;
+/** Most sends one page of the reports API (`GET /api/v1/sends?limit=`) returns; more: 400. */
+export const MAX_API_PAGE_SIZE = 500;

@@ -1,0 +1,265 @@
+/**
+ * The reports API: JSON over the HTTP service (server.ts registers it), under /api/v1/.
+ *
+ *   GET /api/v1/report?since&until&from&tag&tag&by   aggregate report (src/reports/report.ts
+ *       defines the numbers): {"filter": {...}, "rows": [{group, key, sends, delivered, ...}]}
+ *   GET /api/v1/sends?since&until&from&tag&limit&cursor   newest first, one page:
+ *       {"sends": [...], "nextCursor": "..." | null}; pass nextCursor as `cursor` for the next
+ *       page (keyset paging: no send skipped or repeated while new ones arrive).
+ *   GET /api/v1/sends/:id   {"send": {...}, "events": [...]} the send and its events, oldest
+ *       first (a timeline).
+ * Parameters: src/reports/api-query.ts. Every malformed or unknown parameter → 400
+ * {"error": "...", "parameter": "..."}; never a 500 for anything a client sends.
+ * JSON dates are ISO 8601 (UTC, milliseconds).
+ *
+ * Authentication: HTTP Basic with a customer user's e-mail and password, checked by the SAME
+ * CredentialVerifier as SMTP AUTH (cache, dummy scrypt for unknown users, throttling per
+ * login and per client address shared with it). The space is the user's: no parameter can
+ * name another one; another space's send id is a 404 exactly like an unknown id.
+ *   no or malformed Authorization, wrong login/password → 401 + WWW-Authenticate: Basic realm="trxmail"
+ *   throttled (MAX_FAILURES_PER_LOGIN / _PER_ADDRESS failures in FAILURE_WINDOW_MS) → 429 + Retry-After
+ *   store unavailable → 503 + Retry-After
+ *
+ * Transport: the service itself speaks plain HTTP, so a password must only reach it over TLS
+ * or over loopback. A request is served only when the connection's LOCAL address is loopback
+ * (the service listens on 127.0.0.1/::1, or the request came through a local TLS proxy), or
+ * the operator says a TLS-terminating proxy is in front (`trustTlsProxy`). Even then, a
+ * request whose `X-Forwarded-Proto` says anything but https is refused (the proxy took it over
+ * plain HTTP). Refused: 403 {"error": "..."}, before any password check. In production put
+ * the API behind HTTPS (e.g. nginx/caddy with `proxy_set_header X-Forwarded-Proto $scheme`).
+ *
+ * Throws nothing to fastify: every handler answers itself (UsageError from the store → 400,
+ * TransientError → 503, anything else → logged, 500 with a fixed body).
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CredentialResult, CredentialVerifier } from '../auth/credentials.js';
+import { FAILURE_WINDOW_MS } from '../auth/credentials.js';
+import { TransientError, UsageError } from '../lib/errors.js';
+import { MAX_EVENT_COUNT_SENDS } from '../lib/limits.js';
+import { encodeCursor, parseNoQuery, parseReportQuery, parseSendsQuery, type ApiError } from '../reports/api-query.js';
+import { reportRowJson } from '../reports/report.js';
+import type { EventCounts, Send, SendEvent, Store } from '../store/store.js';
+
+export const API_PREFIX = '/api/v1';
+export const API_REALM = 'trxmail';
+/** Retry-After (seconds) when the store is unavailable. */
+export const API_RETRY_AFTER_S = 5;
+
+/** The logger the API writes to (pino-compatible; the HttpService's). */
+export interface ApiLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface ReportsApiOptions {
+  readonly store: Pick<Store, 'report' | 'listSends' | 'getSend' | 'listEvents' | 'eventCounts'>;
+  /** Share the runtime's instance with the auth server: one throttle for SMTP AUTH and the API. */
+  readonly credentials: Pick<CredentialVerifier, 'verify'>;
+  /** A TLS-terminating proxy is in front: serve requests from non-loopback peers too. */
+  readonly trustTlsProxy?: boolean;
+}
+
+/** The facts of a request the transport rule looks at. */
+export interface TransportFacts {
+  readonly localAddress: string | undefined;
+  readonly forwardedProto: string | undefined;
+  readonly trustTlsProxy: boolean;
+}
+
+/** True when the address is a loopback address (127/8, ::1, IPv4-mapped 127/8). */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const a = address.toLowerCase();
+  const v4 = a.startsWith('::ffff:') ? a.slice(7) : a;
+  if (isIPv4(v4)) return v4.startsWith('127.');
+  return isIPv6(a) && (a === '::1' || a === '0:0:0:0:0:0:0:1');
+}
+
+/** Null when the request may carry a password, else why not (the 403 text). */
+export function transportRefusal(f: TransportFacts): string | null {
+  const proto = f.forwardedProto?.split(',')[0]?.trim().toLowerCase();
+  if (proto !== undefined && proto !== '' && proto !== 'https') {
+    return 'the reports API needs HTTPS (the proxy received this request over plain HTTP)';
+  }
+  if (f.trustTlsProxy || isLoopback(f.localAddress)) return null;
+  return 'the reports API needs HTTPS: serve it through a TLS proxy (http.trustTlsProxy) or on loopback';
+}
+
+/** login and password of a Basic Authorization header (RFC 7617), or null. */
+export function parseBasicAuth(header: string | undefined): { login: string; password: string } | null {
+  if (header === undefined || header.length > 4096) return null;
+  const m = /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(header);
+  if (!m?.[1]) return null;
+  const text = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  if (colon <= 0) return null;
+  return { login: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+const NO_COUNTS: EventCounts = { opened: 0, openedMachine: 0, clicked: 0, clickedMachine: 0, uniqueOpened: false, uniqueClicked: false };
+
+/** The To recipient's final state as `sends list --csv` prints it: status, or suppressed:<list>. */
+function toState(s: Send): string {
+  const r = s.recipients.find((x) => x.role === 'to');
+  if (!r) return s.status;
+  return r.suppressedBy ? `suppressed:${r.suppressedBy}` : r.status;
+}
+
+function sendJson(s: Send, counts: EventCounts | undefined): Record<string, unknown> {
+  return {
+    id: s.id,
+    receivedAt: s.receivedAt.toISOString(),
+    status: s.status,
+    toState: toState(s),
+    mailFrom: s.mailFrom,
+    from: s.from,
+    to: s.to,
+    bcc: s.bcc,
+    discarded: s.discarded,
+    tags: s.tags,
+    flags: s.flags,
+    flagsSource: s.flagsSource,
+    recipients: s.recipients,
+    counts: counts ?? NO_COUNTS,
+  };
+}
+
+function eventJson(e: SendEvent): Record<string, unknown> {
+  return { at: e.at.toISOString(), type: e.type, recipient: e.recipient, detail: e.detail };
+}
+
+function queryOf(req: FastifyRequest): string {
+  const url = req.raw.url ?? '';
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
+}
+
+function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 300);
+}
+
+type Handler = (req: FastifyRequest, spaceId: number) => Promise<{ status: number; body: unknown }>;
+
+export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions, logger: ApiLogger, prefixes: readonly string[]): void {
+  const { store, credentials } = opts;
+  const trustTlsProxy = opts.trustTlsProxy === true;
+
+  const json = (reply: FastifyReply, status: number, body: unknown): void => {
+    void reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body));
+  };
+  const badRequest = (e: ApiError) => ({ status: 400, body: { error: e.error, parameter: e.parameter } });
+
+  /** Authenticates, then runs the handler; answers every outcome itself. */
+  const guarded =
+    (handler: Handler) =>
+    async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      const refusal = transportRefusal({
+        localAddress: req.socket.localAddress,
+        forwardedProto: typeof req.headers['x-forwarded-proto'] === 'string' ? req.headers['x-forwarded-proto'] : undefined,
+        trustTlsProxy,
+      });
+      if (refusal !== null) {
+        json(reply, 403, { error: refusal });
+        return;
+      }
+      const basic = parseBasicAuth(req.headers.authorization);
+      const challenge = (error: string): void => {
+        void reply.header('www-authenticate', `Basic realm="${API_REALM}", charset="UTF-8"`);
+        json(reply, 401, { error });
+      };
+      if (basic === null) {
+        challenge('authentication required (HTTP Basic with your user e-mail and password)');
+        return;
+      }
+      const result: CredentialResult = await credentials.verify(basic.login, basic.password, {
+        service: 'reports-api',
+        rip: req.socket.remoteAddress ?? '',
+        secured: true,
+      });
+      if (result.result === 'tempfail') {
+        void reply.header('retry-after', String(API_RETRY_AFTER_S));
+        json(reply, 503, { error: 'temporarily unavailable, try again later' });
+        return;
+      }
+      if (result.result === 'fail') {
+        if (result.reason === 'too many failed attempts') {
+          void reply.header('retry-after', String(Math.ceil(FAILURE_WINDOW_MS / 1000)));
+          json(reply, 429, { error: 'too many failed attempts, try again later' });
+        } else {
+          challenge('wrong e-mail or password');
+        }
+        return;
+      }
+      try {
+        const out = await handler(req, result.user.spaceId);
+        json(reply, out.status, out.body);
+      } catch (err: unknown) {
+        if (err instanceof UsageError) {
+          json(reply, 400, { error: err.message, parameter: null });
+        } else if (err instanceof TransientError) {
+          logger.warn({ err: errorText(err), path: req.routeOptions.url }, 'reports api: store unavailable');
+          void reply.header('retry-after', String(API_RETRY_AFTER_S));
+          json(reply, 503, { error: 'temporarily unavailable, try again later' });
+        } else {
+          logger.error({ err: errorText(err), path: req.routeOptions.url }, 'reports api: request failed');
+          json(reply, 500, { error: 'internal error' });
+        }
+      }
+    };
+
+  const report: Handler = async (req, spaceId) => {
+    const q = parseReportQuery(queryOf(req));
+    if (!q.ok) return badRequest(q);
+    const { by, tags, ...range } = q.value;
+    const rows = await store.report({ spaceId, ...range, tags }, by);
+    return {
+      status: 200,
+      body: {
+        filter: {
+          since: range.since?.toISOString() ?? null,
+          until: range.until?.toISOString() ?? null,
+          from: range.from ?? null,
+          tags,
+          by,
+        },
+        rows: rows.map(reportRowJson),
+      },
+    };
+  };
+
+  const sends: Handler = async (req, spaceId) => {
+    const q = parseSendsQuery(queryOf(req));
+    if (!q.ok) return badRequest(q);
+    const { limit, cursor, tags, ...range } = q.value;
+    // One more than asked: tells whether there is a next page.
+    const found = await store.listSends({ spaceId, ...range, tags, limit: limit + 1, ...(cursor ? { before: cursor } : {}) });
+    const page = found.slice(0, limit);
+    const last = page[page.length - 1];
+    const counts = page.length > 0 && page.length <= MAX_EVENT_COUNT_SENDS ? await store.eventCounts(page.map((s) => s.id)) : {};
+    return {
+      status: 200,
+      body: {
+        sends: page.map((s) => sendJson(s, counts[s.id])),
+        nextCursor: found.length > limit && last ? encodeCursor({ receivedAt: last.receivedAt, id: last.id }) : null,
+      },
+    };
+  };
+
+  const oneSend: Handler = async (req, spaceId) => {
+    const q = parseNoQuery(queryOf(req));
+    if (!q.ok) return badRequest(q);
+    const id = (req.params as { id: string }).id;
+    const s = await store.getSend(id, spaceId);
+    if (s === null) return { status: 404, body: { error: 'no such send' } };
+    const [events, counts] = await Promise.all([store.listEvents(s.id), store.eventCounts([s.id])]);
+    return { status: 200, body: { send: sendJson(s, counts[s.id]), events: events.map(eventJson) } };
+  };
+
+  for (const prefix of prefixes) {
+    app.get(`${prefix}${API_PREFIX}/report`, guarded(report));
+    app.get(`${prefix}${API_PREFIX}/sends`, guarded(sends));
+    app.get(`${prefix}${API_PREFIX}/sends/:id`, guarded(oneSend));
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Query parameters of the reports API (src/http/reports-api.ts), parsed and validated with
+ * zod. Pure: a URL query string in, a typed value or ONE error naming the parameter out.
+ *
+ *   GET /api/v1/report  since, until, from, tag (repeatable: every tag must be on the send), by
+ *   GET /api/v1/sends   since, until, from, tag, limit, cursor
+ *   GET /api/v1/sends/:id  no parameters
+ *
+ * Dates (since, until) are ISO 8601 as in `trxmail sends list`: `2026-03-01` (a whole UTC day)
+ * or a date-time with `Z` or an offset, `2026-03-01T10:00:00Z`; since is inclusive; until is
+ * exclusive for a date-time and covers the whole day for a plain date. since must be before
+ * until. `from` is compared case-insensitively. `by` is day | from | tag (absent: total only).
+ * `limit` is 1..MAX_API_PAGE_SIZE (default DEFAULT_API_PAGE_SIZE). `cursor` is what the
+ * previous page returned as `nextCursor` (opaque: base64url of {"t": ms, "id": send id}).
+ *
+ * Refused, each with the parameter's name: unknown parameters, a parameter given twice (tag
+ * excepted), empty values, malformed dates, since >= until, limit not a decimal integer in
+ * range, more than MAX_TAGS tags or a tag longer than MAX_TAG_LENGTH, a from longer than
+ * MAX_ADDRESS_LENGTH, control characters, a cursor that does not decode. Never throws.
+ */
+import { z } from 'zod';
+import { MAX_ADDRESS_LENGTH, MAX_API_PAGE_SIZE, MAX_TAG_LENGTH, MAX_TAGS } from '../lib/limits.js';
+import type { ReportGroupBy } from '../store/store.js';
+
+/** Sends per page when `limit` is not given. */
+export const DEFAULT_API_PAGE_SIZE = 50;
+/** Longest cursor text looked at (a send id up to MAX_CURSOR_SEND_ID in base64url JSON fits). */
+export const MAX_CURSOR_LENGTH = 512;
+/** Longest send id a cursor may carry. */
+export const MAX_CURSOR_SEND_ID = 255;
+/** Longest query string looked at (characters); longer: 400 without parsing. */
+export const MAX_QUERY_LENGTH = 8192;
+
+export interface ApiError {
+  readonly ok: false;
+  readonly error: string;
+  /** The offending parameter, or null when the query as a whole is wrong. */
+  readonly parameter: string | null;
+}
+
+export interface Cursor {
+  readonly receivedAt: Date;
+  readonly id: string;
+}
+
+export interface ReportQuery {
+  readonly since?: Date;
+  readonly until?: Date;
+  readonly from?: string;
+  readonly tags: string[];
+  readonly by: ReportGroupBy | null;
+}
+
+export interface SendsQuery {
+  readonly since?: Date;
+  readonly until?: Date;
+  readonly from?: string;
+  readonly tags: string[];
+  readonly limit: number;
+  readonly cursor?: Cursor;
+}
+
+type Result<T> = { readonly ok: true; readonly value: T } | ApiError;
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** An ISO date or date-time; `endOfDay` moves a plain date to the next midnight (UTC). Null if invalid. */
+export function parseApiDate(value: string, endOfDay: boolean): Date | null {
+  let d: Date;
+  if (DATE_ONLY.test(value)) {
+    d = new Date(`${value}T00:00:00Z`);
+    // 2026-02-30 must not roll over to March.
+    if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) return null;
+    if (endOfDay) d = new Date(d.getTime() + 86_400_000);
+  } else if (DATE_TIME.test(value)) {
+    d = new Date(value);
+  } else {
+    return null;
+  }
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+const DATE_MESSAGE = 'expected an ISO 8601 date like 2026-03-01 or 2026-03-01T10:00:00Z';
+
+const since = z.string().transform((v, ctx) => {
+  const d = parseApiDate(v, false);
+  if (d === null) ctx.addIssue({ code: 'custom', message: DATE_MESSAGE });
+  return d ?? new Date(NaN);
+});
+const until = z.string().transform((v, ctx) => {
+  const d = parseApiDate(v, true);
+  if (d === null) ctx.addIssue({ code: 'custom', message: DATE_MESSAGE });
+  return d ?? new Date(NaN);
+});
+const from = z
+  .string()
+  .max(MAX_ADDRESS_LENGTH, `longer than ${MAX_ADDRESS_LENGTH} characters`)
+  .refine((v) => !CONTROL.test(v), 'contains control characters');
+const tag = z
+  .string()
+  .refine((v) => [...v].length <= MAX_TAG_LENGTH, `a tag is at most ${MAX_TAG_LENGTH} characters`)
+  .refine((v) => !CONTROL.test(v), 'contains control characters');
+const tags = z.array(tag).max(MAX_TAGS, `at most ${MAX_TAGS} tags`);
+const by = z.enum(['day', 'from', 'tag'], { message: 'expected one of day, from, tag' });
+const limit = z
+  .string()
+  .regex(/^\d{1,9}$/, `expected an integer from 1 to ${MAX_API_PAGE_SIZE}`)
+  .transform(Number)
+  .pipe(z.number().int().min(1, `expected an integer from 1 to ${MAX_API_PAGE_SIZE}`).max(MAX_API_PAGE_SIZE, `expected an integer from 1 to ${MAX_API_PAGE_SIZE}`));
+
+const cursorJson = z.strictObject({
+  t: z.number().int().min(0).max(8.64e15),
+  id: z.string().min(1).max(MAX_CURSOR_SEND_ID),
+});
+
+/** The cursor that continues after `send` (the last of a page). */
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify({ t: c.receivedAt.getTime(), id: c.id }), 'utf8').toString('base64url');
+}
+
+/** The position a cursor names, or null when it is not one of ours. */
+export function decodeCursor(text: string): Cursor | null {
+  if (text.length === 0 || text.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(text)) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  const parsed = cursorJson.safeParse(json);
+  return parsed.success ? { receivedAt: new Date(parsed.data.t), id: parsed.data.id } : null;
+}
+
+function fail(parameter: string | null, error: string): ApiError {
+  return { ok: false, error, parameter };
+}
+
+/**
+ * Splits a query string into name → values, refusing unknown names, repeats of names not in
+ * `repeatable` and empty values.
+ */
+function collect(query: string, allowed: readonly string[], repeatable: readonly string[]): Result<Map<string, string[]>> {
+  if (query.length > MAX_QUERY_LENGTH) return fail(null, `query string longer than ${MAX_QUERY_LENGTH} characters`);
+  const out = new Map<string, string[]>();
+  // URLSearchParams never throws: malformed percent-escapes are kept as they are.
+  for (const [name, value] of new URLSearchParams(query)) {
+    const shown = name.length > 64 ? name.slice(0, 64) + '…' : name;
+    if (!allowed.includes(name)) return fail(shown, `unknown parameter (allowed: ${allowed.join(', ') || 'none'})`);
+    const list = out.get(name) ?? [];
+    if (list.length > 0 && !repeatable.includes(name)) return fail(name, 'given more than once');
+    if (value === '') return fail(name, 'empty value');
+    list.push(value);
+    out.set(name, list);
+  }
+  return { ok: true, value: out };
+}
+
+function field<T>(schema: z.ZodType<T>, name: string, value: unknown): Result<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return { ok: true, value: r.data };
+  return fail(name, r.error.issues[0]?.message ?? 'invalid value');
+}
+
+interface Common {
+  since?: Date;
+  until?: Date;
+  from?: string;
+  tags: string[];
+}
+
+function common(params: Map<string, string[]>): Result<Common> {
+  const out: Common = { tags: [] };
+  const s = params.get('since')?.[0];
+  if (s !== undefined) {
+    const r = field(since, 'since', s);
+    if (!r.ok) return r;
+    out.since = r.value;
+  }
+  const u = params.get('until')?.[0];
+  if (u !== undefined) {
+    const r = field(until, 'until', u);
+    if (!r.ok) return r;
+    out.until = r.value;
+  }
+  if (out.since && out.until && out.since.getTime() >= out.until.getTime()) return fail('until', 'until must be after since');
+  const f = params.get('from')?.[0];
+  if (f !== undefined) {
+    const r = field(from, 'from', f);
+    if (!r.ok) return r;
+    out.from = r.value;
+  }
+  const r = field(tags, 'tag', params.get('tag') ?? []);
+  if (!r.ok) return r;
+  out.tags = r.value;
+  return { ok: true, value: out };
+}
+
+/** `GET /api/v1/report` parameters. */
+export function parseReportQuery(query: string): Result<ReportQuery> {
+  const params = collect(query, ['since', 'until', 'from', 'tag', 'by'], ['tag']);
+  if (!params.ok) return params;
+  const c = common(params.value);
+  if (!c.ok) return c;
+  const b = params.value.get('by')?.[0];
+  if (b === undefined) return { ok: true, value: { ...c.value, by: null } };
+  const r = field(by, 'by', b);
+  return r.ok ? { ok: true, value: { ...c.value, by: r.value } } : r;
+}
+
+/** `GET /api/v1/sends` parameters. */
+export function parseSendsQuery(query: string): Result<SendsQuery> {
+  const params = collect(query, ['since', 'until', 'from', 'tag', 'limit', 'cursor'], ['tag']);
+  if (!params.ok) return params;
+  const c = common(params.value);
+  if (!c.ok) return c;
+  let n = DEFAULT_API_PAGE_SIZE;
+  const l = params.value.get('limit')?.[0];
+  if (l !== undefined) {
+    const r = field(limit, 'limit', l);
+    if (!r.ok) return r;
+    n = r.value;
+  }
+  const cur = params.value.get('cursor')?.[0];
+  if (cur === undefined) return { ok: true, value: { ...c.value, limit: n } };
+  const decoded = decodeCursor(cur);
+  if (decoded === null) return fail('cursor', 'not a cursor this API returned');
+  return { ok: true, value: { ...c.value, limit: n, cursor: decoded } };
+}
+
+/** Parameters of a path without any (`GET /api/v1/sends/:id`). */
+export function parseNoQuery(query: string): Result<null> {
+  const params = collect(query, [], []);
+  return params.ok ? { ok: true, value: null } : params;
+}
