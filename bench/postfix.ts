@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/postfix.ts [--messages N] [--sessions S] [--size BYTES] [--rounds R]
  *                            [--warmup W] [--client source|node] [--no-prime] [--null-milter]
- *                            [--profile] [--keep]
+ *                            [--flags F] [--profile] [--keep]
  *
  * Two private Postfix instances (src/postfix/instance.ts, the shipped postfix/ files), both
  * relaying to one `smtp-sink`, run side by side (only one is loaded at a time):
@@ -22,7 +22,8 @@
  *    no policy service) where `milter_macro_defaults` (Postfix 3.1+) supplies the SASL login
  *    macro {auth_authen} that an unauthenticated session lacks. The milter runs its full
  *    rules path per message: account lookup, core evaluate, recordSend, envelope and header
- *    edits. TLS, SASL and the policy service are not exercised.
+ *    edits and, with tracking flags, the HTML body rewrite. TLS, SASL and the policy service
+ *    are not exercised.
  *  --client node: a Node SMTP client (bench/lib/smtp-load.ts, a child process) with STARTTLS
  *    and AUTH PLAIN on the shipped submission listener of both instances: TLS, SASL against
  *    trxmail, the policy service at RCPT and, in b, the milter — everything as shipped.
@@ -31,11 +32,14 @@
  *
  * Checks per run: the client saw every message accepted; the maillog has one `status=sent`
  * per message (and no rejections); in b the store holds one send per message, each keyed by
- * a queue id that the maillog shows as sent; in a (and n) it holds none. Any mismatch fails the bench.
+ * a queue id that the maillog shows as sent; in a (and n) it holds none. Any mismatch fails
+ * the bench.
  * CPU time per message comes from /proc snapshots (bench/lib/proc-cpu.ts), by process:
  * "machine" is all cores' busy time, "own" leaves out processes that are not the bench's.
  * When Postfix is CPU-bound (it is on 2 cores), own-CPU a/b predicts the throughput ratio on
  * a machine nobody else uses; it is much steadier than wall time on a shared one.
+ * --flags sets the message's X-Mxm-Flags (default 3: open and click tracking, so b also
+ * rewrites the HTML body; 0 measures the rules without tracking).
  * --null-milter adds setup n: a milter on trxmail's milter stack that decides nothing
  * (bench/lib/null-milter.ts), to split b's cost into "any milter" and "the rules".
  * --profile adds one more, unmeasured run of b under the V8 profiler and prints where this
@@ -76,6 +80,12 @@ const SENDER_DOMAIN = 'oxfordstones.example';
 const MAIL_FROM = `news@${SENDER_DOMAIN}`;
 const RCPT_TO = 'someone@example.net';
 const LOGIN = `bench@${SENDER_DOMAIN}`;
+/**
+ * Ports (indexes into the free ports): 0 sink, 1-3 milter/policy/auth, 4 null milter,
+ * 5-9 setup a, 10-14 setup n, 15-19 setup b (smtp, submission, smtps, reinject, bench),
+ * 20 trxmail's HTTP service, 21 its LMTP listener.
+ */
+const B_FIRST_PORT = 15;
 
 // ---------------------------------------------------------------- arguments
 
@@ -91,6 +101,8 @@ interface Options {
   readonly nullMilter: boolean;
   /** --client node: log in once before each run so the credential cache is warm. */
   readonly primeLogin: boolean;
+  /** X-Mxm-Flags of the message (3 = open and click tracking, the product default). */
+  readonly flags: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -107,6 +119,7 @@ function parseOptions(argv: string[]): Options {
       profile: { type: 'boolean', default: false },
       'null-milter': { type: 'boolean', default: false },
       'no-prime': { type: 'boolean', default: false },
+      flags: { type: 'string', default: '3' },
     },
     strict: true,
   });
@@ -128,6 +141,7 @@ function parseOptions(argv: string[]): Options {
     profile: values.profile,
     nullMilter: values['null-milter'],
     primeLogin: !values['no-prime'],
+    flags: int('flags', values.flags, 0, 15),
   };
 }
 
@@ -439,7 +453,7 @@ async function main(): Promise<void> {
   chmodSync(dir, 0o755);
   const cleanups: Array<[string, () => Promise<void>]> = [];
   try {
-    const ports = await freePorts(20);
+    const ports = await freePorts(22);
     const port = (i: number): number => ports[i]!;
     const sinkPort = port(0);
     // Through the real parser, so defaults fill in whatever keys the configuration grows.
@@ -448,7 +462,15 @@ async function main(): Promise<void> {
         dataDir: path.join(dir, 'data'),
         store: { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
         bounceDomain: BOUNCE_DOMAIN,
-        listen: { milter: `inet:127.0.0.1:${port(1)}`, policy: `inet:127.0.0.1:${port(2)}`, auth: `inet:127.0.0.1:${port(3)}` },
+        listen: {
+          milter: `inet:127.0.0.1:${port(1)}`,
+          policy: `inet:127.0.0.1:${port(2)}`,
+          auth: `inet:127.0.0.1:${port(3)}`,
+          lmtp: `inet:127.0.0.1:${port(21)}`,
+        },
+        http: { listen: `127.0.0.1:${port(20)}` },
+        // Setup b's re-injection listener (BCC copies; the bench message has one recipient).
+        reinject: `127.0.0.1:${port(B_FIRST_PORT + 3)}`,
         secrets: { keys: [{ id: 'bench', secret: randomBytes(24).toString('hex') }] },
         log: { level: 'info' },
       },
@@ -495,7 +517,7 @@ async function main(): Promise<void> {
       });
       return { key, label: LABELS[key], postfix, port: opts.client === 'source' ? benchPort : p.submission, masterPid: 0 };
     };
-    const setups: Setup[] = [makeSetup('a', 5), ...(opts.nullMilter ? [makeSetup('n', 10)] : []), makeSetup('b', 15)];
+    const setups: Setup[] = [makeSetup('a', 5), ...(opts.nullMilter ? [makeSetup('n', 10)] : []), makeSetup('b', B_FIRST_PORT)];
     const setupB = setups[setups.length - 1]!;
     for (const s of setups) {
       await s.postfix.configure();
@@ -504,7 +526,9 @@ async function main(): Promise<void> {
       s.masterPid = readMasterPid(s.postfix);
     }
 
-    const message = makeMessage(opts.size);
+    const generated = makeMessage(opts.size).toString('latin1');
+    if (!generated.includes('\r\nX-Mxm-Flags: 3\r\n')) throw new Error('bench/lib/messages.ts no longer sets X-Mxm-Flags: 3');
+    const message = Buffer.from(generated.replace('\r\nX-Mxm-Flags: 3\r\n', `\r\nX-Mxm-Flags: ${opts.flags}\r\n`), 'latin1');
     const messageCrlfFile = path.join(dir, 'message.eml');
     const messageLfFile = path.join(dir, 'message-lf.txt');
     writeFileSync(messageCrlfFile, message);
@@ -512,13 +536,14 @@ async function main(): Promise<void> {
     const ctx: BenchContext = { opts, messageLfFile, messageCrlfFile, password, signal, sink, store, spaceId: space.id };
 
     console.log(
-      `bench/postfix: ${opts.messages} messages of ${message.length} bytes, ${opts.sessions} sessions (connections reused), ` +
+      `bench/postfix: ${opts.messages} messages of ${message.length} bytes (X-Mxm-Flags: ${opts.flags}${opts.flags & 3 ? ', tracking on' : ', no tracking'}), ` +
+        `${opts.sessions} sessions (connections reused), ` +
         `${opts.rounds} rounds after a ${opts.warmup}-message warm-up per setup`,
     );
     console.log(
       opts.client === 'source'
         ? 'client: smtp-source on a bench-only plain-text listener (no TLS, no SASL, no policy); login macro {auth_authen} from milter_macro_defaults;\n' +
-            "        b) runs the milter's full rules path per message (account lookup, evaluate, recordSend, edits)"
+            "        b) runs the milter's full rules path per message (account lookup, evaluate, recordSend, edits, tracking rewrite)"
         : 'client: Node SMTP client (child process) with STARTTLS + AUTH PLAIN on the shipped submission listener;\n' +
             '        a) = TLS + SASL + policy service, b) = the same + the milter: everything as shipped',
     );
