@@ -26,6 +26,7 @@
  * Returns the user row; its `email` (as stored) is the canonical name for `user=`.
  * Logs login (escaped, truncated), rip, result and reason — never the password.
  * verify() never rejects: unexpected errors become tempfail and are logged.
+ * Every attempt counts in trxmail_auth_attempts_total{result} (src/metrics/metrics.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -37,6 +38,7 @@ import { SCRYPT_KEYLEN, SCRYPT_LOG2_N, SCRYPT_P, SCRYPT_R, SCRYPT_SALT_BYTES, ve
 import type { Store, User } from '../store/store.js';
 import { escapeLogValue, MAX_LOG_ERROR_MESSAGE, silentLogger, type Logger } from '../lib/logger.js';
 import type { AuthVerifier } from './session.js';
+import { metrics } from '../metrics/metrics.js';
 
 /** How long a verified credential is trusted without running scrypt again. */
 export const CREDENTIAL_CACHE_TTL_MS = 5 * 60 * 1000;
@@ -283,6 +285,7 @@ export class CredentialVerifier {
       result = { result: 'tempfail', reason: 'internal error' };
     }
     this.#report(login, meta, result, error);
+    metrics.auth.inc({ result: result.result });
     return result;
   }
 

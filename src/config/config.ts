@@ -60,6 +60,8 @@ const keySchema = z.strictObject({
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
 /** trxmail.yaml `listen.lmtp` default: the bounce intake's LMTP listener (Postfix's transport_maps points here). */
 export const DEFAULT_LMTP_LISTEN = 'inet:127.0.0.1:8894';
+/** trxmail.yaml `metrics.listen` default: Prometheus metrics (GET /metrics), loopback only. */
+export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
 /** trxmail.yaml `reinject` default: Postfix's re-injection smtpd (postfix/master.cf). */
 export const DEFAULT_REINJECT = '127.0.0.1:10026';
 
@@ -131,6 +133,11 @@ const schema = z.strictObject({
     })
     .default({ listen: DEFAULT_HTTP_LISTEN }),
   reinject: hostPort.default(DEFAULT_REINJECT),
+  metrics: z
+    .strictObject({
+      listen: hostPort.default(DEFAULT_METRICS_LISTEN),
+    })
+    .default({ listen: DEFAULT_METRICS_LISTEN }),
   /** Postfix's log file to follow for delivery status (src/bounce/maillog.ts); null = off. */
   maillog: z.string().min(1).nullable().default(null),
   log: z
@@ -165,6 +172,8 @@ export interface Config {
   readonly http: { readonly listen: string; readonly baseUrl: string };
   /** `host:port` of Postfix's re-injection listener (BCC copies), as written. */
   readonly reinject: string;
+  /** `host:port` of the Prometheus metrics listener (src/metrics/server.ts), as written. */
+  readonly metrics: { readonly listen: string };
   /**
    * Absolute path of Postfix's log file the maillog follower reads for delivered / deferred /
    * bounced (maillog_file, or a syslog file with Postfix's lines), or null: not followed.
@@ -260,6 +269,7 @@ export function parseConfig(
     log: { ...c.log },
     http: { listen: c.http.listen, baseUrl: c.http.baseUrl === undefined ? defaultBaseUrl(c.http.listen) : (normaliseBaseUrl(c.http.baseUrl) ?? c.http.baseUrl) },
     reinject: c.reinject,
+    metrics: { listen: c.metrics.listen },
     maillog: c.maillog === null ? null : path.resolve(ctx.baseDir, c.maillog),
   };
   return deepFreeze(config);

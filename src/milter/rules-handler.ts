@@ -25,6 +25,9 @@
  * and any doubt (store error, missing queue id, unexpected error) is thrown, which the
  * session turns into 451 4.3.0 — the client retries, nothing was promised.
  *
+ * Metrics (src/metrics/metrics.ts): accepted / rejected{stage,reason} / tempfailed (this
+ * handler threw) and the end-of-message duration.
+ *
  * Throws: TransientError (→ 4xx via the session); nothing else on purpose.
  */
 import { checkSender, evaluate } from '../core/evaluate.js';
@@ -43,6 +46,7 @@ import type { MilterEdit, MilterEomResult, MilterHandler, MilterHandlerFactory, 
 import { MilterReplies } from './handler.js';
 import { milterHeaderEdits } from './header-edits.js';
 import { escapeLogValue, errorForLog, type Logger } from '../lib/logger.js';
+import { metrics } from '../metrics/metrics.js';
 
 export interface RulesHandlerDeps {
   readonly store: Store;
@@ -113,10 +117,14 @@ class RulesHandler implements MilterHandler {
     this.account = null;
     await this.cleanup();
     const login = macros.get('auth_authen');
-    if (login === undefined || login === '') return AUTH_REQUIRED;
+    if (login === undefined || login === '') {
+      metrics.rejected.inc({ stage: 'mail', reason: 'auth-required' });
+      return AUTH_REQUIRED;
+    }
     const account = await loadAccount(this.deps.store, login);
     if (!account) {
       this.deps.logger.warn({ login: escapeLogValue(login) }, 'authenticated login is not in the store');
+      metrics.rejected.inc({ stage: 'mail', reason: 'auth-required' });
       return AUTH_REQUIRED;
     }
     const refused = checkSender(account.facts, sender);
@@ -125,6 +133,7 @@ class RulesHandler implements MilterHandler {
         { login: escapeLogValue(login), sender: escapeLogValue(sender), reason: refused.reason },
         'sender refused',
       );
+      metrics.rejected.inc({ stage: 'mail', reason: refused.reason });
       return rejectionReply(refused);
     }
     this.account = account;
@@ -132,9 +141,25 @@ class RulesHandler implements MilterHandler {
   }
 
   async eom(ctx: MilterMessageContext): Promise<MilterEomResult> {
+    const started = process.hrtime.bigint();
+    try {
+      const { eom, reason } = await this.decideEom(ctx);
+      if (reason === null) metrics.accepted.inc();
+      else metrics.rejected.inc({ stage: 'eom', reason });
+      return eom;
+    } catch (err: unknown) {
+      metrics.tempfailed.inc();
+      throw err;
+    } finally {
+      metrics.eomLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  /** eom's work; `reason` names the rejection for the metrics, null when accepted. */
+  private async decideEom(ctx: MilterMessageContext): Promise<{ eom: MilterEomResult; reason: string | null }> {
     const { store, logger } = this.deps;
     const account = this.account;
-    if (!account || ctx.authUser === null) return { edits: [], reply: AUTH_REQUIRED };
+    if (!account || ctx.authUser === null) return { eom: { edits: [], reply: AUTH_REQUIRED }, reason: 'auth-required' };
     const queueId = ctx.queueId;
     if (queueId === null || queueId === '') throw new TransientError('ENOQUEUEID', 'no queue id (macro i) at end of message');
     const mailFrom = ctx.sender.address;
@@ -155,7 +180,7 @@ class RulesHandler implements MilterHandler {
     });
     if (verdict.kind === 'reject') {
       logger.info({ queueId, login: escapeLogValue(account.user.email), reason: verdict.reason }, 'message refused');
-      return { edits: [], reply: rejectionReply(verdict) };
+      return { eom: { edits: [], reply: rejectionReply(verdict) }, reason: verdict.reason };
     }
     const nothingLeft = verdict.deliverTo.length === 0;
     const tracked = nothingLeft ? null : await this.track(ctx, account, queueId, verdict);
@@ -189,7 +214,7 @@ class RulesHandler implements MilterHandler {
       },
       nothingLeft ? 'send accepted, every recipient suppressed: nothing delivered' : 'send accepted',
     );
-    return nothingLeft ? { edits: [], reply: MilterReplies.discard } : { edits, reply: MilterReplies.continue };
+    return { eom: nothingLeft ? { edits: [], reply: MilterReplies.discard } : { edits, reply: MilterReplies.continue }, reason: null };
   }
 
   async abort(): Promise<void> {
