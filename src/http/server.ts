@@ -45,7 +45,6 @@ import { CLICK_PATH, OPEN_PATH } from '../tracking/links.js';
 import { classifyRequest, truncateUserAgent } from '../tracking/machine-traffic.js';
 import { redirectLocation, verifyTrackingToken } from '../tracking/token.js';
 import { metrics } from '../metrics/metrics.js';
-import { metrics } from '../metrics/metrics.js';
 
 /**
  * The transparent 1×1 GIF89a, 43 bytes: header, screen 1×1 with a 2-colour table, graphic
@@ -212,7 +211,6 @@ export class HttpService {
     }
     const userAgent = req.headers['user-agent'];
     const verdict = classifyRequest({ method: req.method, userAgent, headers: req.headers });
-    metrics.tracking.inc({ type: kind, traffic: verdict.machine ? 'machine' : 'human' });
     metrics.tracking.inc({ type: kind, traffic: verdict.machine ? 'machine' : 'human' });
     const detail: Record<string, unknown> = {
       ...(claims.kind === 'click' ? { url: claims.url } : {}),
