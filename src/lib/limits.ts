@@ -87,12 +87,6 @@ export const MAX_WEBHOOK_URL_LENGTH = 2048;
 export const MAX_WEBHOOK_ERROR_LENGTH = 300;
 /** Most webhook deliveries one dispatcher pass claims (and so has in flight at most). */
 export const MAX_WEBHOOK_BATCH = 100;
-/**
- * Bytes of a message for the bounce domain the intake reads and analyses (LMTP, pipe); the
- * rest is read and dropped (DSN and ARF reports sit at the start; the returned original is
- * what makes bounces big). The message is still accepted.
- */
-export const MAX_BOUNCE_INTAKE_BYTES = 10 * 1024 * 1024;
 /** Longest diagnostic/detail text (characters) stored with a delivery outcome or Bounce list reason; longer is cut. */
 export const MAX_OUTCOME_DETAIL_LENGTH = 300;
 /** Most RCPT TO in one LMTP transaction; one more gets 452 4.5.3 (Postfix sends it in the next transaction). */
