@@ -73,6 +73,16 @@ export function statusFromText(text: string): string | null {
   return null;
 }
 
+/** Where the first SMTP reply quoted in `text` starts (as statusFromText finds it), or -1. */
+export function replyStart(text: string): number {
+  const enhanced = REPLY_ENHANCED_RE.exec(text);
+  if (enhanced !== null) return enhanced.index;
+  const bare = REPLY_BARE_RE.exec(text);
+  if (bare === null) return -1;
+  // the match ends right after the three digits of the reply code (the lookahead takes nothing)
+  return bare.index + bare[0].length - 3;
+}
+
 /** The recipient kind for an action and status (analysis-types.ts). */
 export function kindOf(action: RecipientAction, status: string | null): RecipientReport['kind'] {
   switch (action) {

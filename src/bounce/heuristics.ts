@@ -41,7 +41,7 @@ import { decodeWordsSafe, parseAddressList } from '../core/address.js';
 import { MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_RECIPIENTS } from '../lib/limits.js';
 import { decodeAttributeValue } from '../tracking/html-entities.js';
 import type { RecipientAction, RecipientReport } from './analysis-types.js';
-import { cleanDiagnostic, kindOf, statusFromText } from './dsn.js';
+import { cleanDiagnostic, kindOf, replyStart, statusFromText } from './dsn.js';
 import { firstValue, type MimeField } from './mime.js';
 import { oneLine, plausibleAddress } from './report-fields.js';
 
@@ -62,13 +62,13 @@ export interface TextBounceOptions {
 
 /** Lines that start the returned original (or its headers) in a text bounce. */
 const ORIGINAL_SEPARATORS: readonly RegExp[] = [
-  /^-{2,}\s*Below this line is a copy of the message/i, // qmail
-  /^-{2,}\s*Enclosed (?:is a copy of the message|are the original headers)/i, // qmail variants
-  /^-{2,}\s*This is a copy of the message/i, // Exim
-  /^-{2,}\s*The header of the original message is following/i, // Exim "headers only"
+  /^\s*-{2,}\s*Below this line is a copy of the message/i, // qmail
+  /^\s*-{2,}\s*Enclosed (?:is a copy of the message|are the original headers)/i, // qmail variants
+  /^\s*-{2,}\s*This is a copy of the message/i, // Exim
+  /^\s*-{2,}\s*The header of the original message is following/i, // Exim "headers only"
   /^\s*Original message headers:?\s*$/i, // Exchange
-  /^-{2,}\s*(?:Original|Returned|Undelivered) message\b/i, // Gmail, others
-  /^-{2,}\s*Forwarded message\b/i,
+  /^\s*-{2,}\s*(?:Original|Returned|Undelivered) message\b/i, // Gmail, Sendmail, others
+  /^\s*-{2,}\s*Forwarded message\b/i,
 ];
 
 /** The lines of `text` before the returned original, and the rest. */
@@ -105,13 +105,17 @@ class Collector {
       this.notes.push('status-inferred');
     }
     if (status === null) this.notes.push('no-status');
+    // From the SMTP reply on, when there is one: the text before it ("host mx [ip] SMTP error
+    // from remote mail server after RCPT TO:<a>:") says less than the reply and would use up
+    // the length the intake keeps.
+    const at = replyStart(detail);
     this.recipients.push({
       recipient: a,
       originalRecipient: null,
       action,
       status,
       kind: kindOf(action, status),
-      diagnostic: cleanDiagnostic(detail),
+      diagnostic: cleanDiagnostic(at > 0 ? detail.slice(at) : detail),
       remoteMta: null,
     });
   }
