@@ -22,6 +22,7 @@ import { Runtime } from '../server/runtime.js';
 import { openStore } from '../store/open-store.js';
 import type { Space, Store } from '../store/store.js';
 import { readNewPassword } from './password-input.js';
+import { registerReportCommand } from './report.js';
 import { registerSendCommands } from './sends.js';
 import { formatCsv, formatJson, formatTable, type Column } from './format.js';
 
@@ -329,6 +330,7 @@ export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
   }
 
   registerSendCommands(program, ctx);
+  registerReportCommand(program, ctx);
 
   // ---- the daemon
   program

@@ -130,8 +130,10 @@ const schema = z.strictObject({
       listen: hostPort.default(DEFAULT_HTTP_LISTEN),
       /** Default: http://<listen> (loopback in place of an unspecified address). */
       baseUrl: z.string().refine((u) => normaliseBaseUrl(u) !== null, { message: BASE_URL_MESSAGE }).optional(),
+      /** The reports API answers non-loopback clients only behind a TLS proxy that sets X-Forwarded-Proto. */
+      trustTlsProxy: z.boolean().default(false),
     })
-    .default({ listen: DEFAULT_HTTP_LISTEN }),
+    .default({ listen: DEFAULT_HTTP_LISTEN, trustTlsProxy: false }),
   reinject: hostPort.default(DEFAULT_REINJECT),
   metrics: z
     .strictObject({
@@ -169,7 +171,7 @@ export interface Config {
    * (parseHostPort splits it); `baseUrl` is normalised (normaliseBaseUrl), without trailing
    * slash: tracking URLs are `${baseUrl}/o/<token>` and `${baseUrl}/c/<token>`.
    */
-  readonly http: { readonly listen: string; readonly baseUrl: string };
+  readonly http: { readonly listen: string; readonly baseUrl: string; readonly trustTlsProxy: boolean };
   /** `host:port` of Postfix's re-injection listener (BCC copies), as written. */
   readonly reinject: string;
   /** `host:port` of the Prometheus metrics listener (src/metrics/server.ts), as written. */
@@ -267,7 +269,11 @@ export function parseConfig(
     listen: { ...c.listen },
     hmacKeys: hmacKeys.map((k) => ({ id: k.id, secret: k.secret })),
     log: { ...c.log },
-    http: { listen: c.http.listen, baseUrl: c.http.baseUrl === undefined ? defaultBaseUrl(c.http.listen) : (normaliseBaseUrl(c.http.baseUrl) ?? c.http.baseUrl) },
+    http: {
+      listen: c.http.listen,
+      baseUrl: c.http.baseUrl === undefined ? defaultBaseUrl(c.http.listen) : (normaliseBaseUrl(c.http.baseUrl) ?? c.http.baseUrl),
+      trustTlsProxy: c.http.trustTlsProxy,
+    },
     reinject: c.reinject,
     metrics: { listen: c.metrics.listen },
     maillog: c.maillog === null ? null : path.resolve(ctx.baseDir, c.maillog),

@@ -77,7 +77,14 @@ export class Runtime {
         }),
         logger,
       });
-      this.http = new HttpService({ store, keys, logger, basePath: new URL(config.http.baseUrl).pathname });
+      this.http = new HttpService({
+        store,
+        keys,
+        logger,
+        basePath: new URL(config.http.baseUrl).pathname,
+        // SMTP AUTH and the reports API share one credential cache and one throttle.
+        reports: { store, credentials, trustTlsProxy: config.http.trustTlsProxy },
+      });
       const a = await this.auth.listen(parseEndpoint(config.listen.auth, 'listen.auth'));
       const p = await this.policy.listen(parseEndpoint(config.listen.policy, 'listen.policy'));
       const m = await this.milter.listen(parseEndpoint(config.listen.milter, 'listen.milter'));
