@@ -1,0 +1,467 @@
+/**
+ * Delivery status from Postfix's own log: a pure line parser (parseMaillogLine) and a
+ * follower (MaillogFollower) that reads the log file as Postfix writes it and records each
+ * trxmail send's delivered / deferred / bounced outcomes.
+ *
+ * Why the log: "delivered" exists nowhere else — the recipient's MX said 250 to Postfix's
+ * smtp(8), which logs `status=sent` and tells nobody (success DSNs are sent only on request).
+ * Deferrals are likewise only in the log. Bounces are in both: the log line `status=bounced`
+ * and the DSN Postfix then mails to the bounce address (intake.ts). A remote server that
+ * accepted the message and bounces it later shows up only as a DSN; a client that asked for
+ * NOTIFY=NEVER gets no DSN, so its bounces show up only in the log. Both sources therefore
+ * record a bounce (status 'bounced'; for a hard one — a 5.X.Y status — the Bounce list entry)
+ * and the first one adds the event (DeliveryRecorder in intake.ts: one 'bounced' event per
+ * recipient and send).
+ *
+ * Lines used (Postfix 3.x, traditional syslog or RFC 3339 time stamps, any syslog_name):
+ *
+ *   Nov 23 00:02:50 relay postfix/qmgr[28472]: 4jXmNV6dYBzJ9Hy: from=<trx-1-…@bounces.example>, size=721, nrcpt=1 (queue active)
+ *   Nov 23 00:02:51 relay postfix/smtp[28526]: 4jXmNV6dYBzJ9Hy: to=<someone@example.org>, relay=127.0.0.1[127.0.0.1]:2526, delay=0.21, delays=0.08/0.01/0.11/0, dsn=2.0.0, status=sent (250 Ok: captured as 1)
+ *   Nov 23 00:02:51 relay postfix/qmgr[28472]: 4jXmNV6dYBzJ9Hy: removed
+ *   … postfix/qmgr[…]: QID: from=<…>, status=expired, returned to sender
+ *
+ * The queue id keys everything: the qmgr `from=` line names the envelope sender, which for a
+ * trxmail send is its HMAC-checked bounce address (the queue id of the main message IS the
+ * send id; the untracked BCC copy, re-injected as its own message, has its own queue id and
+ * the bounce address of `<send id>_b`). Queue ids whose sender is not a valid bounce address
+ * are ignored. Delivery lines come from smtp, lmtp, local, virtual, pipe, error, discard.
+ * `status=expired` (given up after maximal_queue_lifetime) turns the recipients that were
+ * still deferred into 'bounced' with kind 'soft' (no Bounce list entry).
+ *
+ * The follower polls (every MAILLOG_POLL_MS): stat, read what was appended since the last
+ * offset, split into lines. A file that shrank was truncated (read again from 0); a new file
+ * under the path (rotation) is read from 0 after the rest of the old one. It starts at the end
+ * of the file (outcomes logged while trxmail was not running are not recorded; bounces still
+ * arrive as DSNs, which Postfix queues until the intake takes them).
+ *
+ * Limits: MAX_MAILLOG_QUEUE_IDS remembered queue ids (the oldest is forgotten first; a queue
+ * id is forgotten at `removed`), MAX_MAILLOG_LINE_BYTES per line (longer: skipped).
+ *
+ * Throws: parseMaillogLine never throws. The follower never throws from its loop: a store
+ * TransientError is logged and the same line is retried after a pause; anything else is
+ * logged and the line skipped.
+ */
+import { EventEmitter } from 'node:events';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { decodeBounceAddress, sendOfBounceId } from '../lib/bounce-address.js';
+import { TransientError } from '../lib/errors.js';
+import type { HmacKey } from '../lib/hmac-keys.js';
+import { MAX_MAILLOG_LINE_BYTES, MAX_MAILLOG_QUEUE_IDS } from '../lib/limits.js';
+import { errorForLog, escapeLogValue, type Logger } from '../lib/logger.js';
+import type { Send, SendRecipient, Store } from '../store/store.js';
+import { DeliveryRecorder, matchRecipient, sameAddress, type Clock, type IntakeAction } from './intake.js';
+
+/** How often the follower looks for new lines (ms). */
+export const MAILLOG_POLL_MS = 1000;
+/** Longest pause between retries of a line while the store is down (ms). */
+export const MAILLOG_MAX_RETRY_MS = 30_000;
+/** Bytes read from the log per read call. */
+const READ_CHUNK = 64 * 1024;
+
+/** Postfix programs whose `to=` lines report a delivery attempt. */
+const DELIVERY_AGENTS = new Set(['smtp', 'lmtp', 'local', 'virtual', 'pipe', 'error', 'retry', 'discard']);
+
+export type MaillogRecord =
+  | { readonly kind: 'from'; readonly queueId: string; readonly sender: string; readonly time: Date | null }
+  | { readonly kind: 'expired'; readonly queueId: string; readonly sender: string; readonly time: Date | null }
+  | { readonly kind: 'removed'; readonly queueId: string; readonly time: Date | null }
+  | {
+      readonly kind: 'delivery';
+      readonly queueId: string;
+      readonly program: string;
+      readonly to: string;
+      readonly origTo: string | null;
+      readonly relay: string | null;
+      /** RFC 3463 status, e.g. "2.0.0". */
+      readonly dsn: string | null;
+      readonly status: 'sent' | 'deferred' | 'bounced';
+      /** The text in parentheses after the status, e.g. "250 Ok: queued as X". */
+      readonly text: string | null;
+      readonly time: Date | null;
+    };
+
+// `<time stamp> <host> <program>[<pid>]: `, anchored so that text quoted later in a line
+// (another program's message) is never taken for a Postfix line. Time stamps: traditional
+// syslog (`Nov 23 00:02:51`, what maillog_file writes) or RFC 3339. The program may carry a
+// multi-part syslog_name (postfix/submission/smtpd, postfix-out/smtp).
+const HEAD_RE = /^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)) \S+ ([^\s[\]]+)\[(\d{1,10})\]: (.*)$/;
+const QID_RE = /^([0-9A-Za-z]{5,24}): (.*)$/;
+const RFC3339_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)$/;
+const FROM_RE = /^from=<(.*)>, (?:size=\d+, nrcpt=\d+ \(queue active\)|status=expired, returned to sender)$/;
+// The fields in Postfix's order (smtp/lmtp add conn_use= on a reused connection). Postfix
+// does not escape them: an address or a remote reply that imitates the fields could shift the
+// parse, but only for a recipient of that very message, who is matched against the send.
+const DELIVERY_RE =
+  /^to=<(.*?)>, (?:orig_to=<(.*?)>, )?relay=([^,\s]+), (?:conn_use=\d+, )?delay=[\d.]+, delays=[\d./]+, dsn=(\d\.\d{1,3}\.\d{1,3}), status=([A-Za-z]+)(?: \((.*)\))?$/;
+
+/** The time of an RFC 3339 stamp (rsyslog's high-precision format); null for traditional syslog stamps (no year, no zone). */
+function timeOf(stamp: string): Date | null {
+  if (!RFC3339_RE.test(stamp)) return null;
+  const t = Date.parse(stamp);
+  return Number.isNaN(t) ? null : new Date(t);
+}
+
+/** Parses one log line; null when it is not one of the lines above. Pure, never throws. */
+export function parseMaillogLine(line: string): MaillogRecord | null {
+  if (line.length > MAX_MAILLOG_LINE_BYTES) return null;
+  const head = HEAD_RE.exec(line.replace(/\r$/, ''));
+  if (!head) return null;
+  const [, stamp = '', program = '', , rest = ''] = head;
+  const agent = program.slice(program.lastIndexOf('/') + 1);
+  const q = QID_RE.exec(rest);
+  if (!q) return null;
+  const [, queueId = '', body = ''] = q;
+  const time = timeOf(stamp);
+  if (agent === 'qmgr') {
+    if (body === 'removed') return { kind: 'removed', queueId, time };
+    const f = FROM_RE.exec(body);
+    if (!f) return null;
+    const sender = f[1] ?? '';
+    return body.endsWith('returned to sender') ? { kind: 'expired', queueId, sender, time } : { kind: 'from', queueId, sender, time };
+  }
+  if (!DELIVERY_AGENTS.has(agent)) return null;
+  const d = DELIVERY_RE.exec(body);
+  if (!d) return null;
+  const raw = (d[5] ?? '').toLowerCase();
+  // soft_bounce=yes logs SOFTBOUNCE for what would have bounced: it stays in the queue.
+  const status = raw === 'sent' ? 'sent' : raw === 'deferred' || raw === 'softbounce' ? 'deferred' : raw === 'bounced' ? 'bounced' : null;
+  if (status === null) return null;
+  return {
+    kind: 'delivery',
+    queueId,
+    program: agent,
+    to: d[1] ?? '',
+    origTo: d[2] ?? null,
+    relay: d[3] ?? null,
+    dsn: d[4] ?? null,
+    status,
+    text: d[6] ?? null,
+    time,
+  };
+}
+
+/** What the follower remembers of a trxmail queue id. */
+interface QueuedSend {
+  readonly spaceId: number;
+  readonly sendId: string;
+  readonly bccCopy: boolean;
+  /** Recipients (the send's spelling) whose last attempt was deferred. */
+  readonly deferred: Set<string>;
+}
+
+export interface MaillogFollowerOptions {
+  /** The log file Postfix writes (maillog_file, or the syslog file with mail lines). */
+  readonly path: string;
+  readonly store: Store;
+  readonly keys: readonly HmacKey[];
+  readonly bounceDomain: string;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Share the intake's recorder so both serialise per send. */
+  readonly recorder?: DeliveryRecorder;
+  readonly pollMs?: number;
+  /** Read the file from its beginning instead of its current end (tests, replays). */
+  readonly fromStart?: boolean;
+  /** Default MAX_MAILLOG_QUEUE_IDS. */
+  readonly maxQueueIds?: number;
+}
+
+/** Emitted ('processed') after each complete line was handled. */
+export interface ProcessedLine {
+  readonly line: string;
+  readonly record: MaillogRecord | null;
+  /** What was recorded (empty when the line was not about a trxmail send's recipient). */
+  readonly actions: readonly IntakeAction[];
+  /** Why nothing was recorded for a delivery line, e.g. 'unknown-queue-id'. */
+  readonly ignored: string | null;
+}
+
+export class MaillogFollower extends EventEmitter {
+  readonly #o: MaillogFollowerOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #recorder: DeliveryRecorder;
+  readonly #pollMs: number;
+  readonly #maxIds: number;
+  readonly #queue = new Map<string, QueuedSend>();
+  #fh: FileHandle | null = null;
+  #ino = -1;
+  #offset = 0;
+  #partial: Buffer[] = [];
+  #partialBytes = 0;
+  #skipping = false;
+  #timer: NodeJS.Timeout | null = null;
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+  #first = true;
+
+  constructor(opts: MaillogFollowerOptions) {
+    super();
+    this.#o = opts;
+    this.#log = opts.logger;
+    this.#clock = opts.clock ?? (() => new Date());
+    this.#recorder = opts.recorder ?? new DeliveryRecorder(opts.store);
+    this.#pollMs = opts.pollMs ?? MAILLOG_POLL_MS;
+    this.#maxIds = opts.maxQueueIds ?? MAX_MAILLOG_QUEUE_IDS;
+  }
+
+  /** Queue ids currently remembered (for tests and metrics). */
+  get rememberedQueueIds(): number {
+    return this.#queue.size;
+  }
+
+  /** Starts following; resolves once the starting offset is fixed (the end of the file, unless fromStart). */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    await this.#reopenIfNeeded(!this.#o.fromStart);
+    this.#loop = this.#run();
+    this.#log.info({ path: escapeLogValue(this.#o.path), offset: this.#offset }, 'maillog: following');
+  }
+
+  /** Stops after the line in hand; resolves when the loop has ended and the file is closed. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#wake?.();
+    await this.#loop;
+    this.#loop = null;
+    await this.#fh?.close().catch(() => undefined);
+    this.#fh = null;
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      this.#timer = setTimeout(resolve, ms);
+    }).then(() => {
+      this.#wake = null;
+      this.#timer = null;
+    });
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      try {
+        await this.#readAvailable();
+      } catch (err: unknown) {
+        this.#log.warn({ err: errorForLog(err, false), path: escapeLogValue(this.#o.path) }, 'maillog: cannot read the log file');
+      }
+      if (this.#running) await this.#pause(this.#pollMs);
+    }
+  }
+
+  /**
+   * Opens the file when none is open, or when the path now names another file (rotation:
+   * the old one is read to its end first by the caller). `atEnd`: start at the current size.
+   */
+  async #reopenIfNeeded(atEnd: boolean): Promise<boolean> {
+    let st;
+    try {
+      st = await stat(this.#o.path);
+    } catch (err: unknown) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.#first = false;
+        return false;
+      }
+      throw err;
+    }
+    if (this.#fh !== null && st.ino === this.#ino) {
+      if (st.size < this.#offset) {
+        this.#log.info({ path: escapeLogValue(this.#o.path) }, 'maillog: file truncated; reading from the start');
+        this.#offset = 0;
+        this.#dropPartial();
+      }
+      return false;
+    }
+    if (this.#fh !== null) {
+      this.#log.info({ path: escapeLogValue(this.#o.path) }, 'maillog: file replaced (rotated); reading the new one from the start');
+      await this.#fh.close().catch(() => undefined);
+      this.#fh = null;
+      this.#dropPartial();
+    }
+    this.#fh = await open(this.#o.path, 'r');
+    const fst = await this.#fh.stat();
+    this.#ino = fst.ino;
+    // Only the file found at start is joined at its end; a file that appears later is new.
+    this.#offset = atEnd && this.#first ? fst.size : 0;
+    this.#first = false;
+    return true;
+  }
+
+  #dropPartial(): void {
+    this.#partial = [];
+    this.#partialBytes = 0;
+    this.#skipping = false;
+  }
+
+  async #readAvailable(): Promise<void> {
+    // Drain the open file first: after a rotation its last lines are still to be read.
+    await this.#drain();
+    if (await this.#reopenIfNeeded(false)) await this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    const fh = this.#fh;
+    if (fh === null) return;
+    const buf = Buffer.alloc(READ_CHUNK);
+    while (this.#running) {
+      const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, this.#offset);
+      if (bytesRead === 0) return;
+      this.#offset += bytesRead;
+      await this.#feed(buf.subarray(0, bytesRead));
+    }
+  }
+
+  /** Splits bytes into lines (LF), bounded by MAX_MAILLOG_LINE_BYTES, and handles each. */
+  async #feed(chunk: Buffer): Promise<void> {
+    let start = 0;
+    while (start < chunk.length && this.#running) {
+      const lf = chunk.indexOf(0x0a, start);
+      const end = lf < 0 ? chunk.length : lf;
+      if (!this.#skipping) {
+        const piece = chunk.subarray(start, end);
+        if (this.#partialBytes + piece.length > MAX_MAILLOG_LINE_BYTES) {
+          this.#log.warn({ bytes: this.#partialBytes + piece.length }, 'maillog: line too long; skipped');
+          this.#partial = [];
+          this.#partialBytes = 0;
+          this.#skipping = true;
+        } else {
+          this.#partial.push(Buffer.from(piece));
+          this.#partialBytes += piece.length;
+        }
+      }
+      if (lf < 0) return;
+      start = lf + 1;
+      if (this.#skipping) {
+        this.#skipping = false;
+        continue;
+      }
+      const line = Buffer.concat(this.#partial, this.#partialBytes).toString('utf8');
+      this.#partial = [];
+      this.#partialBytes = 0;
+      await this.#handleWithRetry(line);
+    }
+  }
+
+  async #handleWithRetry(line: string): Promise<void> {
+    let wait = this.#pollMs;
+    while (this.#running) {
+      try {
+        const done = await this.handleLine(line);
+        this.emit('processed', done);
+        return;
+      } catch (err: unknown) {
+        if (err instanceof TransientError) {
+          this.#log.warn({ err: errorForLog(err, false), retryMs: wait }, 'maillog: store unavailable; retrying the line');
+          this.emit('retry', err);
+          await this.#pause(wait);
+          wait = Math.min(wait * 2, MAILLOG_MAX_RETRY_MS);
+          continue;
+        }
+        this.#log.error({ err: errorForLog(err), line: escapeLogValue(line, 200) }, 'maillog: line skipped after an error');
+        this.emit('processed', { line, record: null, actions: [], ignored: 'error' } satisfies ProcessedLine);
+        return;
+      }
+    }
+  }
+
+  #remember(queueId: string, entry: QueuedSend): void {
+    this.#queue.delete(queueId);
+    this.#queue.set(queueId, entry);
+    while (this.#queue.size > this.#maxIds) {
+      const oldest = this.#queue.keys().next();
+      if (oldest.done === true) break;
+      this.#queue.delete(oldest.value);
+    }
+  }
+
+  /**
+   * Handles one log line (exported for tests and replays): remembers trxmail queue ids and
+   * records delivery outcomes. Throws the store's TransientError.
+   */
+  async handleLine(line: string): Promise<ProcessedLine> {
+    const record = parseMaillogLine(line);
+    const none = (ignored: string | null): ProcessedLine => ({ line, record, actions: [], ignored });
+    if (record === null) return none(null);
+    switch (record.kind) {
+      case 'removed':
+        this.#queue.delete(record.queueId);
+        return none(null);
+      case 'from': {
+        const decoded = decodeBounceAddress(record.sender, this.#o.keys, this.#o.bounceDomain);
+        if (!decoded.ok) return none(record.sender === '' ? 'null-sender' : `sender-${decoded.reason}`);
+        const { sendId, bccCopy } = sendOfBounceId(decoded.sendId);
+        const known = this.#queue.get(record.queueId);
+        this.#remember(record.queueId, { spaceId: decoded.spaceId, sendId, bccCopy, deferred: known?.deferred ?? new Set() });
+        return none(null);
+      }
+      case 'expired':
+        return this.#expired(line, record);
+      case 'delivery':
+        return this.#delivery(line, record);
+    }
+  }
+
+  async #sendOf(queueId: string): Promise<{ q: QueuedSend; send: Send } | string> {
+    const q = this.#queue.get(queueId);
+    if (!q) return 'unknown-queue-id';
+    const send = await this.#o.store.getSend(q.sendId, q.spaceId);
+    if (send === null) return 'unknown-send';
+    return { q, send };
+  }
+
+  async #delivery(line: string, r: Extract<MaillogRecord, { kind: 'delivery' }>): Promise<ProcessedLine> {
+    const found = await this.#sendOf(r.queueId);
+    if (typeof found === 'string') return { line, record: r, actions: [], ignored: found };
+    const { q, send } = found;
+    const target = matchRecipient(send, [r.to, r.origTo], false);
+    if (target === null || (q.bccCopy && target.role !== 'bcc')) {
+      this.#log.info({ queueId: r.queueId, sendId: send.id, to: escapeLogValue(r.to) }, 'maillog: delivery line for an address that is not the send\'s; ignored');
+      return { line, record: r, actions: [], ignored: 'unknown-recipient' };
+    }
+    const hard = r.status === 'bounced' && (r.dsn === null || r.dsn.startsWith('5.'));
+    const outcome = r.status === 'sent' ? 'delivered' : r.status;
+    if (r.status === 'deferred') q.deferred.add(target.address);
+    else q.deferred.delete(target.address);
+    const action = await this.#recorder.record({
+      send,
+      recipient: target,
+      result: outcome,
+      kind: r.status === 'sent' ? 'success' : hard ? 'hard' : 'soft',
+      status: r.dsn,
+      diagnostic: r.text,
+      source: 'maillog',
+      at: r.time ?? this.#clock(),
+      extra: { queueId: r.queueId, ...(r.relay !== null ? { relay: r.relay } : {}), ...(q.bccCopy ? { bccCopy: true } : {}) },
+    });
+    return { line, record: r, actions: [action], ignored: null };
+  }
+
+  async #expired(line: string, r: Extract<MaillogRecord, { kind: 'expired' }>): Promise<ProcessedLine> {
+    const found = await this.#sendOf(r.queueId);
+    if (typeof found === 'string') return { line, record: r, actions: [], ignored: found };
+    const { q, send } = found;
+    const actions: IntakeAction[] = [];
+    const targets: SendRecipient[] = send.recipients.filter((rc) => [...q.deferred].some((d) => sameAddress(d, rc.address)));
+    for (const target of targets) {
+      actions.push(
+        await this.#recorder.record({
+          send,
+          recipient: target,
+          result: 'bounced',
+          kind: 'soft',
+          status: null,
+          diagnostic: 'expired: still deferred at the end of the queue lifetime, returned to sender',
+          source: 'maillog',
+          at: r.time ?? this.#clock(),
+          extra: { queueId: r.queueId, expired: true, ...(q.bccCopy ? { bccCopy: true } : {}) },
+        }),
+      );
+    }
+    q.deferred.clear();
+    return { line, record: r, actions, ignored: actions.length === 0 ? 'nothing-deferred' : null };
+  }
+}

@@ -1,0 +1,307 @@
+import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BounceIntake, DeliveryRecorder } from '../../../src/bounce/intake.js';
+import { MaillogFollower, type ProcessedLine } from '../../../src/bounce/maillog.js';
+import { TransientError } from '../../../src/lib/errors.js';
+import { MAX_MAILLOG_LINE_BYTES, MAX_MAILLOG_QUEUE_IDS } from '../../../src/lib/limits.js';
+import { silentLogger } from '../../../src/lib/logger.js';
+import type { Store } from '../../../src/store/store.js';
+import { BOUNCE_DOMAIN, KEYS, OTHER_KEYS, bounceAddress, clock, failingStore, postfixDsn, seedStore, type Seeded } from './intake.helpers.js';
+
+// Postfix 3.7.11 line shapes (see maillog.test.ts), with our own queue ids and addresses.
+const qmgrFrom = (qid: string, sender: string): string => `Nov 23 00:56:20 relay postfix/qmgr[28427]: ${qid}: from=<${sender}>, size=456, nrcpt=1 (queue active)\n`;
+const delivery = (qid: string, to: string, dsn: string, status: string, text: string): string =>
+  `Nov 23 00:56:21 relay postfix/smtp[28467]: ${qid}: to=<${to}>, relay=mx.example.org[192.0.2.1]:25, delay=0.34, delays=0.01/0.01/0.31/0.01, dsn=${dsn}, status=${status} (${text})\n`;
+const expired = (qid: string, sender: string): string => `Nov 23 00:56:26 relay postfix/qmgr[28586]: ${qid}: from=<${sender}>, status=expired, returned to sender\n`;
+const removed = (qid: string): string => `Nov 23 00:56:27 relay postfix/qmgr[28427]: ${qid}: removed\n`;
+
+let db: Seeded;
+let file: string;
+let follower: MaillogFollower | null;
+
+beforeEach(async () => {
+  db = await seedStore();
+  file = path.join(db.dir, 'maillog');
+  writeFileSync(file, 'Nov 23 00:00:00 relay postfix/master[1]: daemon started -- version 3.7.11\n');
+  follower = null;
+});
+afterEach(async () => {
+  await follower?.stop();
+  await db.cleanup();
+});
+
+function start(opts: { store?: Store; fromStart?: boolean; maxQueueIds?: number; recorder?: DeliveryRecorder; path?: string } = {}): Promise<MaillogFollower> {
+  const f = new MaillogFollower({
+    path: opts.path ?? file,
+    store: opts.store ?? db.store,
+    keys: KEYS,
+    bounceDomain: BOUNCE_DOMAIN,
+    logger: silentLogger,
+    clock,
+    pollMs: 5,
+    ...(opts.fromStart !== undefined ? { fromStart: opts.fromStart } : {}),
+    ...(opts.maxQueueIds !== undefined ? { maxQueueIds: opts.maxQueueIds } : {}),
+    ...(opts.recorder !== undefined ? { recorder: opts.recorder } : {}),
+  });
+  follower = f;
+  return f.start().then(() => f);
+}
+
+/** Resolves with the first processed line that satisfies `pred` (listen before appending). */
+function processed(f: MaillogFollower, pred: (p: ProcessedLine) => boolean): Promise<ProcessedLine> {
+  return new Promise((resolve) => {
+    const on = (p: ProcessedLine): void => {
+      if (pred(p)) {
+        f.off('processed', on);
+        resolve(p);
+      }
+    };
+    f.on('processed', on);
+  });
+}
+const lineWith = (f: MaillogFollower, text: string): Promise<ProcessedLine> => processed(f, (p) => p.line.includes(text));
+
+describe('MaillogFollower', () => {
+  it('delivered: the qmgr from= line names the send, the smtp line records delivered with the queue id; removed forgets it', async () => {
+    await db.send('4jXmNV6dYBzJ9Hy', 'someone@example.org');
+    const f = await start();
+    const done = lineWith(f, 'status=sent');
+    appendFileSync(file, qmgrFrom('4jXmNV6dYBzJ9Hy', bounceAddress(db.space.id, '4jXmNV6dYBzJ9Hy')) + delivery('4jXmNV6dYBzJ9Hy', 'someone@example.org', '2.0.0', 'sent', '250 2.0.0 Ok: queued as ABC'));
+    const p = await done;
+    expect(p.actions.map((a) => [a.address, a.event, a.recipientStatus])).toEqual([['someone@example.org', 'delivered', 'delivered']]);
+    const send = await db.store.getSend('4jXmNV6dYBzJ9Hy', db.space.id);
+    expect(send?.status).toBe('delivered');
+    expect(send?.recipients[0]?.detail).toBe('2.0.0 250 2.0.0 Ok: queued as ABC');
+    const events = await db.store.listEvents('4jXmNV6dYBzJ9Hy');
+    expect(events.map((e) => [e.type, e.detail['source'], e.detail['queueId'], e.detail['relay'], e.detail['kind']])).toEqual([
+      ['delivered', 'maillog', '4jXmNV6dYBzJ9Hy', 'mx.example.org[192.0.2.1]:25', 'success'],
+    ]);
+    expect(f.rememberedQueueIds).toBe(1);
+    const gone = lineWith(f, 'removed');
+    appendFileSync(file, removed('4jXmNV6dYBzJ9Hy'));
+    await gone;
+    expect(f.rememberedQueueIds).toBe(0);
+  });
+
+  it('bounced (5.x.x): bounced, Bounce list entry, one event — and the DSN that follows adds no second event', async () => {
+    await db.send('Bnc1QidX', 'gone@example.org');
+    const recorder = new DeliveryRecorder(db.store);
+    const f = await start({ recorder });
+    const done = lineWith(f, 'status=bounced');
+    const sender = bounceAddress(db.space.id, 'Bnc1QidX');
+    appendFileSync(file, qmgrFrom('Bnc1QidX', sender) + delivery('Bnc1QidX', 'gone@example.org', '5.1.1', 'bounced', 'host mx said: 550 5.1.1 <gone@example.org>: user unknown (in reply to RCPT TO command)'));
+    const p = await done;
+    expect(p.actions.map((a) => [a.event, a.kind, a.listed, a.eventAdded])).toEqual([['bounced', 'hard', true, true]]);
+    expect((await db.store.listEntries(db.space.id, 'bounce')).map((e) => [e.address, e.reason])).toEqual([
+      ['gone@example.org', 'hard bounce 5.1.1: host mx said: 550 5.1.1 <gone@example.org>: user unknown (in reply to RCPT TO command)'],
+    ]);
+    const intake = new BounceIntake({ store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock, recorder });
+    const r = await intake.process(
+      postfixDsn({ to: sender, queueId: 'Bnc1QidX', recipients: [{ address: 'gone@example.org', action: 'failed', status: '5.1.1', diagnostic: '550 5.1.1 user unknown' }] }),
+      { mailFrom: '', rcptTo: sender },
+    );
+    expect(r.actions.map((a) => [a.eventAdded, a.listed])).toEqual([[false, true]]);
+    expect((await db.store.listEvents('Bnc1QidX')).map((e) => [e.type, e.detail['source']])).toEqual([['bounced', 'maillog']]);
+  });
+
+  it('deferred, then expired: deferred, then bounced with kind soft and no list entry', async () => {
+    await db.send('Exp1QidX', 'later@deferred.example');
+    const f = await start();
+    const sender = bounceAddress(db.space.id, 'Exp1QidX');
+    const first = lineWith(f, 'status=deferred');
+    appendFileSync(file, qmgrFrom('Exp1QidX', sender) + delivery('Exp1QidX', 'Later@Deferred.Example', '4.4.1', 'deferred', 'connect to mx.example.org[192.0.2.1]:25: Connection refused'));
+    expect((await first).actions.map((a) => [a.address, a.event])).toEqual([['later@deferred.example', 'deferred']]);
+    expect((await db.store.getSend('Exp1QidX', db.space.id))?.status).toBe('deferred');
+    const end = lineWith(f, 'status=expired');
+    appendFileSync(file, expired('Exp1QidX', sender));
+    expect((await end).actions.map((a) => [a.event, a.kind, a.listed])).toEqual([['bounced', 'soft', false]]);
+    expect((await db.store.getSend('Exp1QidX', db.space.id))?.status).toBe('bounced');
+    expect(await db.store.listEntries(db.space.id, 'bounce')).toEqual([]);
+    expect((await db.store.listEvents('Exp1QidX')).map((e) => [e.type, e.detail['kind'], e.detail['expired'] ?? null])).toEqual([
+      ['deferred', 'soft', null],
+      ['bounced', 'soft', true],
+    ]);
+  });
+
+  it('an expired message whose recipient was delivered changes nothing', async () => {
+    await db.send('Exp2QidX', 'fine@example.org');
+    const f = await start();
+    const sender = bounceAddress(db.space.id, 'Exp2QidX');
+    const end = lineWith(f, 'status=expired');
+    appendFileSync(file, qmgrFrom('Exp2QidX', sender) + delivery('Exp2QidX', 'fine@example.org', '2.0.0', 'sent', '250 ok') + expired('Exp2QidX', sender));
+    expect((await end).ignored).toBe('nothing-deferred');
+    expect((await db.store.getSend('Exp2QidX', db.space.id))?.status).toBe('delivered');
+  });
+
+  it('the BCC copy (its own queue id, send id <id>_b) records the BCC recipient', async () => {
+    await db.send('Main1', 'to@example.org', 'copy@example.net');
+    const f = await start();
+    const done = lineWith(f, 'status=sent');
+    appendFileSync(file, qmgrFrom('CopyQid1', bounceAddress(db.space.id, 'Main1', { bccCopy: true })) + delivery('CopyQid1', 'copy@example.net', '2.0.0', 'sent', '250 ok'));
+    const p = await done;
+    expect(p.actions.map((a) => a.address)).toEqual(['copy@example.net']);
+    const send = await db.store.getSend('Main1', db.space.id);
+    expect(send?.recipients.map((r) => [r.address, r.status])).toEqual([
+      ['to@example.org', 'queued'],
+      ['copy@example.net', 'delivered'],
+      ['dropped@example.net', 'discarded'],
+    ]);
+    expect((await db.store.listEvents('Main1'))[0]?.detail['bccCopy']).toBe(true);
+  });
+
+  const ignoredCases: Array<[string, (sp: number) => string, string, string]> = [
+    ['a queue id never seen in a from= line', () => '', 'UnknownQ', 'unknown-queue-id'],
+    ['the null sender (Postfix\'s own bounce)', () => qmgrFrom('NullQ', ''), 'NullQ', 'unknown-queue-id'],
+    ['a sender that is not a bounce address', () => qmgrFrom('PlainQ', 'someone@shop.example'), 'PlainQ', 'unknown-queue-id'],
+    ['a forged bounce address', (sp) => qmgrFrom('ForgedQ', bounceAddress(sp, 'Real1', { keys: OTHER_KEYS })), 'ForgedQ', 'unknown-queue-id'],
+    ['a valid bounce address of an unknown send', (sp) => qmgrFrom('GhostQ', bounceAddress(sp, 'Ghost1')), 'GhostQ', 'unknown-send'],
+    ['an address that is not the send\'s', (sp) => qmgrFrom('Real1', bounceAddress(sp, 'Real1')), 'Real1', 'unknown-recipient'],
+  ];
+  it.each(ignoredCases)('ignores %s', async (_name, before, qid, reason) => {
+    await db.send('Real1', 'real@example.org');
+    const f = await start();
+    const to = reason === 'unknown-recipient' ? 'stranger@example.org' : 'real@example.org';
+    const done = lineWith(f, `${qid}: to=`);
+    appendFileSync(file, before(db.space.id) + delivery(qid, to, '5.1.1', 'bounced', '550 no'));
+    const p = await done;
+    expect(p.ignored).toBe(reason);
+    expect(p.actions).toEqual([]);
+    expect((await db.store.getSend('Real1', db.space.id))?.status).toBe('queued');
+    expect(await db.store.listEntries(db.space.id, 'bounce')).toEqual([]);
+  });
+
+  it('starts at the end of the file; fromStart reads what is there', async () => {
+    await db.send('Old1QidX', 'old@example.org');
+    appendFileSync(file, qmgrFrom('Old1QidX', bounceAddress(db.space.id, 'Old1QidX')) + delivery('Old1QidX', 'old@example.org', '2.0.0', 'sent', 'old'));
+    const f = await start();
+    const marker = lineWith(f, 'marker');
+    appendFileSync(file, 'Nov 23 01:00:00 relay postfix/qmgr[1]: marker\n');
+    await marker;
+    expect((await db.store.getSend('Old1QidX', db.space.id))?.status).toBe('queued');
+    await f.stop();
+    const g = await start({ fromStart: true });
+    await lineWith(g, 'status=sent');
+    expect((await db.store.getSend('Old1QidX', db.space.id))?.status).toBe('delivered');
+  });
+
+  it('waits for a file that does not exist yet and reads it from its start', async () => {
+    await db.send('Late1', 'late@example.org');
+    const later = path.join(db.dir, 'later.log');
+    const f = await start({ path: later });
+    const done = lineWith(f, 'status=sent');
+    writeFileSync(later, qmgrFrom('Late1', bounceAddress(db.space.id, 'Late1')) + delivery('Late1', 'late@example.org', '2.0.0', 'sent', 'ok'));
+    expect((await done).actions).toHaveLength(1);
+  });
+
+  it('a line written in pieces is handled once, when complete', async () => {
+    await db.send('Part1', 'part@example.org');
+    const f = await start();
+    const seen: ProcessedLine[] = [];
+    f.on('processed', (p: ProcessedLine) => seen.push(p));
+    const from = lineWith(f, 'queue active');
+    appendFileSync(file, qmgrFrom('Part1', bounceAddress(db.space.id, 'Part1')));
+    await from;
+    const line = delivery('Part1', 'part@example.org', '2.0.0', 'sent', 'ok');
+    const done = lineWith(f, 'status=sent');
+    appendFileSync(file, line.slice(0, 40));
+    const marker = processed(f, () => true);
+    // The partial line must not be handled; the next complete line shows the follower read on.
+    appendFileSync(file, line.slice(40));
+    await Promise.all([done, marker]);
+    expect(seen.filter((p) => p.line.includes('Part1: to=')).map((p) => p.line)).toEqual([line.trimEnd()]);
+  });
+
+  it('a truncated file is read again from its start', async () => {
+    await db.send('Trunc1', 'trunc@example.org');
+    const f = await start();
+    const filler = lineWith(f, 'filler');
+    appendFileSync(file, `Nov 23 01:00:00 relay postfix/qmgr[1]: filler ${'x'.repeat(500)}\n`);
+    await filler;
+    const done = lineWith(f, 'status=sent');
+    writeFileSync(file, qmgrFrom('Trunc1', bounceAddress(db.space.id, 'Trunc1')) + delivery('Trunc1', 'trunc@example.org', '2.0.0', 'sent', 'ok'));
+    expect((await done).actions.map((a) => a.event)).toEqual(['delivered']);
+  });
+
+  it('after rotation, reads the rest of the old file, then the new one from its start', async () => {
+    await db.send('Rot1QidX', 'rot@example.org');
+    await db.send('Rot2QidX', 'rot2@example.org');
+    const f = await start();
+    const sender1 = bounceAddress(db.space.id, 'Rot1QidX');
+    const first = lineWith(f, 'Rot1QidX: from=');
+    appendFileSync(file, qmgrFrom('Rot1QidX', sender1));
+    await first;
+    // Postfix writes one more line to the old file, then the file is moved away and a new one begins.
+    const oldTail = lineWith(f, 'Rot1QidX: to=');
+    const newHead = lineWith(f, 'Rot2QidX: to=');
+    appendFileSync(file, delivery('Rot1QidX', 'rot@example.org', '2.0.0', 'sent', 'ok'));
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, qmgrFrom('Rot2QidX', bounceAddress(db.space.id, 'Rot2QidX')) + delivery('Rot2QidX', 'rot2@example.org', '2.0.0', 'sent', 'ok'));
+    expect((await oldTail).actions).toHaveLength(1);
+    expect((await newHead).actions).toHaveLength(1);
+    expect((await db.store.getSend('Rot1QidX', db.space.id))?.status).toBe('delivered');
+    expect((await db.store.getSend('Rot2QidX', db.space.id))?.status).toBe('delivered');
+  });
+
+  it(`skips a line over MAX_MAILLOG_LINE_BYTES (${MAX_MAILLOG_LINE_BYTES}) and reads on`, async () => {
+    await db.send('Long1', 'long@example.org');
+    const f = await start();
+    const seen: string[] = [];
+    f.on('processed', (p: ProcessedLine) => seen.push(p.line.slice(0, 20)));
+    const done = lineWith(f, 'status=sent');
+    appendFileSync(file, `${'y'.repeat(MAX_MAILLOG_LINE_BYTES + 1)}\n`);
+    appendFileSync(file, qmgrFrom('Long1', bounceAddress(db.space.id, 'Long1')) + delivery('Long1', 'long@example.org', '2.0.0', 'sent', 'ok'));
+    await done;
+    expect(seen.some((l) => l.startsWith('yyy'))).toBe(false);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('remembers at most maxQueueIds queue ids, forgetting the oldest', async () => {
+    for (const id of ['Cap1QidX', 'Cap2QidX', 'Cap3QidX', 'Cap4QidX']) await db.send(id, `${id.toLowerCase()}@example.org`);
+    const f = await start({ maxQueueIds: 3 });
+    const last = lineWith(f, 'Cap4QidX: from=');
+    appendFileSync(file, ['Cap1QidX', 'Cap2QidX', 'Cap3QidX', 'Cap4QidX'].map((id) => qmgrFrom(id, bounceAddress(db.space.id, id))).join(''));
+    await last;
+    expect(f.rememberedQueueIds).toBe(3);
+    const forgotten = lineWith(f, 'Cap1QidX: to=');
+    const kept = lineWith(f, 'Cap2QidX: to=');
+    appendFileSync(file, delivery('Cap1QidX', 'cap1qidx@example.org', '2.0.0', 'sent', 'ok') + delivery('Cap2QidX', 'cap2qidx@example.org', '2.0.0', 'sent', 'ok'));
+    expect((await forgotten).ignored).toBe('unknown-queue-id');
+    expect((await kept).actions).toHaveLength(1);
+  });
+
+  it(`the default cap is MAX_MAILLOG_QUEUE_IDS (${MAX_MAILLOG_QUEUE_IDS})`, async () => {
+    const f = new MaillogFollower({ path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger });
+    const sender = bounceAddress(db.space.id, 'Same1');
+    for (let i = 0; i <= MAX_MAILLOG_QUEUE_IDS; i++) await f.handleLine(qmgrFrom(`Q${i.toString(36).padStart(5, '0')}`, sender).trimEnd());
+    expect(f.rememberedQueueIds).toBe(MAX_MAILLOG_QUEUE_IDS);
+    expect((await f.handleLine(delivery('Q00000', 'x@example.org', '2.0.0', 'sent', 'ok').trimEnd())).ignored).toBe('unknown-queue-id');
+  }, 60_000);
+
+  it('retries a line while the store is down, then records it once', async () => {
+    await db.send('Down1', 'down@example.org');
+    const failing = new Set(['getSend']);
+    const store = failingStore(db.store, failing, () => new TransientError('ESTORE_IO', 'injected: store down'));
+    const f = await start({ store });
+    const retried = new Promise<void>((resolve) => f.once('retry', () => resolve()));
+    const done = lineWith(f, 'status=sent');
+    appendFileSync(file, qmgrFrom('Down1', bounceAddress(db.space.id, 'Down1')) + delivery('Down1', 'down@example.org', '2.0.0', 'sent', 'ok'));
+    await retried;
+    expect((await db.store.getSend('Down1', db.space.id))?.status).toBe('queued');
+    failing.clear();
+    expect((await done).actions).toHaveLength(1);
+    expect(await db.store.listEvents('Down1')).toHaveLength(1);
+  });
+
+  it('stop() ends the loop while the store is down', async () => {
+    await db.send('Down2', 'down@example.org');
+    const store = failingStore(db.store, new Set(['getSend']), () => new TransientError('ESTORE_IO', 'down'));
+    const f = await start({ store });
+    const retried = new Promise<void>((resolve) => f.once('retry', () => resolve()));
+    appendFileSync(file, qmgrFrom('Down2', bounceAddress(db.space.id, 'Down2')) + delivery('Down2', 'down@example.org', '2.0.0', 'sent', 'ok'));
+    await retried;
+    await f.stop();
+    follower = null;
+    expect((await db.store.getSend('Down2', db.space.id))?.status).toBe('queued');
+  });
+});
