@@ -1,0 +1,81 @@
+/**
+ * The webhook commands through commander, as program.ts will register them (buildProgram +
+ * registerWebhookCommands), on a real SQLite file in a temporary working directory.
+ */
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from '../../src/cli/program.js';
+import { UsageError } from '../../src/lib/errors.js';
+import { openStore } from '../../src/store/open-store.js';
+import { registerWebhookCommands } from '../../src/webhooks/cli-commands.js';
+import { cli, tempWorkDir } from '../cli/helpers.js';
+
+async function run(cwd: string, argv: string[]): Promise<string> {
+  const stdout = new PassThrough();
+  const out: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  const { program, ctx } = buildProgram({ stdout, stderr: new PassThrough(), stdin: Readable.from([]), env: {}, cwd });
+  if (!program.commands.some((c) => c.name() === 'webhook')) registerWebhookCommands(program, ctx);
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } finally {
+    await ctx.close();
+  }
+  return Buffer.concat(out).toString();
+}
+
+describe('trxmail webhook', () => {
+  it('set prints a generated secret once, list never shows it, queue shows pending and expired deliveries', async () => {
+    const dir = tempWorkDir();
+    expect((await cli(dir, ['space', 'add', 'shop'])).code).toBe(0);
+    const set = await run(dir, ['webhook', 'set', 'shop', 'https://hooks.example/trx']);
+    const secret = /signing secret \(shown once, keep it\): (whsec_[A-Za-z0-9_-]{43})\n/.exec(set)?.[1];
+    expect(secret).toBeDefined();
+    const list = await run(dir, ['webhook', 'list', '--json']);
+    expect(JSON.parse(list)).toMatchObject([{ space: 'shop', url: 'https://hooks.example/trx' }]);
+    expect(list).not.toContain(secret!);
+
+    const store = await openStore({ driver: 'sqlite', path: `${dir}/trxmail-data/trxmail.db` });
+    try {
+      const space = await store.getSpaceByName('shop');
+      expect((await store.getWebhook(space!.id))?.secret).toBe(secret);
+      const user = await store.createUser({ spaceId: space!.id, email: 'a@shop.example', passwordHash: 'x' });
+      await store.recordSend({
+        id: 'Q1', spaceId: space!.id, userId: user.id, mailFrom: 'a@shop.example', envelopeSender: 'b@x.example', from: 'a@shop.example',
+        to: 'r@example.org', bcc: null, discarded: [], tags: [], flags: 3, flagsSource: 'default', receivedAt: new Date(),
+        recipients: [{ address: 'r@example.org', role: 'to', status: 'queued', suppressedBy: null, detail: null }],
+      });
+      await store.addEvent({ sendId: 'Q1', recipient: 'r@example.org', type: 'delivered', at: new Date(), detail: {} });
+      const [d] = await store.claimWebhookDeliveries(new Date(Date.now() + 1000), 1, 0);
+      await store.completeWebhookDelivery(d!.id, { delivered: false, at: new Date(), error: 'HTTP 502', retryAt: new Date(Date.UTC(2030, 0, 1)) });
+    } finally {
+      await store.close();
+    }
+    const table = await run(dir, ['webhook', 'queue', '--space', 'shop']);
+    expect(table).toMatch(/NEXT ATTEMPT/);
+    expect(table).toMatch(/delivered .*Q1 .*r@example\.org .*pending .*1 .*2030-01-01T00:00:00\.000Z .*HTTP 502/);
+    expect(table).toContain('pending 1, expired 0');
+    const json = JSON.parse(await run(dir, ['webhook', 'queue', '--json'])) as Array<Record<string, unknown>>;
+    expect(json[0]).toMatchObject({ type: 'delivered', status: 'pending', attempts: 1, lastError: 'HTTP 502', nextAttemptAt: '2030-01-01T00:00:00.000Z' });
+
+    await run(dir, ['webhook', 'remove', 'shop']);
+    expect(JSON.parse(await run(dir, ['webhook', 'queue', '--json', '--status', 'expired']))).toMatchObject([{ lastError: 'webhook removed' }]);
+    await expect(run(dir, ['webhook', 'remove', 'shop'])).rejects.toThrow(UsageError);
+  });
+
+  it('refuses bad input, each with a UsageError', async () => {
+    const dir = tempWorkDir();
+    await cli(dir, ['space', 'add', 'shop']);
+    for (const argv of [
+      ['webhook', 'set', 'shop', 'http://hooks.example/'],
+      ['webhook', 'set', 'nope', 'https://hooks.example/'],
+      ['webhook', 'set', 'shop', 'https://hooks.example/', '--secret', ''],
+      ['webhook', 'queue', '--status', 'sent'],
+      ['webhook', 'queue', '--limit', 'many'],
+      ['webhook', 'queue', '--json', '--csv'],
+    ]) {
+      await expect(run(dir, argv), argv.join(' ')).rejects.toThrow(UsageError);
+    }
+  });
+});
