@@ -92,8 +92,8 @@ export function analyseMessage(raw: Buffer, opts: AnalyseOptions): MessageAnalys
   const statusPart = ctx.top.find((e) => DELIVERY_STATUS_TYPES.has(e.contentType));
   if (statusPart !== undefined) {
     const dsn = parseDeliveryStatus(entityText(statusPart, MAX_BOUNCE_BYTES));
+    notes.push(...dsn.notes);
     if (dsn.recipients.length > 0) {
-      notes.push(...dsn.notes);
       return ctx.result('bounce', 'dsn', bounceAddress, ctx.ref(), dsn.recipients, null);
     }
     notes.push('dsn-unreadable');

@@ -111,13 +111,15 @@ export function actionForStatus(status: string | null): RecipientAction | null {
  */
 export function cleanDiagnostic(text: string): string | null {
   let s = oneLine(text, MAX_BOUNCE_DIAGNOSTIC_LENGTH * 4);
-  const m = /^([245]\d\d)[ -]((?:[245]\.\d{1,3}\.\d{1,3})?)\s*/.exec(s);
+  // only a multi-line reply ("550-…") repeats its code; a single line may quote codes in its text
+  const m = /^([245]\d\d)-((?:[245]\.\d{1,3}\.\d{1,3})?)\s*/.exec(s);
   if (m !== null) {
     const code = m[1] as string;
     const enhanced = m[2] as string;
-    const prefix = enhanced === '' ? `${code}[ -]` : `${code}[ -]${enhanced.replace(/\./g, '\\.')}`;
+    // "550-5.1.1 " (then whitespace) or, without an enhanced code, "421-" / "421 "
+    const prefix = enhanced === '' ? `${code}[ -]` : `${code}[ -]${enhanced.replace(/\./g, '\\.')}(?=\\s|$)\\s?`;
     const head = s.slice(0, m[0].length);
-    const rest = s.slice(m[0].length).replace(new RegExp(`(^|\\s)${prefix}(?=\\s|$)\\s?`, 'g'), '$1');
+    const rest = s.slice(m[0].length).replace(new RegExp(`(^|\\s)${prefix}`, 'g'), '$1');
     s = (head + rest).replace(/^([245]\d\d)-/, '$1 ');
   }
   s = oneLine(s, MAX_BOUNCE_DIAGNOSTIC_LENGTH);
