@@ -34,12 +34,23 @@ export interface PrivatePostfixOptions {
   /** Base directory; conf/, queue/, data/, log/ and tls/ are created below it. */
   readonly dir: string;
   readonly hostname: string;
-  /** Loopback ports standing for 25, 587, 465, and the re-injection listener. */
-  readonly ports: { readonly smtp: number; readonly submission: number; readonly smtps: number; readonly reinject: number };
+  /**
+   * Loopback ports standing for 25, 587, 465, the re-injection listener and (optional) the
+   * bounce domain's MX listener (plain SMTP, bounce domain only); without `bounceMx` that
+   * service is left out.
+   */
+  readonly ports: { readonly smtp: number; readonly submission: number; readonly smtps: number; readonly reinject: number; readonly bounceMx?: number };
   /** trxmail's endpoints in Postfix notation (inet:host:port or unix:/path). */
   readonly endpoints: { readonly milter: string; readonly policy: string; readonly auth: string };
   readonly bounceDomain: string;
+  /** transport:nexthop for the bounce domain: `lmtp:inet:127.0.0.1:<port>` (trxmail's LMTP listener) or `trxmail-bounce:` (with bounceCommand). */
   readonly bounceTransport: string;
+  /**
+   * Enables the pipe(8) service `trxmail-bounce` (commented out in the shipped master.cf):
+   * `argv=<command> bounce --sender ${sender} --recipient ${original_recipient}` run as `user`
+   * (not root, not postfix). Route the bounce domain to it with bounceTransport `trxmail-bounce:`.
+   */
+  readonly bounceCommand?: { readonly user: string; readonly command: string };
   /** Where every outgoing message goes, e.g. `[127.0.0.1]:2526` (a capturing sink). */
   readonly relayhost: string;
   /** Extra main.cf settings, written last (they win). */
@@ -79,6 +90,31 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 `;
+
+/** Stands in for the bounce-MX service name when the instance has none (the service is then removed). */
+const NO_BOUNCE_MX = 'trxmail-no-bounce-mx';
+
+/** Removes the master.cf service `name` and its continuation lines (those starting with white space). */
+export function dropService(masterCf: string, name: string): string {
+  const out: string[] = [];
+  let dropping = false;
+  for (const line of masterCf.split('\n')) {
+    if (dropping && /^[ \t]+\S/.test(line)) continue;
+    dropping = line.startsWith(`${name} `);
+    if (!dropping) out.push(line);
+  }
+  return out.join('\n');
+}
+
+/** Uncomments the shipped `trxmail-bounce` pipe(8) service (its lines start with `#trxmail-bounce` and `#  `). */
+export function enablePipeService(masterCf: string): string {
+  const lines = masterCf.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('#trxmail-bounce '));
+  if (start < 0) return masterCf;
+  lines[start] = (lines[start] ?? '').slice(1);
+  for (let i = start + 1; i < lines.length && (lines[i] ?? '').startsWith('#  '); i++) lines[i] = (lines[i] ?? '').slice(1);
+  return lines.join('\n');
+}
 
 export class PrivatePostfix {
   readonly confDir: string;
@@ -134,8 +170,14 @@ export class PrivatePostfix {
       submission_listen: `127.0.0.1:${o.ports.submission}`,
       smtps_listen: `127.0.0.1:${o.ports.smtps}`,
       reinject_listen: `127.0.0.1:${o.ports.reinject}`,
+      bounce_mx_listen: o.ports.bounceMx !== undefined ? `127.0.0.1:${o.ports.bounceMx}` : NO_BOUNCE_MX,
+      trxmail_command: o.bounceCommand?.command ?? 'trxmail',
+      pipe_user: o.bounceCommand?.user ?? 'nobody',
     };
-    const shipped = renderPostfixConfig(values);
+    const rendered = renderPostfixConfig(values);
+    let shippedMaster = o.ports.bounceMx !== undefined ? rendered.masterCf : dropService(rendered.masterCf, NO_BOUNCE_MX);
+    if (o.bounceCommand) shippedMaster = enablePipeService(shippedMaster);
+    const shipped = { mainCf: rendered.mainCf, masterCf: shippedMaster };
     const base: Record<string, string> = {
       compatibility_level: '3.6',
       queue_directory: this.queueDir,

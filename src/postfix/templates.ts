@@ -18,13 +18,23 @@ export interface PostfixTemplateValues {
   readonly policy_endpoint: string;
   readonly milter_endpoint: string;
   readonly bounce_domain: string;
-  /** transport:nexthop for the bounce domain, e.g. lmtp:inet:127.0.0.1:8894 */
+  /** transport:nexthop for the bounce domain: `lmtp:` + listen.lmtp (e.g. lmtp:inet:127.0.0.1:8894), or `trxmail-bounce:` (pipe) */
   readonly bounce_transport: string;
   /** master.cf service names: `smtp`, `submission`, `smtps` or `127.0.0.1:2525` forms */
   readonly smtp_listen: string;
   readonly submission_listen: string;
   readonly smtps_listen: string;
   readonly reinject_listen: string;
+  /**
+   * master.cf service name of the bounce domain's MX listener (plain SMTP with optional
+   * STARTTLS, bounce domain only), e.g. `203.0.113.7:smtp` — an address of its own, since
+   * port 25 on the main address requires STARTTLS.
+   */
+  readonly bounce_mx_listen: string;
+  /** The `trxmail` command with its --config, for the commented pipe(8) service, e.g. `/usr/local/bin/trxmail --config /etc/trxmail/trxmail.yaml`. */
+  readonly trxmail_command: string;
+  /** The user pipe(8) runs `trxmail bounce` as (not root, not postfix), e.g. `trxmail`. */
+  readonly pipe_user: string;
 }
 
 /** The directory holding the shipped main.cf/master.cf (works from src/ and dist/). */
