@@ -24,6 +24,7 @@ import type { Space, Store } from '../store/store.js';
 import { readNewPassword } from './password-input.js';
 import { registerReportCommand } from './report.js';
 import { registerSendCommands } from './sends.js';
+import { registerWebhookCommands } from '../webhooks/cli-commands.js';
 import { formatCsv, formatJson, formatTable, type Column } from './format.js';
 
 export interface CliIo {
@@ -331,6 +332,7 @@ export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
 
   registerSendCommands(program, ctx);
   registerReportCommand(program, ctx);
+  registerWebhookCommands(program, ctx);
 
   // ---- the daemon
   program

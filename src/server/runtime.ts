@@ -1,6 +1,7 @@
 /**
  * `trxmail serve`: every configured listener in one process — the milter, the policy
- * service, the Dovecot-protocol SASL server and the tracking HTTP service — on one store.
+ * service, the Dovecot-protocol SASL server, the tracking/reports HTTP service, the metrics
+ * listener and the webhook dispatcher — on one store.
  *
  * start() opens the store and the listeners; stop() stops accepting, lets transactions in
  * flight finish (bounded by each server's close deadline), then closes the store. The
@@ -14,7 +15,10 @@ import path from 'node:path';
 import { parseHostPort, type Config } from '../config/config.js';
 import { HttpService } from '../http/server.js';
 import { ConfigError } from '../lib/errors.js';
+import { metrics } from '../metrics/metrics.js';
+import { MetricsServer } from '../metrics/server.js';
 import { TrackingLinks } from '../tracking/links.js';
+import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { hmacKeysInForce } from '../config/secrets.js';
 import { encodeBounceAddress } from '../lib/bounce-address.js';
 import { formatEndpoint, parseEndpoint } from '../lib/endpoint.js';
@@ -32,6 +36,8 @@ export interface RuntimeEndpoints {
   readonly auth: string;
   /** host:port of the tracking HTTP service. */
   readonly http: string;
+  /** host:port of the Prometheus metrics listener. */
+  readonly metrics: string;
 }
 
 function hostPort(spec: string, key: string): { host: string; port: number } {
@@ -46,6 +52,9 @@ export class Runtime {
   private policy: PolicyServer | null = null;
   private auth: AuthServer | null = null;
   private http: HttpService | null = null;
+  private metricsServer: MetricsServer | null = null;
+  private webhooks: WebhookDispatcher | null = null;
+  private removeBacklog: (() => void) | null = null;
   /** Bound endpoints in Postfix notation (real ports when 0 was configured). */
   endpoints: RuntimeEndpoints | null = null;
 
@@ -90,11 +99,22 @@ export class Runtime {
       const m = await this.milter.listen(parseEndpoint(config.listen.milter, 'listen.milter'));
       const listen = hostPort(config.http.listen, 'http.listen');
       const h = await this.http.listen(listen.host, listen.port);
+      this.removeBacklog = metrics.registry.addCollector(async () => {
+        const b = await store.webhookBacklog();
+        metrics.webhookBacklog.set({ status: 'pending' }, b.pending);
+        metrics.webhookBacklog.set({ status: 'expired' }, b.expired);
+      });
+      this.metricsServer = new MetricsServer(metrics.registry, logger);
+      const ml = hostPort(config.metrics.listen, 'metrics.listen');
+      const mx = await this.metricsServer.listen(ml.host, ml.port);
+      this.webhooks = new WebhookDispatcher({ store, logger });
+      this.webhooks.start();
       this.endpoints = {
         milter: formatEndpoint(m),
         policy: formatEndpoint(p),
         auth: formatEndpoint(a),
         http: `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`,
+        metrics: `${mx.host.includes(':') ? `[${mx.host}]` : mx.host}:${mx.port}`,
       };
       logger.info({ ...this.endpoints, store: config.store.driver }, 'trxmail listening');
       return this.endpoints;
@@ -109,11 +129,17 @@ export class Runtime {
     if (this.milter) closing.push(this.milter.close());
     if (this.policy) closing.push(this.policy.close());
     if (this.http) closing.push(this.http.close());
+    if (this.webhooks) closing.push(this.webhooks.close());
+    if (this.metricsServer) closing.push(this.metricsServer.close());
+    this.removeBacklog?.();
     await Promise.allSettled(closing);
     if (this.auth) await this.auth.close().catch(() => undefined);
     if (this.store && !this.injected?.store) await this.store.close();
     this.milter = this.policy = this.auth = null;
     this.http = null;
+    this.webhooks = null;
+    this.metricsServer = null;
+    this.removeBacklog = null;
     this.store = null;
   }
 }

@@ -119,7 +119,7 @@ describe('http and reinject', () => {
 
   it('defaults: loopback listener, base URL from it, Postfix re-injection on 127.0.0.1:10026; frozen', () => {
     const c = load(null);
-    expect(c.http).toEqual({ listen: '127.0.0.1:8080', baseUrl: 'http://127.0.0.1:8080' });
+    expect(c.http).toEqual({ listen: '127.0.0.1:8080', baseUrl: 'http://127.0.0.1:8080', trustTlsProxy: false });
     expect(DEFAULT_HTTP_LISTEN).toBe('127.0.0.1:8080');
     expect(c.reinject).toBe(DEFAULT_REINJECT);
     expect(DEFAULT_REINJECT).toBe('127.0.0.1:10026');
@@ -128,7 +128,7 @@ describe('http and reinject', () => {
 
   it('reads http.listen, http.baseUrl (normalised, trailing slash dropped, path prefix kept) and reinject', () => {
     const c = load('http:\n  listen: "[::1]:9080"\n  baseUrl: "HTTPS://Track.Bücher.Example/mail/"\nreinject: "[::1]:2527"\n');
-    expect(c.http).toEqual({ listen: '[::1]:9080', baseUrl: 'https://track.xn--bcher-kva.example/mail' });
+    expect(c.http).toEqual({ listen: '[::1]:9080', baseUrl: 'https://track.xn--bcher-kva.example/mail', trustTlsProxy: false });
     expect(c.reinject).toBe('[::1]:2527');
   });
 
