@@ -94,19 +94,26 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
   if (process.getuid?.() !== 0) throw new Error('the end-to-end suite starts Postfix and must run as root (CI does)');
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-e2e-'));
   chmodSync(dir, 0o755); // mkdtemp makes it 0700; Postfix's daemons run as user postfix
-  const [smtp, submission, smtps, reinject, sinkPort, milter, policy, auth, http] = (await freePorts(9)) as [
-    number, number, number, number, number, number, number, number, number,
+  const [smtp, submission, smtps, reinject, sinkPort, milter, policy, auth, http, lmtp, metricsPort] = (await freePorts(11)) as [
+    number, number, number, number, number, number, number, number, number, number, number,
   ];
   let config: Config = {
     file: null,
     dataDir: path.join(dir, 'data'),
     store: { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
     bounceDomain: BOUNCE_DOMAIN,
-    listen: { milter: `inet:127.0.0.1:${milter}`, policy: `inet:127.0.0.1:${policy}`, auth: `inet:127.0.0.1:${auth}` },
+    listen: {
+      milter: `inet:127.0.0.1:${milter}`,
+      policy: `inet:127.0.0.1:${policy}`,
+      auth: `inet:127.0.0.1:${auth}`,
+      lmtp: `inet:127.0.0.1:${lmtp}`,
+    },
     hmacKeys: TEST_KEYS,
     log: { level: 'silent' },
-    http: { listen: `127.0.0.1:${http}`, baseUrl: `http://127.0.0.1:${http}` },
+    http: { listen: `127.0.0.1:${http}`, baseUrl: `http://127.0.0.1:${http}`, trustTlsProxy: false },
     reinject: `127.0.0.1:${reinject}`,
+    metrics: { listen: `127.0.0.1:${metricsPort}` },
+    maillog: null,
   };
   const postfixIds = { uid: Number((await run('id', ['-u', 'postfix'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postfix'])).stdout.trim()) };
   mkdirSync(path.join(dir, 'vmail'));
