@@ -17,7 +17,9 @@
  *     recipient falls back to the text heuristics (note 'dsn-unreadable').
  *  3. Otherwise the text: an auto-reply (heuristics.ts autoReplySignal, and no bounce marker)
  *     is kind 'other' (note 'auto-reply'); qmail/Exim/Exchange/generic text bounces and
- *     X-Failed-Recipients are format 'heuristic'; anything else is 'other' ('not-a-bounce').
+ *     X-Failed-Recipients are format 'heuristic'; a message with a bounce marker (daemon
+ *     sender, bounce subject, Return-Path: <>, …) but no readable recipient is kind 'bounce',
+ *     format null, note 'no-recipients'; anything else is 'other' ('not-a-bounce').
  *     A multipart/report; report-type=delivery-status without its status part adds
  *     'no-delivery-status'.
  *
@@ -217,6 +219,12 @@ class Context {
     if (hadStatusPart) {
       this.notes.push('no-recipients');
       return this.result('bounce', 'dsn', bounceAddress, this.ref(), [], null);
+    }
+    if (markers) {
+      // It says it is a bounce (daemon sender, bounce subject, …) but names no recipient we can
+      // read: report it as such, so the gap shows in the intake's log instead of "not a bounce".
+      this.notes.push('no-recipients');
+      return this.result('bounce', null, bounceAddress, this.ref(), [], null);
     }
     this.notes.push('not-a-bounce');
     return this.result('other', null, bounceAddress, null, [], null);

@@ -199,6 +199,12 @@ describe('auto-replies and non-bounces', () => {
     expect(a.notes).toEqual(['not-a-bounce']);
   });
 
+  it('a message with a bounce marker but no readable recipient is a bounce without recipients', () => {
+    const a = analyse(msg('From: MAILER-DAEMON@x.example\nSubject: Undeliverable: hello', 'Delivery has failed to these recipients or groups:\n\nSomeone\nThe address could not be found.'));
+    expect(a).toMatchObject({ kind: 'bounce', format: null, recipients: [] });
+    expect(a.notes).toEqual(['no-recipients', 'no-original']);
+  });
+
   it('an empty message is other', () => {
     expect(analyse(Buffer.alloc(0))).toEqual({ kind: 'other', format: null, bounceAddress: null, ref: null, recipients: [], complaint: null, notes: ['no-bounce-address', 'not-a-bounce'] });
   });
@@ -226,7 +232,7 @@ describe('size limits', () => {
     expect(inside.recipients.map((r) => r.recipient)).toEqual(['a@x.example']);
     const outside = analyse(Buffer.from(header + pad(MAX_BOUNCE_TEXT_BYTES - line.length + 1) + line));
     expect(outside.recipients).toEqual([]);
-    expect(outside.kind).toBe('other');
+    expect(outside.notes).toContain('no-recipients');
   });
 });
 
