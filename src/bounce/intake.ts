@@ -33,7 +33,8 @@
  *    hard bounce, the Bounce list entry (both idempotent: the DSN may never come, e.g. with
  *    NOTIFY=NEVER), but a 'bounced' event is added only when the recipient has none on that
  *    send yet (a hard one after a soft one is still added) — so the first source wins and a
- *    bounce is one event. Calls for one send are serialised inside a process; the pipe command
+ *    bounce is one event. Likewise one 'delivered' event (a success DSN after the log line);
+ *    every deferral is an event of its own (one per delivery attempt). Calls for one send are serialised inside a process; the pipe command
  *    (another process) could in theory race the log follower and add a second event.
  *
  * Limits: the message is analysed from its first MAX_BOUNCE_BYTES bytes (the rest of a
@@ -191,11 +192,11 @@ export class DeliveryRecorder {
       now = o.result;
     }
     let eventAdded = true;
-    if (o.result === 'bounced') {
-      // One 'bounced' event per recipient and send; a hard bounce after a soft one (expired)
-      // is still recorded.
-      const prior = (await store.listEvents(o.send.id)).filter((e) => e.type === 'bounced' && sameAddress(e.recipient, rcpt.address));
-      eventAdded = !prior.some((e) => o.kind !== 'hard' || e.detail['kind'] === 'hard');
+    if (o.result === 'bounced' || o.result === 'delivered') {
+      // One 'bounced' and one 'delivered' event per recipient and send (a success DSN repeats
+      // the log line); a hard bounce after a soft one (expired) is still recorded.
+      const prior = (await store.listEvents(o.send.id)).filter((e) => e.type === o.result && sameAddress(e.recipient, rcpt.address));
+      eventAdded = !prior.some((e) => o.result === 'delivered' || o.kind !== 'hard' || e.detail['kind'] === 'hard');
     }
     if (eventAdded) {
       await store.addEvent({

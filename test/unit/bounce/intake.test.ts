@@ -116,6 +116,16 @@ describe('BounceIntake: bounces', () => {
     expect(s.events.map((e) => [e.type, e.detail['kind']])).toEqual([['delivered', 'success']]);
   });
 
+  it('a success DSN after the delivered log line (or twice) adds no second delivered event', async () => {
+    await db.send('Ok2', 'fine@example.org');
+    const to = bounceAddress(db.space.id, 'Ok2');
+    const msg = postfixDsn({ to, queueId: 'Q3', recipients: [{ address: 'fine@example.org', action: 'delivered', status: '2.0.0', diagnostic: '250 2.0.0 Ok' }] });
+    await intakeOn().process(msg, { mailFrom: '', rcptTo: to });
+    const again = await intakeOn().process(msg, { mailFrom: '', rcptTo: to });
+    expect(again.actions.map((a) => [a.event, a.eventAdded])).toEqual([['delivered', false]]);
+    expect((await stateOf('Ok2')).events.map((e) => e.type)).toEqual(['delivered']);
+  });
+
   it('matches the recipient case-insensitively and records the send\'s spelling', async () => {
     await db.send('Case1', 'Gone@Example.org');
     const to = bounceAddress(db.space.id, 'Case1');
