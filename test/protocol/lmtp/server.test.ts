@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BounceIntake, type IntakeEnvelope, type IntakeResult } from '../../../src/bounce/intake.js';
 import { LmtpServer } from '../../../src/bounce/lmtp.js';
 import type { Endpoint } from '../../../src/lib/endpoint.js';
+import type { Store } from '../../../src/store/store.js';
 import { ConfigError, TransientError } from '../../../src/lib/errors.js';
 import { MAX_BOUNCE_BYTES, MAX_LMTP_RECIPIENTS } from '../../../src/lib/limits.js';
 import { silentLogger } from '../../../src/lib/logger.js';
@@ -46,7 +47,7 @@ async function serve(intake: Pick<BounceIntake, 'process'>, endpoint: Endpoint =
   server = new LmtpServer({ intake, bounceDomain: BOUNCE_DOMAIN, logger: recordingLogger(logs), hostname: 'trxmail.test', closeGraceMs: 200 });
   return server.listen(endpoint);
 }
-const realIntake = (store = db.store): BounceIntake => new BounceIntake({ store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock });
+const realIntake = (store: Store = db.store): BounceIntake => new BounceIntake({ store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock });
 const portOf = (ep: Endpoint): number => (ep.kind === 'tcp' ? ep.port : 0);
 
 /** An intake that records calls and answers from a script per recipient. */

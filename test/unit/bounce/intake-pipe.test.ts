@@ -5,6 +5,7 @@ import { EX_OK, EX_TEMPFAIL, readBounded, runBounceCommand } from '../../../src/
 import { ConfigError, TransientError } from '../../../src/lib/errors.js';
 import { MAX_BOUNCE_BYTES } from '../../../src/lib/limits.js';
 import { silentLogger } from '../../../src/lib/logger.js';
+import type { Store } from '../../../src/store/store.js';
 import { BOUNCE_DOMAIN, KEYS, autoReply, bounceAddress, clock, failingStore, postfixDsn, seedStore, type Seeded } from './intake.helpers.js';
 
 let db: Seeded;
@@ -15,7 +16,7 @@ afterEach(async () => {
   await db.cleanup();
 });
 
-const intakeOn = (store = db.store) => (): Promise<BounceIntake> => Promise.resolve(new BounceIntake({ store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock }));
+const intakeOn = (store: Store = db.store) => (): Promise<BounceIntake> => Promise.resolve(new BounceIntake({ store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock }));
 /** stdin in chunks, as a pipe delivers it. */
 const stdin = (buf: Buffer, chunk = 1000): Readable => Readable.from((function* () {
   for (let i = 0; i < buf.length; i += chunk) yield buf.subarray(i, i + chunk);
