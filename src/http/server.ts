@@ -11,6 +11,8 @@
  *                         {"status":"unavailable"} when it fails or takes longer than the
  *                         store timeout.
  *   GET /api/v1/...       the reports API (reports-api.ts), when `reports` is given.
+ *   GET /report[/...]     the report page over that API (report-page.ts), with it; its
+ *                         responses carry report-page.ts's CSP ('self' only) instead.
  *   anything else         404 with one fixed body: a bad, forged, edited, truncated, too
  *                         long, other-key or wrong-kind token (an open token on /c/ or the
  *                         reverse), an unknown path or method, a malformed URL all look the same.
@@ -41,6 +43,7 @@ import type { HmacKey } from '../lib/hmac-keys.js';
 import { MAX_TRACKING_TOKEN_LENGTH } from '../lib/limits.js';
 import type { NewSendEvent, Store } from '../store/store.js';
 import { registerReportsApi, type ReportsApiOptions } from './reports-api.js';
+import { registerReportPage } from './report-page.js';
 import { CLICK_PATH, OPEN_PATH } from '../tracking/links.js';
 import { classifyRequest, truncateUserAgent } from '../tracking/machine-traffic.js';
 import { redirectLocation, verifyTrackingToken } from '../tracking/token.js';
@@ -172,7 +175,10 @@ export class HttpService {
       this.app.get(`${prefix}/${CLICK_PATH}/:token`, (req: TokenRequest, reply) => this.track('click', req, reply));
       this.app.get(`${prefix}/health`, (_req, reply) => this.health(reply));
     }
-    if (opts.reports) registerReportsApi(this.app, opts.reports, this.logger, basePath === '' ? [''] : ['', basePath]);
+    if (opts.reports) {
+      registerReportsApi(this.app, opts.reports, this.logger, basePath === '' ? [''] : ['', basePath]);
+      registerReportPage(this.app, basePath === '' ? [''] : ['', basePath]);
+    }
   }
 
   /** Starts listening; resolves with the bound address (the real port when 0 was asked). */
