@@ -190,7 +190,8 @@ export const APP_JS = String.raw`'use strict';
     var every = Math.max(1, Math.ceil(days.length / 10));
     days.forEach(function (d, i) {
       if (i % every !== 0 && i !== days.length - 1) return;
-      var t = svg('text', { x: x(i), y: H - B + 18, 'text-anchor': 'middle' });
+      var anchor = days.length === 1 ? 'middle' : i === 0 ? 'start' : i === days.length - 1 ? 'end' : 'middle';
+      var t = svg('text', { x: x(i), y: H - B + 18, 'text-anchor': anchor });
       t.textContent = d;
       axis.appendChild(t);
     });
