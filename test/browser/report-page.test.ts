@@ -46,6 +46,8 @@ const problems: string[] = [];
 
 /** A fresh browser with its own profile; `login` answers the API's Basic challenge. */
 async function browserContext(login: { username: string; password: string }): Promise<BrowserContext> {
+  // Each test FAILS (never skips) without the browser, saying how to install it.
+  if (!existsSync(CHROMIUM)) throw new Error(`chromium is missing (${CHROMIUM}): install it with \`${INSTALL}\``);
   const profile = mkdtempSync(path.join(dir, 'profile-'));
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -114,7 +116,6 @@ async function applyTags(p: Page, tags: string, n: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`chromium is missing (${CHROMIUM}): install it with \`${INSTALL}\``);
   store = SqliteStore.open(path.join(dir, 'trxmail.db'));
   seed = await seedReports(store);
   // A send with a hostile tag and addresses, a month after the hand-counted range.
