@@ -9,7 +9,15 @@
  * (temporary: store unavailable — try again).
  */
 import type { Readable, Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { analyseMessage } from '../bounce/analyse.js';
+import { formatAnalysis } from '../bounce/analysis-format.js';
+import { BounceIntake } from '../bounce/intake.js';
+import { runBounceCommand } from '../bounce/pipe.js';
+import { hmacKeysIfAny, hmacKeysInForce } from '../config/secrets.js';
+import { MAX_BOUNCE_BYTES } from '../lib/limits.js';
+import { silentLogger } from '../lib/logger.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { displayDomain, normaliseDomain } from '../core/domain.js';
 import { MAX_FLAGS } from '../core/types.js';
@@ -353,12 +361,26 @@ export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
     .option('--tls-cert <file>', 'certificate for smtpd', DEFAULT_TLS_CERT)
     .option('--tls-key <file>', 'private key for smtpd', DEFAULT_TLS_KEY)
     .option('--reinject <addr:port>', 'the re-injection listener', '127.0.0.1:10026')
-    .option('--bounce-transport <transport:nexthop>', 'where mail for the bounce domain goes', DEFAULT_BOUNCE_TRANSPORT)
+    .option('--bounce-transport <transport:nexthop>', 'where mail for the bounce domain goes (default: lmtp to listen.lmtp)')
+    .option('--bounce-mx <address:port>', "the bounce domain's MX listener (its own address; plain SMTP allowed, no AUTH)", '127.0.0.1:10027')
+    .option('--trxmail-command <command>', 'the trxmail command for the pipe(8) variant (default: trxmail [--config FILE])')
+    .option('--pipe-user <user>', 'the user pipe(8) runs trxmail as (the one serve runs as)', 'trxmail')
     .option('--only <file>', 'print only main.cf or master.cf')
-    .action((o: { tlsCert: string; tlsKey: string; reinject: string; bounceTransport: string; only?: string }) => {
+    .action(
+      (o: {
+        tlsCert: string;
+        tlsKey: string;
+        reinject: string;
+        bounceTransport?: string;
+        bounceMx: string;
+        trxmailCommand?: string;
+        pipeUser: string;
+        only?: string;
+      }) => {
       const config = ctx.getConfig();
       if (o.only !== undefined && o.only !== 'main.cf' && o.only !== 'master.cf') throw new UsageError('--only: expected main.cf or master.cf');
       if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/.test(o.reinject)) throw new UsageError(`--reinject: expected address:port, got "${o.reinject}"`);
+      if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d{1,5}|smtp)$/.test(o.bounceMx)) throw new UsageError(`--bounce-mx: expected address:port, got "${o.bounceMx}"`);
       const { mainCf, masterCf } = renderPostfixConfig({
         tls_cert_file: o.tlsCert,
         tls_key_file: o.tlsKey,
@@ -366,15 +388,45 @@ export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
         policy_endpoint: config.listen.policy,
         milter_endpoint: config.listen.milter,
         bounce_domain: config.bounceDomain,
-        bounce_transport: o.bounceTransport,
+        bounce_transport: o.bounceTransport ?? `lmtp:${config.listen.lmtp}`,
         smtp_listen: 'smtp',
         submission_listen: 'submission',
         smtps_listen: 'smtps',
         reinject_listen: o.reinject,
+        bounce_mx_listen: o.bounceMx,
+        trxmail_command: o.trxmailCommand ?? (config.file !== null ? `trxmail --config ${config.file}` : 'trxmail'),
+        pipe_user: o.pipeUser,
       });
       if (o.only !== 'master.cf') ctx.out(`# ---------- main.cf ----------\n${mainCf}`);
       if (o.only === undefined) ctx.out('\n');
       if (o.only !== 'main.cf') ctx.out(`# ---------- master.cf ----------\n${masterCf}`);
+      },
+    );
+
+  // ---- bounces: the pipe(8) intake and the analysis of any message
+  const bounce = program
+    .command('bounce')
+    .description('read one message for the bounce domain from stdin and record it (Postfix pipe(8)); exit 0 once stored or ignored, 75 to retry')
+    .option('--sender <address>', 'envelope sender (pipe(8) ${sender})')
+    .option('--recipient <address>', 'the bounce address (pipe(8) ${original_recipient})')
+    .action(async (o: { sender?: string; recipient?: string }) => {
+      const result = await runBounceCommand(io.stdin, o, async () => {
+        const config = ctx.getConfig();
+        return new BounceIntake({ store: await ctx.getStore(), keys: hmacKeysInForce(config), bounceDomain: config.bounceDomain, logger: silentLogger });
+      });
+      if (result.exitCode !== EXIT_OK) throw new TransientError('EBOUNCE_TEMPFAIL', result.line.replace(/^trxmail: /, ''));
+      ctx.out(`${result.line}\n`);
+    });
+  bounce
+    .command('parse <file>')
+    .description('print what trxmail makes of a message (bounce, complaint or neither) without changing anything; "-" reads stdin')
+    .option('--recipient <address>', 'the envelope recipient it was delivered to')
+    .option('--json', 'print the analysis as JSON')
+    .action(async (file: string, o: { recipient?: string; json?: boolean }) => {
+      const config = ctx.getConfig();
+      const raw = file === '-' ? await readAll(io.stdin) : readFileOrFail(file);
+      const a = analyseMessage(raw, { envelopeRecipient: o.recipient, keys: hmacKeysIfAny(config), bounceDomain: config.bounceDomain });
+      ctx.out(o.json ? formatJson(a) : formatAnalysis(a));
     });
   program
     .command('demo')
@@ -407,8 +459,25 @@ function untilSignal(logger: { info(o: Record<string, unknown>, m: string): void
 /** Debian's snakeoil pair (package ssl-cert): present on most Debian/Ubuntu systems. */
 const DEFAULT_TLS_CERT = '/etc/ssl/certs/ssl-cert-snakeoil.pem';
 const DEFAULT_TLS_KEY = '/etc/ssl/private/ssl-cert-snakeoil.key';
-/** trxmail's bounce receiver (LMTP). Until it runs, bounces wait in Postfix's queue: nothing is lost. */
-const DEFAULT_BOUNCE_TRANSPORT = 'lmtp:inet:127.0.0.1:8894';
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of stream) {
+    const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+    size += b.length;
+    if (size > MAX_BOUNCE_BYTES * 2) throw new UsageError(`message larger than ${MAX_BOUNCE_BYTES * 2} bytes`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+function readFileOrFail(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err: unknown) {
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
 
 function loginArg(email: string): string {
   const e = email.trim();

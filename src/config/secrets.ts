@@ -7,12 +7,18 @@
  * Throws ConfigError when the key file exists but cannot be read or is malformed.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../lib/errors.js';
 import { MIN_SECRET_BYTES, type Config, type HmacKey } from './config.js';
 
 export const GENERATED_KEY_FILE = 'hmac-key.json';
+
+/** The keys in force without creating one: [] when none is configured or generated yet (read-only tools). */
+export function hmacKeysIfAny(config: Config): readonly HmacKey[] {
+  if (config.hmacKeys.length > 0) return config.hmacKeys;
+  return existsSync(path.join(config.dataDir, GENERATED_KEY_FILE)) ? hmacKeysInForce(config) : [];
+}
 
 export function hmacKeysInForce(config: Config): readonly HmacKey[] {
   if (config.hmacKeys.length > 0) return config.hmacKeys;

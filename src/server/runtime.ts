@@ -1,7 +1,8 @@
 /**
  * `trxmail serve`: every configured listener in one process — the milter, the policy
- * service, the Dovecot-protocol SASL server, the tracking/reports HTTP service, the metrics
- * listener and the webhook dispatcher — on one store.
+ * service, the Dovecot-protocol SASL server, the bounce intake (LMTP) and Postfix log
+ * follower, the tracking/reports HTTP service, the metrics listener and the webhook
+ * dispatcher — on one store.
  *
  * start() opens the store and the listeners; stop() stops accepting, lets transactions in
  * flight finish (bounded by each server's close deadline), then closes the store. The
@@ -14,6 +15,9 @@ import { AuthServer } from '../auth/server.js';
 import path from 'node:path';
 import { parseHostPort, type Config } from '../config/config.js';
 import { HttpService } from '../http/server.js';
+import { DeliveryRecorder, BounceIntake } from '../bounce/intake.js';
+import { LmtpServer } from '../bounce/lmtp.js';
+import { MaillogFollower } from '../bounce/maillog.js';
 import { ConfigError } from '../lib/errors.js';
 import { metrics } from '../metrics/metrics.js';
 import { MetricsServer } from '../metrics/server.js';
@@ -34,6 +38,8 @@ export interface RuntimeEndpoints {
   readonly milter: string;
   readonly policy: string;
   readonly auth: string;
+  /** The bounce intake's LMTP listener. */
+  readonly lmtp: string;
   /** host:port of the tracking HTTP service. */
   readonly http: string;
   /** host:port of the Prometheus metrics listener. */
@@ -52,6 +58,8 @@ export class Runtime {
   private policy: PolicyServer | null = null;
   private auth: AuthServer | null = null;
   private http: HttpService | null = null;
+  private lmtp: LmtpServer | null = null;
+  private maillog: MaillogFollower | null = null;
   private metricsServer: MetricsServer | null = null;
   private webhooks: WebhookDispatcher | null = null;
   private removeBacklog: (() => void) | null = null;
@@ -97,6 +105,18 @@ export class Runtime {
       const a = await this.auth.listen(parseEndpoint(config.listen.auth, 'listen.auth'));
       const p = await this.policy.listen(parseEndpoint(config.listen.policy, 'listen.policy'));
       const m = await this.milter.listen(parseEndpoint(config.listen.milter, 'listen.milter'));
+      // Bounces: DSNs and complaints over LMTP; delivered/deferred/bounced from Postfix's log.
+      const recorder = new DeliveryRecorder(store);
+      this.lmtp = new LmtpServer({
+        intake: new BounceIntake({ store, keys, bounceDomain: config.bounceDomain, logger, recorder }),
+        bounceDomain: config.bounceDomain,
+        logger,
+      });
+      const l = await this.lmtp.listen(parseEndpoint(config.listen.lmtp, 'listen.lmtp'));
+      if (config.maillog !== null) {
+        this.maillog = new MaillogFollower({ path: config.maillog, store, keys, bounceDomain: config.bounceDomain, logger, recorder });
+        await this.maillog.start();
+      }
       const listen = hostPort(config.http.listen, 'http.listen');
       const h = await this.http.listen(listen.host, listen.port);
       this.removeBacklog = metrics.registry.addCollector(async () => {
@@ -113,6 +133,7 @@ export class Runtime {
         milter: formatEndpoint(m),
         policy: formatEndpoint(p),
         auth: formatEndpoint(a),
+        lmtp: formatEndpoint(l),
         http: `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`,
         metrics: `${mx.host.includes(':') ? `[${mx.host}]` : mx.host}:${mx.port}`,
       };
@@ -129,6 +150,8 @@ export class Runtime {
     if (this.milter) closing.push(this.milter.close());
     if (this.policy) closing.push(this.policy.close());
     if (this.http) closing.push(this.http.close());
+    if (this.lmtp) closing.push(this.lmtp.close());
+    if (this.maillog) closing.push(Promise.resolve(this.maillog.stop()));
     if (this.webhooks) closing.push(this.webhooks.close());
     if (this.metricsServer) closing.push(this.metricsServer.close());
     this.removeBacklog?.();
@@ -137,6 +160,8 @@ export class Runtime {
     if (this.store && !this.injected?.store) await this.store.close();
     this.milter = this.policy = this.auth = null;
     this.http = null;
+    this.lmtp = null;
+    this.maillog = null;
     this.webhooks = null;
     this.metricsServer = null;
     this.removeBacklog = null;

@@ -71,7 +71,7 @@ export interface Stack {
   /** Store methods that fail (TransientError) while listed here. */
   readonly failing: Set<string>;
   readonly dir: string;
-  readonly ports: { smtp: number; submission: number; smtps: number; reinject: number; sink: number };
+  readonly ports: { smtp: number; submission: number; smtps: number; reinject: number; sink: number; bounceMx: number };
   readonly postfix: PrivatePostfix;
   readonly sink: CaptureSink;
   readonly store: Store;
@@ -94,8 +94,8 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
   if (process.getuid?.() !== 0) throw new Error('the end-to-end suite starts Postfix and must run as root (CI does)');
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-e2e-'));
   chmodSync(dir, 0o755); // mkdtemp makes it 0700; Postfix's daemons run as user postfix
-  const [smtp, submission, smtps, reinject, sinkPort, milter, policy, auth, http, lmtp, metricsPort] = (await freePorts(11)) as [
-    number, number, number, number, number, number, number, number, number, number, number,
+  const [smtp, submission, smtps, reinject, sinkPort, milter, policy, auth, http, lmtp, metricsPort, bounceMx] = (await freePorts(12)) as [
+    number, number, number, number, number, number, number, number, number, number, number, number,
   ];
   let config: Config = {
     file: null,
@@ -113,7 +113,8 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
     http: { listen: `127.0.0.1:${http}`, baseUrl: `http://127.0.0.1:${http}`, trustTlsProxy: false },
     reinject: `127.0.0.1:${reinject}`,
     metrics: { listen: `127.0.0.1:${metricsPort}` },
-    maillog: null,
+    // Delivery status comes from the private Postfix's own log file.
+    maillog: path.join(dir, 'postfix', 'log', 'maillog'),
   };
   const postfixIds = { uid: Number((await run('id', ['-u', 'postfix'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postfix'])).stdout.trim()) };
   mkdirSync(path.join(dir, 'vmail'));
@@ -129,10 +130,10 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
   const postfix = new PrivatePostfix({
     dir: path.join(dir, 'postfix'),
     hostname: HOSTNAME,
-    ports: { smtp, submission, smtps, reinject },
+    ports: { smtp, submission, smtps, reinject, bounceMx },
     endpoints: config.listen,
     bounceDomain: BOUNCE_DOMAIN,
-    bounceTransport: 'discard:',
+    bounceTransport: `lmtp:${config.listen.lmtp}`,
     relayhost: `[127.0.0.1]:${sinkPort}`,
     // One domain is delivered by Postfix itself (virtual(8), an mbox file), so the tests see
     // what a final delivery agent writes: Return-Path and Delivered-To.
@@ -146,7 +147,7 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
   });
   const stack: Stack = {
     dir,
-    ports: { smtp, submission, smtps, reinject, sink: sinkPort },
+    ports: { smtp, submission, smtps, reinject, sink: sinkPort, bounceMx },
     postfix,
     sink,
     store,

@@ -1,0 +1,190 @@
+/**
+ * Bounce management end to end through the real Postfix: the recipient's server refuses
+ * with 550 5.1.1, Postfix writes a DSN to the bounce address, routes it (transport_maps) to
+ * trxmail's LMTP intake, which records the hard bounce and lists the address; the next send
+ * to it is accepted and suppressed, unless flag 8. Delivery status comes from Postfix's log.
+ * Mail from other servers reaches the bounce domain's own MX listener in plain SMTP.
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import nodemailer from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeBounceAddress } from '../../src/lib/bounce-address.js';
+import type { Store } from '../../src/store/store.js';
+import { BOUNCE_DOMAIN, startStack, TEST_KEYS, type Stack } from './stack.js';
+
+const run = promisify(execFile);
+const USER = 'app@bounce.example';
+const PASSWORD = 'bounce password 123';
+const refuse = new Set(['nobody@example.org']);
+let stack: Stack;
+let spaceId = 0;
+
+async function send(to: string, subject: string, flags?: number): Promise<string> {
+  const t = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: stack.ports.submission,
+    requireTLS: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: USER, pass: PASSWORD },
+  });
+  const raw = [`From: news@bounce.example`, `To: ${to}`, `Subject: ${subject}`, ...(flags === undefined ? [] : [`X-Mxm-Flags: ${flags}`]), '', 'hello', ''].join('\r\n');
+  try {
+    const info = await t.sendMail({ envelope: { from: 'news@bounce.example', to: [to] }, raw });
+    const id = /^250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)$/.exec(info.response)?.[1];
+    if (!id) throw new Error(`not queued: ${info.response}`);
+    return id;
+  } finally {
+    t.close();
+  }
+}
+
+/**
+ * Waits until `check` holds. Postfix's bounce daemon, LMTP and the log follower work on their
+ * own schedule and tell nobody, so the store is polled — bounded, and nothing else depends on time.
+ */
+async function until<T>(what: string, check: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 45_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const recipientOf = async (store: Store, id: string, role: 'to' | 'bcc' = 'to') =>
+  (await store.getSend(id, spaceId))?.recipients.find((r) => r.role === role);
+
+/**
+ * Another mail server's delivery to the bounce domain's MX listener: plain SMTP, no TLS, no
+ * AUTH, with swaks. Resolves with swaks' transcript (it exits non-zero on a refusal).
+ */
+async function remoteDelivery(port: number, from: string, to: string, body: string[] | null): Promise<string> {
+  const args = ['--server', `127.0.0.1:${port}`, '--ehlo', 'mx.remote.example', '--from', from, '--to', to];
+  if (body) {
+    const file = path.join(stack.dir, `remote-${Date.now()}-${Math.random().toString(36).slice(2)}.eml`);
+    writeFileSync(file, body.join('\r\n') + '\r\n');
+    args.push('--data', file);
+  } else {
+    args.push('--quit-after', 'RCPT');
+  }
+  // stdin closed: swaks must never wait for an answer at a prompt
+  return run('swaks', args, { timeout: 60_000 }).then(
+    (r) => r.stdout,
+    (e: { stdout?: string }) => e.stdout ?? '',
+  );
+}
+
+beforeAll(async () => {
+  stack = await startStack({ refuse });
+  spaceId = (await stack.addSpace('bounce', ['bounce.example'], [{ email: USER, password: PASSWORD }])).id;
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('a hard bounce, through Postfix and back', () => {
+  let firstId = '';
+
+  it('records the bounce from the DSN and puts the address on the Bounce list', async () => {
+    firstId = await send('nobody@example.org', 'will bounce');
+    const entry = await until('the Bounce list entry', async () =>
+      (await stack.store.listEntries(spaceId, 'bounce')).find((e) => e.address.toLowerCase() === 'nobody@example.org'),
+    );
+    expect(entry.reason).toMatch(/5\.1\.1/);
+    const r = await recipientOf(stack.store, firstId);
+    expect(r?.status).toBe('bounced');
+    const events = await until('a bounced event', async () => {
+      const ev = (await stack.store.listEvents(firstId)).filter((e) => e.type === 'bounced');
+      return ev.length > 0 ? ev : null;
+    });
+    expect(events).toHaveLength(1);
+    expect(JSON.stringify(events[0]!.detail)).toMatch(/5\.1\.1/);
+  });
+
+  it('accepts the next send to it with an id, delivers nothing, and reports it suppressed', async () => {
+    const id = await send('nobody@example.org', 'after the bounce');
+    const r = await recipientOf(stack.store, id);
+    expect(r).toMatchObject({ status: 'suppressed', suppressedBy: 'bounce' });
+    // a later message arrived at the sink, so this one would have been tried by now
+    await send('marker@example.org', 'marker after bounce', 0);
+    await stack.sink.waitFor((m) => m.rcptTo.includes('marker@example.org'));
+    expect(stack.sink.messages.some((m) => m.raw.includes('Subject: after the bounce'))).toBe(false);
+  });
+
+  it('delivers the same send with X-Mxm-Flags: 11', async () => {
+    refuse.delete('nobody@example.org'); // the mailbox exists again
+    await send('nobody@example.org', 'flag 11 ignores the bounce list', 11);
+    const m = await stack.sink.waitFor((x) => x.raw.includes('Subject: flag 11 ignores the bounce list'));
+    expect(m.rcptTo).toEqual(['nobody@example.org']);
+  });
+});
+
+describe('delivery status from the Postfix log', () => {
+  it('moves a delivered send to delivered, with an event', async () => {
+    const id = await send('fine@example.org', 'delivered status');
+    await until('status delivered', async () => (await recipientOf(stack.store, id))?.status === 'delivered');
+    const ev = (await stack.store.listEvents(id)).filter((e) => e.type === 'delivered');
+    expect(ev).toHaveLength(1);
+  });
+});
+
+describe("the bounce domain's MX listener (mail from other servers)", () => {
+  const dsn = (rcpt: string, failed: string): string[] => [
+    'From: MAILER-DAEMON@mx.remote.example',
+    `To: ${rcpt}`,
+    'Subject: Undelivered Mail Returned to Sender',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="r1"',
+    '',
+    '--r1',
+    'Content-Type: text/plain',
+    '',
+    'The mail system could not deliver your message.',
+    '--r1',
+    'Content-Type: message/delivery-status',
+    '',
+    'Reporting-MTA: dns; mx.remote.example',
+    '',
+    `Final-Recipient: rfc822; ${failed}`,
+    'Action: failed',
+    'Status: 5.1.1',
+    'Diagnostic-Code: smtp; 550 5.1.1 user unknown',
+    '--r1--',
+  ];
+
+  it('accepts plain unauthenticated mail for the bounce domain, but a forged bounce address changes nothing', async () => {
+    const forged = `trx-${spaceId}-aaaaaaaaaaaa-aaaaaaaaaaaaa@${BOUNCE_DOMAIN}`;
+    const before = (await stack.store.listEntries(spaceId, 'bounce')).length;
+    const transcript = await remoteDelivery(stack.ports.bounceMx, '<>', forged, dsn(forged, 'victim@example.org'));
+    // plain text (STARTTLS offered but not required, not used), no AUTH offered at all
+    expect(transcript).toMatch(/250-STARTTLS/);
+    expect(transcript).not.toMatch(/ -> STARTTLS|250[- ]AUTH/);
+    expect(transcript).toMatch(/<- {2}250 2\.0\.0 Ok: queued as /);
+    // the intake saw it (LMTP accepted it) and logged why it ignored it
+    await until('the intake to look at the forged bounce', () => stack.logs.some((l) => JSON.stringify(l.obj).includes('victim@example.org') || /forged|bad-check|ignored/i.test(l.msg)));
+    expect((await stack.store.listEntries(spaceId, 'bounce')).length).toBe(before);
+    expect((await stack.store.listEntries(spaceId, 'bounce')).some((e) => e.address === 'victim@example.org')).toBe(false);
+  });
+
+  it('refuses mail for any other domain there (no open relay)', async () => {
+    const transcript = await remoteDelivery(stack.ports.bounceMx, 'a@remote.example', 'someone@example.org', null);
+    expect(transcript).toMatch(/<\*\* 554 5\.7\.1 /);
+  });
+
+  it('takes a genuine bounce from another server (signed address) and lists the recipient', async () => {
+    const id = await send('later@example.org', 'remote bounce target');
+    await stack.sink.waitFor((m) => m.rcptTo.includes('later@example.org'));
+    const address = encodeBounceAddress({ spaceId, sendId: id }, TEST_KEYS, BOUNCE_DOMAIN);
+    const transcript = await remoteDelivery(stack.ports.bounceMx, '<>', address, dsn(address, 'later@example.org'));
+    expect(transcript).toMatch(/<- {2}250 2\.0\.0 Ok: queued as /);
+    await until('the remote bounce on the list', async () =>
+      (await stack.store.listEntries(spaceId, 'bounce')).some((e) => e.address.toLowerCase() === 'later@example.org'),
+    );
+    expect((await recipientOf(stack.store, id))?.status).toBe('bounced');
+  });
+});
