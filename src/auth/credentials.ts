@@ -266,8 +266,31 @@ export class CredentialVerifier {
     return { logins: this.#logins.size, addresses: this.#addresses.size };
   }
 
-  /** Check a login and password. Never rejects. */
+  /**
+   * Check a login and password. Never rejects.
+   *
+   * Attempts for one login run one after the other: a client pool opening 20 connections
+   * at once costs one scrypt (the others then hit the cache) and is not mistaken for
+   * guessing (each attempt is counted only once the one before it has settled, and a
+   * success clears the count). Parallel wrong guesses still stop at the limit.
+   */
   async verify(login: string, password: string, meta: CredentialMeta): Promise<CredentialResult> {
+    const key = login.length <= MAX_ADDRESS_LENGTH ? listKey(login) : null;
+    if (key === null) return this.#verifyOne(login, password, meta);
+    const before = this.#queues.get(key) ?? Promise.resolve();
+    const mine = before.then(() => this.#verifyOne(login, password, meta));
+    this.#queues.set(key, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.#queues.get(key) === mine) this.#queues.delete(key);
+    }
+  }
+
+  /** Logins with an attempt in progress → the last attempt queued for them (never rejects). */
+  readonly #queues = new Map<string, Promise<CredentialResult>>();
+
+  async #verifyOne(login: string, password: string, meta: CredentialMeta): Promise<CredentialResult> {
     const attempt: Attempt = {
       loginKey: login.length <= MAX_ADDRESS_LENGTH ? listKey(login) : null,
       addressKey: meta.rip !== undefined && meta.rip !== '' ? addressThrottleKey(meta.rip) : null,

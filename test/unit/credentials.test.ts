@@ -128,6 +128,25 @@ describe('CredentialVerifier with the SQLite store and real scrypt', () => {
     expect(await v.authVerifier('nobody@shop.example', PASSWORD, { ...META, mechanism: 'LOGIN' })).toEqual({ status: 'fail' });
   });
 
+  it('lets a pool of 20 parallel logins of one user in with one scrypt (found by bench/postfix)', async () => {
+    await freshUser('pool@shop.example');
+    const { check, calls } = countingCheck();
+    const v = new CredentialVerifier(store, { checkPassword: check });
+    const results = await Promise.all(Array.from({ length: 20 }, () => v.verify('pool@shop.example', PASSWORD, META)));
+    expect(results.map((r) => r.result)).toEqual(Array(20).fill('ok'));
+    expect(calls).toHaveLength(1);
+  });
+
+  it('still stops parallel wrong guesses at the limit', async () => {
+    await freshUser('guess@shop.example');
+    const { check, calls } = countingCheck();
+    const v = new CredentialVerifier(store, { checkPassword: check });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => v.verify('guess@shop.example', `guess ${i}`, { ...META, rip: `192.0.2.${i}` })));
+    expect(results.filter((r) => r.result === 'fail' && r.reason === 'wrong password')).toHaveLength(5);
+    expect(results.filter((r) => r.result === 'fail' && r.reason === 'too many failed attempts')).toHaveLength(15);
+    expect(calls).toHaveLength(5);
+  });
+
   it('answers a reconnecting client from the cache without running scrypt again', async () => {
     await freshUser('carol@shop.example');
     const { check, calls } = countingCheck();
@@ -408,21 +427,25 @@ describe('CredentialVerifier throttling', () => {
     expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '2001:db8:1:3::1' })).toMatchObject({ result: 'ok' });
   });
 
-  it('lets no more than the limit of parallel guesses reach the password check', async () => {
+  it('lets no more than the limit of parallel guesses reach the password check, one at a time', async () => {
     const users = new FakeUsers();
     users.add('oz@shop.example', 'fake$pw');
     let started = 0;
-    const release: (() => void)[] = [];
-    const check = (): Promise<boolean> => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const check = async (): Promise<boolean> => {
       started++;
-      return new Promise((resolve) => release.push(() => resolve(false)));
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      inFlight--;
+      return false;
     };
     const v = new CredentialVerifier(users, { checkPassword: check });
-    const pending = Array.from({ length: 3 * MAX_FAILURES_PER_LOGIN }, (_, i) => v.verify('oz@shop.example', `g${i}`, { ...META, rip: `192.0.2.${i}` }));
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    const results = await Promise.all(
+      Array.from({ length: 3 * MAX_FAILURES_PER_LOGIN }, (_, i) => v.verify('oz@shop.example', `g${i}`, { ...META, rip: `192.0.2.${i}` })),
+    );
     expect(started).toBe(MAX_FAILURES_PER_LOGIN);
-    for (const r of release) r();
-    const results = await Promise.all(pending);
+    expect(maxInFlight).toBe(1); // attempts for one login are serialised
     expect(results.filter((r) => r.result === 'fail' && r.reason === 'too many failed attempts')).toHaveLength(2 * MAX_FAILURES_PER_LOGIN);
   });
 
