@@ -5,7 +5,9 @@
  * and log directories, loopback only, a generated self-signed certificate) and `mail/`,
  * where a capturing sink writes every message Postfix delivers (`NNNNN.eml` + envelope in
  * `NNNNN.json`). Ports (127.0.0.1): 2525 stands for 25, 2587 for 587, 2465 for 465;
- * 2526 is the capture sink, 2527 the re-injection listener. A demo space, sender domain and
+ * 2526 is the capture sink, 2527 the re-injection listener, 2528 the bounce domain's MX
+ * (plain SMTP, bounce domain only). Bounces reach trxmail over LMTP; delivery status comes
+ * from the demo Postfix's log. A demo space, sender domain and
  * user are created when missing.
  *
  * Without Postfix installed (or without root, which `postfix start` needs) it says exactly
@@ -21,7 +23,7 @@ import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { Runtime } from './runtime.js';
 
-export const DEMO_PORTS = { smtp: 2525, submission: 2587, smtps: 2465, sink: 2526, reinject: 2527 } as const;
+export const DEMO_PORTS = { smtp: 2525, submission: 2587, smtps: 2465, sink: 2526, reinject: 2527, bounceMx: 2528 } as const;
 export const DEMO_SPACE = 'demo';
 export const DEMO_DOMAIN = 'demo.example';
 export const DEMO_USER = 'demo@demo.example';
@@ -40,8 +42,13 @@ export interface DemoHandle {
 }
 
 export async function startDemo(configured: Config, logger: Logger, say: (text: string) => void): Promise<DemoHandle> {
-  // BCC copies go to the demo Postfix's re-injection listener.
-  const config: Config = { ...configured, reinject: `127.0.0.1:${DEMO_PORTS.reinject}` };
+  // BCC copies go to the demo Postfix's re-injection listener; delivery status comes from its log.
+  const base = path.join(configured.dataDir, 'demo');
+  const config: Config = {
+    ...configured,
+    reinject: `127.0.0.1:${DEMO_PORTS.reinject}`,
+    maillog: configured.maillog ?? path.join(base, 'postfix', 'log', 'maillog'),
+  };
   const store = await openStore(config.store);
   await seed(store);
   const runtime = new Runtime(config, logger, { store });
@@ -58,7 +65,6 @@ export async function startDemo(configured: Config, logger: Logger, say: (text: 
     );
     return { stop: stopCore };
   }
-  const base = path.join(config.dataDir, 'demo');
   const mailDir = path.join(base, 'mail');
   const sink = new CaptureSink({ dir: mailDir, port: DEMO_PORTS.sink });
   await sink.listen();
@@ -68,7 +74,7 @@ export async function startDemo(configured: Config, logger: Logger, say: (text: 
     ports: DEMO_PORTS,
     endpoints,
     bounceDomain: config.bounceDomain,
-    bounceTransport: 'discard:',
+    bounceTransport: `lmtp:${endpoints.lmtp}`,
     relayhost: `[127.0.0.1]:${DEMO_PORTS.sink}`,
   });
   try {
