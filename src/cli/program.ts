@@ -463,7 +463,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of stream) {
-    const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+    const b = typeof c === 'string' ? Buffer.from(c) : (c);
     size += b.length;
     if (size > MAX_BOUNCE_BYTES * 2) throw new UsageError(`message larger than ${MAX_BOUNCE_BYTES * 2} bytes`);
     chunks.push(b);
