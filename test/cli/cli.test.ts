@@ -240,11 +240,14 @@ describe('trxmail postfix-config', () => {
     expect(r.stdout).toContain('milter_default_action = tempfail\n');
     expect(r.stdout).toContain('enable_long_queue_ids = yes\n');
     expect(r.stdout).toContain('relay_domains = bounces.example.com\n');
+    expect(r.stdout).toContain('transport_maps = inline:{ bounces.example.com=lmtp:inet:127.0.0.1:8894 }\n');
+    expect(r.stdout).toMatch(/^127\.0\.0\.1:10027 +inet/m); // the bounce domain's MX listener
     expect(r.stdout).toMatch(/^submission +inet/m);
     expect(r.stdout).toMatch(/^smtps +inet[^\n]*\n(  -o [^\n]*\n)*  -o smtpd_tls_wrappermode=yes/m);
     expect(r.stdout).toMatch(/^127\.0\.0\.1:10026 +inet[^\n]*\n(  -o [^\n]*\n)*  -o smtpd_milters=\n/m);
     const only = await cli(dir, ['postfix-config', '--only', 'master.cf']);
-    expect(only.stdout).not.toContain('main.cf');
+    expect(only.stdout).not.toContain('---------- main.cf');
+    expect(only.stdout).toContain('---------- master.cf');
     expect((await cli(dir, ['postfix-config', '--only', 'x'])).stderr).toBe('trxmail: --only: expected main.cf or master.cf\n');
   });
 });
