@@ -240,6 +240,9 @@ class RulesHandler implements MilterHandler {
     const open = (v.flags & FLAG_OPEN_TRACKING) !== 0;
     const click = (v.flags & FLAG_CLICK_TRACKING) !== 0;
     if (!tracking || (!open && !click) || !v.deliverTo.includes(v.to) || !this.bodySpool) return null;
+    // Only a text/html or multipart message can hold an HTML part: skip the rendering
+    // (two passes through the transform) for everything else, e.g. plain text.
+    if (!mayHoldHtml(ctx.headers)) return null;
     const body = this.bodySpool;
     await body.end();
     const wantBccCopy = v.bcc !== null && v.deliverTo.includes(v.bcc);
@@ -310,6 +313,13 @@ class RulesHandler implements MilterHandler {
       throw new TransientError('ERECORD', 'could not record the send', { cause: err });
     }
   }
+}
+
+/** False when the top-level Content-Type (RFC 2045 default: text/plain) rules out any HTML part. */
+function mayHoldHtml(headers: readonly { name: string; value: string }[]): boolean {
+  const ct = headers.find((h) => h.name.toLowerCase() === 'content-type');
+  if (!ct) return false;
+  return /^\s*(multipart\/|text\/html\b)/i.test(ct.value);
 }
 
 /** Every RCPT spelling whose address is in `remove` (delrcpt matches the original spelling). */

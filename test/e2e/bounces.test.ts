@@ -9,11 +9,10 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBounceAddress } from '../../src/lib/bounce-address.js';
 import type { Store } from '../../src/store/store.js';
-import { BOUNCE_DOMAIN, startStack, TEST_KEYS, type Stack } from './stack.js';
+import { BOUNCE_DOMAIN, startStack, submit, TEST_KEYS, type Stack } from './stack.js';
 
 const run = promisify(execFile);
 const USER = 'app@bounce.example';
@@ -23,22 +22,11 @@ let stack: Stack;
 let spaceId = 0;
 
 async function send(to: string, subject: string, flags?: number): Promise<string> {
-  const t = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: stack.ports.submission,
-    requireTLS: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user: USER, pass: PASSWORD },
-  });
   const raw = [`From: news@bounce.example`, `To: ${to}`, `Subject: ${subject}`, ...(flags === undefined ? [] : [`X-Mxm-Flags: ${flags}`]), '', 'hello', ''].join('\r\n');
-  try {
-    const info = await t.sendMail({ envelope: { from: 'news@bounce.example', to: [to] }, raw });
-    const id = /^250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)$/.exec(info.response)?.[1];
-    if (!id) throw new Error(`not queued: ${info.response}`);
-    return id;
-  } finally {
-    t.close();
-  }
+  const response = await submit(stack, { user: USER, pass: PASSWORD }, { from: 'news@bounce.example', to: [to] }, raw);
+  const id = /^250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)$/.exec(response)?.[1];
+  if (!id) throw new Error(`not queued: ${response}`);
+  return id;
 }
 
 /**

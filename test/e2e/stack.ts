@@ -7,6 +7,7 @@
  * it (.ci/run). A missing Postfix FAILS the suite with the install command — never a skip.
  */
 import { execFile } from 'node:child_process';
+import nodemailer from 'nodemailer';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -65,6 +66,30 @@ export function faultyStore(real: Store, failing: Set<string>): Store {
       };
     },
   });
+}
+
+/**
+ * Submits a raw message on the stack's 587 listener with STARTTLS and AUTH, as an
+ * application would (nodemailer); resolves with the server's final reply.
+ */
+export async function submit(
+  stack: Pick<Stack, 'ports'>,
+  auth: { user: string; pass: string },
+  envelope: { from: string; to: string[] },
+  raw: string,
+): Promise<string> {
+  const t = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: stack.ports.submission,
+    requireTLS: true,
+    tls: { rejectUnauthorized: false },
+    auth,
+  });
+  try {
+    return (await t.sendMail({ envelope, raw: raw.replace(/\r?\n/g, '\r\n') })).response;
+  } finally {
+    t.close();
+  }
 }
 
 export interface Stack {

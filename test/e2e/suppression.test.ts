@@ -3,9 +3,8 @@
  * and the Unsubscribe list (checked only with flag 4). A suppressed recipient gets nothing,
  * the client still gets "250 … queued as <id>", and the send shows why.
  */
-import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from './stack.js';
+import { startStack, submit, type Stack } from './stack.js';
 
 const USER = 'app@supp.example';
 const PASSWORD = 'suppression password 1';
@@ -13,13 +12,6 @@ let stack: Stack;
 let spaceId = 0;
 
 async function send(to: string, subject: string, flags?: number, bcc?: string): Promise<string> {
-  const t = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: stack.ports.submission,
-    requireTLS: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user: USER, pass: PASSWORD },
-  });
   const raw = [
     'From: news@supp.example',
     `To: ${to}`,
@@ -29,14 +21,10 @@ async function send(to: string, subject: string, flags?: number, bcc?: string): 
     'plain text, nothing to track',
     '',
   ].join('\r\n');
-  try {
-    const info = await t.sendMail({ envelope: { from: 'news@supp.example', to: bcc ? [to, bcc] : [to] }, raw });
-    const id = /^250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)$/.exec(info.response)?.[1];
-    if (!id) throw new Error(`not queued: ${info.response}`);
-    return id;
-  } finally {
-    t.close();
-  }
+  const response = await submit(stack, { user: USER, pass: PASSWORD }, { from: 'news@supp.example', to: bcc ? [to, bcc] : [to] }, raw);
+  const id = /^250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)$/.exec(response)?.[1];
+  if (!id) throw new Error(`not queued: ${response}`);
+  return id;
 }
 
 /** Sends a marker message afterwards: once it arrived, Postfix would have delivered the earlier one too. */

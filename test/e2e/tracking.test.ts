@@ -3,30 +3,16 @@
  * through the re-injection listener, and the tracking HTTP service over real HTTP.
  */
 import { decode as decodeQp } from 'libqp';
-import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBounceAddress } from '../../src/lib/bounce-address.js';
 import { verifyTrackingToken } from '../../src/tracking/token.js';
-import { BOUNCE_DOMAIN, startStack, TEST_KEYS, type Stack } from './stack.js';
+import { BOUNCE_DOMAIN, startStack, submit, TEST_KEYS, type Stack } from './stack.js';
 
 const USER = 'app@track.example';
 const PASSWORD = 'tracking password 123';
 let stack: Stack;
 
-async function send(raw: string, envelope: { from: string; to: string[] }): Promise<string> {
-  const t = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: stack.ports.submission,
-    requireTLS: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user: USER, pass: PASSWORD },
-  });
-  try {
-    return (await t.sendMail({ envelope, raw: raw.replace(/\r?\n/g, '\r\n') })).response;
-  } finally {
-    t.close();
-  }
-}
+const send = (raw: string, envelope: { from: string; to: string[] }): Promise<string> => submit(stack, { user: USER, pass: PASSWORD }, envelope, raw);
 
 const queuedId = (r: string): string => /queued as ([0-9A-Za-z]+)$/.exec(r)?.[1] ?? '';
 
