@@ -18,18 +18,13 @@
  * Throws: UsageError (invalid date, too many tags); SQLite errors propagate (the store maps them).
  */
 import type Database from 'better-sqlite3';
-import { listKey } from '../../core/domain.js';
-import { UsageError } from '../../lib/errors.js';
-import { MAX_TAGS } from '../../lib/limits.js';
 import type { ReportFilter, ReportGroupBy, ReportRow } from '../store.js';
+import { looseAddressKey, sendFilterClauses } from './send-filter.js';
 
 /** Name of the SQL function giving an address's key (same as send_recipients.address_key). */
 export const ADDRESS_KEY_FUNCTION = 'trxmail_address_key';
 
 /** Key used to match a recipient or From address: listKey when it is an address, else lower case. */
-export function looseAddressKey(address: string): string {
-  return listKey(address) ?? address.trim().toLowerCase();
-}
 
 /** Registers the SQL functions the report uses on a connection (call once, at open). */
 export function registerReportFunctions(db: Database.Database): void {
@@ -121,34 +116,11 @@ const GROUP_SELECT: Readonly<Record<ReportGroupBy, string>> = {
         FROM m LEFT JOIN send_tags t ON t.send_id = m.id GROUP BY 2`,
 };
 
-function toMs(d: Date, what: string): number {
-  const ms = d instanceof Date ? d.getTime() : NaN;
-  if (!Number.isFinite(ms)) throw new UsageError(`${what} is not a valid date`);
-  return ms;
-}
 
 /** The statement text and its parameters for a filter and grouping. */
 export function buildReportQuery(filter: ReportFilter, groupBy: ReportGroupBy | null): { text: string; params: (string | number)[] } {
-  const where = ['s.space_id = ?'];
-  const params: (string | number)[] = [filter.spaceId];
-  if (filter.from !== undefined) {
-    where.push('s.from_key = ?');
-    params.push(looseAddressKey(filter.from));
-  }
-  if (filter.since !== undefined) {
-    where.push('s.received_at >= ?');
-    params.push(toMs(filter.since, 'since'));
-  }
-  if (filter.until !== undefined) {
-    where.push('s.received_at < ?');
-    params.push(toMs(filter.until, 'until'));
-  }
-  const tags = [...new Set(filter.tags ?? [])];
-  if (tags.length > MAX_TAGS) throw new UsageError(`at most ${MAX_TAGS} tags per filter`);
-  for (const tag of tags) {
-    where.push('s.id IN (SELECT send_id FROM send_tags WHERE tag = ?)');
-    params.push(tag);
-  }
+  // The report always has a space (tenants never see each other's sends).
+  const { where, params } = sendFilterClauses(filter);
   const base = `
 base AS MATERIALIZED (
   SELECT s.id, s.received_at, s.from_key, s.status, r.suppressed_by, r.address_key AS to_key

@@ -36,7 +36,6 @@ import {
   MAX_EVENT_COUNT_SENDS,
   MAX_RECIPIENTS,
   MAX_SPACE_NAME_LENGTH,
-  MAX_TAGS,
   MAX_WEBHOOK_BATCH,
   MAX_WEBHOOK_ERROR_LENGTH,
 } from '../../lib/limits.js';
@@ -71,6 +70,7 @@ import type {
 import { migrate } from './migrations.js';
 import { mapSqliteError, sqliteCode } from './sqlite-errors.js';
 import { ReportQuery, registerReportFunctions } from './report-query.js';
+import { looseAddressKey, sendFilterClauses, toMs } from './send-filter.js';
 
 /** How long a statement waits for another connection's write lock before failing (ms). */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
@@ -198,11 +198,6 @@ function checkFlags(flags: number, what: string): number {
   return flags;
 }
 
-function toMs(d: Date, what: string): number {
-  const ms = d instanceof Date ? d.getTime() : NaN;
-  if (!Number.isFinite(ms)) throw new UsageError(`${what} is not a valid date`);
-  return ms;
-}
 
 function checkSpaceName(name: string): string {
   if (name === '' || name.trim() !== name) throw new UsageError(`space name ${quote(name)} is empty or has surrounding spaces`);
@@ -219,9 +214,6 @@ function requireListKey(address: string, what: string): string {
 }
 
 /** Key used to match a recipient or From address: listKey when it is an address, else lower case. */
-function looseKey(address: string): string {
-  return listKey(address) ?? address.trim().toLowerCase();
-}
 
 function requireDomain(domain: string): string {
   const d = normaliseDomain(domain);
@@ -778,7 +770,7 @@ export class SqliteStore implements Store {
               send.mailFrom,
               send.envelopeSender,
               send.from,
-              looseKey(send.from),
+              looseAddressKey(send.from),
               send.to,
               send.bcc,
               JSON.stringify(send.discarded),
@@ -794,7 +786,7 @@ export class SqliteStore implements Store {
           }
           for (const tag of send.tags) this.sql.insertTag.run(send.id, tag);
           send.recipients.forEach((r, position) => {
-            this.sql.insertRecipient.run(send.id, position, r.address, looseKey(r.address), r.role, r.status, r.suppressedBy, r.detail);
+            this.sql.insertRecipient.run(send.id, position, r.address, looseAddressKey(r.address), r.role, r.status, r.suppressedBy, r.detail);
           });
           for (const r of send.recipients) {
             if (r.status !== 'suppressed') continue;
@@ -827,30 +819,7 @@ export class SqliteStore implements Store {
 
   listSends(filter: SendFilter): Promise<Send[]> {
     return this.run(() => {
-      const where: string[] = [];
-      const params: (string | number)[] = [];
-      if (filter.spaceId !== undefined) {
-        where.push('s.space_id = ?');
-        params.push(filter.spaceId);
-      }
-      if (filter.from !== undefined) {
-        where.push('s.from_key = ?');
-        params.push(looseKey(filter.from));
-      }
-      if (filter.since !== undefined) {
-        where.push('s.received_at >= ?');
-        params.push(toMs(filter.since, 'since'));
-      }
-      if (filter.until !== undefined) {
-        where.push('s.received_at < ?');
-        params.push(toMs(filter.until, 'until'));
-      }
-      const tags = [...new Set(filter.tags ?? [])];
-      if (tags.length > MAX_TAGS) throw new UsageError(`at most ${MAX_TAGS} tags per filter`);
-      for (const tag of tags) {
-        where.push('s.id IN (SELECT send_id FROM send_tags WHERE tag = ?)');
-        params.push(tag);
-      }
+      const { where, params } = sendFilterClauses(filter);
       if (filter.before !== undefined) {
         const t = toMs(filter.before.receivedAt, 'cursor time');
         // The same-millisecond tie is broken by rowid, as in the ORDER BY; the cursor's send is
@@ -890,7 +859,7 @@ export class SqliteStore implements Store {
     return this.run(() =>
       this.db
         .transaction(() => {
-          const changed = this.sql.updateRecipient.run(status, detail, sendId, looseKey(address)).changes > 0;
+          const changed = this.sql.updateRecipient.run(status, detail, sendId, looseAddressKey(address)).changes > 0;
           if (changed) this.sql.syncSendStatus.run(sendId, sendId);
           return changed;
         })
