@@ -16,6 +16,7 @@
  */
 import libmime from 'libmime';
 import { MAX_HEADER_LINE_OCTETS } from '../lib/limits.js';
+import { foldPoints } from './fold.js';
 import { parseAddressList, type ParsedMailbox } from './address.js';
 
 /** libmime's `maxLength` counts encoded text; 52 keeps `=?UTF-8?Q?...?=` well under 75. */
@@ -66,22 +67,9 @@ function utf8Bytes(s: string): number {
  */
 export function isFoldable(value: string): boolean {
   let pieceStart = 0;
-  let inQuote = false;
-  let angle = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (inQuote) {
-      if (c === '\\') i++;
-      else if (c === '"') inQuote = false;
-      continue;
-    }
-    if (c === '"') inQuote = true;
-    else if (c === '<') angle++;
-    else if (c === '>' && angle > 0) angle--;
-    else if (angle === 0 && (c === ' ' || c === '\t') && i > 0 && value[i - 1] !== ' ' && value[i - 1] !== '\t') {
-      if (utf8Bytes(value.slice(pieceStart, i)) > MAX_UNBREAKABLE_OCTETS) return false;
-      pieceStart = i;
-    }
+  for (const point of foldPoints(value)) {
+    if (utf8Bytes(value.slice(pieceStart, point)) > MAX_UNBREAKABLE_OCTETS) return false;
+    pieceStart = point;
   }
   return utf8Bytes(value.slice(pieceStart)) <= MAX_UNBREAKABLE_OCTETS;
 }

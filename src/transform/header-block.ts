@@ -23,6 +23,7 @@
  * value), an invalid field name, or a value that cannot be folded under 998 octets — these are
  * bugs in the caller, which builds edits itself.
  */
+import { foldPoints } from '../core/fold.js';
 import type { HeaderEdit, HeaderField } from '../core/types.js';
 import { InvariantError } from '../lib/errors.js';
 import { HEADER_FOLD_AT, MAX_HEADER_LINE_OCTETS } from '../lib/limits.js';
@@ -177,26 +178,12 @@ export function formatHeaderField(name: string, value: string): Buffer {
   if (whole.length <= HEADER_FOLD_AT) return Buffer.concat([whole, CRLF_BUF]);
 
   // split into pieces: the first runs to the first break point, each other starts with its WSP run
-  const breaks: number[] = [];
-  let inQuote = false;
-  let angle = 0;
-  for (let i = name.length + 2; i < line.length; i++) {
-    const c = line[i];
-    if (inQuote) {
-      if (c === '\\') i++;
-      else if (c === '"') inQuote = false;
-      continue;
-    }
-    if (c === '"') inQuote = true;
-    else if (c === '<') angle++;
-    else if (c === '>' && angle > 0) angle--;
-    else if (angle === 0 && isWsp(line, i) && !isWsp(line, i - 1)) {
-      let j = i;
-      while (j < line.length && isWsp(line, j)) j++;
-      if (j < line.length) breaks.push(i);
-      i = j - 1;
-    }
-  }
+  // fold points followed by more text (never leave a line of whitespace only)
+  const breaks = foldPoints(line, name.length + 2).filter((i) => {
+    let j = i;
+    while (j < line.length && isWsp(line, j)) j++;
+    return j < line.length;
+  });
   const out: Buffer[] = [];
   let cur = '';
   let curBytes = 0;
