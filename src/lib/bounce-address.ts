@@ -95,13 +95,14 @@ export function isBounceSpaceId(id: unknown): id is number {
 }
 
 /** Lower-case RFC 4648 base32 of `bytes`, no padding; the last character carries zero bits. */
-function base32Encode(bytes: Uint8Array): string {
+/** Lower-case base32 of a sequence of `width`-bit values, padded with zero bits. */
+function base32Bits(values: Iterable<number>, width: number): string {
   let out = '';
   let acc = 0;
   let bits = 0;
-  for (const byte of bytes) {
-    acc = (acc << 8) | byte;
-    bits += 8;
+  for (const v of values) {
+    acc = (acc << width) | v;
+    bits += width;
     while (bits >= 5) {
       bits -= 5;
       out += BASE32[(acc >>> bits) & 31];
@@ -112,21 +113,12 @@ function base32Encode(bytes: Uint8Array): string {
   return out;
 }
 
+function base32Encode(bytes: Uint8Array): string {
+  return base32Bits(bytes, 8);
+}
+
 function packSendId(sendId: string): string {
-  let out = '';
-  let acc = 0;
-  let bits = 0;
-  for (const ch of sendId) {
-    acc = (acc << 6) | SEND_ID_ALPHABET.indexOf(ch);
-    bits += 6;
-    while (bits >= 5) {
-      bits -= 5;
-      out += BASE32[(acc >>> bits) & 31];
-    }
-    acc &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += BASE32[(acc << (5 - bits)) & 31];
-  return out;
+  return base32Bits(Array.from(sendId, (ch) => SEND_ID_ALPHABET.indexOf(ch)), 6);
 }
 
 /** Inverse of packSendId; null unless `packed` is the canonical encoding of a valid id. */
