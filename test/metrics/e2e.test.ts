@@ -4,12 +4,11 @@
  * the counters move (accepted +1, end-of-message latency count +1, one SASL success).
  * Also: the webhook backlog gauge comes from the store at scrape time.
  */
-import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/lib/logger.js';
 import { metrics } from '../../src/metrics/metrics.js';
 import { METRICS_CONTENT_TYPE, MetricsServer } from '../../src/metrics/server.js';
-import { startStack, type Stack } from '../e2e/stack.js';
+import { startStack, submit, type Stack } from '../e2e/stack.js';
 
 const USER = 'app@metrics.example';
 const PASSWORD = 'metrics password 123';
@@ -56,20 +55,9 @@ const v = (m: Map<string, number>, key: string): number => m.get(key) ?? 0;
 describe('metrics over HTTP during an end-to-end send', () => {
   it('accepted +1, latency histogram count +1, auth ok +1', async () => {
     const before = await scrape();
-    const t = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: stack.ports.submission,
-      requireTLS: true,
-      tls: { rejectUnauthorized: false },
-      auth: { user: USER, pass: PASSWORD },
-    });
     const raw = ['From: news@metrics.example', 'To: rcpt@example.org', 'Subject: metrics', 'X-Mxm-Flags: 0', '', 'hello', ''].join('\r\n');
-    try {
-      const info = await t.sendMail({ envelope: { from: 'news@metrics.example', to: ['rcpt@example.org'] }, raw });
-      expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as /);
-    } finally {
-      t.close();
-    }
+    const response = await submit(stack, { user: USER, pass: PASSWORD }, { from: 'news@metrics.example', to: ['rcpt@example.org'] }, raw);
+    expect(response).toMatch(/^250 2\.0\.0 Ok: queued as /);
     const after = await scrape();
     expect(v(after, 'trxmail_milter_messages_accepted_total') - v(before, 'trxmail_milter_messages_accepted_total')).toBe(1);
     expect(v(after, 'trxmail_milter_eom_duration_seconds_count') - v(before, 'trxmail_milter_eom_duration_seconds_count')).toBe(1);
@@ -80,18 +68,9 @@ describe('metrics over HTTP during an end-to-end send', () => {
 
   it('a refused sender counts as rejected with its reason', async () => {
     const before = await scrape();
-    const t = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: stack.ports.submission,
-      requireTLS: true,
-      tls: { rejectUnauthorized: false },
-      auth: { user: USER, pass: PASSWORD },
-    });
-    try {
-      await expect(t.sendMail({ envelope: { from: 'x@elsewhere.example', to: ['rcpt@example.org'] }, raw: 'Subject: x\r\n\r\nx\r\n' })).rejects.toThrow();
-    } finally {
-      t.close();
-    }
+    await expect(
+      submit(stack, { user: USER, pass: PASSWORD }, { from: 'x@elsewhere.example', to: ['rcpt@example.org'] }, 'Subject: x\r\n\r\nx\r\n'),
+    ).rejects.toThrow();
     const after = await scrape();
     const key = [...after.keys()].find((k) => k.startsWith('trxmail_milter_messages_rejected_total{') && v(after, k) > v(before, k));
     // The policy service may refuse first (at RCPT) — then the milter never sees it; either way no accept.
