@@ -24,7 +24,7 @@
  *     send's To (the BCC copy's: its BCC); the recipient's status is left alone;
  *     anything else (not a bounce, forged, unknown send) → nothing; logged at info.
  *
- * Status rules (DeliveryRecorder, also used for Postfix's log lines):
+ * Status rules (DeliveryRecorder in src/delivery/recorder.ts, shared with the maillog follower):
  *  - 'bounced' is final: a later delivered/deferred outcome for the same recipient adds its
  *    event but leaves the status (an asynchronous bounce after "status=sent" does turn
  *    'delivered' into 'bounced'). Suppressed and discarded recipients are never changed.
@@ -44,15 +44,13 @@
  * Postfix keeps the message and retries). Nothing else about a message is an error: the
  * result says what was done or why nothing was.
  */
-import { listKey } from '../core/domain.js';
 import type { HmacKey } from '../lib/hmac-keys.js';
-import { MAX_BOUNCE_BYTES, MAX_OUTCOME_DETAIL_LENGTH } from '../lib/limits.js';
+import { MAX_BOUNCE_BYTES } from '../lib/limits.js';
 import { errorForLog, escapeLogValue, type Logger } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
-import type { RecipientStatus, Send, SendRecipient, Store } from '../store/store.js';
-import { analyseMessage, type MessageAnalysis, type RecipientReport } from './analyse.js';
-
-export type Clock = () => Date;
+import type { Send, SendRecipient, Store } from '../store/store.js';
+import { analyseMessage, type MessageAnalysis, type RecipientReport } from './analysis/analyse.js';
+import { DeliveryRecorder, cutText, matchRecipient, type Clock, type IntakeAction, type Outcome } from '../delivery/recorder.js';
 
 /** The SMTP/LMTP envelope of the message as Postfix handed it over. */
 export interface IntakeEnvelope {
@@ -60,23 +58,6 @@ export interface IntakeEnvelope {
   readonly mailFrom: string | null;
   /** The envelope recipient: the bounce address the message was delivered to. */
   readonly rcptTo: string | null;
-}
-
-/** What was done for one recipient (or for the complaint). */
-export interface IntakeAction {
-  /** The send's recipient, as recorded with the send. */
-  readonly address: string;
-  readonly event: 'bounced' | 'deferred' | 'delivered' | 'complained';
-  /** 'hard' | 'soft' | 'success' for bounces; 'complaint' for ARF. */
-  readonly kind: 'hard' | 'soft' | 'success' | 'complaint';
-  /** RFC 3463 status, or null. */
-  readonly status: string | null;
-  /** The status the recipient has now (null for a complaint: left alone). */
-  readonly recipientStatus: RecipientStatus | 'suppressed' | 'discarded' | null;
-  /** An event was added (false: the same hard bounce was recorded already). */
-  readonly eventAdded: boolean;
-  /** The address is (now) on the space's Bounce list because of this message. */
-  readonly listed: boolean;
 }
 
 export interface IntakeResult {
@@ -111,12 +92,6 @@ export interface BounceIntakeOptions {
   readonly recorder?: DeliveryRecorder;
 }
 
-/** Cuts untrusted text to one line of at most `max` characters ("..." when cut). */
-export function cutText(text: string, max: number = MAX_OUTCOME_DETAIL_LENGTH): string {
-  const one = text.replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/\s+/g, ' ').trim();
-  return one.length > max ? `${one.slice(0, max - 3)}...` : one;
-}
-
 /** The first MAX_BOUNCE_BYTES (+1, so the analysis can tell it was cut) bytes of a spool. */
 async function prefixOf(spool: Spool, max: number): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -128,143 +103,6 @@ async function prefixOf(spool: Spool, max: number): Promise<Buffer> {
     if (size > max) break;
   }
   return Buffer.concat(parts, size);
-}
-
-/** One delivery outcome for one recipient of a send, from a DSN or a log line. */
-export interface Outcome {
-  readonly send: Send;
-  /** The send's recipient (as recorded). */
-  readonly recipient: SendRecipient;
-  readonly result: 'delivered' | 'deferred' | 'bounced';
-  /** Hard bounces go on the Bounce list; 'soft' bounced = given up after retries (expired). */
-  readonly kind: 'hard' | 'soft' | 'success';
-  readonly status: string | null;
-  readonly diagnostic: string | null;
-  readonly source: 'dsn' | 'maillog';
-  readonly at: Date;
-  /** Added to the event detail (queue id, relay, remote MTA...). */
-  readonly extra?: Readonly<Record<string, unknown>>;
-}
-
-/**
- * Records delivery outcomes and complaints with the status rules above. One instance per
- * process (share it between the intake and the maillog follower): calls for the same send
- * run one after another.
- */
-export class DeliveryRecorder {
-  readonly #store: Store;
-  readonly #busy = new Map<string, Promise<unknown>>();
-
-  constructor(store: Store) {
-    this.#store = store;
-  }
-
-  /** Runs `fn` after every earlier call for `sendId` has settled. */
-  async #serial<T>(sendId: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.#busy.get(sendId) ?? Promise.resolve();
-    const run = before.then(fn, fn);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#busy.set(sendId, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.#busy.get(sendId) === settled) this.#busy.delete(sendId);
-    }
-  }
-
-  record(o: Outcome): Promise<IntakeAction> {
-    return this.#serial(o.send.id, () => this.#record(o));
-  }
-
-  async #record(o: Outcome): Promise<IntakeAction> {
-    const store = this.#store;
-    const rcpt = o.recipient;
-    const diagnostic = o.diagnostic === null ? null : cutText(o.diagnostic);
-    const detailText = cutText([o.status, diagnostic].filter((s) => s !== null && s !== '').join(' ') || o.result);
-    const fresh = (await store.getSend(o.send.id, o.send.spaceId))?.recipients.find((r) => sameAddress(r.address, rcpt.address)) ?? rcpt;
-    let now: IntakeAction['recipientStatus'] = fresh.status;
-    const frozen = fresh.status === 'suppressed' || fresh.status === 'discarded' || (fresh.status === 'bounced' && o.result !== 'bounced');
-    if (!frozen) {
-      await store.updateRecipientStatus(o.send.id, rcpt.address, o.result, detailText);
-      now = o.result;
-    }
-    let eventAdded = true;
-    if (o.result === 'bounced' || o.result === 'delivered') {
-      // One 'bounced' and one 'delivered' event per recipient and send (a success DSN repeats
-      // the log line); a hard bounce after a soft one (expired) is still recorded.
-      const prior = (await store.listEvents(o.send.id)).filter((e) => e.type === o.result && sameAddress(e.recipient, rcpt.address));
-      eventAdded = !prior.some((e) => o.result === 'delivered' || o.kind !== 'hard' || e.detail['kind'] === 'hard');
-    }
-    if (eventAdded) {
-      await store.addEvent({
-        sendId: o.send.id,
-        recipient: rcpt.address,
-        type: o.result,
-        at: o.at,
-        detail: { status: o.status, diagnostic, kind: o.kind, source: o.source, ...(o.extra ?? {}) },
-      });
-    }
-    let listed = false;
-    if (o.result === 'bounced' && o.kind === 'hard') {
-      await store.addListEntry({
-        spaceId: o.send.spaceId,
-        list: 'bounce',
-        address: rcpt.address,
-        reason: cutText(`hard bounce ${o.status ?? '5.0.0'}${diagnostic ? `: ${diagnostic}` : ''}`),
-        addedAt: o.at,
-      });
-      listed = true;
-    }
-    return { address: rcpt.address, event: o.result, kind: o.kind, status: o.status, recipientStatus: now, eventAdded, listed };
-  }
-
-  /** A complaint: Bounce list entry and a 'complained' event; the status is left alone. */
-  complaint(o: { send: Send; recipient: SendRecipient; feedbackType: string; userAgent: string | null; at: Date; extra?: Readonly<Record<string, unknown>> }): Promise<IntakeAction> {
-    return this.#serial(o.send.id, async () => {
-      const feedbackType = cutText(o.feedbackType, 40);
-      await this.#store.addEvent({
-        sendId: o.send.id,
-        recipient: o.recipient.address,
-        type: 'complained',
-        at: o.at,
-        detail: { feedbackType, userAgent: o.userAgent === null ? null : cutText(o.userAgent), source: 'arf', ...(o.extra ?? {}) },
-      });
-      await this.#store.addListEntry({
-        spaceId: o.send.spaceId,
-        list: 'bounce',
-        address: o.recipient.address,
-        reason: `complaint (${feedbackType})`,
-        addedAt: o.at,
-      });
-      return { address: o.recipient.address, event: 'complained', kind: 'complaint', status: null, recipientStatus: null, eventAdded: true, listed: true };
-    });
-  }
-}
-
-/** Same mailbox: domain IDN/case-insensitive, local part case-insensitive (like list keys). */
-export function sameAddress(a: string, b: string): boolean {
-  const ka = listKey(a);
-  return ka !== null ? ka === listKey(b) : a.toLowerCase() === b.toLowerCase();
-}
-
-/** Recipients a bounce can be about: the To and the BCC (never a discarded one). */
-function deliverable(send: Send): SendRecipient[] {
-  return send.recipients.filter((r) => r.role !== 'discarded');
-}
-
-/** The send's recipient a report is about, or null. */
-export function matchRecipient(send: Send, candidates: readonly (string | null)[], bccCopy: boolean): SendRecipient | null {
-  const pool = deliverable(send);
-  if (bccCopy) return pool.find((r) => r.role === 'bcc') ?? null;
-  for (const c of candidates) {
-    if (c === null || c === '') continue;
-    const hit = pool.find((r) => sameAddress(r.address, c));
-    if (hit) return hit;
-  }
-  return null;
 }
 
 /**

@@ -22,7 +22,8 @@
 import type { Readable } from 'node:stream';
 import { MAX_BOUNCE_BYTES } from '../lib/limits.js';
 import { errorForLog } from '../lib/logger.js';
-import { cutText, summariseIntake, type BounceIntake } from './intake.js';
+import { summariseIntake, type BounceIntake } from './intake.js';
+import { cutText } from '../delivery/recorder.js';
 
 /** sysexits.h */
 export const EX_OK = 0;

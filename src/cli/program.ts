@@ -11,8 +11,8 @@
 import type { Readable, Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { analyseMessage } from '../bounce/analyse.js';
-import { formatAnalysis } from '../bounce/analysis-format.js';
+import { analyseMessage } from '../bounce/analysis/analyse.js';
+import { formatAnalysis } from '../bounce/analysis/analysis-format.js';
 import { BounceIntake } from '../bounce/intake.js';
 import { runBounceCommand } from '../bounce/pipe.js';
 import { hmacKeysIfAny, hmacKeysInForce } from '../config/secrets.js';

@@ -140,7 +140,7 @@ const schema = z.strictObject({
       listen: hostPort.default(DEFAULT_METRICS_LISTEN),
     })
     .default({ listen: DEFAULT_METRICS_LISTEN }),
-  /** Postfix's log file to follow for delivery status (src/bounce/maillog.ts); null = off. */
+  /** Postfix's log file to follow for delivery status (src/delivery/maillog-follower.ts); null = off. */
   maillog: z.string().min(1).nullable().default(null),
   log: z
     .strictObject({

@@ -25,6 +25,7 @@
 import libmime from 'libmime';
 import { MAX_ADDRESS_LENGTH, MAX_LOCAL_PART_LENGTH } from '../lib/limits.js';
 import { normaliseDomain } from './domain.js';
+import { utf8Length } from './utf8.js';
 
 /** One mailbox found in an address list. */
 export interface ParsedMailbox {
@@ -507,15 +508,6 @@ export type EnvelopeAddress =
 const INVALID: EnvelopeAddress = { kind: 'invalid' };
 const QTEXT_RE = /^(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\u{10FFFF}]|\\[\x20-\x7e])*$/u;
 const LITERAL_RE = /^\[[\x21-\x5a\x5e-\x7e]+\]$/;
-
-function utf8Length(s: string): number {
-  let n = 0;
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-  }
-  return n;
-}
 
 /**
  * Parse a MAIL FROM / RCPT TO path as an adapter received it: with or without the angle

@@ -18,6 +18,7 @@ import libmime from 'libmime';
 import { MAX_HEADER_LINE_OCTETS } from '../lib/limits.js';
 import { foldPoints } from './fold.js';
 import { parseAddressList, type ParsedMailbox } from './address.js';
+import { utf8Length } from './utf8.js';
 
 /** libmime's `maxLength` counts encoded text; 52 keeps `=?UTF-8?Q?...?=` well under 75. */
 const ENCODED_TEXT_MAX = 52;
@@ -52,15 +53,6 @@ function displayFor(mb: ParsedMailbox): string | null {
 /** Room on a header line for the value: 998 octets less the longest `Name: ` we write. */
 const MAX_UNBREAKABLE_OCTETS = MAX_HEADER_LINE_OCTETS - 'From: '.length;
 
-function utf8Bytes(s: string): number {
-  let n = 0;
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-  }
-  return n;
-}
-
 /**
  * True when every piece between fold points (whitespace outside quoted strings and angle
  * brackets, the transform's rule) fits on one header line with its leading whitespace.
@@ -68,10 +60,10 @@ function utf8Bytes(s: string): number {
 export function isFoldable(value: string): boolean {
   let pieceStart = 0;
   for (const point of foldPoints(value)) {
-    if (utf8Bytes(value.slice(pieceStart, point)) > MAX_UNBREAKABLE_OCTETS) return false;
+    if (utf8Length(value.slice(pieceStart, point)) > MAX_UNBREAKABLE_OCTETS) return false;
     pieceStart = point;
   }
-  return utf8Bytes(value.slice(pieceStart)) <= MAX_UNBREAKABLE_OCTETS;
+  return utf8Length(value.slice(pieceStart)) <= MAX_UNBREAKABLE_OCTETS;
 }
 
 /** True when `value` parses as exactly one mailbox with exactly `address`, and can be folded. */

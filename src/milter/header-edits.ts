@@ -12,7 +12,7 @@
  * Pure. Throws InvariantError for an edit value with CR/LF/NUL (formatHeaderField).
  */
 import type { HeaderEdit, HeaderField } from '../core/types.js';
-import { formatHeaderField } from '../transform/header-block.js';
+import { formatHeaderField } from '../mail/header-block.js';
 import type { MilterEdit } from './handler.js';
 
 /** The folded value of `Name: value` as formatHeaderField writes it, without name and final CRLF. */

@@ -13,7 +13,7 @@
  *        `continue` — or `discard` when no recipient is left (every one suppressed), so
  *        the client still gets "250 … queued as <id>" and nothing is delivered.
  *  Tracking (flags 1/2, To not suppressed, an HTML part that the rewrite tracked): the body
- *        (spooled: memory, then disk) is rendered twice (relay/tracked-copies.ts). The To
+ *        (spooled: memory, then disk) is rendered twice (accept/render-copies.ts). The To
  *        copy replaces Postfix's body (SMFIR_REPLBODY); when there is a BCC recipient, its
  *        untracked copy is handed to Postfix's re-injection listener with its own bounce
  *        address (`<queue id>_b`) FIRST, the BCC is then deleted from this transaction. If
@@ -33,14 +33,14 @@
 import { checkSender, evaluate } from '../core/evaluate.js';
 import { Readable } from 'node:stream';
 import { FLAG_CLICK_TRACKING, FLAG_OPEN_TRACKING, type Acceptance, type HeaderEdit, type Rejection } from '../core/types.js';
-import { copySendId } from '../lib/bounce-address.js';
+import { copySendId } from '../bounce/bounce-address.js';
 import { Spool } from '../lib/spool.js';
-import { reinject, type ReinjectTarget } from '../relay/reinject.js';
-import { renderTrackedCopies } from '../relay/tracked-copies.js';
+import { reinject, type ReinjectTarget } from '../accept/reinject.js';
+import { renderTrackedCopies } from '../accept/render-copies.js';
 import type { TrackingLinks } from '../tracking/links.js';
 import { TransientError } from '../lib/errors.js';
-import type { Account } from '../relay/account.js';
-import { loadAccount } from '../relay/account.js';
+import type { Account } from '../accept/account.js';
+import { loadAccount } from '../accept/account.js';
 import type { NewSend, SendRecipient, Store } from '../store/store.js';
 import type { MilterEdit, MilterEomResult, MilterHandler, MilterHandlerFactory, MilterMessageContext, MilterReply } from './handler.js';
 import { MilterReplies } from './handler.js';
@@ -50,7 +50,7 @@ import { metrics } from '../metrics/metrics.js';
 
 export interface RulesHandlerDeps {
   readonly store: Store;
-  /** The bounce address for a send (HMAC-signed, src/lib/bounce-address.ts). */
+  /** The bounce address for a send (HMAC-signed, src/bounce/bounce-address.ts). */
   readonly bounceAddress: (spaceId: number, sendId: string) => string;
   readonly logger: Logger;
   readonly clock?: () => Date;

@@ -11,7 +11,7 @@
  * Postfix retries and then applies the configured default action (a 451).
  */
 import { checkSender } from '../core/evaluate.js';
-import { loadAccount } from '../relay/account.js';
+import { loadAccount } from '../accept/account.js';
 import type { Store } from '../store/store.js';
 import type { PolicyDecider } from './session.js';
 

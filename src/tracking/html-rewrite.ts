@@ -42,7 +42,7 @@
  * Limits: MAX_TRACKED_LINKS per document. Throws only what `clickUrl` throws.
  */
 import { MAX_TRACKED_LINKS } from '../lib/limits.js';
-import { decodeAttributeValue, escapeAttributeValue } from './html-entities.js';
+import { decodeAttributeValue, escapeAttributeValue } from '../mail/html-entities.js';
 import { isHtmlWhitespace, scanHtml, type HtmlAttribute } from './html-scanner.js';
 
 export interface HtmlRewriteOptions {

@@ -22,7 +22,7 @@
  * fields announce, well-formed UTF-8 (a BOM is kept, not skipped), kind 1 or 2. The MAC is
  * compared in constant time against every configured key carrying the tag.
  *
- * Keys rotate like bounce addresses (lib/bounce-address.ts): the first configured key signs,
+ * Keys rotate like bounce addresses (bounce/bounce-address.ts): the first configured key signs,
  * every configured key verifies; removing a key from the configuration retires its tokens.
  *
  * What can be signed: a send id of 1..MAX_TRACKING_SEND_ID_BYTES and a recipient of

@@ -14,7 +14,7 @@ import { Headers } from '@zone-eu/mailsplit';
 import type { SplitterChunk } from '@zone-eu/mailsplit';
 import type { HeaderEdit, HeaderField } from '../core/types.js';
 import { InvariantError } from '../lib/errors.js';
-import { applyHeaderEdits, parseHeaderBlock, type ParsedHeaderBlock } from './header-block.js';
+import { applyHeaderEdits, parseHeaderBlock, type ParsedHeaderBlock } from '../mail/header-block.js';
 
 export type OnHeaders = (fields: readonly HeaderField[]) => readonly HeaderEdit[] | Promise<readonly HeaderEdit[]>;
 

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encodeBounceAddress } from '../../src/lib/bounce-address.js';
+import { encodeBounceAddress } from '../../src/bounce/bounce-address.js';
 import { openStore } from '../../src/store/open-store.js';
 import { cli, tempWorkDir } from './helpers.js';
 

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeBounceAddress } from '../../src/lib/bounce-address.js';
+import { encodeBounceAddress } from '../../src/bounce/bounce-address.js';
 import type { Store } from '../../src/store/store.js';
 import { BOUNCE_DOMAIN, startStack, submit, TEST_KEYS, type Stack } from './stack.js';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBounceAddress } from '../../src/lib/bounce-address.js';
+import { decodeBounceAddress } from '../../src/bounce/bounce-address.js';
 import { cli } from '../cli/helpers.js';
 import { BOUNCE_DOMAIN, MAILBOX_DOMAIN, startStack, TEST_KEYS, type Stack } from './stack.js';
 

@@ -4,7 +4,7 @@
  */
 import { decode as decodeQp } from 'libqp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBounceAddress } from '../../src/lib/bounce-address.js';
+import { decodeBounceAddress } from '../../src/bounce/bounce-address.js';
 import { verifyTrackingToken } from '../../src/tracking/token.js';
 import { BOUNCE_DOMAIN, startStack, submit, TEST_KEYS, type Stack } from './stack.js';
 

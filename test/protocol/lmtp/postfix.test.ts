@@ -16,7 +16,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IntakeEnvelope, IntakeResult } from '../../../src/bounce/intake.js';
 import { LmtpServer } from '../../../src/bounce/lmtp.js';
-import { MaillogFollower, type ProcessedLine } from '../../../src/bounce/maillog.js';
+import { MaillogFollower, type ProcessedLine } from '../../../src/delivery/maillog-follower.js';
 import { silentLogger } from '../../../src/lib/logger.js';
 import { POSTFIX_INSTALL_HINT, PrivatePostfix, postfixInstalled } from '../../../src/postfix/instance.js';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';

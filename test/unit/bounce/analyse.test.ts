@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { analyseMessage, type MessageAnalysis } from '../../../src/bounce/analyse.js';
+import { analyseMessage, type MessageAnalysis } from '../../../src/bounce/analysis/analyse.js';
 import { MAX_BOUNCE_BYTES, MAX_BOUNCE_TEXT_BYTES } from '../../../src/lib/limits.js';
 import { BOUNCE_DOMAIN, FIXTURE_KEYS, bounceAddressFor, forgedAddressFor, loadFixture } from './fixture-helpers.js';
 

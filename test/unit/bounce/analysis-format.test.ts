@@ -3,8 +3,8 @@
  * ignored message; untrusted control characters never reach the terminal.
  */
 import { describe, expect, it } from 'vitest';
-import { analyseMessage, type MessageAnalysis } from '../../../src/bounce/analyse.js';
-import { formatAnalysis } from '../../../src/bounce/analysis-format.js';
+import { analyseMessage, type MessageAnalysis } from '../../../src/bounce/analysis/analyse.js';
+import { formatAnalysis } from '../../../src/bounce/analysis/analysis-format.js';
 import { BOUNCE_DOMAIN, FIXTURE_KEYS, bounceAddressFor, loadFixture } from './fixture-helpers.js';
 
 const analyse = (name: string, envelopeRecipient?: string): MessageAnalysis =>

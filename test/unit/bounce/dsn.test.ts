@@ -4,8 +4,8 @@
  * MAX_BOUNCE_DIAGNOSTIC_LENGTH one step past each.
  */
 import { describe, expect, it } from 'vitest';
-import type { RecipientAction } from '../../../src/bounce/analysis-types.js';
-import { cleanDiagnostic, kindOf, parseDeliveryStatus, parseStatus, replyStart, statusFromText } from '../../../src/bounce/dsn.js';
+import type { RecipientAction } from '../../../src/bounce/analysis/analysis-types.js';
+import { cleanDiagnostic, kindOf, parseDeliveryStatus, parseStatus, replyStart, statusFromText } from '../../../src/bounce/analysis/dsn.js';
 import {
   decodeEmbeddedUnicode,
   oneLine,
@@ -13,7 +13,7 @@ import {
   plausibleAddress,
   splitTyped,
   typedAddress,
-} from '../../../src/bounce/report-fields.js';
+} from '../../../src/bounce/analysis/report-fields.js';
 import { MAX_ADDRESS_LENGTH, MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_RECIPIENTS } from '../../../src/lib/limits.js';
 
 describe('parseFieldBlocks', () => {

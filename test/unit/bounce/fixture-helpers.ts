@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeBounceAddress } from '../../../src/lib/bounce-address.js';
+import { encodeBounceAddress } from '../../../src/bounce/bounce-address.js';
 import type { HmacKey } from '../../../src/lib/hmac-keys.js';
 
 export const FIXTURE_KEY: HmacKey = { id: 'fx', secret: 'fixture-secret-0123456789' };

@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyseMessage } from '../../../src/bounce/analyse.js';
+import { analyseMessage } from '../../../src/bounce/analysis/analyse.js';
 import { BOUNCE_DOMAIN, FIXTURE_DIR, FIXTURE_KEYS, loadFixture, substitute } from './fixture-helpers.js';
 
 interface FixtureSpec {

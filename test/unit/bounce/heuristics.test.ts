@@ -4,8 +4,8 @@
  * bounce-marker signals, the HTML-to-text helper, and linear behaviour on hostile text.
  */
 import { describe, expect, it } from 'vitest';
-import { autoReplySignal, bounceMarkers, failedRecipientsFallback, htmlToText, parseTextBounce, splitAtOriginal } from '../../../src/bounce/heuristics.js';
-import { parseMime } from '../../../src/bounce/mime.js';
+import { autoReplySignal, bounceMarkers, failedRecipientsFallback, htmlToText, parseTextBounce, splitAtOriginal } from '../../../src/bounce/analysis/heuristics.js';
+import { parseMime } from '../../../src/mail/mime-reader.js';
 import { MAX_BOUNCE_RECIPIENTS } from '../../../src/lib/limits.js';
 
 const never = (): boolean => false;

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { copySendId, encodeBounceAddress } from '../../../src/lib/bounce-address.js';
+import { copySendId, encodeBounceAddress } from '../../../src/bounce/bounce-address.js';
 import type { Logger } from '../../../src/lib/logger.js';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import type { NewSend, Send, Space, Store } from '../../../src/store/store.js';

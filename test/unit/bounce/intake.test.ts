@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BounceIntake, cutText, resultOfReport, summariseIntake } from '../../../src/bounce/intake.js';
+import { BounceIntake, resultOfReport, summariseIntake } from '../../../src/bounce/intake.js';
+import { cutText } from '../../../src/delivery/recorder.js';
 import { TransientError } from '../../../src/lib/errors.js';
 import { MAX_OUTCOME_DETAIL_LENGTH } from '../../../src/lib/limits.js';
 import { silentLogger } from '../../../src/lib/logger.js';

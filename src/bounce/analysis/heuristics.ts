@@ -37,12 +37,12 @@
  *
  * Pure: no I/O. Never throws.
  */
-import { decodeWordsSafe, parseAddressList } from '../core/address.js';
-import { MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_RECIPIENTS } from '../lib/limits.js';
-import { decodeAttributeValue } from '../tracking/html-entities.js';
+import { decodeWordsSafe, parseAddressList } from '../../core/address.js';
+import { MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_RECIPIENTS } from '../../lib/limits.js';
+import { decodeAttributeValue } from '../../mail/html-entities.js';
 import type { RecipientAction, RecipientReport } from './analysis-types.js';
 import { cleanDiagnostic, kindOf, replyStart, statusFromText } from './dsn.js';
-import { firstValue, type MimeField } from './mime.js';
+import { firstValue, type MimeField } from '../../mail/mime-reader.js';
 import { oneLine, plausibleAddress } from './report-fields.js';
 
 export type TextTemplate = 'qmail' | 'exim' | 'exchange' | 'generic';

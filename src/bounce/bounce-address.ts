@@ -35,9 +35,9 @@
  * Pure apart from node:crypto: no I/O, no clock.
  */
 import { normaliseDomain, splitAddress } from '../core/domain.js';
-import { InvariantError } from './errors.js';
-import { constantTimeEqual, hmacSha256, sha256Parts, type HmacKey } from './hmac-keys.js';
-import { MAX_ADDRESS_LENGTH, MAX_BOUNCE_SEND_ID_LENGTH, MAX_LOCAL_PART_LENGTH } from './limits.js';
+import { InvariantError } from '../lib/errors.js';
+import { constantTimeEqual, hmacSha256, sha256Parts, type HmacKey } from '../lib/hmac-keys.js';
+import { MAX_ADDRESS_LENGTH, MAX_BOUNCE_SEND_ID_LENGTH, MAX_LOCAL_PART_LENGTH } from '../lib/limits.js';
 
 /** Local-part prefix (with its separator); compared case-insensitively. */
 export const BOUNCE_PREFIX = 'trx-';

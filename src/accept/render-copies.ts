@@ -24,7 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Acceptance, HeaderEdit, HeaderField } from '../core/types.js';
 import { Spool } from '../lib/spool.js';
 import { createTrackingStage, type TrackingStageOptions } from '../tracking/tracking-stage.js';
-import { parseHeaderBlock } from '../transform/header-block.js';
+import { parseHeaderBlock } from '../mail/header-block.js';
 import { createMessageTransform } from '../transform/message-transform.js';
 
 export interface TrackedCopiesInput {

@@ -46,15 +46,15 @@
  *
  * Pure: no I/O, no clock. Never throws on input: garbage is kind 'other'.
  */
-import { decodeWordsSafe, parseAddressList } from '../core/address.js';
-import { normaliseDomain, splitAddress } from '../core/domain.js';
-import { decodeBounceAddress, sendOfBounceId } from '../lib/bounce-address.js';
-import type { HmacKey } from '../lib/hmac-keys.js';
-import { MAX_ADDRESS_LENGTH, MAX_BOUNCE_BYTES, MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_TEXT_BYTES } from '../lib/limits.js';
+import { decodeWordsSafe, parseAddressList } from '../../core/address.js';
+import { normaliseDomain, splitAddress } from '../../core/domain.js';
+import { decodeBounceAddress, sendOfBounceId } from '../bounce-address.js';
+import type { HmacKey } from '../../lib/hmac-keys.js';
+import { MAX_ADDRESS_LENGTH, MAX_BOUNCE_BYTES, MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_TEXT_BYTES } from '../../lib/limits.js';
 import type { ComplaintReport, DecodedBounceAddress, MessageAnalysis, RecipientReport } from './analysis-types.js';
 import { dedupe, parseDeliveryStatus } from './dsn.js';
 import { autoReplySignal, bounceMarkers, failedRecipientsFallback, htmlToText, parseTextBounce } from './heuristics.js';
-import { EMBEDDED_MESSAGE_TYPES, allValues, entityText, firstValue, parseMime, walkEntities, type MimeEntity } from './mime.js';
+import { EMBEDDED_MESSAGE_TYPES, allValues, entityText, firstValue, parseMime, walkEntities, type MimeEntity } from '../../mail/mime-reader.js';
 import { blockValue, blockValues, oneLine, parseFieldBlocks, plausibleAddress, type ReportField } from './report-fields.js';
 
 export type { ComplaintReport, DecodedBounceAddress, MessageAnalysis, RecipientAction, RecipientReport } from './analysis-types.js';

@@ -33,7 +33,7 @@
  * Limits: MAX_BOUNCE_RECIPIENTS recipient blocks; more: note 'recipients-truncated'.
  * Pure: no I/O. Never throws.
  */
-import { MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_RECIPIENTS } from '../lib/limits.js';
+import { MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_RECIPIENTS } from '../../lib/limits.js';
 import type { RecipientAction, RecipientReport } from './analysis-types.js';
 import { blockValue, oneLine, parseFieldBlocks, splitTyped, typedAddress, type FieldBlock, type ReportField } from './report-fields.js';
 

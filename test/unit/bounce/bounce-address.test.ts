@@ -12,10 +12,10 @@ import {
   isBounceSendId,
   sendOfBounceId,
   type BounceDecodeFailure,
-} from '../../src/lib/bounce-address.js';
-import { InvariantError } from '../../src/lib/errors.js';
-import type { HmacKey } from '../../src/lib/hmac-keys.js';
-import { MAX_BOUNCE_SEND_ID_LENGTH, MAX_LOCAL_PART_LENGTH } from '../../src/lib/limits.js';
+} from '../../../src/bounce/bounce-address.js';
+import { InvariantError } from '../../../src/lib/errors.js';
+import type { HmacKey } from '../../../src/lib/hmac-keys.js';
+import { MAX_BOUNCE_SEND_ID_LENGTH, MAX_LOCAL_PART_LENGTH } from '../../../src/lib/limits.js';
 
 const DOMAIN = 'bounces.example';
 const k1: HmacKey = { id: 'k1', secret: 'first secret, 16+ bytes long' };

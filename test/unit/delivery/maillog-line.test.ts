@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMaillogLine } from '../../../src/bounce/maillog.js';
+import { parseMaillogLine } from '../../../src/delivery/maillog-line.js';
 import { MAX_MAILLOG_LINE_BYTES } from '../../../src/lib/limits.js';
 
 // Line shapes as Postfix 3.7.11 wrote them on a private instance (maillog_file via postlogd).

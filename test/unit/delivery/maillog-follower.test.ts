@@ -1,13 +1,14 @@
 import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BounceIntake, DeliveryRecorder } from '../../../src/bounce/intake.js';
-import { MaillogFollower, type ProcessedLine } from '../../../src/bounce/maillog.js';
+import { BounceIntake } from '../../../src/bounce/intake.js';
+import { DeliveryRecorder } from '../../../src/delivery/recorder.js';
+import { MaillogFollower, type ProcessedLine } from '../../../src/delivery/maillog-follower.js';
 import { TransientError } from '../../../src/lib/errors.js';
 import { MAX_MAILLOG_LINE_BYTES, MAX_MAILLOG_QUEUE_IDS } from '../../../src/lib/limits.js';
 import { silentLogger } from '../../../src/lib/logger.js';
 import type { Store } from '../../../src/store/store.js';
-import { BOUNCE_DOMAIN, KEYS, OTHER_KEYS, bounceAddress, clock, failingStore, postfixDsn, seedStore, type Seeded } from './intake.helpers.js';
+import { BOUNCE_DOMAIN, KEYS, OTHER_KEYS, bounceAddress, clock, failingStore, postfixDsn, seedStore, type Seeded } from '../bounce/intake.helpers.js';
 
 // Postfix 3.7.11 line shapes (see maillog.test.ts), with our own queue ids and addresses.
 const qmgrFrom = (qid: string, sender: string): string => `Nov 23 00:56:20 relay postfix/qmgr[28427]: ${qid}: from=<${sender}>, size=456, nrcpt=1 (queue active)\n`;

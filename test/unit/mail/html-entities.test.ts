@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeAttributeValue, escapeAttributeValue } from '../../../src/tracking/html-entities.js';
+import { decodeAttributeValue, escapeAttributeValue } from '../../../src/mail/html-entities.js';
 
 describe('decodeAttributeValue (as a browser decodes an attribute value)', () => {
   it.each<[string, string]>([

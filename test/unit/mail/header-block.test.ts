@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { HeaderEdit } from '../../../src/core/types.js';
 import { InvariantError } from '../../../src/lib/errors.js';
 import { HEADER_FOLD_AT, MAX_HEADER_LINE_OCTETS } from '../../../src/lib/limits.js';
-import { applyHeaderEdits, decodeFieldBytes, formatHeaderField, parseHeaderBlock } from '../../../src/transform/header-block.js';
+import { applyHeaderEdits, decodeFieldBytes, formatHeaderField, parseHeaderBlock } from '../../../src/mail/header-block.js';
 
 const block = (s: string): Buffer => Buffer.from(s, 'utf8');
 const edit = (s: string, edits: readonly HeaderEdit[]): string => applyHeaderEdits(parseHeaderBlock(block(s)), edits).toString('utf8');

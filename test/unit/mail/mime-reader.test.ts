@@ -1,5 +1,5 @@
 /**
- * The bounce MIME reader (src/bounce/mime.ts): header blocks, multipart splitting, transfer
+ * The bounce MIME reader (src/mail/mime-reader.ts): header blocks, multipart splitting, transfer
  * and charset decoding, embedded messages, and the MIME limits (MAX_MIME_NODES,
  * MAX_BOUNCE_MIME_DEPTH, MAX_HEADER_BLOCK_BYTES) one step past each.
  */
@@ -17,7 +17,7 @@ import {
   splitMultipart,
   walkEntities,
   type MimeEntity,
-} from '../../../src/bounce/mime.js';
+} from '../../../src/mail/mime-reader.js';
 import { MAX_BOUNCE_MIME_DEPTH, MAX_HEADER_BLOCK_BYTES, MAX_MIME_NODES } from '../../../src/lib/limits.js';
 
 const crlf = (lines: readonly string[]): Buffer => Buffer.from(lines.join('\r\n'), 'utf8');

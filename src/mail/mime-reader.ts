@@ -7,7 +7,7 @@
  * collect the same parts anyway. Bounce messages are small; the cap is MAX_BOUNCE_BYTES.
  *
  * What it reads:
- *  - RFC 5322 header blocks, with transform/header-block.ts's field parser; values unfolded
+ *  - RFC 5322 header blocks, with mail/header-block.ts's field parser; values unfolded
  *    (CR/LF removed) and trimmed, bytes read as UTF-8 when valid, else Latin-1 (RFC 6532 allows
  *    UTF-8). An entity whose first line is neither a field nor an mbox "From " line has no
  *    header: all of it is body (garbage, or a MIME part that skipped its blank line).
@@ -32,7 +32,7 @@
 import iconv from 'iconv-lite';
 import libmime from 'libmime';
 import { MAX_BOUNCE_MIME_DEPTH, MAX_HEADER_BLOCK_BYTES, MAX_MIME_NODES } from '../lib/limits.js';
-import { decodeFieldBytes, parseHeaderBlock } from '../transform/header-block.js';
+import { decodeFieldBytes, parseHeaderBlock } from './header-block.js';
 
 const CR = 0x0d;
 const LF = 0x0a;

@@ -19,7 +19,7 @@
  *
  * Pure: no I/O. Never throws.
  */
-import { MAX_ADDRESS_LENGTH } from '../lib/limits.js';
+import { MAX_ADDRESS_LENGTH } from '../../lib/limits.js';
 
 export interface ReportField {
   readonly name: string;
