@@ -1,10 +1,14 @@
 /**
  * The authenticated account behind an SMTP login: the user and its space, with the space's
- * facts as core/ needs them. Shared by the milter and the policy adapters.
+ * facts as core/ needs them; and the check every adapter makes before a message is sent
+ * (checkLogin: a login, known to the store, whose space allows the sender). Shared by the
+ * milter (at MAIL) and the policy service (at RCPT), so both give the same answer.
  *
  * Throws TransientError when the store is unavailable (callers turn that into a 4xx).
  */
-import type { SpaceFacts } from '../core/types.js';
+import { checkSender } from '../core/evaluate.js';
+import { rejection } from '../core/replies.js';
+import type { Rejection, SpaceFacts } from '../core/types.js';
 import type { Space, Store, User } from '../store/store.js';
 
 export interface Account {
@@ -14,7 +18,7 @@ export interface Account {
 }
 
 /** Null when there is no such user (any more): a login the store does not know. */
-export async function loadAccount(store: Store, login: string): Promise<Account | null> {
+export async function loadAccount(store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>, login: string): Promise<Account | null> {
   const user = await store.getUserByEmail(login);
   if (!user) return null;
   const space = await store.getSpace(user.spaceId);
@@ -31,4 +35,21 @@ export async function loadAccount(store: Store, login: string): Promise<Account 
       defaultFlags: space.defaultFlags,
     },
   };
+}
+
+/**
+ * The account of `login` when it may send as `mailFrom`, else core's rejection: no login or
+ * a login the store does not know (a removed user) → auth-required; a sender outside the
+ * space's domains → core's sender reply.
+ */
+export async function checkLogin(
+  store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>,
+  login: string | null,
+  mailFrom: string,
+): Promise<{ readonly account: Account; readonly rejection: null } | { readonly account: Account | null; readonly rejection: Rejection }> {
+  if (login === null || login === '') return { account: null, rejection: rejection('auth-required') };
+  const account = await loadAccount(store, login);
+  if (!account) return { account: null, rejection: rejection('auth-required') };
+  const refused = checkSender(account.facts, mailFrom);
+  return refused ? { account, rejection: refused } : { account, rejection: null };
 }

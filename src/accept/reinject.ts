@@ -1,5 +1,5 @@
 /**
- * Hands a message to Postfix's re-injection listener (postfix/master.cf: loopback, no
+ * The Reinject port (ports.ts) over SMTP: hands a message to Postfix's re-injection listener (postfix/master.cf: loopback, no
  * milter, no AUTH, permit_mynetworks) over SMTP — used for the untracked BCC copy, which
  * must be safely in Postfix's queue before the main message is accepted.
  *
@@ -9,9 +9,9 @@
  *
  * Uses nodemailer's SMTP transport (maintained, streams the message, handles dot-stuffing).
  */
-import type { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import { TransientError } from '../lib/errors.js';
+import type { Reinject, ReinjectMessage } from './ports.js';
 
 /** How long one re-injection may take in all (connect, envelope, data), in milliseconds. */
 export const REINJECT_TIMEOUT_MS = 60_000;
@@ -21,13 +21,9 @@ export interface ReinjectTarget {
   readonly port: number;
 }
 
-export interface ReinjectMessage {
-  readonly from: string;
-  readonly to: readonly string[];
-  /** The whole message (headers and body), CRLF lines. */
-  readonly raw: Readable;
-  /** ENVID for DSNs, optional. */
-  readonly envid?: string | undefined;
+/** The Reinject port (ports.ts) for a listener. */
+export function reinjectTo(target: ReinjectTarget, timeoutMs = REINJECT_TIMEOUT_MS): Reinject {
+  return (msg) => reinject(target, msg, timeoutMs);
 }
 
 export async function reinject(target: ReinjectTarget, msg: ReinjectMessage, timeoutMs = REINJECT_TIMEOUT_MS): Promise<string> {

@@ -1,17 +1,18 @@
 /**
- * The two renderings of an accepted message when tracking applies (architecture.md: "The BCC
- * recipient gets the message rendered exactly as for the To recipient but without any
+ * The two renderings of an accepted message when tracking applies (docs/architecture.md: "The
+ * BCC recipient gets the message rendered exactly as for the To recipient but without any
  * tracking"):
  *
- *  - the To copy: the body with the open pixel and/or tracked links (the milter replaces the
- *    body of the message Postfix holds with it, SMFIR_REPLBODY), plus the changes the
- *    rewrite made to the top-level header block (e.g. Content-Transfer-Encoding of a
- *    single-part HTML message), as HeaderEdits;
- *  - the BCC copy: the whole message with the same header edits as the To copy, its body
- *    passed through the same rewrite stage with tracking off — so both copies are encoded
- *    alike and differ only by tracking — handed to Postfix separately by the caller.
+ *  - the To copy: the body with the open pixel and/or tracked links (an adapter that edits the
+ *    message in place, the milter, replaces the body with it), plus the change the rewrite
+ *    made to the top-level header block (reported by the tracking stage as HeaderEdits, e.g.
+ *    Content-Transfer-Encoding of a single-part HTML message);
+ *  - the BCC copy: the whole message with the verdict's header edits, the To copy's header
+ *    change and the caller's BCC-only edits, its body passed through the same rewrite stage
+ *    with tracking off — so both copies are encoded alike and differ only by tracking —
+ *    handed to Postfix separately by the caller.
  *
- * Both stream through the transform and into Spools (memory up to SPOOL_MEMORY_BYTES, then a
+ * Both stream through the transform into Spools (memory up to SPOOL_MEMORY_BYTES, then a
  * temporary file), so memory stays bounded whatever the message size. When the rewrite
  * tracked nothing (no HTML part, unknown charset, part over the cap) there is no To body and
  * no BCC copy: the message stays one transaction.
@@ -21,30 +22,31 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Acceptance, HeaderEdit, HeaderField } from '../core/types.js';
-import { Spool } from '../lib/spool.js';
+import type { HeaderEdit, HeaderField } from '../core/types.js';
+import type { Spool } from '../lib/spool.js';
 import { createTrackingStage, type TrackingStageOptions } from '../tracking/tracking-stage.js';
-import { parseHeaderBlock } from '../mail/header-block.js';
 import { createMessageTransform } from '../transform/message-transform.js';
 
-export interface TrackedCopiesInput {
-  /** Header fields as Postfix sent them; values keep their leading whitespace when `leadingSpace`. */
+export interface RenderCopiesInput {
+  /** Header fields as received; values keep their leading whitespace when `leadingSpace`. */
   readonly headers: readonly HeaderField[];
   readonly leadingSpace: boolean;
-  /** The original body (after the header/body blank line). */
+  /** The original body (after the header/body blank line), ended. */
   readonly body: Spool;
-  readonly verdict: Acceptance;
+  /** The verdict's header edits (applied to the BCC copy; the caller applies them to the To copy). */
+  readonly headerEdits: readonly HeaderEdit[];
   /** Tracking for the To recipient. */
   readonly tracking: Pick<TrackingStageOptions, 'pixelUrl' | 'clickUrl'>;
-  /** Whether a separate untracked BCC copy is wanted (a BCC recipient that is not suppressed). */
+  /** Whether a separate untracked BCC copy is wanted. */
   readonly wantBccCopy: boolean;
-  /** Header edits for the BCC copy only, applied after the verdict's (e.g. its own X-Trxmail-Ref). */
-  readonly bccHeaderEdits?: readonly HeaderEdit[];
-  readonly spoolDir: string;
+  /** Header edits for the BCC copy only, applied last (e.g. its own X-Trxmail-Ref). */
+  readonly bccHeaderEdits: readonly HeaderEdit[];
+  /** Where rendered copies go. */
+  readonly newSpool: () => Spool;
   readonly logger?: TrackingStageOptions['logger'];
 }
 
-export interface TrackedCopies {
+export interface RenderedCopies {
   /** The To copy's new body, or null when tracking changed nothing. */
   readonly toBody: Spool | null;
   /** Top-level header changes the rewrite made (to apply to the To copy too). */
@@ -53,17 +55,15 @@ export interface TrackedCopies {
   readonly bccMessage: Spool | null;
   readonly linksRewritten: number;
   readonly pixelInserted: boolean;
+  /** Removes every spool of the rendering; safe to call more than once. */
   dispose(): Promise<void>;
 }
 
 const CRLF = Buffer.from('\r\n');
+const NO_COPIES: RenderedCopies = { toBody: null, toHeaderEdits: [], bccMessage: null, linksRewritten: 0, pixelInserted: false, dispose: async () => {} };
 
-function headerBytes(fields: readonly HeaderField[], leadingSpace: boolean): Buffer {
-  return Buffer.from(fields.map((f) => `${f.name}:${leadingSpace ? '' : ' '}${f.value}\r\n`).join(''), 'utf8');
-}
-
-function original(input: TrackedCopiesInput): Readable {
-  const head = headerBytes(input.headers, input.leadingSpace);
+function original(input: RenderCopiesInput): Readable {
+  const head = Buffer.from(input.headers.map((f) => `${f.name}:${input.leadingSpace ? '' : ' '}${f.value}\r\n`).join(''), 'utf8');
   return Readable.from(
     (async function* () {
       yield head;
@@ -73,16 +73,12 @@ function original(input: TrackedCopiesInput): Readable {
   );
 }
 
-/** Writes a message's header block to `onHead` and everything after the blank line to `body`. */
-class HeadBodySplitter extends Writable {
-  private head: Buffer[] = [];
-  private headLength = 0;
+/** Writes everything after a message's header block (and its blank line) to `body`. */
+class BodyOnly extends Writable {
+  private head: Buffer = Buffer.alloc(0);
   private inBody = false;
 
-  constructor(
-    private readonly body: Spool,
-    private readonly onHead: (head: Buffer) => void,
-  ) {
+  constructor(private readonly body: Spool) {
     super();
   }
 
@@ -91,101 +87,65 @@ class HeadBodySplitter extends Writable {
       this.body.write(chunk).then(() => cb(), cb);
       return;
     }
-    this.head.push(chunk);
-    this.headLength += chunk.length;
-    const all = Buffer.concat(this.head, this.headLength);
+    // Keep only the last 3 bytes of the head: enough to find a CRLFCRLF across chunks.
+    const all = Buffer.concat([this.head, chunk]);
     const end = all.indexOf('\r\n\r\n');
     if (end === -1) {
-      this.head = [all];
+      this.head = all.subarray(Math.max(0, all.length - 3));
       cb();
       return;
     }
     this.inBody = true;
-    this.onHead(all.subarray(0, end + 2));
-    this.head = [];
+    this.head = Buffer.alloc(0);
     this.body.write(all.subarray(end + 4)).then(() => cb(), cb);
   }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    if (!this.inBody) {
-      // A message that ends inside its header: no body.
-      this.onHead(Buffer.concat(this.head));
-      this.head = [];
-    }
-    cb();
-  }
 }
 
-/** Fields whose value changed (or appeared) between two header blocks, as `set` edits. */
-function headerChanges(before: readonly HeaderField[], after: readonly HeaderField[]): HeaderEdit[] {
-  const first = (fields: readonly HeaderField[]): Map<string, HeaderField> => {
-    const m = new Map<string, HeaderField>();
-    for (const f of fields) if (!m.has(f.name.toLowerCase())) m.set(f.name.toLowerCase(), f);
-    return m;
-  };
-  const a = first(before);
-  const edits: HeaderEdit[] = [];
-  for (const [key, f] of first(after)) {
-    const old = a.get(key);
-    const norm = (v: string): string => v.replace(/\r?\n(?=[ \t])/g, '').trim();
-    if (!old || norm(old.value) !== norm(f.value)) edits.push({ op: 'set', name: f.name, value: norm(f.value) });
-  }
-  return edits;
+/** Writes a whole stream to a spool. */
+function toSpool(spool: Spool): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      spool.write(chunk).then(() => cb(), cb);
+    },
+  });
 }
 
-export async function renderTrackedCopies(input: TrackedCopiesInput): Promise<TrackedCopies> {
+export async function renderCopies(input: RenderCopiesInput): Promise<RenderedCopies> {
   const spools: Spool[] = [];
   const dispose = async (): Promise<void> => {
-    await Promise.all(spools.map((s) => s.dispose()));
+    await Promise.all(spools.splice(0).map((s) => s.dispose()));
   };
+  const logger = input.logger ? { logger: input.logger } : {};
   try {
-    // The To copy: no header edits here (the milter edits Postfix's copy), tracking on.
-    const toStage = createTrackingStage({ ...input.tracking, ...(input.logger ? { logger: input.logger } : {}) });
-    const toBody = new Spool(input.spoolDir);
+    // The To copy: no header edits here (the caller edits its own copy), tracking on.
+    const toStage = createTrackingStage({ ...input.tracking, ...logger });
+    const toBody = input.newSpool();
     spools.push(toBody);
-    let toHead: Buffer = Buffer.alloc(0);
-    await pipeline(
-      original(input),
-      createMessageTransform({ onHeaders: () => [], bodyStages: [toStage.stage] }),
-      new HeadBodySplitter(toBody, (h) => (toHead = h)),
-    );
+    await pipeline(original(input), createMessageTransform({ onHeaders: () => [], bodyStages: [toStage.stage] }), new BodyOnly(toBody));
     await toBody.end();
     const result = toStage.result();
     if (result.tracked === 0) {
       await dispose();
-      return { toBody: null, toHeaderEdits: [], bccMessage: null, linksRewritten: 0, pixelInserted: false, dispose: async () => {} };
+      return NO_COPIES;
     }
-    const inputFields = parseHeaderBlock(Buffer.concat([headerBytes(input.headers, input.leadingSpace), CRLF])).fields;
-    const toHeaderEdits = headerChanges(inputFields, parseHeaderBlock(Buffer.concat([toHead, CRLF])).fields);
+    const toHeaderEdits = result.rootHeaderEdits;
 
     let bccMessage: Spool | null = null;
     if (input.wantBccCopy) {
-      const bccStage = createTrackingStage({ pixelUrl: null, clickUrl: null, ...(input.logger ? { logger: input.logger } : {}) });
-      bccMessage = new Spool(input.spoolDir);
+      const bccStage = createTrackingStage({ pixelUrl: null, clickUrl: null, ...logger });
+      bccMessage = input.newSpool();
       spools.push(bccMessage);
-      const sink = bccMessage;
       await pipeline(
         original(input),
         createMessageTransform({
-          onHeaders: () => [...input.verdict.headerEdits, ...toHeaderEdits, ...(input.bccHeaderEdits ?? [])],
+          onHeaders: () => [...input.headerEdits, ...toHeaderEdits, ...input.bccHeaderEdits],
           bodyStages: [bccStage.stage],
         }),
-        new Writable({
-          write(chunk: Buffer, _enc, cb) {
-            sink.write(chunk).then(() => cb(), cb);
-          },
-        }),
+        toSpool(bccMessage),
       );
       await bccMessage.end();
     }
-    return {
-      toBody,
-      toHeaderEdits,
-      bccMessage,
-      linksRewritten: result.linksRewritten,
-      pixelInserted: result.pixelInserted,
-      dispose,
-    };
+    return { toBody, toHeaderEdits, bccMessage, linksRewritten: result.linksRewritten, pixelInserted: result.pixelInserted, dispose };
   } catch (err: unknown) {
     await dispose();
     throw err;

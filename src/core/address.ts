@@ -23,7 +23,7 @@
  * Unterminated quoted strings, comments and angle brackets run to the end of the input.
  */
 import libmime from 'libmime';
-import { MAX_ADDRESS_LENGTH, MAX_LOCAL_PART_LENGTH } from '../lib/limits.js';
+import { MAX_ADDRESS_LENGTH, MAX_LOCAL_PART_LENGTH } from './limits.js';
 import { normaliseDomain } from './domain.js';
 import { utf8Length } from './utf8.js';
 

@@ -15,7 +15,7 @@
  * Pure. Throws nothing.
  */
 import libmime from 'libmime';
-import { MAX_HEADER_LINE_OCTETS } from '../lib/limits.js';
+import { MAX_HEADER_LINE_OCTETS } from './limits.js';
 import { foldPoints } from './fold.js';
 import { parseAddressList, type ParsedMailbox } from './address.js';
 import { utf8Length } from './utf8.js';

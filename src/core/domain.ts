@@ -10,7 +10,7 @@
  * Pure: no I/O. Returns null for input that is not a domain rather than throwing.
  */
 import punycode from 'punycode/punycode.js';
-import { MAX_DOMAIN_LENGTH } from '../lib/limits.js';
+import { MAX_DOMAIN_LENGTH } from './limits.js';
 
 const LABEL_RE = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 

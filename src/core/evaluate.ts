@@ -31,8 +31,8 @@
  * Pure: no I/O, no clock. Throws InvariantError only for impossible facts (configured flags
  * out of range, an edit value with a line break), never for anything a client sent.
  */
-import { InvariantError } from '../lib/errors.js';
-import { MAX_RECIPIENTS } from '../lib/limits.js';
+import { InvariantError } from './errors.js';
+import { MAX_RECIPIENTS } from './limits.js';
 import { parseAddressList, parseEnvelopeAddress, unfold, type ParsedMailbox } from './address.js';
 import { mailboxValue, rawMailboxValue } from './display-name.js';
 import { canonicalAddress, domainAllowed, normaliseDomain } from './domain.js';
@@ -41,7 +41,9 @@ import { rejection } from './replies.js';
 import { parseTags } from './tags.js';
 import {
   FLAG_CHECK_UNSUBSCRIBE,
+  FLAG_CLICK_TRACKING,
   FLAG_IGNORE_BOUNCES,
+  FLAG_OPEN_TRACKING,
   type Acceptance,
   type Facts,
   type HeaderEdit,
@@ -51,6 +53,7 @@ import {
   type SpaceFacts,
   type SuppressionAnswer,
   type SuppressionList,
+  type TrackingPlan,
   type Verdict,
 } from './types.js';
 
@@ -204,6 +207,7 @@ export function evaluate(facts: Facts): Verdict {
     if (e.op === 'set' && /[\r\n\0]/.test(e.value)) throw new InvariantError(`header edit for ${e.name} has a line break`);
   }
 
+  const deliverTo = recipients.filter((r) => r.role !== 'discarded' && r.suppressed === null).map((r) => r.address);
   const acceptance: Acceptance = {
     kind: 'accept',
     headerEdits: edits,
@@ -214,11 +218,33 @@ export function evaluate(facts: Facts): Verdict {
     bcc,
     discarded: recipients.filter((r) => r.role === 'discarded').map((r) => r.address),
     recipients,
-    deliverTo: recipients.filter((r) => r.role !== 'discarded' && r.suppressed === null).map((r) => r.address),
+    deliverTo,
     removeRecipients: recipients.filter((r) => r.role === 'discarded' || r.suppressed !== null).map((r) => r.address),
     flags,
     flagsSource: flagsResult.source,
     tags: tagsResult.tags,
+    tracking: trackingPlan(flags, facts.headers, deliverTo, toRcpt, bcc),
   };
   return acceptance;
+}
+
+/** The TrackingPlan of an accepted message (src/core/types.ts), or null. */
+function trackingPlan(
+  flags: number,
+  headers: readonly HeaderField[],
+  deliverTo: readonly string[],
+  to: string,
+  bcc: string | null,
+): TrackingPlan | null {
+  const open = (flags & FLAG_OPEN_TRACKING) !== 0;
+  const click = (flags & FLAG_CLICK_TRACKING) !== 0;
+  if ((!open && !click) || !deliverTo.includes(to) || !mayHoldHtml(headers)) return null;
+  return { open, click, bccCopy: bcc !== null && deliverTo.includes(bcc) };
+}
+
+/** False when the top-level Content-Type (RFC 2045 default: text/plain) rules out any HTML part. */
+function mayHoldHtml(headers: readonly HeaderField[]): boolean {
+  const ct = headers.find((h) => lower(h.name) === 'content-type');
+  if (!ct) return false;
+  return /^\s*(multipart\/|text\/html\b)/i.test(ct.value);
 }

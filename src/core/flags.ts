@@ -11,7 +11,7 @@
  * Pure. Throws InvariantError only when a configured default (from the store) is out of
  * range, which is a bug elsewhere, never for message input.
  */
-import { InvariantError } from '../lib/errors.js';
+import { InvariantError } from './errors.js';
 import { unfold } from './address.js';
 import { DEFAULT_FLAGS, MAX_FLAGS, type FlagSource, type HeaderField } from './types.js';
 

@@ -9,8 +9,8 @@
  *
  * Pure: no I/O. Throws nothing.
  */
-import { RejectError } from '../lib/errors.js';
-import { MAX_ECHO_LENGTH, MAX_TAG_LENGTH, MAX_TAGS } from '../lib/limits.js';
+import { RejectError } from './errors.js';
+import { MAX_ECHO_LENGTH, MAX_TAG_LENGTH, MAX_TAGS } from './limits.js';
 import { MAX_FLAGS, type RejectReason, type Rejection } from './types.js';
 
 /**
@@ -38,6 +38,11 @@ interface ReplySpec<A extends readonly unknown[]> {
 
 /** Every rejection: reason → code, enhanced code, text builder. The README quotes this table. */
 export const REPLIES = {
+  'auth-required': {
+    code: 530,
+    enhanced: '5.7.0',
+    text: () => 'Authentication required',
+  },
   'null-sender': {
     code: 553,
     enhanced: '5.1.7',

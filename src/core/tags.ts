@@ -8,7 +8,7 @@
  *
  * Pure. Throws nothing; a limit breach is returned as a result.
  */
-import { MAX_TAG_LENGTH, MAX_TAGS } from '../lib/limits.js';
+import { MAX_TAG_LENGTH, MAX_TAGS } from './limits.js';
 import { decodeWordsSafe, unfold } from './address.js';
 import type { HeaderField } from './types.js';
 

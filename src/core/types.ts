@@ -79,6 +79,7 @@ export interface Rejection {
 }
 
 export type RejectReason =
+  | 'auth-required'
   | 'null-sender'
   | 'sender-syntax'
   | 'sender-domain-not-allowed'
@@ -136,6 +137,26 @@ export interface Acceptance {
   readonly flags: number;
   readonly flagsSource: FlagSource;
   readonly tags: readonly string[];
+  /** What tracking this message gets, or null when none (see TrackingPlan). */
+  readonly tracking: TrackingPlan | null;
+}
+
+/**
+ * Tracking of one accepted message. Present only when the effective flags ask for open or
+ * click tracking, the To recipient receives the message (not suppressed) and the top-level
+ * Content-Type can hold an HTML part (text/html or multipart; plain text never has one).
+ * Whether an HTML part really gets a pixel or a link is known only after the rewrite.
+ */
+export interface TrackingPlan {
+  /** Flag 1: an open pixel in the To copy. */
+  readonly open: boolean;
+  /** Flag 2: tracked links in the To copy. */
+  readonly click: boolean;
+  /**
+   * The BCC recipient receives the message (not suppressed) and so needs its own untracked
+   * copy, rendered like the To copy without tracking, as a separate message.
+   */
+  readonly bccCopy: boolean;
 }
 
 export type Verdict = Rejection | Acceptance;

@@ -1,34 +1,29 @@
 /**
  * Every size and count limit trxmail enforces, in one place. Each has a test that shows
- * what happens one step past it.
+ * what happens one step past it. The limits of the relay's rules live in core (src/core/limits.ts,
+ * pure) and are re-exported here, so this stays the one list to read.
  */
+export {
+  MAX_TAGS,
+  MAX_TAG_LENGTH,
+  MAX_ADDRESS_LENGTH,
+  MAX_LOCAL_PART_LENGTH,
+  MAX_DOMAIN_LENGTH,
+  MAX_RECIPIENTS,
+  MAX_ECHO_LENGTH,
+  MAX_HEADER_LINE_OCTETS,
+} from '../core/limits.js';
 
-/** Most tags one message may carry (after splitting, trimming and de-duplication). */
-export const MAX_TAGS = 20;
-/** Longest single tag, in Unicode code points. */
-export const MAX_TAG_LENGTH = 100;
 /** Largest top-level header block the transform accepts (bytes); above it: 552 5.3.4. Postfix's header_size_limit is 102400. */
 export const MAX_HEADER_BLOCK_BYTES = 1024 * 1024;
 /** Most MIME nodes in one message; above it: 552 5.3.4. */
 export const MAX_MIME_NODES = 1000;
 /** Longest header line we write before folding (RFC 5322 recommends 78; 998 is the hard limit). */
 export const HEADER_FOLD_AT = 78;
-/** Longest address (RFC 5321 path limit). */
-export const MAX_ADDRESS_LENGTH = 256;
-/** Longest local part (RFC 5321). */
-export const MAX_LOCAL_PART_LENGTH = 64;
-/** Longest domain (RFC 5321). */
-export const MAX_DOMAIN_LENGTH = 255;
-/** Most RCPT TO addresses core looks at; Postfix's smtpd_recipient_limit default is 1000. */
-export const MAX_RECIPIENTS = 1000;
 /** Longest password accepted for hashing, in UTF-8 bytes (bounds scrypt input and SASL work). */
 export const MAX_PASSWORD_BYTES = 1024;
 /** Longest customer space name, in UTF-16 code units. */
 export const MAX_SPACE_NAME_LENGTH = 100;
-/** Longest piece of client text (address, header value) echoed in an SMTP reply; longer is cut and "..." added. */
-export const MAX_ECHO_LENGTH = 64;
-/** Hard limit of one header line the transform writes, in octets without CRLF (RFC 5322 2.1.1). */
-export const MAX_HEADER_LINE_OCTETS = 998;
 /** Longest Dovecot auth-protocol line, in bytes without the LF (Dovecot's AUTH_CLIENT_MAX_LINE_LENGTH); longer: drop. */
 export const MAX_AUTH_LINE = 16384;
 /** Most authentication requests open at once on one auth connection (Postfix keeps one); one more: drop. */

@@ -1,83 +1,42 @@
 /**
- * The trxmail milter handler: the rules of the relay applied to each message Postfix
- * receives (architecture.md "The rules being enforced").
+ * The trxmail milter handler: translates between the milter session (src/milter/session.ts)
+ * and the protocol-neutral accept step (src/accept/accept-message.ts).
  *
- *  MAIL  no SASL login ({auth_authen})      → 530 5.7.0 Authentication required
- *        login unknown to the store          → 530 5.7.0 (the user was removed)
- *        sender not in the space's domains   → core's 553 5.1.7 / 553 5.7.1 reply
- *  EOM   core verdict on envelope + headers:
- *        reject → core's reply (5xx);
- *        accept → record the send under the queue id (macro `i`), then edits: change the
- *        envelope sender to the bounce address (RET/ENVID kept), delete discarded and
- *        suppressed recipients, header edits (From, To, Cc, Bcc, Sender, X-Mxm-*), and
- *        `continue` — or `discard` when no recipient is left (every one suppressed), so
- *        the client still gets "250 … queued as <id>" and nothing is delivered.
- *  Tracking (flags 1/2, To not suppressed, an HTML part that the rewrite tracked): the body
- *        (spooled: memory, then disk) is rendered twice (accept/render-copies.ts). The To
- *        copy replaces Postfix's body (SMFIR_REPLBODY); when there is a BCC recipient, its
- *        untracked copy is handed to Postfix's re-injection listener with its own bounce
- *        address (`<queue id>_b`) FIRST, the BCC is then deleted from this transaction. If
- *        that hand-over fails, the client gets a 4xx for the whole message and nothing is
- *        recorded. (If the record then fails, the client's retry sends the BCC a second
- *        copy: at least once, never lost.)
+ *  MAIL  checkLogin (src/accept/account.ts): no SASL login ({auth_authen}), a login the store
+ *        does not know, or a sender outside the space's domains → core's reply (530 5.7.0,
+ *        553 5.1.7, 553 5.7.1);
+ *  BODY  kept in a spool (memory, then disk) only when tracking is configured (the accept
+ *        step may render the To copy and the BCC copy from it);
+ *  EOM   no queue id (macro `i`) → TransientError (451: no id, no promise);
+ *        the accept step's outcome →
+ *          reject  → core's reply;
+ *          discard → SMFIR_DISCARD (the client still gets "250 … queued as <id>");
+ *          accept  → change the envelope sender (RET/ENVID kept), delete the recipients the
+ *                    outcome takes out (every RCPT spelling of them), header edits as index
+ *                    edits (header-edits.ts), the To copy's body (SMFIR_REPLBODY) when
+ *                    tracking rendered one, then continue.
  *
- * Nothing lost: the send is recorded before the reply that lets Postfix queue the message,
- * and any doubt (store error, missing queue id, unexpected error) is thrown, which the
- * session turns into 451 4.3.0 — the client retries, nothing was promised.
+ * Spools (the body, the rendered copies) are released at the next MAIL, at abort and at
+ * close: the session may still be streaming the replacement body to Postfix after eom().
  *
- * Metrics (src/metrics/metrics.ts): accepted / rejected{stage,reason} / tempfailed (this
- * handler threw) and the end-of-message duration.
- *
- * Throws: TransientError (→ 4xx via the session); nothing else on purpose.
+ * Throws: TransientError (→ 4xx via the session); RejectError from the accept step.
  */
-import { checkSender, evaluate } from '../core/evaluate.js';
-import { Readable } from 'node:stream';
-import { FLAG_CLICK_TRACKING, FLAG_OPEN_TRACKING, type Acceptance, type HeaderEdit, type Rejection } from '../core/types.js';
-import { copySendId } from '../bounce/bounce-address.js';
-import { Spool } from '../lib/spool.js';
-import { reinject, type ReinjectTarget } from '../accept/reinject.js';
-import { renderTrackedCopies } from '../accept/render-copies.js';
-import type { TrackingLinks } from '../tracking/links.js';
+import { checkLogin, type Account } from '../accept/account.js';
+import { acceptMessage } from '../accept/accept-message.js';
+import type { AcceptPorts } from '../accept/ports.js';
+import type { Rejection } from '../core/types.js';
 import { TransientError } from '../lib/errors.js';
-import type { Account } from '../accept/account.js';
-import { loadAccount } from '../accept/account.js';
-import type { NewSend, SendRecipient, Store } from '../store/store.js';
+import { errorForLog, escapeLogValue } from '../lib/logger.js';
+import type { Spool } from '../lib/spool.js';
+import type { Store } from '../store/store.js';
 import type { MilterEdit, MilterEomResult, MilterHandler, MilterHandlerFactory, MilterMessageContext, MilterReply } from './handler.js';
 import { MilterReplies } from './handler.js';
 import { milterHeaderEdits } from './header-edits.js';
-import { escapeLogValue, errorForLog, type Logger } from '../lib/logger.js';
-import { metrics } from '../metrics/metrics.js';
 
-export interface RulesHandlerDeps {
-  readonly store: Store;
-  /** The bounce address for a send (HMAC-signed, src/bounce/bounce-address.ts). */
-  readonly bounceAddress: (spaceId: number, sendId: string) => string;
-  readonly logger: Logger;
-  readonly clock?: () => Date;
-  /** Open/click tracking and the BCC copy; null turns tracking off. */
-  readonly tracking: TrackingDeps | null;
+export interface RulesHandlerDeps extends AcceptPorts {
+  /** The store for the login check at MAIL (the accept step uses `store` too). */
+  readonly accounts: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>;
 }
-
-export interface TrackingDeps {
-  readonly links: TrackingLinks;
-  /** Postfix's re-injection listener. */
-  readonly reinject: ReinjectTarget;
-  /** Where spools spill to disk. */
-  readonly spoolDir: string;
-}
-
-/**
- * Added to every message trxmail accepts: the local part of its bounce address (HMAC-checked),
- * so a complaint (ARF) that returns only the original message still finds the send. Any
- * such header from the client is replaced.
- */
-export const REF_HEADER = 'X-Trxmail-Ref';
-
-function refEdit(bounceAddress: string): HeaderEdit {
-  return { op: 'set', name: REF_HEADER, value: bounceAddress.slice(0, bounceAddress.lastIndexOf('@')) };
-}
-
-export const AUTH_REQUIRED: MilterReply = MilterReplies.custom(530, '5.7.0', 'Authentication required');
 
 /** ESMTP MAIL parameters that survive the sender change (Postfix keeps these two). */
 const KEPT_MAIL_ARGS = /^(RET|ENVID)=/i;
@@ -93,128 +52,83 @@ export function createRulesHandler(deps: RulesHandlerDeps): MilterHandlerFactory
 class RulesHandler implements MilterHandler {
   private account: Account | null = null;
   private bodySpool: Spool | null = null;
-  /** Spools of the last message, whose body the session may still be sending to Postfix. */
-  private leftovers: Array<{ dispose(): Promise<void> }> = [];
+  /** What the last message left to release, once the session has sent its body on. */
+  private leftovers: Array<() => Promise<void>> = [];
 
   constructor(private readonly deps: RulesHandlerDeps) {}
 
   async body(chunk: Buffer): Promise<undefined> {
-    const tracking = this.deps.tracking;
-    if (!tracking) return undefined;
-    this.bodySpool ??= new Spool(tracking.spoolDir);
+    if (!this.deps.tracking) return undefined;
+    this.bodySpool ??= this.deps.newSpool();
     await this.bodySpool.write(chunk);
     return undefined;
   }
 
   private async cleanup(): Promise<void> {
-    const items = [...this.leftovers, ...(this.bodySpool ? [this.bodySpool] : [])];
+    const body = this.bodySpool;
+    const items = [...this.leftovers, ...(body ? [() => body.dispose()] : [])];
     this.leftovers = [];
     this.bodySpool = null;
-    await Promise.all(items.map((i) => i.dispose().catch((err: unknown) => this.deps.logger.warn({ err: errorForLog(err) }, 'could not remove a spool file'))));
+    await Promise.all(items.map((release) => release().catch((err: unknown) => this.deps.logger.warn({ err: errorForLog(err) }, 'could not remove a spool file'))));
   }
 
   async mail(sender: string, _args: readonly string[], macros: { get(name: string): string | undefined }): Promise<MilterReply> {
     this.account = null;
     await this.cleanup();
-    const login = macros.get('auth_authen');
-    if (login === undefined || login === '') {
-      metrics.rejected.inc({ stage: 'mail', reason: 'auth-required' });
-      return AUTH_REQUIRED;
+    const login = macros.get('auth_authen') ?? null;
+    const checked = await checkLogin(this.deps.accounts, login, sender);
+    if (checked.rejection) {
+      const r = checked.rejection;
+      if (r.reason === 'auth-required' && login !== null && login !== '') {
+        this.deps.logger.warn({ login: escapeLogValue(login) }, 'authenticated login is not in the store');
+      } else if (r.reason !== 'auth-required') {
+        this.deps.logger.info({ login: escapeLogValue(login ?? ''), sender: escapeLogValue(sender), reason: r.reason }, 'sender refused');
+      }
+      this.deps.metrics.rejected.inc({ stage: 'mail', reason: r.reason });
+      return rejectionReply(r);
     }
-    const account = await loadAccount(this.deps.store, login);
-    if (!account) {
-      this.deps.logger.warn({ login: escapeLogValue(login) }, 'authenticated login is not in the store');
-      metrics.rejected.inc({ stage: 'mail', reason: 'auth-required' });
-      return AUTH_REQUIRED;
-    }
-    const refused = checkSender(account.facts, sender);
-    if (refused) {
-      this.deps.logger.info(
-        { login: escapeLogValue(login), sender: escapeLogValue(sender), reason: refused.reason },
-        'sender refused',
-      );
-      metrics.rejected.inc({ stage: 'mail', reason: refused.reason });
-      return rejectionReply(refused);
-    }
-    this.account = account;
+    this.account = checked.account;
     return MilterReplies.continue;
   }
 
   async eom(ctx: MilterMessageContext): Promise<MilterEomResult> {
-    const started = process.hrtime.bigint();
-    try {
-      const { eom, reason } = await this.decideEom(ctx);
-      if (reason === null) metrics.accepted.inc();
-      else metrics.rejected.inc({ stage: 'eom', reason });
-      return eom;
-    } catch (err: unknown) {
-      metrics.tempfailed.inc();
-      throw err;
-    } finally {
-      metrics.eomLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    }
-  }
-
-  /** eom's work; `reason` names the rejection for the metrics, null when accepted. */
-  private async decideEom(ctx: MilterMessageContext): Promise<{ eom: MilterEomResult; reason: string | null }> {
-    const { store, logger } = this.deps;
-    const account = this.account;
-    if (!account || ctx.authUser === null) return { eom: { edits: [], reply: AUTH_REQUIRED }, reason: 'auth-required' };
     const queueId = ctx.queueId;
-    if (queueId === null || queueId === '') throw new TransientError('ENOQUEUEID', 'no queue id (macro i) at end of message');
-    const mailFrom = ctx.sender.address;
-    const rcptTo = ctx.recipients.map((r) => r.address);
-    const [fromAddressFlags, suppression] = await Promise.all([
-      store.getFromFlags(account.space.id, mailFrom),
-      store.lookupSuppression(account.space.id, rcptTo),
-    ]);
-    const verdict = evaluate({
-      space: account.facts,
-      user: account.user.email,
-      mailFrom,
-      rcptTo,
-      headers: ctx.headers,
-      fromAddressFlags,
-      suppression,
-      bounceAddress: this.deps.bounceAddress(account.space.id, queueId),
-    });
-    if (verdict.kind === 'reject') {
-      logger.info({ queueId, login: escapeLogValue(account.user.email), reason: verdict.reason }, 'message refused');
-      return { eom: { edits: [], reply: rejectionReply(verdict) }, reason: verdict.reason };
+    if (this.account && ctx.authUser !== null && (queueId === null || queueId === '')) {
+      this.deps.metrics.tempfailed.inc();
+      throw new TransientError('ENOQUEUEID', 'no queue id (macro i) at end of message');
     }
-    const nothingLeft = verdict.deliverTo.length === 0;
-    const tracked = nothingLeft ? null : await this.track(ctx, account, queueId, verdict);
-    await this.record(account, queueId, mailFrom, verdict, tracked?.bccCopyQueueId ?? null);
-    const remove = [...verdict.removeRecipients, ...(tracked?.bccCopyQueueId ? [verdict.bcc ?? ''] : [])];
-    const edits: MilterEdit[] = [
+    await this.bodySpool?.end();
+    const outcome = await acceptMessage(
       {
-        kind: 'chgfrom',
-        address: `<${verdict.envelopeSender}>`,
-        args: ctx.sender.args.filter((a) => KEPT_MAIL_ARGS.test(a)),
+        account: ctx.authUser === null ? null : this.account,
+        sendId: queueId ?? '',
+        mailFrom: ctx.sender.address,
+        rcptTo: ctx.recipients.map((r) => r.address),
+        headers: ctx.headers,
+        headerLeadingSpace: ctx.headerLeadingSpace,
+        body: this.bodySpool,
       },
-      ...uniqueSpellings(
-        ctx.recipients.map((r) => r.address),
-        remove,
-      ).map((address): MilterEdit => ({ kind: 'delrcpt', address: `<${address}>` })),
-      ...milterHeaderEdits(ctx.headers, [...verdict.headerEdits, ...(tracked?.toHeaderEdits ?? []), refEdit(verdict.envelopeSender)]),
-      ...(tracked?.toBody ? [{ kind: 'replbody', body: tracked.toBody.read() } as const] : []),
-    ];
-    logger.info(
-      {
-        queueId,
-        sendId: queueId,
-        space: account.space.name,
-        to: escapeLogValue(verdict.to),
-        bcc: verdict.bcc === null ? null : escapeLogValue(verdict.bcc),
-        discarded: verdict.discarded.length,
-        suppressed: verdict.recipients.filter((r) => r.suppressed).length,
-        flags: verdict.flags,
-        tags: verdict.tags.map((t) => escapeLogValue(t, 100)),
-        tracked: tracked?.toBody ? { links: tracked.linksRewritten, pixel: tracked.pixelInserted, bccCopy: tracked.bccCopyQueueId } : null,
-      },
-      nothingLeft ? 'send accepted, every recipient suppressed: nothing delivered' : 'send accepted',
+      this.deps,
     );
-    return { eom: nothingLeft ? { edits: [], reply: MilterReplies.discard } : { edits, reply: MilterReplies.continue }, reason: null };
+    switch (outcome.kind) {
+      case 'reject':
+        return { edits: [], reply: rejectionReply(outcome.rejection) };
+      case 'discard':
+        return { edits: [], reply: MilterReplies.discard };
+      case 'accept': {
+        this.leftovers.push(() => outcome.release());
+        const edits: MilterEdit[] = [
+          { kind: 'chgfrom', address: `<${outcome.envelopeSender}>`, args: ctx.sender.args.filter((a) => KEPT_MAIL_ARGS.test(a)) },
+          ...uniqueSpellings(
+            ctx.recipients.map((r) => r.address),
+            outcome.removeRecipients,
+          ).map((address): MilterEdit => ({ kind: 'delrcpt', address: `<${address}>` })),
+          ...milterHeaderEdits(ctx.headers, outcome.headerEdits),
+          ...(outcome.body ? [{ kind: 'replbody', body: outcome.body.read() } as const] : []),
+        ];
+        return { edits, reply: MilterReplies.continue };
+      }
+    }
   }
 
   async abort(): Promise<void> {
@@ -225,101 +139,6 @@ class RulesHandler implements MilterHandler {
   async close(): Promise<void> {
     await this.cleanup();
   }
-
-  /**
-   * Renders the To copy (and the untracked BCC copy, handed to Postfix at once) when
-   * tracking applies to this message; null when it does not or the rewrite tracked nothing.
-   */
-  private async track(
-    ctx: MilterMessageContext,
-    account: Account,
-    queueId: string,
-    v: Acceptance,
-  ): Promise<{ toBody: Spool | null; toHeaderEdits: readonly HeaderEdit[]; bccCopyQueueId: string | null; linksRewritten: number; pixelInserted: boolean } | null> {
-    const tracking = this.deps.tracking;
-    const open = (v.flags & FLAG_OPEN_TRACKING) !== 0;
-    const click = (v.flags & FLAG_CLICK_TRACKING) !== 0;
-    if (!tracking || (!open && !click) || !v.deliverTo.includes(v.to) || !this.bodySpool) return null;
-    // Only a text/html or multipart message can hold an HTML part: skip the rendering
-    // (two passes through the transform) for everything else, e.g. plain text.
-    if (!mayHoldHtml(ctx.headers)) return null;
-    const body = this.bodySpool;
-    await body.end();
-    const wantBccCopy = v.bcc !== null && v.deliverTo.includes(v.bcc);
-    const bccBounce = this.deps.bounceAddress(account.space.id, copySendId(queueId));
-    const copies = await renderTrackedCopies({
-      headers: ctx.headers,
-      leadingSpace: ctx.headerLeadingSpace,
-      body,
-      verdict: v,
-      tracking: {
-        pixelUrl: open ? tracking.links.pixelUrl(queueId, v.to) : null,
-        clickUrl: click ? (url) => tracking.links.clickUrl(queueId, v.to, url) : null,
-      },
-      wantBccCopy,
-      bccHeaderEdits: [refEdit(bccBounce)],
-      spoolDir: tracking.spoolDir,
-      logger: this.deps.logger,
-    });
-    this.leftovers.push(copies);
-    if (!copies.toBody) return null;
-    let bccCopyQueueId: string | null = null;
-    if (copies.bccMessage && v.bcc !== null) {
-      bccCopyQueueId = await reinject(tracking.reinject, {
-        from: bccBounce,
-        to: [v.bcc],
-        raw: Readable.from(copies.bccMessage.read()),
-      });
-    }
-    return { toBody: copies.toBody, toHeaderEdits: copies.toHeaderEdits, bccCopyQueueId, linksRewritten: copies.linksRewritten, pixelInserted: copies.pixelInserted };
-  }
-
-  private async record(account: Account, id: string, mailFrom: string, v: Acceptance, bccCopyQueueId: string | null): Promise<void> {
-    const receivedAt = (this.deps.clock ?? (() => new Date()))();
-    const recipients: SendRecipient[] = v.recipients.map((r) => ({
-      address: r.address,
-      role: r.role,
-      status: r.role === 'discarded' ? 'discarded' : r.suppressed ? 'suppressed' : 'queued',
-      suppressedBy: r.suppressed?.list ?? null,
-      detail: r.suppressed
-        ? r.suppressed.reason
-        : r.role === 'bcc' && bccCopyQueueId !== null
-          ? `separate untracked copy, queued as ${bccCopyQueueId}`
-          : null,
-    }));
-    const send: NewSend = {
-      id,
-      spaceId: account.space.id,
-      userId: account.user.id,
-      mailFrom,
-      envelopeSender: v.envelopeSender,
-      from: v.from,
-      to: v.to,
-      bcc: v.bcc,
-      discarded: v.discarded,
-      tags: v.tags,
-      flags: v.flags,
-      flagsSource: v.flagsSource,
-      receivedAt,
-      recipients,
-    };
-    try {
-      // One atomic write: suppression is on the recipients (status, list, reason), so a
-      // failure leaves nothing behind and the client's retry starts clean.
-      await this.deps.store.recordSend(send);
-    } catch (err: unknown) {
-      this.deps.logger.error({ queueId: id, err: errorForLog(err) }, 'could not record the send');
-      if (err instanceof TransientError) throw err;
-      throw new TransientError('ERECORD', 'could not record the send', { cause: err });
-    }
-  }
-}
-
-/** False when the top-level Content-Type (RFC 2045 default: text/plain) rules out any HTML part. */
-function mayHoldHtml(headers: readonly { name: string; value: string }[]): boolean {
-  const ct = headers.find((h) => h.name.toLowerCase() === 'content-type');
-  if (!ct) return false;
-  return /^\s*(multipart\/|text\/html\b)/i.test(ct.value);
 }
 
 /** Every RCPT spelling whose address is in `remove` (delrcpt matches the original spelling). */

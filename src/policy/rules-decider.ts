@@ -1,6 +1,7 @@
 /**
  * The trxmail policy decision (SMTP access policy delegation at RCPT): cheap, early
- * refusals before the client sends DATA.
+ * refusals before the client sends DATA, with the same check and the same replies as the
+ * milter at MAIL (checkLogin, src/accept/account.ts; replies from core's table):
  *
  *  no SASL login                          → `530 5.7.0 Authentication required`
  *  login unknown to the store             → `530 5.7.0 Authentication required`
@@ -10,21 +11,13 @@
  * Store trouble throws TransientError: the session drops the connection without a reply,
  * Postfix retries and then applies the configured default action (a 451).
  */
-import { checkSender } from '../core/evaluate.js';
-import { loadAccount } from '../accept/account.js';
+import { checkLogin } from '../accept/account.js';
 import type { Store } from '../store/store.js';
 import type { PolicyDecider } from './session.js';
 
-export const POLICY_AUTH_REQUIRED = '530 5.7.0 Authentication required';
-
-export function createRulesDecider(store: Store): PolicyDecider {
+export function createRulesDecider(store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>): PolicyDecider {
   return async (request) => {
-    const login = request['sasl_username'] ?? '';
-    if (login === '') return POLICY_AUTH_REQUIRED;
-    const account = await loadAccount(store, login);
-    if (!account) return POLICY_AUTH_REQUIRED;
-    const refused = checkSender(account.facts, request['sender'] ?? '');
-    if (refused) return `${refused.code} ${refused.enhanced} ${refused.text}`;
-    return 'DUNNO';
+    const { rejection } = await checkLogin(store, request['sasl_username'] ?? null, request['sender'] ?? '');
+    return rejection ? `${rejection.code} ${rejection.enhanced} ${rejection.text}` : 'DUNNO';
   };
 }

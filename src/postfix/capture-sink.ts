@@ -35,6 +35,12 @@ export interface CaptureSinkOptions {
   readonly port?: number;
   /** Recipients (lower-case) refused with 550 5.1.1. */
   readonly refuse?: ReadonlySet<string>;
+  /**
+   * The 250 text after DATA: 'captured' (default) `Ok: captured as <n>`, or 'queued'
+   * `Ok: queued as CAPT<n>`, the form of Postfix's own reply, so the sink can stand in for
+   * Postfix's re-injection listener (tests of the accept step).
+   */
+  readonly reply?: 'captured' | 'queued';
 }
 
 export class CaptureSink extends EventEmitter<{ message: [CapturedMessage] }> {
@@ -85,7 +91,7 @@ export class CaptureSink extends EventEmitter<{ message: [CapturedMessage] }> {
           const msg: CapturedMessage = { n, mailFrom, rcptTo, raw, file };
           this.messages.push(msg);
           this.emit('message', msg);
-          callback(null, `Ok: captured as ${n}`);
+          callback(null, this.opts.reply === 'queued' ? `Ok: queued as CAPT${n}` : `Ok: captured as ${n}`);
         });
       },
     });

@@ -28,6 +28,8 @@ import { hmacKeysInForce } from '../config/secrets.js';
 import { encodeBounceAddress } from '../bounce/bounce-address.js';
 import { formatEndpoint, parseEndpoint } from '../lib/endpoint.js';
 import type { Logger } from '../lib/logger.js';
+import { reinjectTo } from '../accept/reinject.js';
+import { Spool } from '../lib/spool.js';
 import { createRulesHandler } from '../milter/rules-handler.js';
 import { MilterServer } from '../milter/server.js';
 import { createRulesDecider } from '../policy/rules-decider.js';
@@ -77,6 +79,7 @@ export class Runtime {
     const { config, logger } = this;
     const keys = hmacKeysInForce(config);
     const store = this.injected?.store ?? (await openStore(config.store));
+    const spoolDir = path.join(config.dataDir, 'spool');
     this.store = store;
     try {
       const credentials = new CredentialVerifier(store, { logger });
@@ -85,13 +88,16 @@ export class Runtime {
       this.milter = new MilterServer({
         handler: createRulesHandler({
           store,
+          accounts: store,
           logger,
           bounceAddress: (spaceId, sendId) => encodeBounceAddress({ spaceId, sendId }, keys, config.bounceDomain),
           tracking: {
             links: new TrackingLinks(config.http.baseUrl, keys),
-            reinject: hostPort(config.reinject, 'reinject'),
-            spoolDir: path.join(config.dataDir, 'spool'),
+            reinject: reinjectTo(hostPort(config.reinject, 'reinject')),
           },
+          newSpool: () => new Spool(spoolDir),
+          clock: () => new Date(),
+          metrics,
         }),
         logger,
       });

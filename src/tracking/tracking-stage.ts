@@ -31,13 +31,18 @@
  *
  * `result()` (read after the stream ended): htmlParts (text/html parts outside attached
  * messages), tracked (parts that got a pixel or at least one tracked link — when 0 the
- * output means the same as an untracked copy), linksRewritten, pixelInserted, skipped.
+ * output means the same as an untracked copy), linksRewritten, pixelInserted, skipped, and
+ * rootHeaderEdits: the change the Rewriter made to the top-level header block, as a
+ * HeaderEdit (a single-part HTML message in 7bit/8bit/binary/none is written as
+ * quoted-printable: `Content-Transfer-Encoding: quoted-printable`), so that an adapter that
+ * edits the message in place (the milter) can apply it without re-reading the output.
  *
  * Errors: whatever `clickUrl` throws and decoder/encoder errors destroy the stage with that
  * error (the transform then errors). Logs carry no URLs (they may hold personal data).
  */
 import { Rewriter, type MimeNode } from '@zone-eu/mailsplit';
 import type { Duplex, Transform } from 'node:stream';
+import type { HeaderEdit } from '../core/types.js';
 import { escapeLogValue } from '../lib/logger.js';
 import { InvariantError } from '../lib/errors.js';
 import { MAX_TRACKED_HTML_BYTES, MAX_TRACKED_LINKS } from '../lib/limits.js';
@@ -61,6 +66,8 @@ export interface TrackingStageResult {
   pixelInserted: boolean;
   /** Parts passed through untracked; `charset` is the declared label, escaped and cut to 40 characters. */
   skipped: Array<{ reason: 'charset' | 'too-large'; charset?: string }>;
+  /** What the rewrite changed in the top-level header block (see the module comment). */
+  rootHeaderEdits: HeaderEdit[];
 }
 
 export interface TrackingStage {
@@ -69,6 +76,8 @@ export interface TrackingStage {
 }
 
 const MESSAGE_TYPES = new Set(['message/rfc822', 'message/global']);
+/** Transfer encodings the Rewriter keeps; it writes every other rewritten part as quoted-printable. */
+const KEPT_ENCODINGS = new Set(['base64', 'quoted-printable']);
 /** Content-Transfer-Encodings mailsplit decodes (RFC 2045 6.1); '' is none given. */
 const TRANSFER_ENCODINGS = new Set(['', '7bit', '8bit', 'binary', 'quoted-printable', 'base64']);
 
@@ -87,7 +96,7 @@ function toError(err: unknown): Error {
 /** A body stage for createMessageTransform: rewrites every text/html part outside attached messages. */
 export function createTrackingStage(opts: TrackingStageOptions): TrackingStage {
   const logger = opts.logger;
-  const stats: TrackingStageResult = { htmlParts: 0, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [] };
+  const stats: TrackingStageResult = { htmlParts: 0, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [], rootHeaderEdits: [] };
   const charsets = new WeakMap<MimeNode, HtmlCharset>();
 
   const rewriter = new Rewriter((node: MimeNode): boolean => {
@@ -110,6 +119,9 @@ export function createTrackingStage(opts: TrackingStageOptions): TrackingStage {
       return false;
     }
     charsets.set(node, charset);
+    if (node.root && !KEPT_ENCODINGS.has(node.encoding === false ? '' : node.encoding)) {
+      stats.rootHeaderEdits.push({ op: 'set', name: 'Content-Transfer-Encoding', value: 'quoted-printable' });
+    }
     return true;
   });
   const stage = rewriter as unknown as Duplex;
@@ -182,6 +194,6 @@ export function createTrackingStage(opts: TrackingStageOptions): TrackingStage {
 
   return {
     stage,
-    result: () => ({ ...stats, skipped: [...stats.skipped] }),
+    result: () => ({ ...stats, skipped: [...stats.skipped], rootHeaderEdits: [...stats.rootHeaderEdits] }),
   };
 }

@@ -34,7 +34,7 @@ describe(`MAX_TRACKED_HTML_BYTES (${MAX_TRACKED_HTML_BYTES})`, () => {
     expect(html.length).toBe(MAX_TRACKED_HTML_BYTES);
     const rec = recorder();
     const { out, result } = await track(base64HtmlMessage(html), { pixelUrl: PIXEL_URL, clickUrl: rec.clickUrl });
-    expect(result).toEqual({ htmlParts: 1, tracked: 1, linksRewritten: 1, pixelInserted: true, skipped: [] });
+    expect(result).toEqual({ rootHeaderEdits: [], htmlParts: 1, tracked: 1, linksRewritten: 1, pixelInserted: true, skipped: [] });
     expect(rec.seen).toEqual(['https://x.example/a?b=1&c=2']);
     const decoded = decodeBody(parseMessage(out)).toString('latin1');
     const expected = html
@@ -49,7 +49,7 @@ describe(`MAX_TRACKED_HTML_BYTES (${MAX_TRACKED_HTML_BYTES})`, () => {
     const rec = recorder();
     const logger = recordingLogger();
     const { out, result } = await track(base64HtmlMessage(html), { pixelUrl: PIXEL_URL, clickUrl: rec.clickUrl, logger });
-    expect(result).toEqual({ htmlParts: 1, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [{ reason: 'too-large' }] });
+    expect(result).toEqual({ rootHeaderEdits: [], htmlParts: 1, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [{ reason: 'too-large' }] });
     expect(rec.seen).toEqual([]);
     const part = parseMessage(out);
     expect(part.headers.get('content-transfer-encoding')).toBe('base64');
@@ -68,7 +68,7 @@ describe(`MAX_TRACKED_HTML_BYTES (${MAX_TRACKED_HTML_BYTES})`, () => {
       crlf('\n--b\nContent-Type: text/html\n\n<html><body>small</body></html>\n--b--\n'),
     ]);
     const { out, result } = await track(msg, { pixelUrl: PIXEL_URL, clickUrl: null });
-    expect(result).toEqual({ htmlParts: 2, tracked: 1, linksRewritten: 0, pixelInserted: true, skipped: [{ reason: 'too-large' }] });
+    expect(result).toEqual({ rootHeaderEdits: [], htmlParts: 2, tracked: 1, linksRewritten: 0, pixelInserted: true, skipped: [{ reason: 'too-large' }] });
     const [first, second] = parseMessage(out).children;
     expect(decodeBody(first!).equals(big)).toBe(true);
     expect(decodeBody(second!).toString()).toBe(`<html><body>small${PIXEL}</body></html>\r\n`);
@@ -158,7 +158,7 @@ describe('a 4 MB HTML newsletter in quoted-printable (acceptance)', () => {
     ]);
     const rec = recorder();
     const { out, result } = await track(msg, { pixelUrl: PIXEL_URL, clickUrl: rec.clickUrl });
-    expect(result).toEqual({ htmlParts: 1, tracked: 1, linksRewritten: 5000, pixelInserted: true, skipped: [] });
+    expect(result).toEqual({ rootHeaderEdits: [], htmlParts: 1, tracked: 1, linksRewritten: 5000, pixelInserted: true, skipped: [] });
     expect(rec.seen[4999]).toBe('https://shop.example/p/4999?utm_source=mail&utm_medium=email&ref=4999#top');
     const part = parseMessage(out).children[1]!;
     expect(longestLine(part.body)).toBeLessThanOrEqual(76);

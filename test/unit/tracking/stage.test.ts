@@ -40,7 +40,7 @@ describe('tracking stage on real-world-shaped messages', () => {
     const rec = recorder();
     const { out, result } = await track(msg, { pixelUrl: PIXEL_URL, clickUrl: rec.clickUrl });
 
-    expect(result).toEqual({ htmlParts: 1, tracked: 1, linksRewritten: 6, pixelInserted: true, skipped: [] });
+    expect(result).toEqual({ rootHeaderEdits: [], htmlParts: 1, tracked: 1, linksRewritten: 6, pixelInserted: true, skipped: [] });
     expect(rec.seen).toEqual([
       'https://shop.example/orders/123?b=2&a=1#details',
       'https://shop.example/track?id=9&lang=fr',
@@ -142,7 +142,7 @@ describe('tracking stage on real-world-shaped messages', () => {
     const msg = fixture('attached-message.eml');
     const rec = recorder();
     const { out, result } = await track(msg, { pixelUrl: PIXEL_URL, clickUrl: rec.clickUrl });
-    expect(result).toEqual({ htmlParts: 1, tracked: 1, linksRewritten: 1, pixelInserted: true, skipped: [] });
+    expect(result).toEqual({ rootHeaderEdits: [], htmlParts: 1, tracked: 1, linksRewritten: 1, pixelInserted: true, skipped: [] });
     expect(rec.seen).toEqual(['https://shop.example/outer']);
     const before = parseMessage(msg);
     const after = parseMessage(out);
@@ -166,7 +166,7 @@ describe('tracking stage on real-world-shaped messages', () => {
     const { out, result } = await track(msg, { pixelUrl: PIXEL_URL, clickUrl: rec.clickUrl, logger });
     expect(out.equals(msg)).toBe(true);
     expect(rec.seen).toEqual([]);
-    expect(result).toEqual({ htmlParts: 1, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [{ reason: 'charset', charset: 'Shift_JIS' }] });
+    expect(result).toEqual({ rootHeaderEdits: [], htmlParts: 1, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [{ reason: 'charset', charset: 'Shift_JIS' }] });
     expect(logger.lines).toEqual([
       { level: 'warn', obj: { charset: 'Shift_JIS' }, msg: 'tracking: HTML part in an unsupported charset passed through untracked' },
     ]);
@@ -197,7 +197,7 @@ describe('which parts, which tracking', () => {
   it('puts the pixel only in the first HTML part; links in every part; text/plain untouched', async () => {
     const rec = recorder();
     const { out, result } = await track(twoHtml, { pixelUrl: PIXEL_URL, clickUrl: rec.clickUrl });
-    expect(result).toEqual({ htmlParts: 2, tracked: 2, linksRewritten: 2, pixelInserted: true, skipped: [] });
+    expect(result).toEqual({ rootHeaderEdits: [], htmlParts: 2, tracked: 2, linksRewritten: 2, pixelInserted: true, skipped: [] });
     expect(rec.seen).toEqual(['https://one.example/', 'https://two.example/']);
     const [first, plain, second] = parseMessage(out).children;
     expect(decodeBody(first!).toString()).toBe(`<html><body><a href=${tracked(1)}>1</a>${PIXEL}</body></html>\r\n`);
@@ -212,7 +212,7 @@ describe('which parts, which tracking', () => {
         '--b\nContent-Type: text/html\n\n<html><body>b</body></html>\n--b--\n',
     );
     const { out, result } = await track(msg, { pixelUrl: PIXEL_URL, clickUrl: null });
-    expect(result).toEqual({ htmlParts: 2, tracked: 1, linksRewritten: 0, pixelInserted: true, skipped: [{ reason: 'charset', charset: 'koi8-r' }] });
+    expect(result).toEqual({ rootHeaderEdits: [], htmlParts: 2, tracked: 1, linksRewritten: 0, pixelInserted: true, skipped: [{ reason: 'charset', charset: 'koi8-r' }] });
     const [a, b] = parseMessage(out).children;
     expect(a!.body).toBe('<html><body>a</body></html>');
     expect(decodeBody(b!).toString()).toBe(`<html><body>b${PIXEL}</body></html>\r\n`);
@@ -230,7 +230,8 @@ describe('which parts, which tracking', () => {
   it('no tracking at all (the BCC rendering): tracked 0, same text, opt-out attribute removed alike', async () => {
     const msg = crlf('Content-Type: text/html\n\n<p><a href="https://x.example/">x</a><a data-trx-notrack href="https://y.example/">y</a></p>\n');
     const { out, result } = await track(msg, { pixelUrl: null, clickUrl: null });
-    expect(result).toEqual({ htmlParts: 1, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [] });
+    const qp = { op: 'set', name: 'Content-Transfer-Encoding', value: 'quoted-printable' };
+    expect(result).toEqual({ rootHeaderEdits: [qp], htmlParts: 1, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [] });
     expect(decodeBody(parseMessage(out)).toString()).toBe('<p><a href="https://x.example/">x</a><a href="https://y.example/">y</a></p>\r\n');
   });
 
@@ -238,17 +239,28 @@ describe('which parts, which tracking', () => {
     const msg = crlf('From: a@x\nContent-Type: text/plain; charset=utf-8\n\nVisit https://x.example/?a=1&b=2\n');
     const { out, result } = await track(msg, { pixelUrl: PIXEL_URL, clickUrl: recorder().clickUrl });
     expect(out.equals(msg)).toBe(true);
-    expect(result).toEqual({ htmlParts: 0, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [] });
+    expect(result).toEqual({ rootHeaderEdits: [], htmlParts: 0, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [] });
   });
 
   it('a single-part 8bit root becomes quoted-printable with the header updated in place', async () => {
     const msg = crlf('From: a@x\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\nSubject: s\n\n<b>gr\u00fc\u00dfe</b> <a href="https://x.example/\u00fc">x</a>\n');
     const rec = recorder();
-    const { out } = await track(msg, { pixelUrl: null, clickUrl: rec.clickUrl });
+    const { out, result } = await track(msg, { pixelUrl: null, clickUrl: rec.clickUrl });
     expect(rec.seen).toEqual(['https://x.example/\u00fc']);
     const p = parseMessage(out);
     expect(p.head).toBe('From: a@x\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\nSubject: s');
     expect(decodeBody(p).toString('utf8')).toBe(`<b>gr\u00fc\u00dfe</b> <a href=${tracked(1)}>x</a>\r\n`);
+    // The change is reported as an edit, so an adapter editing the message in place applies the same.
+    expect(result.rootHeaderEdits).toEqual([{ op: 'set', name: 'Content-Transfer-Encoding', value: 'quoted-printable' }]);
+  });
+
+  it('a single-part base64 or quoted-printable root keeps its header: no root edit reported', async () => {
+    for (const cte of ['base64', 'quoted-printable']) {
+      const body = cte === 'base64' ? Buffer.from('<a href="https://x.example/">x</a>').toString('base64') : '<a href=3D"https://x.example/">x</a>';
+      const msg = crlf(`From: a@x\nContent-Type: text/html\nContent-Transfer-Encoding: ${cte}\n\n${body}\n`);
+      const { result } = await track(msg, { pixelUrl: null, clickUrl: recorder().clickUrl });
+      expect(result).toMatchObject({ tracked: 1, rootHeaderEdits: [] });
+    }
   });
 });
 
@@ -302,7 +314,7 @@ describe('transfer encodings', () => {
     const logger = recordingLogger();
     const { out, result } = await track(msg, { pixelUrl: PIXEL_URL, clickUrl: recorder().clickUrl, logger });
     expect(out.equals(msg)).toBe(true);
-    expect(result).toEqual({ htmlParts: 1, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [] });
+    expect(result).toEqual({ rootHeaderEdits: [], htmlParts: 1, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [] });
     expect(logger.lines.map((l) => [l.level, l.msg])).toEqual([['warn', 'tracking: HTML part in an unknown transfer encoding passed through untracked']]);
   });
 

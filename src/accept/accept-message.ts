@@ -1,0 +1,251 @@
+/**
+ * The accept step: one message at the end of its transmission, whatever protocol brought it
+ * (the milter today; a content filter later). Facts in, outcome out; the adapter translates
+ * the outcome to its wire format (src/milter/rules-handler.ts → milter edits).
+ *
+ *   1. no account (no SASL login, or one the store no longer knows) → reject auth-required;
+ *   2. core's verdict (src/core/evaluate.ts) on the envelope and headers, with the
+ *      per-From-address flags and the suppression answers from the store → reject: core's reply;
+ *   3. accept, nobody left to deliver to (every recipient suppressed): the send is recorded and
+ *      the outcome is `discard` — the client still gets 250 and the id, nothing is delivered;
+ *   4. accept with tracking (core's TrackingPlan; tracking configured; the body kept): the To
+ *      copy is rendered with the pixel/links (render-copies.ts); when the plan wants an
+ *      untracked BCC copy it is rendered too and handed to Postfix FIRST (the Reinject port)
+ *      with its own bounce address (`<send id>_b`), and the BCC recipient is removed from this
+ *      transaction. A hand-over failure throws (a 4xx for the whole message; nothing recorded).
+ *      (If the record then fails, the client's retry sends the BCC a second copy: at least
+ *      once, never lost.)
+ *   5. the send is recorded (one atomic store write) BEFORE the outcome is returned: nothing is
+ *      promised to the client that is not in the store.
+ *
+ * Every accepted message gets REF_HEADER (the local part of its bounce address, HMAC-checked)
+ * so a complaint that returns only the original message still finds the send.
+ *
+ * Spools: the body spool is the caller's. Rendered copies are disposed here on every path but
+ * `accept`, where the outcome's `release()` disposes them once the adapter has sent the body.
+ *
+ * Metrics (ports.metrics): accepted / rejected{stage=eom,reason} / tempfailed (this step threw)
+ * and the duration.
+ *
+ * Throws: TransientError (store, re-injection, spool I/O: a 4xx), RejectError from the
+ * transform (552 5.3.4 past a MIME limit); nothing else on purpose.
+ */
+import { Readable } from 'node:stream';
+import { evaluate } from '../core/evaluate.js';
+import { rejection } from '../core/replies.js';
+import type { Acceptance, HeaderEdit, HeaderField, Rejection } from '../core/types.js';
+import { copySendId } from '../bounce/bounce-address.js';
+import { TransientError } from '../lib/errors.js';
+import { errorForLog, escapeLogValue } from '../lib/logger.js';
+import type { Spool } from '../lib/spool.js';
+import type { NewSend, SendRecipient } from '../store/store.js';
+import type { Account } from './account.js';
+import type { AcceptPorts } from './ports.js';
+import { renderCopies, type RenderedCopies } from './render-copies.js';
+
+/**
+ * Added to every message trxmail accepts: the local part of its bounce address, so a
+ * complaint (ARF) that returns only the original message still finds the send. Any such
+ * header from the client is replaced.
+ */
+export const REF_HEADER = 'X-Trxmail-Ref';
+
+export interface AcceptFacts {
+  /** The account behind the SASL login (account.ts checkLogin), or null when there is none. */
+  readonly account: Account | null;
+  /** The id the client sees in the 250 reply; with the milter, Postfix's queue id. */
+  readonly sendId: string;
+  /** MAIL FROM without angle brackets. */
+  readonly mailFrom: string;
+  /** RCPT TO addresses in order, as the client gave them, without angle brackets. */
+  readonly rcptTo: readonly string[];
+  /** Top-level header fields as received (values keep their leading space when headerLeadingSpace). */
+  readonly headers: readonly HeaderField[];
+  readonly headerLeadingSpace: boolean;
+  /** The body as received (after the blank line), ended; null when not kept (no tracking then). */
+  readonly body: Spool | null;
+}
+
+export type AcceptOutcome =
+  | { readonly kind: 'reject'; readonly rejection: Rejection }
+  /** Accepted and recorded, but every recipient is suppressed: deliver nothing. */
+  | { readonly kind: 'discard'; readonly sendId: string }
+  | {
+      readonly kind: 'accept';
+      readonly sendId: string;
+      /** The new envelope sender (the send's bounce address). */
+      readonly envelopeSender: string;
+      /** RCPT TO addresses (as given) to take out of this transaction. */
+      readonly removeRecipients: readonly string[];
+      /** Edits of the top-level header block, in order (HeaderEdit semantics, core/types.ts). */
+      readonly headerEdits: readonly HeaderEdit[];
+      /** The To copy's body, replacing the received one; null to keep the body. */
+      readonly body: Spool | null;
+      /** Disposes the rendered copies; call once the body was sent on. */
+      release(): Promise<void>;
+    };
+
+/** What the tracking rendering produced for the To copy. */
+interface Tracked {
+  readonly copies: RenderedCopies;
+  readonly bccCopyQueueId: string | null;
+}
+
+function refEdit(bounceAddress: string): HeaderEdit {
+  return { op: 'set', name: REF_HEADER, value: bounceAddress.slice(0, bounceAddress.lastIndexOf('@')) };
+}
+
+export async function acceptMessage(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOutcome> {
+  const started = process.hrtime.bigint();
+  try {
+    const outcome = await decide(facts, ports);
+    if (outcome.kind === 'reject') ports.metrics.rejected.inc({ stage: 'eom', reason: outcome.rejection.reason });
+    else ports.metrics.accepted.inc();
+    return outcome;
+  } catch (err: unknown) {
+    ports.metrics.tempfailed.inc();
+    throw err;
+  } finally {
+    ports.metrics.eomLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+}
+
+async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOutcome> {
+  const { store, logger } = ports;
+  const { account, sendId } = facts;
+  if (!account) return { kind: 'reject', rejection: rejection('auth-required') };
+  const [fromAddressFlags, suppression] = await Promise.all([
+    store.getFromFlags(account.space.id, facts.mailFrom),
+    store.lookupSuppression(account.space.id, facts.rcptTo),
+  ]);
+  const verdict = evaluate({
+    space: account.facts,
+    user: account.user.email,
+    mailFrom: facts.mailFrom,
+    rcptTo: facts.rcptTo,
+    headers: facts.headers,
+    fromAddressFlags,
+    suppression,
+    bounceAddress: ports.bounceAddress(account.space.id, sendId),
+  });
+  if (verdict.kind === 'reject') {
+    logger.info({ queueId: sendId, login: escapeLogValue(account.user.email), reason: verdict.reason }, 'message refused');
+    return { kind: 'reject', rejection: verdict };
+  }
+  const nothingLeft = verdict.deliverTo.length === 0;
+  const tracked = nothingLeft ? null : await track(facts, account, verdict, ports);
+  try {
+    await record(facts, account, verdict, tracked?.bccCopyQueueId ?? null, ports);
+  } catch (err: unknown) {
+    await tracked?.copies.dispose();
+    throw err;
+  }
+  logAccepted(facts, account, verdict, tracked, ports);
+  if (nothingLeft) return { kind: 'discard', sendId };
+  const bccTakenOut = tracked?.bccCopyQueueId != null && verdict.bcc !== null ? [verdict.bcc] : [];
+  return {
+    kind: 'accept',
+    sendId,
+    envelopeSender: verdict.envelopeSender,
+    removeRecipients: [...verdict.removeRecipients, ...bccTakenOut],
+    headerEdits: [...verdict.headerEdits, ...(tracked?.copies.toHeaderEdits ?? []), refEdit(verdict.envelopeSender)],
+    body: tracked?.copies.toBody ?? null,
+    release: () => tracked?.copies.dispose() ?? Promise.resolve(),
+  };
+}
+
+/**
+ * Renders the To copy (and the untracked BCC copy, handed to Postfix at once) when core's
+ * tracking plan applies; null when it does not or the rewrite tracked nothing.
+ */
+async function track(facts: AcceptFacts, account: Account, v: Acceptance, ports: AcceptPorts): Promise<Tracked | null> {
+  const tracking = ports.tracking;
+  const plan = v.tracking;
+  if (!tracking || !plan || !facts.body) return null;
+  const sendId = facts.sendId;
+  const bccBounce = ports.bounceAddress(account.space.id, copySendId(sendId));
+  const copies = await renderCopies({
+    headers: facts.headers,
+    leadingSpace: facts.headerLeadingSpace,
+    body: facts.body,
+    headerEdits: v.headerEdits,
+    tracking: {
+      pixelUrl: plan.open ? tracking.links.pixelUrl(sendId, v.to) : null,
+      clickUrl: plan.click ? (url: string) => tracking.links.clickUrl(sendId, v.to, url) : null,
+    },
+    wantBccCopy: plan.bccCopy,
+    bccHeaderEdits: [refEdit(bccBounce)],
+    newSpool: ports.newSpool,
+    logger: ports.logger,
+  });
+  if (!copies.toBody) return null;
+  let bccCopyQueueId: string | null = null;
+  if (copies.bccMessage && v.bcc !== null) {
+    try {
+      bccCopyQueueId = await tracking.reinject({ from: bccBounce, to: [v.bcc], raw: Readable.from(copies.bccMessage.read()) });
+    } catch (err: unknown) {
+      await copies.dispose();
+      throw err;
+    }
+  }
+  return { copies, bccCopyQueueId };
+}
+
+async function record(facts: AcceptFacts, account: Account, v: Acceptance, bccCopyQueueId: string | null, ports: AcceptPorts): Promise<void> {
+  const recipients: SendRecipient[] = v.recipients.map((r) => ({
+    address: r.address,
+    role: r.role,
+    status: r.role === 'discarded' ? 'discarded' : r.suppressed ? 'suppressed' : 'queued',
+    suppressedBy: r.suppressed?.list ?? null,
+    detail: r.suppressed
+      ? r.suppressed.reason
+      : r.role === 'bcc' && bccCopyQueueId !== null
+        ? `separate untracked copy, queued as ${bccCopyQueueId}`
+        : null,
+  }));
+  const send: NewSend = {
+    id: facts.sendId,
+    spaceId: account.space.id,
+    userId: account.user.id,
+    mailFrom: facts.mailFrom,
+    envelopeSender: v.envelopeSender,
+    from: v.from,
+    to: v.to,
+    bcc: v.bcc,
+    discarded: v.discarded,
+    tags: v.tags,
+    flags: v.flags,
+    flagsSource: v.flagsSource,
+    receivedAt: ports.clock(),
+    recipients,
+  };
+  try {
+    // One atomic write: suppression is on the recipients (status, list, reason), so a
+    // failure leaves nothing behind and the client's retry starts clean.
+    await ports.store.recordSend(send);
+  } catch (err: unknown) {
+    ports.logger.error({ queueId: facts.sendId, err: errorForLog(err) }, 'could not record the send');
+    if (err instanceof TransientError) throw err;
+    throw new TransientError('ERECORD', 'could not record the send', { cause: err });
+  }
+}
+
+function logAccepted(facts: AcceptFacts, account: Account, v: Acceptance, tracked: Tracked | null, ports: AcceptPorts): void {
+  ports.logger.info(
+    {
+      queueId: facts.sendId,
+      sendId: facts.sendId,
+      space: account.space.name,
+      to: escapeLogValue(v.to),
+      bcc: v.bcc === null ? null : escapeLogValue(v.bcc),
+      discarded: v.discarded.length,
+      suppressed: v.recipients.filter((r) => r.suppressed).length,
+      flags: v.flags,
+      tags: v.tags.map((t) => escapeLogValue(t, 100)),
+      tracked: tracked
+        ? { links: tracked.copies.linksRewritten, pixel: tracked.copies.pixelInserted, bccCopy: tracked.bccCopyQueueId }
+        : null,
+    },
+    v.deliverTo.length === 0 ? 'send accepted, every recipient suppressed: nothing delivered' : 'send accepted',
+  );
+}

@@ -1,0 +1,50 @@
+/**
+ * What the accept step (accept-message.ts) needs from the world, injected by whoever runs it
+ * (src/server/runtime.ts for the milter; the unit suite with a real SQLite file and a
+ * capture sink): the store, re-injection into Postfix, spools, a clock, metrics, the tracking
+ * link signer and a logger. Types only.
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from '../lib/logger.js';
+import type { Spool } from '../lib/spool.js';
+import type { TrxMetrics } from '../metrics/metrics.js';
+import type { Store } from '../store/store.js';
+import type { TrackingLinks } from '../tracking/links.js';
+
+/** A whole message to hand to Postfix as a separate transaction (the untracked BCC copy). */
+export interface ReinjectMessage {
+  readonly from: string;
+  readonly to: readonly string[];
+  /** The whole message (headers and body), CRLF lines. */
+  readonly raw: Readable;
+  /** ENVID for DSNs, optional. */
+  readonly envid?: string | undefined;
+}
+
+/**
+ * Hands a message to Postfix; resolves with Postfix's queue id for it once Postfix answered
+ * 250, throws TransientError otherwise (the client then gets a 4xx for the whole message).
+ */
+export type Reinject = (msg: ReinjectMessage) => Promise<string>;
+
+/** Open/click tracking and the untracked BCC copy; absent when tracking is not configured. */
+export interface TrackingPorts {
+  readonly links: TrackingLinks;
+  readonly reinject: Reinject;
+}
+
+/** The instruments the accept step counts with (src/metrics/metrics.ts). */
+export type AcceptMetrics = Pick<TrxMetrics, 'accepted' | 'rejected' | 'tempfailed' | 'eomLatency'>;
+
+export interface AcceptPorts {
+  readonly store: Pick<Store, 'getFromFlags' | 'lookupSuppression' | 'recordSend'>;
+  /** The HMAC-signed bounce address of a send (src/bounce/bounce-address.ts). */
+  readonly bounceAddress: (spaceId: number, sendId: string) => string;
+  /** Null turns tracking (and so the separate BCC copy) off. */
+  readonly tracking: TrackingPorts | null;
+  /** A new, empty spool (memory, then a file in the spool directory). */
+  readonly newSpool: () => Spool;
+  readonly clock: () => Date;
+  readonly metrics: AcceptMetrics;
+  readonly logger: Logger;
+}
