@@ -1,0 +1,262 @@
+/**
+ * The accept step (src/accept/accept-message.ts) without root or Postfix: a real SQLite file,
+ * the capture sink standing in for Postfix's re-injection listener (it answers "queued as"
+ * like Postfix), real spools in a temporary directory. The store failures are the one fault
+ * made by hand (a wrapper whose method throws TransientError, as the SQLite backend does when
+ * the database is locked), said so where used.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import libqp from 'libqp';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { acceptMessage, REF_HEADER, type AcceptFacts, type AcceptOutcome } from '../../../src/accept/accept-message.js';
+import { loadAccount, type Account } from '../../../src/accept/account.js';
+import type { AcceptPorts } from '../../../src/accept/ports.js';
+import { reinjectTo } from '../../../src/accept/reinject.js';
+import { decodeBounceAddress, encodeBounceAddress } from '../../../src/bounce/bounce-address.js';
+import type { HeaderField } from '../../../src/core/types.js';
+import { TransientError } from '../../../src/lib/errors.js';
+import { silentLogger } from '../../../src/lib/logger.js';
+import { Spool } from '../../../src/lib/spool.js';
+import { createMetrics, type TrxMetrics } from '../../../src/metrics/metrics.js';
+import { CaptureSink } from '../../../src/postfix/capture-sink.js';
+import { openStore } from '../../../src/store/open-store.js';
+import type { Store } from '../../../src/store/store.js';
+import { TrackingLinks } from '../../../src/tracking/links.js';
+
+const KEYS = [{ id: 'k1', secret: 'accept-step-test-secret-0123456789' }];
+const BOUNCE_DOMAIN = 'bounces.relay.example';
+const NOW = new Date('2026-12-01T10:00:00.000Z');
+
+let dir: string;
+let store: Store;
+let sink: CaptureSink;
+let account: Account;
+let spoolDir: string;
+let metrics: TrxMetrics;
+let seq = 0;
+
+const HTML_BODY = Buffer.from('<html><body><p>Hello <a href="https://shop.example/item?id=7">item</a></p></body></html>\r\n');
+
+function headers(to = 'Reader <reader@example.net>', extra: HeaderField[] = []): HeaderField[] {
+  return [
+    { name: 'From', value: 'News <someone@elsewhere.example>' },
+    { name: 'To', value: to },
+    { name: 'Subject', value: 'Hello' },
+    { name: 'MIME-Version', value: '1.0' },
+    { name: 'Content-Type', value: 'text/html; charset=utf-8' },
+    ...extra,
+  ];
+}
+
+async function bodySpool(bytes: Buffer): Promise<Spool> {
+  // The caller's spool (the milter's): in memory, so the spool directory holds only what the
+  // accept step writes.
+  const s = new Spool(tmpdir());
+  await s.write(bytes);
+  await s.end();
+  return s;
+}
+
+function ports(over: Partial<AcceptPorts> = {}): AcceptPorts {
+  return {
+    store,
+    bounceAddress: (spaceId, sendId) => encodeBounceAddress({ spaceId, sendId }, KEYS, BOUNCE_DOMAIN),
+    tracking: { links: new TrackingLinks('https://t.relay.example', KEYS), reinject: reinjectTo({ host: '127.0.0.1', port: sink.port }) },
+    // Every rendered copy goes to a file (memory limit 0), so leftovers are visible on disk.
+    newSpool: () => new Spool(spoolDir, 0),
+    clock: () => NOW,
+    metrics,
+    logger: silentLogger,
+    ...over,
+  };
+}
+
+async function facts(over: Partial<AcceptFacts> = {}): Promise<AcceptFacts> {
+  return {
+    account,
+    sendId: `4jTEST${++seq}Q`,
+    mailFrom: 'news@shop.example',
+    rcptTo: ['reader@example.net', 'archive@example.org'],
+    headers: headers(),
+    headerLeadingSpace: false,
+    body: await bodySpool(HTML_BODY),
+    ...over,
+  };
+}
+
+/** A store whose `method` fails like a locked database (a fault made by hand). */
+function failing(method: 'recordSend' | 'lookupSuppression'): AcceptPorts['store'] {
+  return {
+    getFromFlags: (...a) => store.getFromFlags(...a),
+    lookupSuppression: method === 'lookupSuppression' ? () => Promise.reject(new TransientError('EBUSY', 'database is locked')) : (...a) => store.lookupSuppression(...a),
+    recordSend: method === 'recordSend' ? () => Promise.reject(new TransientError('EBUSY', 'database is locked')) : (...a) => store.recordSend(...a),
+  };
+}
+
+function spoolFiles(): string[] {
+  return readdirSync(spoolDir);
+}
+
+async function readAll(s: Spool): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of s.read()) parts.push(c);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'trxmail-accept-'));
+  store = await openStore({ driver: 'sqlite', path: path.join(dir, 'trxmail.db') });
+  const space = await store.createSpace({ name: 'Shop' });
+  await store.addDomain(space.id, 'shop.example');
+  await store.createUser({ spaceId: space.id, email: 'app@shop.example', passwordHash: 'unused-in-this-test' });
+  const a = await loadAccount(store, 'app@shop.example');
+  if (!a) throw new Error('no account');
+  account = a;
+  sink = new CaptureSink({ dir: null, reply: 'queued' });
+  await sink.listen();
+});
+
+afterAll(async () => {
+  await sink.close();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  spoolDir = mkdtempSync(path.join(dir, 'spool-'));
+  metrics = createMetrics();
+  sink.messages.length = 0;
+});
+
+afterEach(() => {
+  rmSync(spoolDir, { recursive: true, force: true });
+});
+
+function accepted(o: AcceptOutcome): Extract<AcceptOutcome, { kind: 'accept' }> {
+  if (o.kind !== 'accept') throw new Error(`expected accept, got ${o.kind}`);
+  return o;
+}
+
+describe('acceptMessage', () => {
+  it('records the send before it answers, with the tracked To copy and the BCC copy already re-injected', async () => {
+    const f = await facts();
+    let sinkAtRecord = -1;
+    const recording: AcceptPorts['store'] = {
+      getFromFlags: (...a) => store.getFromFlags(...a),
+      lookupSuppression: (...a) => store.lookupSuppression(...a),
+      recordSend: async (send) => {
+        sinkAtRecord = sink.messages.length;
+        await store.recordSend(send);
+      },
+    };
+    const o = accepted(await acceptMessage(f, ports({ store: recording })));
+    // The BCC copy was in "Postfix's" hands before the send was recorded, and both before the answer.
+    expect(sinkAtRecord).toBe(1);
+    const send = await store.getSend(f.sendId, account.space.id);
+    expect(send).toMatchObject({ id: f.sendId, to: 'reader@example.net', bcc: 'archive@example.org', from: 'news@shop.example', receivedAt: NOW });
+    expect(send?.recipients.find((r) => r.role === 'bcc')?.detail).toBe('separate untracked copy, queued as CAPT1');
+    // The outcome: bounce address as envelope sender, the BCC taken out, edits, a tracked body.
+    expect(decodeBounceAddress(o.envelopeSender, KEYS, BOUNCE_DOMAIN)).toMatchObject({ ok: true });
+    expect(o.removeRecipients).toEqual(['archive@example.org']);
+    expect(o.headerEdits).toContainEqual({ op: 'set', name: 'From', value: 'News <news@shop.example>' });
+    expect(o.headerEdits.at(-1)).toEqual({ op: 'set', name: REF_HEADER, value: o.envelopeSender.slice(0, o.envelopeSender.indexOf('@')) });
+    // The single-part 8bit-less HTML root is written as quoted-printable: reported as an edit.
+    expect(o.headerEdits).toContainEqual({ op: 'set', name: 'Content-Transfer-Encoding', value: 'quoted-printable' });
+    expect(o.body).not.toBeNull();
+    const toBody = libqp.decode(await readAll(o.body!)).toString('utf8');
+    expect(toBody).toContain('https://t.relay.example/o/');
+    expect(toBody).toContain('https://t.relay.example/c/');
+    // The BCC copy: untracked, its own bounce address and reference, the same rewritten From.
+    const bcc = sink.messages[0]!;
+    expect(bcc.rcptTo).toEqual(['archive@example.org']);
+    expect(decodeBounceAddress(bcc.mailFrom, KEYS, BOUNCE_DOMAIN)).toMatchObject({ ok: true, sendId: `${f.sendId}_b` });
+    const raw = bcc.raw.toString('utf8');
+    expect(raw).toContain('From: News <news@shop.example>');
+    expect(raw).toContain(`${REF_HEADER}: ${bcc.mailFrom.slice(0, bcc.mailFrom.indexOf('@'))}`);
+    expect(libqp.decode(raw.slice(raw.indexOf('\r\n\r\n'))).toString('utf8')).toContain('<a href="https://shop.example/item?id=7">item</a>');
+    expect(raw).not.toContain('t.relay.example');
+    expect(metrics.accepted.get()).toBe(1);
+    await o.release();
+    expect(spoolFiles()).toEqual([]);
+  });
+
+  it('keeps the BCC in the same transaction and the body untouched when the plan has no tracking (X-Mxm-Flags: 0)', async () => {
+    const f = await facts({ headers: headers(undefined, [{ name: 'X-Mxm-Flags', value: '0' }]) });
+    const o = accepted(await acceptMessage(f, ports()));
+    expect(o.body).toBeNull();
+    expect(o.removeRecipients).toEqual([]);
+    expect(o.headerEdits).toContainEqual({ op: 'delete', name: 'X-Mxm-Flags' });
+    expect(sink.messages).toHaveLength(0);
+    expect(spoolFiles()).toEqual([]);
+  });
+
+  it('discards when every recipient is suppressed, and still records the send', async () => {
+    await store.addListEntry({ spaceId: account.space.id, list: 'bounce', address: 'gone@example.net', reason: 'hard bounce 5.1.1', addedAt: NOW });
+    await store.addListEntry({ spaceId: account.space.id, list: 'bounce', address: 'gone-too@example.org', reason: 'hard bounce 5.1.1', addedAt: NOW });
+    const f = await facts({ rcptTo: ['gone@example.net', 'gone-too@example.org'], headers: headers('gone@example.net') });
+    const o = await acceptMessage(f, ports());
+    expect(o).toEqual({ kind: 'discard', sendId: f.sendId });
+    const send = await store.getSend(f.sendId, account.space.id);
+    expect(send?.recipients.map((r) => [r.address, r.status, r.suppressedBy])).toEqual([
+      ['gone@example.net', 'suppressed', 'bounce'],
+      ['gone-too@example.org', 'suppressed', 'bounce'],
+    ]);
+    expect(sink.messages).toHaveLength(0);
+    expect(spoolFiles()).toEqual([]);
+  });
+
+  it("rejects with core's reply and records nothing", async () => {
+    const f = await facts({ headers: headers('stranger@example.com') });
+    const o = await acceptMessage(f, ports());
+    expect(o).toMatchObject({ kind: 'reject', rejection: { reason: 'to-not-in-rcpt', code: 554, enhanced: '5.7.1' } });
+    expect(await store.getSend(f.sendId, account.space.id)).toBeNull();
+    expect(metrics.rejected.get({ stage: 'eom', reason: 'to-not-in-rcpt' })).toBe(1);
+    expect(spoolFiles()).toEqual([]);
+  });
+
+  it('answers auth-required (530 5.7.0) without an account', async () => {
+    const o = await acceptMessage(await facts({ account: null }), ports());
+    expect(o).toMatchObject({ kind: 'reject', rejection: { reason: 'auth-required', code: 530, enhanced: '5.7.0', text: 'Authentication required' } });
+  });
+
+  it('a store failure at record time is a temporary failure; the rendered copies are removed', async () => {
+    // Fault made by hand: recordSend throws as a locked SQLite database does.
+    const f = await facts();
+    await expect(acceptMessage(f, ports({ store: failing('recordSend') }))).rejects.toBeInstanceOf(TransientError);
+    expect(await store.getSend(f.sendId, account.space.id)).toBeNull();
+    expect(metrics.tempfailed.get()).toBe(1);
+    expect(spoolFiles()).toEqual([]);
+  });
+
+  it('a store failure before the verdict is a temporary failure with nothing re-injected', async () => {
+    // Fault made by hand: the suppression lookup throws as a locked SQLite database does.
+    const f = await facts();
+    await expect(acceptMessage(f, ports({ store: failing('lookupSuppression') }))).rejects.toBeInstanceOf(TransientError);
+    expect(sink.messages).toHaveLength(0);
+    expect(spoolFiles()).toEqual([]);
+  });
+
+  it('a re-injection failure (listener down) is a temporary failure; nothing recorded, spools removed', async () => {
+    const closed = new CaptureSink({ dir: null, reply: 'queued' });
+    const port = await closed.listen();
+    await closed.close();
+    const f = await facts();
+    const p = ports({ tracking: { links: new TrackingLinks('https://t.relay.example', KEYS), reinject: reinjectTo({ host: '127.0.0.1', port }, 5_000) } });
+    const err = await acceptMessage(f, p).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientError);
+    expect((err as TransientError).code).toBe('EREINJECT');
+    expect(await store.getSend(f.sendId, account.space.id)).toBeNull();
+    expect(spoolFiles()).toEqual([]);
+  });
+
+  it('renders nothing for plain text: no spool, no BCC copy, one transaction', async () => {
+    const plain = headers().map((h) => (h.name === 'Content-Type' ? { name: h.name, value: 'text/plain; charset=utf-8' } : h));
+    const o = accepted(await acceptMessage(await facts({ headers: plain, body: await bodySpool(Buffer.from('See https://shop.example/\r\n')) }), ports()));
+    expect(o.body).toBeNull();
+    expect(o.removeRecipients).toEqual([]);
+    expect(sink.messages).toHaveLength(0);
+    expect(spoolFiles()).toEqual([]);
+  });
+});
