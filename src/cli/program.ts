@@ -33,7 +33,7 @@ import { readNewPassword } from './password-input.js';
 import { registerReportCommand } from './report.js';
 import { registerSendCommands } from './sends.js';
 import { registerWebhookCommands } from '../webhooks/cli-commands.js';
-import { formatCsv, formatJson, formatTable, type Column } from './format.js';
+import { formatCsv, formatJson, formatTable, type Column } from '../lib/table.js';
 
 export interface CliIo {
   readonly stdout: Writable;

@@ -15,8 +15,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../lib/errors.js';
 import { MAX_EVENT_COUNT_SENDS } from '../lib/limits.js';
 import type { EventCounts, Send, SendEvent, SendFilter, Store } from '../store/store.js';
-import type { Column } from './format.js';
-import { formatJson } from './format.js';
+import type { Column } from '../lib/table.js';
+import { formatJson } from '../lib/table.js';
 import { outputFormat, render, type CliContext } from './program.js';
 
 /** Most rows one `sends list` prints unless --limit says otherwise. */

@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import type { Column } from '../cli/format.js';
+import type { Column } from '../lib/table.js';
 import { outputFormat, render, type CliContext } from '../cli/program.js';
 import { UsageError } from '../lib/errors.js';
 import { checkTargetFromConfig, formatFindings, runPostfixCheck } from '../postfix/check.js';
