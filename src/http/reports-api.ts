@@ -39,7 +39,8 @@ import { TransientError, UsageError } from '../lib/errors.js';
 import { MAX_EVENT_COUNT_SENDS } from '../lib/limits.js';
 import { encodeCursor, parseNoQuery, parseReportQuery, parseSendsQuery, type ApiError } from '../reports/api-query.js';
 import { reportRowJson } from '../reports/report.js';
-import type { EventCounts, Send, SendEvent, Store } from '../store/store.js';
+import { NO_EVENT_COUNTS, sendJson } from '../reports/send-json.js';
+import type { SendEvent, Store } from '../store/store.js';
 
 export const API_PREFIX = '/api/v1';
 export const API_REALM = 'trxmail';
@@ -96,34 +97,6 @@ export function parseBasicAuth(header: string | undefined): { login: string; pas
   const colon = text.indexOf(':');
   if (colon <= 0) return null;
   return { login: text.slice(0, colon), password: text.slice(colon + 1) };
-}
-
-const NO_COUNTS: EventCounts = { opened: 0, openedMachine: 0, clicked: 0, clickedMachine: 0, uniqueOpened: false, uniqueClicked: false };
-
-/** The To recipient's final state as `sends list --csv` prints it: status, or suppressed:<list>. */
-function toState(s: Send): string {
-  const r = s.recipients.find((x) => x.role === 'to');
-  if (!r) return s.status;
-  return r.suppressedBy ? `suppressed:${r.suppressedBy}` : r.status;
-}
-
-function sendJson(s: Send, counts: EventCounts | undefined): Record<string, unknown> {
-  return {
-    id: s.id,
-    receivedAt: s.receivedAt.toISOString(),
-    status: s.status,
-    toState: toState(s),
-    mailFrom: s.mailFrom,
-    from: s.from,
-    to: s.to,
-    bcc: s.bcc,
-    discarded: s.discarded,
-    tags: s.tags,
-    flags: s.flags,
-    flagsSource: s.flagsSource,
-    recipients: s.recipients,
-    counts: counts ?? NO_COUNTS,
-  };
 }
 
 function eventJson(e: SendEvent): Record<string, unknown> {
@@ -241,7 +214,7 @@ export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions
     return {
       status: 200,
       body: {
-        sends: page.map((s) => sendJson(s, counts[s.id])),
+        sends: page.map((s) => sendJson(s, { view: 'api', counts: counts[s.id] ?? NO_EVENT_COUNTS })),
         nextCursor: found.length > limit && last ? encodeCursor({ receivedAt: last.receivedAt, id: last.id }) : null,
       },
     };
@@ -254,7 +227,7 @@ export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions
     const s = await store.getSend(id, spaceId);
     if (s === null) return { status: 404, body: { error: 'no such send' } };
     const [events, counts] = await Promise.all([store.listEvents(s.id), store.eventCounts([s.id])]);
-    return { status: 200, body: { send: sendJson(s, counts[s.id]), events: events.map(eventJson) } };
+    return { status: 200, body: { send: sendJson(s, { view: 'api', counts: counts[s.id] ?? NO_EVENT_COUNTS }), events: events.map(eventJson) } };
   };
 
   for (const prefix of prefixes) {

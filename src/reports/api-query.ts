@@ -6,10 +6,11 @@
  *   GET /api/v1/sends   since, until, from, tag, limit, cursor
  *   GET /api/v1/sends/:id  no parameters
  *
- * Dates (since, until) are ISO 8601 as in `trxmail sends list`: `2026-03-01` (a whole UTC day)
- * or a date-time with `Z` or an offset, `2026-03-01T10:00:00Z`; since is inclusive; until is
- * exclusive for a date-time and covers the whole day for a plain date. since must be before
- * until. `from` is compared case-insensitively. `by` is day | from | tag (absent: total only).
+ * Dates (since, until): the grammar of src/reports/date-bound.ts, shared with `trxmail sends
+ * list`: `2026-03-01` (a whole UTC day) or a date-time with `Z` or an offset,
+ * `2026-03-01T10:00:00Z` ("T" only: no space); since is inclusive; until is exclusive for a
+ * date-time and covers the whole day for a plain date. since must be before until. `from` is
+ * compared case-insensitively. `by` is day | from | tag (absent: total only).
  * `limit` is 1..MAX_API_PAGE_SIZE (default DEFAULT_API_PAGE_SIZE). `cursor` is what the
  * previous page returned as `nextCursor` (opaque: base64url of {"t": ms, "id": send id}).
  *
@@ -21,6 +22,7 @@
 import { z } from 'zod';
 import { MAX_ADDRESS_LENGTH, MAX_API_PAGE_SIZE, MAX_TAG_LENGTH, MAX_TAGS } from '../lib/limits.js';
 import type { ReportGroupBy } from '../store/store.js';
+import { parseDateBound } from './date-bound.js';
 
 /** Sends per page when `limit` is not given. */
 export const DEFAULT_API_PAGE_SIZE = 50;
@@ -62,24 +64,14 @@ export interface SendsQuery {
 
 type Result<T> = { readonly ok: true; readonly value: T } | ApiError;
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-/** An ISO date or date-time; `endOfDay` moves a plain date to the next midnight (UTC). Null if invalid. */
+/**
+ * An API date (the grammar of src/reports/date-bound.ts, "T" between date and time); `endOfDay`
+ * moves a plain date to the next midnight (UTC). Null if invalid.
+ */
 export function parseApiDate(value: string, endOfDay: boolean): Date | null {
-  let d: Date;
-  if (DATE_ONLY.test(value)) {
-    d = new Date(`${value}T00:00:00Z`);
-    // 2026-02-30 must not roll over to March.
-    if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) return null;
-    if (endOfDay) d = new Date(d.getTime() + 86_400_000);
-  } else if (DATE_TIME.test(value)) {
-    d = new Date(value);
-  } else {
-    return null;
-  }
-  return Number.isNaN(d.getTime()) ? null : d;
+  return parseDateBound(value, { endOfDay, allowSpace: false });
 }
 
 const DATE_MESSAGE = 'expected an ISO 8601 date like 2026-03-01 or 2026-03-01T10:00:00Z';

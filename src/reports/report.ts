@@ -41,7 +41,7 @@
  *         than the total), sends without tags in a group with key null ("(no tag)").
  * Groups without sends are not listed.
  */
-import type { Cell, Column } from '../cli/format.js';
+import type { Cell, Column } from '../lib/table.js';
 import type { ReportCounts, ReportGroupBy, ReportRow } from '../store/store.js';
 
 export const REPORT_GROUPINGS: readonly ReportGroupBy[] = ['day', 'from', 'tag'];

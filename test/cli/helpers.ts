@@ -1,3 +1,7 @@
+/**
+ * The one in-process runner of the CLI for tests: the real runCli (src/cli/program.ts) with
+ * captured stdout/stderr, a given stdin, an empty environment and a chosen working directory.
+ */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

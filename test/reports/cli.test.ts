@@ -1,41 +1,19 @@
 /**
- * `trxmail report` in-process over the seeded store (seed.ts): table, CSV and JSON, the same
- * filters as `sends list`, errors as one line. program.ts does not register the command yet
- * (the lead wires it), so the test adds it to a program built by buildProgram when missing.
+ * `trxmail report` through the real runCli over the seeded store (seed.ts): table, CSV and
+ * JSON, the same filters as `sends list`, errors as one line with runCli's exit codes.
  * Also: `sends list --csv` carries the id, the tags and the To recipient's final state.
  */
-import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { CommanderError } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerReportCommand } from '../../src/cli/report.js';
-import { buildProgram } from '../../src/cli/program.js';
-import { openStore } from '../../src/store/open-store.js';
-import { cli, tempWorkDir } from '../cli/helpers.js';
-import { seedReports } from './seed.js';
 import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open-store.js';
+import { cli, tempWorkDir, type CliResult } from '../cli/helpers.js';
+import { seedReports } from './seed.js';
 
 let cwd: string;
 
-async function report(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const { program, ctx } = buildProgram({ stdout, stderr, stdin: Readable.from([]), env: {}, cwd });
-  if (!program.commands.some((c) => c.name() === 'report')) registerReportCommand(program, ctx);
-  let code = 0;
-  try {
-    await program.parseAsync(['report', ...argv], { from: 'user' });
-  } catch (e: unknown) {
-    code = e instanceof CommanderError ? 2 : 1;
-    if (!(e instanceof CommanderError)) stderr.write(`trxmail: ${(e as Error).message}\n`);
-  } finally {
-    await ctx.close();
-  }
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+function report(argv: string[]): Promise<CliResult> {
+  return cli(cwd, ['report', ...argv]);
 }
 
 beforeAll(async () => {

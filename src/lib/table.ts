@@ -1,9 +1,13 @@
 /**
- * Output formats of the CLI: aligned text tables, CSV (RFC 4180) and JSON.
+ * Tabular output: aligned text tables, CSV (RFC 4180) and JSON, from a list of columns
+ * (header + cell function) and rows. Used by the CLI and by the report definitions
+ * (src/reports/report.ts) whose columns the CLI prints. Pure; throws nothing.
  *
- * CSV cells that a spreadsheet would run as a formula (leading `=`, `+`, `-`, `@`, TAB, CR)
- * are prefixed with `'` — report exports are opened in spreadsheets, and the values (tags,
- * display names, addresses) come from the senders' messages.
+ * Tables replace control characters with `?` so a hostile value (a tag, a display name)
+ * cannot break the layout or drive the terminal. CSV cells that a spreadsheet would run as a
+ * formula (leading `=`, `+`, `-`, `@`, TAB, CR) are prefixed with `'` — report exports are
+ * opened in spreadsheets, and the values (tags, display names, addresses) come from the
+ * senders' messages.
  */
 
 export type Cell = string | number | boolean | null | undefined | Date | readonly string[];
@@ -22,7 +26,6 @@ export function cellText(c: Cell): string {
 
 /** Replace control characters so a hostile value cannot break the table or the terminal. */
 function printable(s: string): string {
-   
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 

@@ -1,6 +1,6 @@
 /**
- * `trxmail webhook set|remove|list|queue` and `trxmail postfix-check` (registered by
- * src/cli/program.ts like sends.ts).
+ * `trxmail webhook set|remove|list|queue`: a space's webhook endpoint and its delivery queue
+ * (the feature itself — outbox, signing, retries — is src/webhooks/).
  *
  *   webhook set <space> <url> [--secret S]   sets/replaces the endpoint; prints the secret
  *                                            ONCE (generated: 32 random bytes, base64url,
@@ -10,17 +10,14 @@
  *   webhook queue [--space S] [--status pending|delivered|expired] [--limit N] [--json|--csv]
  *                                            id, space, type, send, recipient, status,
  *                                            attempts, next attempt, last error
- *   postfix-check [--config-dir DIR]         findings, one a line; exit 1 when any error
  *
  * Throws: UsageError for bad arguments (exit 1), TransientError from the store (exit 75).
  */
 import { randomBytes } from 'node:crypto';
-import type { Command } from 'commander';
-import type { Column } from '../cli/format.js';
-import { outputFormat, render, type CliContext } from '../cli/program.js';
-import { UsageError } from '../lib/errors.js';
-import { checkTargetFromConfig, formatFindings, runPostfixCheck } from '../postfix/check.js';
-import type { WebhookDelivery, WebhookDeliveryStatus } from '../store/store.js';
+import { UsageError } from '../../lib/errors.js';
+import type { Column } from '../../lib/table.js';
+import type { WebhookDelivery, WebhookDeliveryStatus } from '../../store/store.js';
+import { outputFormat, render, type CliContext } from '../context.js';
 
 /** A new webhook secret: `whsec_` + 32 random bytes in base64url. */
 export function generateWebhookSecret(): string {
@@ -35,8 +32,8 @@ function nextText(d: WebhookDelivery): string {
   return d.status === 'pending' ? d.nextAttemptAt.toISOString() : '';
 }
 
-export function registerWebhookCommands(program: Command, ctx: CliContext): void {
-  const webhook = program.command('webhook').description("a space's webhook (events POSTed to the customer's endpoint)");
+export function registerWebhookCommands(ctx: CliContext): void {
+  const webhook = ctx.program.command('webhook').description("a space's webhook (events POSTed to the customer's endpoint)");
   webhook
     .command('set <space> <url>')
     .description('set or replace the endpoint (https; http only to loopback); prints the signing secret once')
@@ -123,15 +120,5 @@ export function registerWebhookCommands(program: Command, ctx: CliContext): void
         const b = await store.webhookBacklog();
         ctx.out(`pending ${b.pending}, expired ${b.expired}${b.oldestPendingAt ? `, oldest pending since ${b.oldestPendingAt.toISOString()}` : ''}\n`);
       }
-    });
-
-  program
-    .command('postfix-check')
-    .description("read Postfix's configuration (postconf) and say what is missing or wrong for trxmail")
-    .option('--config-dir <dir>', 'check this Postfix configuration directory (postconf -c DIR)')
-    .action(async (o: { configDir?: string }) => {
-      const findings = await runPostfixCheck(checkTargetFromConfig(ctx.getConfig()), o.configDir === undefined ? {} : { configDir: o.configDir });
-      ctx.out(formatFindings(findings));
-      if (findings.some((f) => f.severity === 'error')) throw new UsageError(`${findings.filter((f) => f.severity === 'error').length} problem(s) in the Postfix configuration`);
     });
 }

@@ -7,47 +7,24 @@
  * plain date (so `--since 2026-11-01 --until 2026-11-30` is all of November).
  *
  * Opens and clicks (Store.eventCounts): the table shows people's counts (OPENS, CLICKS); CSV
- * adds OPENS_MACHINE and CLICKS_MACHINE at the end, JSON a `counts` object. `sends show`
- * prints the events as a timeline; for opens and clicks it says "person" or "machine (<why>)",
- * the URL of a click and the user agent.
+ * adds OPENS_MACHINE and CLICKS_MACHINE at the end, JSON a `counts` object (the JSON of a send
+ * is src/reports/send-json.ts, CLI view). `sends show` prints the events as a timeline; for
+ * opens and clicks it says "person" or "machine (<why>)", the URL of a click and the user agent.
+ *
+ * Throws UsageError: bad option values, an unknown space or send id.
  */
-import type { Command } from 'commander';
-import { UsageError } from '../lib/errors.js';
-import { MAX_EVENT_COUNT_SENDS } from '../lib/limits.js';
-import type { EventCounts, Send, SendEvent, SendFilter, Store } from '../store/store.js';
-import type { Column } from './format.js';
-import { formatJson } from './format.js';
-import { outputFormat, render, type CliContext } from './program.js';
+import { UsageError } from '../../lib/errors.js';
+import { MAX_EVENT_COUNT_SENDS } from '../../lib/limits.js';
+import { formatJson, type Column } from '../../lib/table.js';
+import { NO_EVENT_COUNTS, recipientState, sendJson } from '../../reports/send-json.js';
+import type { EventCounts, Send, SendEvent, SendFilter, Store } from '../../store/store.js';
+import { outputFormat, render, type CliContext } from '../context.js';
+import { collect, parseFilterOptions } from '../options.js';
 
 /** Most rows one `sends list` prints unless --limit says otherwise. */
 export const DEFAULT_SENDS_LIMIT = 100;
 /** Upper bound for --limit. */
 export const MAX_SENDS_LIMIT = 100_000;
-
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/;
-
-/** Parse a --since/--until value. `endOfDay` moves a plain date to the next midnight (UTC). */
-export function parseDateOption(name: string, value: string, endOfDay: boolean): Date {
-  let d: Date;
-  if (DATE_ONLY.test(value)) {
-    d = new Date(`${value}T00:00:00Z`);
-    if (!Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) !== value) d = new Date(NaN);
-    if (endOfDay) d = new Date(d.getTime() + 86_400_000);
-  } else if (DATE_TIME.test(value)) {
-    d = new Date(value.replace(' ', 'T'));
-  } else {
-    d = new Date(NaN);
-  }
-  if (Number.isNaN(d.getTime())) {
-    throw new UsageError(`${name}: expected a date like 2026-11-22 or 2026-11-22T10:00:00Z, got "${value}"`);
-  }
-  return d;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
 
 function limitOption(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_SENDS_LIMIT) {
@@ -55,12 +32,6 @@ function limitOption(value: string): number {
   }
   return Number(value);
 }
-
-const recipientState = (s: Send, role: 'to' | 'bcc'): string => {
-  const r = s.recipients.find((x) => x.role === role);
-  if (!r) return '';
-  return r.suppressedBy ? `suppressed:${r.suppressedBy}` : r.status;
-};
 
 type SendRow = Send & { space: string; counts: EventCounts };
 
@@ -70,9 +41,9 @@ const SEND_COLUMNS: readonly Column<SendRow>[] = [
   { header: 'SPACE', value: (s) => s.space },
   { header: 'FROM', value: (s) => s.from },
   { header: 'TO', value: (s) => s.to },
-  { header: 'TO_STATE', value: (s) => recipientState(s, 'to') },
+  { header: 'TO_STATE', value: (s) => recipientState(s, 'to') ?? '' },
   { header: 'BCC', value: (s) => s.bcc },
-  { header: 'BCC_STATE', value: (s) => recipientState(s, 'bcc') },
+  { header: 'BCC_STATE', value: (s) => recipientState(s, 'bcc') ?? '' },
   { header: 'DISCARDED', value: (s) => s.discarded },
   { header: 'FLAGS', value: (s) => s.flags },
   { header: 'TAGS', value: (s) => s.tags },
@@ -94,8 +65,6 @@ const CSV_COLUMNS: readonly Column<SendRow>[] = [
   { header: 'CLICKS', value: (s) => s.counts.clicked },
   { header: 'CLICKS_MACHINE', value: (s) => s.counts.clickedMachine },
 ];
-
-const NO_COUNTS: EventCounts = { opened: 0, openedMachine: 0, clicked: 0, clickedMachine: 0, uniqueOpened: false, uniqueClicked: false };
 
 /** Event counts of many sends, MAX_EVENT_COUNT_SENDS at a time. */
 async function countsOf(store: Store, ids: readonly string[]): Promise<Map<string, EventCounts>> {
@@ -126,28 +95,8 @@ export function eventLine(e: SendEvent): string {
   return parts.join('  ');
 }
 
-export function sendJson(s: Send, space: string, counts?: EventCounts): Record<string, unknown> {
-  return {
-    id: s.id,
-    space,
-    receivedAt: s.receivedAt,
-    status: s.status,
-    mailFrom: s.mailFrom,
-    envelopeSender: s.envelopeSender,
-    from: s.from,
-    to: s.to,
-    bcc: s.bcc,
-    discarded: s.discarded,
-    tags: s.tags,
-    flags: s.flags,
-    flagsSource: s.flagsSource,
-    recipients: s.recipients,
-    ...(counts ? { counts } : {}),
-  };
-}
-
-export function registerSendCommands(program: Command, ctx: CliContext): void {
-  const sends = program.command('sends').description('reports: one row per send');
+export function registerSendCommands(ctx: CliContext): void {
+  const sends = ctx.program.command('sends').description('reports: one row per send');
   sends
     .command('list')
     .description('list sends, newest first')
@@ -171,12 +120,7 @@ export function registerSendCommands(program: Command, ctx: CliContext): void {
         csv?: boolean;
       }) => {
         const fmt = outputFormat(o);
-        const filter: { -readonly [K in keyof SendFilter]: SendFilter[K] } = { limit: o.limit ?? DEFAULT_SENDS_LIMIT };
-        if (o.since !== undefined) filter.since = parseDateOption('--since', o.since, false);
-        if (o.until !== undefined) filter.until = parseDateOption('--until', o.until, true);
-        if (filter.since && filter.until && filter.since >= filter.until) throw new UsageError('--since must be before --until');
-        if (o.tag) filter.tags = o.tag.map((t) => t.trim()).filter((t) => t !== '');
-        if (o.from !== undefined) filter.from = o.from;
+        const filter: { -readonly [K in keyof SendFilter]: SendFilter[K] } = { limit: o.limit ?? DEFAULT_SENDS_LIMIT, ...parseFilterOptions(o) };
         if (o.space !== undefined) filter.spaceId = (await ctx.space(o.space)).id;
         const store = await ctx.getStore();
         const names = new Map((await store.listSpaces()).map((s) => [s.id, s.name]));
@@ -185,9 +129,9 @@ export function registerSendCommands(program: Command, ctx: CliContext): void {
         const rows: SendRow[] = sendsFound.map((s) => ({
           ...s,
           space: names.get(s.spaceId) ?? String(s.spaceId),
-          counts: counts.get(s.id) ?? NO_COUNTS,
+          counts: counts.get(s.id) ?? NO_EVENT_COUNTS,
         }));
-        ctx.out(render(fmt, fmt === 'csv' ? CSV_COLUMNS : TABLE_COLUMNS, rows, (s) => sendJson(s, s.space, s.counts)));
+        ctx.out(render(fmt, fmt === 'csv' ? CSV_COLUMNS : TABLE_COLUMNS, rows, (s) => sendJson(s, { view: 'cli', space: s.space, counts: s.counts })));
       },
     );
   sends
@@ -200,9 +144,9 @@ export function registerSendCommands(program: Command, ctx: CliContext): void {
       if (!s) throw new UsageError(`no send with id "${id}"`);
       const space = (await store.getSpace(s.spaceId))?.name ?? String(s.spaceId);
       const events = await store.listEvents(id);
-      const counts = (await store.eventCounts([id]))[id] ?? NO_COUNTS;
+      const counts = (await store.eventCounts([id]))[id] ?? NO_EVENT_COUNTS;
       if (o.json) {
-        ctx.out(formatJson({ ...sendJson(s, space, counts), events }));
+        ctx.out(formatJson({ ...sendJson(s, { view: 'cli', space, counts }), events }));
         return;
       }
       const lines = [
@@ -227,7 +171,7 @@ export function registerSendCommands(program: Command, ctx: CliContext): void {
         'events:',
         ...(events.length ? events.map(eventLine) : ['  -']),
       ];
-       
+      // Control characters (from senders' messages, bounce details) must not reach the terminal.
       ctx.out(lines.map((l) => l.replace(/[\u0000-\u001f\u007f]/g, '?')).join('\n') + '\n');
     });
 }

@@ -1,28 +1,16 @@
 /**
- * The webhook commands through commander, as program.ts will register them (buildProgram +
- * registerWebhookCommands), on a real SQLite file in a temporary working directory.
+ * The webhook commands (src/cli/commands/webhook.ts) through the real runCli, on a real SQLite
+ * file in a temporary working directory.
  */
-import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../../src/cli/program.js';
-import { UsageError } from '../../src/lib/errors.js';
 import { openStore } from '../../src/store/open-store.js';
-import { registerWebhookCommands } from '../../src/webhooks/cli-commands.js';
-import { cli, tempWorkDir } from '../cli/helpers.js';
+import { cli, tempWorkDir } from './helpers.js';
 
+/** stdout of a command that must succeed. */
 async function run(cwd: string, argv: string[]): Promise<string> {
-  const stdout = new PassThrough();
-  const out: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  const { program, ctx } = buildProgram({ stdout, stderr: new PassThrough(), stdin: Readable.from([]), env: {}, cwd });
-  if (!program.commands.some((c) => c.name() === 'webhook')) registerWebhookCommands(program, ctx);
-  program.exitOverride();
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-  } finally {
-    await ctx.close();
-  }
-  return Buffer.concat(out).toString();
+  const r = await cli(cwd, argv);
+  expect(r, argv.join(' ')).toMatchObject({ code: 0, stderr: '' });
+  return r.stdout;
 }
 
 describe('trxmail webhook', () => {
@@ -61,21 +49,22 @@ describe('trxmail webhook', () => {
 
     await run(dir, ['webhook', 'remove', 'shop']);
     expect(JSON.parse(await run(dir, ['webhook', 'queue', '--json', '--status', 'expired']))).toMatchObject([{ lastError: 'webhook removed' }]);
-    await expect(run(dir, ['webhook', 'remove', 'shop'])).rejects.toThrow(UsageError);
+    expect(await cli(dir, ['webhook', 'remove', 'shop'])).toMatchObject({ code: 1, stdout: '', stderr: 'trxmail: space shop has no webhook\n' });
   });
 
-  it('refuses bad input, each with a UsageError', async () => {
+  it('refuses bad input, each with its one-line UsageError message and exit code 1', async () => {
     const dir = tempWorkDir();
     await cli(dir, ['space', 'add', 'shop']);
-    for (const argv of [
-      ['webhook', 'set', 'shop', 'http://hooks.example/'],
-      ['webhook', 'set', 'nope', 'https://hooks.example/'],
-      ['webhook', 'set', 'shop', 'https://hooks.example/', '--secret', ''],
-      ['webhook', 'queue', '--status', 'sent'],
-      ['webhook', 'queue', '--limit', 'many'],
-      ['webhook', 'queue', '--json', '--csv'],
-    ]) {
-      await expect(run(dir, argv), argv.join(' ')).rejects.toThrow(UsageError);
+    const bad: [string[], string][] = [
+      [['webhook', 'set', 'shop', 'http://hooks.example/'], 'webhook URL "http://hooks.example/" must be https:// (plain http only to a loopback host)'],
+      [['webhook', 'set', 'nope', 'https://hooks.example/'], 'no space named "nope" (see: trxmail space list)'],
+      [['webhook', 'set', 'shop', 'https://hooks.example/', '--secret', ''], 'webhook secret must not be empty'],
+      [['webhook', 'queue', '--status', 'sent'], '--status: expected pending, delivered or expired, got "sent"'],
+      [['webhook', 'queue', '--limit', 'many'], '--limit: expected a number, got "many"'],
+      [['webhook', 'queue', '--json', '--csv'], 'choose one of --json and --csv'],
+    ];
+    for (const [argv, message] of bad) {
+      expect(await cli(dir, argv), argv.join(' ')).toMatchObject({ code: 1, stdout: '', stderr: `trxmail: ${message}\n` });
     }
   });
 });

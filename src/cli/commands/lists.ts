@@ -1,0 +1,49 @@
+/**
+ * `trxmail unsubscribe add|remove|list` and `trxmail bounces add|remove|list`: the two
+ * suppression lists of a space, one command group each, the same three commands.
+ *
+ * Throws UsageError: an unknown space, removing an address not on the list.
+ */
+import type { Column } from '../../lib/table.js';
+import { UsageError } from '../../lib/errors.js';
+import { outputFormat, render, withFormat, type CliContext } from '../context.js';
+
+const LISTS = [
+  ['unsubscribe', 'unsubscribe', 'the Unsubscribe list (checked with flag 4)'],
+  ['bounces', 'bounce', 'the Bounce list (checked unless flag 8)'],
+] as const;
+
+export function registerListCommands(ctx: CliContext): void {
+  for (const [cmdName, list, what] of LISTS) {
+    const c = ctx.program.command(cmdName).description(what);
+    c.command('add <space> <address>')
+      .description(`put an address on ${what}`)
+      .option('-r, --reason <text>', 'why', 'added by operator')
+      .action(async (spaceName: string, address: string, o: { reason: string }) => {
+        const s = await ctx.space(spaceName);
+        await (await ctx.getStore()).addListEntry({ spaceId: s.id, list, address, reason: o.reason, addedAt: new Date() });
+        ctx.out(`${address} added to the ${list} list of ${s.name}\n`);
+      });
+    c.command('remove <space> <address>')
+      .description(`take an address off ${what}`)
+      .action(async (spaceName: string, address: string) => {
+        const s = await ctx.space(spaceName);
+        if (!(await (await ctx.getStore()).removeListEntry(s.id, list, address))) {
+          throw new UsageError(`${address} is not on the ${list} list of ${s.name}`);
+        }
+        ctx.out(`${address} removed from the ${list} list of ${s.name}\n`);
+      });
+    withFormat(c.command('list <space>').description(`show ${what}`)).action(
+      async (spaceName: string, o: { json?: boolean; csv?: boolean }) => {
+        const s = await ctx.space(spaceName);
+        const rows = await (await ctx.getStore()).listEntries(s.id, list);
+        const cols: Column<(typeof rows)[number]>[] = [
+          { header: 'ADDRESS', value: (r) => r.address },
+          { header: 'ADDED', value: (r) => r.addedAt },
+          { header: 'REASON', value: (r) => r.reason },
+        ];
+        ctx.out(render(outputFormat(o), cols, rows, (r) => ({ address: r.address, addedAt: r.addedAt, reason: r.reason })));
+      },
+    );
+  }
+}
