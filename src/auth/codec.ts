@@ -1,7 +1,7 @@
 /**
  * Dovecot auth-client protocol 1.x, server side: framing, Dovecot tab-escaping, typed
  * parsing of what a client sends (Postfix smtpd with `smtpd_sasl_type = dovecot`), and
- * serialisers for what we answer. Wire facts: /work/shared/protocols.md §0 and §4.
+ * serialisers for what we answer. Wire facts: docs/protocols.md §0 and §4.
  *
  * Wire layout — one message per LF-terminated line, TAB-separated fields, command first:
  *   client → server   VERSION\t<major>\t<minor>        (must be the first line; major 1)

@@ -1,5 +1,5 @@
 /**
- * One Dovecot auth-client connection, server side (protocols.md §4): handshake, PLAIN and
+ * One Dovecot auth-client connection, server side (docs/protocols.md §4): handshake, PLAIN and
  * LOGIN, several requests in flight at once, result lines. A state machine without I/O:
  * bytes come in through receive(), lines go out through the injected send(), credentials
  * are checked by the injected verify().

@@ -1,6 +1,6 @@
 /**
  * `trxmail bounce [--sender S] [--recipient R]`: the bounce intake as a command for Postfix's
- * pipe(8) delivery agent (shared/protocols.md §3.5), for sites that prefer a process per
+ * pipe(8) delivery agent (docs/protocols.md §3.5), for sites that prefer a process per
  * bounce to the LMTP listener. Reads one message from stdin, runs BounceIntake, and says what
  * to exit with and one line to print (pipe(8) puts the output in its log line and DSNs):
  *

@@ -1,7 +1,7 @@
 /**
  * Milter protocol codec: bytes <-> typed messages. Pure and synchronous, no sockets.
  *
- * Protocol: Sendmail milter v2..6 as spoken by Postfix (shared/protocols.md §1, Postfix
+ * Protocol: Sendmail milter v2..6 as spoken by Postfix (docs/protocols.md §1, Postfix
  * src/milter/milter8.c). Every packet is
  *
  *     +----------------+---------+---------------------------+

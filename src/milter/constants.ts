@@ -3,7 +3,7 @@
  * src/milter/milter8.c). Pure data.
  *
  * Protocol: Sendmail milter, versions 2..6 as spoken by Postfix (see
- * /work/shared/protocols.md §1). Commands are single ASCII letters; SMFIF_* are the
+ * docs/protocols.md §1). Commands are single ASCII letters; SMFIF_* are the
  * actions a filter may take at end-of-message, SMFIP_* the protocol (event/no-reply) bits,
  * SMFIM_* the macro stages of SETSYMLIST.
  *

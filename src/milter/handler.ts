@@ -3,7 +3,7 @@
  * wired in elsewhere): the handler, its replies and its end-of-message edits. Types only,
  * plus small reply constructors.
  *
- * Protocol: Sendmail milter v6 as spoken by Postfix (shared/protocols.md §1).
+ * Protocol: Sendmail milter v6 as spoken by Postfix (docs/protocols.md §1).
  *
  * Contract the session (src/milter/session.ts) keeps:
  * - one handler instance per milter connection (MilterHandlerFactory);

@@ -3,7 +3,7 @@
  * backpressure and shutdown only; framing is codec.ts, protocol state is session.ts, and
  * the decisions are the MilterHandler a factory makes for each connection.
  *
- * Protocol: Sendmail milter as Postfix speaks it (shared/protocols.md §1). Postfix opens
+ * Protocol: Sendmail milter as Postfix speaks it (docs/protocols.md §1). Postfix opens
  * one milter connection per SMTP connection and never reuses it.
  *
  * Behaviour:

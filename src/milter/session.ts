@@ -3,7 +3,7 @@
  * MilterHandler. No I/O of its own: it gets commands one at a time from the server and
  * hands response frames to a sink the server provides (which may apply backpressure).
  *
- * Protocol: Sendmail milter v2..6 as Postfix speaks it (shared/protocols.md §1). Which
+ * Protocol: Sendmail milter v2..6 as Postfix speaks it (docs/protocols.md §1). Which
  * command may arrive in which state is the declarative table MILTER_TRANSITIONS (after
  * libmilter engine.c / rspamd milter.c), widened where Postfix legitimately goes off the
  * textbook path: A may come at any time after negotiation (Postfix sends it after every

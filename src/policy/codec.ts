@@ -1,6 +1,6 @@
 /**
  * Postfix SMTP access policy delegation (`check_policy_service`), server side: incremental
- * request reader and reply serialiser. Wire facts: /work/shared/protocols.md §0 and §2.
+ * request reader and reply serialiser. Wire facts: docs/protocols.md §0 and §2.
  *
  * Wire layout (no encoding of any kind):
  *   request = 1*( name "=" value LF ) LF     name: bytes up to the first "="; value: the rest

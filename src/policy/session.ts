@@ -1,5 +1,5 @@
 /**
- * One Postfix policy-delegation connection (protocols.md §2), as a state machine without
+ * One Postfix policy-delegation connection (docs/protocols.md §2), as a state machine without
  * I/O: bytes in through receive(), replies out through the injected send(), decisions from
  * the injected decide().
  *

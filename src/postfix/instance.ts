@@ -5,7 +5,7 @@
  * configuration shipped in `postfix/` (templates.ts) on top of a minimal base.
  *
  * Needs root (`postfix start` does). Facts it relies on were verified on Postfix 3.7.11
- * (shared/protocols.md §0): the data directory must be owned by `postfix`, every service
+ * (docs/protocols.md §0): the data directory must be owned by `postfix`, every service
  * runs with chroot = n, logging goes to a file through postlogd.
  *
  * Throws ConfigError when Postfix is missing (with the command that installs it) and
