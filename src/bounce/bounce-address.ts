@@ -1,5 +1,5 @@
 /**
- * VERP-style bounce addresses with an HMAC check (architecture.md: "Bounce addresses carry
+ * VERP-style bounce addresses with an HMAC check (docs/architecture.md: "Bounce addresses carry
  * an HMAC check: forged bounces cannot put an address on the Bounce list").
  *
  *     trx-<space>-<send>-<check>@<bounce domain>

@@ -9,7 +9,7 @@
  *  2. act ONLY when the HMAC-checked address names a send: the envelope recipient's bounce
  *     address when it verifies, else the X-Trxmail-Ref of the returned original when that
  *     verifies — and the send exists in that space (a forged or unknown address changes
- *     nothing: architecture.md "forged bounces cannot put an address on the Bounce list");
+ *     nothing: docs/architecture.md "forged bounces cannot put an address on the Bounce list");
  *  3. bounce, per reported recipient, matched to the send's recipients case-insensitively
  *     (Final-Recipient, else Original-Recipient; a bounce of the BCC copy, send id `<id>_b`,
  *     is the send's BCC recipient whatever address the report names):

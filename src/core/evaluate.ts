@@ -1,5 +1,5 @@
 /**
- * The rules of the transactional relay, once (architecture.md "The rules being enforced").
+ * The rules of the transactional relay, once (docs/architecture.md "The rules being enforced").
  *
  * `checkSender` is the MAIL FROM rule alone, for the policy server and the milter at
  * MAIL/RCPT time; `evaluate` applies every rule to the facts of a whole transaction and

@@ -1,5 +1,5 @@
 /**
- * The HTTP service: open pixel, click redirect, health (architecture.md "http"). Fastify.
+ * The HTTP service: open pixel, click redirect, health (docs/architecture.md, "The tree of src/"). Fastify.
  *
  *   GET|HEAD /o/<token>   200, the 43-byte transparent 1×1 GIF, `Cache-Control: no-store,
  *                         max-age=0` (every open reaches us); records `opened`.

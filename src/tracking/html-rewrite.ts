@@ -1,5 +1,5 @@
 /**
- * Open and click tracking in one HTML document (architecture.md: flags 1 and 2). Pure: string
+ * Open and click tracking in one HTML document (docs/architecture.md "The rules being enforced": flags 1 and 2). Pure: string
  * in, string out; the streaming part (MIME, charsets, transfer encodings, size cap) is
  * tracking-stage.ts.
  *

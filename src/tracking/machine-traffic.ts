@@ -1,6 +1,6 @@
 /**
  * Tells obvious machine traffic on the tracking endpoints apart from a person's open or click,
- * so reports count people (architecture.md "Reports": opened / clicked). Pure: the HTTP
+ * so reports count people (docs/architecture.md "The rules being enforced", Reports: opened / clicked). Pure: the HTTP
  * service passes the request's method, User-Agent and a few headers.
  *
  * A request is machine traffic, first match wins (the reason says which rule):

@@ -1,6 +1,6 @@
 /**
  * Tracking tokens: the self-verifying part of the open-pixel and click URLs
- * (architecture.md: "Tracking links are self-verifying (HMAC, with key rotation): the redirect
+ * (docs/architecture.md: "Tracking links are self-verifying (HMAC, with key rotation): the redirect
  * endpoint never sends a browser to a URL that trxmail did not sign").
  *
  * A token names the send, the recipient and, for a click, the exact original URL. Nothing is

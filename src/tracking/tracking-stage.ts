@@ -1,5 +1,5 @@
 /**
- * The tracking body stage for createMessageTransform (architecture.md "transform"): a mailsplit
+ * The tracking body stage for createMessageTransform (docs/architecture.md, "The tree of src/"): a mailsplit
  * Rewriter that puts every text/html part through rewriteHtml (open pixel, click links).
  *
  * Which parts:

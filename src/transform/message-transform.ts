@@ -1,5 +1,5 @@
 /**
- * Streaming message rewrite (architecture.md "transform"): bytes in, bytes out.
+ * Streaming message rewrite (docs/architecture.md, "The tree of src/"): bytes in, bytes out.
  *
  *   no body stages:  MessageStage(join)                     (one stream: normalise, split, edit, join)
  *   body stages:     MessageStage -> ...bodyStages -> Joiner -> CrlfNormaliser
