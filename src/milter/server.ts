@@ -32,9 +32,10 @@ import { parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import { ConfigError, InvariantError, ProtocolError } from '../lib/errors.js';
 import { errorForLog, escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
 import { DEFAULT_SOCKET_MODE, SocketListeners } from '../lib/socket-listeners.js';
-import { decodeCommand, MilterFrameDecoder, type MilterFrame } from './codec.js';
+import { decodeCommand, MilterFrameDecoder, type MilterFrame } from './decode.js';
 import type { MilterHandlerFactory, MilterPeerInfo } from './handler.js';
-import { MilterSession, validateSessionOptions, type MilterSessionOptions } from './session.js';
+import { validateNegotiationOptions } from './negotiate.js';
+import { MilterSession, type MilterSessionOptions } from './session.js';
 
 /** Default idle time (ms) while waiting for the MTA's next command. Postfix is silent while a client uploads DATA, so this is generous. */
 export const MILTER_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
@@ -65,7 +66,7 @@ export class MilterServer {
   draining = false;
 
   constructor(private readonly options: MilterServerOptions) {
-    validateSessionOptions(options.session ?? {});
+    validateNegotiationOptions(options.session ?? {});
     const positive = (v: number | undefined, d: number, name: string): number => {
       const n = v ?? d;
       if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`milter ${name} must be a positive number of milliseconds`);
