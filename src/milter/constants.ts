@@ -99,6 +99,15 @@ export const SMFIA_UNIX = 0x4c; // 'L'
 export const SMFIA_INET = 0x34; // '4'
 export const SMFIA_INET6 = 0x36; // '6'
 
+/* Macro stages as the D packet names them: the letter of the event the macros belong to. */
+
+/** Stages whose macros last for the whole connection. */
+export const CONNECTION_MACRO_STAGES: readonly number[] = [SMFIC_CONNECT, SMFIC_HELO, SMFIC_UNKNOWN];
+/** Stages whose macros belong to one message (MAIL to end-of-message); forgotten when it ends. */
+export const MESSAGE_MACRO_STAGES: readonly number[] = [SMFIC_MAIL, SMFIC_RCPT, SMFIC_DATA, SMFIC_HEADER, SMFIC_EOH, SMFIC_BODY, SMFIC_BODYEOB];
+/** Every letter a D packet may name: Postfix sends D before every event, A and Q included. */
+export const MACRO_STAGES: ReadonlySet<number> = new Set([...CONNECTION_MACRO_STAGES, ...MESSAGE_MACRO_STAGES, SMFIC_ABORT, SMFIC_QUIT]);
+
 /** Highest protocol version we speak. */
 export const SMFI_VERSION = 6;
 /** Lowest protocol version we accept from an MTA (Postfix before 2.6 spoke 2). */

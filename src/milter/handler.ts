@@ -21,7 +21,8 @@
  */
 
 import type { HeaderField } from '../core/types.js';
-import type { ConnectFamily, CustomReply } from './codec.js';
+import type { ConnectFamily } from './decode.js';
+import type { CustomReply } from './encode.js';
 import type { MilterMacros } from './macros.js';
 
 /** The answer to one event. Postfix maps r to 550 5.7.1 and t to 451 4.7.1. */

@@ -11,102 +11,37 @@
  * message implicitly, and RCPT/DATA may repeat after DATA was refused.
  *
  * What the session does for the handler:
- * - negotiation: version min(offered, 6) (2..6 accepted), actions = configured & offered,
- *   NO* bits for events the handler has no method for (HELO, DATA, EOH, body, unknown),
- *   NR_* bits for C/MAIL/RCPT/header when the handler has no method for them, HDR_LEADSPC,
- *   and SETSYMLIST macro lists (default: `i {auth_authen} {auth_type}` at end-of-message);
- * - macros per stage (`x` and `{x}` alike), message stages cleared when a message ends;
- * - envelope, recipients and header fields collected for eom(); body chunks streamed;
+ * - negotiation (negotiate.ts): version, actions, NO* and NR_* bits from the handler's methods,
+ *   SETSYMLIST macro lists;
+ * - macros per stage (macros.ts), message stages cleared when a message ends;
+ * - envelope, recipients and header fields collected for eom() (message.ts); body chunks
+ *   streamed;
+ * - a refusal decided while the MTA expects no reply (NR_*) is given at the next event that
+ *   expects one;
  * - handler errors and invalid handler replies become smtpReplyFor(err) (451 4.3.0 unless a
- *   RejectError), never a crash; end-of-message edits are checked against the granted
- *   SMFIF_* bits before any is sent.
+ *   RejectError), never a crash; end-of-message edits are checked (edits.ts) before any is
+ *   sent.
  *
- * Limits: MAX_HEADER_BLOCK_BYTES of collected header fields (then 552 5.3.4),
- * MAX_RECIPIENTS recipients per message (then 452 4.5.3 at RCPT), MAX_MILTER_HEADER_LINE
- * per header line we send, MAX_MILTER_REPLY_PAYLOAD per packet (body split to fit).
+ * Limits: those of message.ts (MAX_HEADER_BLOCK_BYTES, MAX_RECIPIENTS) and edits.ts.
  *
  * Throws: ProtocolError (EMILTER_STATE for a command out of order, EMILTER_VERSION for a
  * version below 2) — the connection must then be dropped; errors of the frame sink are
- * passed through; InvariantError when handle() is called while a command is in flight.
+ * passed through; ConfigError from the constructor (bad options); InvariantError when
+ * handle() is called while a command is in flight or after close().
  */
 
-import type { HeaderField } from '../core/types.js';
-import { ConfigError, InvariantError, ProtocolError, smtpReplyFor } from '../lib/errors.js';
-import { MAX_HEADER_BLOCK_BYTES, MAX_MILTER_HEADER_LINE, MAX_MILTER_REPLY_PAYLOAD, MAX_RECIPIENTS } from '../lib/limits.js';
-import {
-  buildCustomReply,
-  customReplyProblem,
-  encodeAccept,
-  encodeAddHeader,
-  encodeAddRcpt,
-  encodeAddRcptPar,
-  encodeChangeFrom,
-  encodeChangeHeader,
-  encodeContinue,
-  encodeDeleteRcpt,
-  encodeDiscard,
-  encodeInsertHeader,
-  encodeOptneg,
-  encodeReject,
-  encodeReplaceBody,
-  encodeReplyCode,
-  encodeTempfail,
-  type MilterCommand,
-} from './codec.js';
-import {
-  DEFAULT_MILTER_ACTIONS,
-  SMFIC_BODY,
-  SMFIC_BODYEOB,
-  SMFIC_CONNECT,
-  SMFIC_DATA,
-  SMFIC_EOH,
-  SMFIC_HEADER,
-  SMFIC_HELO,
-  SMFIC_MAIL,
-  SMFIC_RCPT,
-  SMFIC_UNKNOWN,
-  SMFIF_ADDHDRS,
-  SMFIF_ADDRCPT,
-  SMFIF_ADDRCPT_PAR,
-  SMFIF_CHGBODY,
-  SMFIF_CHGFROM,
-  SMFIF_CHGHDRS,
-  SMFIF_DELRCPT,
-  SMFIF_SETSYMLIST,
-  SMFIM_EOH,
-  SMFIM_CONNECT,
-  SMFIM_EOM,
-  SMFIP_HDR_LEADSPC,
-  SMFIP_NOBODY,
-  SMFIP_NODATA,
-  SMFIP_NOEOH,
-  SMFIP_NOHELO,
-  SMFIP_NOUNKNOWN,
-  SMFIP_NR_BODY,
-  SMFIP_NR_CONN,
-  SMFIP_NR_DATA,
-  SMFIP_NR_EOH,
-  SMFIP_NR_HDR,
-  SMFIP_NR_HELO,
-  SMFIP_NR_MAIL,
-  SMFIP_NR_RCPT,
-  SMFIP_NR_UNKN,
-  SMFI_MIN_VERSION,
-  SMFI_VERSION,
-} from './constants.js';
-import type {
-  MilterBodySource,
-  MilterConnectInfo,
-  MilterEdit,
-  MilterEnvelopeAddress,
-  MilterEomResult,
-  MilterHandler,
-  MilterHandlerResult,
-  MilterMessageContext,
-  MilterReply,
-} from './handler.js';
+import { InvariantError, ProtocolError } from '../lib/errors.js';
 import { errorForLog, escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
-import { MilterMacros, normaliseMacroName } from './macros.js';
+import { MAX_HEADER_BLOCK_BYTES, MAX_RECIPIENTS } from '../lib/limits.js';
+import { SMFIC_HELO, SMFIC_MAIL, SMFIP_HDR_LEADSPC } from './constants.js';
+import { COMMAND_LETTERS, type MilterCommand, type MilterCommandType } from './decode.js';
+import { encodeEdits } from './edits.js';
+import { encodeOptneg, encodeReply } from './encode.js';
+import type { MilterEdit, MilterHandler, MilterHandlerResult, MilterMessageContext, MilterReply } from './handler.js';
+import { MacroStages } from './macros.js';
+import { envelopeAddress, headerValueFromMta, MilterMessage, TOO_MANY_RCPTS_MSG, TOO_MANY_RCPTS_NOW } from './message.js';
+import { expectsReply, negotiate, validateNegotiationOptions, type NegotiationOptions, type ReplyEvent } from './negotiate.js';
+import { checkEomResult, checkReply, CONTINUE, errorAsReply } from './replies.js';
 
 /* ------------------------------------------------------------------------------------ */
 /* State table                                                                           */
@@ -124,8 +59,6 @@ export type MilterSessionState =
   | 'body' // in the body
   | 'decided' // the message got a final reply before E: only A/MAIL/HELO/U/Q may follow
   | 'closed'; // Q seen
-
-export type MilterCommandType = MilterCommand['type'];
 
 const OPEN: readonly MilterSessionState[] = ['negotiated', 'idle', 'mail', 'rcpt', 'data', 'header', 'eoh', 'body', 'decided'];
 const CONTENT: readonly MilterSessionState[] = ['mail', 'rcpt', 'data', 'header', 'eoh', 'body'];
@@ -150,139 +83,19 @@ export const MILTER_TRANSITIONS: Readonly<Record<MilterCommandType, readonly Mil
 
 const MESSAGE_STATES: ReadonlySet<MilterSessionState> = new Set(['mail', 'rcpt', 'data', 'header', 'eoh', 'body', 'decided']);
 
-/** Macro stages that belong to a message (cleared when it ends). */
-const MESSAGE_MACRO_STAGES: readonly number[] = [SMFIC_MAIL, SMFIC_RCPT, SMFIC_DATA, SMFIC_HEADER, SMFIC_EOH, SMFIC_BODY, SMFIC_BODYEOB];
-/** Order in which stage macros are merged (later stages win). */
-const MACRO_VIEW_ORDER: readonly number[] = [SMFIC_CONNECT, SMFIC_HELO, SMFIC_UNKNOWN, ...MESSAGE_MACRO_STAGES];
-
-/** Events that may expect a reply, with the bit that tells the MTA not to wait for one. */
-const NO_REPLY_BIT = {
-  connect: SMFIP_NR_CONN,
-  helo: SMFIP_NR_HELO,
-  mail: SMFIP_NR_MAIL,
-  rcpt: SMFIP_NR_RCPT,
-  data: SMFIP_NR_DATA,
-  header: SMFIP_NR_HDR,
-  eoh: SMFIP_NR_EOH,
-  body: SMFIP_NR_BODY,
-  unknown: SMFIP_NR_UNKN,
-  eom: 0,
-} as const;
-type ReplyEvent = keyof typeof NO_REPLY_BIT;
 
 /* ------------------------------------------------------------------------------------ */
-/* Options                                                                               */
+/* Session                                                                               */
 /* ------------------------------------------------------------------------------------ */
 
-export interface MilterSessionOptions {
-  /** SMFIF_* actions to ask for (intersected with the MTA's offer). Default DEFAULT_MILTER_ACTIONS. */
-  readonly actions?: number;
-  /**
-   * SETSYMLIST overrides, by SMFIM_* stage: macro names as in main.cf (`i`, `{auth_authen}`).
-   * A list replaces Postfix's list for that stage. Default DEFAULT_MACRO_LISTS.
-   */
-  readonly macroLists?: Readonly<Partial<Record<number, readonly string[]>>>;
+export interface MilterSessionOptions extends NegotiationOptions {
   readonly logger?: Logger;
   /** Fields added to every log line (e.g. the connection id). */
   readonly logContext?: Readonly<Record<string, unknown>>;
 }
 
-/** The queue id and the SASL login at end-of-message too (Postfix sends only `i` there by default). */
-export const DEFAULT_MACRO_LISTS: Readonly<Partial<Record<number, readonly string[]>>> = {
-  [SMFIM_EOM]: ['i', '{auth_authen}', '{auth_type}'],
-};
-
-const MACRO_NAME_RE = /^(?:[A-Za-z0-9_]|\{[A-Za-z0-9_]+\})+$/;
-
-/** Checks session options once (the server calls it at start-up). Throws ConfigError. */
-export function validateSessionOptions(options: MilterSessionOptions): void {
-  const actions = options.actions ?? DEFAULT_MILTER_ACTIONS;
-  if (!Number.isInteger(actions) || actions < 0 || actions > 0x1ff) {
-    throw new ConfigError(`milter actions ${String(actions)} is not a set of SMFIF_* bits`);
-  }
-  for (const [stage, names] of Object.entries(options.macroLists ?? DEFAULT_MACRO_LISTS)) {
-    const n = Number(stage);
-    if (!Number.isInteger(n) || n < SMFIM_CONNECT || n > SMFIM_EOH) throw new ConfigError(`milter macro stage ${stage} is not 0..6`);
-    for (const name of names ?? []) {
-      if (!MACRO_NAME_RE.test(name)) throw new ConfigError(`milter macro name ${JSON.stringify(name)} is not valid`);
-    }
-  }
-}
-
-/* ------------------------------------------------------------------------------------ */
-/* Helpers                                                                               */
-/* ------------------------------------------------------------------------------------ */
-
 /** Receives response frames in order; may return a promise to apply backpressure. */
 export type MilterFrameSink = (frame: Buffer) => void | Promise<void>;
-
-const CONTINUE: MilterReply = { kind: 'continue' };
-const REPLY_KINDS = new Set(['continue', 'accept', 'reject', 'tempfail', 'discard', 'custom']);
-const HEADER_TOO_BIG: MilterReply = { kind: 'custom', code: 552, enhanced: '5.3.4', text: 'Message header too large' };
-const TOO_MANY_RCPTS_NOW: MilterReply = { kind: 'custom', code: 452, enhanced: '4.5.3', text: 'Too many recipients' };
-const TOO_MANY_RCPTS_MSG: MilterReply = { kind: 'custom', code: 552, enhanced: '5.5.3', text: 'Too many recipients' };
-
-/** An error of the frame sink (I/O), kept apart from handler errors while streaming a body. */
-class SinkFailure extends Error {
-  constructor(readonly error: unknown) {
-    super('milter frame sink failed', { cause: error });
-  }
-}
-
-function stripAngles(raw: string): string {
-  const t = raw.trim();
-  return t.length >= 2 && t.startsWith('<') && t.endsWith('>') ? t.slice(1, -1) : t;
-}
-
-/** Postfix folds header values with bare LF; header fields carry CRLF folds like the message. */
-function lfToCrlf(value: string): string {
-  return value.includes('\n') ? value.replace(/\r?\n/g, '\r\n') : value;
-}
-
-function commandLetter(type: MilterCommandType): string {
-  const letters: Record<MilterCommandType, string> = {
-    optneg: 'O',
-    macro: 'D',
-    connect: 'C',
-    helo: 'H',
-    mail: 'M',
-    rcpt: 'R',
-    data: 'T',
-    header: 'L',
-    eoh: 'N',
-    body: 'B',
-    eom: 'E',
-    abort: 'A',
-    quit: 'Q',
-    unknown: 'U',
-  };
-  return letters[type];
-}
-
-function bad(message: string): never {
-  throw new InvariantError(`milter edit refused: ${message}`);
-}
-
-const HEADER_NAME_RE = /^[\x21-\x39\x3b-\x7e]+$/;
-const CONTROL_RE = /[\x00-\x1f\x7f]/;
-const ESMTP_ARG_RE = /^[^\s\x00-\x1f\x7f]+$/;
-
-function checkAddress(address: string, what: string): void {
-  if (typeof address !== 'string') bad(`${what} is not a string`);
-  if (CONTROL_RE.test(address)) bad(`${what} contains control characters`);
-}
-
-function joinArgs(args: readonly string[] | undefined): string | undefined {
-  if (args === undefined || args.length === 0) return undefined;
-  for (const a of args) {
-    if (typeof a !== 'string' || !ESMTP_ARG_RE.test(a)) bad('ESMTP argument is empty or contains spaces or control characters');
-  }
-  return args.join(' ');
-}
-
-/* ------------------------------------------------------------------------------------ */
-/* Session                                                                               */
-/* ------------------------------------------------------------------------------------ */
 
 interface Negotiated {
   readonly version: number;
@@ -290,18 +103,12 @@ interface Negotiated {
   readonly protocol: number;
 }
 
-interface MessageState {
-  readonly sender: MilterEnvelopeAddress;
-  readonly recipients: MilterEnvelopeAddress[];
-  readonly headers: HeaderField[];
-  headerBytes: number;
-  headerOverflow: boolean;
-  readonly authUser: string | null;
-  /** A refusal decided while the MTA expected no reply; given at the next T/L/N/B/E that expects one. */
-  pending: MilterReply | null;
+/** An error of the frame sink (I/O), kept apart from handler errors while sending edits. */
+class SinkFailure extends Error {
+  constructor(readonly error: unknown) {
+    super('milter frame sink failed', { cause: error });
+  }
 }
-
-type PreparedEdit = { readonly frame: Buffer } | { readonly body: MilterBodySource };
 
 export class MilterSession {
   private st: MilterSessionState = 'init';
@@ -309,12 +116,11 @@ export class MilterSession {
   private failed: ProtocolError | null = null;
   private closed = false;
   private neg: Negotiated = { version: 0, actions: 0, protocol: 0 };
-  private readonly macros = new Map<number, Map<string, string>>();
-  private connectInfo: MilterConnectInfo | null = null;
+  private readonly macros = new MacroStages();
+  private connectInfo: MilterMessageContext['connect'] = null;
   private heloName: string | null = null;
-  private msg: MessageState | null = null;
-  private readonly actions: number;
-  private readonly macroLists: Readonly<Partial<Record<number, readonly string[]>>>;
+  private msg: MilterMessage | null = null;
+  private readonly options: NegotiationOptions;
   private readonly log: Logger;
   private readonly logCtx: Readonly<Record<string, unknown>>;
 
@@ -322,9 +128,8 @@ export class MilterSession {
     private readonly handler: MilterHandler,
     options: MilterSessionOptions = {},
   ) {
-    validateSessionOptions(options);
-    this.actions = options.actions ?? DEFAULT_MILTER_ACTIONS;
-    this.macroLists = options.macroLists ?? DEFAULT_MACRO_LISTS;
+    validateNegotiationOptions(options);
+    this.options = options;
     this.log = options.logger ?? silentLogger;
     this.logCtx = options.logContext ?? {};
   }
@@ -352,15 +157,15 @@ export class MilterSession {
     if (this.failed) throw this.failed;
     if (this.closed) throw new InvariantError('MilterSession.handle() called after close()');
     if (!MILTER_TRANSITIONS[cmd.type].includes(this.st)) {
-      this.failed = new ProtocolError(
-        'EMILTER_STATE',
-        `milter command '${commandLetter(cmd.type)}' is not allowed in session state ${this.st}`,
-      );
+      this.failed = new ProtocolError('EMILTER_STATE', `milter command '${COMMAND_LETTERS[cmd.type]}' is not allowed in session state ${this.st}`);
       throw this.failed;
     }
     this.busy = true;
     try {
       return await this.dispatch(cmd, write);
+    } catch (err: unknown) {
+      if (err instanceof ProtocolError) this.failed = err;
+      throw err;
     } finally {
       this.busy = false;
     }
@@ -370,7 +175,7 @@ export class MilterSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.msg !== null || MESSAGE_STATES.has(this.st)) await this.callAbort();
+    if (this.msg !== null || this.inMessage) await this.callAbort();
     this.msg = null;
     this.st = 'closed';
     if (this.handler.close) {
@@ -387,70 +192,56 @@ export class MilterSession {
   private async dispatch(cmd: MilterCommand, write: MilterFrameSink): Promise<'continue' | 'close'> {
     const h = this.handler;
     switch (cmd.type) {
-      case 'optneg':
-        await write(this.negotiate(cmd.version, cmd.actions, cmd.protocol));
+      case 'optneg': {
+        const reply = negotiate(cmd, this.options, h);
+        this.neg = { version: reply.version, actions: reply.actions, protocol: reply.protocol };
+        this.log.debug({ ...this.logCtx, mtaVersion: cmd.version, mtaActions: cmd.actions, mtaProtocol: cmd.protocol, ...this.neg }, 'milter options negotiated');
+        await write(encodeOptneg(reply));
         this.st = 'negotiated';
         return 'continue';
-
-      case 'macro': {
-        const m = new Map<string, string>();
-        for (const [k, v] of cmd.macros) m.set(normaliseMacroName(k), v);
-        this.macros.set(cmd.stage, m);
-        return 'continue';
       }
+      case 'macro':
+        this.macros.set(cmd.stage, cmd.macros);
+        return 'continue';
 
       case 'connect': {
-        const info: MilterConnectInfo = { hostname: cmd.hostname, family: cmd.family, port: cmd.port, address: cmd.address };
+        const info = { hostname: cmd.hostname, family: cmd.family, port: cmd.port, address: cmd.address };
         this.connectInfo = info;
-        const reply = h.connect ? await this.ask('connect', () => h.connect?.(info, this.view())) : CONTINUE;
-        await this.respond('connect', reply, write);
+        await this.respond('connect', await this.ask('connect', () => h.connect?.(info, this.macros.view())), write);
         this.st = 'idle';
         return 'continue';
       }
-
-      case 'helo': {
+      case 'helo':
         if (this.inMessage) await this.implicitAbort(SMFIC_HELO, 'HELO');
         this.heloName = cmd.name;
-        const reply = h.helo ? await this.ask('helo', () => h.helo?.(cmd.name, this.view())) : CONTINUE;
-        await this.respond('helo', reply, write);
+        await this.respond('helo', await this.ask('helo', () => h.helo?.(cmd.name, this.macros.view())), write);
         this.st = 'idle';
         return 'continue';
-      }
 
       case 'mail': {
         if (this.inMessage) await this.implicitAbort(SMFIC_MAIL, 'MAIL');
-        const macros = this.view();
-        const sender: MilterEnvelopeAddress = { raw: cmd.sender, address: stripAngles(cmd.sender), args: cmd.args };
-        this.msg = {
-          sender,
-          recipients: [],
-          headers: [],
-          headerBytes: 0,
-          headerOverflow: false,
-          authUser: macros.get('auth_authen') ?? null,
-          pending: null,
-        };
+        const macros = this.macros.view();
+        const sender = envelopeAddress(cmd.sender, cmd.args);
+        this.msg = new MilterMessage(sender, macros.get('auth_authen') ?? null);
         this.st = 'mail';
-        const reply = h.mail ? await this.ask('mail', () => h.mail?.(sender.address, sender.args, macros)) : CONTINUE;
-        const sent = await this.respond('mail', reply, write);
+        const sent = await this.respond('mail', await this.ask('mail', () => h.mail?.(sender.address, sender.args, macros)), write);
         if (sent.kind !== 'continue') this.st = 'decided';
         return 'continue';
       }
-
       case 'rcpt': {
         const msg = this.requireMessage();
-        const rcpt: MilterEnvelopeAddress = { raw: cmd.recipient, address: stripAngles(cmd.recipient), args: cmd.args };
-        const overCap = msg.recipients.length >= MAX_RECIPIENTS;
+        const rcpt = envelopeAddress(cmd.recipient, cmd.args);
+        const overCap = msg.recipientsFull;
         let reply: MilterReply;
         if (overCap) {
           this.log.warn({ ...this.logCtx, limit: MAX_RECIPIENTS }, 'milter: too many recipients');
           if (this.expectsReply('rcpt')) reply = TOO_MANY_RCPTS_NOW;
           else {
-            msg.pending ??= TOO_MANY_RCPTS_MSG;
+            msg.refuse(TOO_MANY_RCPTS_MSG);
             reply = CONTINUE;
           }
         } else {
-          reply = h.rcpt ? await this.ask('rcpt', () => h.rcpt?.(rcpt.address, rcpt.args, this.view())) : CONTINUE;
+          reply = await this.ask('rcpt', () => h.rcpt?.(rcpt.address, rcpt.args, this.macros.view()));
         }
         const sent = await this.respond('rcpt', reply, write);
         if (!overCap && (sent.kind === 'continue' || sent.kind === 'accept')) msg.recipients.push(rcpt);
@@ -458,126 +249,77 @@ export class MilterSession {
         else if (sent.kind === 'accept' || sent.kind === 'discard') this.st = 'decided';
         return 'continue';
       }
-
       case 'data': {
         const msg = this.requireMessage();
-        const reply = this.pendingFor('data', msg) ?? (h.data ? await this.ask('data', () => h.data?.(this.view())) : CONTINUE);
+        const reply = this.pendingFor('data', msg) ?? (await this.ask('data', () => h.data?.(this.macros.view())));
         const sent = await this.respond('data', reply, write);
         // A refused DATA leaves the SMTP transaction open: more RCPT and DATA may follow.
         if (sent.kind === 'continue') this.st = 'data';
         else if (sent.kind === 'accept' || sent.kind === 'discard') this.st = 'decided';
         return 'continue';
       }
-
       case 'header': {
         const msg = this.requireMessage();
-        const value = lfToCrlf(cmd.value);
-        this.collectHeader(msg, cmd.name, value);
-        this.st = 'header';
-        const reply = this.pendingFor('header', msg) ?? (h.header ? await this.ask('header', () => h.header?.(cmd.name, value)) : CONTINUE);
-        const sent = await this.respond('header', reply, write);
-        if (sent.kind !== 'continue') this.st = 'decided';
+        const value = headerValueFromMta(cmd.value);
+        if (!msg.addHeader(cmd.name, value)) this.log.warn({ ...this.logCtx, limit: MAX_HEADER_BLOCK_BYTES }, 'milter: header block too large');
+        await this.contentEvent('header', msg, () => h.header?.(cmd.name, value), write);
         return 'continue';
       }
-
-      case 'eoh': {
-        const msg = this.requireMessage();
-        this.st = 'eoh';
-        const reply = this.pendingFor('eoh', msg) ?? (h.eoh ? await this.ask('eoh', () => h.eoh?.(this.view())) : CONTINUE);
-        const sent = await this.respond('eoh', reply, write);
-        if (sent.kind !== 'continue') this.st = 'decided';
+      case 'eoh':
+        await this.contentEvent('eoh', this.requireMessage(), () => h.eoh?.(this.macros.view()), write);
         return 'continue';
-      }
-
-      case 'body': {
-        const msg = this.requireMessage();
-        this.st = 'body';
-        const reply = this.pendingFor('body', msg) ?? (h.body ? await this.ask('body', () => h.body?.(cmd.chunk)) : CONTINUE);
-        const sent = await this.respond('body', reply, write);
-        if (sent.kind !== 'continue') this.st = 'decided';
+      case 'body':
+        await this.contentEvent('body', this.requireMessage(), () => h.body?.(cmd.chunk), write);
         return 'continue';
-      }
-
       case 'eom':
         await this.endOfMessage(this.requireMessage(), cmd.chunk, write);
         return 'continue';
 
       case 'abort':
-        if (this.inMessage) {
-          await this.callAbort();
-          this.endMessage();
-        }
-        return 'continue';
-
       case 'quit':
         if (this.inMessage) {
           await this.callAbort();
           this.endMessage();
         }
+        if (cmd.type === 'abort') return 'continue';
         this.st = 'closed';
         return 'close';
 
-      case 'unknown': {
-        const reply = h.unknown ? await this.ask('unknown', () => h.unknown?.(cmd.line, this.view())) : CONTINUE;
-        await this.respond('unknown', reply, write);
+      case 'unknown':
+        await this.respond('unknown', await this.ask('unknown', () => h.unknown?.(cmd.line, this.macros.view())), write);
         return 'continue';
-      }
     }
   }
 
-  /* ---------------------------------------------------------------------------------- */
-  /* Negotiation                                                                         */
-  /* ---------------------------------------------------------------------------------- */
+  /** L, N or B: the state moves on; a pending refusal goes first; any final reply decides the message. */
+  private async contentEvent(
+    event: 'header' | 'eoh' | 'body',
+    msg: MilterMessage,
+    call: () => MilterHandlerResult,
+    write: MilterFrameSink,
+  ): Promise<void> {
+    this.st = event;
+    const sent = await this.respond(event, this.pendingFor(event, msg) ?? (await this.ask(event, call)), write);
+    if (sent.kind !== 'continue') this.st = 'decided';
+  }
 
-  private negotiate(mtaVersion: number, mtaActions: number, mtaProtocol: number): Buffer {
-    if (mtaVersion < SMFI_MIN_VERSION) {
-      this.failed = new ProtocolError('EMILTER_VERSION', `milter protocol version ${mtaVersion} is not supported (need 2..6)`);
-      throw this.failed;
-    }
-    const version = Math.min(mtaVersion, SMFI_VERSION);
-    let actions = this.actions & mtaActions;
-    if (version < 6) actions &= ~SMFIF_SETSYMLIST;
-    const h = this.handler;
-    let want = SMFIP_HDR_LEADSPC;
-    if (!h.helo) want |= SMFIP_NOHELO;
-    if (!h.data) want |= SMFIP_NODATA;
-    if (!h.eoh) want |= SMFIP_NOEOH;
-    if (!h.body) want |= SMFIP_NOBODY;
-    if (!h.unknown) want |= SMFIP_NOUNKNOWN;
-    if (!h.connect) want |= SMFIP_NR_CONN;
-    if (!h.mail) want |= SMFIP_NR_MAIL;
-    if (!h.rcpt) want |= SMFIP_NR_RCPT;
-    if (!h.header) want |= SMFIP_NR_HDR;
-    // Only bits the MTA offered: an MTA of an older version would get out of step otherwise.
-    const protocol = want & mtaProtocol;
-    this.neg = { version, actions, protocol };
-    const macroLists: [number, string][] = [];
-    if ((actions & SMFIF_SETSYMLIST) !== 0) {
-      for (const [stage, names] of Object.entries(this.macroLists)) {
-        if (names !== undefined && names.length > 0) macroLists.push([Number(stage), names.join(' ')]);
-      }
-    }
-    this.log.debug(
-      { ...this.logCtx, mtaVersion, mtaActions, mtaProtocol, version, actions, protocol },
-      'milter options negotiated',
-    );
-    return encodeOptneg({ version, actions, protocol, macroLists });
+  /** HDR_LEADSPC negotiated: header values keep their leading space both ways. */
+  private get leadingSpace(): boolean {
+    return (this.neg.protocol & SMFIP_HDR_LEADSPC) !== 0;
   }
 
   private expectsReply(event: ReplyEvent): boolean {
-    const bit = NO_REPLY_BIT[event];
-    return bit === 0 || (this.neg.protocol & bit) === 0;
+    return expectsReply(this.neg.protocol, event);
   }
 
   /* ---------------------------------------------------------------------------------- */
   /* Replies                                                                             */
   /* ---------------------------------------------------------------------------------- */
 
-  /** Calls a reply-returning handler method; errors and invalid replies become a tempfail. */
+  /** Calls a handler method (absent: continue); errors and invalid replies become a tempfail. */
   private async ask(event: ReplyEvent, fn: () => MilterHandlerResult): Promise<MilterReply> {
     try {
-      const r = (await fn()) as MilterReply | undefined;
-      return this.sanitise(event, r ?? CONTINUE);
+      return checkReply(await fn());
     } catch (err: unknown) {
       return this.errorReply(event, err);
     }
@@ -585,41 +327,22 @@ export class MilterSession {
 
   private errorReply(event: string, err: unknown): MilterReply {
     this.log.error({ ...this.logCtx, event, err: errorForLog(err) }, 'milter handler failed');
-    const r = smtpReplyFor(err);
-    const reply: MilterReply = { kind: 'custom', code: r.code, enhanced: r.enhanced, text: r.text };
-    if (customReplyProblem(reply) === null) return reply;
-    const d = smtpReplyFor(undefined);
-    return { kind: 'custom', code: d.code, enhanced: d.enhanced, text: d.text };
-  }
-
-  /** A reply the wire can carry, or the error reply for a malformed one. */
-  private sanitise(event: string, reply: unknown): MilterReply {
-    if (typeof reply !== 'object' || reply === null || !REPLY_KINDS.has((reply as { kind?: unknown }).kind as string)) {
-      return this.errorReply(event, new InvariantError('milter handler returned something that is not a MilterReply'));
-    }
-    const r = reply as MilterReply;
-    if (r.kind === 'custom') {
-      const problem = customReplyProblem(r);
-      if (problem !== null) return this.errorReply(event, new InvariantError(`invalid custom milter reply: ${problem}`));
-    }
-    return r;
+    return errorAsReply(err);
   }
 
   /** Writes the reply when the MTA waits for one; returns the reply that stands. */
   private async respond(event: ReplyEvent, reply: MilterReply, write: MilterFrameSink): Promise<MilterReply> {
     if (this.expectsReply(event)) {
-      await write(replyFrame(reply));
+      await write(encodeReply(reply));
       return reply;
     }
-    if (reply.kind !== 'continue' && this.msg !== null) {
-      // Cannot answer now: refuse the message at the next event the MTA waits for.
-      this.msg.pending ??= reply;
-    }
+    // Cannot answer now: refuse the message at the next event the MTA waits for.
+    if (reply.kind !== 'continue') this.msg?.refuse(reply);
     return CONTINUE;
   }
 
   /** The pending refusal, if this event can carry it. */
-  private pendingFor(event: ReplyEvent, msg: MessageState): MilterReply | null {
+  private pendingFor(event: ReplyEvent, msg: MilterMessage): MilterReply | null {
     return msg.pending !== null && this.expectsReply(event) ? msg.pending : null;
   }
 
@@ -627,209 +350,65 @@ export class MilterSession {
   /* Message                                                                             */
   /* ---------------------------------------------------------------------------------- */
 
-  private requireMessage(): MessageState {
+  private requireMessage(): MilterMessage {
     if (this.msg === null) throw new InvariantError('milter session: no message in a message state');
     return this.msg;
   }
 
-  /** `value` already has CRLF folds. */
-  private collectHeader(msg: MessageState, name: string, v: string): void {
-    if (msg.headerOverflow) return;
-    const bytes = Buffer.byteLength(name) + 1 + Buffer.byteLength(v) + 2;
-    if (msg.headerBytes + bytes > MAX_HEADER_BLOCK_BYTES) {
-      msg.headerOverflow = true;
-      msg.pending ??= HEADER_TOO_BIG;
-      this.log.warn({ ...this.logCtx, limit: MAX_HEADER_BLOCK_BYTES }, 'milter: header block too large');
-      return;
-    }
-    msg.headerBytes += bytes;
-    msg.headers.push({ name, value: v });
-  }
-
-  private async endOfMessage(msg: MessageState, lastChunk: Buffer, write: MilterFrameSink): Promise<void> {
+  private async endOfMessage(msg: MilterMessage, lastChunk: Buffer, write: MilterFrameSink): Promise<void> {
     let final: MilterReply | null = msg.pending;
-    if (final === null && lastChunk.length > 0 && this.handler.body) {
-      const h = this.handler;
-      const r = await this.ask('body', () => h.body?.(lastChunk));
+    if (final === null && lastChunk.length > 0) {
+      const r = await this.ask('body', () => this.handler.body?.(lastChunk));
       if (r.kind !== 'continue') final = r;
     }
     if (final !== null) {
       // Refused before eom(): the handler hears abort() for this message.
-      await write(replyFrame(final));
+      await write(encodeReply(final));
       await this.callAbort();
       this.endMessage();
       return;
     }
-
-    const macros = this.view();
-    const ctx: MilterMessageContext = {
-      connect: this.connectInfo,
-      helo: this.heloName,
-      sender: msg.sender,
-      recipients: [...msg.recipients],
-      headers: [...msg.headers],
-      macros,
-      queueId: macros.get('i') ?? null,
-      authUser: msg.authUser ?? macros.get('auth_authen') ?? null,
-      actions: this.neg.actions,
-      headerLeadingSpace: (this.neg.protocol & SMFIP_HDR_LEADSPC) !== 0,
-    };
-    let reply: MilterReply;
-    let edits: readonly MilterEdit[];
-    try {
-      const result: unknown = await this.handler.eom(ctx);
-      if (typeof result !== 'object' || result === null || !Array.isArray((result as { edits?: unknown }).edits)) {
-        throw new InvariantError('milter handler eom() did not return { edits, reply }');
-      }
-      reply = this.sanitise('eom', (result as { reply?: unknown }).reply);
-      edits = (result as MilterEomResult).edits;
-    } catch (err: unknown) {
-      reply = this.errorReply('eom', err);
-      edits = [];
-    }
-
+    const verdict = await this.askEom(msg);
+    const edits = verdict.edits;
+    let reply = verdict.reply;
     if ((reply.kind === 'continue' || reply.kind === 'accept') && edits.length > 0) {
-      let prepared: PreparedEdit[] | null = null;
       try {
-        prepared = this.prepareEdits(edits);
+        await this.sendEdits(edits, write);
       } catch (err: unknown) {
+        if (err instanceof SinkFailure) throw err.error;
         reply = this.errorReply('eom', err);
       }
-      if (prepared !== null) {
-        try {
-          await this.applyEdits(prepared, write);
-        } catch (err: unknown) {
-          if (err instanceof SinkFailure) throw err.error;
-          reply = this.errorReply('eom', err);
-        }
-      }
     }
-    await write(replyFrame(reply));
+    await write(encodeReply(reply));
     this.endMessage();
   }
 
-  /** Checks and encodes every edit before any is sent, so a bad one refuses cleanly. */
-  private prepareEdits(edits: readonly MilterEdit[]): PreparedEdit[] {
-    const granted = this.neg.actions;
-    const need = (bit: number, name: string): void => {
-      if ((granted & bit) === 0) bad(`${name} needs an action the MTA did not grant`);
-    };
-    const out: PreparedEdit[] = [];
-    let bodies = 0;
-    for (const e of edits) {
-      switch (e.kind) {
-        case 'chgfrom':
-          need(SMFIF_CHGFROM, 'chgfrom');
-          checkAddress(e.address, 'sender');
-          out.push({ frame: encodeChangeFrom(e.address, joinArgs(e.args)) });
-          break;
-        case 'addrcpt': {
-          checkAddress(e.address, 'recipient');
-          const args = joinArgs(e.args);
-          if (args === undefined) {
-            need(SMFIF_ADDRCPT, 'addrcpt');
-            out.push({ frame: encodeAddRcpt(e.address) });
-          } else {
-            need(SMFIF_ADDRCPT_PAR, 'addrcpt with arguments');
-            out.push({ frame: encodeAddRcptPar(e.address, args) });
-          }
-          break;
-        }
-        case 'delrcpt':
-          need(SMFIF_DELRCPT, 'delrcpt');
-          checkAddress(e.address, 'recipient');
-          out.push({ frame: encodeDeleteRcpt(e.address) });
-          break;
-        case 'chgheader':
-          need(SMFIF_CHGHDRS, 'chgheader');
-          if (!Number.isInteger(e.index) || e.index < 1 || e.index > 0xffffffff) bad('chgheader index must be 1 or more');
-          out.push({ frame: encodeChangeHeader(e.index, this.headerName(e.name), this.headerValue(e.name, e.value)) });
-          break;
-        case 'addheader':
-          need(SMFIF_ADDHDRS, 'addheader');
-          out.push({ frame: encodeAddHeader(this.headerName(e.name), this.headerValue(e.name, e.value)) });
-          break;
-        case 'insheader':
-          need(SMFIF_ADDHDRS, 'insheader');
-          if (!Number.isInteger(e.index) || e.index < 0 || e.index > 0xffffffff) bad('insheader index must be 0 or more');
-          out.push({ frame: encodeInsertHeader(e.index, this.headerName(e.name), this.headerValue(e.name, e.value)) });
-          break;
-        case 'replbody':
-          need(SMFIF_CHGBODY, 'replbody');
-          // Postfix cannot take body packets interleaved with other edits, nor two replacements.
-          if (++bodies > 1) bad('more than one replbody');
-          if (typeof e.body !== 'object' || e.body === null) bad('replbody without a body source');
-          out.push({ body: e.body });
-          break;
-        default:
-          bad(`unknown edit kind ${JSON.stringify((e as { kind?: unknown }).kind)}`);
-      }
-    }
-    return out;
-  }
-
-  private headerName(name: string): string {
-    if (typeof name !== 'string' || !HEADER_NAME_RE.test(name)) bad('header name is empty or not printable ASCII without colon');
-    return name;
-  }
-
-  /** The value as Postfix wants it: LF folds, a leading space under HDR_LEADSPC. */
-  private headerValue(name: string, value: string): string {
-    if (typeof value !== 'string') bad('header value is not a string');
-    if (value === '') return '';
-    const v = value.replace(/\r\n/g, '\n');
-    if (v.includes('\r') || v.includes('\0')) bad('header value contains CR or NUL');
-    if (v.endsWith('\n')) bad('header value ends with a line break');
-    const lines = v.split('\n');
-    lines.forEach((line, i) => {
-      if (i > 0 && !(line.startsWith(' ') || line.startsWith('\t'))) bad('header value has a line break not followed by space or tab');
-      const len = Buffer.byteLength(line) + (i === 0 ? Buffer.byteLength(name) + 2 : 0);
-      if (len > MAX_MILTER_HEADER_LINE) bad(`header line of ${len} octets exceeds ${MAX_MILTER_HEADER_LINE}`);
+  /** The handler's verdict on the message; anything malformed is an error reply without edits. */
+  private async askEom(msg: MilterMessage): Promise<{ reply: MilterReply; edits: readonly MilterEdit[] }> {
+    const ctx = msg.context({
+      connect: this.connectInfo,
+      helo: this.heloName,
+      macros: this.macros.view(),
+      actions: this.neg.actions,
+      headerLeadingSpace: this.leadingSpace,
     });
-    const leadspc = (this.neg.protocol & SMFIP_HDR_LEADSPC) !== 0;
-    return leadspc && !(v.startsWith(' ') || v.startsWith('\t')) ? ` ${v}` : v;
+    try {
+      return checkEomResult(await this.handler.eom(ctx));
+    } catch (err: unknown) {
+      return { reply: this.errorReply('eom', err), edits: [] };
+    }
   }
 
-  private async applyEdits(prepared: readonly PreparedEdit[], write: MilterFrameSink): Promise<void> {
-    const put = async (frame: Buffer): Promise<void> => {
+  /** Checks every edit, then sends them in order; a bad edit throws before anything is sent. */
+  private async sendEdits(edits: readonly MilterEdit[], write: MilterFrameSink): Promise<void> {
+    const frames = encodeEdits(edits, { actions: this.neg.actions, leadingSpace: this.leadingSpace });
+    for await (const frame of frames) {
       try {
         await write(frame);
       } catch (err: unknown) {
         throw new SinkFailure(err);
       }
-    };
-    for (const p of prepared) {
-      if ('frame' in p) await put(p.frame);
-      else await this.streamBody(p.body, put);
     }
-  }
-
-  /** Sends a body replacement as `b` packets of at most MAX_MILTER_REPLY_PAYLOAD bytes. */
-  private async streamBody(source: MilterBodySource, put: (frame: Buffer) => Promise<void>): Promise<void> {
-    let acc: Buffer[] = [];
-    let accLen = 0;
-    let total = 0;
-    const flush = async (): Promise<void> => {
-      const chunk = acc.length === 1 ? (acc[0] as Buffer) : Buffer.concat(acc, accLen);
-      acc = [];
-      accLen = 0;
-      await put(encodeReplaceBody(chunk));
-    };
-    for await (const piece of source) {
-      if (!(piece instanceof Uint8Array)) bad('replbody produced something that is not bytes');
-      let off = 0;
-      while (off < piece.length) {
-        const k = Math.min(piece.length - off, MAX_MILTER_REPLY_PAYLOAD - accLen);
-        acc.push(Buffer.from(piece.subarray(off, off + k)));
-        accLen += k;
-        off += k;
-        total += k;
-        if (accLen === MAX_MILTER_REPLY_PAYLOAD) await flush();
-      }
-    }
-    if (accLen > 0) await flush();
-    // Postfix refuses an empty `b`; an empty line is the closest to an empty body.
-    if (total === 0) await put(encodeReplaceBody(Buffer.from('\r\n')));
   }
 
   private async callAbort(): Promise<void> {
@@ -851,34 +430,7 @@ export class MilterSession {
   /** Forgets the message and its macros (except those just sent for `keepStage`). */
   private endMessage(keepStage?: number): void {
     this.msg = null;
-    for (const s of MESSAGE_MACRO_STAGES) if (s !== keepStage) this.macros.delete(s);
+    this.macros.endMessage(keepStage);
     this.st = 'idle';
-  }
-
-  private view(): MilterMacros {
-    const entries: [string, string][] = [];
-    for (const stage of MACRO_VIEW_ORDER) {
-      const m = this.macros.get(stage);
-      if (m) entries.push(...m);
-    }
-    return new MilterMacros(entries);
-  }
-}
-
-/** The frame for a (sanitised) reply. */
-function replyFrame(reply: MilterReply): Buffer {
-  switch (reply.kind) {
-    case 'continue':
-      return encodeContinue();
-    case 'accept':
-      return encodeAccept();
-    case 'reject':
-      return encodeReject();
-    case 'tempfail':
-      return encodeTempfail();
-    case 'discard':
-      return encodeDiscard();
-    case 'custom':
-      return encodeReplyCode(buildCustomReply(reply));
   }
 }

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../src/lib/errors.js';
-import { decodeCommand, MilterFrameDecoder } from '../../../src/milter/codec.js';
+import { decodeCommand, MilterFrameDecoder } from '../../../src/milter/decode.js';
 import { MilterSession } from '../../../src/milter/session.js';
 import { mta, parseResponses, recorder } from './helpers.js';
 

@@ -1,7 +1,7 @@
 /**
  * Test helpers for the milter protocol: MTA-side frames built with plain Buffer writes and a
- * parser for filter responses — written independently of src/milter/codec.ts on purpose,
- * so codec bugs cannot cancel out in the tests.
+ * parser for filter responses — written independently of src/milter/decode.ts and encode.ts
+ * on purpose, so codec bugs cannot cancel out in the tests.
  */
 
 import { vi, type Mock } from 'vitest';

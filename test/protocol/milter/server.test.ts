@@ -243,7 +243,7 @@ describe('MilterServer over TCP', () => {
     c.send(mta.O());
     expect(await c.read(1)).toEqual([HEAD[0]]);
     await c.closed;
-    expect(log.info.mock.calls.some((call) => call[1] === 'milter connection idle, closing')).toBe(true);
+    expect(log.info.mock.calls.some((call) => call[1] === 'milter: idle timeout; closing connection')).toBe(true);
     await expect.poll(() => server.connectionCount).toBe(0);
     expect(r.calls).toEqual(['close']);
   });

@@ -7,7 +7,7 @@ import {
   MAX_MILTER_REPLY_PAYLOAD,
   MAX_RECIPIENTS,
 } from '../../../src/lib/limits.js';
-import { decodeCommand, MilterFrameDecoder } from '../../../src/milter/codec.js';
+import { decodeCommand, MilterFrameDecoder } from '../../../src/milter/decode.js';
 import {
   SMFIF_ADDHDRS,
   SMFIF_ADDRCPT,
