@@ -5,7 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/lib/errors.js';
-import { MAX_SPACE_NAME_LENGTH } from '../../../src/lib/limits.js';
+import { MAX_ADDRESS_LENGTH, MAX_SPACE_NAME_LENGTH } from '../../../src/lib/limits.js';
 import type { Space, Store, User } from '../../../src/store/store.js';
 import { unknownSpace } from './fixture.js';
 import type { CurrentFixture, Fixture } from './fixture.js';
@@ -186,6 +186,18 @@ export function accountsContract(fixture: CurrentFixture): void {
       expect(await store.removeUser('user@alpha.example')).toBe(true);
       expect((await store.getSend('kept-1', a.id))?.userId).toBe(userA.id);
     });
+
+    it('keeps the e-mail trimmed; an over-long string is no address', async () => {
+      const u = await store.createUser({ spaceId: a.id, email: '  Spaced@Alpha.example \t', passwordHash: 'h' });
+      expect(u.email).toBe('Spaced@Alpha.example');
+      expect(await store.getUserByEmail('spaced@alpha.example')).toEqual(u);
+      const long = `${'x'.repeat(MAX_ADDRESS_LENGTH)}@alpha.example`;
+      await expect(store.createUser({ spaceId: a.id, email: long, passwordHash: 'h' })).rejects.toThrow(UsageError);
+      expect(await store.getUserByEmail(long)).toBeNull();
+      expect(await store.setPasswordHash(long, 'h')).toBe(false);
+      expect(await store.removeUser(long)).toBe(false);
+      await expect(store.setPasswordHash('not an address', '')).rejects.toThrow(UsageError);
+    });
   });
 
   describe('per-from-address default flags', () => {
@@ -215,6 +227,12 @@ export function accountsContract(fixture: CurrentFixture): void {
       await expect(store.setFromFlags(unknownSpace, 'x@shop.example', 1)).rejects.toThrow(UsageError);
       await expect(store.getFromFlags(unknownSpace, 'x@shop.example')).rejects.toThrow(UsageError);
       await expect(store.listFromFlags(unknownSpace)).rejects.toThrow(UsageError);
+    });
+
+    it('keeps the address trimmed', async () => {
+      await store.setFromFlags(a.id, '  News@Shop.example \t', 6);
+      expect(await store.listFromFlags(a.id)).toEqual([{ spaceId: a.id, address: 'News@Shop.example', flags: 6 }]);
+      expect(await store.getFromFlags(a.id, 'news@shop.example')).toBe(6);
     });
   });
 }

@@ -33,6 +33,22 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         await expect(store.getSpace(a.id)).rejects.toThrow(TransientError);
         await expect(store.close()).resolves.toBeUndefined();
       });
+
+      it('refuses every aggregate after close, before looking at the input', async () => {
+        const { store, a, send } = fixture();
+        await store.close();
+        const calls: (() => Promise<unknown>)[] = [
+          () => store.createSpace({ name: '' }),
+          () => store.listUsers(),
+          () => store.lookupSuppression(a.id, ['x@example.net']),
+          () => store.addListEntry({ spaceId: a.id, list: 'bounce', address: 'no address', reason: 'r', addedAt: new Date(Number.NaN) }),
+          () => store.recordSend(send({ id: '' })),
+          () => store.report({ spaceId: a.id }, null),
+          () => store.setWebhook({ spaceId: a.id, url: 'ftp://x', secret: '' }),
+          () => store.webhookBacklog(),
+        ];
+        for (const call of calls) await expect(call()).rejects.toThrow(TransientError);
+      });
     });
   });
 }

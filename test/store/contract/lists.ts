@@ -4,7 +4,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/lib/errors.js';
-import { MAX_RECIPIENTS } from '../../../src/lib/limits.js';
+import { MAX_ADDRESS_LENGTH, MAX_RECIPIENTS } from '../../../src/lib/limits.js';
 import type { Space, Store } from '../../../src/store/store.js';
 import { T0, at, unknownSpace } from './fixture.js';
 import type { CurrentFixture } from './fixture.js';
@@ -84,6 +84,18 @@ export function listsContract(fixture: CurrentFixture): void {
       ).rejects.toThrow(UsageError);
       await expect(store.lookupSuppression(unknownSpace, ['x@example.net'])).rejects.toThrow(UsageError);
       await expect(store.listEntries(unknownSpace, 'bounce')).rejects.toThrow(UsageError);
+    });
+
+    it('keeps the address trimmed; an over-long string is no address', async () => {
+      await store.addListEntry({ spaceId: a.id, list: 'unsubscribe', address: ' Out@Example.net\t', reason: 'r', addedAt: at(0) });
+      expect((await store.listEntries(a.id, 'unsubscribe')).map((e) => e.address)).toEqual(['Out@Example.net']);
+      expect((await store.lookupSuppression(a.id, ['out@example.net']))['out@example.net']).toEqual({ unsubscribe: { reason: 'r' } });
+      const long = `${'x'.repeat(MAX_ADDRESS_LENGTH)}@example.net`;
+      expect(await store.lookupSuppression(a.id, [long])).toEqual({ [long]: {} });
+      await expect(store.addListEntry({ spaceId: a.id, list: 'bounce', address: long, reason: 'r', addedAt: at(0) })).rejects.toThrow(
+        UsageError,
+      );
+      await expect(store.removeListEntry(unknownSpace, 'bounce', 'out@example.net')).rejects.toThrow(UsageError);
     });
   });
 }

@@ -135,5 +135,45 @@ export function outboxContract(fixture: CurrentFixture): void {
       expect(await store.listWebhookDeliveries({ spaceId: a.id })).toMatchObject([{ status: 'expired', lastError: 'webhook removed' }]);
       expect(await store.webhookBacklog()).toEqual({ pending: 0, expired: 1, oldestPendingAt: null });
     });
+
+    it('keeps the URL in its normal form', async () => {
+      const w = await store.setWebhook({ spaceId: a.id, url: 'https://Hooks.Alpha.Example/Path?x=1', secret: 's' });
+      expect(w.url).toBe('https://hooks.alpha.example/Path?x=1');
+      expect((await store.getWebhook(a.id))?.url).toBe(w.url);
+    });
+
+    it('queues nothing for a space without a webhook, nor after it is removed', async () => {
+      await store.recordSend(
+        send({ id: 'w-n', recipients: [recipient('rcpt@example.net', 'to', { status: 'suppressed', suppressedBy: 'bounce', detail: 'x' })] }),
+      );
+      await store.setWebhook({ spaceId: a.id, url: URL_A, secret: 's' });
+      expect(await store.removeWebhook(a.id)).toBe(true);
+      await ev('w-n', 'delivered');
+      expect(await store.listWebhookDeliveries({})).toEqual([]);
+      expect(await store.webhookBacklog()).toEqual({ pending: 0, expired: 0, oldestPendingAt: null });
+    });
+
+    it('refuses invalid claims, outcomes and listing limits, changing nothing', async () => {
+      await store.setWebhook({ spaceId: a.id, url: URL_A, secret: 's' });
+      await store.recordSend(send({ id: 'w-v' }));
+      await ev('w-v', 'delivered');
+      await ev('w-v', 'opened');
+      const now = new Date(Date.now() + 1000);
+      expect(await store.claimWebhookDeliveries(now, 0, 1000)).toEqual([]);
+      for (const [limit, lease] of [[-1, 1000], [1.5, 1000], [1, -1], [1, Number.NaN]] as const) {
+        await expect(store.claimWebhookDeliveries(now, limit, lease)).rejects.toThrow(UsageError);
+      }
+      await expect(store.claimWebhookDeliveries(new Date(Number.NaN), 1, 1000)).rejects.toThrow(UsageError);
+      const [d] = await store.claimWebhookDeliveries(now, 1, 1000);
+      expect(d?.type).toBe('delivered');
+      await expect(store.completeWebhookDelivery(d!.id, { delivered: true, at: new Date(Number.NaN) })).rejects.toThrow(UsageError);
+      await expect(
+        store.completeWebhookDelivery(d!.id, { delivered: false, at: now, error: 'e', retryAt: new Date(Number.NaN) }),
+      ).rejects.toThrow(UsageError);
+      expect((await store.listWebhookDeliveries({ status: 'pending' })).find((x) => x.id === d!.id)).toMatchObject({ attempts: 0, lastError: null });
+      expect((await store.listWebhookDeliveries({ limit: 1 })).map((x) => x.type)).toEqual(['opened']);
+      for (const limit of [-1, 2.5, Number.NaN]) await expect(store.listWebhookDeliveries({ limit })).rejects.toThrow(UsageError);
+      expect(await store.webhookBacklog()).toMatchObject({ pending: 2, expired: 0 });
+    });
   });
 }

@@ -249,6 +249,12 @@ export function sendsContract(fixture: CurrentFixture): void {
         expect(await store.updateRecipientStatus('r1', 'gone@example.com', 'delivered', null)).toBe(false);
         expect((await store.getSend('r1', null))?.recipients[2]).toMatchObject({ status: 'discarded' });
       });
+
+      it('matches the address like list keys: IDN-equal and case-insensitive', async () => {
+        await store.recordSend(send({ id: 'r2', to: 'Jo@Bücher.example', recipients: [recipient('Jo@Bücher.example', 'to')] }));
+        expect(await store.updateRecipientStatus('r2', 'jo@XN--BCHER-KVA.example', 'delivered', 'ok')).toBe(true);
+        expect(await store.getSend('r2', a.id)).toMatchObject({ status: 'delivered', recipients: [{ status: 'delivered', detail: 'ok' }] });
+      });
     });
   });
 
@@ -288,6 +294,18 @@ export function sendsContract(fixture: CurrentFixture): void {
       await expect(
         store.addEvent({ sendId: 'e1', recipient: 'r', type: 'opened', at: new Date(Number.NaN), detail: {} }),
       ).rejects.toThrow(UsageError);
+    });
+
+    it('refuses a detail that is not a JSON object, recording and queueing nothing', async () => {
+      await store.setWebhook({ spaceId: a.id, url: 'https://hooks.alpha.example/', secret: 's' });
+      const cyclic: Record<string, unknown> = {};
+      cyclic['self'] = cyclic;
+      const bad = [cyclic, { big: 1n }, [1, 2], null, 'text'] as unknown as Record<string, unknown>[];
+      for (const detail of bad) {
+        await expect(store.addEvent({ sendId: 'e1', recipient: 'r', type: 'opened', at: at(0), detail })).rejects.toThrow(UsageError);
+      }
+      expect(await store.listEvents('e1')).toEqual([]);
+      expect(await store.listWebhookDeliveries({})).toEqual([]);
     });
   });
 
