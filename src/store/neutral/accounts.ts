@@ -14,7 +14,11 @@ import { addressKey } from '../address-key.js';
 import type { AccountBackend } from '../backend.js';
 import { checkFlags, checkSpaceName, quote, requireAddressKey, requireDomain, requireText } from './checks.js';
 
-/** UsageError unless the space exists. */
+/**
+ * UsageError unless the space exists. Spaces are never deleted, so this check may run in a
+ * backend call of its own, before the call it guards (a future "delete space" must move it
+ * into the guarded call's transaction).
+ */
 export async function requireSpace(accounts: AccountBackend, spaceId: number): Promise<void> {
   if (!(await accounts.spaceExists(spaceId))) throw new UsageError(`unknown space id ${String(spaceId)}`);
 }
