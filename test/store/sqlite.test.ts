@@ -10,7 +10,7 @@ import type { Migration } from '../../src/store/sqlite/migrations.js';
 import { mapSqliteError } from '../../src/store/sqlite/sqlite-errors.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { NewSend } from '../../src/store/store.js';
-import { storeContract } from './contract.js';
+import { storeContract } from './contract/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'trxmail-store-'));
 let counter = 0;

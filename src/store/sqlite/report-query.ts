@@ -1,8 +1,9 @@
 /**
- * The aggregate report of the SQLite store (Store.report): one parameterised statement per
- * report, built from a fixed skeleton plus the filters that are present, prepared once per
- * distinct text and cached (the number of texts is bounded: 4 groupings × from/since/until
- * present or not × 0..MAX_TAGS tag conditions).
+ * The aggregate report of the SQLite backend (SendBackend.report): one parameterised
+ * statement per report, built from a fixed skeleton plus the filters that are present
+ * (send-filter.ts), prepared once per distinct text and cached by SqliteDatabase (the number
+ * of texts is bounded: 4 groupings × from/since/until present or not × 0..MAX_TAGS tag
+ * conditions). The filter arrives validated from the neutral layer.
  *
  * The numbers are defined in src/reports/report.ts; this is their SQL. Shape of the statement:
  *   base  — the matching sends of the space joined to their To recipient (indexes:
@@ -11,20 +12,22 @@
  *   ev    — per send, flags and counts from its events (events_send_time by send id); events
  *           that are about a recipient (bounced / deferred / complained) count only when their
  *           recipient's key equals the To's key (trxmail_address_key(), registered by
- *           registerReportFunctions: the listKey the recipient rows are keyed by);
+ *           registerReportFunctions: the loose key the recipient rows are keyed by,
+ *           ../address-key.ts);
  *   m     — base + ev, one row per send;
  *   then one SELECT per grouping and one for the total row, joined with UNION ALL.
  *
- * Throws: UsageError (invalid date, too many tags); SQLite errors propagate (the store maps them).
+ * Throws: nothing of its own; SQLite errors propagate (SqliteDatabase.run maps them).
  */
 import type Database from 'better-sqlite3';
-import type { ReportFilter, ReportGroupBy, ReportRow } from '../store.js';
-import { looseAddressKey, sendFilterClauses } from './send-filter.js';
+import { looseAddressKey } from '../address-key.js';
+import type { ReportQuery } from '../backend.js';
+import type { ReportGroupBy, ReportRow } from '../send-store.js';
+import type { SqlParam, SqliteDatabase } from './database.js';
+import { sendFilterWhere } from './send-filter.js';
 
 /** Name of the SQL function giving an address's key (same as send_recipients.address_key). */
 export const ADDRESS_KEY_FUNCTION = 'trxmail_address_key';
-
-/** Key used to match a recipient or From address: listKey when it is an address, else lower case. */
 
 /** Registers the SQL functions the report uses on a connection (call once, at open). */
 export function registerReportFunctions(db: Database.Database): void {
@@ -116,23 +119,21 @@ const GROUP_SELECT: Readonly<Record<ReportGroupBy, string>> = {
         FROM m LEFT JOIN send_tags t ON t.send_id = m.id GROUP BY 2`,
 };
 
-
 /** The statement text and its parameters for a filter and grouping. */
-export function buildReportQuery(filter: ReportFilter, groupBy: ReportGroupBy | null): { text: string; params: (string | number)[] } {
+export function buildReportQuery(query: ReportQuery, groupBy: ReportGroupBy | null): { text: string; params: SqlParam[] } {
   // The report always has a space (tenants never see each other's sends).
-  const { where, params } = sendFilterClauses(filter);
+  const where = sendFilterWhere(query);
   const base = `
 base AS MATERIALIZED (
   SELECT s.id, s.received_at, s.from_key, s.status, r.suppressed_by, r.address_key AS to_key
-  FROM sends s JOIN send_recipients r ON r.send_id = s.id AND r.role = 'to'
-  WHERE ${where.join(' AND ')}
+  FROM sends s JOIN send_recipients r ON r.send_id = s.id AND r.role = 'to'${where.clause()}
 )`;
   const total = `SELECT 'total' AS grp, NULL AS key, 1 AS ord, ${AGGREGATES} FROM m`;
   const selects = groupBy === null ? total : `${GROUP_SELECT[groupBy]} UNION ALL ${total}`;
   const text =
     `WITH ${base}, ${EVENTS_CTE} ` +
     `SELECT grp, key, ${COLUMN_NAMES} FROM (${selects}) ORDER BY ord, key IS NULL, key`;
-  return { text, params };
+  return { text, params: where.params };
 }
 
 const COLUMN_NAMES =
@@ -160,28 +161,17 @@ function rowFrom(r: RawReportRow): ReportRow {
   };
 }
 
-/** Runs reports on one connection, caching a prepared statement per distinct text. */
-export class ReportQuery {
-  private readonly statements = new Map<string, Database.Statement<(string | number)[], RawReportRow>>();
+/** Runs a report on the backend's connection (its statement cached by text). */
+export function runReport(db: SqliteDatabase, query: ReportQuery, groupBy: ReportGroupBy | null): ReportRow[] {
+  const { text, params } = buildReportQuery(query, groupBy);
+  return db.cached<RawReportRow>(text).all(...params).map(rowFrom);
+}
 
-  constructor(private readonly db: Database.Database) {}
-
-  run(filter: ReportFilter, groupBy: ReportGroupBy | null): ReportRow[] {
-    const { text, params } = buildReportQuery(filter, groupBy);
-    let stmt = this.statements.get(text);
-    if (!stmt) {
-      stmt = this.db.prepare<(string | number)[], RawReportRow>(text);
-      this.statements.set(text, stmt);
-    }
-    return stmt.all(...params).map(rowFrom);
-  }
-
-  /** EXPLAIN QUERY PLAN lines of a report (tests check the indexes are used). */
-  plan(filter: ReportFilter, groupBy: ReportGroupBy | null): string[] {
-    const { text, params } = buildReportQuery(filter, groupBy);
-    return this.db
-      .prepare<(string | number)[], { detail: string }>(`EXPLAIN QUERY PLAN ${text}`)
-      .all(...params)
-      .map((r) => r.detail);
-  }
+/** EXPLAIN QUERY PLAN lines of a report (tests check the indexes are used). */
+export function reportPlan(db: SqliteDatabase, query: ReportQuery, groupBy: ReportGroupBy | null): string[] {
+  const { text, params } = buildReportQuery(query, groupBy);
+  return db.db
+    .prepare<SqlParam[], { detail: string }>(`EXPLAIN QUERY PLAN ${text}`)
+    .all(...params)
+    .map((r) => r.detail);
 }

@@ -1,59 +1,20 @@
 /**
- * What the SQLite store's send queries share: the address key sends and recipients are
- * stored under, date parameters, and the WHERE clauses of a send filter (space, From, date
- * range, tags — every tag must be on the send), so listSends and the report select the same
- * sends for the same filter.
+ * The WHERE clauses of a send filter over `sends s` (space, From key, date range, tags —
+ * every tag must be on the send), shared by listSends (sends.ts) and the report
+ * (report-query.ts) so both select the same sends for the same filter. The filter arrives
+ * validated and keyed (SendQuery, ../backend.ts).
  *
- * Pure. Throws UsageError for an invalid date or more than MAX_TAGS tags.
+ * Pure. Throws nothing.
  */
-import { listKey } from '../../core/domain.js';
-import { UsageError } from '../../lib/errors.js';
-import { MAX_TAGS } from '../../lib/limits.js';
+import type { SendQuery } from '../backend.js';
+import { SqlWhere } from './sql-where.js';
 
-/** The key an address is stored and compared under: listKey, or lower case when it is no address. */
-export function looseAddressKey(address: string): string {
-  return listKey(address) ?? address.trim().toLowerCase();
-}
-
-export function toMs(d: Date, what: string): number {
-  const ms = d instanceof Date ? d.getTime() : NaN;
-  if (!Number.isFinite(ms)) throw new UsageError(`${what} is not a valid date`);
-  return ms;
-}
-
-export interface SendFilterFields {
-  readonly spaceId?: number | undefined;
-  readonly from?: string | undefined;
-  readonly since?: Date | undefined;
-  readonly until?: Date | undefined;
-  readonly tags?: readonly string[] | undefined;
-}
-
-/** WHERE clauses over `sends s` (joined with AND by the caller) and their parameters. */
-export function sendFilterClauses(filter: SendFilterFields): { where: string[]; params: (string | number)[] } {
-  const where: string[] = [];
-  const params: (string | number)[] = [];
-  if (filter.spaceId !== undefined) {
-    where.push('s.space_id = ?');
-    params.push(filter.spaceId);
-  }
-  if (filter.from !== undefined) {
-    where.push('s.from_key = ?');
-    params.push(looseAddressKey(filter.from));
-  }
-  if (filter.since !== undefined) {
-    where.push('s.received_at >= ?');
-    params.push(toMs(filter.since, 'since'));
-  }
-  if (filter.until !== undefined) {
-    where.push('s.received_at < ?');
-    params.push(toMs(filter.until, 'until'));
-  }
-  const tags = [...new Set(filter.tags ?? [])];
-  if (tags.length > MAX_TAGS) throw new UsageError(`at most ${MAX_TAGS} tags per filter`);
-  for (const tag of tags) {
-    where.push('s.id IN (SELECT send_id FROM send_tags WHERE tag = ?)');
-    params.push(tag);
-  }
-  return { where, params };
+export function sendFilterWhere(q: SendQuery): SqlWhere {
+  const where = new SqlWhere()
+    .andIf('s.space_id = ?', q.spaceId)
+    .andIf('s.from_key = ?', q.fromKey)
+    .andIf('s.received_at >= ?', q.sinceMs)
+    .andIf('s.received_at < ?', q.untilMs);
+  for (const tag of q.tags) where.and('s.id IN (SELECT send_id FROM send_tags WHERE tag = ?)', tag);
+  return where;
 }

@@ -1,5 +1,6 @@
 /**
- * Maps errors from better-sqlite3 to trxmail's error classes.
+ * Maps errors from better-sqlite3 to trxmail's error classes (SqliteDatabase.run applies it to
+ * every backend call; unique violations the backend expects are told apart first).
  *
  *  - SQLITE_BUSY / SQLITE_LOCKED (another writer held the lock past busy_timeout) and I/O-ish
  *    failures (IOERR, FULL, CANTOPEN, PROTOCOL, NOMEM, READONLY, CORRUPT, NOTADB) become
@@ -33,6 +34,12 @@ function hasPrimary(code: string, primaries: readonly string[]): boolean {
 /** The SQLite result code of an error from better-sqlite3, or null for other errors. */
 export function sqliteCode(err: unknown): string | null {
   return err instanceof Database.SqliteError && typeof err.code === 'string' ? err.code : null;
+}
+
+/** A UNIQUE or PRIMARY KEY violation: the backends report it as 'duplicate'. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = sqliteCode(err);
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
 export function mapSqliteError(err: unknown): Error {

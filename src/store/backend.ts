@@ -1,0 +1,258 @@
+/**
+ * The backend seam of the Store: what a database backend (sqlite/ now, PostgreSQL later)
+ * implements beneath the neutral layer (neutral/). A backend writes only SQL:
+ *  - every value it is given is validated and normalised already (names, domains, address
+ *    keys, flags 0..15, dates as finite milliseconds since the epoch, counts, JSON text);
+ *  - it makes no decision of its own: the neutral layer says which webhook deliveries to
+ *    queue, which error to give and with what message; a backend reports what it found
+ *    ('duplicate', 'unknown-space', ...) as a result value, never as a UsageError;
+ *  - each method is atomic (one transaction when it reads then writes, or writes several
+ *    rows). The neutral layer never spans a transaction over several calls, so a checked fact
+ *    that must still hold at commit (the space of a send, the user of that space, whether the
+ *    space has a webhook) is checked by the backend inside its transaction.
+ *
+ * Times come in as milliseconds (`…Ms`) and go out as Date objects in the records of
+ * store.ts. Orders are part of the contract and written on each method.
+ *
+ * Throws: TransientError when the database is unavailable (busy, I/O, closed), ConfigError
+ * only from opening, InvariantError for anything else the database refuses (a bug: the
+ * neutral layer passes only values the schema accepts).
+ */
+import type { SuppressionList } from '../core/types.js';
+import type { FromDefault, Space, User } from './account-store.js';
+import type { ListEntry } from './list-store.js';
+import type {
+  DueWebhookDelivery,
+  Webhook,
+  WebhookBacklog,
+  WebhookDelivery,
+  WebhookDeliveryStatus,
+  WebhookEventType,
+} from './outbox-store.js';
+import type { EventType, NewSend, RecipientStatus, ReportGroupBy, ReportRow, Send, SendEvent, SendStatus } from './send-store.js';
+
+export interface StoreBackend {
+  readonly accounts: AccountBackend;
+  readonly lists: ListBackend;
+  readonly sends: SendBackend;
+  readonly outbox: OutboxBackend;
+  /** Releases the database; called once. */
+  close(): Promise<void>;
+}
+
+// ---- accounts ------------------------------------------------------------------------------
+
+export interface NewSpaceRecord {
+  readonly name: string;
+  readonly defaultFlags: number | null;
+  readonly allowSubdomains: boolean;
+  readonly createdAtMs: number;
+}
+
+export interface SpacePatch {
+  readonly defaultFlags?: number | null;
+  readonly allowSubdomains?: boolean;
+}
+
+export interface NewUserRecord {
+  readonly spaceId: number;
+  /** As given (trimmed); displayed. */
+  readonly email: string;
+  /** Strict address key (address-key.ts): unique across spaces. */
+  readonly emailKey: string;
+  readonly passwordHash: string;
+  readonly createdAtMs: number;
+}
+
+export interface AccountBackend {
+  spaceExists(id: number): Promise<boolean>;
+  /** 'duplicate' when the name is taken, compared case-insensitively. */
+  insertSpace(space: NewSpaceRecord): Promise<Space | 'duplicate'>;
+  getSpace(id: number): Promise<Space | null>;
+  /** Compared case-insensitively. */
+  getSpaceByName(name: string): Promise<Space | null>;
+  /** By id. */
+  listSpaces(): Promise<Space[]>;
+  /** Sets the fields present in `patch` (read and write in one transaction); null for an unknown space. */
+  updateSpace(id: number, patch: SpacePatch): Promise<Space | null>;
+
+  /** Idempotent. */
+  addDomain(spaceId: number, domain: string): Promise<void>;
+  removeDomain(spaceId: number, domain: string): Promise<boolean>;
+  /** Sorted. */
+  listDomains(spaceId: number): Promise<string[]>;
+
+  /** 'duplicate' when the key is taken (in any space). */
+  insertUser(user: NewUserRecord): Promise<User | 'duplicate'>;
+  getUserByKey(emailKey: string): Promise<User | null>;
+  setPasswordHash(emailKey: string, passwordHash: string): Promise<boolean>;
+  removeUser(emailKey: string): Promise<boolean>;
+  /** By key; spaceId null = every space. */
+  listUsers(spaceId: number | null): Promise<User[]>;
+
+  /** Inserts or replaces (address shown as given last). */
+  setFromFlags(spaceId: number, addressKey: string, address: string, flags: number): Promise<void>;
+  deleteFromFlags(spaceId: number, addressKey: string): Promise<void>;
+  getFromFlags(spaceId: number, addressKey: string): Promise<number | null>;
+  /** By key. */
+  listFromFlags(spaceId: number): Promise<FromDefault[]>;
+}
+
+// ---- lists ---------------------------------------------------------------------------------
+
+export interface ListEntryRecord {
+  readonly spaceId: number;
+  readonly list: SuppressionList;
+  readonly addressKey: string;
+  /** As given (trimmed); kept from the first add. */
+  readonly address: string;
+  readonly reason: string;
+  readonly addedAtMs: number;
+}
+
+export interface ListHit {
+  readonly addressKey: string;
+  readonly list: SuppressionList;
+  readonly reason: string;
+}
+
+export interface ListBackend {
+  /** Inserts, or updates reason and time of the entry with that key. */
+  upsertListEntry(entry: ListEntryRecord): Promise<void>;
+  removeListEntry(spaceId: number, list: SuppressionList, addressKey: string): Promise<boolean>;
+  /** By key. */
+  listEntries(spaceId: number, list: SuppressionList): Promise<ListEntry[]>;
+  /** The entries of both lists whose key is one of `addressKeys` (distinct, at most MAX_RECIPIENTS), any order. */
+  findEntries(spaceId: number, addressKeys: readonly string[]): Promise<ListHit[]>;
+}
+
+// ---- sends ---------------------------------------------------------------------------------
+
+/** A webhook delivery to queue, in the same transaction, if the space has a webhook then. */
+export interface DeliveryRecord {
+  readonly type: WebhookEventType;
+  readonly sendId: string;
+  readonly recipient: string;
+  readonly atMs: number;
+  /** A JSON object. */
+  readonly detailJson: string;
+  readonly queuedAtMs: number;
+}
+
+export interface SendRecord {
+  /** Validated: non-empty id, flags in range, one To, discarded role if and only if discarded status. */
+  readonly send: NewSend;
+  readonly receivedAtMs: number;
+  /** Loose key of send.from. */
+  readonly fromKey: string;
+  /** Loose key of each recipient, in the order of send.recipients. */
+  readonly recipientKeys: readonly string[];
+  /** The To recipient's status. */
+  readonly status: SendStatus;
+}
+
+/** What insertSend found; only 'recorded' wrote anything. */
+export type InsertSendResult = 'recorded' | 'unknown-space' | 'foreign-user' | 'duplicate-id';
+
+export interface EventRecord {
+  readonly sendId: string;
+  readonly recipient: string;
+  readonly type: EventType;
+  readonly atMs: number;
+  /** A JSON object. */
+  readonly detailJson: string;
+}
+
+/** A send filter in backend terms; nulls mean "no condition". */
+export interface SendQuery {
+  readonly spaceId: number | null;
+  /** Loose key of the From address. */
+  readonly fromKey: string | null;
+  /** receivedAt >= sinceMs */
+  readonly sinceMs: number | null;
+  /** receivedAt < untilMs */
+  readonly untilMs: number | null;
+  /** Distinct, at most MAX_TAGS; every one must be on the send. */
+  readonly tags: readonly string[];
+}
+
+export interface SendPage extends SendQuery {
+  /** null = no limit. */
+  readonly limit: number | null;
+  readonly offset: number;
+  /** Only sends after this one, newest first (see SendFilter.before). */
+  readonly before: { readonly receivedAtMs: number; readonly id: string } | null;
+}
+
+export interface ReportQuery extends SendQuery {
+  readonly spaceId: number;
+}
+
+export interface EventCountRow {
+  readonly sendId: string;
+  readonly type: 'opened' | 'clicked';
+  /** detail.machine is JSON true. */
+  readonly machine: boolean;
+  readonly n: number;
+}
+
+export interface SendBackend {
+  /**
+   * Checks, in one transaction, that the space exists and the user is of it, then writes the
+   * send, its distinct tags, its recipients and — when the space has a webhook — the deliveries.
+   */
+  insertSend(record: SendRecord, deliveries: readonly DeliveryRecord[]): Promise<InsertSendResult>;
+  /** spaceId null = any space. */
+  getSend(id: string, spaceId: number | null): Promise<Send | null>;
+  /** Newest first (receivedAt, then recording order), recipients in their order. */
+  listSends(page: SendPage): Promise<Send[]>;
+  /** Rows as SendStore.report describes them; the space exists. */
+  report(query: ReportQuery, groupBy: ReportGroupBy | null): Promise<ReportRow[]>;
+  /** Recipients of the send with this loose key, not discarded; the send's status follows its To. One transaction. */
+  updateRecipientStatus(sendId: string, addressKey: string, status: RecipientStatus, detail: string | null): Promise<boolean>;
+  /** The new event's id, or 'unknown-send' (nothing written); the delivery only when the space has a webhook. */
+  insertEvent(event: EventRecord, delivery: DeliveryRecord | null): Promise<number | 'unknown-send'>;
+  /** By `at`, then insertion. */
+  listEvents(sendId: string): Promise<SendEvent[]>;
+  /** Counts of 'opened' and 'clicked' events of these sends (distinct, non-empty), by send, type and machine. */
+  countEvents(sendIds: readonly string[]): Promise<EventCountRow[]>;
+}
+
+// ---- outbox --------------------------------------------------------------------------------
+
+export interface WebhookRecord {
+  readonly spaceId: number;
+  readonly url: string;
+  readonly secret: string;
+  readonly createdAtMs: number;
+}
+
+/** The end of one delivery attempt (each adds one to attempts; only pending deliveries change). */
+export type AttemptRecord =
+  | { readonly kind: 'delivered'; readonly atMs: number }
+  | { readonly kind: 'retry'; readonly error: string; readonly retryAtMs: number }
+  | { readonly kind: 'expired'; readonly error: string; readonly atMs: number };
+
+export interface DeliveryQuery {
+  readonly spaceId: number | null;
+  readonly status: WebhookDeliveryStatus | null;
+  /** null = no limit. */
+  readonly limit: number | null;
+}
+
+export interface OutboxBackend {
+  /** Inserts or replaces the space's webhook. */
+  upsertWebhook(webhook: WebhookRecord): Promise<void>;
+  getWebhook(spaceId: number): Promise<Webhook | null>;
+  /** By space id. */
+  listWebhooks(): Promise<Webhook[]>;
+  /** Deletes it and expires its pending deliveries (last error `reason`, done at `atMs`) in one transaction; false when there was none. */
+  deleteWebhook(spaceId: number, reason: string, atMs: number): Promise<boolean>;
+  /** Up to `limit` (1..MAX_WEBHOOK_BATCH) pending deliveries due at nowMs, oldest due first, leased until leaseUntilMs in the same transaction. */
+  claimDeliveries(nowMs: number, limit: number, leaseUntilMs: number): Promise<DueWebhookDelivery[]>;
+  /** False when the delivery is not pending. */
+  finishAttempt(id: number, attempt: AttemptRecord): Promise<boolean>;
+  /** Newest first. */
+  listDeliveries(query: DeliveryQuery): Promise<WebhookDelivery[]>;
+  backlog(): Promise<WebhookBacklog>;
+}

@@ -1,0 +1,65 @@
+/**
+ * The checks the neutral layer makes before any backend call: operator input (names,
+ * domains, addresses, flags, dates, counts) validated and normalised, each failure a
+ * UsageError that names the value (JSON-escaped, cut at 100 characters).
+ *
+ * Limits: space names MAX_SPACE_NAME_LENGTH, addresses MAX_ADDRESS_LENGTH, flags 0..MAX_FLAGS.
+ *
+ * Pure. Throws: UsageError.
+ */
+import { normaliseDomain } from '../../core/domain.js';
+import { MAX_FLAGS } from '../../core/types.js';
+import { UsageError } from '../../lib/errors.js';
+import { MAX_SPACE_NAME_LENGTH } from '../../lib/limits.js';
+import { addressKey } from '../address-key.js';
+
+/** Operator input quoted for an error message: JSON-escaped, cut at 100 characters. */
+export function quote(value: string): string {
+  return JSON.stringify(value.length > 100 ? value.slice(0, 100) + '…' : value);
+}
+
+export function checkFlags(flags: number, what: string): number {
+  if (!Number.isInteger(flags) || flags < 0 || flags > MAX_FLAGS) {
+    throw new UsageError(`${what} must be an integer from 0 to ${MAX_FLAGS}, got ${String(flags)}`);
+  }
+  return flags;
+}
+
+export function checkSpaceName(name: string): string {
+  if (name === '' || name.trim() !== name) throw new UsageError(`space name ${quote(name)} is empty or has surrounding spaces`);
+  if (name.length > MAX_SPACE_NAME_LENGTH) throw new UsageError(`space name is longer than ${MAX_SPACE_NAME_LENGTH} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw new UsageError(`space name ${quote(name)} contains control characters`);
+  return name;
+}
+
+/** The strict key of an address (address-key.ts); UsageError naming the value when it is not one. */
+export function requireAddressKey(address: string, what: string): string {
+  const key = addressKey(address);
+  if (key === null) throw new UsageError(`${what} ${quote(address)} is not a valid e-mail address`);
+  return key;
+}
+
+export function requireDomain(domain: string): string {
+  const d = normaliseDomain(domain);
+  if (d === null) throw new UsageError(`${quote(domain)} is not a valid domain`);
+  return d;
+}
+
+/** Milliseconds since the epoch of a valid Date, or UsageError. */
+export function toMs(d: Date, what: string): number {
+  const ms = d instanceof Date ? d.getTime() : NaN;
+  if (!Number.isFinite(ms)) throw new UsageError(`${what} is not a valid date`);
+  return ms;
+}
+
+/** A non-negative safe integer, or UsageError. */
+export function checkCount(n: number, what: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${what} must be a non-negative integer, got ${String(n)}`);
+  return n;
+}
+
+/** A non-empty string (password hash, webhook secret), or UsageError. */
+export function requireText(value: string, what: string): string {
+  if (typeof value !== 'string' || value === '') throw new UsageError(`${what} must not be empty`);
+  return value;
+}

@@ -1,0 +1,100 @@
+/**
+ * The Store over any backend: the four neutral aggregates (accounts, lists, sends, outbox)
+ * behind one object, and the store's lifecycle. A backend (backend.ts) plugs in beneath; it
+ * sees only validated values and runs only SQL. See store.ts for the layering.
+ *
+ * Every method returns a promise and never throws synchronously. After close() every method
+ * rejects with TransientError (ESTORE_CLOSED), checked here before any validation or backend
+ * call; close() is idempotent.
+ *
+ * Throws: what the aggregates throw (UsageError, TransientError, InvariantError; see each
+ * of neutral/*.ts), TransientError once closed.
+ */
+import { InvariantError, TransientError } from '../../lib/errors.js';
+import type { StoreBackend } from '../backend.js';
+import type { Store } from '../store.js';
+import { NeutralAccounts } from './accounts.js';
+import { NeutralLists } from './lists.js';
+import { NeutralOutbox } from './outbox.js';
+import { NeutralSends } from './sends.js';
+
+export class NeutralStore implements Store {
+  private readonly accounts: NeutralAccounts;
+  private readonly lists: NeutralLists;
+  private readonly sends: NeutralSends;
+  private readonly outbox: NeutralOutbox;
+  private closed = false;
+
+  constructor(private readonly backend: StoreBackend) {
+    this.accounts = new NeutralAccounts(backend.accounts);
+    this.lists = new NeutralLists(backend.lists, backend.accounts);
+    this.sends = new NeutralSends(backend.sends, backend.accounts);
+    this.outbox = new NeutralOutbox(backend.outbox, backend.accounts);
+  }
+
+  /** Runs `call` while the store is open; its synchronous throw, too, becomes a rejection. */
+  private live<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      if (this.closed) throw new TransientError('ESTORE_CLOSED', 'the store is closed');
+      return call();
+    } catch (err: unknown) {
+      return Promise.reject(err instanceof Error ? err : new InvariantError(`non-Error thrown: ${String(err)}`));
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return this.backend.close();
+  }
+
+  // ---- accounts ------------------------------------------------------------------------------
+  readonly createSpace: Store['createSpace'] = (input) => this.live(() => this.accounts.createSpace(input));
+  readonly getSpace: Store['getSpace'] = (id) => this.live(() => this.accounts.getSpace(id));
+  readonly getSpaceByName: Store['getSpaceByName'] = (name) => this.live(() => this.accounts.getSpaceByName(name));
+  readonly listSpaces: Store['listSpaces'] = () => this.live(() => this.accounts.listSpaces());
+  readonly updateSpace: Store['updateSpace'] = (id, patch) => this.live(() => this.accounts.updateSpace(id, patch));
+  readonly addDomain: Store['addDomain'] = (spaceId, domain) => this.live(() => this.accounts.addDomain(spaceId, domain));
+  readonly removeDomain: Store['removeDomain'] = (spaceId, domain) => this.live(() => this.accounts.removeDomain(spaceId, domain));
+  readonly listDomains: Store['listDomains'] = (spaceId) => this.live(() => this.accounts.listDomains(spaceId));
+  readonly createUser: Store['createUser'] = (input) => this.live(() => this.accounts.createUser(input));
+  readonly getUserByEmail: Store['getUserByEmail'] = (email) => this.live(() => this.accounts.getUserByEmail(email));
+  readonly setPasswordHash: Store['setPasswordHash'] = (email, hash) => this.live(() => this.accounts.setPasswordHash(email, hash));
+  readonly removeUser: Store['removeUser'] = (email) => this.live(() => this.accounts.removeUser(email));
+  readonly listUsers: Store['listUsers'] = (spaceId) => this.live(() => this.accounts.listUsers(spaceId));
+  readonly setFromFlags: Store['setFromFlags'] = (spaceId, address, flags) =>
+    this.live(() => this.accounts.setFromFlags(spaceId, address, flags));
+  readonly getFromFlags: Store['getFromFlags'] = (spaceId, address) => this.live(() => this.accounts.getFromFlags(spaceId, address));
+  readonly listFromFlags: Store['listFromFlags'] = (spaceId) => this.live(() => this.accounts.listFromFlags(spaceId));
+
+  // ---- lists ---------------------------------------------------------------------------------
+  readonly addListEntry: Store['addListEntry'] = (input) => this.live(() => this.lists.addListEntry(input));
+  readonly removeListEntry: Store['removeListEntry'] = (spaceId, list, address) =>
+    this.live(() => this.lists.removeListEntry(spaceId, list, address));
+  readonly listEntries: Store['listEntries'] = (spaceId, list) => this.live(() => this.lists.listEntries(spaceId, list));
+  readonly lookupSuppression: Store['lookupSuppression'] = (spaceId, addresses) =>
+    this.live(() => this.lists.lookupSuppression(spaceId, addresses));
+
+  // ---- sends ---------------------------------------------------------------------------------
+  readonly recordSend: Store['recordSend'] = (send) => this.live(() => this.sends.recordSend(send));
+  readonly getSend: Store['getSend'] = (id, spaceId) => this.live(() => this.sends.getSend(id, spaceId));
+  readonly listSends: Store['listSends'] = (filter) => this.live(() => this.sends.listSends(filter));
+  readonly report: Store['report'] = (filter, groupBy) => this.live(() => this.sends.report(filter, groupBy));
+  readonly updateRecipientStatus: Store['updateRecipientStatus'] = (sendId, address, status, detail) =>
+    this.live(() => this.sends.updateRecipientStatus(sendId, address, status, detail));
+  readonly addEvent: Store['addEvent'] = (event) => this.live(() => this.sends.addEvent(event));
+  readonly listEvents: Store['listEvents'] = (sendId) => this.live(() => this.sends.listEvents(sendId));
+  readonly eventCounts: Store['eventCounts'] = (sendIds) => this.live(() => this.sends.eventCounts(sendIds));
+
+  // ---- outbox --------------------------------------------------------------------------------
+  readonly setWebhook: Store['setWebhook'] = (input) => this.live(() => this.outbox.setWebhook(input));
+  readonly getWebhook: Store['getWebhook'] = (spaceId) => this.live(() => this.outbox.getWebhook(spaceId));
+  readonly removeWebhook: Store['removeWebhook'] = (spaceId) => this.live(() => this.outbox.removeWebhook(spaceId));
+  readonly listWebhooks: Store['listWebhooks'] = () => this.live(() => this.outbox.listWebhooks());
+  readonly claimWebhookDeliveries: Store['claimWebhookDeliveries'] = (now, limit, leaseMs) =>
+    this.live(() => this.outbox.claimWebhookDeliveries(now, limit, leaseMs));
+  readonly completeWebhookDelivery: Store['completeWebhookDelivery'] = (id, outcome) =>
+    this.live(() => this.outbox.completeWebhookDelivery(id, outcome));
+  readonly listWebhookDeliveries: Store['listWebhookDeliveries'] = (filter) => this.live(() => this.outbox.listWebhookDeliveries(filter));
+  readonly webhookBacklog: Store['webhookBacklog'] = () => this.live(() => this.outbox.webhookBacklog());
+}
