@@ -1,7 +1,6 @@
 /**
  * Webhook endpoint URLs: https, or http only to a loopback host (tests, a local relay agent).
- * Pure; the store's neutral layer checks every URL it keeps with it (src/webhooks/url.ts
- * re-exports it). A URL with user:password, a fragment, or over MAX_WEBHOOK_URL_LENGTH
+ * Pure; the store's neutral layer checks every URL it keeps with it. A URL with user:password, a fragment, or over MAX_WEBHOOK_URL_LENGTH
  * characters is refused: credentials in a URL end up in logs, and the secret signs every
  * request anyway.
  *

@@ -4,7 +4,7 @@ import { UsageError } from '../../src/lib/errors.js';
 import { MAX_WEBHOOK_URL_LENGTH } from '../../src/lib/limits.js';
 import { DEFAULT_BACKOFF, WEBHOOK_EXPIRY_MS, WEBHOOK_FIRST_RETRY_MS, WEBHOOK_MAX_RETRY_MS, nextAttempt, retryDelayMs } from '../../src/webhooks/backoff.js';
 import { signWebhook, verifyWebhookSignature, WEBHOOK_SIGNATURE_TOLERANCE_S } from '../../src/webhooks/signature.js';
-import { checkWebhookUrl } from '../../src/webhooks/url.js';
+import { checkWebhookUrl } from '../../src/lib/webhook-url.js';
 
 describe('webhook signature', () => {
   const body = '{"id":1,"type":"opened"}';
