@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/lib/logger.js';
 import { metrics } from '../../src/metrics/metrics.js';
 import { METRICS_CONTENT_TYPE, MetricsServer } from '../../src/metrics/server.js';
-import { startStack, submit, type Stack } from '../e2e/stack.js';
+import { startStack, submit, type Stack } from './stack.js';
 
 const USER = 'app@metrics.example';
 const PASSWORD = 'metrics password 123';
