@@ -20,6 +20,7 @@
  */
 import type { SuppressionList } from '../core/types.js';
 import type { FromDefault, Space, User } from './account-store.js';
+import type { DkimAlgorithm, DkimKey, DomainAuth, DomainCheckStatus } from './domain-auth-store.js';
 import type { ListEntry } from './list-store.js';
 import type {
   DueWebhookDelivery,
@@ -36,6 +37,7 @@ export interface StoreBackend {
   readonly lists: ListBackend;
   readonly sends: SendBackend;
   readonly outbox: OutboxBackend;
+  readonly domainAuth: DomainAuthBackend;
   /** Releases the database; called once. */
   close(): Promise<void>;
 }
@@ -255,4 +257,46 @@ export interface OutboxBackend {
   /** Newest first. */
   listDeliveries(query: DeliveryQuery): Promise<WebhookDelivery[]>;
   backlog(): Promise<WebhookBacklog>;
+}
+
+// ---- domain authentication -------------------------------------------------------------------
+
+export interface DkimKeyRecord {
+  readonly spaceId: number;
+  /** Normalised A-label. */
+  readonly domain: string;
+  /** Lower-case DNS label(s). */
+  readonly selector: string;
+  readonly algorithm: DkimAlgorithm;
+  readonly state: 'pending' | 'active';
+  readonly publicTxt: string;
+  readonly wrappedPrivateKey: string;
+  readonly createdAtMs: number;
+}
+
+export interface DomainAuthBackend {
+  /** Whether `domain` is one of the space's sender domains. */
+  domainExists(spaceId: number, domain: string): Promise<boolean>;
+  /** 'duplicate' when the selector is taken for that domain (in any space). */
+  insertDkimKey(key: DkimKeyRecord): Promise<DkimKey | 'duplicate'>;
+  /** Oldest first (by id). */
+  listDkimKeys(spaceId: number, domain: string): Promise<DkimKey[]>;
+  /**
+   * In one transaction: the keys `ids` (which must be the domain's and pending, else
+   * 'not-pending' and nothing changes) become active at `nowMs`; the domain's other active keys
+   * become retiring until `retireAfterMs`. Returns the domain's keys afterwards.
+   */
+  activateDkimKeys(spaceId: number, domain: string, ids: readonly number[], nowMs: number, retireAfterMs: number): Promise<DkimKey[] | 'not-pending'>;
+  /** Retiring keys with retire_after <= nowMs become retired; how many. */
+  retireDkimKeys(nowMs: number): Promise<number>;
+  /** Null when the domain is not the space's. */
+  getDomainAuth(spaceId: number, domain: string): Promise<DomainAuth | null>;
+  /** By space id, then domain. */
+  listDomainAuth(): Promise<DomainAuth[]>;
+  /** 'taken' when another row uses the host already; null when the domain is not the space's. */
+  setReturnPath(spaceId: number, domain: string, host: string | null): Promise<DomainAuth | 'taken' | null>;
+  /** Sorted. */
+  listReturnPathHosts(): Promise<string[]>;
+  /** The status before; null when the domain is not the space's. */
+  recordDomainCheck(spaceId: number, domain: string, status: Exclude<DomainCheckStatus, 'unchecked'>, atMs: number, detailJson: string): Promise<DomainCheckStatus | null>;
 }

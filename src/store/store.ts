@@ -1,9 +1,10 @@
 /**
- * The Store: everything trxmail keeps, as one interface made of four aggregates —
+ * The Store: everything trxmail keeps, as one interface made of five aggregates —
  *   AccountStore (account-store.ts)  spaces, sender domains, users, from-address defaults;
  *   ListStore    (list-store.ts)     Bounce and Unsubscribe lists, suppression lookup;
  *   SendStore    (send-store.ts)     sends, recipient status, events, event counts, reports;
- *   OutboxStore  (outbox-store.ts)   webhooks and webhook deliveries.
+ *   OutboxStore  (outbox-store.ts)   webhooks and webhook deliveries;
+ *   DomainAuthStore (domain-auth-store.ts) DKIM keys, return-path hosts, DNS checks per domain.
  * Callers import every type from here.
  *
  * Layering:
@@ -31,11 +32,14 @@
  *    characters, without control characters or surrounding spaces.
  */
 import type { AccountStore } from './account-store.js';
+import type { DomainAuthStore } from './domain-auth-store.js';
 import type { ListStore } from './list-store.js';
 import type { OutboxStore } from './outbox-store.js';
 import type { SendStore } from './send-store.js';
 
 export type { AccountStore, FromDefault, Space, User } from './account-store.js';
+export type { DkimAlgorithm, DkimKey, DkimKeyState, DomainAuth, DomainAuthStore, DomainCheckStatus, NewDkimKey } from './domain-auth-store.js';
+export { DKIM_ALGORITHMS, DKIM_KEY_STATES } from './domain-auth-store.js';
 export type { ListEntry, ListStore } from './list-store.js';
 export type {
   EventCounts,
@@ -66,7 +70,7 @@ export type {
   WebhookOutcome,
 } from './outbox-store.js';
 
-export interface Store extends AccountStore, ListStore, SendStore, OutboxStore {
+export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore {
   /** Idempotent; afterwards every method rejects with TransientError (ESTORE_CLOSED). */
   close(): Promise<void>;
 }

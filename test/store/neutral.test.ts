@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { TransientError, UsageError } from '../../src/lib/errors.js';
 import { MAX_EVENT_COUNT_SENDS, MAX_RECIPIENTS, MAX_TAGS, MAX_WEBHOOK_BATCH, MAX_WEBHOOK_ERROR_LENGTH } from '../../src/lib/limits.js';
-import type { AccountBackend, DeliveryRecord, ListBackend, OutboxBackend, SendBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
+import type { AccountBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
 import { NeutralStore } from '../../src/store/neutral/neutral-store.js';
 import type { NewSend, SendRecipient, Store } from '../../src/store/store.js';
 
@@ -22,7 +22,7 @@ type Answers = Record<string, (...args: unknown[]) => unknown>;
 /** A backend whose every method records its call and answers from `answers` (default: undefined; spaceExists: true). */
 function fake(answers: Answers = {}): { store: Store; calls: Call[] } {
   const calls: Call[] = [];
-  const all: Answers = { 'accounts.spaceExists': () => true, ...answers };
+  const all: Answers = { 'accounts.spaceExists': () => true, 'domainAuth.domainExists': () => true, ...answers };
   const part = <T extends object>(name: string): T =>
     new Proxy({} as T, {
       get: (_target, prop) =>
@@ -40,6 +40,7 @@ function fake(answers: Answers = {}): { store: Store; calls: Call[] } {
     lists: part<ListBackend>('lists'),
     sends: part<SendBackend>('sends'),
     outbox: part<OutboxBackend>('outbox'),
+    domainAuth: part<DomainAuthBackend>('domainAuth'),
     close: () => {
       calls.push({ method: 'close', args: [] });
       return Promise.resolve();

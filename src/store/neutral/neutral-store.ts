@@ -1,5 +1,5 @@
 /**
- * The Store over any backend: the four neutral aggregates (accounts, lists, sends, outbox)
+ * The Store over any backend: the neutral aggregates (accounts, lists, sends, outbox, domain auth)
  * behind one object, and the store's lifecycle. A backend (backend.ts) plugs in beneath; it
  * sees only validated values and runs only SQL. See store.ts for the layering.
  *
@@ -14,6 +14,7 @@ import { InvariantError, TransientError } from '../../lib/errors.js';
 import type { StoreBackend } from '../backend.js';
 import type { Store } from '../store.js';
 import { NeutralAccounts } from './accounts.js';
+import { NeutralDomainAuth } from './domain-auth.js';
 import { NeutralLists } from './lists.js';
 import { NeutralOutbox } from './outbox.js';
 import { NeutralSends } from './sends.js';
@@ -23,6 +24,7 @@ export class NeutralStore implements Store {
   private readonly lists: NeutralLists;
   private readonly sends: NeutralSends;
   private readonly outbox: NeutralOutbox;
+  private readonly domainAuth: NeutralDomainAuth;
   private closed = false;
 
   constructor(private readonly backend: StoreBackend) {
@@ -30,6 +32,7 @@ export class NeutralStore implements Store {
     this.lists = new NeutralLists(backend.lists, backend.accounts);
     this.sends = new NeutralSends(backend.sends, backend.accounts);
     this.outbox = new NeutralOutbox(backend.outbox, backend.accounts);
+    this.domainAuth = new NeutralDomainAuth(backend.domainAuth, backend.accounts);
   }
 
   /** Runs `call` while the store is open; its synchronous throw, too, becomes a rejection. */
@@ -97,4 +100,17 @@ export class NeutralStore implements Store {
     this.live(() => this.outbox.completeWebhookDelivery(id, outcome));
   readonly listWebhookDeliveries: Store['listWebhookDeliveries'] = (filter) => this.live(() => this.outbox.listWebhookDeliveries(filter));
   readonly webhookBacklog: Store['webhookBacklog'] = () => this.live(() => this.outbox.webhookBacklog());
+
+  // ---- domain authentication -----------------------------------------------------------------
+  readonly addDkimKey: Store['addDkimKey'] = (key) => this.live(() => this.domainAuth.addDkimKey(key));
+  readonly listDkimKeys: Store['listDkimKeys'] = (spaceId, domain) => this.live(() => this.domainAuth.listDkimKeys(spaceId, domain));
+  readonly activateDkimKeys: Store['activateDkimKeys'] = (spaceId, domain, ids, now, retireAfter) =>
+    this.live(() => this.domainAuth.activateDkimKeys(spaceId, domain, ids, now, retireAfter));
+  readonly retireDkimKeys: Store['retireDkimKeys'] = (now) => this.live(() => this.domainAuth.retireDkimKeys(now));
+  readonly getDomainAuth: Store['getDomainAuth'] = (spaceId, domain) => this.live(() => this.domainAuth.getDomainAuth(spaceId, domain));
+  readonly listDomainAuth: Store['listDomainAuth'] = () => this.live(() => this.domainAuth.listDomainAuth());
+  readonly setReturnPath: Store['setReturnPath'] = (spaceId, domain, host) => this.live(() => this.domainAuth.setReturnPath(spaceId, domain, host));
+  readonly listReturnPathHosts: Store['listReturnPathHosts'] = () => this.live(() => this.domainAuth.listReturnPathHosts());
+  readonly recordDomainCheck: Store['recordDomainCheck'] = (spaceId, domain, check) =>
+    this.live(() => this.domainAuth.recordDomainCheck(spaceId, domain, check));
 }

@@ -74,6 +74,8 @@ function prepare(db: Database.Database) {
 
     addDomain: db.prepare<[number, string]>('INSERT OR IGNORE INTO sender_domains (space_id, domain) VALUES (?, ?)'),
     removeDomain: db.prepare<[number, string]>('DELETE FROM sender_domains WHERE space_id = ? AND domain = ?'),
+    // A removed domain's DKIM keys neither sign nor are published any more (kept for the record).
+    retireDomainKeys: db.prepare<[number, string]>("UPDATE dkim_keys SET state = 'retired' WHERE space_id = ? AND domain = ? AND state <> 'retired'"),
     listDomains: db.prepare<[number], { domain: string }>('SELECT domain FROM sender_domains WHERE space_id = ? ORDER BY domain'),
 
     insertUser: db.prepare<[number, string, string, string, number]>(
@@ -159,7 +161,13 @@ export class SqliteAccounts implements AccountBackend {
   }
 
   removeDomain(spaceId: number, domain: string): Promise<boolean> {
-    return this.db.run(() => this.sql.removeDomain.run(spaceId, domain).changes > 0);
+    return this.db.run(() =>
+      this.db.immediate(() => {
+        const removed = this.sql.removeDomain.run(spaceId, domain).changes > 0;
+        if (removed) this.sql.retireDomainKeys.run(spaceId, domain);
+        return removed;
+      }),
+    );
   }
 
   listDomains(spaceId: number): Promise<string[]> {

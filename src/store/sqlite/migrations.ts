@@ -177,6 +177,37 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_outbox_space ON webhook_outbox (space_id, status, id);
     `,
   },
+  {
+    version: 3,
+    name: 'domain authentication: DKIM keys, return-path host, DNS check',
+    // dkim_keys: one row per key; a selector is unique per domain (one DNS name). Private keys
+    // are stored wrapped (src/dkim/key-wrap.ts). sender_domains gains the return-path host
+    // (unique across spaces: Postfix routes it to the bounce intake) and the last DNS check.
+    sql: `
+      ALTER TABLE sender_domains ADD COLUMN return_path TEXT;
+      ALTER TABLE sender_domains ADD COLUMN check_status TEXT NOT NULL DEFAULT 'unchecked'
+        CHECK (check_status IN ('unchecked', 'ok', 'incomplete', 'error'));
+      ALTER TABLE sender_domains ADD COLUMN checked_at INTEGER;
+      ALTER TABLE sender_domains ADD COLUMN check_detail TEXT CHECK (check_detail IS NULL OR json_valid(check_detail));
+      CREATE UNIQUE INDEX sender_domains_return_path ON sender_domains (return_path) WHERE return_path IS NOT NULL;
+
+      CREATE TABLE dkim_keys (
+        id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+        space_id            INTEGER NOT NULL REFERENCES spaces (id),
+        domain              TEXT    NOT NULL,
+        selector            TEXT    NOT NULL,
+        algorithm           TEXT    NOT NULL CHECK (algorithm IN ('rsa-sha256', 'ed25519-sha256')),
+        state               TEXT    NOT NULL CHECK (state IN ('pending', 'active', 'retiring', 'retired')),
+        public_txt          TEXT    NOT NULL,
+        wrapped_private_key TEXT    NOT NULL,
+        created_at          INTEGER NOT NULL,
+        activated_at        INTEGER,
+        retire_after        INTEGER,
+        UNIQUE (domain, selector)
+      ) STRICT;
+      CREATE INDEX dkim_keys_domain ON dkim_keys (space_id, domain, state);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

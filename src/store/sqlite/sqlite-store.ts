@@ -15,6 +15,7 @@ import { NeutralStore } from '../neutral/neutral-store.js';
 import { reportQuery } from '../neutral/sends.js';
 import { SqliteAccounts } from './accounts.js';
 import { SqliteDatabase } from './database.js';
+import { SqliteDomainAuth } from './domain-auth.js';
 import { SqliteLists } from './lists.js';
 import { SqliteOutbox } from './outbox.js';
 import { reportPlan } from './report-query.js';
@@ -34,6 +35,7 @@ export class SqliteStore extends NeutralStore {
       lists: new SqliteLists(database),
       sends: new SqliteSends(database, outbox),
       outbox,
+      domainAuth: new SqliteDomainAuth(database),
       close: () => database.close(),
     });
     this.path = database.path;

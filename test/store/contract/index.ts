@@ -1,6 +1,6 @@
 /**
  * The Store contract: one vitest suite written against the Store interface only, split by
- * aggregate like the interface (accounts.ts, lists.ts, sends.ts, outbox.ts). Every backend
+ * aggregate like the interface (accounts.ts, lists.ts, sends.ts, outbox.ts, domain-auth.ts). Every backend
  * (SQLite now, PostgreSQL later) runs it from its own *.test.ts:
  *
  *     storeContract('sqlite', async () => SqliteStore.open(tempFile()));
@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { TransientError } from '../../../src/lib/errors.js';
 import type { Store } from '../../../src/store/store.js';
 import { accountsContract } from './accounts.js';
+import { domainAuthContract } from './domain-auth.js';
 import { useFixture } from './fixture.js';
 import { listsContract } from './lists.js';
 import { outboxContract } from './outbox.js';
@@ -25,6 +26,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     listsContract(fixture);
     sendsContract(fixture);
     outboxContract(fixture);
+    domainAuthContract(fixture);
 
     describe('lifecycle', () => {
       it('refuses work after close with a TransientError, and close is idempotent', async () => {
