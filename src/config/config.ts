@@ -62,6 +62,10 @@ export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
 export const DEFAULT_LMTP_LISTEN = 'inet:127.0.0.1:8894';
 /** trxmail.yaml `metrics.listen` default: Prometheus metrics (GET /metrics), loopback only. */
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
+/** trxmail.yaml `dkim.overlapDays` default: a replaced key stays published a week. */
+export const DEFAULT_DKIM_OVERLAP_DAYS = 7;
+/** trxmail.yaml `dns.checkIntervalMinutes` default. */
+export const DEFAULT_DNS_CHECK_MINUTES = 60;
 /** trxmail.yaml `reinject` default: Postfix's re-injection smtpd (postfix/master.cf). */
 export const DEFAULT_REINJECT = '127.0.0.1:10026';
 
@@ -142,6 +146,24 @@ const schema = z.strictObject({
     .default({ listen: DEFAULT_METRICS_LISTEN }),
   /** Postfix's log file to follow for delivery status (src/delivery/maillog-follower.ts); null = off. */
   maillog: z.string().min(1).nullable().default(null),
+  dkim: z
+    .strictObject({
+      /** Days a replaced key pair stays published (retiring) after the new pair starts signing. */
+      overlapDays: z.number().int().min(1).max(365).default(DEFAULT_DKIM_OVERLAP_DAYS),
+    })
+    .default({ overlapDays: DEFAULT_DKIM_OVERLAP_DAYS }),
+  dns: z
+    .strictObject({
+      /** Resolvers for `domain check` and the scheduled checks ("host:port"); empty = the system's. */
+      resolvers: z.array(hostPort).default([]),
+      /** Minutes between scheduled checks of every domain by `serve`; 0 turns them off. */
+      checkIntervalMinutes: z.number().int().min(0).max(7 * 24 * 60).default(DEFAULT_DNS_CHECK_MINUTES),
+      /** The SPF mechanism customers publish for their return-path host, e.g. "include:_spf.relay.example". */
+      spf: z.string().regex(/^[!-~]+$/, 'expected one SPF mechanism without spaces').optional(),
+      /** The host a customer's return-path host points at (CNAME). Default: bounceDomain. */
+      returnPathTarget: z.string().refine((d) => normaliseDomain(d) !== null, { message: 'expected a domain name' }).optional(),
+    })
+    .default({ resolvers: [], checkIntervalMinutes: DEFAULT_DNS_CHECK_MINUTES }),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -181,6 +203,14 @@ export interface Config {
    * bounced (maillog_file, or a syslog file with Postfix's lines), or null: not followed.
    */
   readonly maillog: string | null;
+  readonly dkim: { readonly overlapDays: number };
+  /**
+   * DNS checks of customer domains: `resolvers` as written (host:port; empty: the system's),
+   * `checkIntervalMinutes` (0: no scheduled checks), `spf` the mechanism customers publish
+   * (default `a:<bounceDomain>`), `returnPathTarget` the CNAME target of a return-path host
+   * (default bounceDomain), normalised.
+   */
+  readonly dns: { readonly resolvers: readonly string[]; readonly checkIntervalMinutes: number; readonly spf: string; readonly returnPathTarget: string };
 }
 
 export interface LoadOptions {
@@ -261,11 +291,12 @@ export function parseConfig(
     if (ids.has(k.id)) throw new ConfigError(`${where}: secrets.keys: key id "${k.id}" appears twice`);
     ids.add(k.id);
   }
+  const bounceDomain = normaliseDomain(c.bounceDomain) ?? c.bounceDomain;
   const config: Config = {
     file: ctx.file,
     dataDir,
     store: { driver: c.store.driver, path: storePath },
-    bounceDomain: normaliseDomain(c.bounceDomain) ?? c.bounceDomain,
+    bounceDomain,
     listen: { ...c.listen },
     hmacKeys: hmacKeys.map((k) => ({ id: k.id, secret: k.secret })),
     log: { ...c.log },
@@ -277,6 +308,13 @@ export function parseConfig(
     reinject: c.reinject,
     metrics: { listen: c.metrics.listen },
     maillog: c.maillog === null ? null : path.resolve(ctx.baseDir, c.maillog),
+    dkim: { overlapDays: c.dkim.overlapDays },
+    dns: {
+      resolvers: [...c.dns.resolvers],
+      checkIntervalMinutes: c.dns.checkIntervalMinutes,
+      spf: c.dns.spf ?? `a:${bounceDomain}`,
+      returnPathTarget: c.dns.returnPathTarget === undefined ? bounceDomain : (normaliseDomain(c.dns.returnPathTarget) ?? c.dns.returnPathTarget),
+    },
   };
   return deepFreeze(config);
 }

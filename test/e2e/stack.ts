@@ -140,6 +140,8 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
     metrics: { listen: `127.0.0.1:${metricsPort}` },
     // Delivery status comes from the private Postfix's own log file.
     maillog: path.join(dir, 'postfix', 'log', 'maillog'),
+    dkim: { overlapDays: 7 },
+    dns: { resolvers: [], checkIntervalMinutes: 0, spf: `a:${BOUNCE_DOMAIN}`, returnPathTarget: BOUNCE_DOMAIN },
   };
   const postfixIds = { uid: Number((await run('id', ['-u', 'postfix'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postfix'])).stdout.trim()) };
   mkdirSync(path.join(dir, 'vmail'));

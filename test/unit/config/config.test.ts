@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HTTP_LISTEN, DEFAULT_LMTP_LISTEN, DEFAULT_REINJECT, loadConfig, normaliseBaseUrl, parseHostPort } from '../../../src/config/config.js';
+import { parse } from 'yaml';
+import { DEFAULT_HTTP_LISTEN, DEFAULT_LMTP_LISTEN, DEFAULT_REINJECT, loadConfig, normaliseBaseUrl, parseConfig, parseHostPort } from '../../../src/config/config.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
 function dirWith(yaml: string | null): string {
@@ -212,6 +213,28 @@ describe('listen.lmtp and maillog (bounce intake)', () => {
     ['maillog: 3\n', /maillog: expected string, got 3$/],
   ];
   it.each(bad)('refuses %j naming the key', (yaml, re) => {
+    expect(() => load(yaml)).toThrow(re);
+  });
+});
+
+describe('dkim and dns', () => {
+  const load = (yaml: string) => parseConfig(parse(yaml) ?? {}, { file: 'trxmail.yaml', env: {}, baseDir: '/etc/trxmail' });
+  it('defaults: a week of overlap, hourly checks, SPF and CNAME target from the bounce domain', () => {
+    const c = load('bounceDomain: Bounces.Relay.Example\n');
+    expect(c.dkim).toEqual({ overlapDays: 7 });
+    expect(c.dns).toEqual({ resolvers: [], checkIntervalMinutes: 60, spf: 'a:bounces.relay.example', returnPathTarget: 'bounces.relay.example' });
+  });
+  it('takes resolvers, an interval, an SPF mechanism and a CNAME target', () => {
+    const c = load('dns:\n  resolvers: ["127.0.0.1:5353", "[::1]:53"]\n  checkIntervalMinutes: 0\n  spf: include:_spf.relay.example\n  returnPathTarget: RP.Relay.Example\n');
+    expect(c.dns).toEqual({ resolvers: ['127.0.0.1:5353', '[::1]:53'], checkIntervalMinutes: 0, spf: 'include:_spf.relay.example', returnPathTarget: 'rp.relay.example' });
+  });
+  it.each([
+    ['dkim:\n  overlapDays: 0\n', /dkim.overlapDays: /],
+    ['dns:\n  resolvers: ["nohost"]\n', /dns.resolvers.0: /],
+    ['dns:\n  spf: "a b"\n', /dns.spf: expected one SPF mechanism/],
+    ['dns:\n  checkIntervalMinutes: -1\n', /dns.checkIntervalMinutes: /],
+    ['dns:\n  returnPathTarget: "not a domain"\n', /dns.returnPathTarget: expected a domain name/],
+  ])('refuses %j naming the key', (yaml, re) => {
     expect(() => load(yaml)).toThrow(re);
   });
 });
