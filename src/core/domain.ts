@@ -64,11 +64,21 @@ export function displayDomain(normalised: string): string {
  * the comparison is on whole labels.
  */
 export function domainAllowed(domain: string, allowed: readonly string[], allowSubdomains: boolean): boolean {
+  return allowingDomain(domain, allowed, allowSubdomains) !== null;
+}
+
+/**
+ * The configured domain that allows `domain`: itself when listed, else (with subdomains
+ * allowed) the longest listed parent; null when none. Its DKIM keys sign the message
+ * (relaxed DMARC alignment: d= may be the organisational parent of the From domain).
+ */
+export function allowingDomain(domain: string, allowed: readonly string[], allowSubdomains: boolean): string | null {
+  let best: string | null = null;
   for (const a of allowed) {
-    if (domain === a) return true;
-    if (allowSubdomains && domain.endsWith('.' + a)) return true;
+    if (domain === a) return a;
+    if (allowSubdomains && domain.endsWith('.' + a) && (best === null || a.length > best.length)) best = a;
   }
-  return false;
+  return best;
 }
 
 /** Split an addr-spec at its last `@`; null when there is none or either side is empty. */

@@ -35,7 +35,7 @@ import { InvariantError } from './errors.js';
 import { MAX_RECIPIENTS } from './limits.js';
 import { parseAddressList, parseEnvelopeAddress, unfold, type ParsedMailbox } from './address.js';
 import { mailboxValue, rawMailboxValue } from './display-name.js';
-import { canonicalAddress, domainAllowed, normaliseDomain } from './domain.js';
+import { allowingDomain, canonicalAddress, domainAllowed, normaliseDomain } from './domain.js';
 import { effectiveFlags, trimWsp } from './flags.js';
 import { rejection } from './replies.js';
 import { parseTags } from './tags.js';
@@ -79,6 +79,16 @@ export function checkSender(space: SpaceFacts, mailFrom: string): Rejection | nu
       return null;
     }
   }
+}
+
+/**
+ * The space's configured sender domain that allows MAIL FROM (the domain whose DKIM keys and
+ * return-path host apply), or null when the sender is not allowed (checkSender says why).
+ */
+export function senderDomainOf(space: SpaceFacts, mailFrom: string): string | null {
+  const env = parseEnvelopeAddress(mailFrom);
+  if (env.kind !== 'address' || env.normalisedDomain === null) return null;
+  return allowingDomain(env.normalisedDomain, space.domains.map((d) => normaliseDomain(d) ?? d), space.allowSubdomains);
 }
 
 /** Comparison key of an address: canonicalAddress (domain normalised, local part exact). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalAddress, domainAllowed, listKey, normaliseDomain } from '../../../src/core/domain.js';
+import { allowingDomain, canonicalAddress, domainAllowed, listKey, normaliseDomain } from '../../../src/core/domain.js';
+import { senderDomainOf } from '../../../src/core/evaluate.js';
 
 describe('normaliseDomain', () => {
   it('maps U-label, A-label, case and trailing dot to one form', () => {
@@ -34,5 +35,20 @@ describe('addresses', () => {
     expect(canonicalAddress('John@Bücher.Example')).toBe('John@xn--bcher-kva.example');
     expect(listKey('John@Bücher.Example')).toBe('john@xn--bcher-kva.example');
     expect(canonicalAddress('no-at-sign')).toBeNull();
+  });
+});
+
+describe('allowingDomain / senderDomainOf', () => {
+  it('gives the listed domain itself, else the longest listed parent when subdomains are allowed', () => {
+    expect(allowingDomain('shop.example', ['shop.example'], false)).toBe('shop.example');
+    expect(allowingDomain('mail.shop.example', ['shop.example'], false)).toBeNull();
+    expect(allowingDomain('a.mail.shop.example', ['shop.example', 'mail.shop.example'], true)).toBe('mail.shop.example');
+    expect(allowingDomain('evilshop.example', ['shop.example'], true)).toBeNull();
+  });
+  it('senderDomainOf reads MAIL FROM (IDN-aware) and answers null for a sender that is not allowed', () => {
+    const space = { id: 1, name: 's', domains: ['xn--bcher-kva.example'], allowSubdomains: true, defaultFlags: null };
+    expect(senderDomainOf(space, 'news@Mail.Bücher.example')).toBe('xn--bcher-kva.example');
+    expect(senderDomainOf(space, 'news@other.example')).toBeNull();
+    expect(senderDomainOf(space, '')).toBeNull();
   });
 });
