@@ -177,12 +177,31 @@ export function encodeBounceAddress(ref: BounceRef, keys: readonly HmacKey[], bo
 const fail = (reason: BounceDecodeFailure): BounceDecodeResult => ({ ok: false, reason });
 
 /**
+ * The domains bounce addresses live in: the relay's bounce domain (`primary`, where a bare
+ * X-Trxmail-Ref local part is placed) and every customer's return-path host (bounce-domains.ts).
+ * A plain string is the primary domain alone.
+ */
+export interface BounceDomains {
+  /** Normalised. */
+  readonly primary: string;
+  /** `domain` normalised. */
+  has(domain: string): boolean;
+}
+
+/** `domains` as a BounceDomains; a string that is not a domain gives one that matches nothing. */
+export function asBounceDomains(domains: string | BounceDomains): BounceDomains {
+  if (typeof domains !== 'string') return domains;
+  const primary = normaliseDomain(domains);
+  return { primary: primary ?? domains, has: (d) => primary !== null && d === primary };
+}
+
+/**
  * Decode and verify a bounce address (a bare addr-spec, e.g. pipe(8)'s ${recipient}).
  * Never throws: 'malformed' (not an address, or a trx- local part that does not parse),
  * 'not-ours' (local part without the trx- prefix), 'wrong-domain', 'unknown-key' (no
  * configured key has the tag), 'bad-check' (no candidate key's MAC matches).
  */
-export function decodeBounceAddress(address: unknown, keys: readonly HmacKey[], bounceDomain: string): BounceDecodeResult {
+export function decodeBounceAddress(address: unknown, keys: readonly HmacKey[], bounceDomain: string | BounceDomains): BounceDecodeResult {
   if (typeof address !== 'string' || address.length > MAX_ADDRESS_LENGTH) return fail('malformed');
   const parts = splitAddress(address);
   if (parts === null) return fail('malformed');
@@ -190,8 +209,8 @@ export function decodeBounceAddress(address: unknown, keys: readonly HmacKey[], 
   if (!ASCII_LOCAL_RE.test(parts.local)) return fail('not-ours');
   const local = parts.local.toLowerCase();
   if (!local.startsWith(BOUNCE_PREFIX)) return fail('not-ours');
-  const ours = typeof bounceDomain === 'string' ? normaliseDomain(bounceDomain) : null;
-  if (ours === null || normaliseDomain(parts.domain) !== ours) return fail('wrong-domain');
+  const domain = normaliseDomain(parts.domain);
+  if (domain === null || !asBounceDomains(bounceDomain).has(domain)) return fail('wrong-domain');
   if (local.length > MAX_LOCAL_PART_LENGTH) return fail('malformed');
 
   const fields = local.slice(BOUNCE_PREFIX.length).split('-');

@@ -45,6 +45,7 @@
  * result says what was done or why nothing was.
  */
 import type { HmacKey } from '../lib/hmac-keys.js';
+import type { BounceDomains } from './bounce-address.js';
 import { MAX_BOUNCE_BYTES } from '../lib/limits.js';
 import { errorForLog, escapeLogValue, type Logger } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
@@ -78,12 +79,12 @@ export interface IntakeResult {
   readonly notes: readonly string[];
 }
 
-export type AnalyseFn = (raw: Buffer, opts: { envelopeRecipient?: string | undefined; keys: readonly HmacKey[]; bounceDomain: string }) => MessageAnalysis;
+export type AnalyseFn = (raw: Buffer, opts: { envelopeRecipient?: string | undefined; keys: readonly HmacKey[]; bounceDomain: string | BounceDomains }) => MessageAnalysis;
 
 export interface BounceIntakeOptions {
   readonly store: Store;
   readonly keys: readonly HmacKey[];
-  readonly bounceDomain: string;
+  readonly bounceDomain: string | BounceDomains;
   readonly logger: Logger;
   readonly clock?: Clock;
   /** The analysis (default analyseMessage); tests may pass another. */
@@ -126,7 +127,7 @@ export function resultOfReport(r: Pick<RecipientReport, 'action' | 'kind'>): Out
 export class BounceIntake {
   readonly #store: Store;
   readonly #keys: readonly HmacKey[];
-  readonly #bounceDomain: string;
+  readonly #bounceDomain: string | BounceDomains;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #analyse: AnalyseFn;

@@ -27,6 +27,7 @@
 import { chmod } from 'node:fs/promises';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataResult, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { normaliseDomain, splitAddress } from '../core/domain.js';
+import { asBounceDomains, type BounceDomains } from './bounce-address.js';
 import type { Endpoint } from '../lib/endpoint.js';
 import { ConfigError, TransientError } from '../lib/errors.js';
 import { MAX_BOUNCE_BYTES, MAX_LMTP_RECIPIENTS } from '../lib/limits.js';
@@ -43,8 +44,8 @@ const MAX_REPLY_TEXT = 200;
 
 export interface LmtpServerOptions {
   readonly intake: Pick<BounceIntake, 'process'>;
-  /** Only recipients in this domain are accepted. */
-  readonly bounceDomain: string;
+  /** Only recipients in this domain (or these domains: the return-path hosts too) are accepted. */
+  readonly bounceDomain: string | BounceDomains;
   readonly logger: Logger;
   /** Name in the greeting (default: the machine's host name). */
   readonly hostname?: string;
@@ -78,7 +79,7 @@ function readPrefix(stream: SMTPServerDataStream, max: number): Promise<Buffer> 
 export class LmtpServer {
   readonly #o: LmtpServerOptions;
   readonly #log: Logger;
-  readonly #domain: string;
+  readonly #domains: BounceDomains;
   readonly #smtp: SMTPServer;
   #listening = false;
   #closed: Promise<void> | null = null;
@@ -86,9 +87,10 @@ export class LmtpServer {
   constructor(opts: LmtpServerOptions) {
     this.#o = opts;
     this.#log = opts.logger;
-    const domain = normaliseDomain(opts.bounceDomain);
-    if (domain === null) throw new ConfigError(`LMTP listener: bounce domain ${JSON.stringify(opts.bounceDomain)} is not a domain name`);
-    this.#domain = domain;
+    if (typeof opts.bounceDomain === 'string' && normaliseDomain(opts.bounceDomain) === null) {
+      throw new ConfigError(`LMTP listener: bounce domain ${JSON.stringify(opts.bounceDomain)} is not a domain name`);
+    }
+    this.#domains = asBounceDomains(opts.bounceDomain);
     this.#smtp = new SMTPServer({
       lmtp: true,
       logger: false,
@@ -120,7 +122,8 @@ export class LmtpServer {
 
   #onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {
     const parts = splitAddress(address.address);
-    if (parts === null || normaliseDomain(parts.domain) !== this.#domain) {
+    const domain = parts === null ? null : normaliseDomain(parts.domain);
+    if (domain === null || !this.#domains.has(domain)) {
       this.#log.info({ session: session.id, rcptTo: escapeLogValue(address.address) }, 'lmtp: recipient outside the bounce domain refused');
       callback(replyError(550, 'Not a bounce-domain address'));
       return;

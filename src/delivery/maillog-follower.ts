@@ -43,7 +43,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import { decodeBounceAddress, sendOfBounceId } from '../bounce/bounce-address.js';
+import { decodeBounceAddress, sendOfBounceId, type BounceDomains } from '../bounce/bounce-address.js';
 import { TransientError } from '../lib/errors.js';
 import type { HmacKey } from '../lib/hmac-keys.js';
 import { MAX_MAILLOG_LINE_BYTES, MAX_MAILLOG_QUEUE_IDS } from '../lib/limits.js';
@@ -73,7 +73,7 @@ export interface MaillogFollowerOptions {
   readonly path: string;
   readonly store: Store;
   readonly keys: readonly HmacKey[];
-  readonly bounceDomain: string;
+  readonly bounceDomain: string | BounceDomains;
   readonly logger: Logger;
   readonly clock?: Clock;
   /** Share the intake's recorder so both serialise per send. */

@@ -48,7 +48,7 @@
  */
 import { decodeWordsSafe, parseAddressList } from '../../core/address.js';
 import { normaliseDomain, splitAddress } from '../../core/domain.js';
-import { decodeBounceAddress, sendOfBounceId } from '../bounce-address.js';
+import { asBounceDomains, decodeBounceAddress, sendOfBounceId, type BounceDomains } from '../bounce-address.js';
 import type { HmacKey } from '../../lib/hmac-keys.js';
 import { MAX_ADDRESS_LENGTH, MAX_BOUNCE_BYTES, MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_TEXT_BYTES } from '../../lib/limits.js';
 import type { ComplaintReport, DecodedBounceAddress, MessageAnalysis, RecipientReport } from './analysis-types.js';
@@ -64,7 +64,8 @@ export interface AnalyseOptions {
   readonly envelopeRecipient?: string | undefined;
   /** Configured HMAC keys (first signs, all verify). */
   readonly keys: readonly HmacKey[];
-  readonly bounceDomain: string;
+  /** The bounce domain, or every domain bounce addresses live in (bounce-address.ts BounceDomains). */
+  readonly bounceDomain: string | BounceDomains;
 }
 
 const DELIVERY_STATUS_TYPES: ReadonlySet<string> = new Set(['message/delivery-status', 'message/global-delivery-status']);
@@ -108,7 +109,7 @@ export function analyseMessage(raw: Buffer, opts: AnalyseOptions): MessageAnalys
 class Context {
   /** Entities outside returned originals, in document order. */
   readonly top: MimeEntity[];
-  readonly #ourDomain: string | null;
+  readonly #domains: BounceDomains;
 
   constructor(
     readonly root: MimeEntity,
@@ -116,7 +117,7 @@ class Context {
     readonly notes: string[],
   ) {
     this.top = walkEntities(root, false);
-    this.#ourDomain = normaliseDomain(opts.bounceDomain);
+    this.#domains = asBounceDomains(opts.bounceDomain);
   }
 
   result(
@@ -133,7 +134,8 @@ class Context {
   /** True when `address` is in our bounce domain (never reported as a bounced recipient). */
   readonly isOurs = (address: string): boolean => {
     const parts = splitAddress(address);
-    return parts !== null && this.#ourDomain !== null && normaliseDomain(parts.domain) === this.#ourDomain;
+    const domain = parts === null ? null : normaliseDomain(parts.domain);
+    return domain !== null && this.#domains.has(domain);
   };
 
   decode(address: string): DecodedBounceAddress {
@@ -190,7 +192,7 @@ class Context {
       return null;
     }
     const token = (value.trim().split(/[\s;]/)[0] ?? '').replace(/^<(.*)>$/, '$1');
-    return this.decode(`${token}@${this.opts.bounceDomain}`);
+    return this.decode(`${token}@${this.#domains.primary}`);
   }
 
   /** The human-readable text: the first text/plain part, else the first text/html as text. */
