@@ -31,7 +31,7 @@
  * transform (552 5.3.4 past a MIME limit); nothing else on purpose.
  */
 import { Readable } from 'node:stream';
-import { evaluate } from '../core/evaluate.js';
+import { evaluate, senderDomainOf } from '../core/evaluate.js';
 import { rejection } from '../core/replies.js';
 import type { Acceptance, HeaderEdit, HeaderField, Rejection } from '../core/types.js';
 import { copySendId } from '../bounce/bounce-address.js';
@@ -40,7 +40,7 @@ import { errorForLog, escapeLogValue } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
 import type { NewSend, SendRecipient } from '../store/store.js';
 import type { Account } from './account.js';
-import type { AcceptPorts } from './ports.js';
+import type { AcceptPorts, DomainSetup } from './ports.js';
 import { renderCopies, type RenderedCopies } from './render-copies.js';
 
 /**
@@ -91,6 +91,9 @@ interface Tracked {
   readonly bccCopyQueueId: string | null;
 }
 
+/** A sender that core will refuse has no domain setup. */
+const NO_SETUP: DomainSetup = { returnPath: null };
+
 function refEdit(bounceAddress: string): HeaderEdit {
   return { op: 'set', name: REF_HEADER, value: bounceAddress.slice(0, bounceAddress.lastIndexOf('@')) };
 }
@@ -114,9 +117,11 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
   const { store, logger } = ports;
   const { account, sendId } = facts;
   if (!account) return { kind: 'reject', rejection: rejection('auth-required') };
-  const [fromAddressFlags, suppression] = await Promise.all([
+  const senderDomain = senderDomainOf(account.facts, facts.mailFrom);
+  const [fromAddressFlags, suppression, setup] = await Promise.all([
     store.getFromFlags(account.space.id, facts.mailFrom),
     store.lookupSuppression(account.space.id, facts.rcptTo),
+    senderDomain === null ? NO_SETUP : ports.domainSetup(account.space.id, senderDomain),
   ]);
   const verdict = evaluate({
     space: account.facts,
@@ -126,14 +131,14 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
     headers: facts.headers,
     fromAddressFlags,
     suppression,
-    bounceAddress: ports.bounceAddress(account.space.id, sendId),
+    bounceAddress: ports.bounceAddress(account.space.id, sendId, setup.returnPath),
   });
   if (verdict.kind === 'reject') {
     logger.info({ queueId: sendId, login: escapeLogValue(account.user.email), reason: verdict.reason }, 'message refused');
     return { kind: 'reject', rejection: verdict };
   }
   const nothingLeft = verdict.deliverTo.length === 0;
-  const tracked = nothingLeft ? null : await track(facts, account, verdict, ports);
+  const tracked = nothingLeft ? null : await track(facts, account, verdict, setup, ports);
   try {
     await record(facts, account, verdict, tracked?.bccCopyQueueId ?? null, ports);
   } catch (err: unknown) {
@@ -158,12 +163,12 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
  * Renders the To copy (and the untracked BCC copy, handed to Postfix at once) when core's
  * tracking plan applies; null when it does not or the rewrite tracked nothing.
  */
-async function track(facts: AcceptFacts, account: Account, v: Acceptance, ports: AcceptPorts): Promise<Tracked | null> {
+async function track(facts: AcceptFacts, account: Account, v: Acceptance, setup: DomainSetup, ports: AcceptPorts): Promise<Tracked | null> {
   const tracking = ports.tracking;
   const plan = v.tracking;
   if (!tracking || !plan || !facts.body) return null;
   const sendId = facts.sendId;
-  const bccBounce = ports.bounceAddress(account.space.id, copySendId(sendId));
+  const bccBounce = ports.bounceAddress(account.space.id, copySendId(sendId), setup.returnPath);
   const copies = await renderCopies({
     headers: facts.headers,
     leadingSpace: facts.headerLeadingSpace,

@@ -36,10 +36,21 @@ export interface TrackingPorts {
 /** The instruments the accept step counts with (src/metrics/metrics.ts). */
 export type AcceptMetrics = Pick<TrxMetrics, 'accepted' | 'rejected' | 'tempfailed' | 'eomLatency'>;
 
+/** Where bounces go and what signs, for one configured sender domain of a space. */
+export interface DomainSetup {
+  /** The customer's return-path host (the envelope sender's domain), or null: the relay's bounce domain. */
+  readonly returnPath: string | null;
+}
+
 export interface AcceptPorts {
   readonly store: Pick<Store, 'getFromFlags' | 'lookupSuppression' | 'recordSend'>;
-  /** The HMAC-signed bounce address of a send (src/bounce/bounce-address.ts). */
-  readonly bounceAddress: (spaceId: number, sendId: string) => string;
+  /**
+   * The HMAC-signed bounce address of a send (src/bounce/bounce-address.ts) in `host`, or in
+   * the relay's bounce domain when `host` is null.
+   */
+  readonly bounceAddress: (spaceId: number, sendId: string, host: string | null) => string;
+  /** The setup of the space's sender domain that allowed MAIL FROM (core senderDomainOf). */
+  readonly domainSetup: (spaceId: number, domain: string) => Promise<DomainSetup>;
   /** Null turns tracking (and so the separate BCC copy) off. */
   readonly tracking: TrackingPorts | null;
   /** A new, empty spool (memory, then a file in the spool directory). */

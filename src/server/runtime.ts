@@ -16,6 +16,7 @@ import path from 'node:path';
 import { parseHostPort, type Config } from '../config/config.js';
 import { HttpService } from '../http/server.js';
 import { BounceIntake } from '../bounce/intake.js';
+import { BounceDomainSet } from '../bounce/bounce-domains.js';
 import { DeliveryRecorder } from '../delivery/recorder.js';
 import { LmtpServer } from '../bounce/lmtp.js';
 import { MaillogFollower } from '../delivery/maillog-follower.js';
@@ -28,6 +29,7 @@ import { hmacKeysInForce } from '../config/secrets.js';
 import { encodeBounceAddress } from '../bounce/bounce-address.js';
 import { formatEndpoint, parseEndpoint } from '../lib/endpoint.js';
 import type { Logger } from '../lib/logger.js';
+import { DomainSetups } from '../accept/domain-setups.js';
 import { reinjectTo } from '../accept/reinject.js';
 import { Spool } from '../lib/spool.js';
 import { createRulesHandler } from '../milter/rules-handler.js';
@@ -63,6 +65,7 @@ export class Runtime {
   private http: HttpService | null = null;
   private lmtp: LmtpServer | null = null;
   private maillog: MaillogFollower | null = null;
+  private bounceDomains: BounceDomainSet | null = null;
   private metricsServer: MetricsServer | null = null;
   private webhooks: WebhookDispatcher | null = null;
   private removeBacklog: (() => void) | null = null;
@@ -90,7 +93,8 @@ export class Runtime {
           store,
           accounts: store,
           logger,
-          bounceAddress: (spaceId, sendId) => encodeBounceAddress({ spaceId, sendId }, keys, config.bounceDomain),
+          bounceAddress: (spaceId, sendId, host) => encodeBounceAddress({ spaceId, sendId }, keys, host ?? config.bounceDomain),
+          domainSetup: new DomainSetups(store).get,
           tracking: {
             links: new TrackingLinks(config.http.baseUrl, keys),
             reinject: reinjectTo(hostPort(config.reinject, 'reinject')),
@@ -113,15 +117,19 @@ export class Runtime {
       const p = await this.policy.listen(parseEndpoint(config.listen.policy, 'listen.policy'));
       const m = await this.milter.listen(parseEndpoint(config.listen.milter, 'listen.milter'));
       // Bounces: DSNs and complaints over LMTP; delivered/deferred/bounced from Postfix's log.
+      // Bounce addresses live in the bounce domain and in every customer's return-path host.
+      const bounceDomains = new BounceDomainSet(config.bounceDomain, store, logger);
+      await bounceDomains.start();
+      this.bounceDomains = bounceDomains;
       const recorder = new DeliveryRecorder(store);
       this.lmtp = new LmtpServer({
-        intake: new BounceIntake({ store, keys, bounceDomain: config.bounceDomain, logger, recorder }),
-        bounceDomain: config.bounceDomain,
+        intake: new BounceIntake({ store, keys, bounceDomain: bounceDomains, logger, recorder }),
+        bounceDomain: bounceDomains,
         logger,
       });
       const l = await this.lmtp.listen(parseEndpoint(config.listen.lmtp, 'listen.lmtp'));
       if (config.maillog !== null) {
-        this.maillog = new MaillogFollower({ path: config.maillog, store, keys, bounceDomain: config.bounceDomain, logger, recorder });
+        this.maillog = new MaillogFollower({ path: config.maillog, store, keys, bounceDomain: bounceDomains, logger, recorder });
         await this.maillog.start();
       }
       const listen = hostPort(config.http.listen, 'http.listen');
@@ -162,6 +170,8 @@ export class Runtime {
     if (this.webhooks) closing.push(this.webhooks.close());
     if (this.metricsServer) closing.push(this.metricsServer.close());
     this.removeBacklog?.();
+    this.bounceDomains?.stop();
+    this.bounceDomains = null;
     await Promise.allSettled(closing);
     if (this.auth) await this.auth.close().catch(() => undefined);
     if (this.store && !this.injected?.store) await this.store.close();

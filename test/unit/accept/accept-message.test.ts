@@ -62,7 +62,8 @@ async function bodySpool(bytes: Buffer): Promise<Spool> {
 function ports(over: Partial<AcceptPorts> = {}): AcceptPorts {
   return {
     store,
-    bounceAddress: (spaceId, sendId) => encodeBounceAddress({ spaceId, sendId }, KEYS, BOUNCE_DOMAIN),
+    bounceAddress: (spaceId, sendId, host) => encodeBounceAddress({ spaceId, sendId }, KEYS, host ?? BOUNCE_DOMAIN),
+    domainSetup: (spaceId, domain) => store.getDomainAuth(spaceId, domain),
     tracking: { links: new TrackingLinks('https://t.relay.example', KEYS), reinject: reinjectTo({ host: '127.0.0.1', port: sink.port }) },
     // Every rendered copy goes to a file (memory limit 0), so leftovers are visible on disk.
     newSpool: () => new Spool(spoolDir, 0),
@@ -249,6 +250,20 @@ describe('acceptMessage', () => {
     expect((err as TransientError).code).toBe('EREINJECT');
     expect(await store.getSend(f.sendId, account.space.id)).toBeNull();
     expect(spoolFiles()).toEqual([]);
+  });
+
+  it("uses the sender domain's return-path host for the envelope sender of both copies", async () => {
+    await store.setReturnPath(account.space.id, 'shop.example', 'bounces.shop.example');
+    try {
+      const f = await facts();
+      const o = accepted(await acceptMessage(f, ports()));
+      expect(o.envelopeSender.endsWith('@bounces.shop.example')).toBe(true);
+      expect(decodeBounceAddress(o.envelopeSender, KEYS, 'bounces.shop.example')).toMatchObject({ ok: true, sendId: f.sendId });
+      expect(sink.messages[0]?.mailFrom.endsWith('@bounces.shop.example')).toBe(true);
+      await o.release();
+    } finally {
+      await store.setReturnPath(account.space.id, 'shop.example', null);
+    }
   });
 
   it('renders nothing for plain text: no spool, no BCC copy, one transaction', async () => {

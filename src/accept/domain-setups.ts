@@ -1,0 +1,44 @@
+/**
+ * The DomainSetup port (ports.ts) over the store: a sender domain's return-path host (and,
+ * with DKIM, its signing keys), cached per space and domain for DOMAIN_SETUP_TTL_MS so the
+ * end-of-message path reads the store once per domain and interval, not once per message.
+ * A change made by the CLI (another process) is honoured within the TTL.
+ *
+ * Limits: MAX_DOMAIN_SETUPS cached domains (least recently used evicted).
+ * Throws: what the store throws (TransientError: the caller answers 4xx).
+ */
+import { LRUCache } from 'lru-cache';
+import type { Store } from '../store/store.js';
+import type { DomainSetup } from './ports.js';
+
+/** How long a domain's setup is reused (ms): a new return-path host or key signs within this. */
+export const DOMAIN_SETUP_TTL_MS = 30_000;
+/** Most sender domains whose setup is cached. */
+export const MAX_DOMAIN_SETUPS = 10_000;
+
+export class DomainSetups {
+  readonly #cache: LRUCache<string, DomainSetup>;
+
+  constructor(
+    private readonly store: Pick<Store, 'getDomainAuth'>,
+    opts: { ttlMs?: number; clock?: () => number } = {},
+  ) {
+    this.#cache = new LRUCache<string, DomainSetup>({
+      max: MAX_DOMAIN_SETUPS,
+      ttl: opts.ttlMs ?? DOMAIN_SETUP_TTL_MS,
+      ttlAutopurge: false,
+      ...(opts.clock ? { perf: { now: opts.clock } } : {}),
+    });
+  }
+
+  /** The DomainSetup port. */
+  readonly get = async (spaceId: number, domain: string): Promise<DomainSetup> => {
+    const key = `${spaceId}\0${domain}`;
+    const hit = this.#cache.get(key);
+    if (hit) return hit;
+    const auth = await this.store.getDomainAuth(spaceId, domain);
+    const setup: DomainSetup = { returnPath: auth.returnPath };
+    this.#cache.set(key, setup);
+    return setup;
+  };
+}
