@@ -26,7 +26,7 @@ import { TrackingLinks } from '../tracking/links.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { hmacKeysInForce } from '../config/secrets.js';
 import { encodeBounceAddress } from '../bounce/bounce-address.js';
-import { formatEndpoint, parseEndpoint } from '../lib/endpoint.js';
+import { formatEndpoint, formatHostPort, parseEndpoint } from '../lib/endpoint.js';
 import type { Logger } from '../lib/logger.js';
 import { createRulesHandler } from '../milter/rules-handler.js';
 import { MilterServer } from '../milter/server.js';
@@ -135,8 +135,8 @@ export class Runtime {
         policy: formatEndpoint(p),
         auth: formatEndpoint(a),
         lmtp: formatEndpoint(l),
-        http: `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`,
-        metrics: `${mx.host.includes(':') ? `[${mx.host}]` : mx.host}:${mx.port}`,
+        http: formatHostPort(h.host, h.port),
+        metrics: formatHostPort(mx.host, mx.port),
       };
       logger.info({ ...this.endpoints, store: config.store.driver }, 'trxmail listening');
       return this.endpoints;
