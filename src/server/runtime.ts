@@ -67,6 +67,11 @@ export class Runtime {
   /** Bound endpoints in Postfix notation (real ports when 0 was configured). */
   endpoints: RuntimeEndpoints | null = null;
 
+  /** The Postfix log follower while running (null without `maillog`): its 'processed' events. */
+  get maillogFollower(): MaillogFollower | null {
+    return this.maillog;
+  }
+
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
