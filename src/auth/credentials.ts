@@ -21,6 +21,8 @@
  *     password) — never the password nor a bare hash of it. It matches only if the row's
  *     hash is still the same, the HMAC is equal (constant time) and it is younger than
  *     CREDENTIAL_CACHE_TTL_MS (not extended by hits). LRU, MAX_CREDENTIAL_CACHE_ENTRIES.
+ *     Both bounded maps are `lru-cache` instances used for order and bound only: expiry is
+ *     judged against the attempt's own clock reading, which lru-cache's TTL cannot be given.
  *  5. Otherwise scrypt (password.ts, ~130 ms on the libuv pool); success fills the cache.
  *
  * Returns the user row; its `email` (as stored) is the canonical name for `user=`.
@@ -30,6 +32,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
+import { LRUCache } from 'lru-cache';
 import { listKey } from '../core/domain.js';
 import { InvariantError, TransientError } from '../lib/errors.js';
 import { constantTimeEqual, hmacSha256 } from '../lib/hmac-keys.js';
@@ -103,24 +106,26 @@ interface CacheEntry {
 }
 
 /**
- * Timestamps of recent failures per key, in a Map kept in least-recently-failed-first order
- * so eviction and expiry sweeping both work from the front.
+ * Timestamps of recent failures per key, in an LRU kept in least-recently-failed-first order
+ * (only add() refreshes a key) so eviction and expiry sweeping both work from the front.
  */
 class FailureLog {
-  readonly #entries = new Map<string, number[]>();
+  readonly #entries: LRUCache<string, number[]>;
 
   constructor(
     readonly limit: number,
     readonly windowMs: number,
-    readonly maxKeys: number,
-  ) {}
+    maxKeys: number,
+  ) {
+    this.#entries = new LRUCache({ max: maxKeys });
+  }
 
   get size(): number {
     return this.#entries.size;
   }
 
   #live(key: string, now: number): number[] | undefined {
-    const times = this.#entries.get(key);
+    const times = this.#entries.peek(key);
     if (times === undefined) return undefined;
     const cutoff = now - this.windowMs;
     let drop = 0;
@@ -139,20 +144,16 @@ class FailureLog {
 
   add(key: string, now: number): void {
     const times = this.#live(key, now) ?? [];
-    this.#entries.delete(key);
     times.push(now);
+    // At the bound this evicts the least recently failed key, which the sweep would drop
+    // first anyway: the same keys go as with "sweep, then evict".
     this.#entries.set(key, times);
     this.#sweep(now);
-    while (this.#entries.size > this.maxKeys) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) break;
-      this.#entries.delete(oldest.value);
-    }
   }
 
   /** Take back one attempt recorded at `at`. */
   remove(key: string, at: number): void {
-    const times = this.#entries.get(key);
+    const times = this.#entries.peek(key);
     if (times === undefined) return;
     const i = times.lastIndexOf(at);
     if (i >= 0) times.splice(i, 1);
@@ -166,11 +167,15 @@ class FailureLog {
   /** Drop keys at the front whose newest failure has left the window (amortised O(1)). */
   #sweep(now: number): void {
     const cutoff = now - this.windowMs;
-    for (const [key, times] of this.#entries) {
+    const expired: string[] = [];
+    for (const key of this.#entries.rkeys()) {
+      const times = this.#entries.peek(key) ?? [];
       const newest = times[times.length - 1];
-      if (newest !== undefined && newest > cutoff) return;
-      this.#entries.delete(key);
+      if (newest !== undefined && newest > cutoff) break;
+      expired.push(key);
     }
+    // Deleted after the walk: lru-cache's iterators do not promise to survive deletion.
+    for (const key of expired) this.#entries.delete(key);
   }
 }
 
@@ -222,8 +227,7 @@ export class CredentialVerifier {
   readonly #log: Logger;
   readonly #check: (password: string, encoded: string) => Promise<boolean>;
   readonly #cacheTtlMs: number;
-  readonly #cacheMax: number;
-  readonly #cache = new Map<number, CacheEntry>();
+  readonly #cache: LRUCache<number, CacheEntry>;
   readonly #logins: FailureLog;
   readonly #addresses: FailureLog;
   /** Per-process key of the cache digests; dies with the process. */
@@ -236,7 +240,7 @@ export class CredentialVerifier {
     this.#log = opts.logger ?? silentLogger;
     this.#check = opts.checkPassword ?? verifyPassword;
     this.#cacheTtlMs = positiveInteger(opts.cacheTtlMs, CREDENTIAL_CACHE_TTL_MS, 'cacheTtlMs');
-    this.#cacheMax = positiveInteger(opts.cacheMaxEntries, MAX_CREDENTIAL_CACHE_ENTRIES, 'cacheMaxEntries');
+    this.#cache = new LRUCache({ max: positiveInteger(opts.cacheMaxEntries, MAX_CREDENTIAL_CACHE_ENTRIES, 'cacheMaxEntries') });
     const windowMs = positiveInteger(opts.failureWindowMs, FAILURE_WINDOW_MS, 'failureWindowMs');
     const maxKeys = positiveInteger(opts.maxThrottleKeys, MAX_AUTH_THROTTLE_KEYS, 'maxThrottleKeys');
     this.#logins = new FailureLog(positiveInteger(opts.maxFailuresPerLogin, MAX_FAILURES_PER_LOGIN, 'maxFailuresPerLogin'), windowMs, maxKeys);
@@ -341,15 +345,15 @@ export class CredentialVerifier {
 
     const hash = Buffer.from(user.passwordHash, 'utf8');
     const digest = hmacSha256(this.#cacheKey, [CACHE_PURPOSE, String(user.id), user.passwordHash, password]);
-    const entry = this.#cache.get(user.id);
+    // peek: only a hit makes the entry recently used.
+    const entry = this.#cache.peek(user.id);
     if (entry !== undefined) {
       const fresh = entry.expiresAt > at;
       // Both comparisons always run: the timing says nothing about which one failed.
       const sameHash = constantTimeEqual(entry.passwordHash, hash);
       const sameDigest = constantTimeEqual(entry.digest, digest);
       if (fresh && sameHash && sameDigest) {
-        this.#cache.delete(user.id);
-        this.#cache.set(user.id, entry);
+        this.#cache.get(user.id); // most recently used now; its expiry stays as it was
         this.#succeeded(attempt);
         return { result: 'ok', user, cached: true };
       }
@@ -358,7 +362,7 @@ export class CredentialVerifier {
     }
 
     if (!(await this.#check(password, user.passwordHash))) return { result: 'fail', reason: 'wrong password' };
-    this.#remember(user.id, { passwordHash: hash, digest, expiresAt: this.#clock() + this.#cacheTtlMs });
+    this.#cache.set(user.id, { passwordHash: hash, digest, expiresAt: this.#clock() + this.#cacheTtlMs });
     this.#succeeded(attempt);
     return { result: 'ok', user, cached: false };
   }
@@ -376,16 +380,6 @@ export class CredentialVerifier {
     if (attempt.loginKey !== null) this.#logins.clear(attempt.loginKey);
     if (attempt.addressKey !== null && attempt.counted) this.#addresses.remove(attempt.addressKey, attempt.at);
     attempt.counted = false;
-  }
-
-  #remember(userId: number, entry: CacheEntry): void {
-    this.#cache.delete(userId);
-    this.#cache.set(userId, entry);
-    while (this.#cache.size > this.#cacheMax) {
-      const oldest = this.#cache.keys().next();
-      if (oldest.done === true) break;
-      this.#cache.delete(oldest.value);
-    }
   }
 
   #report(login: string, meta: CredentialMeta, result: CredentialResult, error: unknown): void {

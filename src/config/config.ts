@@ -20,7 +20,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { normaliseDomain } from '../core/domain.js';
-import { parseEndpoint, type Endpoint } from '../lib/endpoint.js';
+import { formatHostPort, parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import { ConfigError } from '../lib/errors.js';
 
 export const DEFAULT_CONFIG_FILE = 'trxmail.yaml';
@@ -324,7 +324,7 @@ function defaultBaseUrl(listen: string): string {
   const hp = parseHostPort(listen);
   if (hp === null) return `http://${listen}`;
   const host = hp.host === '0.0.0.0' ? '127.0.0.1' : hp.host === '::' ? '::1' : hp.host;
-  return normaliseBaseUrl(`http://${host.includes(':') ? `[${host}]` : host}:${hp.port}`) ?? `http://${listen}`;
+  return normaliseBaseUrl(`http://${formatHostPort(host, hp.port)}`) ?? `http://${listen}`;
 }
 
 function keysFromEnv(value: string | undefined): HmacKey[] | null {

@@ -34,8 +34,9 @@
  * of the file (outcomes logged while trxmail was not running are not recorded; bounces still
  * arrive as DSNs, which Postfix queues until the intake takes them).
  *
- * Limits: MAX_MAILLOG_QUEUE_IDS remembered queue ids (the oldest is forgotten first; a queue
- * id is forgotten at `removed`), MAX_MAILLOG_LINE_BYTES per line (longer: skipped).
+ * Limits: MAX_MAILLOG_QUEUE_IDS remembered queue ids (an lru-cache; the one whose `from=` line
+ * came longest ago is forgotten first; a queue id is forgotten at `removed`),
+ * MAX_MAILLOG_LINE_BYTES per line (longer: skipped).
  *
  * Throws: parseMaillogLine never throws. The follower never throws from its loop: a store
  * TransientError is logged and the same line is retried after a pause; anything else is
@@ -43,6 +44,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { LRUCache } from 'lru-cache';
 import { decodeBounceAddress, sendOfBounceId, type BounceDomains } from '../bounce/bounce-address.js';
 import { TransientError } from '../lib/errors.js';
 import type { HmacKey } from '../lib/hmac-keys.js';
@@ -81,7 +83,7 @@ export interface MaillogFollowerOptions {
   readonly pollMs?: number;
   /** Read the file from its beginning instead of its current end (tests, replays). */
   readonly fromStart?: boolean;
-  /** Default MAX_MAILLOG_QUEUE_IDS. */
+  /** Default MAX_MAILLOG_QUEUE_IDS; a positive integer (lru-cache throws a TypeError otherwise). */
   readonly maxQueueIds?: number;
 }
 
@@ -101,8 +103,8 @@ export class MaillogFollower extends EventEmitter {
   readonly #clock: Clock;
   readonly #recorder: DeliveryRecorder;
   readonly #pollMs: number;
-  readonly #maxIds: number;
-  readonly #queue = new Map<string, QueuedSend>();
+  /** Ordered by `from=` line only: lookups peek, so they do not keep a queue id alive. */
+  readonly #queue: LRUCache<string, QueuedSend>;
   #fh: FileHandle | null = null;
   #ino = -1;
   #offset = 0;
@@ -122,7 +124,7 @@ export class MaillogFollower extends EventEmitter {
     this.#clock = opts.clock ?? (() => new Date());
     this.#recorder = opts.recorder ?? new DeliveryRecorder(opts.store);
     this.#pollMs = opts.pollMs ?? MAILLOG_POLL_MS;
-    this.#maxIds = opts.maxQueueIds ?? MAX_MAILLOG_QUEUE_IDS;
+    this.#queue = new LRUCache({ max: opts.maxQueueIds ?? MAX_MAILLOG_QUEUE_IDS });
   }
 
   /** Queue ids currently remembered (for tests and metrics). */
@@ -287,16 +289,6 @@ export class MaillogFollower extends EventEmitter {
     }
   }
 
-  #remember(queueId: string, entry: QueuedSend): void {
-    this.#queue.delete(queueId);
-    this.#queue.set(queueId, entry);
-    while (this.#queue.size > this.#maxIds) {
-      const oldest = this.#queue.keys().next();
-      if (oldest.done === true) break;
-      this.#queue.delete(oldest.value);
-    }
-  }
-
   /**
    * Handles one log line (exported for tests and replays): remembers trxmail queue ids and
    * records delivery outcomes. Throws the store's TransientError.
@@ -313,8 +305,8 @@ export class MaillogFollower extends EventEmitter {
         const decoded = decodeBounceAddress(record.sender, this.#o.keys, this.#o.bounceDomain);
         if (!decoded.ok) return none(record.sender === '' ? 'null-sender' : `sender-${decoded.reason}`);
         const { sendId, bccCopy } = sendOfBounceId(decoded.sendId);
-        const known = this.#queue.get(record.queueId);
-        this.#remember(record.queueId, { spaceId: decoded.spaceId, sendId, bccCopy, deferred: known?.deferred ?? new Set() });
+        const known = this.#queue.peek(record.queueId);
+        this.#queue.set(record.queueId, { spaceId: decoded.spaceId, sendId, bccCopy, deferred: known?.deferred ?? new Set() });
         return none(null);
       }
       case 'expired':
@@ -325,7 +317,7 @@ export class MaillogFollower extends EventEmitter {
   }
 
   async #sendOf(queueId: string): Promise<{ q: QueuedSend; send: Send } | string> {
-    const q = this.#queue.get(queueId);
+    const q = this.#queue.peek(queueId);
     if (!q) return 'unknown-queue-id';
     const send = await this.#o.store.getSend(q.sendId, q.spaceId);
     if (send === null) return 'unknown-send';

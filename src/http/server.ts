@@ -38,6 +38,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { formatHostPort } from '../lib/endpoint.js';
 import { ConfigError, UsageError } from '../lib/errors.js';
 import type { HmacKey } from '../lib/hmac-keys.js';
 import { MAX_TRACKING_TOKEN_LENGTH } from '../lib/limits.js';
@@ -186,7 +187,7 @@ export class HttpService {
     try {
       await this.app.listen({ host, port });
     } catch (err: unknown) {
-      throw new ConfigError(`http: cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${errorText(err)}`, { cause: err });
+      throw new ConfigError(`http: cannot listen on ${formatHostPort(host, port)}: ${errorText(err)}`, { cause: err });
     }
     const addr = this.app.server.address() as AddressInfo;
     return { host: addr.address, port: addr.port };

@@ -9,7 +9,8 @@
  *
  * parseEndpoint() accepts all of these (transport case-insensitive, port 0..65535: 0 means
  * "any free port"); formatEndpoint() writes the one Postfix notation back (`inet:host:port`
- * with IPv6 hosts in brackets, `unix:/path`), which is what Postfix's main.cf needs.
+ * with IPv6 hosts in brackets, `unix:/path`), which is what Postfix's main.cf needs;
+ * formatHostPort() writes the `host:port` part alone (for URLs, logs and error messages).
  *
  * Throws ConfigError naming the spec and what is wrong with it.
  */
@@ -60,6 +61,10 @@ export function parseEndpoint(spec: string, what = 'endpoint'): Endpoint {
 /** Postfix notation: `inet:host:port` (IPv6 host in brackets) or `unix:/path`. */
 export function formatEndpoint(endpoint: Endpoint): string {
   if (endpoint.kind === 'unix') return `unix:${endpoint.path}`;
-  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
-  return `inet:${host}:${endpoint.port}`;
+  return `inet:${formatHostPort(endpoint.host, endpoint.port)}`;
+}
+
+/** `host:port`, an IPv6 host (any host with a colon) in brackets: `[::1]:8891` (RFC 3986 authority). */
+export function formatHostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -27,7 +27,7 @@ import { TrackingLinks } from '../tracking/links.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { hmacKeysInForce } from '../config/secrets.js';
 import { encodeBounceAddress } from '../bounce/bounce-address.js';
-import { formatEndpoint, parseEndpoint } from '../lib/endpoint.js';
+import { formatEndpoint, formatHostPort, parseEndpoint } from '../lib/endpoint.js';
 import type { Logger } from '../lib/logger.js';
 import { DomainSetups } from '../accept/domain-setups.js';
 import { reinjectTo } from '../accept/reinject.js';
@@ -71,6 +71,11 @@ export class Runtime {
   private removeBacklog: (() => void) | null = null;
   /** Bound endpoints in Postfix notation (real ports when 0 was configured). */
   endpoints: RuntimeEndpoints | null = null;
+
+  /** The Postfix log follower while running (null without `maillog`): its 'processed' events. */
+  get maillogFollower(): MaillogFollower | null {
+    return this.maillog;
+  }
 
   constructor(
     private readonly config: Config,
@@ -149,8 +154,8 @@ export class Runtime {
         policy: formatEndpoint(p),
         auth: formatEndpoint(a),
         lmtp: formatEndpoint(l),
-        http: `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`,
-        metrics: `${mx.host.includes(':') ? `[${mx.host}]` : mx.host}:${mx.port}`,
+        http: formatHostPort(h.host, h.port),
+        metrics: formatHostPort(mx.host, mx.port),
       };
       logger.info({ ...this.endpoints, store: config.store.driver }, 'trxmail listening');
       return this.endpoints;

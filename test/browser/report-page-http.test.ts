@@ -1,16 +1,16 @@
 /**
  * The report page over plain HTTP (no browser): where it is served, its content types and
  * headers (the strict CSP, the service's security headers), that it is only there with the
- * reports API, and that the HTML has no inline script or style and the script compiles.
+ * reports API, that the HTML has no inline script or style, and that the script served is the
+ * browser source file as written and compiles.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialVerifier } from '../../src/auth/credentials.js';
-import { REPORT_PAGE_CSP } from '../../src/http/report-page.js';
-import { APP_JS } from '../../src/http/report-page/app-js.js';
+import { REPORT_PAGE_CSP, REPORT_PAGE_SCRIPT_FILE } from '../../src/http/report-page.js';
 import { INDEX_HTML } from '../../src/http/report-page/assets.js';
 import { HttpService } from '../../src/http/server.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -95,10 +95,19 @@ describe('the report page is served', () => {
     expect(INDEX_HTML).not.toMatch(/(src|href)="(\/|https?:)/);
   });
 
-  it('the script compiles and never builds markup from strings', () => {
-    expect(() => new Script(APP_JS)).not.toThrow();
-    expect(APP_JS).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/);
-    expect(APP_JS).not.toMatch(/\.style\b|setAttribute\('style'/);
+  it('the script served is the browser source file, byte for byte', async () => {
+    const file = path.join(import.meta.dirname, '..', '..', 'src', 'http', 'report-page', 'browser', 'app.js');
+    expect(REPORT_PAGE_SCRIPT_FILE).toBe(file);
+    const source = readFileSync(file);
+    for (const prefix of ['', '/mail']) expect((await get(`${withReports.base}${prefix}/report/app.js`)).body.equals(source)).toBe(true);
+  });
+
+  it('the script compiles, is type-checked, and never builds markup from strings', () => {
+    const script = readFileSync(REPORT_PAGE_SCRIPT_FILE, 'utf8');
+    expect(() => new Script(script)).not.toThrow();
+    expect(script.startsWith('// @ts-check\n')).toBe(true);
+    expect(script).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/);
+    expect(script).not.toMatch(/\.style\b|setAttribute\('style'/);
   });
 
   it('nothing else under /report, and no page without the reports API', async () => {

@@ -4,15 +4,21 @@
  * trxmail's LMTP intake, which records the hard bounce and lists the address; the next send
  * to it is accepted and suppressed, unless flag 8. Delivery status comes from Postfix's log.
  * Mail from other servers reaches the bounce domain's own MX listener in plain SMTP.
+ *
+ * No polling: the tests wait for the events that say the work is done — the runtime's maillog
+ * follower's 'processed' event for a log line, the bounce intake's log line for a DSN.
  */
 import { execFile } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBounceAddress } from '../../src/bounce/bounce-address.js';
+import type { ProcessedLine } from '../../src/delivery/maillog-follower.js';
 import type { Store } from '../../src/store/store.js';
-import { BOUNCE_DOMAIN, startStack, submit, TEST_KEYS, type Stack } from './stack.js';
+import { firstMatch } from '../helpers/events.js';
+import { BOUNCE_DOMAIN, startStack, submit, TEST_KEYS, type LogLine, type Stack } from './stack.js';
 
 const run = promisify(execFile);
 const USER = 'app@bounce.example';
@@ -29,19 +35,17 @@ async function send(to: string, subject: string, flags?: number): Promise<string
   return id;
 }
 
-/**
- * Waits until `check` holds. Postfix's bounce daemon, LMTP and the log follower work on their
- * own schedule and tell nobody, so the store is polled — bounded, and nothing else depends on time.
- */
-async function until<T>(what: string, check: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Every line the runtime's maillog follower has processed, and the emitter it came from. */
+const processed: ProcessedLine[] = [];
+let follower: EventEmitter = new EventEmitter();
+
+/** The follower has handled (and recorded) Postfix's delivery line for `queueId` with `status`. */
+const deliveryLine = (queueId: string, status: 'sent' | 'bounced'): Promise<ProcessedLine> =>
+  firstMatch(processed, follower, 'processed', (p) => p.record?.kind === 'delivery' && p.record.queueId === queueId && p.record.status === status);
+
+/** The bounce intake has handled a DSN for send `sendId` (it logs once it has recorded or ignored it). */
+const intakeDone = (sendId: string): Promise<LogLine> =>
+  stack.logged((l) => l.msg.startsWith('bounce intake: ') && l.obj['sendId'] === sendId);
 
 const recipientOf = async (store: Store, id: string, role: 'to' | 'bcc' = 'to') =>
   (await store.getSend(id, spaceId))?.recipients.find((r) => r.role === role);
@@ -69,6 +73,10 @@ async function remoteDelivery(port: number, from: string, to: string, body: stri
 beforeAll(async () => {
   stack = await startStack({ refuse });
   spaceId = (await stack.addSpace('bounce', ['bounce.example'], [{ email: USER, password: PASSWORD }])).id;
+  const f = stack.runtime?.maillogFollower;
+  if (!f) throw new Error('the stack runs no maillog follower');
+  follower = f;
+  follower.on('processed', (p: ProcessedLine) => processed.push(p));
 }, 120_000);
 
 afterAll(async () => {
@@ -80,16 +88,16 @@ describe('a hard bounce, through Postfix and back', () => {
 
   it('records the bounce from the DSN and puts the address on the Bounce list', async () => {
     firstId = await send('nobody@example.org', 'will bounce');
-    const entry = await until('the Bounce list entry', async () =>
-      (await stack.store.listEntries(spaceId, 'bounce')).find((e) => e.address.toLowerCase() === 'nobody@example.org'),
-    );
-    expect(entry.reason).toMatch(/5\.1\.1/);
+    // Both sources: Postfix's log line (status=bounced) and the DSN it then mails to the
+    // bounce address; the first records the bounce, the other finds it recorded.
+    const [line, dsn] = await Promise.all([deliveryLine(firstId, 'bounced'), intakeDone(firstId)]);
+    expect(line.record).toMatchObject({ to: 'nobody@example.org', dsn: '5.1.1' });
+    expect(dsn.msg).toBe('bounce intake: recorded');
+    const entry = (await stack.store.listEntries(spaceId, 'bounce')).find((e) => e.address.toLowerCase() === 'nobody@example.org');
+    expect(entry?.reason).toMatch(/5\.1\.1/);
     const r = await recipientOf(stack.store, firstId);
     expect(r?.status).toBe('bounced');
-    const events = await until('a bounced event', async () => {
-      const ev = (await stack.store.listEvents(firstId)).filter((e) => e.type === 'bounced');
-      return ev.length > 0 ? ev : null;
-    });
+    const events = (await stack.store.listEvents(firstId)).filter((e) => e.type === 'bounced');
     expect(events).toHaveLength(1);
     expect(JSON.stringify(events[0]!.detail)).toMatch(/5\.1\.1/);
   });
@@ -115,7 +123,9 @@ describe('a hard bounce, through Postfix and back', () => {
 describe('delivery status from the Postfix log', () => {
   it('moves a delivered send to delivered, with an event', async () => {
     const id = await send('fine@example.org', 'delivered status');
-    await until('status delivered', async () => (await recipientOf(stack.store, id))?.status === 'delivered');
+    const line = await deliveryLine(id, 'sent');
+    expect(line.actions).toHaveLength(1);
+    expect((await recipientOf(stack.store, id))?.status).toBe('delivered');
     const ev = (await stack.store.listEvents(id)).filter((e) => e.type === 'delivered');
     expect(ev).toHaveLength(1);
   });
@@ -154,7 +164,8 @@ describe("the bounce domain's MX listener (mail from other servers)", () => {
     expect(transcript).not.toMatch(/ -> STARTTLS|250[- ]AUTH/);
     expect(transcript).toMatch(/<- {2}250 2\.0\.0 Ok: queued as /);
     // the intake saw it (LMTP accepted it) and logged why it ignored it
-    await until('the intake to look at the forged bounce', () => stack.logs.some((l) => JSON.stringify(l.obj).includes('victim@example.org') || /forged|bad-check|ignored/i.test(l.msg)));
+    const ignored = await stack.logged((l) => l.msg === 'bounce intake: ignored' && l.obj['rcptTo'] === forged);
+    expect(ignored.obj['reason']).toMatch(/^bounce-address-/);
     expect((await stack.store.listEntries(spaceId, 'bounce')).length).toBe(before);
     expect((await stack.store.listEntries(spaceId, 'bounce')).some((e) => e.address === 'victim@example.org')).toBe(false);
   });
@@ -167,12 +178,13 @@ describe("the bounce domain's MX listener (mail from other servers)", () => {
   it('takes a genuine bounce from another server (signed address) and lists the recipient', async () => {
     const id = await send('later@example.org', 'remote bounce target');
     await stack.sink.waitFor((m) => m.rcptTo.includes('later@example.org'));
+    // Delivered first (as the log says), then bounced by the remote server.
+    await deliveryLine(id, 'sent');
     const address = encodeBounceAddress({ spaceId, sendId: id }, TEST_KEYS, BOUNCE_DOMAIN);
     const transcript = await remoteDelivery(stack.ports.bounceMx, '<>', address, dsn(address, 'later@example.org'));
     expect(transcript).toMatch(/<- {2}250 2\.0\.0 Ok: queued as /);
-    await until('the remote bounce on the list', async () =>
-      (await stack.store.listEntries(spaceId, 'bounce')).some((e) => e.address.toLowerCase() === 'later@example.org'),
-    );
+    expect((await intakeDone(id)).msg).toBe('bounce intake: recorded');
+    expect((await stack.store.listEntries(spaceId, 'bounce')).some((e) => e.address.toLowerCase() === 'later@example.org')).toBe(true);
     expect((await recipientOf(stack.store, id))?.status).toBe('bounced');
   });
 });

@@ -9,7 +9,6 @@
  * install command (as in test/e2e), it is never skipped.
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
@@ -20,24 +19,12 @@ import { MaillogFollower, type ProcessedLine } from '../../src/delivery/maillog-
 import { silentLogger } from '../../src/lib/logger.js';
 import { POSTFIX_INSTALL_HINT, PrivatePostfix, postfixInstalled } from '../../src/postfix/instance.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { freePorts } from '../helpers/net.js';
 import { KEYS, autoReply } from '../unit/bounce/intake.helpers.js';
 import { RawLmtpClient } from '../protocol/lmtp/helpers.js';
 
 const BOUNCE_DOMAIN = 'bounces.trxmail.test';
 const ignored: IntakeResult = { outcome: 'ignored', kind: 'other', format: null, sendId: null, spaceId: null, bccCopy: false, via: null, actions: [], unmatched: [], reason: 'not-a-bounce', notes: [] };
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 function requirePostfix(): void {
   if (!postfixInstalled()) throw new Error(POSTFIX_INSTALL_HINT);

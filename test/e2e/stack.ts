@@ -7,6 +7,7 @@
  * it (.ci/run). A missing Postfix FAILS the suite with the install command — never a skip.
  */
 import { execFile } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import nodemailer from 'nodemailer';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { POSTFIX_INSTALL_HINT, PrivatePostfix, postfixInstalled } from '../../sr
 import { Runtime } from '../../src/server/runtime.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Space, Store } from '../../src/store/store.js';
+import { firstMatch } from '../helpers/events.js';
 import { freePorts } from '../helpers/net.js';
 
 const run = promisify(execFile);
@@ -37,12 +39,17 @@ export interface LogLine {
   obj: Record<string, unknown>;
 }
 
-/** A logger that keeps lines for assertions (and prints warnings/errors when TRX_E2E_LOG is set). */
-export function recordingLogger(lines: LogLine[]): Logger {
+/**
+ * A logger that keeps lines for assertions, emits each as 'line' on `events` when given (and
+ * prints warnings/errors when TRX_E2E_LOG is set).
+ */
+export function recordingLogger(lines: LogLine[], events?: EventEmitter): Logger {
   const rec =
     (level: string) =>
     (obj: Record<string, unknown>, msg: string): void => {
-      lines.push({ level, msg, obj });
+      const line = { level, msg, obj };
+      lines.push(line);
+      events?.emit('line', line);
       if (process.env['TRX_E2E_LOG'] && level !== 'debug') console.log(level, msg, JSON.stringify(obj));
     };
   return { debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error') };
@@ -102,6 +109,8 @@ export interface Stack {
   readonly store: Store;
   config: Config;
   readonly logs: LogLine[];
+  /** The first log line, kept or still to come, that matches (an event, not polling). */
+  logged(match: (line: LogLine) => boolean): Promise<LogLine>;
   runtime: Runtime | null;
   /** Starts trxmail's listeners again after stopTrxmail(). */
   startTrxmail(): Promise<void>;
@@ -151,7 +160,8 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
   const failing = new Set<string>();
   const faulty = faultyStore(store, failing);
   const logs: LogLine[] = [];
-  const logger = recordingLogger(logs);
+  const logEvents = new EventEmitter();
+  const logger = recordingLogger(logs, logEvents);
   const sink = new CaptureSink({ dir: path.join(dir, 'sink'), port: sinkPort, ...(opts.refuse ? { refuse: opts.refuse } : {}) });
   await sink.listen();
   const postfix = new PrivatePostfix({
@@ -180,6 +190,7 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
     store,
     config,
     logs,
+    logged: (match) => firstMatch(logs, logEvents, 'line', match),
     failing,
     runtime: null,
     async startTrxmail() {

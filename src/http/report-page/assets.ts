@@ -1,9 +1,8 @@
 /**
- * The report page's HTML and CSS (report-page.ts serves them; app-js.ts holds the script).
+ * The report page's HTML and CSS (report-page.ts serves them; browser/app.js is the script).
  *
- * Kept as TypeScript string constants rather than loose files so that `tsc` carries them into
- * dist/ with the rest of the service (the build copies nothing else) and the type-aware
- * linter never tries to parse a browser file outside the TypeScript project.
+ * Kept as TypeScript string constants so that `tsc` carries them into dist/ with the rest of
+ * the service; the script, which has types and lint rules of its own, is a file of its own.
  *
  * CSP contract (REPORT_PAGE_CSP): no inline script, no inline style attribute, no external
  * origin. The page loads `report/style.css` and `report/app.js` RELATIVE to `/report`, so it

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:f
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/lib/errors.js';
@@ -110,9 +111,60 @@ const MSG = ['c', 'c', 'c', 'c', 'c', 'c', 'c'];
 const TEMPFAIL = 'y:451 4.3.0 Temporary local problem, please try again later';
 
 describe('logging helpers', () => {
-  it('accepts a pino logger', () => {
-    const logger: Logger = pino({ level: 'silent' });
-    expect(() => new MilterServer({ handler: () => recorder().handler, logger })).not.toThrow();
+  it('logs through a pino logger: one JSON line per event, with level, message and fields', async () => {
+    const lines: string[] = [];
+    let seen: ((line: string) => void) | null = null;
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter((l) => l !== '')) {
+          lines.push(line);
+          seen?.(line);
+        }
+        done();
+      },
+    });
+    const logged = (msg: string): Promise<void> =>
+      lines.some((l) => l.includes(`"msg":"${msg}"`))
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            seen = (line) => {
+              if (line.includes(`"msg":"${msg}"`)) resolve();
+            };
+          });
+    const logger: Logger = pino({ level: 'debug', base: { component: 'milter-test' } }, destination);
+    const { server, ep } = await start(() => recorder().handler, { logger });
+    const mtaSide = await MtaClient.connect(ep);
+    const local = `${mtaSide.socket.localAddress ?? ''}:${mtaSide.socket.localPort ?? ''}`;
+    mtaSide.socket.end();
+    await logged('milter connection closed');
+    await server.close();
+
+    // pino's record: numeric level (20 debug, 30 info), msg, time, the base fields, then ours.
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const find = (msg: string): Record<string, unknown> | undefined => records.find((r) => r.msg === msg);
+    expect(records[0]).toMatchObject({ level: 30, msg: 'milter: listening', component: 'milter-test', endpoint: `inet:127.0.0.1:${ep.kind === 'tcp' ? ep.port : -1}` });
+    const opened = find('milter connection opened');
+    expect(opened).toMatchObject({ level: 20, component: 'milter-test', peer: local });
+    expect(typeof opened?.conn).toBe('number');
+    expect(find('milter connection closed')).toMatchObject({ level: 20, conn: opened?.conn });
+    expect(records.at(-1)).toMatchObject({ level: 30, msg: 'milter server closed', component: 'milter-test' });
+    for (const r of records) expect(typeof r.time).toBe('number');
+  });
+
+  it('a pino logger at level info writes no debug lines', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const { server, ep } = await start(() => recorder().handler, { logger: pino({ level: 'info' }, destination) });
+    const mtaSide = await MtaClient.connect(ep);
+    mtaSide.socket.end();
+    await mtaSide.closed;
+    await server.close();
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['milter: listening', 'milter server closed']);
   });
 });
 

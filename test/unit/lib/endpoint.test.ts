@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatEndpoint, parseEndpoint, type Endpoint } from '../../../src/lib/endpoint.js';
+import { formatEndpoint, formatHostPort, parseEndpoint, type Endpoint } from '../../../src/lib/endpoint.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
 describe('parseEndpoint', () => {
@@ -36,5 +36,29 @@ describe('formatEndpoint', () => {
   ])('%j → %s', (endpoint, want) => {
     expect(formatEndpoint(endpoint)).toBe(want);
     expect(parseEndpoint(want)).toEqual(endpoint);
+  });
+});
+
+describe('formatHostPort', () => {
+  it.each<[string, number, string]>([
+    ['127.0.0.1', 8080, '127.0.0.1:8080'],
+    ['localhost', 0, 'localhost:0'],
+    ['mail.example', 65535, 'mail.example:65535'],
+    ['::1', 8891, '[::1]:8891'],
+    ['::', 80, '[::]:80'],
+    ['2001:db8::1', 443, '[2001:db8::1]:443'],
+    ['fe80::1%eth0', 25, '[fe80::1%eth0]:25'],
+  ])('%s %d → %s', (host, port, want) => {
+    expect(formatHostPort(host, port)).toBe(want);
+  });
+
+  it('writes what a URL and parseEndpoint read back', () => {
+    for (const host of ['192.0.2.7', '2001:db8::7', 'relay.example']) {
+      const text = formatHostPort(host, 2525);
+      const url = new URL(`http://${text}/`);
+      expect(url.port).toBe('2525');
+      expect(url.hostname.replace(/^\[(.*)\]$/, '$1')).toBe(host);
+      expect(parseEndpoint(`inet:${text}`)).toEqual({ kind: 'tcp', host, port: 2525 });
+    }
   });
 });

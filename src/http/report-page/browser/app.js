@@ -1,7 +1,10 @@
+// @ts-check
 /**
- * The report page's script (served as report/app.js by report-page.ts): plain browser
- * JavaScript, no library, no build step. Kept as a string constant (see assets.ts for why);
- * it must contain no backtick and no dollar-brace sequence (it lives in a template literal).
+ * The report page's script, served as report/app.js by report-page.ts exactly as this file is
+ * (read once when the page is registered; `npm run build` copies it into dist/): plain browser
+ * JavaScript, no library, no build step. Type-checked with the DOM library through the
+ * tsconfig.json beside it (`npm run typecheck`) and linted like the rest (`npm run lint`); the
+ * types are JSDoc comments, so what is checked is what the browser runs.
  *
  * What it does: reads the filter (since, until, from, tags, by, and an optional page size
  * `limit`) from the page URL and the form; calls the reports API relative to the page
@@ -19,8 +22,37 @@
  * days that have sends.
  */
 
-export const APP_JS = String.raw`'use strict';
+/**
+ * The page's elements by id (report-page/assets.ts).
+ * @typedef {{
+ *   status: HTMLElement, filters: HTMLFormElement, since: HTMLInputElement, until: HTMLInputElement,
+ *   from: HTMLInputElement, tags: HTMLInputElement, by: HTMLSelectElement, totals: HTMLElement,
+ *   chart: HTMLElement, legend: HTMLElement, 'groups-title': HTMLElement, groups: HTMLTableElement,
+ *   sends: HTMLTableElement, prev: HTMLButtonElement, page: HTMLElement, next: HTMLButtonElement
+ * }} PageElements
+ */
+/**
+ * The filter as the form and the URL hold it.
+ * @typedef {{ since: string, until: string, from: string, tags: string[], by: string }} Filter
+ */
+/**
+ * The API's answers (src/http/reports-api.ts), as far as this page reads them.
+ * @typedef {'sends' | 'delivered' | 'deferred' | 'bouncedHard' | 'bouncedSoft' | 'suppressedBounce'
+ *   | 'suppressedUnsubscribe' | 'openedUnique' | 'openedTotal' | 'openedMachine' | 'clickedUnique'
+ *   | 'clickedTotal' | 'clickedMachine' | 'complained'} CountName
+ * @typedef {Record<CountName, number> & { group: string, key: string | null }} ReportRow
+ * @typedef {{ filter: { since: string | null, until: string | null }, rows: ReportRow[] }} ReportAnswer
+ * @typedef {{ id: string, receivedAt: string, mailFrom: string, from: string | null, to: string,
+ *   tags?: string[], toState: string, counts?: { opened: number, clicked: number } }} SendRow
+ * @typedef {{ sends: SendRow[], nextCursor: string | null }} SendsPage
+ * @typedef {{ error?: unknown, parameter?: string }} ErrorBody
+ * @typedef {{ report: ReportAnswer, sends: SendsPage }} Answers
+ * @typedef {{ name: string, label: string, value: (r: ReportRow) => number }} Series
+ */
+
+'use strict';
 (function () {
+  /** @type {Array<[CountName, string]>} */
   var NUMBERS = [
     ['sends', 'Sends'], ['delivered', 'Delivered'], ['deferred', 'Deferred'],
     ['bouncedHard', 'Bounced (hard)'], ['bouncedSoft', 'Bounced (soft)'],
@@ -29,6 +61,7 @@ export const APP_JS = String.raw`'use strict';
     ['clickedUnique', 'Clicked (sends)'], ['clickedTotal', 'Clicks'], ['clickedMachine', 'Clicks by machines'],
     ['complained', 'Complaints']
   ];
+  /** @type {Series[]} */
   var SERIES = [
     { name: 'sends', label: 'Sends', value: function (r) { return r.sends; } },
     { name: 'delivered', label: 'Delivered', value: function (r) { return r.delivered; } },
@@ -36,6 +69,7 @@ export const APP_JS = String.raw`'use strict';
     { name: 'clicked', label: 'Clicked', value: function (r) { return r.clickedUnique; } },
     { name: 'bounced', label: 'Bounced', value: function (r) { return r.bouncedHard + r.bouncedSoft; } }
   ];
+  /** @type {CountName[]} */
   var GROUP_COLUMNS = ['sends', 'delivered', 'deferred', 'bouncedHard', 'bouncedSoft', 'openedUnique', 'clickedUnique', 'complained'];
   var MAX_CHART_DAYS = 400;
   var DAY_MS = 86400000;
@@ -45,12 +79,26 @@ export const APP_JS = String.raw`'use strict';
   var api = new URL('api/v1/', window.location.href);
   var generation = 0;
   var pageSize = DEFAULT_LIMIT;
+  /** @type {Array<string | null>} */
   var cursors = [null];
   var pageIndex = 0;
+  /** The filter in force: set by apply() before anything is loaded. @type {Filter | null} */
   var applied = null;
 
-  function $(id) { return document.getElementById(id); }
+  /**
+   * @template {keyof PageElements} K
+   * @param {K} id
+   * @returns {PageElements[K]}
+   */
+  function $(id) { return /** @type {PageElements[K]} */ (document.getElementById(id)); }
 
+  /**
+   * @template {keyof HTMLElementTagNameMap} K
+   * @param {K} tag
+   * @param {string | null} [className]
+   * @param {string | number | null} [text]
+   * @returns {HTMLElementTagNameMap[K]}
+   */
   function el(tag, className, text) {
     var e = document.createElement(tag);
     if (className) e.className = className;
@@ -58,31 +106,45 @@ export const APP_JS = String.raw`'use strict';
     return e;
   }
 
+  /**
+   * @param {string} tag
+   * @param {Record<string, string | number>} attrs
+   * @returns {Element}
+   */
   function svg(tag, attrs) {
     var e = document.createElementNS(SVG_NS, tag);
     Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, String(attrs[k])); });
     return e;
   }
 
+  /** @param {Node} node */
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
+  /**
+   * @param {string} state
+   * @param {string} [message]
+   */
   function setState(state, message) {
     document.body.setAttribute('data-state', state);
     $('status').textContent = message || '';
   }
 
+  /** @param {Date} d */
   function isoDay(d) { return d.toISOString().slice(0, 10); }
 
+  /** @returns {Filter} */
   function readForm() {
     var tags = $('tags').value.split(',').map(function (t) { return t.trim(); }).filter(function (t) { return t !== ''; });
     return { since: $('since').value, until: $('until').value, from: $('from').value.trim(), tags: tags, by: $('by').value };
   }
 
+  /** @param {Filter} f */
   function writeForm(f) {
     $('since').value = f.since; $('until').value = f.until; $('from').value = f.from;
     $('tags').value = f.tags.join(', '); $('by').value = f.by;
   }
 
+  /** @returns {Filter} */
   function fromUrl() {
     var q = new URLSearchParams(window.location.search);
     var today = new Date();
@@ -98,6 +160,7 @@ export const APP_JS = String.raw`'use strict';
     };
   }
 
+  /** @param {Filter} f */
   function filterParams(f) {
     var p = new URLSearchParams();
     if (f.since) p.set('since', f.since);
@@ -107,6 +170,10 @@ export const APP_JS = String.raw`'use strict';
     return p;
   }
 
+  /**
+   * @param {number} status
+   * @param {ErrorBody | null} body
+   */
   function describeError(status, body) {
     var text = body && typeof body.error === 'string' ? body.error : 'HTTP ' + status;
     if (status === 401) return 'Not signed in: ' + text + '. Reload the page to enter your e-mail and password.';
@@ -114,20 +181,28 @@ export const APP_JS = String.raw`'use strict';
     return text;
   }
 
+  /**
+   * @template {keyof Answers} P
+   * @param {P} path
+   * @param {URLSearchParams} params
+   * @returns {Promise<Answers[P]>}
+   */
   function getJson(path, params) {
     var url = new URL(path, api);
     url.search = params.toString();
     return fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' }).then(function (res) {
       return res.text().then(function (text) {
+        /** @type {unknown} */
         var body = null;
-        try { body = JSON.parse(text); } catch (e) { body = null; }
-        if (!res.ok) throw new Error(describeError(res.status, body));
+        try { body = JSON.parse(text); } catch { body = null; }
+        if (!res.ok) throw new Error(describeError(res.status, /** @type {ErrorBody | null} */ (body)));
         if (body === null || typeof body !== 'object') throw new Error('the server sent no JSON');
-        return body;
+        return /** @type {Answers[P]} */ (body);
       });
     });
   }
 
+  /** @param {ReportRow | null | undefined} total */
   function renderTotals(total) {
     var box = $('totals');
     clear(box);
@@ -141,6 +216,11 @@ export const APP_JS = String.raw`'use strict';
     });
   }
 
+  /**
+   * @param {ReportAnswer['filter']} filter
+   * @param {ReportRow[]} rows
+   * @returns {string[]}
+   */
   function chartDays(filter, rows) {
     var keys = rows.map(function (r) { return r.key; }).filter(function (k) { return typeof k === 'string'; });
     var first = filter.since ? isoDay(new Date(filter.since)) : keys[0];
@@ -154,14 +234,19 @@ export const APP_JS = String.raw`'use strict';
     return days;
   }
 
+  /** @param {number} v */
   function niceMax(v) {
     if (v <= 4) return 4;
     var p = Math.pow(10, Math.floor(Math.log10(v)));
     var steps = [1, 2, 2.5, 5, 10];
-    for (var i = 0; i < steps.length; i++) if (steps[i] * p >= v) return steps[i] * p;
+    for (var i = 0; i < steps.length; i++) if (/** @type {number} */ (steps[i]) * p >= v) return /** @type {number} */ (steps[i]) * p;
     return 10 * p;
   }
 
+  /**
+   * @param {ReportAnswer['filter']} filter
+   * @param {ReportRow[]} rows
+   */
   function renderChart(filter, rows) {
     var box = $('chart');
     var legend = $('legend');
@@ -169,13 +254,16 @@ export const APP_JS = String.raw`'use strict';
     var dayRows = rows.filter(function (r) { return r.group === 'day'; });
     var days = chartDays(filter, dayRows);
     if (days.length === 0) { box.appendChild(el('p', 'empty', 'No sends in this range.')); return; }
+    /** @type {Record<string, ReportRow>} */
     var byDay = {};
-    dayRows.forEach(function (r) { byDay[r.key] = r; });
+    dayRows.forEach(function (r) { byDay[/** @type {string} */ (r.key)] = r; });
     var W = 900, H = 280, L = 48, R = 16, T = 16, B = 36;
     var max = 0;
-    days.forEach(function (d) { var r = byDay[d]; if (r) SERIES.forEach(function (s) { max = Math.max(max, s.value(r)); }); });
+    days.forEach(function (d) { var r = byDay[d]; if (r) SERIES.forEach(function (s) { max = Math.max(max, s.value(/** @type {ReportRow} */ (r))); }); });
     var top = niceMax(max);
+    /** @param {number} i */
     var x = function (i) { return days.length === 1 ? L + (W - L - R) / 2 : L + i * (W - L - R) / (days.length - 1); };
+    /** @param {number} v */
     var y = function (v) { return T + (H - T - B) * (1 - v / top); };
     var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'sends, delivered, opened, clicked and bounced by day' });
     var grid = svg('g', { 'class': 'grid' });
@@ -200,7 +288,7 @@ export const APP_JS = String.raw`'use strict';
     root.appendChild(axis);
     SERIES.forEach(function (s) {
       var g = svg('g', { 'class': 'series s-' + s.name, 'data-series': s.name });
-      var points = days.map(function (d, i) { var r = byDay[d]; return [x(i), y(r ? s.value(r) : 0), r ? s.value(r) : 0, d]; });
+      var points = days.map(/** @returns {[number, number, number, string]} */ function (d, i) { var r = byDay[d]; return [x(i), y(r ? s.value(r) : 0), r ? s.value(r) : 0, d]; });
       g.appendChild(svg('polyline', { points: points.map(function (p) { return p[0].toFixed(1) + ',' + p[1].toFixed(1); }).join(' ') }));
       points.forEach(function (p) {
         var c = svg('circle', { cx: p[0].toFixed(1), cy: p[1].toFixed(1), r: 3.5, 'data-day': p[3], 'data-value': p[2] });
@@ -218,10 +306,14 @@ export const APP_JS = String.raw`'use strict';
     box.appendChild(root);
   }
 
+  /**
+   * @param {string} by
+   * @param {ReportRow[]} rows
+   */
   function renderGroups(by, rows) {
     var table = $('groups');
     $('groups-title').textContent = 'By ' + (by === 'from' ? 'from address' : by);
-    var head = table.tHead; var body = table.tBodies[0];
+    var head = /** @type {HTMLTableSectionElement} */ (table.tHead); var body = /** @type {HTMLTableSectionElement} */ (table.tBodies[0]);
     clear(head); clear(body);
     var hr = el('tr');
     hr.appendChild(el('th', null, by === 'from' ? 'From' : by === 'tag' ? 'Tag' : 'Day'));
@@ -239,10 +331,12 @@ export const APP_JS = String.raw`'use strict';
     });
   }
 
+  /** @param {unknown} iso */
   function when(iso) { return typeof iso === 'string' ? iso.slice(0, 16).replace('T', ' ') : ''; }
 
+  /** @param {SendsPage} page */
   function renderSends(page) {
-    var body = $('sends').tBodies[0];
+    var body = /** @type {HTMLTableSectionElement} */ ($('sends').tBodies[0]);
     clear(body);
     if (page.sends.length === 0) {
       var tr0 = el('tr'); var td0 = el('td', 'empty', 'No sends.'); td0.colSpan = 8; tr0.appendChild(td0); body.appendChild(tr0);
@@ -268,6 +362,11 @@ export const APP_JS = String.raw`'use strict';
     $('page').textContent = 'page ' + (pageIndex + 1);
   }
 
+  /**
+   * @param {number} gen
+   * @param {boolean} ok
+   * @param {string} message
+   */
   function finish(gen, ok, message) {
     if (gen !== generation) return;
     setState(ok ? 'ready' : 'error', message);
@@ -277,7 +376,7 @@ export const APP_JS = String.raw`'use strict';
   function loadSends() {
     var gen = ++generation;
     setState('loading', 'Loading…');
-    var p = filterParams(applied);
+    var p = filterParams(/** @type {Filter} */ (applied));
     p.set('limit', String(pageSize));
     var cursor = cursors[pageIndex];
     if (cursor) p.set('cursor', cursor);
@@ -285,13 +384,13 @@ export const APP_JS = String.raw`'use strict';
       if (gen !== generation) return;
       renderSends(page);
       finish(gen, true, '');
-    }, function (err) { finish(gen, false, err.message); });
+    }, /** @param {Error} err */ function (err) { finish(gen, false, err.message); });
   }
 
   function load() {
     var gen = ++generation;
     setState('loading', 'Loading…');
-    var f = applied;
+    var f = /** @type {Filter} */ (applied);
     var report = filterParams(f); report.set('by', f.by);
     var daily = filterParams(f); daily.set('by', 'day');
     var sends = filterParams(f); sends.set('limit', String(pageSize));
@@ -310,7 +409,7 @@ export const APP_JS = String.raw`'use strict';
       cursors = [null]; pageIndex = 0;
       renderSends(out[2]);
       finish(gen, true, total ? total.sends + ' sends' : '');
-    }, function (err) { finish(gen, false, err.message); });
+    }, /** @param {Error} err */ function (err) { finish(gen, false, err.message); });
   }
 
   function apply() {
@@ -331,4 +430,3 @@ export const APP_JS = String.raw`'use strict';
     apply();
   });
 })();
-`;
