@@ -33,7 +33,8 @@
  */
 import { InvariantError } from './errors.js';
 import { MAX_RECIPIENTS } from './limits.js';
-import { parseAddressList, parseEnvelopeAddress, unfold, type ParsedMailbox } from './address.js';
+import { parseAddressList, unfold, type ParsedMailbox } from './address.js';
+import { parseEnvelopeAddress } from './envelope-address.js';
 import { mailboxValue, rawMailboxValue } from './display-name.js';
 import { allowingDomain, canonicalAddress, domainAllowed, normaliseDomain } from './domain.js';
 import { effectiveFlags, trimWsp } from './flags.js';

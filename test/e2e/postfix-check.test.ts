@@ -6,16 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runPostfixCheck, type PostfixCheckTarget } from '../../src/postfix/check.js';
+import { runPostfixCheck } from '../../src/postfix/check.js';
 import { PrivatePostfix } from '../../src/postfix/instance.js';
+import { TARGET } from '../helpers/postfix-check-target.js';
 
-const TARGET: PostfixCheckTarget = {
-  milter: 'inet:127.0.0.1:8891',
-  policy: 'inet:127.0.0.1:8892',
-  auth: 'inet:127.0.0.1:8893',
-  bounceDomain: 'bounces.example',
-  reinject: '127.0.0.1:10026',
-};
 
 describe('postfix-check against a real private Postfix (postconf)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'trxmail-pfcheck-'));

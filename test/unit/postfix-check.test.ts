@@ -6,16 +6,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkPostfix, formatFindings, parseMaster, parsePostconf, runPostfixCheck, type PostfixCheckTarget } from '../../src/postfix/check.js';
+import { checkPostfix, formatFindings, parseMaster, parsePostconf, runPostfixCheck } from '../../src/postfix/check.js';
 import { postfixTemplateDir, renderTemplate } from '../../src/postfix/templates.js';
+import { TARGET } from '../helpers/postfix-check-target.js';
 
-const TARGET: PostfixCheckTarget = {
-  milter: 'inet:127.0.0.1:8891',
-  policy: 'inet:127.0.0.1:8892',
-  auth: 'inet:127.0.0.1:8893',
-  bounceDomain: 'bounces.example',
-  reinject: '127.0.0.1:10026',
-};
 
 // Every placeholder the shipped files may use (extra values are harmless).
 const VALUES: Record<string, string> = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseAddressList, parseEnvelopeAddress, unfold } from '../../../src/core/address.js';
+import { parseAddressList, unfold } from '../../../src/core/address.js';
+import { parseEnvelopeAddress } from '../../../src/core/envelope-address.js';
 import { MAX_ADDRESS_LENGTH, MAX_LOCAL_PART_LENGTH } from '../../../src/lib/limits.js';
 import { GROWTH_FACTOR, LINEAR_RATIO_LIMIT, measureGrowth } from '../../helpers/growth.js';
 
