@@ -19,6 +19,7 @@
  * Throws UsageError (createResolver) for a bad server or timeout.
  */
 import { Resolver } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { TransientError, UsageError } from '../core/errors.js';
 import { DNS_QUERY_TIMEOUT_MS, MAX_DNS_QUERY_TIMEOUT_MS } from './limits.js';
 
@@ -40,15 +41,20 @@ export interface ResolverOptions {
   readonly timeoutMs?: number;
 }
 
+/** True for "ip", "ipv4:port" or "[ipv6]:port" with a port from 1 to 65535 (what Resolver.setServers takes). */
+function isServer(s: string): boolean {
+  if (isIP(s) !== 0) return true;
+  const m = /^(?:\[([^\]]+)\]|([0-9.]+)):([0-9]{1,5})$/.exec(s);
+  if (!m) return false;
+  const port = Number(m[3]);
+  const ip = m[1] ?? m[2] ?? '';
+  return port >= 1 && port <= 65535 && isIP(ip) === (m[1] === undefined ? 4 : 6);
+}
+
 function serverList(servers: readonly string[]): string[] {
   if (servers.length === 0) throw new UsageError('DNS servers: the list is empty (leave it out to use the system resolver)');
-  const probe = new Resolver();
   for (const s of servers) {
-    try {
-      probe.setServers([s]);
-    } catch (err: unknown) {
-      throw new UsageError(`DNS server ${JSON.stringify(s)}: not an address ("127.0.0.1", "127.0.0.1:5353" or "[::1]:53")`, { cause: err });
-    }
+    if (!isServer(s)) throw new UsageError(`DNS server ${JSON.stringify(s)}: not an address ("127.0.0.1", "127.0.0.1:5353" or "[::1]:53")`);
   }
   return [...servers];
 }
