@@ -66,10 +66,11 @@ export function createResolver(options: ResolverOptions = {}): DnsResolver {
     throw new UsageError(`DNS timeout ${String(timeoutMs)} ms: must be a whole number from 1 to ${MAX_DNS_QUERY_TIMEOUT_MS}`);
   }
   const servers = options.servers === undefined ? null : serverList(options.servers);
+  // The per-server wait shares the deadline out, so that every server gets its try before it.
+  const perServerMs = Math.max(1, Math.floor(timeoutMs / (servers?.length ?? Math.max(1, new Resolver().getServers().length))));
 
   function query<T>(kind: string, name: string, run: (r: Resolver) => Promise<T>): Promise<T> {
-    const count = servers?.length ?? Math.max(1, new Resolver().getServers().length);
-    const resolver = new Resolver({ timeout: Math.max(1, Math.floor(timeoutMs / count)), tries: 1 });
+    const resolver = new Resolver({ timeout: perServerMs, tries: 1 });
     if (servers) resolver.setServers(servers);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
