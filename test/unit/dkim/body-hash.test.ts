@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createBodyHasher } from '../../../src/dkim/body-hash.js';
@@ -86,6 +87,19 @@ describe('createBodyHasher', () => {
       }
     }
     expect(hashChunks([...body].map((x) => Uint8Array.of(x))), 'byte by byte').toBe(want);
+  });
+
+  it('agrees with the reference on random bodies cut into random chunks (seeded)', () => {
+    const token = fc.constantFrom('a', 'b', ' ', '  ', '\t', '\r', '\r\n', '\r\n\r\n', 'xyz ');
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 60 }), fc.array(fc.nat(), { maxLength: 6 }), (tokens, cutsSeed) => {
+        const body = b(`${tokens.join('')}\r\n`);
+        const cuts = [...new Set(cutsSeed.map((c) => c % (body.length + 1)))].sort((x, y) => x - y);
+        const chunks = [0, ...cuts].map((from, i) => body.subarray(from, [...cuts, body.length][i]));
+        expect(hashChunks(chunks)).toBe(referenceHash(body));
+      }),
+      { seed: 6376, numRuns: 2000 },
+    );
   });
 
   it('knows the hashes of RFC 6376 3.4.5 example and of the empty body', () => {

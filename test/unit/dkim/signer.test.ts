@@ -7,7 +7,7 @@ import { createBodyHasher, SIGNED_HEADER_NAMES, signatureFields, signMessage, ty
 import { InvariantError, RejectError } from '../../../src/lib/errors.js';
 import { MAX_HEADER_BLOCK_BYTES } from '../../../src/lib/limits.js';
 import { parseHeaderBlock } from '../../../src/mail/header-block.js';
-import { pythonVerifyMany } from '../../helpers/dkim-python.js';
+import { pythonVerify, pythonVerifyMany } from '../../helpers/dkim-python.js';
 import { DOMAIN, makeTestKeys, MESSAGES, prepend, TIME, type TestKeys } from './fixtures.js';
 
 let keys: TestKeys;
@@ -148,8 +148,11 @@ describe('signatureFields: the field', () => {
     const fields = signatureFields({ ...split(message), keys: [idn.rsa, idn.ed], time: TIME });
     for (const field of fields) expect(tags(field.value).get('d')).toBe('xn--bcher-kva.example');
     const records = Object.fromEntries(Object.entries(idn.records).map(([k, v]) => [k.replace('bücher', 'xn--bcher-kva'), v]));
-    const [verdicts] = pythonVerifyMany([prepend(fields, message)], records);
-    expect(verdicts!.map((v) => v.pass)).toEqual([true, true]);
+    const verdicts = pythonVerify(prepend(fields, message), records);
+    expect(verdicts.map((v) => [v.domain, v.pass])).toEqual([
+      ['xn--bcher-kva.example', true],
+      ['xn--bcher-kva.example', true],
+    ]);
   });
 
   it('takes repeated fields bottom-up: the signature verifies, and fails once they swap places', () => {
