@@ -16,7 +16,12 @@
  *      (If the record then fails, the client's retry sends the BCC a second copy: at least
  *      once, never lost.)
  *   5. the send is recorded (one atomic store write) BEFORE the outcome is returned: nothing is
- *      promised to the client that is not in the store.
+ *      promised to the client that is not in the store;
+ *   6. DKIM (src/dkim/): with the sender domain's active keys (DomainSetup), the To copy's
+ *      signatures are computed over its final header fields (every edit applied) and final body
+ *      and returned for the adapter to put on top; the BCC copy is signed as a whole message
+ *      before it is handed over. Bounce addresses of both copies are in the domain's
+ *      return-path host when it has one.
  *
  * Every accepted message gets REF_HEADER (the local part of its bounce address, HMAC-checked)
  * so a complaint that returns only the original message still finds the send.
@@ -35,7 +40,9 @@ import { evaluate, senderDomainOf } from '../core/evaluate.js';
 import { rejection } from '../core/replies.js';
 import type { Acceptance, HeaderEdit, HeaderField, Rejection } from '../core/types.js';
 import { copySendId } from '../bounce/bounce-address.js';
-import { TransientError } from '../lib/errors.js';
+import { createBodyHasher, signatureFields, signMessage, type SigningKey } from '../dkim/signer.js';
+import { applyEditsToFields } from '../mail/header-block.js';
+import { InvariantError, TransientError } from '../lib/errors.js';
 import { errorForLog, escapeLogValue } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
 import type { NewSend, SendRecipient } from '../store/store.js';
@@ -81,6 +88,11 @@ export type AcceptOutcome =
       readonly headerEdits: readonly HeaderEdit[];
       /** The To copy's body, replacing the received one; null to keep the body. */
       readonly body: Spool | null;
+      /**
+       * DKIM-Signature fields (name and the value after the colon) to put above every other
+       * header of the To copy, in this order: they sign it after every edit above.
+       */
+      readonly signatures: readonly HeaderField[];
       /** Disposes the rendered copies; call once the body was sent on. */
       release(): Promise<void>;
     };
@@ -92,7 +104,7 @@ interface Tracked {
 }
 
 /** A sender that core will refuse has no domain setup. */
-const NO_SETUP: DomainSetup = { returnPath: null };
+const NO_SETUP: DomainSetup = { returnPath: null, signingKeys: [] };
 
 function refEdit(bounceAddress: string): HeaderEdit {
   return { op: 'set', name: REF_HEADER, value: bounceAddress.slice(0, bounceAddress.lastIndexOf('@')) };
@@ -148,15 +160,50 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
   logAccepted(facts, account, verdict, tracked, ports);
   if (nothingLeft) return { kind: 'discard', sendId };
   const bccTakenOut = tracked?.bccCopyQueueId != null && verdict.bcc !== null ? [verdict.bcc] : [];
+  const headerEdits = [...verdict.headerEdits, ...(tracked?.copies.toHeaderEdits ?? []), refEdit(verdict.envelopeSender)];
+  const body = tracked?.copies.toBody ?? null;
+  let signatures: HeaderField[];
+  try {
+    signatures = await signToCopy(facts, headerEdits, body ?? facts.body, setup.signingKeys, ports);
+  } catch (err: unknown) {
+    await tracked?.copies.dispose();
+    throw err;
+  }
   return {
     kind: 'accept',
     sendId,
     envelopeSender: verdict.envelopeSender,
     removeRecipients: [...verdict.removeRecipients, ...bccTakenOut],
-    headerEdits: [...verdict.headerEdits, ...(tracked?.copies.toHeaderEdits ?? []), refEdit(verdict.envelopeSender)],
-    body: tracked?.copies.toBody ?? null,
+    headerEdits,
+    body,
+    signatures,
     release: () => tracked?.copies.dispose() ?? Promise.resolve(),
   };
+}
+
+/**
+ * The To copy's DKIM-Signature fields: over its final header fields (the received ones with
+ * every edit applied) and its final body (the rendered one, else the received one).
+ */
+async function signToCopy(
+  facts: AcceptFacts,
+  edits: readonly HeaderEdit[],
+  body: Spool | null,
+  keys: readonly SigningKey[],
+  ports: AcceptPorts,
+): Promise<HeaderField[]> {
+  if (keys.length === 0) return [];
+  if (body === null) throw new InvariantError('DKIM signing needs the message body: the adapter must keep it');
+  const hasher = createBodyHasher();
+  for await (const chunk of body.read()) hasher.update(chunk);
+  const headers = applyEditsToFields(facts.headers, facts.headerLeadingSpace, edits);
+  return signatureFields({ headers, bodyHash: hasher.digest(), keys, time: ports.clock() });
+}
+
+/** A whole message with `fields` written above it. */
+async function* withFieldsAbove(fields: readonly HeaderField[], message: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  if (fields.length > 0) yield Buffer.from(fields.map((f) => `${f.name}:${f.value}\r\n`).join(''), 'utf8');
+  yield* message;
 }
 
 /**
@@ -187,7 +234,8 @@ async function track(facts: AcceptFacts, account: Account, v: Acceptance, setup:
   let bccCopyQueueId: string | null = null;
   if (copies.bccMessage && v.bcc !== null) {
     try {
-      bccCopyQueueId = await tracking.reinject({ from: bccBounce, to: [v.bcc], raw: Readable.from(copies.bccMessage.read()) });
+      const signatures = await signMessage(copies.bccMessage.read(), setup.signingKeys, ports.clock());
+      bccCopyQueueId = await tracking.reinject({ from: bccBounce, to: [v.bcc], raw: Readable.from(withFieldsAbove(signatures, copies.bccMessage.read())) });
     } catch (err: unknown) {
       await copies.dispose();
       throw err;

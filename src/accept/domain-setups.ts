@@ -1,13 +1,17 @@
 /**
- * The DomainSetup port (ports.ts) over the store: a sender domain's return-path host (and,
- * with DKIM, its signing keys), cached per space and domain for DOMAIN_SETUP_TTL_MS so the
- * end-of-message path reads the store once per domain and interval, not once per message.
- * A change made by the CLI (another process) is honoured within the TTL.
+ * The DomainSetup port (ports.ts) over the store: a sender domain's return-path host and its
+ * active DKIM keys (unwrapped, src/dkim/signing-keys.ts), cached per space and domain for
+ * DOMAIN_SETUP_TTL_MS so the end-of-message path reads the store and decrypts keys once per
+ * domain and interval, not once per message. A change made by the CLI (another process: a new
+ * return-path host, a key activated by `domain check`) is honoured within the TTL.
  *
  * Limits: MAX_DOMAIN_SETUPS cached domains (least recently used evicted).
- * Throws: what the store throws (TransientError: the caller answers 4xx).
+ * Throws: what the store throws (TransientError: the caller answers 4xx); ConfigError when a
+ * stored key cannot be unwrapped (signing-keys.ts).
  */
 import { LRUCache } from 'lru-cache';
+import { signingKeysOf } from '../dkim/signing-keys.js';
+import type { HmacKey } from '../lib/hmac-keys.js';
 import type { Store } from '../store/store.js';
 import type { DomainSetup } from './ports.js';
 
@@ -20,7 +24,9 @@ export class DomainSetups {
   readonly #cache: LRUCache<string, DomainSetup>;
 
   constructor(
-    private readonly store: Pick<Store, 'getDomainAuth'>,
+    private readonly store: Pick<Store, 'getDomainAuth' | 'listDkimKeys'>,
+    /** The secrets the private keys are wrapped with (config hmacKeysInForce). */
+    private readonly secrets: readonly HmacKey[],
     opts: { ttlMs?: number; clock?: () => number } = {},
   ) {
     this.#cache = new LRUCache<string, DomainSetup>({
@@ -36,8 +42,8 @@ export class DomainSetups {
     const key = `${spaceId}\0${domain}`;
     const hit = this.#cache.get(key);
     if (hit) return hit;
-    const auth = await this.store.getDomainAuth(spaceId, domain);
-    const setup: DomainSetup = { returnPath: auth.returnPath };
+    const [auth, keys] = await Promise.all([this.store.getDomainAuth(spaceId, domain), this.store.listDkimKeys(spaceId, domain)]);
+    const setup: DomainSetup = { returnPath: auth.returnPath, signingKeys: signingKeysOf(keys, this.secrets) };
     this.#cache.set(key, setup);
     return setup;
   };

@@ -5,6 +5,7 @@
  * link signer and a logger. Types only.
  */
 import type { Readable } from 'node:stream';
+import type { SigningKey } from '../dkim/signer.js';
 import type { Logger } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
 import type { TrxMetrics } from '../metrics/metrics.js';
@@ -40,6 +41,8 @@ export type AcceptMetrics = Pick<TrxMetrics, 'accepted' | 'rejected' | 'tempfail
 export interface DomainSetup {
   /** The customer's return-path host (the envelope sender's domain), or null: the relay's bounce domain. */
   readonly returnPath: string | null;
+  /** The domain's active DKIM keys (d= the domain); empty: the message leaves unsigned. */
+  readonly signingKeys: readonly SigningKey[];
 }
 
 export interface AcceptPorts {

@@ -256,3 +256,14 @@ export function applyHeaderEdits(parsed: ParsedHeaderBlock, edits: readonly Head
   out.push(block.subarray(parsed.terminatorStart));
   return Buffer.concat(out);
 }
+
+/**
+ * The header fields a block holds after `edits`, from fields as an adapter received them
+ * (values after the colon; `leadingSpace`: each value keeps its own leading whitespace, else
+ * one space is written after the colon). The fields the edits leave alone keep their values;
+ * the ones they write are folded as formatHeaderField folds them.
+ */
+export function applyEditsToFields(fields: readonly HeaderField[], leadingSpace: boolean, edits: readonly HeaderEdit[]): HeaderField[] {
+  const block = Buffer.from(`${fields.map((f) => `${f.name}:${leadingSpace ? '' : ' '}${f.value}\r\n`).join('')}\r\n`, 'utf8');
+  return [...parseHeaderBlock(applyHeaderEdits(parseHeaderBlock(block), edits)).fields];
+}

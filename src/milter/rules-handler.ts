@@ -5,16 +5,16 @@
  *  MAIL  checkLogin (src/accept/account.ts): no SASL login ({auth_authen}), a login the store
  *        does not know, or a sender outside the space's domains → core's reply (530 5.7.0,
  *        553 5.1.7, 553 5.7.1);
- *  BODY  kept in a spool (memory, then disk) only when tracking is configured (the accept
- *        step may render the To copy and the BCC copy from it);
+ *  BODY  kept in a spool (memory, then disk): the accept step hashes it for the DKIM signature
+ *        and may render the To copy and the BCC copy from it;
  *  EOM   no queue id (macro `i`) → TransientError (451: no id, no promise);
  *        the accept step's outcome →
  *          reject  → core's reply;
  *          discard → SMFIR_DISCARD (the client still gets "250 … queued as <id>");
- *          accept  → change the envelope sender (RET/ENVID kept), delete the recipients the
- *                    outcome takes out (every RCPT spelling of them), header edits as index
- *                    edits (header-edits.ts), the To copy's body (SMFIR_REPLBODY) when
- *                    tracking rendered one, then continue.
+ *          accept  → change the envelope sender (RET/ENVID kept), insert the DKIM-Signature
+ *                    fields at the top, delete the recipients the outcome takes out (every RCPT
+ *                    spelling of them), header edits as index edits (header-edits.ts), the To
+ *                    copy's body (SMFIR_REPLBODY) when tracking rendered one, then continue.
  *
  * Spools (the body, the rendered copies) are released at the next MAIL, at abort and at
  * close: the session may still be streaming the replacement body to Postfix after eom().
@@ -58,7 +58,6 @@ class RulesHandler implements MilterHandler {
   constructor(private readonly deps: RulesHandlerDeps) {}
 
   async body(chunk: Buffer): Promise<undefined> {
-    if (!this.deps.tracking) return undefined;
     this.bodySpool ??= this.deps.newSpool();
     await this.bodySpool.write(chunk);
     return undefined;
@@ -119,6 +118,11 @@ class RulesHandler implements MilterHandler {
         this.leftovers.push(() => outcome.release());
         const edits: MilterEdit[] = [
           { kind: 'chgfrom', address: `<${outcome.envelopeSender}>`, args: ctx.sender.args.filter((a) => KEPT_MAIL_ARGS.test(a)) },
+          // DKIM-Signature fields at the very top (index 0, above Postfix's own Received:), last first
+          // so that they end in the outcome's order.
+          ...outcome.signatures
+            .map((f): MilterEdit => ({ kind: 'insheader', index: 0, name: f.name, value: f.value.replace(/^ /, '') }))
+            .reverse(),
           ...uniqueSpellings(
             ctx.recipients.map((r) => r.address),
             outcome.removeRecipients,

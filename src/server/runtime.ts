@@ -99,7 +99,7 @@ export class Runtime {
           accounts: store,
           logger,
           bounceAddress: (spaceId, sendId, host) => encodeBounceAddress({ spaceId, sendId }, keys, host ?? config.bounceDomain),
-          domainSetup: new DomainSetups(store).get,
+          domainSetup: new DomainSetups(store, keys).get,
           tracking: {
             links: new TrackingLinks(config.http.baseUrl, keys),
             reinject: reinjectTo(hostPort(config.reinject, 'reinject')),

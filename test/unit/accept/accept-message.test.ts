@@ -13,6 +13,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { acceptMessage, REF_HEADER, type AcceptFacts, type AcceptOutcome } from '../../../src/accept/accept-message.js';
 import { loadAccount, type Account } from '../../../src/accept/account.js';
 import type { AcceptPorts } from '../../../src/accept/ports.js';
+import { DomainSetups } from '../../../src/accept/domain-setups.js';
+import { wrapPrivateKey } from '../../../src/dkim/key-wrap.js';
+import { generateDkimKey } from '../../../src/dkim/keys.js';
+import { applyEditsToFields } from '../../../src/mail/header-block.js';
+import { pythonVerifyMany } from '../../helpers/dkim-python.js';
 import { reinjectTo } from '../../../src/accept/reinject.js';
 import { decodeBounceAddress, encodeBounceAddress } from '../../../src/bounce/bounce-address.js';
 import type { HeaderField } from '../../../src/core/types.js';
@@ -63,7 +68,7 @@ function ports(over: Partial<AcceptPorts> = {}): AcceptPorts {
   return {
     store,
     bounceAddress: (spaceId, sendId, host) => encodeBounceAddress({ spaceId, sendId }, KEYS, host ?? BOUNCE_DOMAIN),
-    domainSetup: (spaceId, domain) => store.getDomainAuth(spaceId, domain),
+    domainSetup: new DomainSetups(store, KEYS).get,
     tracking: { links: new TrackingLinks('https://t.relay.example', KEYS), reinject: reinjectTo({ host: '127.0.0.1', port: sink.port }) },
     // Every rendered copy goes to a file (memory limit 0), so leftovers are visible on disk.
     newSpool: () => new Spool(spoolDir, 0),
@@ -264,6 +269,40 @@ describe('acceptMessage', () => {
     } finally {
       await store.setReturnPath(account.space.id, 'shop.example', null);
     }
+  });
+
+  it('signs the To copy over its final headers and body, and the BCC copy as a whole; a later change fails', async () => {
+    const records: Record<string, string> = {};
+    for (const algorithm of ['rsa-sha256', 'ed25519-sha256'] as const) {
+      const k = await generateDkimKey(algorithm);
+      const selector = algorithm === 'rsa-sha256' ? 'acceptr' : 'accepte';
+      await store.addDkimKey({
+        spaceId: account.space.id,
+        domain: 'shop.example',
+        selector,
+        algorithm,
+        state: 'active',
+        publicTxt: k.txtRecord,
+        wrappedPrivateKey: wrapPrivateKey(k.privateKeyPem, { domain: 'shop.example', selector }, KEYS),
+        createdAt: NOW,
+      });
+      records[`${selector}._domainkey.shop.example`] = k.txtRecord;
+    }
+    const f = await facts();
+    const o = accepted(await acceptMessage(f, ports()));
+    expect(o.signatures.map((s) => s.name)).toEqual(['DKIM-Signature', 'DKIM-Signature']);
+    // The To copy as Postfix will hold it: signatures on top, every edit applied, the rendered body.
+    const head = [...o.signatures, ...applyEditsToFields(f.headers, false, o.headerEdits)].map((h) => `${h.name}:${h.value}\r\n`).join('');
+    const toCopy = Buffer.concat([Buffer.from(`${head}\r\n`), Buffer.from(await readAll(o.body!))]);
+    const bcc = sink.messages[0]!.raw;
+    const [toVerdicts, bccVerdicts, tampered] = pythonVerifyMany([toCopy, bcc, Buffer.from(toCopy.toString('latin1').replace('Subject: Hello', 'Subject: Hellp'), 'latin1')], records);
+    expect(toVerdicts?.map((v) => [v.algorithm, v.domain, v.pass])).toEqual([
+      ['rsa-sha256', 'shop.example', true],
+      ['ed25519-sha256', 'shop.example', true],
+    ]);
+    expect(bccVerdicts?.map((v) => v.pass)).toEqual([true, true]);
+    expect(tampered?.map((v) => v.pass)).toEqual([false, false]);
+    await o.release();
   });
 
   it('renders nothing for plain text: no spool, no BCC copy, one transaction', async () => {
