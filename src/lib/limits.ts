@@ -41,7 +41,7 @@ export const MAX_POLICY_QUEUED_REQUESTS = 4;
  * be too tight; 4 KiB covers every address smtpd accepts plus the map name.
  */
 export const MAX_SOCKETMAP_REQUEST = 4096;
-/** Largest socketmap reply payload (`<status> <data>`, bytes): Postfix's fixed client limit (dict_sockmap.c, not configurable). */
+/** Largest socketmap reply payload (`<status> <data>`, bytes): Postfix's client limit (fixed in 3.7; socketmap_max_reply_size from 3.10). */
 export const MAX_SOCKETMAP_REPLY = 100_000;
 /** Most complete socketmap requests queued behind the one being looked up (Postfix never pipelines); one more: drop. */
 export const MAX_SOCKETMAP_QUEUED_REQUESTS = 4;
