@@ -34,6 +34,17 @@ export const MAX_POLICY_LINE = 4096;
 export const MAX_POLICY_ATTRIBUTES = 100;
 /** Most complete policy requests queued behind the one being decided (Postfix never pipelines); one more: drop. */
 export const MAX_POLICY_QUEUED_REQUESTS = 4;
+/**
+ * Largest socketmap request payload (`<map> <key>` inside the netstring, bytes) we accept; one
+ * more: drop. Keys are domains for relay_domains but whole recipient or sender addresses for
+ * transport_maps, and smtpd takes addresses up to its 2048-byte command line, so 1 KiB would
+ * be too tight; 4 KiB covers every address smtpd accepts plus the map name.
+ */
+export const MAX_SOCKETMAP_REQUEST = 4096;
+/** Largest socketmap reply payload (`<status> <data>`, bytes): Postfix's client limit (fixed in 3.7; socketmap_max_reply_size from 3.10). */
+export const MAX_SOCKETMAP_REPLY = 100_000;
+/** Most complete socketmap requests queued behind the one being looked up (Postfix never pipelines); one more: drop. */
+export const MAX_SOCKETMAP_QUEUED_REQUESTS = 4;
 /** Largest milter packet we accept from the MTA (length field, which counts the command byte). Postfix sends body chunks of at most 65535 bytes. */
 export const MAX_MILTER_FRAME = 1024 * 1024;
 /** Largest payload of a milter packet we send; `b` body replacements are split into packets of this size (Postfix MILTER_CHUNK_SIZE). */
