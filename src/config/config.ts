@@ -60,6 +60,8 @@ const keySchema = z.strictObject({
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
 /** trxmail.yaml `listen.lmtp` default: the bounce intake's LMTP listener (Postfix's transport_maps points here). */
 export const DEFAULT_LMTP_LISTEN = 'inet:127.0.0.1:8894';
+/** trxmail.yaml `listen.socketmap` default: the socketmap Postfix asks which domains are return-path hosts. */
+export const DEFAULT_SOCKETMAP_LISTEN = 'inet:127.0.0.1:8895';
 /** trxmail.yaml `metrics.listen` default: Prometheus metrics (GET /metrics), loopback only. */
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
 /** trxmail.yaml `dkim.overlapDays` default: a replaced key stays published a week. */
@@ -126,8 +128,15 @@ const schema = z.strictObject({
       policy: endpoint.default('inet:127.0.0.1:8892'),
       auth: endpoint.default('inet:127.0.0.1:8893'),
       lmtp: endpoint.default(DEFAULT_LMTP_LISTEN),
+      socketmap: endpoint.default(DEFAULT_SOCKETMAP_LISTEN),
     })
-    .default({ milter: 'inet:127.0.0.1:8891', policy: 'inet:127.0.0.1:8892', auth: 'inet:127.0.0.1:8893', lmtp: DEFAULT_LMTP_LISTEN }),
+    .default({
+      milter: 'inet:127.0.0.1:8891',
+      policy: 'inet:127.0.0.1:8892',
+      auth: 'inet:127.0.0.1:8893',
+      lmtp: DEFAULT_LMTP_LISTEN,
+      socketmap: DEFAULT_SOCKETMAP_LISTEN,
+    }),
   secrets: z.strictObject({ keys: z.array(keySchema).min(1) }).optional(),
   http: z
     .strictObject({
@@ -183,8 +192,11 @@ export interface Config {
   readonly store: { readonly driver: 'sqlite'; readonly path: string };
   /** Normalised (lower-case A-label). */
   readonly bounceDomain: string;
-  /** `lmtp`: the bounce intake's LMTP listener (Postfix routes the bounce domain to it). */
-  readonly listen: { readonly milter: string; readonly policy: string; readonly auth: string; readonly lmtp: string };
+  /**
+   * `lmtp`: the bounce intake's LMTP listener (Postfix routes the bounce domain to it);
+   * `socketmap`: the lookup Postfix's relay_domains / transport_maps ask for return-path hosts.
+   */
+  readonly listen: { readonly milter: string; readonly policy: string; readonly auth: string; readonly lmtp: string; readonly socketmap: string };
   /** Empty when neither the file nor the environment gave keys. First key signs. */
   readonly hmacKeys: readonly HmacKey[];
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };

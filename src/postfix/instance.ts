@@ -30,6 +30,14 @@ export function postfixInstalled(): boolean {
   return existsSync(POSTFIX_BIN);
 }
 
+/** Placeholder socketmap endpoint, removed again by withoutSocketmap. */
+const NO_SOCKETMAP = 'inet:127.0.0.1:1';
+
+/** The rendered configuration without its socketmap lookups (an instance that runs no trxmail). */
+function withoutSocketmap(text: string): string {
+  return text.split(`, socketmap:${NO_SOCKETMAP}:relay`).join('').split(`, socketmap:${NO_SOCKETMAP}:transport`).join('').split(`, check_recipient_access socketmap:${NO_SOCKETMAP}:access`).join('');
+}
+
 export interface PrivatePostfixOptions {
   /** Base directory; conf/, queue/, data/, log/ and tls/ are created below it. */
   readonly dir: string;
@@ -40,8 +48,12 @@ export interface PrivatePostfixOptions {
    * service is left out.
    */
   readonly ports: { readonly smtp: number; readonly submission: number; readonly smtps: number; readonly reinject: number; readonly bounceMx?: number };
-  /** trxmail's endpoints in Postfix notation (inet:host:port or unix:/path). */
-  readonly endpoints: { readonly milter: string; readonly policy: string; readonly auth: string };
+  /**
+   * trxmail's endpoints in Postfix notation (inet:host:port or unix:/path). Without `socketmap`
+   * the instance knows the bounce domain alone (relay_domains and transport_maps without the
+   * socketmap, for tests that run no trxmail).
+   */
+  readonly endpoints: { readonly milter: string; readonly policy: string; readonly auth: string; readonly socketmap?: string };
   readonly bounceDomain: string;
   /** transport:nexthop for the bounce domain: `lmtp:inet:127.0.0.1:<port>` (trxmail's LMTP listener) or `trxmail-bounce:` (with bounceCommand). */
   readonly bounceTransport: string;
@@ -164,6 +176,7 @@ export class PrivatePostfix {
       auth_endpoint: o.endpoints.auth,
       policy_endpoint: o.endpoints.policy,
       milter_endpoint: o.endpoints.milter,
+      socketmap_endpoint: o.endpoints.socketmap ?? NO_SOCKETMAP,
       bounce_domain: o.bounceDomain,
       bounce_transport: o.bounceTransport,
       smtp_listen: `127.0.0.1:${o.ports.smtp}`,
@@ -177,7 +190,10 @@ export class PrivatePostfix {
     const rendered = renderPostfixConfig(values);
     let shippedMaster = o.ports.bounceMx !== undefined ? rendered.masterCf : dropService(rendered.masterCf, NO_BOUNCE_MX);
     if (o.bounceCommand) shippedMaster = enablePipeService(shippedMaster);
-    const shipped = { mainCf: rendered.mainCf, masterCf: shippedMaster };
+    const shipped =
+      o.endpoints.socketmap !== undefined
+        ? { mainCf: rendered.mainCf, masterCf: shippedMaster }
+        : { mainCf: withoutSocketmap(rendered.mainCf), masterCf: withoutSocketmap(shippedMaster) };
     const base: Record<string, string> = {
       compatibility_level: '3.6',
       queue_directory: this.queueDir,

@@ -17,6 +17,8 @@ export interface PostfixTemplateValues {
   readonly auth_endpoint: string;
   readonly policy_endpoint: string;
   readonly milter_endpoint: string;
+  /** trxmail's socketmap (listen.socketmap): relay_domains / transport_maps / the bounce MX ask it for return-path hosts. */
+  readonly socketmap_endpoint: string;
   readonly bounce_domain: string;
   /** transport:nexthop for the bounce domain: `lmtp:` + listen.lmtp (e.g. lmtp:inet:127.0.0.1:8894), or `trxmail-bounce:` (pipe) */
   readonly bounce_transport: string;

@@ -1,7 +1,7 @@
 /**
  * `trxmail serve`: every configured listener in one process — the milter, the policy
  * service, the Dovecot-protocol SASL server, the bounce intake (LMTP) and Postfix log
- * follower, the tracking/reports HTTP service, the metrics listener and the webhook
+ * follower, the socketmap for return-path hosts, the tracking/reports HTTP service, the metrics listener and the webhook
  * dispatcher — on one store.
  *
  * start() opens the store and the listeners; stop() stops accepting, lets transactions in
@@ -36,6 +36,8 @@ import { createRulesHandler } from '../milter/rules-handler.js';
 import { MilterServer } from '../milter/server.js';
 import { createRulesDecider } from '../policy/rules-decider.js';
 import { PolicyServer } from '../policy/server.js';
+import { domainMapsLookup } from '../socketmap/domain-maps.js';
+import { SocketmapServer } from '../socketmap/server.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 
@@ -45,6 +47,8 @@ export interface RuntimeEndpoints {
   readonly auth: string;
   /** The bounce intake's LMTP listener. */
   readonly lmtp: string;
+  /** The socketmap Postfix asks about return-path hosts. */
+  readonly socketmap: string;
   /** host:port of the tracking HTTP service. */
   readonly http: string;
   /** host:port of the Prometheus metrics listener. */
@@ -66,6 +70,7 @@ export class Runtime {
   private lmtp: LmtpServer | null = null;
   private maillog: MaillogFollower | null = null;
   private bounceDomains: BounceDomainSet | null = null;
+  private socketmap: SocketmapServer | null = null;
   private metricsServer: MetricsServer | null = null;
   private webhooks: WebhookDispatcher | null = null;
   private removeBacklog: (() => void) | null = null;
@@ -133,6 +138,17 @@ export class Runtime {
         logger,
       });
       const l = await this.lmtp.listen(parseEndpoint(config.listen.lmtp, 'listen.lmtp'));
+      // Postfix's relay_domains / transport_maps / bounce MX ask which domains are ours: the bounce
+      // domain and every return-path host (as current as bounceDomains, BOUNCE_DOMAINS_REFRESH_MS).
+      this.socketmap = new SocketmapServer({
+        lookup: domainMapsLookup({
+          isReturnPathDomain: (d) => Promise.resolve(bounceDomains.has(d)),
+          bounceDomain: config.bounceDomain,
+          bounceTransport: `lmtp:${config.listen.lmtp}`,
+        }),
+        logger,
+      });
+      const sm = await this.socketmap.listen(parseEndpoint(config.listen.socketmap, 'listen.socketmap'));
       if (config.maillog !== null) {
         this.maillog = new MaillogFollower({ path: config.maillog, store, keys, bounceDomain: bounceDomains, logger, recorder });
         await this.maillog.start();
@@ -154,6 +170,7 @@ export class Runtime {
         policy: formatEndpoint(p),
         auth: formatEndpoint(a),
         lmtp: formatEndpoint(l),
+        socketmap: formatEndpoint(sm),
         http: formatHostPort(h.host, h.port),
         metrics: formatHostPort(mx.host, mx.port),
       };
@@ -171,6 +188,7 @@ export class Runtime {
     if (this.policy) closing.push(this.policy.close());
     if (this.http) closing.push(this.http.close());
     if (this.lmtp) closing.push(this.lmtp.close());
+    if (this.socketmap) closing.push(this.socketmap.close());
     if (this.maillog) closing.push(Promise.resolve(this.maillog.stop()));
     if (this.webhooks) closing.push(this.webhooks.close());
     if (this.metricsServer) closing.push(this.metricsServer.close());
@@ -183,6 +201,7 @@ export class Runtime {
     this.milter = this.policy = this.auth = null;
     this.http = null;
     this.lmtp = null;
+    this.socketmap = null;
     this.maillog = null;
     this.webhooks = null;
     this.metricsServer = null;

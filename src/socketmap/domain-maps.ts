@@ -34,6 +34,11 @@ import type { SocketmapLookup } from './session.js';
 export const RELAY_MAP = 'relay';
 /** The map name for transport_maps (`socketmap:…:transport`). */
 export const TRANSPORT_MAP = 'transport';
+/**
+ * The map name for the bounce MX listener's check_recipient_access (`socketmap:…:access`):
+ * the key is the recipient address, the answer `OK` for an address in one of our domains.
+ */
+export const ACCESS_MAP = 'access';
 /** The key Postfix's transport_maps looks up when nothing else matched (trivial-rewrite transport.c). */
 export const TRANSPORT_WILDCARD = '*';
 
@@ -55,7 +60,7 @@ function transportKeyDomain(key: string): string {
   return at < 0 ? key : key.slice(at + 1);
 }
 
-/** Builds the lookup for the `relay` and `transport` maps. */
+/** Builds the lookup for the `relay`, `transport` and `access` maps. */
 export function domainMapsLookup(options: DomainMapsOptions): SocketmapLookup {
   const bounceDomain = normaliseDomain(options.bounceDomain);
   if (bounceDomain === null) throw new ConfigError(`bounce domain ${JSON.stringify(options.bounceDomain)} is not a domain name`);
@@ -80,6 +85,8 @@ export function domainMapsLookup(options: DomainMapsOptions): SocketmapLookup {
       case TRANSPORT_MAP:
         if (key === TRANSPORT_WILDCARD) return null;
         return (await ours(transportKeyDomain(key))) === null ? null : transport;
+      case ACCESS_MAP:
+        return key.includes('@') && (await ours(transportKeyDomain(key))) !== null ? 'OK' : null;
       default:
         return null;
     }

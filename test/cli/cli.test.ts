@@ -239,8 +239,9 @@ describe('trxmail postfix-config', () => {
     expect(r.stdout).toContain('smtpd_sasl_path = inet:127.0.0.1:8893\n');
     expect(r.stdout).toContain('milter_default_action = tempfail\n');
     expect(r.stdout).toContain('enable_long_queue_ids = yes\n');
-    expect(r.stdout).toContain('relay_domains = bounces.example.com\n');
-    expect(r.stdout).toContain('transport_maps = inline:{ bounces.example.com=lmtp:inet:127.0.0.1:8894 }\n');
+    expect(r.stdout).toContain('relay_domains = bounces.example.com, socketmap:inet:127.0.0.1:8895:relay\n');
+    expect(r.stdout).toContain('transport_maps = inline:{ bounces.example.com=lmtp:inet:127.0.0.1:8894 }, socketmap:inet:127.0.0.1:8895:transport\n');
+    expect(r.stdout).toContain('disable_mime_output_conversion = yes\n');
     expect(r.stdout).toMatch(/^127\.0\.0\.1:10027 +inet/m); // the bounce domain's MX listener
     expect(r.stdout).toMatch(/^submission +inet/m);
     expect(r.stdout).toMatch(/^smtps +inet[^\n]*\n(  -o [^\n]*\n)*  -o smtpd_tls_wrappermode=yes/m);

@@ -128,8 +128,8 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
   if (process.getuid?.() !== 0) throw new Error('the end-to-end suite starts Postfix and must run as root (CI does)');
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-e2e-'));
   chmodSync(dir, 0o755); // mkdtemp makes it 0700; Postfix's daemons run as user postfix
-  const [smtp, submission, smtps, reinject, sinkPort, milter, policy, auth, http, lmtp, metricsPort, bounceMx] = (await freePorts(12)) as [
-    number, number, number, number, number, number, number, number, number, number, number, number,
+  const [smtp, submission, smtps, reinject, sinkPort, milter, policy, auth, http, lmtp, metricsPort, bounceMx, socketmap] = (await freePorts(13)) as [
+    number, number, number, number, number, number, number, number, number, number, number, number, number,
   ];
   let config: Config = {
     file: null,
@@ -141,6 +141,7 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
       policy: `inet:127.0.0.1:${policy}`,
       auth: `inet:127.0.0.1:${auth}`,
       lmtp: `inet:127.0.0.1:${lmtp}`,
+      socketmap: `inet:127.0.0.1:${socketmap}`,
     },
     hmacKeys: TEST_KEYS,
     log: { level: 'silent' },

@@ -18,6 +18,7 @@ const VALUES: Record<string, string> = {
   auth_endpoint: TARGET.auth,
   policy_endpoint: TARGET.policy,
   milter_endpoint: TARGET.milter,
+  socketmap_endpoint: 'inet:127.0.0.1:8895',
   bounce_domain: TARGET.bounceDomain,
   bounce_transport: 'lmtp:inet:127.0.0.1:8894',
   smtp_listen: 'smtp',

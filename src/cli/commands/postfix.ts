@@ -52,6 +52,7 @@ export function registerPostfixConfigCommand(ctx: CliContext): void {
           auth_endpoint: config.listen.auth,
           policy_endpoint: config.listen.policy,
           milter_endpoint: config.listen.milter,
+          socketmap_endpoint: config.listen.socketmap,
           bounce_domain: config.bounceDomain,
           bounce_transport: o.bounceTransport ?? `lmtp:${config.listen.lmtp}`,
           smtp_listen: 'smtp',

@@ -8,6 +8,7 @@ const values: PostfixTemplateValues = {
   auth_endpoint: 'inet:127.0.0.1:8893',
   policy_endpoint: 'inet:127.0.0.1:8892',
   milter_endpoint: 'inet:127.0.0.1:8891',
+  socketmap_endpoint: 'inet:127.0.0.1:8895',
   bounce_domain: 'bounces.example.com',
   bounce_transport: 'lmtp:inet:127.0.0.1:8894',
   smtp_listen: 'smtp',
@@ -33,8 +34,9 @@ describe('shipped Postfix configuration: bounce intake', () => {
   const { mainCf, masterCf } = renderPostfixConfig(values);
 
   it('routes the bounce domain to the bounce transport (LMTP by default)', () => {
-    expect(mainCf).toContain('relay_domains = bounces.example.com\n');
-    expect(mainCf).toContain('transport_maps = inline:{ bounces.example.com=lmtp:inet:127.0.0.1:8894 }\n');
+    // The customers' return-path hosts come from trxmail's socketmap (no reload per customer).
+    expect(mainCf).toContain('relay_domains = bounces.example.com, socketmap:inet:127.0.0.1:8895:relay\n');
+    expect(mainCf).toContain('transport_maps = inline:{ bounces.example.com=lmtp:inet:127.0.0.1:8894 }, socketmap:inet:127.0.0.1:8895:transport\n');
     expect(mainCf).toContain('trxmail-bounce_destination_recipient_limit = 1\n');
   });
 
@@ -49,7 +51,7 @@ describe('shipped Postfix configuration: bounce intake', () => {
         '-o receive_override_options=no_milters',
         '-o parent_domain_matches_subdomains=',
         '-o smtpd_relay_restrictions=',
-        '-o { smtpd_recipient_restrictions = check_recipient_access inline:{ bounces.example.com=OK }, reject }',
+        '-o { smtpd_recipient_restrictions = check_recipient_access inline:{ bounces.example.com=OK }, check_recipient_access socketmap:inet:127.0.0.1:8895:access, reject }',
       ]),
     );
     // Port 25 on the main address still requires STARTTLS.

@@ -128,3 +128,13 @@ describe('other maps and failures', () => {
     expect(() => make(overrides)).toThrow(ConfigError);
   });
 });
+
+describe('access map (the bounce MX listener)', () => {
+  it('answers OK for an address in the bounce domain or a return-path domain, nothing else', async () => {
+    const lookup = domainMapsLookup({ isReturnPathDomain: (d) => Promise.resolve(d === 'bounces.shop.example'), bounceDomain: 'bounces.relay.example', bounceTransport: 'lmtp:inet:127.0.0.1:8894' });
+    expect(await lookup('access', 'trx-1-x@Bounces.Shop.Example')).toBe('OK');
+    expect(await lookup('access', 'trx-1-x@bounces.relay.example')).toBe('OK');
+    expect(await lookup('access', 'someone@shop.example')).toBeNull();
+    expect(await lookup('access', 'bounces.shop.example')).toBeNull();
+  });
+});
