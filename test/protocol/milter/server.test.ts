@@ -136,18 +136,18 @@ describe('logging helpers', () => {
     const mtaSide = await MtaClient.connect(ep);
     const local = `${mtaSide.socket.localAddress ?? ''}:${mtaSide.socket.localPort ?? ''}`;
     mtaSide.socket.end();
-    await logged('milter connection closed');
+    await logged('milter: connection closed');
     await server.close();
 
     // pino's record: numeric level (20 debug, 30 info), msg, time, the base fields, then ours.
     const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const find = (msg: string): Record<string, unknown> | undefined => records.find((r) => r.msg === msg);
     expect(records[0]).toMatchObject({ level: 30, msg: 'milter: listening', component: 'milter-test', endpoint: `inet:127.0.0.1:${ep.kind === 'tcp' ? ep.port : -1}` });
-    const opened = find('milter connection opened');
+    const opened = find('milter: connection accepted');
     expect(opened).toMatchObject({ level: 20, component: 'milter-test', peer: local });
     expect(typeof opened?.conn).toBe('number');
-    expect(find('milter connection closed')).toMatchObject({ level: 20, conn: opened?.conn });
-    expect(records.at(-1)).toMatchObject({ level: 30, msg: 'milter server closed', component: 'milter-test' });
+    expect(find('milter: connection closed')).toMatchObject({ level: 20, conn: opened?.conn });
+    expect(records.at(-1)).toMatchObject({ level: 30, msg: 'milter: closed', component: 'milter-test' });
     for (const r of records) expect(typeof r.time).toBe('number');
   });
 
@@ -164,7 +164,7 @@ describe('logging helpers', () => {
     mtaSide.socket.end();
     await mtaSide.closed;
     await server.close();
-    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['milter: listening', 'milter server closed']);
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['milter: listening', 'milter: closed']);
   });
 });
 
