@@ -123,7 +123,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): Promise<Stack> {
+export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain?: Readonly<Record<string, string>> } = {}): Promise<Stack> {
   if (!postfixInstalled()) throw new Error(POSTFIX_INSTALL_HINT);
   if (process.getuid?.() !== 0) throw new Error('the end-to-end suite starts Postfix and must run as root (CI does)');
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-e2e-'));
@@ -181,6 +181,7 @@ export async function startStack(opts: { refuse?: ReadonlySet<string> } = {}): P
       virtual_mailbox_maps: `inline:{ inbox@${MAILBOX_DOMAIN}=inbox }`,
       virtual_uid_maps: `static:${postfixIds.uid}`,
       virtual_gid_maps: `static:${postfixIds.gid}`,
+      ...opts.extraMain,
     },
   });
   const stack: Stack = {
