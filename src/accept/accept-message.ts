@@ -21,7 +21,8 @@
  *      signatures are computed over its final header fields (every edit applied) and final body
  *      and returned for the adapter to put on top; the BCC copy is signed as a whole message
  *      before it is handed over. Bounce addresses of both copies are in the domain's
- *      return-path host when it has one.
+ *      return-path host when it has one. A sender domain without an active key: TransientError
+ *      (451) unless the space allows unsigned mail (Space.allowUnsigned).
  *
  * Every accepted message gets REF_HEADER (the local part of its bounce address, HMAC-checked)
  * so a complaint that returns only the original message still finds the send.
@@ -150,6 +151,12 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
     return { kind: 'reject', rejection: verdict };
   }
   const nothingLeft = verdict.deliverTo.length === 0;
+  if (!nothingLeft && senderDomain !== null && setup.signingKeys.length === 0 && !account.space.allowUnsigned) {
+    // Better late than without the signature the domain's DMARC policy needs: a 4xx, and the
+    // client retries once a key is active (`trxmail domain dkim …`) or the space allows it.
+    logger.error({ queueId: sendId, space: account.space.name, domain: senderDomain }, 'no active DKIM key for the sender domain: message deferred (451)');
+    throw new TransientError('ENODKIMKEY', `no active DKIM key for ${senderDomain}`);
+  }
   const tracked = nothingLeft ? null : await track(facts, account, verdict, setup, ports);
   try {
     await record(facts, account, verdict, tracked?.bccCopyQueueId ?? null, ports);

@@ -20,6 +20,8 @@ export interface Space {
   readonly defaultFlags: number | null;
   /** Allow subdomains of the allowed sender domains. */
   readonly allowSubdomains: boolean;
+  /** Mail of a sender domain without an active DKIM key leaves unsigned (else: 451 until one is active). */
+  readonly allowUnsigned: boolean;
   readonly createdAt: Date;
 }
 
@@ -39,11 +41,11 @@ export interface FromDefault {
 }
 
 export interface AccountStore {
-  createSpace(input: { name: string; defaultFlags?: number | null; allowSubdomains?: boolean }): Promise<Space>;
+  createSpace(input: { name: string; defaultFlags?: number | null; allowSubdomains?: boolean; allowUnsigned?: boolean }): Promise<Space>;
   getSpace(id: number): Promise<Space | null>;
   getSpaceByName(name: string): Promise<Space | null>;
   listSpaces(): Promise<Space[]>;
-  updateSpace(id: number, patch: { defaultFlags?: number | null; allowSubdomains?: boolean }): Promise<Space>;
+  updateSpace(id: number, patch: { defaultFlags?: number | null; allowSubdomains?: boolean; allowUnsigned?: boolean }): Promise<Space>;
 
   /** Adds a normalised domain; adding one that is there already is not an error. */
   addDomain(spaceId: number, domain: string): Promise<void>;

@@ -48,12 +48,14 @@ export interface NewSpaceRecord {
   readonly name: string;
   readonly defaultFlags: number | null;
   readonly allowSubdomains: boolean;
+  readonly allowUnsigned: boolean;
   readonly createdAtMs: number;
 }
 
 export interface SpacePatch {
   readonly defaultFlags?: number | null;
   readonly allowSubdomains?: boolean;
+  readonly allowUnsigned?: boolean;
 }
 
 export interface NewUserRecord {

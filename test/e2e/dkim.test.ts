@@ -8,9 +8,8 @@
  * a DSN Postfix sends to it comes back through the socketmap and LMTP to the bounce intake.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wrapPrivateKey } from '../../src/dkim/key-wrap.js';
-import { generateDkimKey } from '../../src/dkim/keys.js';
 import type { CapturedMessage } from '../../src/postfix/capture-sink.js';
+import { addActiveDkimKeys } from '../helpers/dkim-keys.js';
 import { pythonVerifyMany, type PythonVerdict } from '../helpers/dkim-python.js';
 import { startStack, submit, TEST_KEYS, type Stack } from './stack.js';
 
@@ -68,22 +67,10 @@ function message(subject: string, flags: number, contentType: string, body: stri
 beforeAll(async () => {
   // message_size_limit: the 20 MB attachment is ~27 MB base64-encoded.
   stack = await startStack({ refuse, extraMain: { message_size_limit: String(64 * 1024 * 1024) } });
-  spaceId = (await stack.addSpace('dkim', [DOMAIN], [{ email: USER, password: PASSWORD }])).id;
-  for (const algorithm of ['rsa-sha256', 'ed25519-sha256'] as const) {
-    const k = await generateDkimKey(algorithm);
-    const selector = algorithm === 'rsa-sha256' ? 'trx20261202r' : 'trx20261202e';
-    await stack.store.addDkimKey({
-      spaceId,
-      domain: DOMAIN,
-      selector,
-      algorithm,
-      state: 'active',
-      publicTxt: k.txtRecord,
-      wrappedPrivateKey: wrapPrivateKey(k.privateKeyPem, { domain: DOMAIN, selector }, TEST_KEYS),
-      createdAt: new Date(),
-    });
-    records[`${selector}._domainkey.${DOMAIN}`] = k.txtRecord;
-  }
+  // Space without domains first: the keys (and so their TXT records) are made here.
+  spaceId = (await stack.addSpace('dkim', [], [{ email: USER, password: PASSWORD }])).id;
+  await stack.store.addDomain(spaceId, DOMAIN);
+  Object.assign(records, await addActiveDkimKeys(stack.store, spaceId, DOMAIN, TEST_KEYS));
 }, 120_000);
 
 afterAll(async () => {

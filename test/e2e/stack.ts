@@ -23,6 +23,7 @@ import { Runtime } from '../../src/server/runtime.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Space, Store } from '../../src/store/store.js';
 import { firstMatch } from '../helpers/events.js';
+import { addActiveDkimKeys } from '../helpers/dkim-keys.js';
 import { freePorts } from '../helpers/net.js';
 
 const run = promisify(execFile);
@@ -223,7 +224,11 @@ export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain
     },
     async addSpace(name, domains, users) {
       const space = await store.createSpace({ name });
-      for (const d of domains) await store.addDomain(space.id, d);
+      for (const d of domains) {
+        await store.addDomain(space.id, d);
+        // As `domain add` does: a domain signs from the start.
+        await addActiveDkimKeys(store, space.id, d, TEST_KEYS);
+      }
       for (const u of users) await store.createUser({ spaceId: space.id, email: u.email, passwordHash: await hashPassword(u.password) });
       return space;
     },

@@ -24,6 +24,7 @@ export function registerSpaceCommands(ctx: CliContext): void {
       { header: 'NAME', value: (r) => r.s.name },
       { header: 'FLAGS', value: (r) => flagsText(r.s.defaultFlags) },
       { header: 'SUBDOMAINS', value: (r) => (r.s.allowSubdomains ? 'yes' : 'no') },
+      { header: 'UNSIGNED', value: (r) => (r.s.allowUnsigned ? 'allowed' : 'no') },
       { header: 'DOMAINS', value: (r) => r.domains.map(displayDomain) },
       { header: 'CREATED', value: (r) => r.s.createdAt },
     ];
@@ -32,6 +33,7 @@ export function registerSpaceCommands(ctx: CliContext): void {
         name: r.s.name,
         defaultFlags: r.s.defaultFlags,
         allowSubdomains: r.s.allowSubdomains,
+        allowUnsigned: r.s.allowUnsigned,
         domains: r.domains,
         createdAt: r.s.createdAt,
       })),
@@ -55,13 +57,19 @@ export function registerSpaceCommands(ctx: CliContext): void {
     .option('--flags <n>', 'default X-Mxm-Flags (0-15, or "default")', parseFlagsOption)
     .addOption(new Option('--allow-subdomains', 'allow subdomains of the sender domains'))
     .addOption(new Option('--no-allow-subdomains', 'allow only the sender domains themselves'))
-    .action(async (name: string, o: { flags?: number | 'default'; allowSubdomains?: boolean }) => {
+    .addOption(new Option('--allow-unsigned', 'send mail of a domain without an active DKIM key unsigned (default: 451 until a key is active)'))
+    .addOption(new Option('--no-allow-unsigned', 'refuse mail of a domain without an active DKIM key with 451 (the default)'))
+    .action(async (name: string, o: { flags?: number | 'default'; allowSubdomains?: boolean; allowUnsigned?: boolean }) => {
       const s = await ctx.space(name);
-      const patch: { defaultFlags?: number | null; allowSubdomains?: boolean } = {};
+      const patch: { defaultFlags?: number | null; allowSubdomains?: boolean; allowUnsigned?: boolean } = {};
       if (o.flags !== undefined) patch.defaultFlags = flagsValue(o.flags);
       if (o.allowSubdomains !== undefined) patch.allowSubdomains = o.allowSubdomains;
-      if (Object.keys(patch).length === 0) throw new UsageError('nothing to change: give --flags or --[no-]allow-subdomains');
+      if (o.allowUnsigned !== undefined) patch.allowUnsigned = o.allowUnsigned;
+      if (Object.keys(patch).length === 0) throw new UsageError('nothing to change: give --flags, --[no-]allow-subdomains or --[no-]allow-unsigned');
       const u = await (await ctx.getStore()).updateSpace(s.id, patch);
-      ctx.out(`space ${u.name}: flags ${flagsText(u.defaultFlags)}, subdomains ${u.allowSubdomains ? 'allowed' : 'not allowed'}\n`);
+      ctx.out(
+        `space ${u.name}: flags ${flagsText(u.defaultFlags)}, subdomains ${u.allowSubdomains ? 'allowed' : 'not allowed'}` +
+          `${u.allowUnsigned ? ', unsigned mail allowed' : ''}\n`,
+      );
     });
 }

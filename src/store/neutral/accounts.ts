@@ -32,7 +32,7 @@ export async function unlessUnknownSpace<T>(accounts: AccountBackend, spaceId: n
 export class NeutralAccounts implements AccountStore {
   constructor(private readonly backend: AccountBackend) {}
 
-  async createSpace(input: { name: string; defaultFlags?: number | null; allowSubdomains?: boolean }): Promise<Space> {
+  async createSpace(input: { name: string; defaultFlags?: number | null; allowSubdomains?: boolean; allowUnsigned?: boolean }): Promise<Space> {
     const name = checkSpaceName(input.name);
     const defaultFlags = input.defaultFlags ?? null;
     if (defaultFlags !== null) checkFlags(defaultFlags, 'default flags');
@@ -40,6 +40,7 @@ export class NeutralAccounts implements AccountStore {
       name,
       defaultFlags,
       allowSubdomains: input.allowSubdomains === true,
+      allowUnsigned: input.allowUnsigned === true,
       createdAtMs: Date.now(),
     });
     if (space === 'duplicate') throw new UsageError(`a space named ${quote(name)} exists already`);
@@ -58,8 +59,9 @@ export class NeutralAccounts implements AccountStore {
     return this.backend.listSpaces();
   }
 
-  async updateSpace(id: number, patch: { defaultFlags?: number | null; allowSubdomains?: boolean }): Promise<Space> {
-    const checked: { defaultFlags?: number | null; allowSubdomains?: boolean } = {};
+  async updateSpace(id: number, patch: { defaultFlags?: number | null; allowSubdomains?: boolean; allowUnsigned?: boolean }): Promise<Space> {
+    const checked: { defaultFlags?: number | null; allowSubdomains?: boolean; allowUnsigned?: boolean } = {};
+    if (patch.allowUnsigned !== undefined) checked.allowUnsigned = Boolean(patch.allowUnsigned);
     if (patch.defaultFlags !== undefined) {
       checked.defaultFlags = patch.defaultFlags === null ? null : checkFlags(patch.defaultFlags, 'default flags');
     }

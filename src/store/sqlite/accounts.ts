@@ -19,6 +19,7 @@ interface SpaceRow {
   name: string;
   default_flags: number | null;
   allow_subdomains: number;
+  allow_unsigned: number;
   created_at: number;
 }
 interface UserRow {
@@ -34,7 +35,7 @@ interface FromDefaultRow {
   flags: number;
 }
 
-const SPACE_COLS = 'id, name, default_flags, allow_subdomains, created_at';
+const SPACE_COLS = 'id, name, default_flags, allow_subdomains, allow_unsigned, created_at';
 const USER_COLS = 'id, space_id, email, password_hash, created_at';
 
 function spaceFrom(r: SpaceRow): Space {
@@ -43,6 +44,7 @@ function spaceFrom(r: SpaceRow): Space {
     name: r.name,
     defaultFlags: r.default_flags,
     allowSubdomains: r.allow_subdomains === 1,
+    allowUnsigned: r.allow_unsigned === 1,
     createdAt: new Date(r.created_at),
   };
 }
@@ -64,13 +66,15 @@ function inserted<T>(row: T | undefined, what: string): T {
 function prepare(db: Database.Database) {
   return {
     spaceExists: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM spaces WHERE id = ?'),
-    insertSpace: db.prepare<[string, number | null, number, number]>(
-      'INSERT INTO spaces (name, default_flags, allow_subdomains, created_at) VALUES (?, ?, ?, ?)',
+    insertSpace: db.prepare<[string, number | null, number, number, number]>(
+      'INSERT INTO spaces (name, default_flags, allow_subdomains, allow_unsigned, created_at) VALUES (?, ?, ?, ?, ?)',
     ),
     getSpace: db.prepare<[number], SpaceRow>(`SELECT ${SPACE_COLS} FROM spaces WHERE id = ?`),
     getSpaceByName: db.prepare<[string], SpaceRow>(`SELECT ${SPACE_COLS} FROM spaces WHERE name = ?`),
     listSpaces: db.prepare<[], SpaceRow>(`SELECT ${SPACE_COLS} FROM spaces ORDER BY id`),
-    updateSpace: db.prepare<[number | null, number, number]>('UPDATE spaces SET default_flags = ?, allow_subdomains = ? WHERE id = ?'),
+    updateSpace: db.prepare<[number | null, number, number, number]>(
+      'UPDATE spaces SET default_flags = ?, allow_subdomains = ?, allow_unsigned = ? WHERE id = ?',
+    ),
 
     addDomain: db.prepare<[number, string]>('INSERT OR IGNORE INTO sender_domains (space_id, domain) VALUES (?, ?)'),
     removeDomain: db.prepare<[number, string]>('DELETE FROM sender_domains WHERE space_id = ? AND domain = ?'),
@@ -114,7 +118,7 @@ export class SqliteAccounts implements AccountBackend {
   insertSpace(space: NewSpaceRecord): Promise<Space | 'duplicate'> {
     return this.db.run(() => {
       try {
-        const info = this.sql.insertSpace.run(space.name, space.defaultFlags, space.allowSubdomains ? 1 : 0, space.createdAtMs);
+        const info = this.sql.insertSpace.run(space.name, space.defaultFlags, space.allowSubdomains ? 1 : 0, space.allowUnsigned ? 1 : 0, space.createdAtMs);
         return spaceFrom(inserted(this.sql.getSpace.get(Number(info.lastInsertRowid)), 'space'));
       } catch (err: unknown) {
         if (isUniqueViolation(err)) return 'duplicate';
@@ -148,8 +152,9 @@ export class SqliteAccounts implements AccountBackend {
         if (!row) return null;
         const flags = patch.defaultFlags === undefined ? row.default_flags : patch.defaultFlags;
         const sub = patch.allowSubdomains === undefined ? row.allow_subdomains : patch.allowSubdomains ? 1 : 0;
-        this.sql.updateSpace.run(flags, sub, id);
-        return spaceFrom({ ...row, default_flags: flags, allow_subdomains: sub });
+        const unsigned = patch.allowUnsigned === undefined ? row.allow_unsigned : patch.allowUnsigned ? 1 : 0;
+        this.sql.updateSpace.run(flags, sub, unsigned, id);
+        return spaceFrom({ ...row, default_flags: flags, allow_subdomains: sub, allow_unsigned: unsigned });
       }),
     );
   }

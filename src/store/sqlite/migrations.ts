@@ -184,6 +184,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // are stored wrapped (src/dkim/key-wrap.ts). sender_domains gains the return-path host
     // (unique across spaces: Postfix routes it to the bounce intake) and the last DNS check.
     sql: `
+      ALTER TABLE spaces ADD COLUMN allow_unsigned INTEGER NOT NULL DEFAULT 0 CHECK (allow_unsigned IN (0, 1));
       ALTER TABLE sender_domains ADD COLUMN return_path TEXT;
       ALTER TABLE sender_domains ADD COLUMN check_status TEXT NOT NULL DEFAULT 'unchecked'
         CHECK (check_status IN ('unchecked', 'ok', 'incomplete', 'error'));

@@ -102,3 +102,17 @@ export function domainAuthContract(fixture: CurrentFixture): void {
     });
   });
 }
+
+export function unsignedMailContract(fixture: CurrentFixture): void {
+  describe('unsigned mail per space', () => {
+    it('is refused by default, allowed when the space says so, and the change sticks', async () => {
+      const { store, a } = fixture();
+      expect(a.allowUnsigned).toBe(false);
+      const c = await store.createSpace({ name: 'gamma', allowUnsigned: true });
+      expect((await store.getSpace(c.id))?.allowUnsigned).toBe(true);
+      expect((await store.updateSpace(a.id, { allowUnsigned: true })).allowUnsigned).toBe(true);
+      expect((await store.updateSpace(a.id, { defaultFlags: 3 })).allowUnsigned).toBe(true);
+      expect((await store.getSpace(a.id))?.allowUnsigned).toBe(true);
+    });
+  });
+}

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { TransientError } from '../../../src/lib/errors.js';
 import type { Store } from '../../../src/store/store.js';
 import { accountsContract } from './accounts.js';
-import { domainAuthContract } from './domain-auth.js';
+import { domainAuthContract, unsignedMailContract } from './domain-auth.js';
 import { useFixture } from './fixture.js';
 import { listsContract } from './lists.js';
 import { outboxContract } from './outbox.js';
@@ -27,6 +27,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     sendsContract(fixture);
     outboxContract(fixture);
     domainAuthContract(fixture);
+    unsignedMailContract(fixture);
 
     describe('lifecycle', () => {
       it('refuses work after close with a TransientError, and close is idempotent', async () => {

@@ -14,9 +14,8 @@ import { acceptMessage, REF_HEADER, type AcceptFacts, type AcceptOutcome } from 
 import { loadAccount, type Account } from '../../../src/accept/account.js';
 import type { AcceptPorts } from '../../../src/accept/ports.js';
 import { DomainSetups } from '../../../src/accept/domain-setups.js';
-import { wrapPrivateKey } from '../../../src/dkim/key-wrap.js';
-import { generateDkimKey } from '../../../src/dkim/keys.js';
 import { applyEditsToFields } from '../../../src/mail/header-block.js';
+import { addActiveDkimKeys } from '../../helpers/dkim-keys.js';
 import { pythonVerifyMany } from '../../helpers/dkim-python.js';
 import { reinjectTo } from '../../../src/accept/reinject.js';
 import { decodeBounceAddress, encodeBounceAddress } from '../../../src/bounce/bounce-address.js';
@@ -114,7 +113,8 @@ async function readAll(s: Spool): Promise<string> {
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'trxmail-accept-'));
   store = await openStore({ driver: 'sqlite', path: path.join(dir, 'trxmail.db') });
-  const space = await store.createSpace({ name: 'Shop' });
+  // Unsigned mail allowed until the signing test adds keys (the refusal has its own test).
+  const space = await store.createSpace({ name: 'Shop', allowUnsigned: true });
   await store.addDomain(space.id, 'shop.example');
   await store.createUser({ spaceId: space.id, email: 'app@shop.example', passwordHash: 'unused-in-this-test' });
   const a = await loadAccount(store, 'app@shop.example');
@@ -271,23 +271,24 @@ describe('acceptMessage', () => {
     }
   });
 
-  it('signs the To copy over its final headers and body, and the BCC copy as a whole; a later change fails', async () => {
-    const records: Record<string, string> = {};
-    for (const algorithm of ['rsa-sha256', 'ed25519-sha256'] as const) {
-      const k = await generateDkimKey(algorithm);
-      const selector = algorithm === 'rsa-sha256' ? 'acceptr' : 'accepte';
-      await store.addDkimKey({
-        spaceId: account.space.id,
-        domain: 'shop.example',
-        selector,
-        algorithm,
-        state: 'active',
-        publicTxt: k.txtRecord,
-        wrappedPrivateKey: wrapPrivateKey(k.privateKeyPem, { domain: 'shop.example', selector }, KEYS),
-        createdAt: NOW,
-      });
-      records[`${selector}._domainkey.shop.example`] = k.txtRecord;
+  it('defers (TransientError, a 4xx) a domain without an active DKIM key unless the space allows unsigned mail', async () => {
+    await store.updateSpace(account.space.id, { allowUnsigned: false });
+    try {
+      const strict = { ...account, space: { ...account.space, allowUnsigned: false } };
+      const f = await facts({ account: strict });
+      const err = await acceptMessage(f, ports()).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransientError);
+      expect((err as TransientError).code).toBe('ENODKIMKEY');
+      expect(await store.getSend(f.sendId, account.space.id)).toBeNull();
+      expect(sink.messages).toHaveLength(0);
+      expect(spoolFiles()).toEqual([]);
+    } finally {
+      await store.updateSpace(account.space.id, { allowUnsigned: true });
     }
+  });
+
+  it('signs the To copy over its final headers and body, and the BCC copy as a whole; a later change fails', async () => {
+    const records = await addActiveDkimKeys(store, account.space.id, 'shop.example', KEYS, { rsa: 'acceptr', ed25519: 'accepte' });
     const f = await facts();
     const o = accepted(await acceptMessage(f, ports()));
     expect(o.signatures.map((s) => s.name)).toEqual(['DKIM-Signature', 'DKIM-Signature']);
