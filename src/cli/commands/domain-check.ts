@@ -24,9 +24,10 @@ import type { Command } from 'commander';
 import { checkAndActivate, type CheckOutcome } from '../../dkim/domain-keys.js';
 import { createResolver } from '../../dns/resolver.js';
 import type { DomainAlignment, RecordCheck } from '../../dns/types.js';
+import { dkimKeyJson } from '../../reports/domain-json.js';
 import { EXIT_ERROR, EXIT_OK, type CliContext } from '../context.js';
 import { collect } from '../options.js';
-import { keyJson, spaceDomain } from './domain-common.js';
+import { spaceDomain } from './domain-common.js';
 
 const STATUS_WIDTH = 'MISSING'.length;
 const TYPE_WIDTH = 'CNAME'.length;
@@ -118,8 +119,8 @@ export function registerDomainCheckCommand(ctx: CliContext, domain: Command): vo
               })),
               alignment: outcome.check.alignment,
               missing: outcome.missing,
-              activated: outcome.activated.map(keyJson),
-              retiring: outcome.retiring.map(keyJson),
+              activated: outcome.activated.map(dkimKeyJson),
+              retiring: outcome.retiring.map(dkimKeyJson),
             },
             null,
             2,

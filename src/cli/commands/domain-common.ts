@@ -1,8 +1,8 @@
 /**
  * What the `trxmail domain` modules (domain.ts, domain-check.ts, domain-dkim.ts) share: the
  * domain argument, a space's sender domain looked up with one message, and how keys print.
- * Private keys never leave this module's callers: keyJson and keysText name the fields they
- * show, so a new field of DkimKey is not printed by accident.
+ * Private keys are never printed: keysText names the fields it shows (JSON:
+ * src/reports/domain-json.ts), so a new field of DkimKey is not printed by accident.
  *
  * Throws UsageError: not a domain name, a domain that is not one of the space's.
  */
@@ -30,18 +30,6 @@ export async function spaceDomain(ctx: CliContext, spaceName: string, domain: st
 /** `trx20261202r (rsa-sha256), trx20261202e (ed25519-sha256)` */
 export function selectorsText(keys: readonly DkimKey[]): string {
   return keys.map((k) => `${k.selector} (${k.algorithm})`).join(', ');
-}
-
-/** One key as JSON: public facts only. */
-export function keyJson(k: DkimKey): Record<string, unknown> {
-  return {
-    selector: k.selector,
-    algorithm: k.algorithm,
-    state: k.state,
-    createdAt: k.createdAt.toISOString(),
-    activatedAt: k.activatedAt?.toISOString() ?? null,
-    retireAfter: k.retireAfter?.toISOString() ?? null,
-  };
 }
 
 /** Keys in a table cell: `trx20261202r rsa-sha256 active; ...`. */

@@ -23,11 +23,12 @@ import { hmacKeysInForce } from '../../config/secrets.js';
 import { createKeyPair, domainDnsFacts, isLiveKey } from '../../dkim/domain-keys.js';
 import { formatZone, recordsFor, zoneLine } from '../../dns/records.js';
 import { UsageError } from '../../lib/errors.js';
+import { domainJson } from '../../reports/domain-json.js';
 import type { Column } from '../../lib/table.js';
 import type { DkimKey, DomainAuth } from '../../store/store.js';
 import { outputFormat, render, withFormat, type CliContext } from '../context.js';
 import { registerDomainCheckCommand } from './domain-check.js';
-import { domainArg, keyJson, keysText, selectorsText, spaceDomain } from './domain-common.js';
+import { domainArg, keysText, selectorsText, spaceDomain } from './domain-common.js';
 import { registerDomainDkimCommands } from './domain-dkim.js';
 
 interface DomainRow {
@@ -91,14 +92,7 @@ export function registerDomainCommands(ctx: CliContext): void {
       { header: 'KEYS', value: (r) => keysText(r.keys.filter((k) => k.state !== 'retired')) },
     ];
     ctx.out(
-      render(fmt, cols, rows, (r) => ({
-        domain: r.auth.domain,
-        unicode: displayDomain(r.auth.domain),
-        returnPath: r.auth.returnPath,
-        checkStatus: r.auth.checkStatus,
-        checkedAt: r.auth.checkedAt?.toISOString() ?? null,
-        keys: r.keys.map(keyJson),
-      })),
+      render(fmt, cols, rows, (r) => domainJson(r.auth, r.keys)),
     );
   });
   domain
