@@ -36,6 +36,11 @@ export const EXIT_TEMPFAIL = 75;
 export class CliContext {
   private config: Config | null = null;
   private store: Store | null = null;
+  /**
+   * The exit code when the command returns without throwing: EXIT_OK unless the command says
+   * otherwise (e.g. `domain check` → EXIT_ERROR for a domain that is not complete).
+   */
+  exitCode: number = EXIT_OK;
   constructor(
     readonly io: CliIo,
     /** The root command; command modules add theirs to it. */

@@ -9,7 +9,8 @@
  * stderr:
  *   trxmail: <what is wrong>
  * with exit code 1 (operator or configuration error), 2 (command-line syntax) or 75
- * (temporary: store unavailable — try again). Never throws.
+ * (temporary: store unavailable — try again). A command that ran may still set a non-zero
+ * code through ctx.exitCode (a check that found something missing). Never throws.
  */
 import { Command, CommanderError } from 'commander';
 import { TransientError } from '../lib/errors.js';
@@ -66,7 +67,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const { program, ctx } = buildProgram(io);
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return EXIT_OK;
+    return ctx.exitCode;
   } catch (err: unknown) {
     if (err instanceof CommanderError) {
       // Help and version end here with code 0; syntax errors were printed by commander.

@@ -8,6 +8,9 @@
  *       page (keyset paging: no send skipped or repeated while new ones arrive).
  *   GET /api/v1/sends/:id   {"send": {...}, "events": [...]} the send and its events, oldest
  *       first (a timeline).
+ *   GET /api/v1/domains   {"domains": [{domain, unicode, returnPath, checkStatus, checkedAt,
+ *       keys: [{selector, algorithm, state, createdAt, activatedAt, retireAfter}]}]} the
+ *       space's sender domains, sorted (src/reports/domain-json.ts; never a private key).
  * Parameters: src/reports/api-query.ts. Every malformed or unknown parameter → 400
  * {"error": "...", "parameter": "..."}; never a 500 for anything a client sends.
  * JSON dates are ISO 8601 (UTC, milliseconds).
@@ -38,6 +41,7 @@ import { FAILURE_WINDOW_MS } from '../auth/credentials.js';
 import { TransientError, UsageError } from '../lib/errors.js';
 import { MAX_EVENT_COUNT_SENDS } from '../lib/limits.js';
 import { encodeCursor, parseNoQuery, parseReportQuery, parseSendsQuery, type ApiError } from '../reports/api-query.js';
+import { domainJson } from '../reports/domain-json.js';
 import { reportRowJson } from '../reports/report.js';
 import { NO_EVENT_COUNTS, sendJson } from '../reports/send-json.js';
 import type { SendEvent, Store } from '../store/store.js';
@@ -55,7 +59,7 @@ export interface ApiLogger {
 }
 
 export interface ReportsApiOptions {
-  readonly store: Pick<Store, 'report' | 'listSends' | 'getSend' | 'listEvents' | 'eventCounts'>;
+  readonly store: Pick<Store, 'report' | 'listSends' | 'getSend' | 'listEvents' | 'eventCounts' | 'listDomains' | 'getDomainAuth' | 'listDkimKeys'>;
   /** Share the runtime's instance with the auth server: one throttle for SMTP AUTH and the API. */
   readonly credentials: Pick<CredentialVerifier, 'verify'>;
   /** A TLS-terminating proxy is in front: serve requests from non-loopback peers too. */
@@ -230,7 +234,24 @@ export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions
     return { status: 200, body: { send: sendJson(s, { view: 'api', counts: counts[s.id] ?? NO_EVENT_COUNTS }), events: events.map(eventJson) } };
   };
 
+  const domains: Handler = async (req, spaceId) => {
+    const q = parseNoQuery(queryOf(req));
+    if (!q.ok) return badRequest(q);
+    const rows: Record<string, unknown>[] = [];
+    for (const d of await store.listDomains(spaceId)) {
+      try {
+        const [auth, keys] = await Promise.all([store.getDomainAuth(spaceId, d), store.listDkimKeys(spaceId, d)]);
+        rows.push(domainJson(auth, keys));
+      } catch (err: unknown) {
+        // Removed since listDomains: not one of the space's domains any more.
+        if (!(err instanceof UsageError)) throw err;
+      }
+    }
+    return { status: 200, body: { domains: rows } };
+  };
+
   for (const prefix of prefixes) {
+    app.get(`${prefix}${API_PREFIX}/domains`, guarded(domains));
     app.get(`${prefix}${API_PREFIX}/report`, guarded(report));
     app.get(`${prefix}${API_PREFIX}/sends`, guarded(sends));
     app.get(`${prefix}${API_PREFIX}/sends/:id`, guarded(oneSend));

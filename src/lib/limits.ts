@@ -93,6 +93,8 @@ export const MAX_WEBHOOK_URL_LENGTH = 2048;
 export const MAX_WEBHOOK_ERROR_LENGTH = 300;
 /** Most webhook deliveries one dispatcher pass claims (and so has in flight at most). */
 export const MAX_WEBHOOK_BATCH = 100;
+/** Most not-ok records one domain check may report to recordDomainCheck (the 'domain' webhook event); more: UsageError. */
+export const MAX_DOMAIN_CHECK_PROBLEMS = 64;
 /** Longest diagnostic/detail text (characters) stored with a delivery outcome or Bounce list reason; longer is cut. */
 export const MAX_OUTCOME_DETAIL_LENGTH = 300;
 /** Most RCPT TO in one LMTP transaction; one more gets 452 4.5.3 (Postfix sends it in the next transaction). */

@@ -1,8 +1,9 @@
 /**
  * `trxmail serve`: every configured listener in one process — the milter, the policy
  * service, the Dovecot-protocol SASL server, the bounce intake (LMTP) and Postfix log
- * follower, the socketmap for return-path hosts, the tracking/reports HTTP service, the metrics listener and the webhook
- * dispatcher — on one store.
+ * follower, the socketmap for return-path hosts, the tracking/reports HTTP service, the
+ * metrics listener, the webhook dispatcher and the scheduled DNS check of the sender
+ * domains — on one store.
  *
  * start() opens the store and the listeners; stop() stops accepting, lets transactions in
  * flight finish (bounded by each server's close deadline), then closes the store. The
@@ -32,6 +33,7 @@ import type { Logger } from '../lib/logger.js';
 import { DomainSetups } from '../accept/domain-setups.js';
 import { reinjectTo } from '../accept/reinject.js';
 import { Spool } from '../lib/spool.js';
+import { DomainChecker } from '../dkim/domain-checker.js';
 import { createRulesHandler } from '../milter/rules-handler.js';
 import { MilterServer } from '../milter/server.js';
 import { createRulesDecider } from '../policy/rules-decider.js';
@@ -73,6 +75,7 @@ export class Runtime {
   private socketmap: SocketmapServer | null = null;
   private metricsServer: MetricsServer | null = null;
   private webhooks: WebhookDispatcher | null = null;
+  private domainChecker: DomainChecker | null = null;
   private removeBacklog: (() => void) | null = null;
   /** Bound endpoints in Postfix notation (real ports when 0 was configured). */
   endpoints: RuntimeEndpoints | null = null;
@@ -165,6 +168,9 @@ export class Runtime {
       const mx = await this.metricsServer.listen(ml.host, ml.port);
       this.webhooks = new WebhookDispatcher({ store, logger });
       this.webhooks.start();
+      // DKIM keys for sender domains without any (once), then the scheduled DNS checks.
+      this.domainChecker = new DomainChecker({ store, config, hmacKeys: keys, logger });
+      void this.domainChecker.start();
       this.endpoints = {
         milter: formatEndpoint(m),
         policy: formatEndpoint(p),
@@ -191,6 +197,7 @@ export class Runtime {
     if (this.socketmap) closing.push(this.socketmap.close());
     if (this.maillog) closing.push(Promise.resolve(this.maillog.stop()));
     if (this.webhooks) closing.push(this.webhooks.close());
+    if (this.domainChecker) closing.push(this.domainChecker.stop());
     if (this.metricsServer) closing.push(this.metricsServer.close());
     this.removeBacklog?.();
     this.bounceDomains?.stop();
@@ -204,6 +211,7 @@ export class Runtime {
     this.socketmap = null;
     this.maillog = null;
     this.webhooks = null;
+    this.domainChecker = null;
     this.metricsServer = null;
     this.removeBacklog = null;
     this.store = null;

@@ -299,6 +299,18 @@ export interface DomainAuthBackend {
   setReturnPath(spaceId: number, domain: string, host: string | null): Promise<DomainAuth | 'taken' | null>;
   /** Sorted. */
   listReturnPathHosts(): Promise<string[]>;
-  /** The status before; null when the domain is not the space's. */
-  recordDomainCheck(spaceId: number, domain: string, status: Exclude<DomainCheckStatus, 'unchecked'>, atMs: number, detailJson: string): Promise<DomainCheckStatus | null>;
+  /**
+   * In one transaction: reads the status before, stores the check, and queues (when the space
+   * has a webhook) the delivery `deliveryFor(previous)` returns, if any — the neutral layer
+   * decides, the backend only writes. The status before; null when the domain is not the
+   * space's (nothing written, `deliveryFor` not called).
+   */
+  recordDomainCheck(
+    spaceId: number,
+    domain: string,
+    status: Exclude<DomainCheckStatus, 'unchecked'>,
+    atMs: number,
+    detailJson: string,
+    deliveryFor: (previous: DomainCheckStatus) => DeliveryRecord | null,
+  ): Promise<DomainCheckStatus | null>;
 }

@@ -92,10 +92,29 @@ export interface DomainAuthStore {
   setReturnPath(spaceId: number, domain: string, host: string | null): Promise<DomainAuth>;
   /** Every configured return-path host (normalised), sorted. */
   listReturnPathHosts(): Promise<string[]>;
-  /** Stores a check result; returns whether the status changed. */
-  recordDomainCheck(
-    spaceId: number,
-    domain: string,
-    check: { status: Exclude<DomainCheckStatus, 'unchecked'>; at: Date; detail: Readonly<Record<string, unknown>> },
-  ): Promise<{ changed: boolean; previous: DomainCheckStatus }>;
+  /**
+   * Stores a check result; returns whether the status changed. When it changed and the space
+   * has a webhook, a 'domain' webhook delivery is queued in the same transaction, its detail
+   * `{ domain, from, to, at, missing }` (`missing`: the check's records that are not ok, as
+   * given; [] when absent).
+   */
+  recordDomainCheck(spaceId: number, domain: string, check: DomainCheckResult): Promise<{ changed: boolean; previous: DomainCheckStatus }>;
+}
+
+/** A record a DNS check did not find as expected (for the 'domain' webhook event). */
+export interface DomainCheckProblem {
+  /** DNS type: TXT, CNAME, MX. */
+  readonly type: string;
+  /** Owner name, FQDN with trailing dot. */
+  readonly name: string;
+  /** missing, wrong or error (the DNS did not answer). */
+  readonly status: string;
+}
+
+export interface DomainCheckResult {
+  readonly status: Exclude<DomainCheckStatus, 'unchecked'>;
+  readonly at: Date;
+  readonly detail: Readonly<Record<string, unknown>>;
+  /** The records that are not ok; reported in the 'domain' webhook event. */
+  readonly missing?: readonly DomainCheckProblem[];
 }

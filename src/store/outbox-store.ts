@@ -2,8 +2,10 @@
  * The outbox aggregate of the Store: each space's webhook endpoint and the webhook deliveries
  * (one outbox row per event to push) the dispatcher claims, sends and completes.
  *
- * Rows are written by the sends aggregate (recordSend, addEvent) in the event's transaction;
- * which events queue a delivery is decided above the backends (neutral/sends.ts).
+ * Rows are written by the sends aggregate (recordSend, addEvent) and by the domain-auth
+ * aggregate (recordDomainCheck, when a domain's status changes) in the event's transaction;
+ * which events queue a delivery is decided above the backends (neutral/sends.ts,
+ * neutral/domain-auth.ts).
  *
  * Limits: claimWebhookDeliveries takes at most MAX_WEBHOOK_BATCH; a delivery's last error is
  * cut at MAX_WEBHOOK_ERROR_LENGTH characters; URLs at most MAX_WEBHOOK_URL_LENGTH.
@@ -14,8 +16,14 @@
  */
 import type { EventType } from './send-store.js';
 
-/** Event types pushed to a space's webhook (every type but 'accepted'). */
-export type WebhookEventType = Exclude<EventType, 'accepted'>;
+/** Webhook event types about one send and recipient (every send event type but 'accepted'). */
+export type SendWebhookEventType = Exclude<EventType, 'accepted'>;
+/**
+ * Event types pushed to a space's webhook: the send events, and 'domain' — a sender domain's
+ * DNS check status changed (queued by recordDomainCheck; it has no send and no recipient:
+ * sendId and recipient are '').
+ */
+export type WebhookEventType = SendWebhookEventType | 'domain';
 export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   'delivered',
   'bounced',
@@ -24,6 +32,7 @@ export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   'clicked',
   'complained',
   'suppressed',
+  'domain',
 ];
 
 /**
@@ -44,7 +53,8 @@ export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'expired';
 /**
  * One event waiting for (or done with) its POST to the space's webhook: the outbox row.
  * Written in the same transaction as the event (addEvent; recordSend for suppressed
- * recipients), only when the space has a webhook at that moment.
+ * recipients; recordDomainCheck for a domain status change), only when the space has a
+ * webhook at that moment.
  */
 export interface WebhookDelivery {
   /** Outbox row id: the `id` of the JSON body, the same on every retry (receivers dedupe on it). */
@@ -52,7 +62,9 @@ export interface WebhookDelivery {
   readonly spaceId: number;
   readonly spaceName: string;
   readonly type: WebhookEventType;
+  /** '' for a 'domain' event. */
   readonly sendId: string;
+  /** '' for a 'domain' event. */
   readonly recipient: string;
   readonly at: Date;
   readonly detail: Readonly<Record<string, unknown>>;

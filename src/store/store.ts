@@ -38,7 +38,17 @@ import type { OutboxStore } from './outbox-store.js';
 import type { SendStore } from './send-store.js';
 
 export type { AccountStore, FromDefault, Space, User } from './account-store.js';
-export type { DkimAlgorithm, DkimKey, DkimKeyState, DomainAuth, DomainAuthStore, DomainCheckStatus, NewDkimKey } from './domain-auth-store.js';
+export type {
+  DkimAlgorithm,
+  DkimKey,
+  DkimKeyState,
+  DomainAuth,
+  DomainAuthStore,
+  DomainCheckProblem,
+  DomainCheckResult,
+  DomainCheckStatus,
+  NewDkimKey,
+} from './domain-auth-store.js';
 export { DKIM_ALGORITHMS, DKIM_KEY_STATES } from './domain-auth-store.js';
 export type { ListEntry, ListStore } from './list-store.js';
 export type {
@@ -62,6 +72,7 @@ export { WEBHOOK_EVENT_TYPES } from './outbox-store.js';
 export type {
   DueWebhookDelivery,
   OutboxStore,
+  SendWebhookEventType,
   Webhook,
   WebhookBacklog,
   WebhookDelivery,

@@ -10,7 +10,9 @@
  * No retry storm: each delivery waits its own jittered, growing delay; a dead endpoint costs
  * at most `concurrency` requests per pass.
  *
- * Body (JSON, UTF-8): { id, type, sendId, recipient, at (ISO 8601), detail, space (name) }.
+ * Body (JSON, UTF-8): { id, type, sendId, recipient, at (ISO 8601), detail, space (name) };
+ * a 'domain' event (a sender domain's DNS check status changed) has no send and no recipient:
+ * { id, type: "domain", at, detail: { domain, from, to, at, missing }, space }.
  * 2xx = delivered; anything else (3xx too: redirects are not followed), a network error or
  * a timeout = failed, retried. Only the status is read; the response body is discarded.
  * Logs delivery id, space, type and the error; never the secret or the body.
@@ -34,7 +36,8 @@ export const WEBHOOK_CONCURRENCY = 8;
 export const WEBHOOK_LEASE_MARGIN_MS = 30_000;
 export const WEBHOOK_USER_AGENT = 'trxmail-webhook/1';
 
-export interface WebhookPayload {
+/** The body of a send event (delivered, bounced, opened, ...). */
+export interface SendWebhookPayload {
   readonly id: number;
   readonly type: string;
   readonly sendId: string;
@@ -44,16 +47,23 @@ export interface WebhookPayload {
   readonly space: string;
 }
 
+/** The body of a 'domain' event: no send, no recipient; detail { domain, from, to, at, missing }. */
+export interface DomainWebhookPayload {
+  readonly id: number;
+  readonly type: 'domain';
+  readonly at: string;
+  readonly detail: Readonly<Record<string, unknown>>;
+  readonly space: string;
+}
+
+export type WebhookPayload = SendWebhookPayload | DomainWebhookPayload;
+
 export function webhookBody(d: DueWebhookDelivery): string {
-  const payload: WebhookPayload = {
-    id: d.id,
-    type: d.type,
-    sendId: d.sendId,
-    recipient: d.recipient,
-    at: d.at.toISOString(),
-    detail: d.detail,
-    space: d.spaceName,
-  };
+  const at = d.at.toISOString();
+  const payload: WebhookPayload =
+    d.type === 'domain'
+      ? { id: d.id, type: d.type, at, detail: d.detail, space: d.spaceName }
+      : { id: d.id, type: d.type, sendId: d.sendId, recipient: d.recipient, at, detail: d.detail, space: d.spaceName };
   return JSON.stringify(payload);
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialVerifier, MAX_FAILURES_PER_LOGIN } from '../../src/auth/credentials.js';
+import { createKeyPair } from '../../src/dkim/domain-keys.js';
 import { HttpService } from '../../src/http/server.js';
 import { isLoopback, parseBasicAuth, transportRefusal } from '../../src/http/reports-api.js';
 import { MAX_API_PAGE_SIZE, MAX_TAG_LENGTH, MAX_TAGS } from '../../src/lib/limits.js';
@@ -162,6 +163,52 @@ describe('one space per login', () => {
     expect(events[1]?.recipient).toBe('bcc-a7@example.org');
     const suppressed = await api(main, '/api/v1/sends/a4');
     expect((suppressed.body['send'] as Record<string, unknown>)['toState']).toBe('suppressed:bounce');
+  });
+});
+
+describe('domains', () => {
+  it("lists the caller's sender domains with return-path, check and keys — never another space's, never a private key", async () => {
+    const at = new Date('2026-03-01T12:00:00Z');
+    await store.addDomain(seed.alpha.id, 'shop.example');
+    await store.addDomain(seed.alpha.id, 'bücher.example');
+    await store.addDomain(seed.beta.id, 'beta-only.example');
+    const alphaKeys = await createKeyPair(store, KEYS, { spaceId: seed.alpha.id, domain: 'shop.example', state: 'active', now: at });
+    const betaKeys = await createKeyPair(store, KEYS, { spaceId: seed.beta.id, domain: 'beta-only.example', state: 'active', now: at });
+    await store.setReturnPath(seed.alpha.id, 'shop.example', 'bounces.shop.example');
+    await store.recordDomainCheck(seed.alpha.id, 'shop.example', { status: 'ok', at, detail: {} });
+
+    const r = await api(main, '/api/v1/domains');
+    expect(r.status).toBe(200);
+    const domains = r.body['domains'] as Record<string, unknown>[];
+    expect(domains.map((d) => d['domain'])).toEqual(['shop.example', 'xn--bcher-kva.example']);
+    expect(domains[0]).toEqual({
+      domain: 'shop.example',
+      unicode: 'shop.example',
+      returnPath: 'bounces.shop.example',
+      checkStatus: 'ok',
+      checkedAt: at.toISOString(),
+      keys: alphaKeys.map((k) => ({
+        selector: k.selector,
+        algorithm: k.algorithm,
+        state: 'active',
+        createdAt: at.toISOString(),
+        activatedAt: at.toISOString(),
+        retireAfter: null,
+      })),
+    });
+    expect(domains[1]).toMatchObject({ unicode: 'bücher.example', returnPath: null, checkStatus: 'unchecked', checkedAt: null, keys: [] });
+
+    const text = JSON.stringify(r.body);
+    for (const k of [...alphaKeys, ...betaKeys]) expect(text).not.toContain(k.wrappedPrivateKey);
+    expect(text).not.toContain('beta-only.example');
+
+    const beta = await api(main, '/api/v1/domains', BETA);
+    expect((beta.body['domains'] as Record<string, unknown>[]).map((d) => d['domain'])).toEqual(['beta-only.example']);
+    expect(JSON.stringify(beta.body)).not.toContain('shop.example');
+    // No parameter names another space; an unknown one is a 400 like everywhere.
+    const param = await api(main, `/api/v1/domains?space=${seed.alpha.id}`, BETA);
+    expect(param).toMatchObject({ status: 400, body: { parameter: 'space' } });
+    expect((await api(main, '/api/v1/domains', null)).status).toBe(401);
   });
 });
 

@@ -7,7 +7,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TransientError, UsageError } from '../../src/lib/errors.js';
-import { MAX_EVENT_COUNT_SENDS, MAX_RECIPIENTS, MAX_TAGS, MAX_WEBHOOK_BATCH, MAX_WEBHOOK_ERROR_LENGTH } from '../../src/lib/limits.js';
+import {
+  MAX_DOMAIN_CHECK_PROBLEMS,
+  MAX_EVENT_COUNT_SENDS,
+  MAX_RECIPIENTS,
+  MAX_TAGS,
+  MAX_WEBHOOK_BATCH,
+  MAX_WEBHOOK_ERROR_LENGTH,
+} from '../../src/lib/limits.js';
 import type { AccountBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
 import { NeutralStore } from '../../src/store/neutral/neutral-store.js';
 import type { NewSend, SendRecipient, Store } from '../../src/store/store.js';
@@ -176,6 +183,27 @@ describe('neutral layer: what the backend is given', () => {
     expect(accepted).toEqual({ id: 7, sendId: 'q1', recipient: 'r@x.example', type: 'accepted', at: T, detail: {} });
     expect(calls[0]?.args[1]).toBeNull();
     expect(calls[1]?.args[1]).toMatchObject({ type: 'opened', sendId: 'q1', recipient: 'r@x.example', atMs: T.getTime(), detailJson: '{"ua":"x"}' });
+  });
+
+  it("decides the fan-out of a domain check: one 'domain' delivery when the status changes, none otherwise", async () => {
+    const { store, calls } = fake({ 'domainAuth.recordDomainCheck': () => 'incomplete' });
+    const missing = [{ type: 'CNAME', name: 'bounces.shop.example.', status: 'wrong' }];
+    expect(await store.recordDomainCheck(1, 'Shop.Example', { status: 'ok', at: T, detail: { x: 1 }, missing })).toEqual({ changed: true, previous: 'incomplete' });
+    const call = calls.find((c) => c.method === 'domainAuth.recordDomainCheck');
+    expect(call?.args.slice(0, 5)).toEqual([1, 'shop.example', 'ok', T.getTime(), '{"x":1}']);
+    const deliveryFor = call?.args[5] as (previous: string) => DeliveryRecord | null;
+    expect(deliveryFor('ok')).toBeNull();
+    const d = deliveryFor('incomplete');
+    expect(d).toMatchObject({ type: 'domain', sendId: '', recipient: '', atMs: T.getTime() });
+    expect(JSON.parse(d?.detailJson ?? '')).toEqual({ domain: 'shop.example', from: 'incomplete', to: 'ok', at: T.toISOString(), missing });
+  });
+
+  it('refuses more than MAX_DOMAIN_CHECK_PROBLEMS problems before any backend call', async () => {
+    const { store, calls } = fake();
+    const missing = Array.from({ length: MAX_DOMAIN_CHECK_PROBLEMS + 1 }, (_, i) => ({ type: 'TXT', name: `s${i}.example.`, status: 'missing' }));
+    await expect(store.recordDomainCheck(1, 'shop.example', { status: 'incomplete', at: T, detail: {}, missing })).rejects.toThrow(UsageError);
+    await store.recordDomainCheck(1, 'shop.example', { status: 'incomplete', at: T, detail: {}, missing: missing.slice(1) }).catch(() => undefined);
+    expect(calls.filter((c) => c.method === 'domainAuth.recordDomainCheck')).toHaveLength(1);
   });
 
   it('turns an outcome into delivered, retry or expired, the error cut at MAX_WEBHOOK_ERROR_LENGTH', async () => {

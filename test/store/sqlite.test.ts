@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, InvariantError, TransientError, UsageError } from '../../src/lib/errors.js';
@@ -208,6 +208,47 @@ describe('SQLite migrations', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(1);
     expect(db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'half'").get()).toEqual({ n: 0 });
     db.close();
+  });
+
+  it("migration 4 rebuilds webhook_outbox for 'domain' events: rows, indexes and the id sequence kept", async () => {
+    const path = tempPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const db = raw(path);
+    expect(migrate(db, path, MIGRATIONS.slice(0, 3))).toEqual({ from: 0, to: 3 });
+    db.prepare("INSERT INTO spaces (name, created_at) VALUES ('alpha', 1)").run();
+    db.prepare("INSERT INTO webhooks (space_id, url, secret, created_at) VALUES (1, 'https://h.example/', 's', 1)").run();
+    const insert = db.prepare(
+      'INSERT INTO webhook_outbox (space_id, type, send_id, recipient, at, detail, status, attempts, created_at, next_attempt_at, last_error, done_at) ' +
+        'VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    insert.run('delivered', 'Q1', 'r@example.net', 10, '{"a":1}', 'pending', 0, 11, 12, null, null);
+    insert.run('bounced', 'Q2', 'r@example.net', 20, '{}', 'delivered', 2, 21, 22, null, 23);
+    insert.run('opened', 'Q3', 'x@example.net', 30, '{}', 'expired', 5, 31, 32, 'HTTP 500', 33);
+    // The last row deleted: its id must not come back (receivers dedupe on it).
+    db.prepare('DELETE FROM webhook_outbox WHERE id = 3').run();
+    expect(() => insert.run('domain', '', '', 1, '{}', 'pending', 0, 1, 1, null, null)).toThrow(/CHECK/);
+    const before = db.prepare('SELECT * FROM webhook_outbox ORDER BY id').all();
+    db.close();
+
+    const store = SqliteStore.open(path);
+    await store.close();
+    const after = raw(path);
+    expect(after.pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
+    expect(after.prepare('SELECT * FROM webhook_outbox ORDER BY id').all()).toEqual(before);
+    const indexes = after.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'webhook_outbox' ORDER BY name").all();
+    expect(indexes).toEqual([{ name: 'webhook_outbox_due' }, { name: 'webhook_outbox_space' }]);
+    expect(after.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name LIKE 'webhook_outbox_v%'").get()).toEqual({ n: 0 });
+    const domain = after.prepare(
+      "INSERT INTO webhook_outbox (space_id, type, send_id, recipient, at, detail, created_at, next_attempt_at) VALUES (1, 'domain', '', '', 1, '{}', 1, 1)",
+    ).run();
+    expect(Number(domain.lastInsertRowid)).toBe(4);
+    expect(() =>
+      after.prepare("INSERT INTO webhook_outbox (space_id, type, send_id, recipient, at, detail, created_at, next_attempt_at) VALUES (1, 'other', '', '', 1, '{}', 1, 1)").run(),
+    ).toThrow(/CHECK/);
+    expect(() =>
+      after.prepare("INSERT INTO webhook_outbox (space_id, type, send_id, recipient, at, detail, created_at, next_attempt_at) VALUES (99, 'domain', '', '', 1, '{}', 1, 1)").run(),
+    ).toThrow(/FOREIGN KEY/); // the reference to spaces is kept
+    after.close();
   });
 
   it('refuses a migration list that is not numbered 1, 2, 3...', () => {

@@ -166,6 +166,22 @@ describe('webhook dispatcher', () => {
     expect(await dispatcher().runOnce()).toEqual({ delivered: 0, failed: 0, expired: 0 });
   });
 
+  it("delivers a 'domain' event (a domain's check status changed) without send and recipient", async () => {
+    await store.addDomain(space.id, 'shop.example');
+    const missing = [{ type: 'TXT', name: '_dmarc.shop.example.', status: 'missing' }];
+    await store.recordDomainCheck(space.id, 'shop.example', { status: 'incomplete', at: clock(), detail: {}, missing });
+    expect(await dispatcher().runOnce()).toEqual({ delivered: 1, failed: 0, expired: 0 });
+    const [r] = receiver.received;
+    expect(r?.signatureOk).toBe(true);
+    expect(Object.keys(r?.json ?? {}).sort()).toEqual(['at', 'detail', 'id', 'space', 'type']);
+    expect(r?.json).toMatchObject({
+      type: 'domain',
+      space: 'shop',
+      at: new Date(now).toISOString(),
+      detail: { domain: 'shop.example', from: 'unchecked', to: 'incomplete', at: new Date(now).toISOString(), missing },
+    });
+  });
+
   it('retries with backoff while the receiver is down (closed port, then 500) and delivers after it comes back; recording never waits', async () => {
     const port = receiver.port;
     await receiver.stop(); // closed port: connection refused

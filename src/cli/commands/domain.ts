@@ -1,50 +1,146 @@
 /**
- * `trxmail domain add|remove|list`: a space's allowed sender domains. Given as U-label or
- * A-label; stored (and compared) as the lower-case A-label; listed with both forms.
+ * `trxmail domain`: a space's allowed sender domains and their authentication in the DNS.
+ * Domains are given as U-label or A-label; stored (and compared) as the lower-case A-label;
+ * listed with both forms.
  *
- * Throws UsageError: an unknown space, not a domain name, removing a domain not allowed.
+ *   domain add <space> <domain...>       allow domains; a domain without keys gets an active
+ *                                        DKIM pair (RSA-2048 + Ed25519); one added again
+ *                                        keeps its keys
+ *   domain remove <space> <domain>       its keys are retired (neither sign nor are published)
+ *   domain list <space> [--json|--csv]   A-label, Unicode, return-path host, last check, keys
+ *                                        (table/CSV: keys not retired; JSON: every key)
+ *   domain dns <space> <domain> [--json] the records to publish, as zone-file text
+ *   domain set <space> <domain> --return-path <host> | --no-return-path
+ *   domain check …                       domain-check.ts
+ *   domain dkim rotate …                 domain-dkim.ts
+ * Private keys are never printed, not even wrapped.
+ *
+ * Throws UsageError: an unknown space, not a domain name, a domain not of the space, a
+ * return-path host the store refuses; ConfigError: no secret to wrap keys with.
  */
-import { displayDomain, normaliseDomain } from '../../core/domain.js';
+import { displayDomain } from '../../core/domain.js';
+import { hmacKeysInForce } from '../../config/secrets.js';
+import { createKeyPair, domainDnsFacts, isLiveKey } from '../../dkim/domain-keys.js';
+import { formatZone, recordsFor, zoneLine } from '../../dns/records.js';
 import { UsageError } from '../../lib/errors.js';
+import { domainJson } from '../../reports/domain-json.js';
 import type { Column } from '../../lib/table.js';
+import type { DkimKey, DomainAuth } from '../../store/store.js';
 import { outputFormat, render, withFormat, type CliContext } from '../context.js';
+import { registerDomainCheckCommand } from './domain-check.js';
+import { domainArg, keysText, selectorsText, spaceDomain } from './domain-common.js';
+import { registerDomainDkimCommands } from './domain-dkim.js';
 
-function domainArg(value: string): string {
-  const d = normaliseDomain(value);
-  if (!d) throw new UsageError(`not a domain name: "${value}"`);
-  return d;
+interface DomainRow {
+  readonly auth: DomainAuth;
+  readonly keys: readonly DkimKey[];
 }
 
 export function registerDomainCommands(ctx: CliContext): void {
-  const domain = ctx.program.command('domain').description("a space's allowed sender domains");
+  const domain = ctx.program.command('domain').description("a space's sender domains and their DNS authentication (DKIM, return-path, DMARC)");
   domain
     .command('add <space> <domain...>')
-    .description('allow sender domains (U-label or A-label)')
+    .description('allow sender domains (U-label or A-label); each gets an active DKIM key pair (RSA-2048 and Ed25519)')
     .action(async (spaceName: string, domains: string[]) => {
       const s = await ctx.space(spaceName);
       const normalised = domains.map(domainArg);
       const store = await ctx.getStore();
       for (const d of normalised) await store.addDomain(s.id, d);
-      ctx.out(normalised.map((d) => `domain ${d} allowed for ${s.name}\n`).join(''));
+      const out: string[] = [];
+      for (const d of normalised) {
+        const live = (await store.listDkimKeys(s.id, d)).filter(isLiveKey);
+        if (live.length > 0) {
+          out.push(`domain ${d} allowed for ${s.name} (DKIM keys kept: ${selectorsText(live)})\n`);
+          continue;
+        }
+        const keys = await createKeyPair(store, hmacKeysInForce(ctx.getConfig()), { spaceId: s.id, domain: d, state: 'active', now: new Date() });
+        out.push(
+          `domain ${d} allowed for ${s.name}\n` +
+            `  DKIM keys (active): ${selectorsText(keys)}\n` +
+            `  next: publish its DNS records (trxmail domain dns ${s.name} ${d}), then run trxmail domain check ${s.name} ${d}\n`,
+        );
+      }
+      ctx.out(out.join(''));
     });
   domain
     .command('remove <space> <domain>')
-    .description('stop allowing a sender domain')
+    .description('stop allowing a sender domain; its DKIM keys are retired')
     .action(async (spaceName: string, d: string) => {
       const s = await ctx.space(spaceName);
       const n = domainArg(d);
       if (!(await (await ctx.getStore()).removeDomain(s.id, n))) throw new UsageError(`domain ${n} is not allowed for ${s.name}`);
-      ctx.out(`domain ${n} removed from ${s.name}\n`);
+      ctx.out(`domain ${n} removed from ${s.name} (its DKIM keys are retired)\n`);
     });
-  withFormat(domain.command('list <space>').description('list sender domains')).action(
-    async (spaceName: string, o: { json?: boolean; csv?: boolean }) => {
-      const s = await ctx.space(spaceName);
-      const rows = await (await ctx.getStore()).listDomains(s.id);
-      const cols: Column<string>[] = [
-        { header: 'DOMAIN', value: (d) => d },
-        { header: 'UNICODE', value: (d) => displayDomain(d) },
-      ];
-      ctx.out(render(outputFormat(o), cols, rows, (d) => ({ domain: d, unicode: displayDomain(d) })));
-    },
-  );
+  withFormat(
+    domain
+      .command('list <space>')
+      .description('list sender domains: return-path host, last DNS check, DKIM keys (table and CSV: keys not retired; JSON: every key)'),
+  ).action(async (spaceName: string, o: { json?: boolean; csv?: boolean }) => {
+    const fmt = outputFormat(o);
+    const s = await ctx.space(spaceName);
+    const store = await ctx.getStore();
+    const rows: DomainRow[] = [];
+    for (const d of await store.listDomains(s.id)) {
+      rows.push({ auth: await store.getDomainAuth(s.id, d), keys: await store.listDkimKeys(s.id, d) });
+    }
+    const cols: Column<DomainRow>[] = [
+      { header: 'DOMAIN', value: (r) => r.auth.domain },
+      { header: 'UNICODE', value: (r) => displayDomain(r.auth.domain) },
+      { header: 'RETURN-PATH', value: (r) => r.auth.returnPath ?? '' },
+      { header: 'CHECK', value: (r) => r.auth.checkStatus },
+      { header: 'CHECKED', value: (r) => r.auth.checkedAt?.toISOString() ?? '' },
+      { header: 'KEYS', value: (r) => keysText(r.keys.filter((k) => k.state !== 'retired')) },
+    ];
+    ctx.out(
+      render(fmt, cols, rows, (r) => domainJson(r.auth, r.keys)),
+    );
+  });
+  domain
+    .command('dns <space> <domain>')
+    .description('the DNS records to publish for a sender domain (zone-file text): DKIM keys, return-path CNAME, DMARC')
+    .option('--json', 'print the records as JSON')
+    .action(async (spaceName: string, d: string, o: { json?: boolean }) => {
+      const { space, domain: name } = await spaceDomain(ctx, spaceName, d);
+      const records = recordsFor(await domainDnsFacts(await ctx.getStore(), ctx.getConfig(), space.id, name));
+      if (o.json) {
+        ctx.out(
+          JSON.stringify(
+            records.map((r) => ({ name: r.name, type: r.type, value: r.value, purpose: r.purpose, publishedBy: r.publishedBy, note: r.note })),
+            null,
+            2,
+          ) + '\n',
+        );
+        return;
+      }
+      ctx.out(formatZone(records));
+    });
+  domain
+    .command('set <space> <domain>')
+    .description('set or clear the return-path host (envelope sender domain, e.g. bounces.<domain>): with it SPF aligns with the domain')
+    .option('--return-path <host>', 'the host; the customer publishes a CNAME from it to the relay')
+    .option('--no-return-path', "no return-path host: mail leaves with the relay's bounce address")
+    .action(async (spaceName: string, d: string, o: { returnPath?: string | false }) => {
+      if (o.returnPath === undefined) throw new UsageError('nothing to change: give --return-path HOST or --no-return-path');
+      const { space, domain: name } = await spaceDomain(ctx, spaceName, d);
+      const store = await ctx.getStore();
+      const before = await store.getDomainAuth(space.id, name);
+      const auth = await store.setReturnPath(space.id, name, o.returnPath === false ? null : o.returnPath);
+      if (auth.returnPath === null) {
+        ctx.out(
+          `${name} has no return-path host: mail leaves with the relay's bounce address, so SPF does not align (DMARC relies on DKIM)\n` +
+            (before.returnPath === null ? '' : `the CNAME at ${before.returnPath} is no longer needed\n`),
+        );
+        return;
+      }
+      const records = recordsFor(await domainDnsFacts(store, ctx.getConfig(), space.id, name));
+      const rp = records.filter((r) => r.purpose === 'return-path' && r.publishedBy === 'customer');
+      ctx.out(
+        `return-path host of ${name}: ${auth.returnPath}\n` +
+          `publish (bounces come back to the relay, SPF aligns with ${name}):\n` +
+          rp.map((r) => `${zoneLine(r)}\n`).join('') +
+          `then run trxmail domain check ${space.name} ${name}\n`,
+      );
+    });
+  registerDomainCheckCommand(ctx, domain);
+  registerDomainDkimCommands(ctx, domain);
 }

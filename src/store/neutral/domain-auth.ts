@@ -1,20 +1,26 @@
 /**
  * The domain-authentication aggregate above the backends (DomainAuthStore): checks domains,
- * selectors and return-path hosts, refuses domains that are not the space's, and turns the
- * backend's findings ('duplicate', 'taken', 'not-pending') into messages. The backend only
+ * selectors and return-path hosts, refuses domains that are not the space's, turns the
+ * backend's findings ('duplicate', 'taken', 'not-pending') into messages, and decides the
+ * webhook fan-out of a check: one 'domain' delivery when the status changes. The backend only
  * runs SQL.
+ *
+ * Limits: MAX_DOMAIN_CHECK_PROBLEMS problems per recorded check.
  *
  * Throws: UsageError (unknown space or domain, invalid selector or host, a taken selector or
  * return-path host, a key that is not pending), TransientError and InvariantError from the
  * backend.
  */
 import { UsageError } from '../../lib/errors.js';
-import type { AccountBackend, DomainAuthBackend } from '../backend.js';
+import { MAX_DOMAIN_CHECK_PROBLEMS } from '../../lib/limits.js';
+import type { AccountBackend, DeliveryRecord, DomainAuthBackend } from '../backend.js';
 import {
   DKIM_ALGORITHMS,
   type DkimKey,
   type DomainAuth,
   type DomainAuthStore,
+  type DomainCheckProblem,
+  type DomainCheckResult,
   type DomainCheckStatus,
   type NewDkimKey,
 } from '../domain-auth-store.js';
@@ -22,7 +28,23 @@ import { requireSpace } from './accounts.js';
 import { quote, requireDomain, requireText, toMs } from './checks.js';
 
 /** A DKIM selector: one or more DNS labels (RFC 6376 §3.1), stored lower-case. */
+/** Longest type, name or status of a reported problem (a DNS name has at most 253 characters plus the dot). */
+const PROBLEM_FIELD_MAX = 256;
+
 const SELECTOR_RE = /^(?=.{1,63}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
+
+/** The problems of a check as plain {type, name, status} strings, or UsageError. */
+function checkProblems(problems: readonly DomainCheckProblem[]): DomainCheckProblem[] {
+  if (problems.length > MAX_DOMAIN_CHECK_PROBLEMS) throw new UsageError(`at most ${MAX_DOMAIN_CHECK_PROBLEMS} problems per domain check`);
+  return problems.map((p) => {
+    for (const field of [p.type, p.name, p.status]) {
+      if (typeof field !== 'string' || field === '' || field.length > PROBLEM_FIELD_MAX) {
+        throw new UsageError(`a domain check problem needs type, name and status of 1 to ${PROBLEM_FIELD_MAX} characters`);
+      }
+    }
+    return { type: p.type, name: p.name, status: p.status };
+  });
+}
 
 function requireSelector(selector: string): string {
   const s = selector.trim().toLowerCase();
@@ -113,16 +135,27 @@ export class NeutralDomainAuth implements DomainAuthStore {
     return this.backend.listReturnPathHosts();
   }
 
-  async recordDomainCheck(
-    spaceId: number,
-    domain: string,
-    check: { status: Exclude<DomainCheckStatus, 'unchecked'>; at: Date; detail: Readonly<Record<string, unknown>> },
-  ): Promise<{ changed: boolean; previous: DomainCheckStatus }> {
+  async recordDomainCheck(spaceId: number, domain: string, check: DomainCheckResult): Promise<{ changed: boolean; previous: DomainCheckStatus }> {
     const atMs = toMs(check.at, 'check time');
     if (!['ok', 'incomplete', 'error'].includes(check.status)) throw new UsageError(`unknown check status ${quote(String(check.status))}`);
+    const missing = checkProblems(check.missing ?? []);
     const d = await this.spaceDomain(spaceId, domain);
-    const previous = await this.backend.recordDomainCheck(spaceId, d, check.status, atMs, JSON.stringify(check.detail));
+    const status = check.status;
+    // The fan-out decision: a 'domain' event exactly when the status changes (decided in the
+    // backend's transaction, so two checkers racing queue it once).
+    const deliveryFor = (previous: DomainCheckStatus): DeliveryRecord | null =>
+      previous === status
+        ? null
+        : {
+            type: 'domain',
+            sendId: '',
+            recipient: '',
+            atMs,
+            detailJson: JSON.stringify({ domain: d, from: previous, to: status, at: new Date(atMs).toISOString(), missing }),
+            queuedAtMs: Date.now(),
+          };
+    const previous = await this.backend.recordDomainCheck(spaceId, d, status, atMs, JSON.stringify(check.detail), deliveryFor);
     if (previous === null) throw new UsageError(`${quote(d)} is not a sender domain of space ${String(spaceId)}`);
-    return { changed: previous !== check.status, previous };
+    return { changed: previous !== status, previous };
   }
 }

@@ -16,7 +16,7 @@ import { UsageError } from '../../lib/errors.js';
 import { MAX_EVENT_COUNT_SENDS, MAX_TAGS } from '../../lib/limits.js';
 import { looseAddressKey } from '../address-key.js';
 import type { AccountBackend, DeliveryRecord, ReportQuery, SendBackend, SendPage, SendQuery, SendRecord } from '../backend.js';
-import type { WebhookEventType } from '../outbox-store.js';
+import type { SendWebhookEventType } from '../outbox-store.js';
 import type {
   EventCounts,
   EventType,
@@ -36,7 +36,7 @@ import { requireSpace } from './accounts.js';
 import { checkCount, checkFlags, quote, toMs } from './checks.js';
 
 /** The webhook event an event of this type queues, or null: every type but 'accepted'. */
-export function webhookEventOf(type: EventType): WebhookEventType | null {
+export function webhookEventOf(type: EventType): SendWebhookEventType | null {
   return type === 'accepted' ? null : type;
 }
 

@@ -2,17 +2,19 @@
  * SQLite backend of the domain-authentication aggregate (DomainAuthBackend in ../backend.ts):
  * DKIM keys (table dkim_keys) and the per-domain return-path host and DNS check (columns of
  * sender_domains, migration 3). Only SQL: values arrive validated from the neutral layer
- * (../neutral/domain-auth.ts).
+ * (../neutral/domain-auth.ts), which also decides whether a check queues a 'domain' webhook
+ * delivery; recordDomainCheck writes it with the outbox module (outbox.ts) in its transaction.
  *
  * Throws: what SqliteDatabase.run maps (TransientError, InvariantError); a taken selector or
  * return-path host is a result ('duplicate', 'taken'), not an error.
  */
 import type Database from 'better-sqlite3';
 import { InvariantError } from '../../lib/errors.js';
-import type { DkimKeyRecord, DomainAuthBackend } from '../backend.js';
+import type { DeliveryRecord, DkimKeyRecord, DomainAuthBackend } from '../backend.js';
 import type { DkimAlgorithm, DkimKey, DkimKeyState, DomainAuth, DomainCheckStatus } from '../domain-auth-store.js';
 import type { SqliteDatabase } from './database.js';
 import { parseDetail } from './json-columns.js';
+import type { SqliteOutbox } from './outbox.js';
 import { isUniqueViolation } from './sqlite-errors.js';
 
 interface KeyRow {
@@ -98,7 +100,10 @@ function prepare(db: Database.Database) {
 export class SqliteDomainAuth implements DomainAuthBackend {
   private readonly sql: ReturnType<typeof prepare>;
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly outbox: SqliteOutbox,
+  ) {
     this.sql = prepare(db.db);
   }
 
@@ -179,13 +184,23 @@ export class SqliteDomainAuth implements DomainAuthBackend {
     return this.db.run(() => this.sql.listReturnPaths.all().map((r) => r.return_path));
   }
 
-  recordDomainCheck(spaceId: number, domain: string, status: Exclude<DomainCheckStatus, 'unchecked'>, atMs: number, detailJson: string): Promise<DomainCheckStatus | null> {
+  recordDomainCheck(
+    spaceId: number,
+    domain: string,
+    status: Exclude<DomainCheckStatus, 'unchecked'>,
+    atMs: number,
+    detailJson: string,
+    deliveryFor: (previous: DomainCheckStatus) => DeliveryRecord | null,
+  ): Promise<DomainCheckStatus | null> {
     return this.db.run(() =>
       this.db.immediate(() => {
         const row = this.sql.getDomain.get(spaceId, domain);
         if (!row) return null;
+        const previous = row.check_status as DomainCheckStatus;
         this.sql.recordCheck.run(status, atMs, detailJson, spaceId, domain);
-        return row.check_status as DomainCheckStatus;
+        const delivery = deliveryFor(previous);
+        if (delivery !== null) this.outbox.queue(spaceId, [delivery]);
+        return previous;
       }),
     );
   }

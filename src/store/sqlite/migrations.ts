@@ -209,6 +209,46 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX dkim_keys_domain ON dkim_keys (space_id, domain, state);
     `,
   },
+  {
+    version: 4,
+    name: "webhook outbox: the 'domain' event type",
+    // A domain's DNS check status changed (src/dkim/domain-checker.ts). SQLite cannot alter a
+    // CHECK, so the table is rebuilt (create, copy, drop, rename, indexes again). A domain
+    // event has no send and no recipient: send_id and recipient stay NOT NULL and hold ''
+    // (every reader keeps its plain string; the webhook body leaves both out for this type).
+    // The id sequence is carried over: the id is the webhook body's, on which receivers
+    // dedupe, so it is never reused. Nothing references webhook_outbox, so dropping it is
+    // safe with foreign_keys on.
+    sql: `
+      CREATE TABLE webhook_outbox_v4 (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        space_id        INTEGER NOT NULL REFERENCES spaces (id),
+        type            TEXT    NOT NULL CHECK (type IN ('suppressed', 'delivered', 'deferred', 'bounced',
+                                                         'opened', 'clicked', 'complained', 'domain')),
+        send_id         TEXT    NOT NULL,
+        recipient       TEXT    NOT NULL,
+        at              INTEGER NOT NULL,
+        detail          TEXT    NOT NULL CHECK (json_valid(detail)),
+        status          TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'expired')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        done_at         INTEGER
+      ) STRICT;
+      INSERT INTO webhook_outbox_v4 (id, space_id, type, send_id, recipient, at, detail, status, attempts, created_at,
+                                     next_attempt_at, last_error, done_at)
+        SELECT id, space_id, type, send_id, recipient, at, detail, status, attempts, created_at,
+               next_attempt_at, last_error, done_at
+        FROM webhook_outbox ORDER BY id;
+      DELETE FROM sqlite_sequence WHERE name = 'webhook_outbox_v4';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'webhook_outbox_v4', seq FROM sqlite_sequence WHERE name = 'webhook_outbox';
+      DROP TABLE webhook_outbox;
+      ALTER TABLE webhook_outbox_v4 RENAME TO webhook_outbox;
+      CREATE INDEX webhook_outbox_due   ON webhook_outbox (status, next_attempt_at, id);
+      CREATE INDEX webhook_outbox_space ON webhook_outbox (space_id, status, id);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

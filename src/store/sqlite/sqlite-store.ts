@@ -35,7 +35,7 @@ export class SqliteStore extends NeutralStore {
       lists: new SqliteLists(database),
       sends: new SqliteSends(database, outbox),
       outbox,
-      domainAuth: new SqliteDomainAuth(database),
+      domainAuth: new SqliteDomainAuth(database, outbox),
       close: () => database.close(),
     });
     this.path = database.path;

@@ -100,6 +100,36 @@ export function domainAuthContract(fixture: CurrentFixture): void {
       expect((await store.listDomainAuth()).map((d) => [d.spaceId, d.domain, d.checkStatus])).toEqual([[a.id, 'shop.example', 'ok']]);
       await expect(store.recordDomainCheck(a.id, 'nope.example', { status: 'ok', at: at(3), detail: {} })).rejects.toThrow(UsageError);
     });
+
+    it("queues one 'domain' webhook delivery per status change, in the space's outbox only, none without a change", async () => {
+      const { store, a, b } = fixture();
+      await store.addDomain(a.id, 'shop.example');
+      await store.addDomain(b.id, 'other.example');
+      // Without a webhook a change queues nothing.
+      await store.recordDomainCheck(a.id, 'shop.example', { status: 'incomplete', at: at(1), detail: {} });
+      await store.setWebhook({ spaceId: a.id, url: 'https://hooks.alpha.example/', secret: 's' });
+      await store.setWebhook({ spaceId: b.id, url: 'https://hooks.beta.example/', secret: 's' });
+      const missing = [{ type: 'TXT', name: 'trx20250115r._domainkey.shop.example.', status: 'missing' }];
+      await store.recordDomainCheck(a.id, 'shop.example', { status: 'incomplete', at: at(2), detail: {}, missing });
+      expect(await store.listWebhookDeliveries({})).toEqual([]);
+      await store.recordDomainCheck(a.id, 'shop.example', { status: 'ok', at: at(3), detail: {} });
+      await store.recordDomainCheck(a.id, 'shop.example', { status: 'ok', at: at(4), detail: {} });
+      await store.recordDomainCheck(a.id, 'shop.example', { status: 'incomplete', at: at(5), detail: {}, missing });
+      const queued = await store.listWebhookDeliveries({});
+      expect(queued.map((d) => [d.spaceId, d.type, d.sendId, d.recipient, d.status])).toEqual([
+        [a.id, 'domain', '', '', 'pending'],
+        [a.id, 'domain', '', '', 'pending'],
+      ]);
+      expect(queued[1]?.detail).toEqual({ domain: 'shop.example', from: 'incomplete', to: 'ok', at: at(3).toISOString(), missing: [] });
+      expect(queued[0]?.detail).toEqual({ domain: 'shop.example', from: 'ok', to: 'incomplete', at: at(5).toISOString(), missing });
+      expect(queued[0]?.at).toEqual(at(5));
+      // A refused check queues nothing.
+      await expect(
+        store.recordDomainCheck(a.id, 'shop.example', { status: 'ok', at: at(6), detail: {}, missing: [{ type: '', name: 'x.', status: 'missing' }] }),
+      ).rejects.toThrow(UsageError);
+      expect(await store.listWebhookDeliveries({})).toHaveLength(2);
+      expect((await store.getDomainAuth(a.id, 'shop.example')).checkStatus).toBe('incomplete');
+    });
   });
 }
 
