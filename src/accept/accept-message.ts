@@ -10,13 +10,14 @@
  *      the outcome is `discard` — the client still gets 250 and the id, nothing is delivered;
  *   4. accept with tracking (core's TrackingPlan; tracking configured; the body kept): the To
  *      copy is rendered with the pixel/links (render-copies.ts); when the plan wants an
- *      untracked BCC copy it is rendered too and handed to Postfix FIRST (the Reinject port)
- *      with its own bounce address (`<send id>_b`), and the BCC recipient is removed from this
- *      transaction. A hand-over failure throws (a 4xx for the whole message; nothing recorded).
- *      (If the record then fails, the client's retry sends the BCC a second copy: at least
- *      once, never lost.)
+ *      untracked BCC copy it is rendered too (and DKIM-signed as a whole message);
  *   5. the send is recorded (one atomic store write) BEFORE the outcome is returned: nothing is
- *      promised to the client that is not in the store;
+ *      promised to the client that is not in the store; then the BCC copy is handed to Postfix
+ *      (the Reinject port) with its own bounce address (`<send id>_b`), and the BCC recipient
+ *      is taken out of this transaction. A store failure before the hand-over is a 4xx that
+ *      leaves no copy behind, so a client's retries never give the BCC recipient a second
+ *      copy; a failed hand-over forgets the send and is a 4xx; after the hand-over only the
+ *      note of the copy's queue id may fail, which is logged and the send stays accepted;
  *   6. DKIM (src/dkim/): with the sender domain's active keys (DomainSetup), the To copy's
  *      signatures are computed over its final header fields (every edit applied) and final body
  *      and returned for the adapter to put on top; the BCC copy is signed as a whole message
@@ -98,11 +99,23 @@ export type AcceptOutcome =
       release(): Promise<void>;
     };
 
-/** What the tracking rendering produced for the To copy. */
+/** What the tracking rendering produced for the To copy, and where its BCC copy went. */
 interface Tracked {
   readonly copies: RenderedCopies;
-  readonly bccCopyQueueId: string | null;
+  bccCopyQueueId: string | null;
 }
+
+/** The rendered copies, with what the BCC copy's hand-over needs. */
+interface Rendered {
+  readonly copies: RenderedCopies;
+  /** The BCC copy's bounce address (`<send id>_b`). */
+  readonly bccBounce: string;
+  /** Its DKIM-Signature fields (signed as a whole message). */
+  readonly bccSignatures: readonly HeaderField[];
+}
+
+/** The BCC recipient's detail while its copy is being handed over. */
+const BCC_PENDING = 'separate untracked copy, being handed to Postfix';
 
 /** A sender that core will refuse has no domain setup. */
 const NO_SETUP: DomainSetup = { returnPath: null, signingKeys: [] };
@@ -157,13 +170,18 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
     logger.error({ queueId: sendId, space: account.space.name, domain: senderDomain }, 'no active DKIM key for the sender domain: message deferred (451)');
     throw new TransientError('ENODKIMKEY', `no active DKIM key for ${senderDomain}`);
   }
-  const tracked = nothingLeft ? null : await track(facts, account, verdict, setup, ports);
+  const rendered = nothingLeft ? null : await render(facts, account, verdict, setup, ports);
+  const bccCopy = rendered?.copies.bccMessage && verdict.bcc !== null ? { spool: rendered.copies.bccMessage, to: verdict.bcc } : null;
   try {
-    await record(facts, account, verdict, tracked?.bccCopyQueueId ?? null, ports);
+    // Recorded BEFORE the BCC copy is handed over: a store that fails here costs the client a
+    // retry, never a second BCC copy.
+    await record(facts, account, verdict, bccCopy ? BCC_PENDING : null, ports);
   } catch (err: unknown) {
-    await tracked?.copies.dispose();
+    await rendered?.copies.dispose();
     throw err;
   }
+  const tracked: Tracked | null = rendered ? { copies: rendered.copies, bccCopyQueueId: null } : null;
+  if (tracked && rendered && bccCopy) tracked.bccCopyQueueId = await handOverBccCopy(facts, account, bccCopy, rendered, ports, tracked.copies);
   logAccepted(facts, account, verdict, tracked, ports);
   if (nothingLeft) return { kind: 'discard', sendId };
   const bccTakenOut = tracked?.bccCopyQueueId != null && verdict.bcc !== null ? [verdict.bcc] : [];
@@ -214,10 +232,10 @@ async function* withFieldsAbove(fields: readonly HeaderField[], message: AsyncIt
 }
 
 /**
- * Renders the To copy (and the untracked BCC copy, handed to Postfix at once) when core's
+ * Renders the To copy (and the untracked BCC copy, signed as a whole message) when core's
  * tracking plan applies; null when it does not or the rewrite tracked nothing.
  */
-async function track(facts: AcceptFacts, account: Account, v: Acceptance, setup: DomainSetup, ports: AcceptPorts): Promise<Tracked | null> {
+async function render(facts: AcceptFacts, account: Account, v: Acceptance, setup: DomainSetup, ports: AcceptPorts): Promise<Rendered | null> {
   const tracking = ports.tracking;
   const plan = v.tracking;
   if (!tracking || !plan || !facts.body) return null;
@@ -238,20 +256,48 @@ async function track(facts: AcceptFacts, account: Account, v: Acceptance, setup:
     logger: ports.logger,
   });
   if (!copies.toBody) return null;
-  let bccCopyQueueId: string | null = null;
-  if (copies.bccMessage && v.bcc !== null) {
-    try {
-      const signatures = await signMessage(copies.bccMessage.read(), setup.signingKeys, ports.clock());
-      bccCopyQueueId = await tracking.reinject({ from: bccBounce, to: [v.bcc], raw: Readable.from(withFieldsAbove(signatures, copies.bccMessage.read())) });
-    } catch (err: unknown) {
-      await copies.dispose();
-      throw err;
-    }
+  try {
+    const bccSignatures = copies.bccMessage ? await signMessage(copies.bccMessage.read(), setup.signingKeys, ports.clock()) : [];
+    return { copies, bccBounce, bccSignatures };
+  } catch (err: unknown) {
+    await copies.dispose();
+    throw err;
   }
-  return { copies, bccCopyQueueId };
 }
 
-async function record(facts: AcceptFacts, account: Account, v: Acceptance, bccCopyQueueId: string | null, ports: AcceptPorts): Promise<void> {
+/**
+ * Hands the recorded send's BCC copy to Postfix and returns its queue id. When the hand-over
+ * fails the send is forgotten (the client is told to retry: nothing was promised) and the
+ * error thrown; when only noting the copy's queue id fails, that is logged and the send stays
+ * accepted — the copy is in Postfix's hands, and a 4xx now would make the retry send a second.
+ */
+async function handOverBccCopy(
+  facts: AcceptFacts,
+  account: Account,
+  bcc: { spool: Spool; to: string },
+  r: Rendered,
+  ports: AcceptPorts,
+  copies: RenderedCopies,
+): Promise<string> {
+  const tracking = ports.tracking;
+  if (!tracking) throw new InvariantError('a BCC copy was rendered without tracking ports');
+  let queueId: string;
+  try {
+    queueId = await tracking.reinject({ from: r.bccBounce, to: [bcc.to], raw: Readable.from(withFieldsAbove(r.bccSignatures, bcc.spool.read())) });
+  } catch (err: unknown) {
+    await copies.dispose();
+    await ports.store.forgetSend(facts.sendId, account.space.id).catch((forgetErr: unknown) => {
+      ports.logger.error({ queueId: facts.sendId, err: errorForLog(forgetErr) }, 'could not forget a send whose BCC copy was not handed over');
+    });
+    throw err;
+  }
+  await ports.store.updateRecipientStatus(facts.sendId, bcc.to, 'queued', `separate untracked copy, queued as ${queueId}`).catch((err: unknown) => {
+    ports.logger.warn({ queueId: facts.sendId, bccCopy: queueId, err: errorForLog(err, false) }, 'could not note the BCC copy\'s queue id; the send stays accepted');
+  });
+  return queueId;
+}
+
+async function record(facts: AcceptFacts, account: Account, v: Acceptance, bccDetail: string | null, ports: AcceptPorts): Promise<void> {
   const recipients: SendRecipient[] = v.recipients.map((r) => ({
     address: r.address,
     role: r.role,
@@ -259,8 +305,8 @@ async function record(facts: AcceptFacts, account: Account, v: Acceptance, bccCo
     suppressedBy: r.suppressed?.list ?? null,
     detail: r.suppressed
       ? r.suppressed.reason
-      : r.role === 'bcc' && bccCopyQueueId !== null
-        ? `separate untracked copy, queued as ${bccCopyQueueId}`
+      : r.role === 'bcc' && bccDetail !== null
+        ? bccDetail
         : null,
   }));
   const send: NewSend = {

@@ -214,6 +214,8 @@ export interface SendBackend {
   report(query: ReportQuery, groupBy: ReportGroupBy | null): Promise<ReportRow[]>;
   /** Recipients of the send with this loose key, not discarded; the send's status follows its To. One transaction. */
   updateRecipientStatus(sendId: string, addressKey: string, status: RecipientStatus, detail: string | null): Promise<boolean>;
+  /** Deletes the send of that space with its tags, recipients, events and pending webhook deliveries; one transaction. */
+  deleteSend(id: string, spaceId: number): Promise<boolean>;
   /** The new event's id, or 'unknown-send' (nothing written); the delivery only when the space has a webhook. */
   insertEvent(event: EventRecord, delivery: DeliveryRecord | null): Promise<number | 'unknown-send'>;
   /** By `at`, then insertion. */

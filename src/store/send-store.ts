@@ -194,6 +194,13 @@ export interface SendStore {
    * the To recipient changes, the send's status follows. False when nothing matched.
    */
   updateRecipientStatus(sendId: string, address: string, status: RecipientStatus, detail: string | null): Promise<boolean>;
+  /**
+   * Removes a send that was recorded but never promised to the client (its hand-over to
+   * Postfix failed and the client was told to try again): the send, its tags, recipients,
+   * events and its webhook deliveries not yet sent, in one transaction. False when the space
+   * has no such send.
+   */
+  forgetSend(id: string, spaceId: number): Promise<boolean>;
 
   /**
    * UsageError when the send is unknown. Any type but 'accepted' also queues a webhook

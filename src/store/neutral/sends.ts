@@ -143,6 +143,10 @@ export class NeutralSends implements SendStore {
     return await this.backend.report(reportQuery(filter), groupBy);
   }
 
+  forgetSend(id: string, spaceId: number): Promise<boolean> {
+    return this.backend.deleteSend(id, spaceId);
+  }
+
   updateRecipientStatus(sendId: string, address: string, status: RecipientStatus, detail: string | null): Promise<boolean> {
     return this.backend.updateRecipientStatus(sendId, looseAddressKey(address), status, detail);
   }

@@ -106,6 +106,11 @@ function prepare(db: Database.Database) {
       'INSERT INTO send_recipients (send_id, position, address, address_key, role, status, suppressed_by, detail) ' +
         'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
+    deleteOutbox: db.prepare<[string, number]>("DELETE FROM webhook_outbox WHERE send_id = ? AND space_id = ? AND status = 'pending'"),
+    deleteEvents: db.prepare<[string]>('DELETE FROM events WHERE send_id = ?'),
+    deleteRecipients: db.prepare<[string]>('DELETE FROM send_recipients WHERE send_id = ?'),
+    deleteTags: db.prepare<[string]>('DELETE FROM send_tags WHERE send_id = ?'),
+    deleteSend: db.prepare<[string, number]>('DELETE FROM sends WHERE id = ? AND space_id = ?'),
     getSend: db.prepare<[string], SendRow>(`SELECT ${SEND_COLS} FROM sends s WHERE s.id = ?`),
     getSendInSpace: db.prepare<[string, number], SendRow>(`SELECT ${SEND_COLS} FROM sends s WHERE s.id = ? AND s.space_id = ?`),
     recipientsOf: db.prepare<[string], RecipientRow>(
@@ -230,6 +235,19 @@ export class SqliteSends implements SendBackend {
         const changed = this.sql.updateRecipient.run(status, detail, sendId, addressKey).changes > 0;
         if (changed) this.sql.syncSendStatus.run(sendId, sendId);
         return changed;
+      }),
+    );
+  }
+
+  deleteSend(id: string, spaceId: number): Promise<boolean> {
+    return this.db.run(() =>
+      this.db.immediate(() => {
+        if (this.sql.getSendInSpace.get(id, spaceId) === undefined) return false;
+        this.sql.deleteOutbox.run(id, spaceId);
+        this.sql.deleteEvents.run(id);
+        this.sql.deleteRecipients.run(id);
+        this.sql.deleteTags.run(id);
+        return this.sql.deleteSend.run(id, spaceId).changes > 0;
       }),
     );
   }

@@ -16,7 +16,7 @@ import { domainAuthContract, unsignedMailContract } from './domain-auth.js';
 import { useFixture } from './fixture.js';
 import { listsContract } from './lists.js';
 import { outboxContract } from './outbox.js';
-import { sendsContract } from './sends.js';
+import { forgetSendContract, sendsContract } from './sends.js';
 
 export function storeContract(name: string, makeStore: () => Promise<Store>): void {
   describe(`Store contract: ${name}`, () => {
@@ -25,6 +25,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     accountsContract(fixture);
     listsContract(fixture);
     sendsContract(fixture);
+    forgetSendContract(fixture);
     outboxContract(fixture);
     domainAuthContract(fixture);
     unsignedMailContract(fixture);

@@ -436,3 +436,34 @@ export function sendsContract(fixture: CurrentFixture): void {
     });
   });
 }
+
+export function forgetSendContract(fixture: CurrentFixture): void {
+  describe('forgetSend (a send whose hand-over to Postfix failed)', () => {
+    it('removes the send with its tags, recipients, events and pending webhook deliveries, in its own space only', async () => {
+      const { store, a, b, send } = fixture();
+      await store.setWebhook({ spaceId: a.id, url: 'https://hooks.alpha.example/', secret: 's' });
+      await store.recordSend(
+        send({
+          id: 'gone1',
+          tags: ['t1'],
+          bcc: 'bcc@example.net',
+          recipients: [recipient('rcpt@example.net', 'to'), recipient('bcc@example.net', 'bcc', { status: 'suppressed', suppressedBy: 'bounce', detail: 'hard' })],
+        }),
+      );
+      await store.recordSend(send({ id: 'kept1' }));
+      await store.addEvent({ sendId: 'gone1', recipient: 'rcpt@example.net', type: 'opened', at: at(1), detail: {} });
+      expect((await store.listWebhookDeliveries({ spaceId: a.id })).map((d) => d.sendId)).toContain('gone1');
+      expect(await store.forgetSend('gone1', b.id)).toBe(false);
+      expect(await store.forgetSend('gone1', a.id)).toBe(true);
+      expect(await store.getSend('gone1', null)).toBeNull();
+      expect(await store.listEvents('gone1')).toEqual([]);
+      expect((await store.listWebhookDeliveries({ spaceId: a.id })).map((d) => d.sendId)).not.toContain('gone1');
+      expect((await store.listSends({ spaceId: a.id, tags: ['t1'] })).map((s) => s.id)).toEqual([]);
+      expect(await store.getSend('kept1', a.id)).not.toBeNull();
+      expect(await store.forgetSend('gone1', a.id)).toBe(false);
+      // The id may be recorded again (Postfix never reuses one, but nothing is left behind).
+      await store.recordSend(send({ id: 'gone1' }));
+      expect(await store.getSend('gone1', a.id)).not.toBeNull();
+    });
+  });
+}

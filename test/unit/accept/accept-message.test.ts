@@ -91,13 +91,23 @@ async function facts(over: Partial<AcceptFacts> = {}): Promise<AcceptFacts> {
   };
 }
 
-/** A store whose `method` fails like a locked database (a fault made by hand). */
-function failing(method: 'recordSend' | 'lookupSuppression'): AcceptPorts['store'] {
+type AcceptStore = AcceptPorts['store'];
+
+/** The real store, with `over` in place of some methods. */
+function storeWith(over: Partial<AcceptStore>): AcceptStore {
   return {
     getFromFlags: (...a) => store.getFromFlags(...a),
-    lookupSuppression: method === 'lookupSuppression' ? () => Promise.reject(new TransientError('EBUSY', 'database is locked')) : (...a) => store.lookupSuppression(...a),
-    recordSend: method === 'recordSend' ? () => Promise.reject(new TransientError('EBUSY', 'database is locked')) : (...a) => store.recordSend(...a),
+    lookupSuppression: (...a) => store.lookupSuppression(...a),
+    recordSend: (...a) => store.recordSend(...a),
+    forgetSend: (...a) => store.forgetSend(...a),
+    updateRecipientStatus: (...a) => store.updateRecipientStatus(...a),
+    ...over,
   };
+}
+
+/** A store whose `method` fails like a locked database (a fault made by hand). */
+function failing(method: keyof AcceptStore): AcceptStore {
+  return storeWith({ [method]: () => Promise.reject(new TransientError('EBUSY', 'database is locked')) });
 }
 
 function spoolFiles(): string[] {
@@ -149,17 +159,17 @@ describe('acceptMessage', () => {
   it('records the send before it answers, with the tracked To copy and the BCC copy already re-injected', async () => {
     const f = await facts();
     let sinkAtRecord = -1;
-    const recording: AcceptPorts['store'] = {
-      getFromFlags: (...a) => store.getFromFlags(...a),
-      lookupSuppression: (...a) => store.lookupSuppression(...a),
+    const recording = storeWith({
       recordSend: async (send) => {
         sinkAtRecord = sink.messages.length;
         await store.recordSend(send);
       },
-    };
+    });
     const o = accepted(await acceptMessage(f, ports({ store: recording })));
-    // The BCC copy was in "Postfix's" hands before the send was recorded, and both before the answer.
-    expect(sinkAtRecord).toBe(1);
+    // The send is recorded before the BCC copy is handed over (a failed record never leaves a
+    // copy behind), and both happen before the answer.
+    expect(sinkAtRecord).toBe(0);
+    expect(sink.messages).toHaveLength(1);
     const send = await store.getSend(f.sendId, account.space.id);
     expect(send).toMatchObject({ id: f.sendId, to: 'reader@example.net', bcc: 'archive@example.org', from: 'news@shop.example', receivedAt: NOW });
     expect(send?.recipients.find((r) => r.role === 'bcc')?.detail).toBe('separate untracked copy, queued as CAPT1');
@@ -232,8 +242,31 @@ describe('acceptMessage', () => {
     const f = await facts();
     await expect(acceptMessage(f, ports({ store: failing('recordSend') }))).rejects.toBeInstanceOf(TransientError);
     expect(await store.getSend(f.sendId, account.space.id)).toBeNull();
+    // No BCC copy left behind: the client's retry will not give the BCC recipient a second one.
+    expect(sink.messages).toHaveLength(0);
     expect(metrics.tempfailed.get()).toBe(1);
     expect(spoolFiles()).toEqual([]);
+  });
+
+  it('client retries after store failures never give the BCC recipient a second copy', async () => {
+    // Fault made by hand: five attempts meet a locked store, the sixth gets through.
+    const raw = await facts();
+    for (let i = 0; i < 5; i++) {
+      await expect(acceptMessage({ ...raw, sendId: `4jRETRY${i}Q`, body: await bodySpool(HTML_BODY) }, ports({ store: failing('recordSend') }))).rejects.toBeInstanceOf(TransientError);
+    }
+    const o = accepted(await acceptMessage({ ...raw, sendId: '4jRETRY5Q', body: await bodySpool(HTML_BODY) }, ports()));
+    expect(sink.messages.filter((m) => m.rcptTo.includes('archive@example.org'))).toHaveLength(1);
+    await o.release();
+  });
+
+  it('once the BCC copy is handed over, a store that cannot note its queue id does not turn the send into a 4xx', async () => {
+    const f = await facts();
+    const o = accepted(await acceptMessage(f, ports({ store: failing('updateRecipientStatus') })));
+    expect(o.removeRecipients).toEqual(['archive@example.org']);
+    expect(sink.messages).toHaveLength(1);
+    const bcc = (await store.getSend(f.sendId, account.space.id))?.recipients.find((r) => r.role === 'bcc');
+    expect(bcc?.detail).toBe('separate untracked copy, being handed to Postfix');
+    await o.release();
   });
 
   it('a store failure before the verdict is a temporary failure with nothing re-injected', async () => {
