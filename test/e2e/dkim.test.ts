@@ -23,12 +23,18 @@ const records: Record<string, string> = {};
 
 async function send(to: string[], raw: string): Promise<string> {
   const once = (): Promise<string> => submit(stack, { user: USER, pass: PASSWORD }, { from: `news@${DOMAIN}`, to }, raw);
-  // After trxmail restarts, an smtpd process that still holds its old auth connection answers
-  // its next AUTH with 454 4.7.0 and reconnects for the one after (docs/protocols.md §4).
-  const response = await once().catch((err: unknown) => {
-    if (/454 4\.7\.0 .*Connection lost to authentication server/.test(String(err))) return once();
-    throw err;
-  });
+  // After trxmail restarts, each smtpd process that still holds its old auth connection answers
+  // its next AUTH with 454 4.7.0 and reconnects for the one after (docs/protocols.md §4): a
+  // client retries; a bounded number of times, as there are a few smtpd processes.
+  let response = '';
+  for (let attempt = 1; ; attempt++) {
+    try {
+      response = await once();
+      break;
+    } catch (err: unknown) {
+      if (attempt >= 10 || !/454 4\.7\.0 .*Connection lost to authentication server/.test(String(err))) throw err;
+    }
+  }
   const id = /^250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)$/.exec(response)?.[1];
   if (!id) throw new Error(`not queued: ${response}`);
   return id;
