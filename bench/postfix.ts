@@ -355,9 +355,8 @@ async function waitForMaillog(setup: Setup, offset: number, count: number, signa
 
 /**
  * One login on one connection (EHLO, STARTTLS, AUTH, QUIT), untimed: it fills trxmail's
- * verified-credential cache. Without it, S sessions logging in at once are refused: the
- * verifier counts attempts in flight against MAX_FAILURES_PER_LOGIN (5), so the 6th
- * concurrent AUTH of the same login gets 535 "too many failed attempts" (see the report).
+ * verified-credential cache. Attempts of one login from one address run one after the
+ * other and the first fills the cache, so priming keeps that one scrypt out of the timed run.
  */
 async function primeLogin(ctx: ClientContext, port: number): Promise<void> {
   await (await startNodeClient(ctx, port, 0, 1)).done;

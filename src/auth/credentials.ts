@@ -1,15 +1,22 @@
 /**
  * Checks SMTP AUTH credentials (customer-level user e-mail + password) against the store,
- * for the Dovecot-protocol auth server (session.ts calls it through `authVerifier`).
+ * for the Dovecot-protocol auth server (session.ts calls it through `authVerifier`) and the
+ * reports API (HTTP Basic), which share one instance and so one throttle.
  *
  * Per attempt:
- *  1. Throttle. Failed attempts are counted per login (its store key: listKey, so case and
- *     IDN variants count together) and per client address (`rip`; IPv6 by /64), in a
- *     sliding window (FAILURE_WINDOW_MS). At MAX_FAILURES_PER_LOGIN for the login or
- *     MAX_FAILURES_PER_ADDRESS for the address, further attempts fail at once with reason
- *     "too many failed attempts", without scrypt or store read, and do not extend the lock.
+ *  1. Throttle. Failed attempts are counted per (login, client address) pair and per client
+ *     address alone (the login by its store key, listKey, so case and IDN variants count
+ *     together; the address `rip` by addressThrottleKey, IPv6 by /64), in a sliding window
+ *     (AUTH_FAILURE_WINDOW_MS). At MAX_AUTH_FAILURES_PER_LOGIN_ADDRESS for the pair or
+ *     MAX_AUTH_FAILURES_PER_ADDRESS for the address, further attempts of that pair (that
+ *     address) are *throttled*: no store read and no password check, result 'throttled',
+ *     which the callers answer as a temporary failure (SMTP: the auth connection is dropped
+ *     and Postfix says 454 4.7.0; API: 429 + Retry-After). Throttled attempts are not
+ *     counted, so they do not extend the lock. There is deliberately no limit per login
+ *     alone: failures from one address never stop the right password from another address
+ *     that is not itself throttled (issue 11: a login known to an attacker was a lock-out).
  *     An attempt is counted when it starts (so parallel guesses cannot all slip past the
- *     limit); success clears the login's count and takes the attempt back from the address,
+ *     limit); success clears the pair's count and takes the attempt back from the address,
  *     a temporary failure takes it back from both. Each map tracks at most
  *     MAX_AUTH_THROTTLE_KEYS keys; the least recently failed is evicted.
  *  2. Read the user row (every time: it is cheap, and it is what makes `user passwd` and
@@ -25,6 +32,17 @@
  *     judged against the attempt's own clock reading, which lru-cache's TTL cannot be given.
  *  5. Otherwise scrypt (password.ts, ~130 ms on the libuv pool); success fills the cache.
  *
+ * Timing of a throttled answer. It must not come back visibly faster than a real check
+ * (the old fast-fail answered in ~20 ms against ~170 ms and so showed an attacker when the
+ * lock lapsed), and it must not cost a real check either: a throttled client may send at
+ * any rate, and one scrypt per throttled attempt would let one address fill libuv's thread
+ * pool and starve everyone's real checks. So a throttled attempt is *held* (a timer, no
+ * CPU) for as long as a password check currently takes: a running average of every check
+ * run (wrong, right, and the unknown-user dummy), measured on a monotonic clock, capped at
+ * MAX_AUTH_THROTTLE_DELAY_MS. Until the first check has been measured, the throttled
+ * attempt runs one check against the dummy hash instead, which is that measurement.
+ * Throttled attempts do not wait in the per-login queue (see verify()).
+ *
  * Returns the user row; its `email` (as stored) is the canonical name for `user=`.
  * Logs login (escaped, truncated), rip, result and reason — never the password.
  * verify() never rejects: unexpected errors become tempfail and are logged.
@@ -32,11 +50,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import { listKey } from '../core/domain.js';
 import { InvariantError, TransientError } from '../lib/errors.js';
 import { constantTimeEqual, hmacSha256 } from '../lib/hmac-keys.js';
-import { MAX_ADDRESS_LENGTH, MAX_AUTH_THROTTLE_KEYS, MAX_CREDENTIAL_CACHE_ENTRIES, MAX_PASSWORD_BYTES } from '../lib/limits.js';
+import {
+  AUTH_FAILURE_WINDOW_MS,
+  MAX_ADDRESS_LENGTH,
+  MAX_AUTH_FAILURES_PER_ADDRESS,
+  MAX_AUTH_FAILURES_PER_LOGIN_ADDRESS,
+  MAX_AUTH_THROTTLE_DELAY_MS,
+  MAX_AUTH_THROTTLE_KEYS,
+  MAX_CREDENTIAL_CACHE_ENTRIES,
+  MAX_PASSWORD_BYTES,
+} from '../lib/limits.js';
 import { SCRYPT_KEYLEN, SCRYPT_LOG2_N, SCRYPT_P, SCRYPT_R, SCRYPT_SALT_BYTES, verifyPassword } from '../lib/password.js';
 import type { Store, User } from '../store/store.js';
 import { escapeLogValue, MAX_LOG_ERROR_MESSAGE, silentLogger, type Logger } from '../lib/logger.js';
@@ -45,12 +74,8 @@ import { metrics } from '../metrics/metrics.js';
 
 /** How long a verified credential is trusted without running scrypt again. */
 export const CREDENTIAL_CACHE_TTL_MS = 5 * 60 * 1000;
-/** Failed attempts per login within FAILURE_WINDOW_MS before further attempts fail fast. */
-export const MAX_FAILURES_PER_LOGIN = 5;
-/** Failed attempts per client address within FAILURE_WINDOW_MS before further attempts fail fast. */
-export const MAX_FAILURES_PER_ADDRESS = 20;
-/** Sliding window over which failed attempts are counted. */
-export const FAILURE_WINDOW_MS = 5 * 60 * 1000;
+/** Weight of the newest measurement in the running average of a password check's cost. */
+const CHECK_COST_WEIGHT = 0.2;
 
 /** What the auth client told us about the session (session.ts AuthRequestMeta fits). */
 export interface CredentialMeta {
@@ -61,7 +86,6 @@ export interface CredentialMeta {
 }
 
 export type CredentialFailReason =
-  | 'too many failed attempts'
   | 'invalid login'
   | 'invalid password'
   | 'unknown user'
@@ -70,7 +94,16 @@ export type CredentialFailReason =
 export type CredentialResult =
   | { readonly result: 'ok'; readonly user: User; readonly cached: boolean }
   | { readonly result: 'fail'; readonly reason: CredentialFailReason }
+  /**
+   * Too many recent failures from this client address (for this login, or for any): not
+   * checked, try again later. retryAfterMs is the window: by then every failure that caused
+   * the throttle has left it (throttled attempts are not counted).
+   */
+  | { readonly result: 'throttled'; readonly by: ThrottleKind; readonly retryAfterMs: number }
   | { readonly result: 'tempfail'; readonly reason: string };
+
+/** Which count throttled an attempt: the (login, client address) pair, or the address alone. */
+export type ThrottleKind = 'login+address' | 'address';
 
 export interface CredentialVerifierOptions {
   /** Milliseconds since the epoch; default Date.now. */
@@ -78,21 +111,30 @@ export interface CredentialVerifierOptions {
   readonly logger?: Logger;
   readonly cacheTtlMs?: number;
   readonly cacheMaxEntries?: number;
-  readonly maxFailuresPerLogin?: number;
+  readonly maxFailuresPerLoginAddress?: number;
   readonly maxFailuresPerAddress?: number;
   readonly failureWindowMs?: number;
   readonly maxThrottleKeys?: number;
+  readonly maxThrottleDelayMs?: number;
   /** The slow check; default password.ts verifyPassword (tests count calls through it). */
   readonly checkPassword?: (password: string, encoded: string) => Promise<boolean>;
+  /** Monotonic milliseconds for measuring the check's cost; default performance.now. */
+  readonly monotonic?: () => number;
+  /** Holds a throttled attempt; default a timer (node:timers/promises). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 const CACHE_PURPOSE = 'trxmail/credential-cache';
 /** Longest client address kept as a throttle key (an IPv6 text form is at most 45). */
 const MAX_ADDRESS_KEY = 64;
 
-interface Attempt {
-  readonly loginKey: string | null;
+interface ThrottleKeys {
+  /** Null for a login no user can have (it is still counted per address). */
+  readonly pairKey: string | null;
   readonly addressKey: string | null;
+}
+
+interface Attempt extends ThrottleKeys {
   /** When the attempt started (and was counted). */
   readonly at: number;
   /** The attempt is in the failure logs (until taken back). */
@@ -192,6 +234,14 @@ export function addressThrottleKey(rip: string): string {
   return ip.slice(0, MAX_ADDRESS_KEY);
 }
 
+/**
+ * Throttle key of a (login, client address) pair: the login's store key and the address's
+ * throttle key. Attempts without an address share the pair of the login with no address.
+ */
+export function pairThrottleKey(loginKey: string, addressKey: string | null): string {
+  return `${addressKey ?? ''}\u0000${loginKey}`;
+}
+
 /** The eight 16-bit groups of a valid IPv6 text form (embedded IPv4 allowed), or null. */
 function expandIPv6(ip: string): string[] | null {
   let text = ip;
@@ -224,12 +274,20 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
 export class CredentialVerifier {
   readonly #store: Pick<Store, 'getUserByEmail'>;
   readonly #clock: () => number;
+  readonly #monotonic: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
   readonly #log: Logger;
   readonly #check: (password: string, encoded: string) => Promise<boolean>;
   readonly #cacheTtlMs: number;
   readonly #cache: LRUCache<number, CacheEntry>;
-  readonly #logins: FailureLog;
+  readonly #pairs: FailureLog;
   readonly #addresses: FailureLog;
+  readonly #windowMs: number;
+  readonly #maxThrottleDelayMs: number;
+  /** Running average of a password check's cost (ms); null until one has been measured. */
+  #checkCostMs: number | null = null;
+  /** The dummy check a throttled attempt runs while no cost has been measured (shared). */
+  #calibration: Promise<unknown> | null = null;
   /** Per-process key of the cache digests; dies with the process. */
   readonly #cacheKey = randomBytes(32);
   readonly #dummyHash = makeDummyHash();
@@ -237,17 +295,27 @@ export class CredentialVerifier {
   constructor(store: Pick<Store, 'getUserByEmail'>, opts: CredentialVerifierOptions = {}) {
     this.#store = store;
     this.#clock = opts.clock ?? Date.now;
+    this.#monotonic = opts.monotonic ?? (() => performance.now());
+    this.#sleep = opts.sleep ?? ((ms) => sleepFor(ms));
     this.#log = opts.logger ?? silentLogger;
     this.#check = opts.checkPassword ?? verifyPassword;
     this.#cacheTtlMs = positiveInteger(opts.cacheTtlMs, CREDENTIAL_CACHE_TTL_MS, 'cacheTtlMs');
     this.#cache = new LRUCache({ max: positiveInteger(opts.cacheMaxEntries, MAX_CREDENTIAL_CACHE_ENTRIES, 'cacheMaxEntries') });
-    const windowMs = positiveInteger(opts.failureWindowMs, FAILURE_WINDOW_MS, 'failureWindowMs');
+    this.#windowMs = positiveInteger(opts.failureWindowMs, AUTH_FAILURE_WINDOW_MS, 'failureWindowMs');
+    this.#maxThrottleDelayMs = positiveInteger(opts.maxThrottleDelayMs, MAX_AUTH_THROTTLE_DELAY_MS, 'maxThrottleDelayMs');
     const maxKeys = positiveInteger(opts.maxThrottleKeys, MAX_AUTH_THROTTLE_KEYS, 'maxThrottleKeys');
-    this.#logins = new FailureLog(positiveInteger(opts.maxFailuresPerLogin, MAX_FAILURES_PER_LOGIN, 'maxFailuresPerLogin'), windowMs, maxKeys);
-    this.#addresses = new FailureLog(positiveInteger(opts.maxFailuresPerAddress, MAX_FAILURES_PER_ADDRESS, 'maxFailuresPerAddress'), windowMs, maxKeys);
+    this.#pairs = new FailureLog(
+      positiveInteger(opts.maxFailuresPerLoginAddress, MAX_AUTH_FAILURES_PER_LOGIN_ADDRESS, 'maxFailuresPerLoginAddress'),
+      this.#windowMs,
+      maxKeys,
+    );
+    this.#addresses = new FailureLog(positiveInteger(opts.maxFailuresPerAddress, MAX_AUTH_FAILURES_PER_ADDRESS, 'maxFailuresPerAddress'), this.#windowMs, maxKeys);
   }
 
-  /** The callback for AuthSession/AuthServer (`verify` option). */
+  /**
+   * The callback for AuthSession/AuthServer (`verify` option). A throttled attempt is a
+   * temporary failure: the session drops the connection and Postfix answers 454 4.7.0.
+   */
   readonly authVerifier: AuthVerifier = async (login, password, meta) => {
     const r = await this.verify(login, password, meta);
     switch (r.result) {
@@ -255,6 +323,7 @@ export class CredentialVerifier {
         return { status: 'ok', user: r.user.email };
       case 'fail':
         return { status: 'fail' };
+      case 'throttled':
       case 'tempfail':
         return { status: 'tempfail' };
     }
@@ -265,42 +334,59 @@ export class CredentialVerifier {
     return this.#cache.size;
   }
 
-  /** Keys tracked by the throttle: logins and client addresses. */
-  get throttleSize(): { readonly logins: number; readonly addresses: number } {
-    return { logins: this.#logins.size, addresses: this.#addresses.size };
+  /** Keys tracked by the throttle: (login, address) pairs and client addresses. */
+  get throttleSize(): { readonly pairs: number; readonly addresses: number } {
+    return { pairs: this.#pairs.size, addresses: this.#addresses.size };
+  }
+
+  /** The running average cost of one password check (ms), null before the first one. */
+  get checkCostMs(): number | null {
+    return this.#checkCostMs;
   }
 
   /**
    * Check a login and password. Never rejects.
    *
-   * Attempts for one login run one after the other: a client pool opening 20 connections
-   * at once costs one scrypt (the others then hit the cache) and is not mistaken for
-   * guessing (each attempt is counted only once the one before it has settled, and a
-   * success clears the count). Parallel wrong guesses still stop at the limit.
+   * Attempts for one login from one client address run one after the other: a client pool
+   * opening 20 connections at once costs one scrypt (the others then hit the cache) and is
+   * not mistaken for guessing (each attempt is counted only once the one before it has
+   * settled, and a success clears the count). Parallel wrong guesses still stop at the limit.
+   * The queue is per pair, not per login, so nobody can make a login's real user wait behind
+   * a flood of their own attempts; and an attempt that is throttled when it arrives skips the
+   * queue altogether.
    */
   async verify(login: string, password: string, meta: CredentialMeta): Promise<CredentialResult> {
-    const key = login.length <= MAX_ADDRESS_LENGTH ? listKey(login) : null;
-    if (key === null) return this.#verifyOne(login, password, meta);
-    const before = this.#queues.get(key) ?? Promise.resolve();
-    const mine = before.then(() => this.#verifyOne(login, password, meta));
-    this.#queues.set(key, mine);
+    const keys = this.#keys(login, meta);
+    const queueKey = keys.pairKey;
+    if (queueKey === null || this.#throttledBy(keys, this.#clock()) !== null) return this.#verifyOne(keys, login, password, meta);
+    const before = this.#queues.get(queueKey) ?? Promise.resolve();
+    const mine = before.then(() => this.#verifyOne(keys, login, password, meta));
+    this.#queues.set(queueKey, mine);
     try {
       return await mine;
     } finally {
-      if (this.#queues.get(key) === mine) this.#queues.delete(key);
+      if (this.#queues.get(queueKey) === mine) this.#queues.delete(queueKey);
     }
   }
 
-  /** Logins with an attempt in progress → the last attempt queued for them (never rejects). */
+  /** (login, address) pairs with an attempt in progress → the last attempt queued for them (never rejects). */
   readonly #queues = new Map<string, Promise<CredentialResult>>();
 
-  async #verifyOne(login: string, password: string, meta: CredentialMeta): Promise<CredentialResult> {
-    const attempt: Attempt = {
-      loginKey: login.length <= MAX_ADDRESS_LENGTH ? listKey(login) : null,
-      addressKey: meta.rip !== undefined && meta.rip !== '' ? addressThrottleKey(meta.rip) : null,
-      at: this.#clock(),
-      counted: false,
-    };
+  #keys(login: string, meta: CredentialMeta): ThrottleKeys {
+    const loginKey = login.length <= MAX_ADDRESS_LENGTH ? listKey(login) : null;
+    const addressKey = meta.rip !== undefined && meta.rip !== '' ? addressThrottleKey(meta.rip) : null;
+    return { pairKey: loginKey === null ? null : pairThrottleKey(loginKey, addressKey), addressKey };
+  }
+
+  /** Which count throttles an attempt with these keys at `now`, or null. */
+  #throttledBy(keys: ThrottleKeys, now: number): ThrottleKind | null {
+    if (keys.addressKey !== null && this.#addresses.blocked(keys.addressKey, now)) return 'address';
+    if (keys.pairKey !== null && this.#pairs.blocked(keys.pairKey, now)) return 'login+address';
+    return null;
+  }
+
+  async #verifyOne(keys: ThrottleKeys, login: string, password: string, meta: CredentialMeta): Promise<CredentialResult> {
+    const attempt: Attempt = { ...keys, at: this.#clock(), counted: false };
     let result: CredentialResult;
     let error: unknown = null;
     try {
@@ -317,16 +403,18 @@ export class CredentialVerifier {
   }
 
   async #verify(attempt: Attempt, login: string, password: string): Promise<CredentialResult> {
-    const { loginKey, addressKey, at } = attempt;
-    if ((loginKey !== null && this.#logins.blocked(loginKey, at)) || (addressKey !== null && this.#addresses.blocked(addressKey, at))) {
-      return { result: 'fail', reason: 'too many failed attempts' };
+    const { pairKey, addressKey, at } = attempt;
+    const by = this.#throttledBy(attempt, at);
+    if (by !== null) {
+      await this.#holdThrottled(password);
+      return { result: 'throttled', by, retryAfterMs: this.#windowMs };
     }
     // Counted from the start, so parallel guesses cannot all get past the limit.
-    if (loginKey !== null) this.#logins.add(loginKey, at);
+    if (pairKey !== null) this.#pairs.add(pairKey, at);
     if (addressKey !== null) this.#addresses.add(addressKey, at);
     attempt.counted = true;
     // No user can have such a login, and the password could never verify: nothing to hide.
-    if (loginKey === null) return { result: 'fail', reason: 'invalid login' };
+    if (pairKey === null) return { result: 'fail', reason: 'invalid login' };
     const passwordBytes = Buffer.byteLength(password, 'utf8');
     if (passwordBytes === 0 || passwordBytes > MAX_PASSWORD_BYTES) return { result: 'fail', reason: 'invalid password' };
 
@@ -339,7 +427,7 @@ export class CredentialVerifier {
       return { result: 'tempfail', reason: `store unavailable (${err.code})` };
     }
     if (user === null) {
-      await this.#check(password, this.#dummyHash);
+      await this.#timedCheck(password, this.#dummyHash);
       return { result: 'fail', reason: 'unknown user' };
     }
 
@@ -361,23 +449,49 @@ export class CredentialVerifier {
       if (!fresh || !sameHash) this.#cache.delete(user.id);
     }
 
-    if (!(await this.#check(password, user.passwordHash))) return { result: 'fail', reason: 'wrong password' };
+    if (!(await this.#timedCheck(password, user.passwordHash))) return { result: 'fail', reason: 'wrong password' };
     this.#cache.set(user.id, { passwordHash: hash, digest, expiresAt: this.#clock() + this.#cacheTtlMs });
     this.#succeeded(attempt);
     return { result: 'ok', user, cached: false };
+  }
+
+  /** The password check, its cost folded into the running average. */
+  async #timedCheck(password: string, encoded: string): Promise<boolean> {
+    const started = this.#monotonic();
+    const ok = await this.#check(password, encoded);
+    const cost = Math.max(0, this.#monotonic() - started);
+    const prev = this.#checkCostMs;
+    this.#checkCostMs = prev === null ? cost : prev + (cost - prev) * CHECK_COST_WEIGHT;
+    return ok;
+  }
+
+  /**
+   * Hold a throttled attempt as long as a password check takes (see the header comment):
+   * a timer for the measured cost, capped; before any measurement, one check against the
+   * dummy hash (shared by the throttled attempts that arrive meanwhile).
+   */
+  async #holdThrottled(password: string): Promise<void> {
+    if (this.#checkCostMs === null) {
+      this.#calibration ??= this.#timedCheck(password, this.#dummyHash).finally(() => {
+        this.#calibration = null;
+      });
+      await this.#calibration;
+      return;
+    }
+    await this.#sleep(Math.min(Math.round(this.#checkCostMs), this.#maxThrottleDelayMs));
   }
 
   /** A temporary failure is nobody's fault: the attempt no longer counts. Idempotent. */
   #takeBack(attempt: Attempt): void {
     if (!attempt.counted) return;
     attempt.counted = false;
-    if (attempt.loginKey !== null) this.#logins.remove(attempt.loginKey, attempt.at);
+    if (attempt.pairKey !== null) this.#pairs.remove(attempt.pairKey, attempt.at);
     if (attempt.addressKey !== null) this.#addresses.remove(attempt.addressKey, attempt.at);
   }
 
-  /** Success clears the login's failures and takes this attempt back from the address. */
+  /** Success clears the pair's failures and takes this attempt back from the address. */
   #succeeded(attempt: Attempt): void {
-    if (attempt.loginKey !== null) this.#logins.clear(attempt.loginKey);
+    if (attempt.pairKey !== null) this.#pairs.clear(attempt.pairKey);
     if (attempt.addressKey !== null && attempt.counted) this.#addresses.remove(attempt.addressKey, attempt.at);
     attempt.counted = false;
   }
@@ -395,8 +509,10 @@ export class CredentialVerifier {
         this.#log.info({ ...fields, user: escapeLogValue(result.user.email), cached: result.cached }, 'credentials: accepted');
         return;
       case 'fail':
-        if (result.reason === 'too many failed attempts') this.#log.warn({ ...fields, reason: result.reason }, 'credentials: throttled');
-        else this.#log.info({ ...fields, reason: result.reason }, 'credentials: refused');
+        this.#log.info({ ...fields, reason: result.reason }, 'credentials: refused');
+        return;
+      case 'throttled':
+        this.#log.warn({ ...fields, throttle: result.by }, 'credentials: throttled, answering temporary failure');
         return;
       case 'tempfail':
         if (error === null) {

@@ -20,7 +20,9 @@
  *  - Unknown mechanism, bad base64, a malformed PLAIN/LOGIN payload, an empty or over-long
  *    password, a login with control characters: FAIL without calling verify().
  *  - verify() 'ok' → `OK\t<id>\tuser=<canonical name>` — never with nologin or proxy;
- *    'fail' → FAIL; 'tempfail', a rejected promise or an unusable user name → FAIL with
+ *    'fail' → FAIL; 'tempfail' (store down, or a throttled client: credentials.ts), a
+ *    rejected promise or an unusable user name → the connection is dropped when a `drop`
+ *    hook is given (the server's case: Postfix then answers 454 4.7.0), else FAIL with
  *    code=temp_fail. (Postfix answers every FAIL with 535 5.7.8 and ignores the code.)
  *  - CONT for an unknown id → FAIL "request timed out" (as Dovecot); CONT while verify() runs
  *    → FAIL "Unexpected continuation" and its result is dropped; CANCEL forgets a request.

@@ -16,12 +16,19 @@
  * JSON dates are ISO 8601 (UTC, milliseconds).
  *
  * Authentication: HTTP Basic with a customer user's e-mail and password, checked by the SAME
- * CredentialVerifier as SMTP AUTH (cache, dummy scrypt for unknown users, throttling per
- * login and per client address shared with it). The space is the user's: no parameter can
- * name another one; another space's send id is a 404 exactly like an unknown id.
+ * CredentialVerifier as SMTP AUTH (cache, dummy scrypt for unknown users, the throttle per
+ * (login, client address) and per client address shared with it). The space is the user's:
+ * no parameter can name another one; another space's send id is a 404 exactly like an
+ * unknown id.
  *   no or malformed Authorization, wrong login/password → 401 + WWW-Authenticate: Basic realm="trxmail"
- *   throttled (MAX_FAILURES_PER_LOGIN / _PER_ADDRESS failures in FAILURE_WINDOW_MS) → 429 + Retry-After
+ *   throttled (MAX_AUTH_FAILURES_PER_LOGIN_ADDRESS failures of this login from this client
+ *     address, or MAX_AUTH_FAILURES_PER_ADDRESS from it, in AUTH_FAILURE_WINDOW_MS) → 429 +
+ *     Retry-After (the window, in seconds), after about as long as a password check takes
  *   store unavailable → 503 + Retry-After
+ * The client address the throttle counts is clientAddress(): behind a trusted TLS proxy
+ * (`trustTlsProxy`) the last X-Forwarded-For entry — the one the proxy itself appended, so a
+ * client cannot choose it — else the socket's peer. Without it every client of the proxy
+ * would share the proxy's address, and twenty failures by anyone would lock out everyone.
  *
  * Transport: the service itself speaks plain HTTP, so a password must only reach it over TLS
  * or over loopback. A request is served only when the connection's LOCAL address is loopback
@@ -34,10 +41,9 @@
  * Throws nothing to fastify: every handler answers itself (UsageError from the store → 400,
  * TransientError → 503, anything else → logged, 500 with a fixed body).
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CredentialResult, CredentialVerifier } from '../auth/credentials.js';
-import { FAILURE_WINDOW_MS } from '../auth/credentials.js';
 import { TransientError, UsageError } from '../lib/errors.js';
 import { MAX_EVENT_COUNT_SENDS } from '../lib/limits.js';
 import { encodeCursor, parseNoQuery, parseReportQuery, parseSendsQuery, type ApiError } from '../reports/api-query.js';
@@ -90,6 +96,28 @@ export function transportRefusal(f: TransportFacts): string | null {
   }
   if (f.trustTlsProxy || isLoopback(f.localAddress)) return null;
   return 'the reports API needs HTTPS: serve it through a TLS proxy (http.trustTlsProxy) or on loopback';
+}
+
+/** The facts of a request the throttle's client address comes from. */
+export interface ClientAddressFacts {
+  readonly remoteAddress: string | undefined;
+  /** X-Forwarded-For as received (several fields: joined with ", " by Node, or an array). */
+  readonly forwardedFor: string | readonly string[] | undefined;
+  readonly trustTlsProxy: boolean;
+}
+
+/**
+ * The client address a request is throttled by. Behind a trusted proxy: the LAST
+ * X-Forwarded-For entry, which the proxy appended (entries before it are whatever the
+ * client sent and prove nothing), when it is an IP address; otherwise — no proxy trusted, no
+ * header, or a last entry that is not an address — the socket's peer address ('' if unknown).
+ */
+export function clientAddress(f: ClientAddressFacts): string {
+  const socket = f.remoteAddress ?? '';
+  if (!f.trustTlsProxy || f.forwardedFor === undefined) return socket;
+  const joined = typeof f.forwardedFor === 'string' ? f.forwardedFor : f.forwardedFor.join(',');
+  const last = joined.split(',').pop()?.trim() ?? '';
+  return isIP(last) !== 0 ? last : socket;
 }
 
 /** login and password of a Basic Authorization header (RFC 7617), or null. */
@@ -152,7 +180,7 @@ export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions
       }
       const result: CredentialResult = await credentials.verify(basic.login, basic.password, {
         service: 'reports-api',
-        rip: req.socket.remoteAddress ?? '',
+        rip: clientAddress({ remoteAddress: req.socket.remoteAddress, forwardedFor: req.headers['x-forwarded-for'], trustTlsProxy }),
         secured: true,
       });
       if (result.result === 'tempfail') {
@@ -160,13 +188,13 @@ export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions
         json(reply, 503, { error: 'temporarily unavailable, try again later' });
         return;
       }
+      if (result.result === 'throttled') {
+        void reply.header('retry-after', String(Math.ceil(result.retryAfterMs / 1000)));
+        json(reply, 429, { error: 'too many failed attempts from your address, try again later' });
+        return;
+      }
       if (result.result === 'fail') {
-        if (result.reason === 'too many failed attempts') {
-          void reply.header('retry-after', String(Math.ceil(FAILURE_WINDOW_MS / 1000)));
-          json(reply, 429, { error: 'too many failed attempts, try again later' });
-        } else {
-          challenge('wrong e-mail or password');
-        }
+        challenge('wrong e-mail or password');
         return;
       }
       try {

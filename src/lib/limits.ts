@@ -61,8 +61,24 @@ export const MAX_MILTER_HEADER_LINE = 998;
 export const MAX_BOUNCE_SEND_ID_LENGTH = 24;
 /** Most verified credentials kept in the auth cache (LRU); one more evicts the least recently used. */
 export const MAX_CREDENTIAL_CACHE_ENTRIES = 10_000;
-/** Most logins, and separately most client addresses, whose failed attempts are tracked; one more evicts the oldest. */
+/** Most (login, client address) pairs, and separately most client addresses, whose failed attempts are tracked; one more evicts the oldest. */
 export const MAX_AUTH_THROTTLE_KEYS = 10_000;
+/** Sliding window over which failed authentication attempts are counted (SMTP AUTH and the reports API). */
+export const AUTH_FAILURE_WINDOW_MS = 5 * 60 * 1000;
+/**
+ * Failed attempts for one login from one client address (IPv6: its /64) within
+ * AUTH_FAILURE_WINDOW_MS; at this count further attempts for that login from that address are
+ * throttled (temporary failure without a password check). Other addresses are not affected.
+ */
+export const MAX_AUTH_FAILURES_PER_LOGIN_ADDRESS = 5;
+/** Failed attempts from one client address, whatever the login, within AUTH_FAILURE_WINDOW_MS; at this count every attempt from it is throttled. */
+export const MAX_AUTH_FAILURES_PER_ADDRESS = 20;
+/**
+ * Longest a throttled attempt is held before its temporary failure (ms). It is held as long as
+ * a real password check takes (a running average); this cap keeps it far below Postfix's fixed
+ * 10 s auth I/O timeout when scrypt is slow under load.
+ */
+export const MAX_AUTH_THROTTLE_DELAY_MS = 2000;
 /** Bytes of a message body the milter keeps in memory before spilling to a temporary file. */
 export const SPOOL_MEMORY_BYTES = 1024 * 1024;
 /** Largest body the milter spools (bytes); past it: 552 5.3.4. Postfix's message_size_limit is 10 MB by default. */

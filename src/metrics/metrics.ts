@@ -7,7 +7,7 @@
  *   trxmail_milter_messages_rejected_total{stage,reason}      5xx (stage mail|eom)
  *   trxmail_milter_messages_tempfailed_total                   4xx: the handler threw
  *   trxmail_milter_eom_duration_seconds                        end-of-message handling time
- *   trxmail_auth_attempts_total{result}                        ok|fail|tempfail (SASL)
+ *   trxmail_auth_attempts_total{result}                        ok|fail|throttled|tempfail (SASL, API)
  *   trxmail_tracking_events_total{type,traffic}                open|click, human|machine
  *   trxmail_bounces_total{kind}                                hard|soft|complaint
  *   trxmail_webhook_deliveries_total{result}                   delivered|failed|expired
@@ -25,7 +25,7 @@ function instruments(r: Registry) {
     rejected: r.counter('trxmail_milter_messages_rejected_total', 'Messages refused with a 5xx by the rules, by stage and reason.', ['stage', 'reason']),
     tempfailed: r.counter('trxmail_milter_messages_tempfailed_total', 'Messages answered with a 4xx because trxmail could not decide (store, timeout, error).'),
     eomLatency: r.histogram('trxmail_milter_eom_duration_seconds', 'Time the milter spends on end of message.', EOM_LATENCY_BUCKETS),
-    auth: r.counter('trxmail_auth_attempts_total', 'SMTP AUTH attempts checked by trxmail, by result (ok, fail, tempfail).', ['result']),
+    auth: r.counter('trxmail_auth_attempts_total', 'SMTP AUTH and reports API logins checked by trxmail, by result (ok, fail, throttled, tempfail).', ['result']),
     tracking: r.counter('trxmail_tracking_events_total', 'Tracking hits with a valid token, by type (open, click) and traffic (human, machine).', ['type', 'traffic']),
     bounces: r.counter('trxmail_bounces_total', 'Bounces and complaints received, by kind (hard, soft, complaint).', ['kind']),
     webhookDeliveries: r.counter('trxmail_webhook_deliveries_total', 'Webhook POST attempts by result (delivered, failed, expired).', ['result']),

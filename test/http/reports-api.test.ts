@@ -7,11 +7,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CredentialVerifier, MAX_FAILURES_PER_LOGIN } from '../../src/auth/credentials.js';
+import { CredentialVerifier } from '../../src/auth/credentials.js';
 import { createKeyPair } from '../../src/dkim/domain-keys.js';
 import { HttpService } from '../../src/http/server.js';
-import { isLoopback, parseBasicAuth, transportRefusal } from '../../src/http/reports-api.js';
-import { MAX_API_PAGE_SIZE, MAX_TAG_LENGTH, MAX_TAGS } from '../../src/lib/limits.js';
+import { clientAddress, isLoopback, parseBasicAuth, transportRefusal } from '../../src/http/reports-api.js';
+import {
+  AUTH_FAILURE_WINDOW_MS,
+  MAX_API_PAGE_SIZE,
+  MAX_AUTH_FAILURES_PER_ADDRESS,
+  MAX_AUTH_FAILURES_PER_LOGIN_ADDRESS as MAX_FAILURES_PER_LOGIN,
+  MAX_TAG_LENGTH,
+  MAX_TAGS,
+} from '../../src/lib/limits.js';
 import { encodeCursor } from '../../src/reports/api-query.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { PASSWORD_A, PASSWORD_B, seedReports, type Seeded } from '../reports/seed.js';
@@ -28,12 +35,13 @@ let seed: Seeded;
 let main: Server;
 const logger = recordingLogger();
 
-async function serve(opts: { trustTlsProxy?: boolean } = {}): Promise<Server> {
+async function serve(opts: { trustTlsProxy?: boolean; credentials?: CredentialVerifier } = {}): Promise<Server> {
+  const { credentials = new CredentialVerifier(store), ...rest } = opts;
   const service = new HttpService({
     store,
     keys: KEYS,
     logger,
-    reports: { store, credentials: new CredentialVerifier(store), ...opts },
+    reports: { store, credentials, ...rest },
   });
   const { host, port } = await service.listen('127.0.0.1', 0);
   return { base: `http://${host}:${port}`, close: () => service.close() };
@@ -107,7 +115,7 @@ describe('authentication', () => {
     }
   });
 
-  it(`throttles like SMTP AUTH: after ${MAX_FAILURES_PER_LOGIN} failures even the right password gets 429`, async () => {
+  it(`throttles like SMTP AUTH: after ${MAX_FAILURES_PER_LOGIN} failures of a login from an address, that address gets 429 even with the right password`, async () => {
     const own = await serve();
     try {
       for (let i = 0; i < MAX_FAILURES_PER_LOGIN; i++) {
@@ -115,11 +123,104 @@ describe('authentication', () => {
       }
       const r = await api(own, '/api/v1/report', BETA);
       expect(r.status).toBe(429);
-      expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(r.headers.get('retry-after')).toBe(String(AUTH_FAILURE_WINDOW_MS / 1000));
+      expect(r.headers.get('www-authenticate')).toBeNull();
       // another login from the same address is not locked by this one's failures
       expect((await api(own, '/api/v1/report', ALPHA)).status).toBe(200);
     } finally {
       await own.close();
+    }
+  });
+});
+
+describe('throttle: keyed on the real client address', () => {
+  /** A verifier whose throttled holds are recorded instead of waited for. */
+  function holdingVerifier(): { credentials: CredentialVerifier; held: number[] } {
+    const held: number[] = [];
+    const credentials = new CredentialVerifier(store, {
+      sleep: (ms) => {
+        held.push(ms);
+        return Promise.resolve();
+      },
+    });
+    return { credentials, held };
+  }
+  const from = (ip: string): Record<string, string> => ({ 'x-forwarded-for': ip, 'x-forwarded-proto': 'https' });
+  const ATTACKER = '203.0.113.66';
+
+  it('behind a TLS proxy: an attacker at any rate gets 429 (held like a check), the right password from another address is never refused', async () => {
+    const { credentials, held } = holdingVerifier();
+    const own = await serve({ trustTlsProxy: true, credentials });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3 * MAX_FAILURES_PER_LOGIN; i++) {
+        statuses.push((await api(own, '/api/v1/report', basic('user@beta.example', `guess ${i}`), from(ATTACKER))).status);
+      }
+      expect(statuses).toEqual([...Array<number>(MAX_FAILURES_PER_LOGIN).fill(401), ...Array<number>(2 * MAX_FAILURES_PER_LOGIN).fill(429)]);
+      // Each 429 was held for the measured cost of a check (the 401s ran real scrypt).
+      expect(held).toHaveLength(2 * MAX_FAILURES_PER_LOGIN);
+      expect(credentials.checkCostMs).not.toBeNull();
+      for (const ms of held) expect(ms).toBe(Math.round(credentials.checkCostMs!));
+
+      const attackerRight = await api(own, '/api/v1/report', BETA, from(ATTACKER));
+      expect(attackerRight.status).toBe(429);
+      expect(attackerRight.headers.get('retry-after')).toBe(String(AUTH_FAILURE_WINDOW_MS / 1000));
+      // The real user, at another address behind the same proxy, and again in between.
+      expect((await api(own, '/api/v1/report', BETA, from('198.51.100.7'))).status).toBe(200);
+      expect((await api(own, '/api/v1/report', basic('user@beta.example', 'more'), from(ATTACKER))).status).toBe(429);
+      expect((await api(own, '/api/v1/report', BETA, from('2001:db8:7::1'))).status).toBe(200);
+      // A client cannot pick its address: only the entry the proxy appended counts.
+      expect((await api(own, '/api/v1/report', BETA, from(`198.51.100.7, ${ATTACKER}`))).status).toBe(429);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it(`behind a TLS proxy: ${MAX_AUTH_FAILURES_PER_ADDRESS} failures across many logins throttle that address, not the proxy's other clients`, async () => {
+    const { credentials } = holdingVerifier();
+    const own = await serve({ trustTlsProxy: true, credentials });
+    try {
+      for (let i = 0; i < MAX_AUTH_FAILURES_PER_ADDRESS; i++) {
+        expect((await api(own, '/api/v1/report', basic(`nobody${i}@alpha.example`, 'x'), from(ATTACKER))).status).toBe(401);
+      }
+      expect((await api(own, '/api/v1/report', ALPHA, from(ATTACKER))).status).toBe(429);
+      expect((await api(own, '/api/v1/report', ALPHA, from('198.51.100.8'))).status).toBe(200);
+      expect((await api(own, '/api/v1/report', BETA, from('198.51.100.9'))).status).toBe(200);
+      // The proxy's own address (no X-Forwarded-For) is not the attacker's.
+      expect((await api(own, '/api/v1/report', ALPHA)).status).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('without trustTlsProxy, X-Forwarded-For is ignored: rotating it does not escape the throttle', async () => {
+    const { credentials } = holdingVerifier();
+    const own = await serve({ credentials });
+    try {
+      for (let i = 0; i < MAX_FAILURES_PER_LOGIN; i++) {
+        expect((await api(own, '/api/v1/report', basic('user@beta.example', `g${i}`), { 'x-forwarded-for': `192.0.2.${i}` })).status).toBe(401);
+      }
+      expect((await api(own, '/api/v1/report', basic('user@beta.example', 'g'), { 'x-forwarded-for': '192.0.2.99' })).status).toBe(429);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('clientAddress: the last X-Forwarded-For entry behind a trusted proxy, else the socket peer', () => {
+    const cases: [string | undefined, string | string[] | undefined, boolean, string][] = [
+      ['127.0.0.1', '203.0.113.5', true, '203.0.113.5'],
+      ['127.0.0.1', '198.51.100.1, 203.0.113.5', true, '203.0.113.5'],
+      ['127.0.0.1', ['198.51.100.1', '203.0.113.5'], true, '203.0.113.5'],
+      ['127.0.0.1', '198.51.100.1,2001:db8::5 ', true, '2001:db8::5'],
+      ['127.0.0.1', '203.0.113.5', false, '127.0.0.1'],
+      ['127.0.0.1', undefined, true, '127.0.0.1'],
+      ['127.0.0.1', '', true, '127.0.0.1'],
+      ['127.0.0.1', '203.0.113.5, unknown', true, '127.0.0.1'],
+      ['127.0.0.1', '203.0.113.5:4711', true, '127.0.0.1'],
+      [undefined, undefined, false, ''],
+    ];
+    for (const [remoteAddress, forwardedFor, trustTlsProxy, want] of cases) {
+      expect(clientAddress({ remoteAddress, forwardedFor, trustTlsProxy }), JSON.stringify([forwardedFor, trustTlsProxy])).toBe(want);
     }
   });
 });

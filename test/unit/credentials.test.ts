@@ -2,9 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CREDENTIAL_CACHE_TTL_MS,
   CredentialVerifier,
-  FAILURE_WINDOW_MS,
-  MAX_FAILURES_PER_ADDRESS,
-  MAX_FAILURES_PER_LOGIN,
   addressThrottleKey,
   type CredentialMeta,
   type CredentialVerifierOptions,
@@ -13,7 +10,15 @@ import type { Logger } from '../../src/lib/logger.js';
 import { AuthSession } from '../../src/auth/session.js';
 import { listKey } from '../../src/core/domain.js';
 import { InvariantError, TransientError } from '../../src/lib/errors.js';
-import { MAX_AUTH_THROTTLE_KEYS, MAX_CREDENTIAL_CACHE_ENTRIES, MAX_PASSWORD_BYTES } from '../../src/lib/limits.js';
+import {
+  AUTH_FAILURE_WINDOW_MS as FAILURE_WINDOW_MS,
+  MAX_AUTH_FAILURES_PER_ADDRESS as MAX_FAILURES_PER_ADDRESS,
+  MAX_AUTH_FAILURES_PER_LOGIN_ADDRESS as MAX_FAILURES_PER_PAIR,
+  MAX_AUTH_THROTTLE_DELAY_MS,
+  MAX_AUTH_THROTTLE_KEYS,
+  MAX_CREDENTIAL_CACHE_ENTRIES,
+  MAX_PASSWORD_BYTES,
+} from '../../src/lib/limits.js';
 import { hashPassword, verifyPassword } from '../../src/lib/password.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store, User } from '../../src/store/store.js';
@@ -137,14 +142,16 @@ describe('CredentialVerifier with the SQLite store and real scrypt', () => {
     expect(calls).toHaveLength(1);
   });
 
-  it('still stops parallel wrong guesses at the limit', async () => {
+  it('still stops parallel wrong guesses from one address at the limit, without a check for the rest', async () => {
     await freshUser('guess@shop.example');
     const { check, calls } = countingCheck();
-    const v = new CredentialVerifier(store, { checkPassword: check });
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => v.verify('guess@shop.example', `guess ${i}`, { ...META, rip: `192.0.2.${i}` })));
-    expect(results.filter((r) => r.result === 'fail' && r.reason === 'wrong password')).toHaveLength(5);
-    expect(results.filter((r) => r.result === 'fail' && r.reason === 'too many failed attempts')).toHaveLength(15);
-    expect(calls).toHaveLength(5);
+    const v = new CredentialVerifier(store, { checkPassword: check, sleep: () => Promise.resolve() });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => v.verify('guess@shop.example', `guess ${i}`, META)));
+    expect(results.filter((r) => r.result === 'fail' && r.reason === 'wrong password')).toHaveLength(MAX_FAILURES_PER_PAIR);
+    expect(results.filter((r) => r.result === 'throttled')).toHaveLength(20 - MAX_FAILURES_PER_PAIR);
+    expect(calls).toHaveLength(MAX_FAILURES_PER_PAIR);
+    // The real user, elsewhere, is not stopped by them.
+    expect(await v.verify('guess@shop.example', PASSWORD, { ...META, rip: '198.51.100.1' })).toMatchObject({ result: 'ok' });
   });
 
   it('answers a reconnecting client from the cache without running scrypt again', async () => {
@@ -254,7 +261,7 @@ describe('CredentialVerifier error handling', () => {
     const { check, calls } = fakeCheck();
     const v = new CredentialVerifier(users, { checkPassword: check });
     users.failWith = new TransientError('ESTORE_BUSY', 'busy');
-    for (let i = 0; i < MAX_FAILURES_PER_LOGIN * 3; i++) {
+    for (let i = 0; i < MAX_FAILURES_PER_PAIR * 3; i++) {
       expect(await v.verify('ivy@shop.example', 'wrong', META)).toEqual({ result: 'tempfail', reason: 'store unavailable (ESTORE_BUSY)' });
     }
     expect(calls).toHaveLength(0);
@@ -273,11 +280,11 @@ describe('CredentialVerifier error handling', () => {
       users.add('jo@shop.example', 'fake$pw');
       users.failWith = storeError;
       const { logger, records } = captureLogger();
-      const v = new CredentialVerifier(users, { ...opts, logger, maxFailuresPerLogin: 1 });
+      const v = new CredentialVerifier(users, { ...opts, logger, maxFailuresPerLoginAddress: 1 });
       expect(await v.verify('jo@shop.example', 'pw', META), name).toEqual({ result: 'tempfail', reason: 'internal error' });
       expect(records.some((r) => r.includes('"level":"error"')), name).toBe(true);
       // Not counted: with a limit of 1, a counted attempt would block the next one.
-      expect(v.throttleSize, name).toEqual({ logins: 0, addresses: 0 });
+      expect(v.throttleSize, name).toEqual({ pairs: 0, addresses: 0 });
     }
   });
 
@@ -305,7 +312,7 @@ describe('CredentialVerifier error handling', () => {
 
   it('refuses nonsensical limits at construction', () => {
     const users = new FakeUsers();
-    for (const opts of [{ cacheTtlMs: 0 }, { cacheMaxEntries: -1 }, { maxFailuresPerLogin: 1.5 }, { failureWindowMs: Number.NaN }, { maxThrottleKeys: 0 }]) {
+    for (const opts of [{ cacheTtlMs: 0 }, { cacheMaxEntries: -1 }, { maxFailuresPerLoginAddress: 1.5 }, { maxFailuresPerAddress: 0 }, { failureWindowMs: Number.NaN }, { maxThrottleKeys: 0 }, { maxThrottleDelayMs: -5 }]) {
       expect(() => new CredentialVerifier(users, opts), JSON.stringify(opts)).toThrow(InvariantError);
     }
   });
@@ -315,7 +322,7 @@ describe('CredentialVerifier error handling', () => {
     const users = new FakeUsers();
     users.add('lee@shop.example', `fake$${secret}`);
     const { logger, records } = captureLogger();
-    const v = new CredentialVerifier(users, { checkPassword: fakeCheck().check, logger, maxFailuresPerLogin: 2 });
+    const v = new CredentialVerifier(users, { checkPassword: fakeCheck().check, logger, maxFailuresPerLoginAddress: 2 });
     await v.verify('lee@shop.example', secret, META); // ok
     await v.verify('lee@shop.example', secret, META); // ok, cached
     await v.verify('lee@shop.example', secret + '1', META); // wrong
@@ -328,7 +335,7 @@ describe('CredentialVerifier error handling', () => {
     await v.verify('lee3@shop.example', secret, META); // internal error
     expect(records.length).toBe(8);
     expect(records.filter((r) => r.includes(secret))).toEqual([]);
-    expect(records.map((r) => (JSON.parse(r) as { result: string }).result)).toEqual(['ok', 'ok', 'fail', 'fail', 'fail', 'fail', 'tempfail', 'tempfail']);
+    expect(records.map((r) => (JSON.parse(r) as { result: string }).result)).toEqual(['ok', 'ok', 'fail', 'fail', 'throttled', 'fail', 'tempfail', 'tempfail']);
   });
 
   it('logs logins escaped and truncated', async () => {
@@ -343,71 +350,129 @@ describe('CredentialVerifier error handling', () => {
 });
 
 describe('CredentialVerifier throttling', () => {
+  /** A sleep that only records what it was asked for (no wall-clock time passes). */
+  function recordingSleep(): { sleep: (ms: number) => Promise<void>; slept: number[] } {
+    const slept: number[] = [];
+    return {
+      slept,
+      sleep: (ms) => {
+        slept.push(ms);
+        return Promise.resolve();
+      },
+    };
+  }
+
   function setup(opts: CredentialVerifierOptions = {}) {
     const users = new FakeUsers();
     users.add('mia@shop.example', 'fake$pw');
     users.add('ned@shop.example', 'fake$pw2');
     const fake = fakeCheck();
     const clock = manualClock();
-    const v = new CredentialVerifier(users, { checkPassword: fake.check, clock: clock.now, ...opts });
-    return { users, calls: fake.calls, clock, v };
+    const { sleep, slept } = recordingSleep();
+    const v = new CredentialVerifier(users, { checkPassword: fake.check, clock: clock.now, sleep, ...opts });
+    return { users, calls: fake.calls, clock, v, slept };
   }
 
-  it(`fails fast after ${MAX_FAILURES_PER_LOGIN} failures for one login, in any letter case, even with the right password`, async () => {
+  const THROTTLED = { result: 'throttled', by: 'login+address', retryAfterMs: FAILURE_WINDOW_MS };
+  const ADDRESS_THROTTLED = { result: 'throttled', by: 'address', retryAfterMs: FAILURE_WINDOW_MS };
+
+  it(`MAX_AUTH_FAILURES_PER_LOGIN_ADDRESS: ${MAX_FAILURES_PER_PAIR} failures of one login from one address (any letter case) throttle that pair, even the right password`, async () => {
     const { v, calls, users, clock } = setup();
-    for (let i = 0; i < MAX_FAILURES_PER_LOGIN; i++) {
+    const rip = '203.0.113.5';
+    for (let i = 0; i < MAX_FAILURES_PER_PAIR - 1; i++) {
       const login = i % 2 === 0 ? 'mia@shop.example' : 'MIA@Shop.Example';
-      expect(await v.verify(login, `guess${i}`, { ...META, rip: `203.0.113.${i}` })).toEqual({ result: 'fail', reason: 'wrong password' });
+      expect(await v.verify(login, `guess${i}`, { ...META, rip })).toEqual({ result: 'fail', reason: 'wrong password' });
       clock.advance(1000);
     }
+    // One step before the limit: the next attempt is still checked.
+    expect(await v.verify('mia@shop.example', 'guess', { ...META, rip })).toEqual({ result: 'fail', reason: 'wrong password' });
     const checks = calls.length;
     const lookups = users.lookups;
-    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '203.0.113.99' })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
-    expect(await v.authVerifier('mia@SHOP.example', 'guess', { ...META, mechanism: 'PLAIN' })).toEqual({ status: 'fail' });
+    // At the limit: throttled without a check or a store read, whatever the password.
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip })).toEqual(THROTTLED);
+    expect(await v.authVerifier('mia@SHOP.example', 'guess', { ...META, rip, mechanism: 'PLAIN' })).toEqual({ status: 'tempfail' });
     expect(calls.length).toBe(checks);
     expect(users.lookups).toBe(lookups);
-    // Other logins are not affected.
-    expect(await v.verify('ned@shop.example', 'pw2', META)).toMatchObject({ result: 'ok' });
+    // The same address may still log in as someone else, and the real user elsewhere is let in.
+    expect(await v.verify('ned@shop.example', 'pw2', { ...META, rip })).toMatchObject({ result: 'ok' });
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '198.51.100.1' })).toMatchObject({ result: 'ok' });
   });
 
-  it('counts unknown users per login too, and forgets failures as they leave the sliding window', async () => {
+  it('an attacker at one address sending wrong passwords at any rate never stops the right password from another address', async () => {
+    const { v, calls } = setup();
+    const attacker = { ...META, rip: '203.0.113.66' };
+    const results = await Promise.all(Array.from({ length: 500 }, (_, i) => v.verify('mia@shop.example', `guess ${i}`, attacker)));
+    expect(results.filter((r) => r.result === 'fail')).toHaveLength(MAX_FAILURES_PER_PAIR);
+    expect(results.filter((r) => r.result === 'throttled')).toHaveLength(500 - MAX_FAILURES_PER_PAIR);
+    expect(calls).toHaveLength(MAX_FAILURES_PER_PAIR);
+    for (let round = 0; round < 3; round++) {
+      // ... and again, sequentially, between the real user's logins.
+      for (let i = 0; i < 50; i++) expect(await v.verify('mia@shop.example', `more ${i}`, attacker)).toEqual(THROTTLED);
+      expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: `198.51.100.${round}` })).toMatchObject({ result: 'ok' });
+      expect(await v.authVerifier('MIA@shop.example', 'pw', { ...META, rip: '2001:db8:9::1', mechanism: 'LOGIN' })).toEqual({
+        status: 'ok',
+        user: 'mia@shop.example',
+      });
+    }
+  });
+
+  it('guesses for one login spread over many addresses lock nobody out (no limit per login alone)', async () => {
+    const { v } = setup();
+    for (let i = 0; i < 10 * MAX_FAILURES_PER_PAIR; i++) {
+      expect(await v.verify('mia@shop.example', 'bad', { ...META, rip: `192.0.2.${i}` })).toEqual({ result: 'fail', reason: 'wrong password' });
+    }
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '198.51.100.200' })).toMatchObject({ result: 'ok' });
+  });
+
+  it('counts unknown users per pair too, and forgets failures as they leave the sliding window', async () => {
     const { v, clock } = setup();
     const login = 'ghost@shop.example';
-    for (let i = 0; i < MAX_FAILURES_PER_LOGIN; i++) {
+    for (let i = 0; i < MAX_FAILURES_PER_PAIR; i++) {
       expect(await v.verify(login, 'x', META)).toEqual({ result: 'fail', reason: 'unknown user' });
       clock.advance(60_000);
     }
     // Failures at 0, 1, 2, 3, 4 min; now 5 min: the first is exactly a window old and has left.
     clock.advance(-1);
-    expect(await v.verify(login, 'x', META)).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    expect(await v.verify(login, 'x', META)).toEqual(THROTTLED);
     clock.advance(1);
     expect(await v.verify(login, 'x', META)).toEqual({ result: 'fail', reason: 'unknown user' });
-    // Blocked again at once; blocked attempts do not extend the lock.
-    expect(await v.verify(login, 'x', META)).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    // Throttled again at once; throttled attempts do not extend the lock.
+    expect(await v.verify(login, 'x', META)).toEqual(THROTTLED);
     clock.advance(FAILURE_WINDOW_MS);
     expect(await v.verify(login, 'x', META)).toEqual({ result: 'fail', reason: 'unknown user' });
   });
 
-  it("a success resets the login's counter", async () => {
+  it("a success resets the pair's counter", async () => {
     const { v } = setup();
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < MAX_FAILURES_PER_LOGIN - 1; i++) {
+      for (let i = 0; i < MAX_FAILURES_PER_PAIR - 1; i++) {
         expect(await v.verify('mia@shop.example', 'bad', META)).toEqual({ result: 'fail', reason: 'wrong password' });
       }
       expect(await v.verify('mia@shop.example', 'pw', META)).toMatchObject({ result: 'ok' });
     }
   });
 
-  it(`fails fast after ${MAX_FAILURES_PER_ADDRESS} failures from one client address, whatever the login`, async () => {
+  it(`MAX_AUTH_FAILURES_PER_ADDRESS: ${MAX_FAILURES_PER_ADDRESS} failures from one client address, across many logins, throttle every attempt from it`, async () => {
     const { v } = setup();
     const rip = '198.51.100.7';
-    for (let i = 0; i < MAX_FAILURES_PER_ADDRESS; i++) {
-      expect(await v.verify(`user${i}@shop.example`, 'x', { ...META, rip })).toMatchObject({ result: 'fail' });
+    for (let i = 0; i < MAX_FAILURES_PER_ADDRESS - 1; i++) {
+      expect(await v.verify(`user${i}@shop.example`, 'x', { ...META, rip })).toEqual({ result: 'fail', reason: 'unknown user' });
     }
-    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    // One step before the limit: still checked.
+    expect(await v.verify('mia@shop.example', 'nope', { ...META, rip })).toEqual({ result: 'fail', reason: 'wrong password' });
+    // At the limit: every login from it, the right password included.
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip })).toEqual(ADDRESS_THROTTLED);
+    expect(await v.verify('ned@shop.example', 'pw2', { ...META, rip })).toEqual(ADDRESS_THROTTLED);
     expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '198.51.100.8' })).toMatchObject({ result: 'ok' });
     // The same address written as IPv4-mapped IPv6 is the same client.
-    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '::ffff:198.51.100.7' })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '::ffff:198.51.100.7' })).toEqual(ADDRESS_THROTTLED);
+  });
+
+  it('counts impossible logins per address (they have no pair)', async () => {
+    const { v } = setup({ maxFailuresPerAddress: 3 });
+    const rip = '198.51.100.30';
+    for (let i = 0; i < 3; i++) expect(await v.verify(`no-at-sign-${i}`, 'x', { ...META, rip })).toEqual({ result: 'fail', reason: 'invalid login' });
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip })).toEqual(ADDRESS_THROTTLED);
   });
 
   it('does not count successes against the client address', async () => {
@@ -416,18 +481,18 @@ describe('CredentialVerifier throttling', () => {
     for (let i = 0; i < MAX_FAILURES_PER_ADDRESS - 1; i++) await v.verify(`x${i}@shop.example`, 'x', { ...META, rip });
     for (let i = 0; i < 50; i++) expect(await v.verify('mia@shop.example', 'pw', { ...META, rip })).toMatchObject({ result: 'ok' });
     expect(await v.verify('last@shop.example', 'x', { ...META, rip })).toEqual({ result: 'fail', reason: 'unknown user' });
-    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip })).toEqual(ADDRESS_THROTTLED);
   });
 
   it('throttles IPv6 clients by /64', async () => {
     const { v } = setup({ maxFailuresPerAddress: 2 });
     await v.verify('a@shop.example', 'x', { ...META, rip: '2001:db8:1:2::1' });
     await v.verify('b@shop.example', 'x', { ...META, rip: '2001:0db8:0001:0002:ffff:0:0:9' });
-    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '2001:DB8:1:2:dead:beef::' })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '2001:DB8:1:2:dead:beef::' })).toEqual(ADDRESS_THROTTLED);
     expect(await v.verify('mia@shop.example', 'pw', { ...META, rip: '2001:db8:1:3::1' })).toMatchObject({ result: 'ok' });
   });
 
-  it('lets no more than the limit of parallel guesses reach the password check, one at a time', async () => {
+  it('lets no more than the limit of parallel guesses from one address reach the password check, one at a time', async () => {
     const users = new FakeUsers();
     users.add('oz@shop.example', 'fake$pw');
     let started = 0;
@@ -440,36 +505,151 @@ describe('CredentialVerifier throttling', () => {
       inFlight--;
       return false;
     };
-    const v = new CredentialVerifier(users, { checkPassword: check });
-    const results = await Promise.all(
-      Array.from({ length: 3 * MAX_FAILURES_PER_LOGIN }, (_, i) => v.verify('oz@shop.example', `g${i}`, { ...META, rip: `192.0.2.${i}` })),
-    );
-    expect(started).toBe(MAX_FAILURES_PER_LOGIN);
-    expect(maxInFlight).toBe(1); // attempts for one login are serialised
-    expect(results.filter((r) => r.result === 'fail' && r.reason === 'too many failed attempts')).toHaveLength(2 * MAX_FAILURES_PER_LOGIN);
+    const v = new CredentialVerifier(users, { checkPassword: check, sleep: () => Promise.resolve() });
+    const results = await Promise.all(Array.from({ length: 3 * MAX_FAILURES_PER_PAIR }, (_, i) => v.verify('oz@shop.example', `g${i}`, META)));
+    expect(started).toBe(MAX_FAILURES_PER_PAIR);
+    expect(maxInFlight).toBe(1); // attempts of one pair are serialised
+    expect(results.filter((r) => r.result === 'throttled')).toHaveLength(2 * MAX_FAILURES_PER_PAIR);
   });
 
-  it(`MAX_AUTH_THROTTLE_KEYS: tracks at most ${MAX_AUTH_THROTTLE_KEYS} logins and addresses, evicting the oldest`, async () => {
-    const { v } = setup({ maxFailuresPerLogin: 1, maxFailuresPerAddress: 1 });
+  it("a throttled attempt does not queue behind its pair's pending attempts, nor the real user's behind the attacker's", async () => {
+    const users = new FakeUsers();
+    users.add('pat@shop.example', 'fake$pw');
+    const gates: (() => void)[] = [];
+    // Every check waits until the test lets it go.
+    const check = (p: string, h: string): Promise<boolean> => new Promise((resolve) => gates.push(() => resolve(h === `fake$${p}`)));
+    const v = new CredentialVerifier(users, { checkPassword: check, sleep: () => Promise.resolve(), maxFailuresPerLoginAddress: 1 });
+    const attacker = { ...META, rip: '203.0.113.9' };
+    // The attacker's first guess is held in the check; its next ones queue behind it.
+    const first = v.verify('pat@shop.example', 'g0', attacker);
+    const queued = v.verify('pat@shop.example', 'g1', attacker);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(gates).toHaveLength(1);
+    // The real user from elsewhere gets a check of its own at once.
+    const real = v.verify('pat@shop.example', 'pw', { ...META, rip: '198.51.100.3' });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(gates).toHaveLength(2);
+    gates[1]!();
+    expect(await real).toMatchObject({ result: 'ok' });
+    gates[0]!();
+    expect(await first).toEqual({ result: 'fail', reason: 'wrong password' });
+    expect(await queued).toEqual(THROTTLED);
+    // Now throttled on arrival: answered without queueing and without a check.
+    expect(await v.verify('pat@shop.example', 'g2', attacker)).toEqual(THROTTLED);
+    expect(gates).toHaveLength(2);
+  });
+
+  it('holds a throttled attempt as long as a password check costs (measured), not a check of its own', async () => {
+    const users = new FakeUsers();
+    users.add('quin@shop.example', 'fake$pw');
+    // A monotonic clock the fake check moves: each check "costs" the next of these.
+    let mono = 0;
+    const costs = [170, 150, 190, 160, 180];
+    const calls: string[] = [];
+    const check = (p: string, h: string): Promise<boolean> => {
+      calls.push(h);
+      mono += costs[(calls.length - 1) % costs.length]!;
+      return Promise.resolve(h === `fake$${p}`);
+    };
+    const { sleep, slept } = recordingSleep();
+    const v = new CredentialVerifier(users, { checkPassword: check, monotonic: () => mono, sleep });
+    for (let i = 0; i < MAX_FAILURES_PER_PAIR; i++) await v.verify('quin@shop.example', `bad ${i}`, META);
+    expect(calls).toHaveLength(MAX_FAILURES_PER_PAIR);
+    const cost = v.checkCostMs!;
+    expect(cost).toBeGreaterThanOrEqual(Math.min(...costs));
+    expect(cost).toBeLessThanOrEqual(Math.max(...costs));
+    expect(await v.verify('quin@shop.example', 'pw', META)).toEqual(THROTTLED);
+    // Held for one check's measured cost; no check run.
+    expect(slept).toEqual([Math.round(cost)]);
+    expect(calls).toHaveLength(MAX_FAILURES_PER_PAIR);
+  });
+
+  it(`MAX_AUTH_THROTTLE_DELAY_MS: the hold is capped at ${MAX_AUTH_THROTTLE_DELAY_MS} ms when checks get slow`, async () => {
+    let mono = 0;
+    const costs = [MAX_AUTH_THROTTLE_DELAY_MS - 1, MAX_AUTH_THROTTLE_DELAY_MS + 1, 10 * MAX_AUTH_THROTTLE_DELAY_MS];
+    for (const c of costs) {
+      const users = new FakeUsers();
+      const { sleep, slept } = recordingSleep();
+      const check = (): Promise<boolean> => {
+        mono += c;
+        return Promise.resolve(false);
+      };
+      const v = new CredentialVerifier(users, { checkPassword: check, monotonic: () => mono, sleep, maxFailuresPerLoginAddress: 1 });
+      await v.verify('r@shop.example', 'x', META);
+      expect(await v.verify('r@shop.example', 'x', META)).toEqual(THROTTLED);
+      expect(slept, String(c)).toEqual([Math.min(c, MAX_AUTH_THROTTLE_DELAY_MS)]);
+    }
+  });
+
+  it('before any check was measured, a throttled attempt runs one check against the dummy hash (and only one at a time)', async () => {
+    const users = new FakeUsers();
+    users.add('sam@shop.example', 'fake$pw');
+    const { check, calls } = fakeCheck();
+    const { sleep, slept } = recordingSleep();
+    const v = new CredentialVerifier(users, { checkPassword: check, sleep, maxFailuresPerAddress: 2 });
+    const rip = '203.0.113.77';
+    // Impossible logins: counted, but no check, so nothing has been measured yet.
+    await v.verify('nope-1', 'x', { ...META, rip });
+    await v.verify('nope-2', 'x', { ...META, rip });
+    expect(calls).toHaveLength(0);
+    expect(v.checkCostMs).toBeNull();
+    const throttled = await Promise.all([1, 2, 3].map(() => v.verify('sam@shop.example', 'pw', { ...META, rip })));
+    expect(throttled).toEqual(Array(3).fill(ADDRESS_THROTTLED));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.startsWith('scrypt$')).toBe(true);
+    expect(slept).toEqual([]);
+    expect(v.checkCostMs).not.toBeNull();
+    // From then on, the measured cost.
+    expect(await v.verify('sam@shop.example', 'pw', { ...META, rip })).toEqual(ADDRESS_THROTTLED);
+    expect(calls).toHaveLength(1);
+    expect(slept).toHaveLength(1);
+  });
+
+  it('with real scrypt: the hold of a throttled attempt is the cost of the checks measured in this test', async () => {
+    const users = new FakeUsers();
+    users.add('tia@shop.example', hashOld);
+    const durations: number[] = [];
+    const check = async (p: string, h: string): Promise<boolean> => {
+      const t0 = performance.now();
+      const ok = await verifyPassword(p, h);
+      durations.push(performance.now() - t0);
+      return ok;
+    };
+    const { sleep, slept } = recordingSleep();
+    const v = new CredentialVerifier(users, { checkPassword: check, sleep, maxFailuresPerLoginAddress: 2 });
+    await v.verify('tia@shop.example', 'wrong 1', META);
+    await v.verify('tia@shop.example', 'wrong 2', META);
+    expect(await v.verify('tia@shop.example', PASSWORD, META)).toEqual({ ...THROTTLED });
+    expect(durations).toHaveLength(2);
+    const [a, b] = durations as [number, number];
+    const expected = a + (b - a) * 0.2;
+    expect(slept).toHaveLength(1);
+    // Same order as one real check: within a factor of two of what this test measured.
+    expect(slept[0]).toBeGreaterThan(expected / 2);
+    expect(slept[0]).toBeLessThan(expected * 2);
+  });
+
+  it(`MAX_AUTH_THROTTLE_KEYS: tracks at most ${MAX_AUTH_THROTTLE_KEYS} pairs and addresses, evicting the oldest`, async () => {
+    const { v } = setup({ maxFailuresPerLoginAddress: 1, maxFailuresPerAddress: 1 });
     expect(await v.verify('first@shop.example', 'x', { ...META, rip: '10.0.0.1' })).toEqual({ result: 'fail', reason: 'unknown user' });
-    expect(await v.verify('first@shop.example', 'x', { ...META, rip: '10.255.255.255' })).toEqual({ result: 'fail', reason: 'too many failed attempts' });
+    expect(await v.verify('first@shop.example', 'x', { ...META, rip: '10.0.0.1' })).toMatchObject({ result: 'throttled' });
     for (let i = 1; i < MAX_AUTH_THROTTLE_KEYS; i++) {
       await v.verify(`u${i}@shop.example`, 'x', { ...META, rip: `11.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` });
     }
-    expect(v.throttleSize).toEqual({ logins: MAX_AUTH_THROTTLE_KEYS, addresses: MAX_AUTH_THROTTLE_KEYS });
+    expect(v.throttleSize).toEqual({ pairs: MAX_AUTH_THROTTLE_KEYS, addresses: MAX_AUTH_THROTTLE_KEYS });
     // One more key evicts the oldest, which is `first@` / 10.0.0.1.
     await v.verify('one-more@shop.example', 'x', { ...META, rip: '10.200.0.0' });
-    expect(v.throttleSize).toEqual({ logins: MAX_AUTH_THROTTLE_KEYS, addresses: MAX_AUTH_THROTTLE_KEYS });
+    expect(v.throttleSize).toEqual({ pairs: MAX_AUTH_THROTTLE_KEYS, addresses: MAX_AUTH_THROTTLE_KEYS });
     expect(await v.verify('first@shop.example', 'x', { ...META, rip: '10.0.0.1' })).toEqual({ result: 'fail', reason: 'unknown user' });
   });
 
   it('drops tracked keys whose failures have all expired', async () => {
     const { v, clock } = setup();
     for (let i = 0; i < 100; i++) await v.verify(`old${i}@shop.example`, 'x', { ...META, rip: `10.1.0.${i}` });
-    expect(v.throttleSize).toEqual({ logins: 100, addresses: 100 });
+    expect(v.throttleSize).toEqual({ pairs: 100, addresses: 100 });
     clock.advance(FAILURE_WINDOW_MS);
     await v.verify('new@shop.example', 'x', { ...META, rip: '10.2.0.1' });
-    expect(v.throttleSize).toEqual({ logins: 1, addresses: 1 });
+    expect(v.throttleSize).toEqual({ pairs: 1, addresses: 1 });
   });
 });
 
