@@ -23,7 +23,7 @@ async function start(
   idleTimeoutMs = 0,
 ): Promise<{ server: SocketServer; port: number; records: string[] }> {
   const { logger, records } = captureLogger();
-  const server = new SocketServer({ name: 'test', idleTimeoutMs, logger, createHandler: make });
+  const server = new SocketServer({ name: 'test', idleTimeoutMs, maxConnections: 1000, logger, createHandler: make });
   servers.push(server);
   const ep = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
   if (ep.kind !== 'tcp') throw new Error('expected tcp');
