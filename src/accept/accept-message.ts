@@ -34,6 +34,10 @@
  * Metrics (ports.metrics): accepted / rejected{stage=eom,reason} / tempfailed (this step threw)
  * and the duration.
  *
+ * MIME limits (MAX_MIME_NODES, MAX_HEADER_BLOCK_BYTES) hold for every message with a body:
+ * the tracking rewrite enforces them as it reads; when it does not run (tracking off, nobody
+ * to deliver to) one counting pass does (src/transform/mime-limits.ts), before the record.
+ *
  * Throws: TransientError (store, re-injection, spool I/O: a 4xx), RejectError from the
  * transform (552 5.3.4 past a MIME limit); nothing else on purpose.
  */
@@ -44,6 +48,7 @@ import type { Acceptance, HeaderEdit, HeaderField, Rejection } from '../core/typ
 import { copySendId } from '../bounce/bounce-address.js';
 import { createBodyHasher, signatureFields, signMessage, type SigningKey } from '../dkim/signer.js';
 import { applyEditsToFields } from '../mail/header-block.js';
+import { checkMimeLimits } from '../transform/mime-limits.js';
 import { InvariantError, TransientError } from '../lib/errors.js';
 import { errorForLog, escapeLogValue } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
@@ -170,6 +175,10 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
     logger.error({ queueId: sendId, space: account.space.name, domain: senderDomain }, 'no active DKIM key for the sender domain: message deferred (451)');
     throw new TransientError('ENODKIMKEY', `no active DKIM key for ${senderDomain}`);
   }
+  if (facts.body !== null && (nothingLeft || !ports.tracking || !verdict.tracking)) {
+    // The tracking rewrite enforces the MIME limits as it reads; without it, one counting pass.
+    await checkMimeLimits(originalMessage(facts, facts.body));
+  }
   const rendered = nothingLeft ? null : await render(facts, account, verdict, setup, ports);
   const bccCopy = rendered?.copies.bccMessage && verdict.bcc !== null ? { spool: rendered.copies.bccMessage, to: verdict.bcc } : null;
   try {
@@ -223,6 +232,12 @@ async function signToCopy(
   for await (const chunk of body.read()) hasher.update(chunk);
   const headers = applyEditsToFields(facts.headers, facts.headerLeadingSpace, edits);
   return signatureFields({ headers, bodyHash: hasher.digest(), keys, time: ports.clock() });
+}
+
+/** The message as received: header block, blank line, body. */
+async function* originalMessage(facts: AcceptFacts, body: Spool): AsyncGenerator<Buffer> {
+  yield Buffer.from(facts.headers.map((f) => `${f.name}:${facts.headerLeadingSpace ? '' : ' '}${f.value}\r\n`).join('') + '\r\n', 'utf8');
+  yield* body.read();
 }
 
 /** A whole message with `fields` written above it. */

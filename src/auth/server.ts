@@ -16,6 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { silentLogger, type Logger } from '../lib/logger.js';
+import { MAX_AUTH_CONNECTIONS } from '../lib/limits.js';
 import { SocketServer } from '../lib/socket-server.js';
 import { AuthSession, type AuthMechanism, type AuthVerifier } from './session.js';
 
@@ -28,6 +29,8 @@ export interface AuthServerOptions {
   readonly mechanisms?: readonly AuthMechanism[];
   /** Default DEFAULT_AUTH_IDLE_TIMEOUT_MS; 0 disables. */
   readonly idleTimeoutMs?: number;
+  /** Most connections open at once per listener; default MAX_AUTH_CONNECTIONS. */
+  readonly maxConnections?: number;
   readonly logger?: Logger;
   /** SPID sent in the handshake. Default: process.pid. */
   readonly spid?: number;
@@ -41,6 +44,7 @@ export class AuthServer extends SocketServer {
     super({
       name: 'auth',
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_AUTH_IDLE_TIMEOUT_MS,
+      maxConnections: options.maxConnections ?? MAX_AUTH_CONNECTIONS,
       logger,
       createHandler: (ctx) => {
         const session = new AuthSession({

@@ -18,6 +18,9 @@
  *                                    bug: Postfix keeps the message and retries
  *  - No AUTH, no STARTTLS: the listener is meant for loopback (or a unix socket) only.
  *
+ * Logging: a client that hangs up (mid-message, or a socket error) is a warning without a
+ * stack; `error` only for our own faults (a bug in the intake, a failed transaction).
+ *
  * Limits: the first MAX_BOUNCE_BYTES of a message are kept (in memory) and analysed,
  * the rest is read and dropped; LMTP_IDLE_TIMEOUT_MS without a command closes the
  * connection; close() lets transactions finish for LMTP_CLOSE_GRACE_MS, then answers 421.
@@ -57,6 +60,11 @@ type Callback = (err?: Error | null) => void;
 
 function replyError(code: number, text: string): Error {
   return Object.assign(new Error(text), { responseCode: code });
+}
+
+/** smtp-server's error on the DATA stream when the peer closes the connection mid-message. */
+function isPeerHangUp(err: unknown): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === 'ECONNECTION';
 }
 
 /** Reads the first `max` + 1 bytes of the message and drops the rest. */
@@ -108,8 +116,13 @@ export class LmtpServer {
         this.#onData(stream, session).then(
           (results) => callback(null, results),
           (err: unknown) => {
-            // #onData turns every failure into a per-recipient reply; this is a last resort.
-            this.#log.error({ err: errorForLog(err) }, 'lmtp: transaction failed');
+            if (isPeerHangUp(err)) {
+              // The client's doing (Postfix gave up or was stopped): it sends the message again.
+              this.#log.warn({ session: session.id, err: errorForLog(err, false) }, 'lmtp: client closed the connection before the end of the message');
+            } else {
+              // #onData turns every failure of ours into a per-recipient reply; this is a last resort.
+              this.#log.error({ err: errorForLog(err) }, 'lmtp: transaction failed');
+            }
             callback(replyError(451, 'Temporary local problem, please try again later'));
           },
         );

@@ -33,10 +33,13 @@
  * Transport: the service itself speaks plain HTTP, so a password must only reach it over TLS
  * or over loopback. A request is served only when the connection's LOCAL address is loopback
  * (the service listens on 127.0.0.1/::1, or the request came through a local TLS proxy), or
- * the operator says a TLS-terminating proxy is in front (`trustTlsProxy`). Even then, a
- * request whose `X-Forwarded-Proto` says anything but https is refused (the proxy took it over
- * plain HTTP). Refused: 403 {"error": "..."}, before any password check. In production put
- * the API behind HTTPS (e.g. nginx/caddy with `proxy_set_header X-Forwarded-Proto $scheme`).
+ * the operator says a TLS-terminating proxy is in front (`trustTlsProxy`). Only the LAST
+ * `X-Forwarded-Proto` value counts: a proxy appends its own (or replaces the header), so the
+ * values before it are whatever the client sent. With `trustTlsProxy` every request must
+ * carry it and the last value must be https (missing: the request did not come through the
+ * proxy); without, a request that carries it is refused unless the last value is https.
+ * Refused: 403 {"error": "..."}, before any password check. In production put the API behind
+ * HTTPS (e.g. nginx/caddy with `proxy_set_header X-Forwarded-Proto $scheme`).
  *
  * Throws nothing to fastify: every handler answers itself (UsageError from the store → 400,
  * TransientError → 503, anything else → logged, 500 with a fixed body).
@@ -90,8 +93,11 @@ export function isLoopback(address: string | undefined): boolean {
 
 /** Null when the request may carry a password, else why not (the 403 text). */
 export function transportRefusal(f: TransportFacts): string | null {
-  const proto = f.forwardedProto?.split(',')[0]?.trim().toLowerCase();
-  if (proto !== undefined && proto !== '' && proto !== 'https') {
+  // The proxy's value is the last one; earlier values are the client's own.
+  const proto = f.forwardedProto?.split(',').at(-1)?.trim().toLowerCase();
+  if (proto === undefined || proto === '') {
+    if (f.trustTlsProxy) return 'the reports API needs HTTPS: this request did not come through the TLS proxy (no X-Forwarded-Proto)';
+  } else if (proto !== 'https') {
     return 'the reports API needs HTTPS (the proxy received this request over plain HTTP)';
   }
   if (f.trustTlsProxy || isLoopback(f.localAddress)) return null;
@@ -118,6 +124,12 @@ export function clientAddress(f: ClientAddressFacts): string {
   const joined = typeof f.forwardedFor === 'string' ? f.forwardedFor : f.forwardedFor.join(',');
   const last = joined.split(',').pop()?.trim() ?? '';
   return isIP(last) !== 0 ? last : socket;
+}
+
+/** Every X-Forwarded-Proto value in order, one string (several header lines joined), or undefined. */
+function forwardedProtoOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  return typeof header === 'string' ? header : header.join(', ');
 }
 
 /** login and password of a Basic Authorization header (RFC 7617), or null. */
@@ -162,7 +174,7 @@ export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions
     async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
       const refusal = transportRefusal({
         localAddress: req.socket.localAddress,
-        forwardedProto: typeof req.headers['x-forwarded-proto'] === 'string' ? req.headers['x-forwarded-proto'] : undefined,
+        forwardedProto: forwardedProtoOf(req.headers['x-forwarded-proto']),
         trustTlsProxy,
       });
       if (refusal !== null) {

@@ -45,6 +45,20 @@ export const MAX_SOCKETMAP_REQUEST = 4096;
 export const MAX_SOCKETMAP_REPLY = 100_000;
 /** Most complete socketmap requests queued behind the one being looked up (Postfix never pipelines); one more: drop. */
 export const MAX_SOCKETMAP_QUEUED_REQUESTS = 4;
+/**
+ * Most connections open at once on one listener of each socket server; one more is closed at
+ * once (and a warning logged, at most once a minute per listener). Postfix opens one milter
+ * connection per SMTP session (default_process_limit 100 smtpd processes) and keeps one
+ * policy, auth or socketmap connection per process, so these are generous; they only stop a
+ * peer from pinning every descriptor of the process.
+ */
+export const MAX_MILTER_CONNECTIONS = 1000;
+/** See MAX_MILTER_CONNECTIONS. */
+export const MAX_POLICY_CONNECTIONS = 1000;
+/** See MAX_MILTER_CONNECTIONS. */
+export const MAX_AUTH_CONNECTIONS = 1000;
+/** See MAX_MILTER_CONNECTIONS. */
+export const MAX_SOCKETMAP_CONNECTIONS = 1000;
 /** Largest milter packet we accept from the MTA (length field, which counts the command byte). Postfix sends body chunks of at most 65535 bytes. */
 export const MAX_MILTER_FRAME = 1024 * 1024;
 /** Largest payload of a milter packet we send; `b` body replacements are split into packets of this size (Postfix MILTER_CHUNK_SIZE). */

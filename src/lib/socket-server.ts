@@ -20,6 +20,12 @@
  * - A handler that throws (receive()) or rejects (run()) drops the connection at once:
  *   ProtocolError is logged as a warning with its code, anything else as an error (a bug),
  *   at debug level when the connection was already gone. Nothing is written back.
+ * - At most `maxConnections` connections per listener: one more is closed at once, before a
+ *   handler exists, and a warning says so at most once per CONNECTION_CAP_LOG_INTERVAL_MS per
+ *   listener (with the number refused since the last line), so a flood cannot flood the log.
+ * - When a stream handler's run() resolves (milter Q) the connection is over whatever the
+ *   peer still sends: the input is not read again, what was written is flushed and the
+ *   socket closed; a peer that does not take our last bytes is dropped after the close grace.
  * - close(): stop accepting; a ConnectionHandler stops being read and finishes the work in
  *   flight (whenSettled); a StreamConnectionHandler keeps reading until atRest() and sees
  *   its input end there. Both for at most `graceMs` (default `closeGraceMs`); then the
@@ -28,13 +34,16 @@
  * Throws ConfigError from listen() when the endpoint cannot be used.
  */
 import type net from 'node:net';
-import type { Endpoint } from './endpoint.js';
-import { ProtocolError } from './errors.js';
+import { formatEndpoint, type Endpoint } from './endpoint.js';
+import { ConfigError, ProtocolError } from './errors.js';
 import { errorForLog, type Logger } from './logger.js';
 import { errorCode, SocketListeners, type ListenEndpoint } from './socket-listeners.js';
 
 /** Default time close() waits for work in flight before dropping connections. */
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
+
+/** Least time between two "connection cap reached" warnings of one listener. */
+export const CONNECTION_CAP_LOG_INTERVAL_MS = 60_000;
 
 /** The per-connection protocol side (a session) that is fed bytes. */
 export interface ConnectionHandler {
@@ -81,7 +90,18 @@ export interface SocketServerOptions {
   readonly idleTimeoutMs: number;
   /** What close() waits for work in flight when not told; default DEFAULT_CLOSE_GRACE_MS. */
   readonly closeGraceMs?: number;
+  /** Most connections open at once per listener (a named constant in limits.ts); one more is closed at once. */
+  readonly maxConnections: number;
   readonly logger: Logger;
+  /** Clock for the rate limit of the cap warning; default Date.now. */
+  readonly now?: () => number;
+}
+
+/** Per listener: open connections and the state of the cap warning. */
+interface ListenerLoad {
+  open: number;
+  refused: number;
+  lastWarnAt: number | null;
 }
 
 interface Connection {
@@ -114,10 +134,14 @@ export class SocketServer {
   readonly #log: Logger;
   readonly #listeners: SocketListeners;
   readonly #connections = new Set<Connection>();
+  readonly #load = new Map<Endpoint, ListenerLoad>();
   #nextId = 1;
   #closing: Promise<void> | null = null;
 
   constructor(options: SocketServerOptions) {
+    if (!Number.isInteger(options.maxConnections) || options.maxConnections < 1) {
+      throw new ConfigError(`${options.name}: maxConnections must be a positive integer`);
+    }
     this.#options = options;
     this.#log = options.logger;
     this.#listeners = new SocketListeners(options.name, options.logger, (socket, endpoint) => this.#accept(socket, endpoint));
@@ -180,7 +204,35 @@ export class SocketServer {
     await conn.closed;
   }
 
+  /** False (and the socket destroyed, the cap warning logged at most once an interval) when the listener is full. */
+  #admit(socket: net.Socket, endpoint: Endpoint): boolean {
+    let load = this.#load.get(endpoint);
+    if (load === undefined) {
+      load = { open: 0, refused: 0, lastWarnAt: null };
+      this.#load.set(endpoint, load);
+    }
+    if (load.open < this.#options.maxConnections) {
+      load.open++;
+      const counted = load;
+      socket.once('close', () => counted.open--);
+      return true;
+    }
+    socket.destroy();
+    load.refused++;
+    const now = (this.#options.now ?? Date.now)();
+    if (load.lastWarnAt === null || now - load.lastWarnAt >= CONNECTION_CAP_LOG_INTERVAL_MS) {
+      this.#log.warn(
+        { endpoint: formatEndpoint(endpoint), maxConnections: this.#options.maxConnections, refused: load.refused },
+        `${this.#options.name}: connection cap reached; closing new connections at once`,
+      );
+      load.lastWarnAt = now;
+      load.refused = 0;
+    }
+    return false;
+  }
+
   #accept(socket: net.Socket, endpoint: Endpoint): void {
+    if (!this.#admit(socket, endpoint)) return;
     const id = this.#nextId++;
     const peer = socket.remoteAddress !== undefined ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix';
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
@@ -247,7 +299,7 @@ export class SocketServer {
     if (isStream(handler)) {
       // Several small replies per request: do not let Nagle hold them back.
       socket.setNoDelay(true);
-      conn.done = handler.run(this.#input(conn, handler)).then(() => endSocket(socket), drop);
+      conn.done = handler.run(this.#input(conn, handler)).then(() => this.#finish(conn), drop);
       return;
     }
     socket.on('drain', () => {
@@ -264,6 +316,21 @@ export class SocketServer {
         drop(err);
       }
     });
+  }
+
+  /**
+   * A stream handler is done (milter Q): nothing more is read, whatever the peer sends; what
+   * was written is flushed, then the socket closed. A peer that does not take those bytes
+   * within the close grace is dropped.
+   */
+  #finish(conn: Connection): void {
+    const { socket } = conn;
+    socket.pause();
+    endSocket(socket);
+    if (socket.destroyed) return;
+    const timer = setTimeout(() => socket.destroy(), this.#options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
   }
 
   #idle(conn: Connection): void {

@@ -63,6 +63,9 @@ export class MilterMessage {
     };
   }
 
+  /** RCPTs refused because MAX_RECIPIENTS was reached (logged once per message, at the first). */
+  recipientsRefused = 0;
+
   /** MAX_RECIPIENTS reached: no more may be added. */
   get recipientsFull(): boolean {
     return this.recipients.length >= MAX_RECIPIENTS;

@@ -16,12 +16,14 @@
  *   is closed (Postfix then applies milter_default_action);
  * - a ProtocolError (bad frame, command out of order) is logged and the connection dropped;
  *   a handler error never gets here (the session turns it into a tempfail); anything else is
- *   logged and drops only that connection; after Q the connection is ended;
+ *   logged and drops only that connection; after Q the connection is ended and nothing
+ *   more is read, whatever the MTA sends;
  * - close(): stop accepting, end connections that are between messages, let the others
  *   finish their current message, and drop what is left after `closeDeadlineMs`. The
  *   session of a dropped connection is closed when its handler call returns.
  *
- * Limits: MAX_MILTER_FRAME per packet (decode.ts); MILTER_IDLE_TIMEOUT_MS and
+ * Limits: MAX_MILTER_FRAME per packet (decode.ts); MAX_MILTER_CONNECTIONS open at once (one
+ * more is closed at once, see socket-server.ts); MILTER_IDLE_TIMEOUT_MS and
  * MILTER_CLOSE_DEADLINE_MS by default.
  *
  * Throws: ConfigError from the constructor and listen() (bad endpoint or options, address in
@@ -31,6 +33,7 @@
 
 import { parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import { ConfigError, InvariantError } from '../lib/errors.js';
+import { MAX_MILTER_CONNECTIONS } from '../lib/limits.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { DEFAULT_SOCKET_MODE, type ListenEndpoint } from '../lib/socket-listeners.js';
 import { SocketServer, type ConnectionContext, type SocketServerOptions, type StreamConnectionHandler } from '../lib/socket-server.js';
@@ -52,6 +55,8 @@ export interface MilterServerOptions {
   readonly logger?: Logger;
   readonly idleTimeoutMs?: number;
   readonly closeDeadlineMs?: number;
+  /** Most connections open at once; default MAX_MILTER_CONNECTIONS. */
+  readonly maxConnections?: number;
   /** Permission bits for a unix socket; default DEFAULT_SOCKET_MODE (0660). */
   readonly socketMode?: number;
 }
@@ -94,6 +99,7 @@ function socketServerOptions(options: MilterServerOptions): SocketServerOptions 
   return {
     name: 'milter',
     idleTimeoutMs: positive(options.idleTimeoutMs, MILTER_IDLE_TIMEOUT_MS, 'idleTimeoutMs'),
+    maxConnections: options.maxConnections ?? MAX_MILTER_CONNECTIONS,
     closeGraceMs: positive(options.closeDeadlineMs, MILTER_CLOSE_DEADLINE_MS, 'closeDeadlineMs'),
     logger,
     createHandler: (ctx: ConnectionContext) => {

@@ -30,7 +30,7 @@
  * handle() is called while a command is in flight or after close().
  */
 
-import { InvariantError, ProtocolError } from '../lib/errors.js';
+import { InvariantError, ProtocolError, RejectError } from '../lib/errors.js';
 import { errorForLog, escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
 import { MAX_HEADER_BLOCK_BYTES, MAX_RECIPIENTS } from '../lib/limits.js';
 import { SMFIC_HELO, SMFIC_MAIL, SMFIP_HDR_LEADSPC } from './constants.js';
@@ -234,7 +234,8 @@ export class MilterSession {
         const overCap = msg.recipientsFull;
         let reply: MilterReply;
         if (overCap) {
-          this.log.warn({ ...this.logCtx, limit: MAX_RECIPIENTS }, 'milter: too many recipients');
+          // One line per message: a client may send thousands of RCPTs past the cap.
+          if (++msg.recipientsRefused === 1) this.log.warn({ ...this.logCtx, limit: MAX_RECIPIENTS }, 'milter: too many recipients; refusing the rest of this message');
           if (this.expectsReply('rcpt')) reply = TOO_MANY_RCPTS_NOW;
           else {
             msg.refuse(TOO_MANY_RCPTS_MSG);
@@ -326,7 +327,10 @@ export class MilterSession {
   }
 
   private errorReply(event: string, err: unknown): MilterReply {
-    this.log.error({ ...this.logCtx, event, err: errorForLog(err) }, 'milter handler failed');
+    // A refusal of the client's message (e.g. 552 5.3.4 past a MIME limit) is the client's
+    // doing, not our fault: a warning without a stack. Anything else is ours.
+    if (err instanceof RejectError) this.log.warn({ ...this.logCtx, event, err: errorForLog(err, false) }, 'milter: message refused');
+    else this.log.error({ ...this.logCtx, event, err: errorForLog(err) }, 'milter handler failed');
     return errorAsReply(err);
   }
 

@@ -14,6 +14,7 @@
  * Throws ConfigError from listen() when an endpoint cannot be used.
  */
 import { silentLogger, type Logger } from '../lib/logger.js';
+import { MAX_POLICY_CONNECTIONS } from '../lib/limits.js';
 import { SocketServer } from '../lib/socket-server.js';
 import { PolicySession, type PolicyDecider } from './session.js';
 
@@ -24,6 +25,8 @@ export interface PolicyServerOptions {
   readonly decide: PolicyDecider;
   /** Default DEFAULT_POLICY_IDLE_TIMEOUT_MS; 0 disables. */
   readonly idleTimeoutMs?: number;
+  /** Most connections open at once per listener; default MAX_POLICY_CONNECTIONS. */
+  readonly maxConnections?: number;
   readonly logger?: Logger;
 }
 
@@ -34,6 +37,7 @@ export class PolicyServer extends SocketServer {
     super({
       name: 'policy',
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_POLICY_IDLE_TIMEOUT_MS,
+      maxConnections: options.maxConnections ?? MAX_POLICY_CONNECTIONS,
       logger,
       createHandler: (ctx) =>
         new PolicySession({

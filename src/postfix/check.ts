@@ -6,7 +6,16 @@
  * checkPostfix() is pure: it takes the parameters (name → value; a parameter missing from the
  * map has Postfix's default, POSTFIX_DEFAULTS for the ones checked here) and master.cf text
  * (raw, or `postconf -M` output; continuation lines and `-o` overrides understood).
- * runPostfixCheck() runs `postconf [-c DIR]` and `postconf [-c DIR] -M` and calls it.
+ * runPostfixCheck() runs `postconf [-c DIR]`, `postconf [-c DIR] -M` and (as root) `postfix
+ * [-c DIR] check`, calls it, and adds every warning those tools print (e.g. "unused
+ * parameter") as an error finding: a configuration Postfix itself complains about is not OK
+ * ("overriding earlier entry", what appending our main.cf gives, is a warning finding).
+ *
+ * Postfix's own tools do not parse restriction lists: smtpd finds a malformed one only when a
+ * client reaches it ("unknown smtpd restriction", 451 4.3.5 Server configuration error). So
+ * the options of `check_policy_service { endpoint, name=value, { name = value with spaces } }`
+ * are checked here the way smtpd reads them (a value with spaces needs its own braces,
+ * `name={…}` is not understood).
  *
  * Checks: enable_long_queue_ids; smtpd_milters has trxmail's milter; non_smtpd_milters has
  * not; milter_default_action tempfail; milter_protocol 6; the macros ({auth_authen} at MAIL,
@@ -138,6 +147,27 @@ function milterEndpoints(value: string): string[] {
   return listItems(value).map((i) => (i.startsWith('{') ? (listItems(i.slice(1, -1))[0] ?? '') : i).toLowerCase());
 }
 
+/**
+ * The options of each `check_policy_service { endpoint, options }` in a restriction list that
+ * smtpd cannot read: each option is `name=value` (no white space, no braces) or
+ * `{ name = value }` (the value may hold spaces).
+ */
+export function badPolicyServiceOptions(restrictions: string): string[] {
+  const items = listItems(restrictions);
+  const bad: string[] = [];
+  for (let i = 0; i + 1 < items.length; i++) {
+    if ((items[i] ?? '').toLowerCase() !== 'check_policy_service') continue;
+    const group = items[i + 1] ?? '';
+    if (!group.startsWith('{')) continue;
+    const options = listItems(group.slice(1, group.endsWith('}') ? -1 : undefined)).slice(1);
+    for (const option of options) {
+      const ok = option.startsWith('{') ? /^\{\s*[A-Za-z_]+\s*=[^{}]*\}$/.test(option) : /^[A-Za-z_]+=[^{}]*$/.test(option);
+      if (!ok) bad.push(option.length > 120 ? `${option.slice(0, 117)}...` : option);
+    }
+  }
+  return bad;
+}
+
 export function checkPostfix(postconf: Readonly<Record<string, string>>, master: string, target: PostfixCheckTarget): Finding[] {
   const findings: Finding[] = [];
   const get = (k: string): string => postconf[k] ?? POSTFIX_DEFAULTS[k] ?? '';
@@ -193,6 +223,17 @@ export function checkPostfix(postconf: Readonly<Record<string, string>>, master:
   if (!policyRe.test(policyAt)) {
     main('smtpd_recipient_restrictions', 'error', `lacks check_policy_service ${target.policy}: unauthenticated clients and foreign senders are only refused after DATA`, `smtpd_recipient_restrictions = reject_non_fqdn_recipient, check_policy_service ${target.policy}`);
   }
+  for (const param of ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions']) {
+    const bad = badPolicyServiceOptions(get(param));
+    if (bad.length > 0) {
+      main(
+        param,
+        'error',
+        `check_policy_service option(s) ${bad.map((b) => JSON.stringify(b)).join(', ')} not understood by smtpd (it answers "451 4.3.5 Server configuration error" and logs "unknown smtpd restriction" or "malformed option")`,
+        'check_policy_service { inet:host:port, timeout=10s, { default_action = 451 4.3.5 reason text } }',
+      );
+    }
+  }
   const domain = target.bounceDomain.toLowerCase();
   if (!listItems(get('relay_domains').toLowerCase()).includes(domain)) {
     main('relay_domains', 'error', `lacks the bounce domain ${target.bounceDomain}: bounces would be refused`, `relay_domains = ${target.bounceDomain}`);
@@ -235,21 +276,59 @@ const run = promisify(execFile);
 
 export const POSTCONF_BIN = '/usr/sbin/postconf';
 
-/** Runs postconf (every parameter, defaults included) and postconf -M, then checkPostfix. */
-export async function runPostfixCheck(target: PostfixCheckTarget, opts: { configDir?: string; postconf?: string } = {}): Promise<Finding[]> {
+/** Postfix's program that `postfix check` runs through (root only). */
+export const POSTFIX_CHECK_BIN = '/usr/sbin/postfix';
+
+/** The `warning: …` lines of a Postfix tool's stderr, program prefix removed, each once. */
+export function postfixWarnings(stderr: string): string[] {
+  const out = new Set<string>();
+  for (const line of stderr.split('\n')) {
+    const m = /^(?:\S+:\s+)?warning:\s+(.*)$/.exec(line.trim());
+    if (m?.[1] !== undefined) out.add(m[1].trim());
+  }
+  return [...out];
+}
+
+/**
+ * Runs postconf (every parameter, defaults included), postconf -M and, as root, postfix check;
+ * then checkPostfix, plus one error finding per warning those tools printed.
+ */
+export async function runPostfixCheck(
+  target: PostfixCheckTarget,
+  opts: { configDir?: string; postconf?: string; postfix?: string } = {},
+): Promise<Finding[]> {
   const bin = opts.postconf ?? POSTCONF_BIN;
   const base = opts.configDir === undefined ? [] : ['-c', opts.configDir];
-  const call = async (args: string[]): Promise<string> => {
+  const call = async (program: string, args: string[]): Promise<{ stdout: string; stderr: string }> => {
     try {
-      const { stdout } = await run(bin, [...base, ...args], { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 });
-      return stdout;
+      return await run(program, [...base, ...args], { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 });
     } catch (err: unknown) {
       const e = err as { stderr?: string; message?: string };
-      throw new TrxError('EPOSTCONF', `${bin} ${[...base, ...args].join(' ')} failed: ${(e.stderr || e.message || '').trim().slice(0, 300)}`, { cause: err });
+      throw new TrxError('EPOSTCONF', `${program} ${[...base, ...args].join(' ')} failed: ${(e.stderr || e.message || '').trim().slice(0, 300)}`, { cause: err });
     }
   };
-  const [params, master] = await Promise.all([call([]), call(['-M'])]);
-  return checkPostfix(parsePostconf(params), master, target);
+  const asRoot = process.getuid?.() === 0;
+  const [params, master, check] = await Promise.all([
+    call(bin, []),
+    call(bin, ['-M']),
+    asRoot ? call(opts.postfix ?? POSTFIX_CHECK_BIN, ['check']) : Promise.resolve(null),
+  ]);
+  const findings = checkPostfix(parsePostconf(params.stdout), master.stdout, target);
+  const tools: [string, string][] = [
+    ['postconf', `${params.stderr}\n${master.stderr}`],
+    ['postfix check', check?.stderr ?? ''],
+  ];
+  const seen = new Set<string>();
+  for (const [where, stderr] of tools) {
+    for (const warning of postfixWarnings(stderr)) {
+      if (seen.has(warning)) continue;
+      seen.add(warning);
+      // A setting given twice is what appending trxmail's main.cf (as the README says) does: worth a word, not a failure.
+      const severity = /overriding earlier entry/.test(warning) ? 'warning' : 'error';
+      findings.push({ where, severity, message: `Postfix warns: ${warning.slice(0, 300)}` });
+    }
+  }
+  return findings;
 }
 
 /** One line per finding: `error   main.cf smtpd_milters: ... (fix: ...)`. */

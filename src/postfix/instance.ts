@@ -118,6 +118,11 @@ export function dropService(masterCf: string, name: string): string {
   return out.join('\n');
 }
 
+/** Uncomments main.cf's `trxmail-bounce_destination_recipient_limit` (it goes with the pipe(8) service). */
+export function enablePipeLimit(mainCf: string): string {
+  return mainCf.replace(/^#(trxmail-bounce_destination_recipient_limit = )/m, '$1');
+}
+
 /** Uncomments the shipped `trxmail-bounce` pipe(8) service (its lines start with `#trxmail-bounce` and `#  `). */
 export function enablePipeService(masterCf: string): string {
   const lines = masterCf.split('\n');
@@ -189,11 +194,12 @@ export class PrivatePostfix {
     };
     const rendered = renderPostfixConfig(values);
     let shippedMaster = o.ports.bounceMx !== undefined ? rendered.masterCf : dropService(rendered.masterCf, NO_BOUNCE_MX);
+    const shippedMain = o.bounceCommand ? enablePipeLimit(rendered.mainCf) : rendered.mainCf;
     if (o.bounceCommand) shippedMaster = enablePipeService(shippedMaster);
     const shipped =
       o.endpoints.socketmap !== undefined
-        ? { mainCf: rendered.mainCf, masterCf: shippedMaster }
-        : { mainCf: withoutSocketmap(rendered.mainCf), masterCf: withoutSocketmap(shippedMaster) };
+        ? { mainCf: shippedMain, masterCf: shippedMaster }
+        : { mainCf: withoutSocketmap(shippedMain), masterCf: withoutSocketmap(shippedMaster) };
     const base: Record<string, string> = {
       compatibility_level: '3.6',
       queue_directory: this.queueDir,

@@ -17,6 +17,7 @@
 import { parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import type { ListenEndpoint } from '../lib/socket-listeners.js';
+import { MAX_SOCKETMAP_CONNECTIONS } from '../lib/limits.js';
 import { SocketServer } from '../lib/socket-server.js';
 import { SocketmapSession, type SocketmapLookup } from './session.js';
 
@@ -27,6 +28,8 @@ export interface SocketmapServerOptions {
   readonly lookup: SocketmapLookup;
   /** Default DEFAULT_SOCKETMAP_IDLE_TIMEOUT_MS; 0 disables. */
   readonly idleTimeoutMs?: number;
+  /** Most connections open at once per listener; default MAX_SOCKETMAP_CONNECTIONS. */
+  readonly maxConnections?: number;
   readonly logger?: Logger;
 }
 
@@ -37,6 +40,7 @@ export class SocketmapServer extends SocketServer {
     super({
       name: 'socketmap',
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_SOCKETMAP_IDLE_TIMEOUT_MS,
+      maxConnections: options.maxConnections ?? MAX_SOCKETMAP_CONNECTIONS,
       logger,
       createHandler: (ctx) =>
         new SocketmapSession({

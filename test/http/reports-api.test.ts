@@ -424,6 +424,21 @@ describe('transport: Basic only over loopback or behind a TLS proxy', () => {
     expect((await api(main, '/api/v1/report', ALPHA, { 'x-forwarded-proto': 'https' })).status).toBe(200);
   });
 
+  it('behind a trusted TLS proxy: 403 without X-Forwarded-Proto or when the last (proxy-appended) value is not https', async () => {
+    const proxied = await serve({ trustTlsProxy: true });
+    try {
+      const missing = await api(proxied, '/api/v1/report', ALPHA);
+      expect(missing.status).toBe(403);
+      expect(missing.headers.get('www-authenticate')).toBeNull();
+      // The client sent "https"; the proxy appended what it really got.
+      expect((await api(proxied, '/api/v1/report', ALPHA, { 'x-forwarded-proto': 'https, http' })).status).toBe(403);
+      expect((await api(proxied, '/api/v1/report', ALPHA, { 'x-forwarded-proto': 'http, https' })).status).toBe(200);
+      expect((await api(proxied, '/api/v1/report', ALPHA, { 'x-forwarded-proto': 'https' })).status).toBe(200);
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('transportRefusal / isLoopback', () => {
     expect(transportRefusal({ localAddress: '127.0.0.1', forwardedProto: undefined, trustTlsProxy: false })).toBeNull();
     expect(transportRefusal({ localAddress: '::ffff:127.0.0.1', forwardedProto: undefined, trustTlsProxy: false })).toBeNull();
@@ -432,9 +447,15 @@ describe('transport: Basic only over loopback or behind a TLS proxy', () => {
     expect(transportRefusal({ localAddress: '2001:db8::1', forwardedProto: undefined, trustTlsProxy: false })).toMatch(/HTTPS/);
     expect(transportRefusal({ localAddress: undefined, forwardedProto: undefined, trustTlsProxy: false })).toMatch(/HTTPS/);
     expect(transportRefusal({ localAddress: '192.0.2.10', forwardedProto: 'https', trustTlsProxy: true })).toBeNull();
-    expect(transportRefusal({ localAddress: '192.0.2.10', forwardedProto: undefined, trustTlsProxy: true })).toBeNull();
     expect(transportRefusal({ localAddress: '192.0.2.10', forwardedProto: 'http', trustTlsProxy: true })).toMatch(/plain HTTP/);
-    expect(transportRefusal({ localAddress: '127.0.0.1', forwardedProto: 'http, https', trustTlsProxy: false })).toMatch(/plain HTTP/);
+    // Behind the proxy: its value is the last one; missing means the request bypassed it.
+    expect(transportRefusal({ localAddress: '192.0.2.10', forwardedProto: undefined, trustTlsProxy: true })).toMatch(/did not come through/);
+    expect(transportRefusal({ localAddress: '192.0.2.10', forwardedProto: '', trustTlsProxy: true })).toMatch(/did not come through/);
+    expect(transportRefusal({ localAddress: '127.0.0.1', forwardedProto: undefined, trustTlsProxy: true })).toMatch(/did not come through/);
+    expect(transportRefusal({ localAddress: '192.0.2.10', forwardedProto: 'https, http', trustTlsProxy: true })).toMatch(/plain HTTP/);
+    expect(transportRefusal({ localAddress: '192.0.2.10', forwardedProto: 'http, https', trustTlsProxy: true })).toBeNull();
+    expect(transportRefusal({ localAddress: '127.0.0.1', forwardedProto: 'https,http', trustTlsProxy: false })).toMatch(/plain HTTP/);
+    expect(transportRefusal({ localAddress: '127.0.0.1', forwardedProto: 'http, https', trustTlsProxy: false })).toBeNull();
     expect(isLoopback('127.8.9.10')).toBe(true);
     expect(isLoopback('128.0.0.1')).toBe(false);
     expect(isLoopback('::2')).toBe(false);

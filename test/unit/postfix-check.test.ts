@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkPostfix, formatFindings, parseMaster, parsePostconf, runPostfixCheck } from '../../src/postfix/check.js';
+import { badPolicyServiceOptions, checkPostfix, formatFindings, parseMaster, parsePostconf, postfixWarnings, runPostfixCheck } from '../../src/postfix/check.js';
 import { postfixTemplateDir, renderTemplate } from '../../src/postfix/templates.js';
 import { TARGET } from '../helpers/postfix-check-target.js';
 
@@ -73,6 +73,20 @@ const variants: Variant[] = [
   ['relay restrictions default', 'main.cf smtpd_relay_restrictions', { smtpd_relay_restrictions: null }],
   ['no policy service', 'main.cf smtpd_recipient_restrictions', { smtpd_recipient_restrictions: 'reject_non_fqdn_recipient' }],
   ['policy service elsewhere', 'main.cf smtpd_recipient_restrictions', { smtpd_recipient_restrictions: 'check_policy_service inet:127.0.0.1:88920' }],
+  [
+    // Postfix 3.7 smtpd: unknown smtpd restriction: "{451 4.3.5 …}" (the template before the fix).
+    'policy default_action in braces after =',
+    'main.cf smtpd_recipient_restrictions',
+    {
+      smtpd_recipient_restrictions: `reject_non_fqdn_recipient, check_policy_service { ${TARGET.policy}, timeout=10s, default_action={451 4.3.5 trxmail policy service unavailable - try again later} }`,
+    },
+  ],
+  [
+    // Postfix 3.7 smtpd: fatal: malformed option: missing '=' after attribute name.
+    'policy default_action with spaces, no braces',
+    'main.cf smtpd_recipient_restrictions',
+    { smtpd_recipient_restrictions: `reject_non_fqdn_recipient, check_policy_service { ${TARGET.policy}, timeout=10s, default_action = 451 4.3.5 try later }` },
+  ],
   ['bounce domain not relayed', 'main.cf relay_domains', { relay_domains: 'other.example' }],
   ['bounce domain not routed', 'main.cf transport_maps', { transport_maps: 'inline:{ other.example=lmtp:inet:127.0.0.1:8894 }' }],
   ['no transport maps', 'main.cf transport_maps', { transport_maps: '' }],
@@ -102,6 +116,29 @@ describe('checkPostfix on broken variants', () => {
       expect(formatFindings(findings)).toContain(where);
     });
   }
+});
+
+describe('check_policy_service options as smtpd reads them', () => {
+  it('accepts name=value and { name = value with spaces }', () => {
+    expect(badPolicyServiceOptions('check_policy_service { inet:127.0.0.1:1, timeout=10s, { default_action = 451 4.3.5 try later } }, permit')).toEqual([]);
+    expect(badPolicyServiceOptions('check_policy_service inet:127.0.0.1:1, reject')).toEqual([]);
+  });
+
+  it('names each option smtpd cannot read', () => {
+    expect(badPolicyServiceOptions('check_policy_service { inet:127.0.0.1:1, default_action={451 4.3.5 x} }')).toEqual(['default_action={451 4.3.5 x}']);
+    expect(badPolicyServiceOptions('check_policy_service { inet:127.0.0.1:1, default_action=451 4.3.5 }')).toEqual(['4.3.5']);
+    expect(badPolicyServiceOptions('check_policy_service { inet:127.0.0.1:1, timeout = 10s }')).toEqual(['timeout', '=', '10s']);
+  });
+});
+
+describe('Postfix tool warnings', () => {
+  it('takes each warning line once, program prefix removed', () => {
+    const stderr =
+      '/usr/sbin/postconf: warning: /etc/postfix/main.cf: unused parameter: x_limit=1\n' +
+      'postconf: warning: /etc/postfix/main.cf: unused parameter: x_limit=1\n' +
+      'postfix/postfix-script: warning: group or other writable: /etc/postfix/./main.cf\nnot a warning\n';
+    expect(postfixWarnings(stderr)).toEqual(['/etc/postfix/main.cf: unused parameter: x_limit=1', 'group or other writable: /etc/postfix/./main.cf']);
+  });
 });
 
 describe('postfix-check without postconf', () => {

@@ -23,7 +23,7 @@ async function start(
   idleTimeoutMs = 0,
 ): Promise<{ server: SocketServer; port: number; records: string[] }> {
   const { logger, records } = captureLogger();
-  const server = new SocketServer({ name: 'test', idleTimeoutMs, logger, createHandler: make });
+  const server = new SocketServer({ name: 'test', idleTimeoutMs, maxConnections: 1000, logger, createHandler: make });
   servers.push(server);
   const ep = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
   if (ep.kind !== 'tcp') throw new Error('expected tcp');
@@ -67,6 +67,77 @@ describe('SocketServer with a stream handler', () => {
     const text = await c.closed;
     expect(text.length).toBe(big.length + 1);
     expect(text.endsWith('a!')).toBe(true);
+  });
+
+  it('after run() resolves, reads nothing more and drops a peer that does not take our last bytes within the close grace', async () => {
+    const { logger } = captureLogger();
+    const server = new SocketServer({
+      name: 'test',
+      idleTimeoutMs: 0,
+      closeGraceMs: 100,
+      maxConnections: 10,
+      logger,
+      createHandler: (ctx) =>
+        stream(async (input) => {
+          for await (const chunk of input) {
+            // The last reply is larger than the socket buffers; not awaited, as a reply
+            // that fit under the high-water mark would not be.
+            void Promise.resolve(ctx.write(Buffer.alloc(64 * 1024 * 1024 + chunk.length, 0x61))).catch(() => undefined);
+            return;
+          }
+        }),
+    });
+    servers.push(server);
+    const ep = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    if (ep.kind !== 'tcp') throw new Error('expected tcp');
+    // A half-open peer that never reads and keeps sending.
+    const peer = net.connect({ port: ep.port, host: ep.host, allowHalfOpen: true });
+    peer.on('error', () => undefined);
+    await new Promise((resolve) => peer.once('connect', resolve));
+    peer.pause();
+    peer.write('q');
+    peer.write(Buffer.alloc(4096, 0x7a));
+    await expect.poll(() => server.connectionCount, { timeout: 5_000 }).toBe(0);
+    peer.destroy();
+  });
+
+  it('closes connections over maxConnections at once; one warning per interval with the count refused', async () => {
+    const { logger, records } = captureLogger();
+    let now = 1_000_000;
+    const server = new SocketServer({
+      name: 'test',
+      idleTimeoutMs: 0,
+      maxConnections: 1,
+      logger,
+      now: () => now,
+      createHandler: () => stream(async (input) => {
+        for await (const chunk of input) if (chunk.includes('.')) return;
+      }),
+    });
+    servers.push(server);
+    const ep = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    if (ep.kind !== 'tcp') throw new Error('expected tcp');
+    const target = { host: '127.0.0.1', port: ep.port };
+    const first = await connectClient(target);
+    await expect.poll(() => server.connectionCount).toBe(1);
+    const burst = await Promise.all([connectClient(target), connectClient(target), connectClient(target)]);
+    await Promise.all(burst.map((c) => c.closed));
+    const capLines = (): { refused: number }[] =>
+      records.map((r) => JSON.parse(r) as { msg: string; refused: number }).filter((r) => r.msg === 'test: connection cap reached; closing new connections at once');
+    expect(capLines()).toHaveLength(1);
+    now += 59_999;
+    await (await connectClient(target)).closed;
+    expect(capLines()).toHaveLength(1);
+    now += 1;
+    await (await connectClient(target)).closed;
+    expect(capLines().map((l) => l.refused)).toEqual([1, 4]);
+    expect(server.connectionCount).toBe(1);
+    first.socket.write('.');
+    await first.closed;
+    await expect.poll(() => server.connectionCount).toBe(0);
+    const again = await connectClient(target);
+    await expect.poll(() => server.connectionCount).toBe(1);
+    again.socket.destroy();
   });
 
   it('drops the connection when run() rejects, with a warning for a ProtocolError', async () => {

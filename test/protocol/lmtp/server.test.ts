@@ -174,6 +174,25 @@ describe('LMTP listener', () => {
     c.destroy();
   });
 
+  it('a client hanging up mid-message is one warning without a stack, not an error', async () => {
+    const { intake, calls } = scriptedIntake(() => ignoredResult);
+    const ep = await serve(intake);
+    for (const hangUp of ['end', 'destroy'] as const) {
+      const c = await RawLmtpClient.connect({ port: portOf(ep) });
+      await c.reply();
+      await c.command('LHLO relay.trxmail.test');
+      await c.command('MAIL FROM:<>');
+      await c.command(`RCPT TO:<r@${BOUNCE_DOMAIN}>`);
+      expect((await c.command('DATA')).code).toBe(354);
+      c.write('Subject: cut\r\n\r\npart of a bou');
+      c[hangUp]();
+      await expect.poll(() => logs.filter((l) => l.msg === 'lmtp: client closed the connection before the end of the message').length).toBe(hangUp === 'end' ? 1 : 2);
+    }
+    expect(logs.filter((l) => l.level === 'error')).toEqual([]);
+    expect(JSON.stringify(logs)).not.toContain('stack');
+    expect(calls).toHaveLength(0);
+  });
+
   it(`takes MAX_LMTP_RECIPIENTS (${MAX_LMTP_RECIPIENTS}) recipients; one more gets 452 4.5.3`, async () => {
     const { intake, calls } = scriptedIntake(() => ignoredResult);
     const ep = await serve(intake);

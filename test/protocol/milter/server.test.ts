@@ -287,6 +287,47 @@ describe('MilterServer over TCP', () => {
     await expect.poll(() => r.calls.slice(-2)).toEqual(['abort', 'close']);
   });
 
+  it('closes the connection after Q whatever the MTA sends next', async () => {
+    const r = recorder();
+    const { server, ep } = await start(() => r.handler);
+    if (ep.kind !== 'tcp') throw new Error('expected tcp');
+    // A half-open peer: it never closes its side, so only our close ends the connection.
+    const s = net.connect({ port: ep.port, host: ep.host, allowHalfOpen: true });
+    await new Promise((resolve) => s.once('connect', resolve));
+    s.on('data', () => undefined);
+    s.on('error', () => undefined);
+    const ended = new Promise<void>((resolve) => s.once('end', () => resolve()));
+    s.write(Buffer.concat([mta.O(), mta.Q(), Buffer.from('\0\0\0\x05Xgarbage after quit')]));
+    await ended;
+    await expect.poll(() => server.connectionCount).toBe(0);
+    expect(r.calls).toEqual(['close']);
+    s.destroy();
+  });
+
+  it('closes connections over maxConnections at once and logs the cap once for a burst', async () => {
+    const log = spyLogger();
+    const { server, ep } = await start(() => recorder().handler, { maxConnections: 2, logger: log });
+    const kept = [await MtaClient.connect(ep), await MtaClient.connect(ep)];
+    for (const c of kept) {
+      c.send(mta.O());
+      expect(await c.read(1)).toEqual([HEAD[0]]);
+    }
+    const over = await Promise.all(Array.from({ length: 5 }, () => MtaClient.connect(ep)));
+    await Promise.all(over.map((c) => c.closed));
+    const capLines = log.warn.mock.calls.filter((call) => call[1] === 'milter: connection cap reached; closing new connections at once');
+    expect(capLines).toHaveLength(1);
+    expect(server.connectionCount).toBe(2);
+    // The connections under the cap still work; one closing makes room for a new one.
+    kept[0]!.send(mta.Q());
+    await kept[0]!.closed;
+    await expect.poll(() => server.connectionCount).toBe(1);
+    const next = await MtaClient.connect(ep);
+    next.send(mta.O());
+    expect(await next.read(1)).toEqual([HEAD[0]]);
+    kept[1]!.send(mta.C('h', '4', 25, '192.0.2.1'));
+    expect(await kept[1]!.read(1)).toEqual(['c']);
+  });
+
   it('closes a connection that stays idle past idleTimeoutMs', async () => {
     const log = spyLogger();
     const r = recorder();

@@ -739,6 +739,39 @@ describe('limits', () => {
     expect(r.contexts[0]!.recipients).toHaveLength(MAX_RECIPIENTS);
   });
 
+  it('logs one warning per transaction for the recipients over the cap, however many', async () => {
+    const log = spyLogger();
+    const over = (n: number): Buffer[] => Array.from({ length: MAX_RECIPIENTS + n }, (_, i) => mta.R(`<r${i}@d.example>`));
+    const r = recorder();
+    const res = await run(
+      r.handler,
+      [mta.O(), mta.C('h', '4', 25, '1.2.3.4'), mta.M('<a@b>'), ...over(500), mta.A(), mta.M('<a@b>'), ...over(3), mta.E()],
+      { logger: log },
+    );
+    expect(res.out.filter((x) => x === 'y:452 4.5.3 Too many recipients')).toHaveLength(503);
+    // Two transactions over the cap: two lines, nothing at error level.
+    const lines = [...log.warn.mock.calls, ...log.info.mock.calls, ...log.error.mock.calls];
+    expect(lines.map((c) => c[1])).toEqual([
+      'milter: too many recipients; refusing the rest of this message',
+      'milter: too many recipients; refusing the rest of this message',
+    ]);
+    expect(log.error).not.toHaveBeenCalled();
+  });
+
+  it("logs a refusal of the client's message (552 from the accept step) as a warning without a stack", async () => {
+    const log = spyLogger();
+    const r = recorder();
+    r.handler.eom = () => {
+      throw new RejectError('EMAXLEN', { code: 552, enhanced: '5.3.4', text: 'Message has too many MIME parts' });
+    };
+    const res = await run(r.handler, [...upToE, mta.E()], { logger: log });
+    expect(res.out.at(-1)).toBe('y:552 5.3.4 Message has too many MIME parts');
+    expect(log.error).not.toHaveBeenCalled();
+    expect(log.warn).toHaveBeenCalledTimes(1);
+    expect(JSON.stringify(log.warn.mock.calls[0])).toContain('EMAXLEN');
+    expect(JSON.stringify(log.warn.mock.calls[0])).not.toContain('stack');
+  });
+
   it('without rcpt() (NR_RCPT), too many recipients refuses the message at end-of-message', async () => {
     const rcpts = Array.from({ length: MAX_RECIPIENTS + 1 }, (_, i) => mta.R(`<r${i}@d.example>`));
     const r = recorder({ omit: ['rcpt'] });

@@ -20,7 +20,8 @@ import { pythonVerifyMany } from '../../helpers/dkim-python.js';
 import { reinjectTo } from '../../../src/accept/reinject.js';
 import { decodeBounceAddress, encodeBounceAddress } from '../../../src/bounce/bounce-address.js';
 import type { HeaderField } from '../../../src/core/types.js';
-import { TransientError } from '../../../src/lib/errors.js';
+import { RejectError, TransientError } from '../../../src/lib/errors.js';
+import { MAX_MIME_NODES } from '../../../src/lib/limits.js';
 import { silentLogger } from '../../../src/lib/logger.js';
 import { Spool } from '../../../src/lib/spool.js';
 import { createMetrics, type TrxMetrics } from '../../../src/metrics/metrics.js';
@@ -205,6 +206,30 @@ describe('acceptMessage', () => {
     expect(o.removeRecipients).toEqual([]);
     expect(o.headerEdits).toContainEqual({ op: 'delete', name: 'X-Mxm-Flags' });
     expect(sink.messages).toHaveLength(0);
+    expect(spoolFiles()).toEqual([]);
+  });
+
+  it(`refuses more than MAX_MIME_NODES (${MAX_MIME_NODES}) MIME parts with 552 5.3.4 also without tracking (X-Mxm-Flags: 0), recording nothing`, async () => {
+    const multipart = (parts: number): Buffer => Buffer.from(`${'--b\r\nContent-Type: text/plain\r\n\r\npart\r\n'.repeat(parts)}--b--\r\n`);
+    const mixed = [
+      { name: 'From', value: 'News <someone@elsewhere.example>' },
+      { name: 'To', value: 'Reader <reader@example.net>' },
+      { name: 'Subject', value: 'Hello' },
+      { name: 'MIME-Version', value: '1.0' },
+      { name: 'Content-Type', value: 'multipart/mixed; boundary="b"' },
+      { name: 'X-Mxm-Flags', value: '0' },
+    ];
+    // The root counts: MAX_MIME_NODES - 1 parts fit, one more does not.
+    const fits = await facts({ headers: mixed, body: await bodySpool(multipart(MAX_MIME_NODES - 1)) });
+    expect((await acceptMessage(fits, ports())).kind).toBe('accept');
+    const over = await facts({ headers: mixed, body: await bodySpool(multipart(MAX_MIME_NODES)) });
+    const err = await acceptMessage(over, ports()).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RejectError);
+    expect((err as RejectError).reply).toEqual({ code: 552, enhanced: '5.3.4', text: 'Message has too many MIME parts' });
+    expect(await store.getSend(over.sendId, account.space.id)).toBeNull();
     expect(spoolFiles()).toEqual([]);
   });
 

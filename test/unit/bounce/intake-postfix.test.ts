@@ -37,7 +37,7 @@ describe('shipped Postfix configuration: bounce intake', () => {
     // The customers' return-path hosts come from trxmail's socketmap (no reload per customer).
     expect(mainCf).toContain('relay_domains = bounces.example.com, socketmap:inet:127.0.0.1:8895:relay\n');
     expect(mainCf).toContain('transport_maps = inline:{ bounces.example.com=lmtp:inet:127.0.0.1:8894 }, socketmap:inet:127.0.0.1:8895:transport\n');
-    expect(mainCf).toContain('trxmail-bounce_destination_recipient_limit = 1\n');
+    expect(mainCf).toContain('\n#trxmail-bounce_destination_recipient_limit = 1\n');
   });
 
   it('has a separate bounce-MX listener: STARTTLS optional, no SASL, no milter, bounce domain only', () => {
