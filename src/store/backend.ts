@@ -20,6 +20,7 @@
  */
 import type { SuppressionList } from '../core/types.js';
 import type { FromDefault, Space, User } from './account-store.js';
+import type { DeliveryCursor } from './delivery-cursor-store.js';
 import type { DkimAlgorithm, DkimKey, DomainAuth, DomainCheckStatus } from './domain-auth-store.js';
 import type { ListEntry } from './list-store.js';
 import type {
@@ -38,6 +39,7 @@ export interface StoreBackend {
   readonly sends: SendBackend;
   readonly outbox: OutboxBackend;
   readonly domainAuth: DomainAuthBackend;
+  readonly cursors: CursorBackend;
   /** Releases the database; called once. */
   close(): Promise<void>;
 }
@@ -313,4 +315,22 @@ export interface DomainAuthBackend {
     detailJson: string,
     deliveryFor: (previous: DomainCheckStatus) => DeliveryRecord | null,
   ): Promise<DomainCheckStatus | null>;
+}
+
+// ---- delivery cursors ----------------------------------------------------------------------
+
+export interface CursorRecord {
+  readonly path: string;
+  /** Decimal digits. */
+  readonly dev: string;
+  /** Decimal digits. */
+  readonly ino: string;
+  readonly offset: number;
+  readonly savedAtMs: number;
+}
+
+export interface CursorBackend {
+  getCursor(path: string): Promise<DeliveryCursor | null>;
+  /** Inserts or replaces the row of `cursor.path`. */
+  upsertCursor(cursor: CursorRecord): Promise<void>;
 }

@@ -15,7 +15,7 @@ import {
   MAX_WEBHOOK_BATCH,
   MAX_WEBHOOK_ERROR_LENGTH,
 } from '../../src/lib/limits.js';
-import type { AccountBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
+import type { AccountBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
 import { NeutralStore } from '../../src/store/neutral/neutral-store.js';
 import type { NewSend, SendRecipient, Store } from '../../src/store/store.js';
 
@@ -48,6 +48,7 @@ function fake(answers: Answers = {}): { store: Store; calls: Call[] } {
     sends: part<SendBackend>('sends'),
     outbox: part<OutboxBackend>('outbox'),
     domainAuth: part<DomainAuthBackend>('domainAuth'),
+    cursors: part<CursorBackend>('cursors'),
     close: () => {
       calls.push({ method: 'close', args: [] });
       return Promise.resolve();

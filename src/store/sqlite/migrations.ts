@@ -249,6 +249,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_outbox_space ON webhook_outbox (space_id, status, id);
     `,
   },
+  {
+    version: 5,
+    name: 'delivery cursors: where the maillog follower stopped reading',
+    // One row per log path (src/delivery/maillog-follower.ts): the identity of the file read
+    // (st_dev, st_ino as decimal text: inode numbers may not fit a double) and the offset just
+    // past the last line fully processed. Written after each batch of lines, read at start.
+    sql: `
+      CREATE TABLE delivery_cursors (
+        path     TEXT    PRIMARY KEY,
+        dev      TEXT    NOT NULL CHECK (dev GLOB '[0-9]*'),
+        ino      TEXT    NOT NULL CHECK (ino GLOB '[0-9]*'),
+        offset   INTEGER NOT NULL CHECK (offset >= 0),
+        saved_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */
