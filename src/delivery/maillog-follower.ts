@@ -29,10 +29,28 @@
  * still deferred into 'bounced' with kind 'soft' (no Bounce list entry).
  *
  * The follower polls (every MAILLOG_POLL_MS): stat, read what was appended since the last
- * offset, split into lines. A file that shrank was truncated (read again from 0); a new file
- * under the path (rotation) is read from 0 after the rest of the old one. It starts at the end
- * of the file (outcomes logged while trxmail was not running are not recorded; bounces still
- * arrive as DSNs, which Postfix queues until the intake takes them).
+ * offset, split into lines. A file that shrank was truncated (copytruncate: read again from
+ * 0); a new file under the path (rotation by rename + create) is read from 0 after the rest of
+ * the old one, which is still open (read by its descriptor, so by its inode).
+ *
+ * The read position is remembered in the store (DeliveryCursorStore): the file's identity
+ * (st_dev, st_ino) and the offset just past the last line fully processed, saved after each
+ * batch (one read of up to READ_CHUNK bytes, and when another file is opened) — not per line,
+ * so the writes are bounded by the bytes read, not the lines. At start it resumes there:
+ *  - the same file is at the path: from the saved offset (from 0 when the file is now shorter:
+ *    truncated while trxmail was down);
+ *  - another file is at the path (rotated while down): the saved file is looked for as
+ *    `<path>.0` and `<path>.1` (logrotate, newsyslog and savelog names) by its dev + inode;
+ *    found, its rest is read, then the new file from 0; not found (rotated more than twice,
+ *    or compressed), a warning, and the new file from 0.
+ * A line cut by a stop is read again whole (the offset is that of its start).
+ * Without a saved position (first start) it starts at the end of the file, as before the
+ * position was kept: a log that predates trxmail holds no trxmail sends, and a replay of a
+ * large old log at the first start would only cost time (`fromStart` reads from 0).
+ * Known gap: the queue ids are remembered in memory only, so a delivery line whose qmgr
+ * `from=` line was read before a restart is ignored ('unknown-queue-id'); Postfix logs
+ * `from=` again at each delivery attempt, so only the attempt in progress at the restart is
+ * concerned.
  *
  * Limits: MAX_MAILLOG_QUEUE_IDS remembered queue ids (an lru-cache; the one whose `from=` line
  * came longest ago is forgotten first; a queue id is forgotten at `removed`),
@@ -44,6 +62,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import { decodeBounceAddress, sendOfBounceId, type BounceDomains } from '../bounce/bounce-address.js';
 import { TransientError } from '../lib/errors.js';
@@ -81,7 +100,7 @@ export interface MaillogFollowerOptions {
   /** Share the intake's recorder so both serialise per send. */
   readonly recorder?: DeliveryRecorder;
   readonly pollMs?: number;
-  /** Read the file from its beginning instead of its current end (tests, replays). */
+  /** Read the file from its beginning instead of the saved position or its current end (tests, replays). */
   readonly fromStart?: boolean;
   /** Default MAX_MAILLOG_QUEUE_IDS; a positive integer (lru-cache throws a TypeError otherwise). */
   readonly maxQueueIds?: number;
@@ -97,6 +116,25 @@ export interface ProcessedLine {
   readonly ignored: string | null;
 }
 
+/** Emitted ('position') after the read position was saved in the store. */
+export interface SavedPosition {
+  readonly dev: string;
+  readonly ino: string;
+  readonly offset: number;
+}
+
+/** Names under which a rotated log is looked for when the saved file is no longer at the path. */
+export const ROTATED_SUFFIXES: readonly string[] = ['.0', '.1'];
+
+async function statOrNull(file: string): Promise<BigIntStats | null> {
+  try {
+    return await stat(file, { bigint: true });
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 export class MaillogFollower extends EventEmitter {
   readonly #o: MaillogFollowerOptions;
   readonly #log: Logger;
@@ -106,8 +144,15 @@ export class MaillogFollower extends EventEmitter {
   /** Ordered by `from=` line only: lookups peek, so they do not keep a queue id alive. */
   readonly #queue: LRUCache<string, QueuedSend>;
   #fh: FileHandle | null = null;
-  #ino = -1;
+  /** Identity of the open file (decimal st_dev, st_ino). */
+  #dev = '';
+  #ino = '';
+  /** Next byte to read. */
   #offset = 0;
+  /** Just past the last line fully processed (what is saved). */
+  #done = 0;
+  /** `dev:ino:done` last saved. */
+  #savedKey = '';
   #partial: Buffer[] = [];
   #partialBytes = 0;
   #skipping = false;
@@ -132,16 +177,29 @@ export class MaillogFollower extends EventEmitter {
     return this.#queue.size;
   }
 
-  /** Starts following; resolves once the starting offset is fixed (the end of the file, unless fromStart). */
+  /**
+   * Starts following; resolves once the starting offset is fixed (the saved position, else
+   * the end of the file; 0 with fromStart). Rejects when the store cannot be read.
+   */
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
-    await this.#reopenIfNeeded(!this.#o.fromStart);
+    try {
+      const cursor = this.#o.fromStart ? null : await this.#o.store.getDeliveryCursor(this.#o.path);
+      if (cursor === null) await this.#reopenIfNeeded(!this.#o.fromStart);
+      else await this.#resume(cursor);
+      await this.#savePosition();
+    } catch (err: unknown) {
+      this.#running = false;
+      await this.#fh?.close().catch(() => undefined);
+      this.#fh = null;
+      throw err;
+    }
     this.#loop = this.#run();
-    this.#log.info({ path: escapeLogValue(this.#o.path), offset: this.#offset }, 'maillog: following');
+    this.#log.info({ path: escapeLogValue(this.#o.path), ino: this.#ino, offset: this.#offset }, 'maillog: following');
   }
 
-  /** Stops after the line in hand; resolves when the loop has ended and the file is closed. */
+  /** Stops after the line in hand; resolves when the loop has ended, the position is saved and the file closed. */
   async stop(): Promise<void> {
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
@@ -149,8 +207,61 @@ export class MaillogFollower extends EventEmitter {
     this.#wake?.();
     await this.#loop;
     this.#loop = null;
+    await this.#savePosition();
     await this.#fh?.close().catch(() => undefined);
     this.#fh = null;
+  }
+
+  /** Opens the file of the saved position (at the path, or rotated beside it) at its offset. */
+  async #resume(cursor: { dev: string; ino: string; offset: number }): Promise<void> {
+    this.#first = false;
+    const candidates = [this.#o.path, ...ROTATED_SUFFIXES.map((s) => this.#o.path + s)];
+    for (const file of candidates) {
+      const st = await statOrNull(file);
+      if (st === null || String(st.dev) !== cursor.dev || String(st.ino) !== cursor.ino) continue;
+      await this.#openFile(file, cursor.offset);
+      if (Number(st.size) < cursor.offset) {
+        this.#log.info({ path: escapeLogValue(file) }, 'maillog: file shorter than the saved position (truncated while stopped); reading from the start');
+        this.#setPosition(0);
+      }
+      if (file !== this.#o.path) this.#log.info({ path: escapeLogValue(file), offset: this.#offset }, 'maillog: log rotated while stopped; reading the rest of the old file first');
+      else this.#log.info({ offset: this.#offset }, 'maillog: resuming at the saved position');
+      return;
+    }
+    this.#log.warn(
+      { path: escapeLogValue(this.#o.path), ino: cursor.ino },
+      'maillog: the file read before is no longer at the path nor rotated beside it; reading the current one from the start (lines in between are not recorded)',
+    );
+    await this.#reopenIfNeeded(false);
+  }
+
+  async #openFile(file: string, offset: number): Promise<void> {
+    this.#fh = await open(file, 'r');
+    const fst = await this.#fh.stat({ bigint: true });
+    this.#dev = String(fst.dev);
+    this.#ino = String(fst.ino);
+    this.#setPosition(offset);
+  }
+
+  #setPosition(offset: number): void {
+    this.#offset = offset;
+    this.#done = offset;
+    this.#dropPartial();
+  }
+
+  /** Saves the position when it changed; a failure is logged and the next batch saves again. */
+  async #savePosition(): Promise<void> {
+    if (this.#fh === null) return;
+    const position: SavedPosition = { dev: this.#dev, ino: this.#ino, offset: this.#done };
+    const key = `${position.dev}:${position.ino}:${position.offset}`;
+    if (key === this.#savedKey) return;
+    try {
+      await this.#o.store.saveDeliveryCursor({ path: this.#o.path, ...position, savedAt: this.#clock() });
+      this.#savedKey = key;
+      this.emit('position', position);
+    } catch (err: unknown) {
+      this.#log.warn({ err: errorForLog(err, false) }, 'maillog: cannot save the read position; saved again after the next batch');
+    }
   }
 
   #pause(ms: number): Promise<void> {
@@ -179,35 +290,31 @@ export class MaillogFollower extends EventEmitter {
    * the old one is read to its end first by the caller). `atEnd`: start at the current size.
    */
   async #reopenIfNeeded(atEnd: boolean): Promise<boolean> {
-    let st;
-    try {
-      st = await stat(this.#o.path);
-    } catch (err: unknown) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        this.#first = false;
-        return false;
-      }
-      throw err;
+    const st = await statOrNull(this.#o.path);
+    if (st === null) {
+      this.#first = false;
+      return false;
     }
-    if (this.#fh !== null && st.ino === this.#ino) {
-      if (st.size < this.#offset) {
+    if (this.#fh !== null && String(st.ino) === this.#ino && String(st.dev) === this.#dev) {
+      if (Number(st.size) < this.#offset) {
         this.#log.info({ path: escapeLogValue(this.#o.path) }, 'maillog: file truncated; reading from the start');
-        this.#offset = 0;
-        this.#dropPartial();
+        this.#setPosition(0);
       }
       return false;
     }
     if (this.#fh !== null) {
+      // Lines may have been appended to the old file between the caller's drain and the stat
+      // that saw the new one: read it to its end once more before letting it go.
+      await this.#drain();
+      if (!this.#running) return false;
       this.#log.info({ path: escapeLogValue(this.#o.path) }, 'maillog: file replaced (rotated); reading the new one from the start');
       await this.#fh.close().catch(() => undefined);
       this.#fh = null;
       this.#dropPartial();
     }
-    this.#fh = await open(this.#o.path, 'r');
-    const fst = await this.#fh.stat();
-    this.#ino = fst.ino;
+    await this.#openFile(this.#o.path, 0);
     // Only the file found at start is joined at its end; a file that appears later is new.
-    this.#offset = atEnd && this.#first ? fst.size : 0;
+    if (atEnd && this.#first) this.#setPosition(Number((await this.#fh!.stat({ bigint: true })).size));
     this.#first = false;
     return true;
   }
@@ -221,7 +328,10 @@ export class MaillogFollower extends EventEmitter {
   async #readAvailable(): Promise<void> {
     // Drain the open file first: after a rotation its last lines are still to be read.
     await this.#drain();
-    if (await this.#reopenIfNeeded(false)) await this.#drain();
+    if (await this.#reopenIfNeeded(false)) {
+      await this.#savePosition();
+      await this.#drain();
+    }
   }
 
   async #drain(): Promise<void> {
@@ -229,15 +339,18 @@ export class MaillogFollower extends EventEmitter {
     if (fh === null) return;
     const buf = Buffer.alloc(READ_CHUNK);
     while (this.#running) {
-      const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, this.#offset);
+      const base = this.#offset;
+      const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, base);
       if (bytesRead === 0) return;
       this.#offset += bytesRead;
-      await this.#feed(buf.subarray(0, bytesRead));
+      await this.#feed(buf.subarray(0, bytesRead), base);
+      // One batch: the lines of this read.
+      await this.#savePosition();
     }
   }
 
-  /** Splits bytes into lines (LF), bounded by MAX_MAILLOG_LINE_BYTES, and handles each. */
-  async #feed(chunk: Buffer): Promise<void> {
+  /** Splits bytes (read at file offset `base`) into lines (LF), bounded by MAX_MAILLOG_LINE_BYTES, and handles each. */
+  async #feed(chunk: Buffer, base: number): Promise<void> {
     let start = 0;
     while (start < chunk.length && this.#running) {
       const lf = chunk.indexOf(0x0a, start);
@@ -258,22 +371,24 @@ export class MaillogFollower extends EventEmitter {
       start = lf + 1;
       if (this.#skipping) {
         this.#skipping = false;
+        this.#done = base + start;
         continue;
       }
       const line = Buffer.concat(this.#partial, this.#partialBytes).toString('utf8');
       this.#partial = [];
       this.#partialBytes = 0;
-      await this.#handleWithRetry(line);
+      if (await this.#handleWithRetry(line)) this.#done = base + start;
     }
   }
 
-  async #handleWithRetry(line: string): Promise<void> {
+  /** True once the line was handled (or skipped after an error); false when stopped first. */
+  async #handleWithRetry(line: string): Promise<boolean> {
     let wait = this.#pollMs;
     while (this.#running) {
       try {
         const done = await this.handleLine(line);
         this.emit('processed', done);
-        return;
+        return true;
       } catch (err: unknown) {
         if (err instanceof TransientError) {
           this.#log.warn({ err: errorForLog(err, false), retryMs: wait }, 'maillog: store unavailable; retrying the line');
@@ -284,9 +399,10 @@ export class MaillogFollower extends EventEmitter {
         }
         this.#log.error({ err: errorForLog(err), line: escapeLogValue(line, 200) }, 'maillog: line skipped after an error');
         this.emit('processed', { line, record: null, actions: [], ignored: 'error' } satisfies ProcessedLine);
-        return;
+        return true;
       }
     }
+    return false;
   }
 
   /**
