@@ -455,6 +455,15 @@ describe('MaillogFollower: the read position in the store', () => {
     expect(lines.some((l) => l.level === 'warn' && l.msg.includes('no longer at the path'))).toBe(true);
   });
 
+  it(`a line over MAX_MAILLOG_LINE_BYTES is skipped and counted as processed: the position moves past it`, async () => {
+    const f = await start();
+    await mark(f, 'before-long');
+    appendFileSync(file, `${'y'.repeat(MAX_MAILLOG_LINE_BYTES + 1)}\n`);
+    await mark(f, 'after-long');
+    await f.stop();
+    expect((await db.store.getDeliveryCursor(file))?.offset).toBe(statSync(file).size);
+  });
+
   it('a failed save is logged and does not stop the follower; the next batch saves', async () => {
     let failing = true;
     const store = new Proxy(db.store, {
