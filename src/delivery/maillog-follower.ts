@@ -52,6 +52,18 @@
  * `from=` again at each delivery attempt, so only the attempt in progress at the restart is
  * concerned.
  *
+ * Phantom sends: a send is recorded at end of message, before Postfix queues it; when the milter
+ * link drops right then, Postfix refuses the message and its queue id never appears in the
+ * log. The follower notes each send whose qmgr `from=` line it reads (store.noteSendInLog), and,
+ * when it has read the log to its end, at most every NOT_QUEUED_CHECK_MS, marks not-queued the
+ * sends received more than NOT_QUEUED_AFTER_MS ago that were never noted and are still
+ * 'queued' (store.markNotQueued; left out of report counts, visible in `sends show` and the
+ * API). Only sends received since `followingSince` are considered: the time since which the log
+ * has been read without a gap (kept in the cursor across restarts; reset to now at a first
+ * start, a copytruncate, or a saved file that could not be found), taken after the start offset
+ * was fixed, so every line about such a send lies after that offset. Only a node that runs the
+ * follower decides (a node without `maillog:` never marks anything).
+ *
  * Limits: MAX_MAILLOG_QUEUE_IDS remembered queue ids (an lru-cache; the one whose `from=` line
  * came longest ago is forgotten first; a queue id is forgotten at `removed`),
  * MAX_MAILLOG_LINE_BYTES per line (longer: skipped).
@@ -67,7 +79,7 @@ import { LRUCache } from 'lru-cache';
 import { decodeBounceAddress, sendOfBounceId, type BounceDomains } from '../bounce/bounce-address.js';
 import { TransientError } from '../lib/errors.js';
 import type { HmacKey } from '../lib/hmac-keys.js';
-import { MAX_MAILLOG_LINE_BYTES, MAX_MAILLOG_QUEUE_IDS } from '../lib/limits.js';
+import { MAX_MAILLOG_LINE_BYTES, MAX_MAILLOG_QUEUE_IDS, MAX_NOT_QUEUED_BATCH } from '../lib/limits.js';
 import { parseMaillogLine, type MaillogRecord } from './maillog-line.js';
 import { errorForLog, escapeLogValue, type Logger } from '../lib/logger.js';
 import type { Send, SendRecipient, Store } from '../store/store.js';
@@ -77,6 +89,10 @@ import { DeliveryRecorder, matchRecipient, sameAddress, type Clock, type IntakeA
 export const MAILLOG_POLL_MS = 1000;
 /** Longest pause between retries of a line while the store is down (ms). */
 export const MAILLOG_MAX_RETRY_MS = 30_000;
+/** A send whose queue id has not appeared in the log this long after it was received was never queued (ms). */
+export const NOT_QUEUED_AFTER_MS = 60 * 60_000;
+/** Least time between two not-queued checks (ms). */
+export const NOT_QUEUED_CHECK_MS = 60_000;
 /** Bytes read from the log per read call. */
 const READ_CHUNK = 64 * 1024;
 
@@ -104,6 +120,10 @@ export interface MaillogFollowerOptions {
   readonly fromStart?: boolean;
   /** Default MAX_MAILLOG_QUEUE_IDS; a positive integer (lru-cache throws a TypeError otherwise). */
   readonly maxQueueIds?: number;
+  /** Default NOT_QUEUED_AFTER_MS (not a trxmail.yaml key: tests). */
+  readonly notQueuedAfterMs?: number;
+  /** Default NOT_QUEUED_CHECK_MS. */
+  readonly notQueuedCheckMs?: number;
 }
 
 /** Emitted ('processed') after each complete line was handled. */
@@ -151,8 +171,12 @@ export class MaillogFollower extends EventEmitter {
   #offset = 0;
   /** Just past the last line fully processed (what is saved). */
   #done = 0;
-  /** `dev:ino:done` last saved. */
+  /** `dev:ino:done:since` last saved. */
   #savedKey = '';
+  /** Since when the log has been read without a gap; null until the start position is fixed. */
+  #followingSince: Date | null = null;
+  /** Clock time (ms) of the last not-queued check. */
+  #lastCheckMs = Number.NEGATIVE_INFINITY;
   #partial: Buffer[] = [];
   #partialBytes = 0;
   #skipping = false;
@@ -188,6 +212,8 @@ export class MaillogFollower extends EventEmitter {
       const cursor = this.#o.fromStart ? null : await this.#o.store.getDeliveryCursor(this.#o.path);
       if (cursor === null) await this.#reopenIfNeeded(!this.#o.fromStart);
       else await this.#resume(cursor);
+      // After the offset is fixed: a send received from now on is logged after it.
+      this.#followingSince ??= this.#clock();
       await this.#savePosition();
     } catch (err: unknown) {
       this.#running = false;
@@ -213,7 +239,7 @@ export class MaillogFollower extends EventEmitter {
   }
 
   /** Opens the file of the saved position (at the path, or rotated beside it) at its offset. */
-  async #resume(cursor: { dev: string; ino: string; offset: number }): Promise<void> {
+  async #resume(cursor: { dev: string; ino: string; offset: number; followingSince: Date }): Promise<void> {
     this.#first = false;
     const candidates = [this.#o.path, ...ROTATED_SUFFIXES.map((s) => this.#o.path + s)];
     for (const file of candidates) {
@@ -223,6 +249,9 @@ export class MaillogFollower extends EventEmitter {
       if (Number(st.size) < cursor.offset) {
         this.#log.info({ path: escapeLogValue(file) }, 'maillog: file shorter than the saved position (truncated while stopped); reading from the start');
         this.#setPosition(0);
+        // What was copied away before the truncation was not read: a gap.
+      } else {
+        this.#followingSince = cursor.followingSince;
       }
       if (file !== this.#o.path) this.#log.info({ path: escapeLogValue(file), offset: this.#offset }, 'maillog: log rotated while stopped; reading the rest of the old file first');
       else this.#log.info({ offset: this.#offset }, 'maillog: resuming at the saved position');
@@ -251,12 +280,13 @@ export class MaillogFollower extends EventEmitter {
 
   /** Saves the position when it changed; a failure is logged and the next batch saves again. */
   async #savePosition(): Promise<void> {
-    if (this.#fh === null) return;
+    if (this.#fh === null || this.#followingSince === null) return;
     const position: SavedPosition = { dev: this.#dev, ino: this.#ino, offset: this.#done };
-    const key = `${position.dev}:${position.ino}:${position.offset}`;
+    const followingSince = this.#followingSince;
+    const key = `${position.dev}:${position.ino}:${position.offset}:${followingSince.getTime()}`;
     if (key === this.#savedKey) return;
     try {
-      await this.#o.store.saveDeliveryCursor({ path: this.#o.path, ...position, savedAt: this.#clock() });
+      await this.#o.store.saveDeliveryCursor({ path: this.#o.path, ...position, followingSince, savedAt: this.#clock() });
       this.#savedKey = key;
       this.emit('position', position);
     } catch (err: unknown) {
@@ -299,6 +329,8 @@ export class MaillogFollower extends EventEmitter {
       if (Number(st.size) < this.#offset) {
         this.#log.info({ path: escapeLogValue(this.#o.path) }, 'maillog: file truncated; reading from the start');
         this.#setPosition(0);
+        // Lines written between the last read and the truncation were not read: a gap.
+        if (this.#followingSince !== null) this.#followingSince = this.#clock();
       }
       return false;
     }
@@ -331,6 +363,31 @@ export class MaillogFollower extends EventEmitter {
     if (await this.#reopenIfNeeded(false)) {
       await this.#savePosition();
       await this.#drain();
+    }
+    // Read to the end: every line about a send received before now has been seen.
+    if (this.#running && this.#fh !== null) await this.#checkNotQueued();
+  }
+
+  /** Marks the phantom sends (see the header); at most every notQueuedCheckMs; emits 'not-queued' with the ids. */
+  async #checkNotQueued(): Promise<void> {
+    const since = this.#followingSince;
+    const now = this.#clock();
+    if (since === null || now.getTime() - this.#lastCheckMs < (this.#o.notQueuedCheckMs ?? NOT_QUEUED_CHECK_MS)) return;
+    const afterMs = this.#o.notQueuedAfterMs ?? NOT_QUEUED_AFTER_MS;
+    try {
+      const ids = await this.#o.store.markNotQueued({
+        receivedSince: since,
+        receivedBefore: new Date(now.getTime() - afterMs),
+        at: now,
+        reason: `not queued by Postfix: its queue id did not appear in the log within ${Math.round(afterMs / 60_000)} min of being received (refused at end of message?)`,
+        limit: MAX_NOT_QUEUED_BATCH,
+      });
+      // A full batch: more may wait, check again at the next poll.
+      if (ids.length < MAX_NOT_QUEUED_BATCH) this.#lastCheckMs = now.getTime();
+      if (ids.length > 0) this.#log.warn({ sends: ids.length, first: ids[0] }, 'maillog: sends never queued by Postfix marked not-queued');
+      this.emit('not-queued', ids);
+    } catch (err: unknown) {
+      this.#log.warn({ err: errorForLog(err, false) }, 'maillog: the not-queued check failed; tried again later');
     }
   }
 
@@ -422,6 +479,8 @@ export class MaillogFollower extends EventEmitter {
         if (!decoded.ok) return none(record.sender === '' ? 'null-sender' : `sender-${decoded.reason}`);
         const { sendId, bccCopy } = sendOfBounceId(decoded.sendId);
         const known = this.#queue.peek(record.queueId);
+        // The send's message is in Postfix's queue: never a phantom (once per queue id and run).
+        if (!known && !bccCopy) await this.#o.store.noteSendInLog(sendId, record.time ?? this.#clock());
         this.#queue.set(record.queueId, { spaceId: decoded.spaceId, sendId, bccCopy, deferred: known?.deferred ?? new Set() });
         return none(null);
       }

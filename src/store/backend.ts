@@ -218,6 +218,10 @@ export interface SendBackend {
   updateRecipientStatus(sendId: string, addressKey: string, status: RecipientStatus, detail: string | null): Promise<boolean>;
   /** The new event's id, or 'unknown-send' (nothing written); the delivery only when the space has a webhook. */
   insertEvent(event: EventRecord, delivery: DeliveryRecord | null): Promise<number | 'unknown-send'>;
+  /** Sets the log time of the send unless set; true when it was set now. */
+  setSendInLog(sendId: string, atMs: number): Promise<boolean>;
+  /** In one transaction: selects (received_at in [sinceMs, beforeMs), never in the log, not marked, status 'queued'; oldest first, at most limit) and marks; the ids. */
+  markNotQueued(sinceMs: number, beforeMs: number, atMs: number, reason: string, limit: number): Promise<string[]>;
   /** By `at`, then insertion. */
   listEvents(sendId: string): Promise<SendEvent[]>;
   /** Counts of 'opened' and 'clicked' events of these sends (distinct, non-empty), by send, type and machine. */
@@ -326,6 +330,7 @@ export interface CursorRecord {
   /** Decimal digits. */
   readonly ino: string;
   readonly offset: number;
+  readonly followingSinceMs: number;
   readonly savedAtMs: number;
 }
 

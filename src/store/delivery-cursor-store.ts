@@ -22,6 +22,12 @@ export interface DeliveryCursor {
   readonly ino: string;
   /** Bytes of that file fully processed (the start of the next line to read). */
   readonly offset: number;
+  /**
+   * Since when the log has been read without a gap (the position found at start was that of
+   * the previous run, or the first start's end of file): sends received since then have
+   * every Postfix line about them read.
+   */
+  readonly followingSince: Date;
   readonly savedAt: Date;
 }
 

@@ -59,6 +59,7 @@ export type {
   EventType,
   NewSend,
   NewSendEvent,
+  NotQueuedCheck,
   RecipientStatus,
   ReportCounts,
   ReportFilter,

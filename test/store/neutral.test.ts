@@ -250,12 +250,12 @@ describe("neutral layer: the backend's findings become UsageErrors", () => {
 describe('neutral layer: delivery cursors', () => {
   it('checks path, file identity, offset and date before the backend, and passes the time as milliseconds', async () => {
     const { store, calls } = fake();
-    await expect(store.saveDeliveryCursor({ path: '/l', dev: '1', ino: 'abc', offset: 0, savedAt: T })).rejects.toThrow(UsageError);
-    await expect(store.saveDeliveryCursor({ path: '/l', dev: '1', ino: '2', offset: Number.MAX_SAFE_INTEGER + 1, savedAt: T })).rejects.toThrow(UsageError);
+    await expect(store.saveDeliveryCursor({ path: '/l', dev: '1', ino: 'abc', offset: 0, followingSince: T, savedAt: T })).rejects.toThrow(UsageError);
+    await expect(store.saveDeliveryCursor({ path: '/l', dev: '1', ino: '2', offset: Number.MAX_SAFE_INTEGER + 1, followingSince: T, savedAt: T })).rejects.toThrow(UsageError);
     await expect(store.getDeliveryCursor('')).rejects.toThrow(UsageError);
     expect(calls).toEqual([]);
-    await store.saveDeliveryCursor({ path: '/l', dev: '2049', ino: '131', offset: 7, savedAt: T });
-    expect(calls).toEqual([{ method: 'cursors.upsertCursor', args: [{ path: '/l', dev: '2049', ino: '131', offset: 7, savedAtMs: T.getTime() }] }]);
+    await store.saveDeliveryCursor({ path: '/l', dev: '2049', ino: '131', offset: 7, followingSince: new Date(5), savedAt: T });
+    expect(calls).toEqual([{ method: 'cursors.upsertCursor', args: [{ path: '/l', dev: '2049', ino: '131', offset: 7, followingSinceMs: 5, savedAtMs: T.getTime() }] }]);
   });
 });
 

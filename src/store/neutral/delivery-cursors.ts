@@ -39,6 +39,7 @@ export class NeutralDeliveryCursors implements DeliveryCursorStore {
       dev: checkFileNumber(cursor.dev, 'dev'),
       ino: checkFileNumber(cursor.ino, 'ino'),
       offset: checkCount(cursor.offset, 'delivery cursor offset'),
+      followingSinceMs: toMs(cursor.followingSince, 'followingSince'),
       savedAtMs: toMs(cursor.savedAt, 'savedAt'),
     });
   }

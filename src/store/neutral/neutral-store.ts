@@ -88,6 +88,8 @@ export class NeutralStore implements Store {
   readonly report: Store['report'] = (filter, groupBy) => this.live(() => this.sends.report(filter, groupBy));
   readonly updateRecipientStatus: Store['updateRecipientStatus'] = (sendId, address, status, detail) =>
     this.live(() => this.sends.updateRecipientStatus(sendId, address, status, detail));
+  readonly noteSendInLog: Store['noteSendInLog'] = (sendId, at) => this.live(() => this.sends.noteSendInLog(sendId, at));
+  readonly markNotQueued: Store['markNotQueued'] = (check) => this.live(() => this.sends.markNotQueued(check));
   readonly addEvent: Store['addEvent'] = (event) => this.live(() => this.sends.addEvent(event));
   readonly listEvents: Store['listEvents'] = (sendId) => this.live(() => this.sends.listEvents(sendId));
   readonly eventCounts: Store['eventCounts'] = (sendIds) => this.live(() => this.sends.eventCounts(sendIds));

@@ -15,15 +15,17 @@ interface CursorRow {
   dev: string;
   ino: string;
   offset: number;
+  following_since: number;
   saved_at: number;
 }
 
 function prepare(db: Database.Database) {
   return {
-    get: db.prepare<[string], CursorRow>('SELECT path, dev, ino, offset, saved_at FROM delivery_cursors WHERE path = ?'),
-    upsert: db.prepare<[string, string, string, number, number]>(
-      'INSERT INTO delivery_cursors (path, dev, ino, offset, saved_at) VALUES (?, ?, ?, ?, ?) ' +
-        'ON CONFLICT (path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino, offset = excluded.offset, saved_at = excluded.saved_at',
+    get: db.prepare<[string], CursorRow>('SELECT path, dev, ino, offset, following_since, saved_at FROM delivery_cursors WHERE path = ?'),
+    upsert: db.prepare<[string, string, string, number, number, number]>(
+      'INSERT INTO delivery_cursors (path, dev, ino, offset, following_since, saved_at) VALUES (?, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino, offset = excluded.offset, ' +
+        'following_since = excluded.following_since, saved_at = excluded.saved_at',
     ),
   };
 }
@@ -38,13 +40,20 @@ export class SqliteDeliveryCursors implements CursorBackend {
   getCursor(path: string): Promise<DeliveryCursor | null> {
     return this.db.run(() => {
       const r = this.sql.get.get(path);
-      return r === undefined ? null : { path: r.path, dev: r.dev, ino: r.ino, offset: r.offset, savedAt: new Date(r.saved_at) };
+      return r === undefined ? null : {
+            path: r.path,
+            dev: r.dev,
+            ino: r.ino,
+            offset: r.offset,
+            followingSince: new Date(r.following_since),
+            savedAt: new Date(r.saved_at),
+          };
     });
   }
 
   upsertCursor(c: CursorRecord): Promise<void> {
     return this.db.run(() => {
-      this.sql.upsert.run(c.path, c.dev, c.ino, c.offset, c.savedAtMs);
+      this.sql.upsert.run(c.path, c.dev, c.ino, c.offset, c.followingSinceMs, c.savedAtMs);
     });
   }
 }
