@@ -3,12 +3,13 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BounceIntake } from '../../../src/bounce/intake.js';
 import { DeliveryRecorder } from '../../../src/delivery/recorder.js';
-import { MaillogFollower, type ProcessedLine, type SavedPosition } from '../../../src/delivery/maillog-follower.js';
+import { MaillogFollower, NOT_QUEUED_AFTER_MS, type ProcessedLine, type SavedPosition } from '../../../src/delivery/maillog-follower.js';
 import { TransientError } from '../../../src/lib/errors.js';
 import { MAX_MAILLOG_LINE_BYTES, MAX_MAILLOG_QUEUE_IDS } from '../../../src/lib/limits.js';
 import { silentLogger } from '../../../src/lib/logger.js';
 import type { Store } from '../../../src/store/store.js';
 import {
+  AT,
   BOUNCE_DOMAIN,
   KEYS,
   OTHER_KEYS,
@@ -482,5 +483,85 @@ describe('MaillogFollower: the read position in the store', () => {
     const saved = new Promise<SavedPosition>((resolve) => f.once('position', resolve));
     await mark(f, 'after-recovery');
     expect((await saved).offset).toBe(statSync(file).size);
+  });
+});
+
+describe('MaillogFollower: sends Postfix never queued (phantoms)', () => {
+  const HOUR = 60 * 60_000;
+  let now = AT.getTime();
+  beforeEach(() => {
+    now = AT.getTime();
+  });
+  const make = (logger = silentLogger): MaillogFollower => {
+    const f = new MaillogFollower({ path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger, clock: () => new Date(now), pollMs: 5, notQueuedCheckMs: 0 });
+    follower = f;
+    return f;
+  };
+  /**
+   * The ids marked by the next two checks to end: the second certainly began after this call
+   * (after the clock was moved); the first may have too.
+   */
+  const nextCheck = async (f: MaillogFollower): Promise<string[]> => {
+    const one = (): Promise<string[]> => new Promise((resolve) => f.once('not-queued', resolve));
+    return [...(await one()), ...(await one())];
+  };
+  const sendAt = (id: string, offsetMs: number): Promise<unknown> => db.send(id, `${id.toLowerCase()}@example.org`, null, { receivedAt: new Date(AT.getTime() + offsetMs) });
+
+  it(`marks a send whose queue id never appeared in the log NOT_QUEUED_AFTER_MS (${NOT_QUEUED_AFTER_MS} ms) after it was received, only if received while following`, async () => {
+    await sendAt('EarlyQidX', -1000);
+    const f = make();
+    await f.start();
+    expect((await db.store.getDeliveryCursor(file))?.followingSince).toEqual(AT);
+    await sendAt('PhantomQX', 1000);
+    await sendAt('QueuedQXX', 2000);
+    const from = lineWith(f, 'QueuedQXX: from=');
+    appendFileSync(file, qmgrFrom('QueuedQXX', bounceAddress(db.space.id, 'QueuedQXX')));
+    await from;
+
+    now = AT.getTime() + HOUR - 1;
+    expect(await nextCheck(f)).toEqual([]);
+    now = AT.getTime() + 2 * HOUR;
+    expect(await nextCheck(f)).toEqual(['PhantomQX']);
+    expect(await nextCheck(f)).toEqual([]);
+
+    const phantom = await db.store.getSend('PhantomQX', db.space.id);
+    expect(phantom?.notQueued?.at).toEqual(new Date(AT.getTime() + 2 * HOUR));
+    expect(phantom?.notQueued?.reason).toMatch(/not queued by Postfix: its queue id did not appear in the log within 60 min/);
+    expect((await db.store.getSend('QueuedQXX', db.space.id))?.notQueued).toBeUndefined();
+    expect((await db.store.getSend('EarlyQidX', db.space.id))?.notQueued).toBeUndefined();
+    const [total] = await db.store.report({ spaceId: db.space.id }, null);
+    expect(total?.sends).toBe(2);
+  });
+
+  it('keeps "following since" across a restart that resumes, and starts it again after a gap', async () => {
+    const f = make();
+    await f.start();
+    await f.stop();
+    now = AT.getTime() + 10 * 60_000;
+    const g = make();
+    await g.start();
+    expect((await db.store.getDeliveryCursor(file))?.followingSince).toEqual(AT);
+    await sendAt('WhileUpQX', 1000);
+    now = AT.getTime() + 2 * HOUR;
+    expect(await nextCheck(g)).toEqual(['WhileUpQX']);
+    await g.stop();
+    // Rotated twice while down: the lines in between are lost, so is the guarantee.
+    renameSync(file, `${file}.2`);
+    writeFileSync(file, '');
+    now = AT.getTime() + 3 * HOUR;
+    const h = make();
+    await h.start();
+    expect((await db.store.getDeliveryCursor(file))?.followingSince).toEqual(new Date(AT.getTime() + 3 * HOUR));
+  });
+
+  it('the BCC copy (its own queue id) in the log does not count: the send\'s own message was never queued', async () => {
+    await db.send('BccOnlyQX', 'to@example.org', 'bcc@example.org', { receivedAt: new Date(AT.getTime() + 1000) });
+    const f = make();
+    await f.start();
+    const from = lineWith(f, 'BccCopyQX: from=');
+    appendFileSync(file, qmgrFrom('BccCopyQX', bounceAddress(db.space.id, 'BccOnlyQX', { bccCopy: true })));
+    await from;
+    now = AT.getTime() + 2 * HOUR;
+    expect(await nextCheck(f)).toEqual(['BccOnlyQX']);
   });
 });
