@@ -47,10 +47,11 @@
  * Without a saved position (first start) it starts at the end of the file, as before the
  * position was kept: a log that predates trxmail holds no trxmail sends, and a replay of a
  * large old log at the first start would only cost time (`fromStart` reads from 0).
- * Known gap: the queue ids are remembered in memory only, so a delivery line whose qmgr
- * `from=` line was read before a restart is ignored ('unknown-queue-id'); Postfix logs
- * `from=` again at each delivery attempt, so only the attempt in progress at the restart is
- * concerned.
+ * Queue ids are remembered in memory; a delivery line whose qmgr `from=` line was read
+ * before a restart is matched through the store: the send with that id whose `from=` line was
+ * noted (Send.loggedAt). The untracked BCC copy (its own queue id) is not: its delivery line
+ * is then ignored ('unknown-queue-id'); Postfix logs `from=` again at each delivery attempt,
+ * so only the attempt in progress at the restart is concerned.
  *
  * Phantom sends: a send is recorded at end of message, before Postfix queues it; when the milter
  * link drops right then, Postfix refuses the message and its queue id never appears in the
@@ -493,7 +494,15 @@ export class MaillogFollower extends EventEmitter {
 
   async #sendOf(queueId: string): Promise<{ q: QueuedSend; send: Send } | string> {
     const q = this.#queue.peek(queueId);
-    if (!q) return 'unknown-queue-id';
+    if (!q) {
+      // Its from= line may have been read before a restart: a send with this id whose from=
+      // line was read (and its bounce address checked) then is the main message.
+      const logged = await this.#o.store.getSend(queueId, null);
+      if (logged?.loggedAt === undefined) return 'unknown-queue-id';
+      const known: QueuedSend = { spaceId: logged.spaceId, sendId: logged.id, bccCopy: false, deferred: new Set() };
+      this.#queue.set(queueId, known);
+      return { q: known, send: logged };
+    }
     const send = await this.#o.store.getSend(q.sendId, q.spaceId);
     if (send === null) return 'unknown-send';
     return { q, send };

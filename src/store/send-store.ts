@@ -57,6 +57,11 @@ export interface Send extends NewSend {
    * message): when that was decided and why. Such a send is left out of report counts.
    */
   readonly notQueued?: { readonly at: Date; readonly reason: string };
+  /**
+   * Present once the qmgr `from=` line of its message (HMAC-checked bounce address) was read
+   * from Postfix's log (noteSendInLog): when that line was logged.
+   */
+  readonly loggedAt?: Date;
 }
 
 /** What markNotQueued looks at: sends received in [receivedSince, receivedBefore) never seen in the log. */

@@ -41,6 +41,7 @@ interface SendRow {
   status: SendStatus;
   not_queued_at: number | null;
   not_queued_reason: string | null;
+  log_seen_at: number | null;
 }
 interface RecipientRow {
   send_id: string;
@@ -61,7 +62,7 @@ interface EventRow {
 
 const SEND_COLS =
   's.id, s.space_id, s.user_id, s.mail_from, s.envelope_sender, s.from_addr, s.to_addr, s.bcc, ' +
-  's.discarded, s.tags, s.flags, s.flags_source, s.received_at, s.status, s.not_queued_at, s.not_queued_reason';
+  's.discarded, s.tags, s.flags, s.flags_source, s.received_at, s.status, s.not_queued_at, s.not_queued_reason, s.log_seen_at';
 const RECIPIENT_COLS = 'send_id, address, role, status, suppressed_by, detail';
 const EVENT_COLS = 'id, send_id, recipient, type, at, detail';
 
@@ -87,6 +88,7 @@ function sendFrom(r: SendRow, recipients: SendRecipient[]): Send {
     recipients,
     status: r.status,
     ...(r.not_queued_at !== null ? { notQueued: { at: new Date(r.not_queued_at), reason: r.not_queued_reason ?? '' } } : {}),
+    ...(r.log_seen_at !== null ? { loggedAt: new Date(r.log_seen_at) } : {}),
   };
 }
 

@@ -45,6 +45,9 @@ export function notQueuedContract(fixture: CurrentFixture): void {
       expect((await store.getSend('phantom1', a.id))?.notQueued).toEqual({ at: new Date(T0 + 3_600_000), reason: 'never in the log' });
       expect((await store.getSend('phantom1', a.id))?.status).toBe('queued');
       for (const id of ['before', 'logged', 'delivered', 'after']) expect((await store.getSend(id, a.id))?.notQueued).toBeUndefined();
+      // The first time noted is kept; a send never noted has no loggedAt.
+      expect((await store.getSend('logged', a.id))?.loggedAt).toEqual(at(1501));
+      expect((await store.getSend('phantom1', a.id))?.loggedAt).toBeUndefined();
       const listed = await store.listSends({ spaceId: a.id });
       expect(listed.filter((s) => s.notQueued !== undefined).map((s) => s.id).sort()).toEqual(['phantom1', 'phantom2']);
     });

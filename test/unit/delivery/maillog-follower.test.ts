@@ -280,8 +280,19 @@ describe('MaillogFollower', () => {
     const forgotten = lineWith(f, 'Cap1QidX: to=');
     const kept = lineWith(f, 'Cap2QidX: to=');
     appendFileSync(file, delivery('Cap1QidX', 'cap1qidx@example.org', '2.0.0', 'sent', 'ok') + delivery('Cap2QidX', 'cap2qidx@example.org', '2.0.0', 'sent', 'ok'));
-    expect((await forgotten).ignored).toBe('unknown-queue-id');
+    // Forgotten in memory, found again through the store: its from= line was noted (loggedAt).
+    expect((await forgotten).actions).toHaveLength(1);
     expect((await kept).actions).toHaveLength(1);
+    expect(f.rememberedQueueIds).toBe(3);
+  });
+
+  it('a queue id neither remembered nor noted in the store is unknown', async () => {
+    await db.send('Never1QX', 'never@example.org');
+    const f = await start();
+    const line = lineWith(f, 'Never1QX: to=');
+    appendFileSync(file, delivery('Never1QX', 'never@example.org', '2.0.0', 'sent', 'ok'));
+    expect((await line).ignored).toBe('unknown-queue-id');
+    expect((await db.store.getSend('Never1QX', db.space.id))?.status).toBe('queued');
   });
 
   it(`the default cap is MAX_MAILLOG_QUEUE_IDS (${MAX_MAILLOG_QUEUE_IDS})`, async () => {
@@ -363,6 +374,19 @@ describe('MaillogFollower: the read position in the store', () => {
     expect(seen.filter((l) => l.includes('Up1QidXX'))).toEqual([]);
     expect(seen.filter((l) => l.includes('Down1QidX'))).toHaveLength(2);
     expect(await db.store.listEvents('Up1QidXX')).toHaveLength(1);
+  });
+
+  it('a restart between the from= line and the delivery line: the send is found through the store', async () => {
+    await db.send('Split1QX', 'split@example.org');
+    const f = await start();
+    const from = lineWith(f, 'Split1QX: from=');
+    appendFileSync(file, qmgrFrom('Split1QX', bounceAddress(db.space.id, 'Split1QX')));
+    await from;
+    await f.stop();
+    appendFileSync(file, delivery('Split1QX', 'split@example.org', '2.0.0', 'sent', 'ok'));
+    const g = await start();
+    await mark(g, 'after-restart');
+    expect(await statusOf('Split1QX')).toBe('delivered');
   });
 
   it('a line cut by the stop is read again whole at the next start', async () => {
