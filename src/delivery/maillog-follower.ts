@@ -63,7 +63,10 @@
  * has been read without a gap (kept in the cursor across restarts; reset to now at a first
  * start, a copytruncate, or a saved file that could not be found), taken after the start offset
  * was fixed, so every line about such a send lies after that offset. Only a node that runs the
- * follower decides (a node without `maillog:` never marks anything).
+ * follower decides (a node without `maillog:` never marks anything). This assumes one Postfix
+ * per store (SQLite today): several nodes sharing a store would each see only their own
+ * Postfix's log, so a send would need its receiving node recorded and each follower would
+ * check only its node's sends — not done yet.
  *
  * Limits: MAX_MAILLOG_QUEUE_IDS remembered queue ids (an lru-cache; the one whose `from=` line
  * came longest ago is forgotten first; a queue id is forgotten at `removed`),
