@@ -133,6 +133,10 @@ export const MAX_LMTP_RECIPIENTS = 100;
 export const MAX_MAILLOG_QUEUE_IDS = 100_000;
 /** Longest maillog line (bytes, without LF) the follower parses; a longer one is skipped up to its end. */
 export const MAX_MAILLOG_LINE_BYTES = 16 * 1024;
+/** Longest log path (characters) a delivery cursor is kept for (PATH_MAX); longer: UsageError. */
+export const MAX_CURSOR_PATH_LENGTH = 4096;
+/** Most sends one markNotQueued call marks (the maillog follower's phantom check); the rest wait for the next call. */
+export const MAX_NOT_QUEUED_BATCH = 100;
 /** Most bytes of one bounce or complaint message that are analysed; the rest is ignored and the analysis notes 'truncated'. */
 export const MAX_BOUNCE_BYTES = 10 * 1024 * 1024;
 /** Most recipient reports taken from one bounce (DSN blocks or heuristic matches); more are dropped with the note 'recipients-truncated'. */

@@ -8,6 +8,7 @@
  *   space           yes   -     (the API serves the caller's own space only)
  *   receivedAt      yes   yes   ISO 8601, UTC, milliseconds
  *   status          yes   yes
+ *   notQueued       yes   yes   only when Postfix never queued the send: { at, reason }
  *   toState         -     yes   the To recipient's state (recipientState), else the send's status
  *   mailFrom        yes   yes
  *   envelopeSender  yes   -     the bounce address, an operator's detail
@@ -44,6 +45,8 @@ export function sendJson(s: Send, v: SendJsonView): Record<string, unknown> {
     ...(v.view === 'cli' ? { space: v.space } : {}),
     receivedAt: s.receivedAt.toISOString(),
     status: s.status,
+    // Only on a send Postfix never queued (the maillog follower's phantom check).
+    ...(s.notQueued ? { notQueued: { at: s.notQueued.at.toISOString(), reason: s.notQueued.reason } } : {}),
     ...(v.view === 'api' ? { toState: recipientState(s, 'to') ?? s.status } : {}),
     mailFrom: s.mailFrom,
     ...(v.view === 'cli' ? { envelopeSender: s.envelopeSender } : {}),

@@ -20,6 +20,7 @@
  */
 import type { SuppressionList } from '../core/types.js';
 import type { FromDefault, Space, User } from './account-store.js';
+import type { DeliveryCursor } from './delivery-cursor-store.js';
 import type { DkimAlgorithm, DkimKey, DomainAuth, DomainCheckStatus } from './domain-auth-store.js';
 import type { ListEntry } from './list-store.js';
 import type {
@@ -38,6 +39,7 @@ export interface StoreBackend {
   readonly sends: SendBackend;
   readonly outbox: OutboxBackend;
   readonly domainAuth: DomainAuthBackend;
+  readonly cursors: CursorBackend;
   /** Releases the database; called once. */
   close(): Promise<void>;
 }
@@ -218,6 +220,10 @@ export interface SendBackend {
   deleteSend(id: string, spaceId: number): Promise<boolean>;
   /** The new event's id, or 'unknown-send' (nothing written); the delivery only when the space has a webhook. */
   insertEvent(event: EventRecord, delivery: DeliveryRecord | null): Promise<number | 'unknown-send'>;
+  /** Sets the log time of the send unless set; true when it was set now. */
+  setSendInLog(sendId: string, atMs: number): Promise<boolean>;
+  /** In one transaction: selects (received_at in [sinceMs, beforeMs), never in the log, not marked, status 'queued'; oldest first, at most limit) and marks; the ids. */
+  markNotQueued(sinceMs: number, beforeMs: number, atMs: number, reason: string, limit: number): Promise<string[]>;
   /** By `at`, then insertion. */
   listEvents(sendId: string): Promise<SendEvent[]>;
   /** Counts of 'opened' and 'clicked' events of these sends (distinct, non-empty), by send, type and machine. */
@@ -315,4 +321,23 @@ export interface DomainAuthBackend {
     detailJson: string,
     deliveryFor: (previous: DomainCheckStatus) => DeliveryRecord | null,
   ): Promise<DomainCheckStatus | null>;
+}
+
+// ---- delivery cursors ----------------------------------------------------------------------
+
+export interface CursorRecord {
+  readonly path: string;
+  /** Decimal digits. */
+  readonly dev: string;
+  /** Decimal digits. */
+  readonly ino: string;
+  readonly offset: number;
+  readonly followingSinceMs: number;
+  readonly savedAtMs: number;
+}
+
+export interface CursorBackend {
+  getCursor(path: string): Promise<DeliveryCursor | null>;
+  /** Inserts or replaces the row of `cursor.path`. */
+  upsertCursor(cursor: CursorRecord): Promise<void>;
 }

@@ -51,6 +51,29 @@ export interface NewSend {
 export interface Send extends NewSend {
   /** Status of the To recipient, which is what the send's status means in reports. */
   readonly status: SendStatus;
+  /**
+   * Present when the send was recorded but Postfix never queued its message (its queue id
+   * never appeared in Postfix's log: refused after the milter link dropped at end of
+   * message): when that was decided and why. Such a send is left out of report counts.
+   */
+  readonly notQueued?: { readonly at: Date; readonly reason: string };
+  /**
+   * Present once the qmgr `from=` line of its message (HMAC-checked bounce address) was read
+   * from Postfix's log (noteSendInLog): when that line was logged.
+   */
+  readonly loggedAt?: Date;
+}
+
+/** What markNotQueued looks at: sends received in [receivedSince, receivedBefore) never seen in the log. */
+export interface NotQueuedCheck {
+  readonly receivedSince: Date;
+  readonly receivedBefore: Date;
+  /** When the decision is made (stored with it). */
+  readonly at: Date;
+  /** Shown to `sends show` / API consumers; cut at MAX_OUTCOME_DETAIL_LENGTH. */
+  readonly reason: string;
+  /** 1..MAX_NOT_QUEUED_BATCH. */
+  readonly limit: number;
 }
 
 export type EventType =
@@ -206,6 +229,18 @@ export interface SendStore {
    * UsageError when the send is unknown. Any type but 'accepted' also queues a webhook
    * delivery, in the same transaction, when the send's space has a webhook.
    */
+  /**
+   * Notes that the send's message appeared in Postfix's log (its qmgr `from=` line); the first
+   * time is kept. True when it was newly noted; false when noted already or no such send.
+   */
+  noteSendInLog(sendId: string, at: Date): Promise<boolean>;
+  /**
+   * Marks not-queued (Send.notQueued) the sends received in [receivedSince, receivedBefore)
+   * whose message was never noted in the log, not marked yet and still 'queued', oldest
+   * first, at most `limit`; returns their ids. UsageError for invalid dates or limit.
+   */
+  markNotQueued(check: NotQueuedCheck): Promise<string[]>;
+
   addEvent(event: NewSendEvent): Promise<SendEvent>;
   /** Oldest first (by `at`, then insertion); empty for an unknown send. */
   listEvents(sendId: string): Promise<SendEvent[]>;

@@ -4,7 +4,8 @@
  *   ListStore    (list-store.ts)     Bounce and Unsubscribe lists, suppression lookup;
  *   SendStore    (send-store.ts)     sends, recipient status, events, event counts, reports;
  *   OutboxStore  (outbox-store.ts)   webhooks and webhook deliveries;
- *   DomainAuthStore (domain-auth-store.ts) DKIM keys, return-path hosts, DNS checks per domain.
+ *   DomainAuthStore (domain-auth-store.ts) DKIM keys, return-path hosts, DNS checks per domain;
+ *   DeliveryCursorStore (delivery-cursor-store.ts) where the maillog follower stopped reading.
  * Callers import every type from here.
  *
  * Layering:
@@ -32,12 +33,14 @@
  *    characters, without control characters or surrounding spaces.
  */
 import type { AccountStore } from './account-store.js';
+import type { DeliveryCursorStore } from './delivery-cursor-store.js';
 import type { DomainAuthStore } from './domain-auth-store.js';
 import type { ListStore } from './list-store.js';
 import type { OutboxStore } from './outbox-store.js';
 import type { SendStore } from './send-store.js';
 
 export type { AccountStore, FromDefault, Space, User } from './account-store.js';
+export type { DeliveryCursor, DeliveryCursorStore } from './delivery-cursor-store.js';
 export type {
   DkimAlgorithm,
   DkimKey,
@@ -56,6 +59,7 @@ export type {
   EventType,
   NewSend,
   NewSendEvent,
+  NotQueuedCheck,
   RecipientStatus,
   ReportCounts,
   ReportFilter,
@@ -81,7 +85,7 @@ export type {
   WebhookOutcome,
 } from './outbox-store.js';
 
-export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore {
+export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore, DeliveryCursorStore {
   /** Idempotent; afterwards every method rejects with TransientError (ESTORE_CLOSED). */
   close(): Promise<void>;
 }

@@ -53,6 +53,14 @@ describe('sendJson', () => {
     );
   });
 
+  it('a send Postfix never queued carries notQueued { at, reason } right after the status, in both views', () => {
+    const phantom: Send = { ...send, status: 'queued', notQueued: { at: new Date('2026-11-10T13:00:00Z'), reason: 'not queued by Postfix' } };
+    const NQ = '"status":"queued","notQueued":{"at":"2026-11-10T13:00:00.000Z","reason":"not queued by Postfix"},';
+    expect(JSON.stringify(sendJson(phantom, { view: 'cli', space: 'one', counts }))).toContain(NQ + '"mailFrom"');
+    expect(JSON.stringify(sendJson(phantom, { view: 'api', counts }))).toContain(NQ + '"toState"');
+    expect(sendJson(send, { view: 'api', counts })).not.toHaveProperty('notQueued');
+  });
+
   it("toState is the send's status when there is no To recipient", () => {
     const noTo: Send = { ...send, status: 'queued', recipients: send.recipients.filter((r) => r.role !== 'to') };
     expect(sendJson(noTo, { view: 'api', counts })['toState']).toBe('queued');

@@ -154,6 +154,7 @@ export function registerSendCommands(ctx: CliContext): void {
         `space:       ${space}`,
         `received:    ${s.receivedAt.toISOString()}`,
         `status:      ${s.status}`,
+        ...(s.notQueued ? [`not queued:  ${s.notQueued.at.toISOString()} ${s.notQueued.reason}`] : []),
         `mail from:   ${s.mailFrom}`,
         `envelope:    ${s.envelopeSender}`,
         `from:        ${s.from}`,

@@ -1,5 +1,5 @@
 /**
- * The Store over any backend: the neutral aggregates (accounts, lists, sends, outbox, domain auth)
+ * The Store over any backend: the neutral aggregates (accounts, lists, sends, outbox, domain auth, delivery cursors)
  * behind one object, and the store's lifecycle. A backend (backend.ts) plugs in beneath; it
  * sees only validated values and runs only SQL. See store.ts for the layering.
  *
@@ -14,6 +14,7 @@ import { InvariantError, TransientError } from '../../lib/errors.js';
 import type { StoreBackend } from '../backend.js';
 import type { Store } from '../store.js';
 import { NeutralAccounts } from './accounts.js';
+import { NeutralDeliveryCursors } from './delivery-cursors.js';
 import { NeutralDomainAuth } from './domain-auth.js';
 import { NeutralLists } from './lists.js';
 import { NeutralOutbox } from './outbox.js';
@@ -25,6 +26,7 @@ export class NeutralStore implements Store {
   private readonly sends: NeutralSends;
   private readonly outbox: NeutralOutbox;
   private readonly domainAuth: NeutralDomainAuth;
+  private readonly cursors: NeutralDeliveryCursors;
   private closed = false;
 
   constructor(private readonly backend: StoreBackend) {
@@ -33,6 +35,7 @@ export class NeutralStore implements Store {
     this.sends = new NeutralSends(backend.sends, backend.accounts);
     this.outbox = new NeutralOutbox(backend.outbox, backend.accounts);
     this.domainAuth = new NeutralDomainAuth(backend.domainAuth, backend.accounts);
+    this.cursors = new NeutralDeliveryCursors(backend.cursors);
   }
 
   /** Runs `call` while the store is open; its synchronous throw, too, becomes a rejection. */
@@ -86,6 +89,8 @@ export class NeutralStore implements Store {
   readonly updateRecipientStatus: Store['updateRecipientStatus'] = (sendId, address, status, detail) =>
     this.live(() => this.sends.updateRecipientStatus(sendId, address, status, detail));
   readonly forgetSend: Store['forgetSend'] = (id, spaceId) => this.live(() => this.sends.forgetSend(id, spaceId));
+  readonly noteSendInLog: Store['noteSendInLog'] = (sendId, at) => this.live(() => this.sends.noteSendInLog(sendId, at));
+  readonly markNotQueued: Store['markNotQueued'] = (check) => this.live(() => this.sends.markNotQueued(check));
   readonly addEvent: Store['addEvent'] = (event) => this.live(() => this.sends.addEvent(event));
   readonly listEvents: Store['listEvents'] = (sendId) => this.live(() => this.sends.listEvents(sendId));
   readonly eventCounts: Store['eventCounts'] = (sendIds) => this.live(() => this.sends.eventCounts(sendIds));
@@ -114,4 +119,8 @@ export class NeutralStore implements Store {
   readonly listReturnPathHosts: Store['listReturnPathHosts'] = () => this.live(() => this.domainAuth.listReturnPathHosts());
   readonly recordDomainCheck: Store['recordDomainCheck'] = (spaceId, domain, check) =>
     this.live(() => this.domainAuth.recordDomainCheck(spaceId, domain, check));
+
+  // ---- delivery cursors ----------------------------------------------------------------------
+  readonly getDeliveryCursor: Store['getDeliveryCursor'] = (path) => this.live(() => this.cursors.getDeliveryCursor(path));
+  readonly saveDeliveryCursor: Store['saveDeliveryCursor'] = (cursor) => this.live(() => this.cursors.saveDeliveryCursor(cursor));
 }

@@ -13,7 +13,7 @@
  * InvariantError from the backend.
  */
 import { UsageError } from '../../lib/errors.js';
-import { MAX_EVENT_COUNT_SENDS, MAX_TAGS } from '../../lib/limits.js';
+import { MAX_EVENT_COUNT_SENDS, MAX_NOT_QUEUED_BATCH, MAX_OUTCOME_DETAIL_LENGTH, MAX_TAGS } from '../../lib/limits.js';
 import { looseAddressKey } from '../address-key.js';
 import type { AccountBackend, DeliveryRecord, ReportQuery, SendBackend, SendPage, SendQuery, SendRecord } from '../backend.js';
 import type { SendWebhookEventType } from '../outbox-store.js';
@@ -22,6 +22,7 @@ import type {
   EventType,
   NewSend,
   NewSendEvent,
+  NotQueuedCheck,
   RecipientStatus,
   ReportFilter,
   ReportGroupBy,
@@ -161,6 +162,20 @@ export class NeutralSends implements SendStore {
     if (id === 'unknown-send') throw new UsageError(`unknown send id ${quote(event.sendId)}`);
     const detail = JSON.parse(json) as Record<string, unknown>;
     return { id, sendId: event.sendId, recipient: event.recipient, type: event.type, at: new Date(atMs), detail };
+  }
+
+  noteSendInLog(sendId: string, at: Date): Promise<boolean> {
+    return this.backend.setSendInLog(sendId, toMs(at, 'log time'));
+  }
+
+  async markNotQueued(check: NotQueuedCheck): Promise<string[]> {
+    const sinceMs = toMs(check.receivedSince, 'receivedSince');
+    const beforeMs = toMs(check.receivedBefore, 'receivedBefore');
+    const atMs = toMs(check.at, 'not-queued time');
+    const limit = checkCount(check.limit, 'not-queued limit');
+    if (limit < 1 || limit > MAX_NOT_QUEUED_BATCH) throw new UsageError(`not-queued limit must be 1..${MAX_NOT_QUEUED_BATCH}, got ${limit}`);
+    if (beforeMs <= sinceMs) return [];
+    return await this.backend.markNotQueued(sinceMs, beforeMs, atMs, check.reason.slice(0, MAX_OUTCOME_DETAIL_LENGTH), limit);
   }
 
   listEvents(sendId: string): Promise<SendEvent[]> {

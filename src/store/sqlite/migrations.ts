@@ -249,6 +249,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_outbox_space ON webhook_outbox (space_id, status, id);
     `,
   },
+  {
+    version: 5,
+    name: 'delivery cursors and not-queued sends',
+    // delivery_cursors: one row per log path (src/delivery/maillog-follower.ts): the identity
+    // of the file read (st_dev, st_ino as decimal text: inode numbers may not fit a double),
+    // the offset just past the last line fully processed, and since when the log has been read
+    // without a gap. Written after each batch of lines, read at start.
+    // sends.log_seen_at: when the message's qmgr `from=` line was first read;
+    // sends.not_queued_at/_reason: the follower decided Postfix never queued it (phantom
+    // send); such sends are left out of reports. Existing sends keep NULLs (never marked: the
+    // cursors begin now, and only sends received since a cursor's following_since are checked).
+    sql: `
+      CREATE TABLE delivery_cursors (
+        path            TEXT    PRIMARY KEY,
+        dev             TEXT    NOT NULL CHECK (dev GLOB '[0-9]*'),
+        ino             TEXT    NOT NULL CHECK (ino GLOB '[0-9]*'),
+        offset          INTEGER NOT NULL CHECK (offset >= 0),
+        following_since INTEGER NOT NULL,
+        saved_at        INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+
+      ALTER TABLE sends ADD COLUMN log_seen_at INTEGER;
+      ALTER TABLE sends ADD COLUMN not_queued_at INTEGER;
+      ALTER TABLE sends ADD COLUMN not_queued_reason TEXT CHECK ((not_queued_at IS NULL) = (not_queued_reason IS NULL));
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -122,7 +122,8 @@ const GROUP_SELECT: Readonly<Record<ReportGroupBy, string>> = {
 /** The statement text and its parameters for a filter and grouping. */
 export function buildReportQuery(query: ReportQuery, groupBy: ReportGroupBy | null): { text: string; params: SqlParam[] } {
   // The report always has a space (tenants never see each other's sends).
-  const where = sendFilterWhere(query);
+  // A send Postfix never queued (not_queued_at) is not part of any count.
+  const where = sendFilterWhere(query).and('s.not_queued_at IS NULL');
   const base = `
 base AS MATERIALIZED (
   SELECT s.id, s.received_at, s.from_key, s.status, r.suppressed_by, r.address_key AS to_key

@@ -39,6 +39,9 @@ interface SendRow {
   flags_source: FlagSource;
   received_at: number;
   status: SendStatus;
+  not_queued_at: number | null;
+  not_queued_reason: string | null;
+  log_seen_at: number | null;
 }
 interface RecipientRow {
   send_id: string;
@@ -59,7 +62,7 @@ interface EventRow {
 
 const SEND_COLS =
   's.id, s.space_id, s.user_id, s.mail_from, s.envelope_sender, s.from_addr, s.to_addr, s.bcc, ' +
-  's.discarded, s.tags, s.flags, s.flags_source, s.received_at, s.status';
+  's.discarded, s.tags, s.flags, s.flags_source, s.received_at, s.status, s.not_queued_at, s.not_queued_reason, s.log_seen_at';
 const RECIPIENT_COLS = 'send_id, address, role, status, suppressed_by, detail';
 const EVENT_COLS = 'id, send_id, recipient, type, at, detail';
 
@@ -84,6 +87,8 @@ function sendFrom(r: SendRow, recipients: SendRecipient[]): Send {
     receivedAt: new Date(r.received_at),
     recipients,
     status: r.status,
+    ...(r.not_queued_at !== null ? { notQueued: { at: new Date(r.not_queued_at), reason: r.not_queued_reason ?? '' } } : {}),
+    ...(r.log_seen_at !== null ? { loggedAt: new Date(r.log_seen_at) } : {}),
   };
 }
 
@@ -123,6 +128,12 @@ function prepare(db: Database.Database) {
       "UPDATE sends SET status = (SELECT status FROM send_recipients WHERE send_id = ? AND role = 'to') WHERE id = ?",
     ),
     sendSpace: db.prepare<[string], { space_id: number }>('SELECT space_id FROM sends WHERE id = ?'),
+    setInLog: db.prepare<[number, string]>('UPDATE sends SET log_seen_at = ? WHERE id = ? AND log_seen_at IS NULL'),
+    phantoms: db.prepare<[number, number, number], { id: string }>(
+      "SELECT id FROM sends WHERE received_at >= ? AND received_at < ? AND log_seen_at IS NULL AND not_queued_at IS NULL AND status = 'queued' " +
+        'ORDER BY received_at, rowid LIMIT ?',
+    ),
+    markNotQueued: db.prepare<[number, string, string]>('UPDATE sends SET not_queued_at = ?, not_queued_reason = ? WHERE id = ?'),
     insertEvent: db.prepare<[string, string, EventType, number, string]>(
       'INSERT INTO events (send_id, recipient, type, at, detail) VALUES (?, ?, ?, ?, ?)',
     ),
@@ -223,6 +234,20 @@ export class SqliteSends implements SendBackend {
       const text = `SELECT ${SEND_COLS} FROM sends s${where.clause()} ORDER BY s.received_at DESC, s.rowid DESC LIMIT ? OFFSET ?`;
       return this.withRecipients(this.db.cached<SendRow>(text).all(...where.params, page.limit ?? -1, page.offset));
     });
+  }
+
+  setSendInLog(sendId: string, atMs: number): Promise<boolean> {
+    return this.db.run(() => this.sql.setInLog.run(atMs, sendId).changes > 0);
+  }
+
+  markNotQueued(sinceMs: number, beforeMs: number, atMs: number, reason: string, limit: number): Promise<string[]> {
+    return this.db.run(() =>
+      this.db.immediate(() => {
+        const ids = this.sql.phantoms.all(sinceMs, beforeMs, limit).map((r) => r.id);
+        for (const id of ids) this.sql.markNotQueued.run(atMs, reason, id);
+        return ids;
+      }),
+    );
   }
 
   report(query: ReportQuery, groupBy: ReportGroupBy | null): Promise<ReportRow[]> {

@@ -1,7 +1,7 @@
 /**
  * The SQLite Store: the neutral layer (../neutral/neutral-store.ts: validation, invariants,
  * webhook fan-out) over the SQLite backend — one module per aggregate (accounts.ts, lists.ts,
- * sends.ts, outbox.ts) on one shared connection (database.ts). This file only assembles them;
+ * sends.ts, outbox.ts, domain-auth.ts, delivery-cursors.ts) on one shared connection (database.ts). This file only assembles them;
  * it is the one SQLite file that knows the neutral layer.
  *
  * Limits: those of the Store (store.ts); SQLITE_BUSY_TIMEOUT_MS (database.ts).
@@ -15,6 +15,7 @@ import { NeutralStore } from '../neutral/neutral-store.js';
 import { reportQuery } from '../neutral/sends.js';
 import { SqliteAccounts } from './accounts.js';
 import { SqliteDatabase } from './database.js';
+import { SqliteDeliveryCursors } from './delivery-cursors.js';
 import { SqliteDomainAuth } from './domain-auth.js';
 import { SqliteLists } from './lists.js';
 import { SqliteOutbox } from './outbox.js';
@@ -36,6 +37,7 @@ export class SqliteStore extends NeutralStore {
       sends: new SqliteSends(database, outbox),
       outbox,
       domainAuth: new SqliteDomainAuth(database, outbox),
+      cursors: new SqliteDeliveryCursors(database),
       close: () => database.close(),
     });
     this.path = database.path;

@@ -1,6 +1,6 @@
 /**
  * The Store contract: one vitest suite written against the Store interface only, split by
- * aggregate like the interface (accounts.ts, lists.ts, sends.ts, outbox.ts, domain-auth.ts). Every backend
+ * aggregate like the interface (accounts.ts, lists.ts, sends.ts, outbox.ts, domain-auth.ts, delivery-cursors.ts, not-queued.ts). Every backend
  * (SQLite now, PostgreSQL later) runs it from its own *.test.ts:
  *
  *     storeContract('sqlite', async () => SqliteStore.open(tempFile()));
@@ -12,9 +12,11 @@ import { describe, expect, it } from 'vitest';
 import { TransientError } from '../../../src/lib/errors.js';
 import type { Store } from '../../../src/store/store.js';
 import { accountsContract } from './accounts.js';
+import { deliveryCursorsContract } from './delivery-cursors.js';
 import { domainAuthContract, unsignedMailContract } from './domain-auth.js';
 import { useFixture } from './fixture.js';
 import { listsContract } from './lists.js';
+import { notQueuedContract } from './not-queued.js';
 import { outboxContract } from './outbox.js';
 import { forgetSendContract, sendsContract } from './sends.js';
 
@@ -29,6 +31,8 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     outboxContract(fixture);
     domainAuthContract(fixture);
     unsignedMailContract(fixture);
+    deliveryCursorsContract(fixture);
+    notQueuedContract(fixture);
 
     describe('lifecycle', () => {
       it('refuses work after close with a TransientError, and close is idempotent', async () => {
@@ -50,6 +54,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           () => store.report({ spaceId: a.id }, null),
           () => store.setWebhook({ spaceId: a.id, url: 'ftp://x', secret: '' }),
           () => store.webhookBacklog(),
+          () => store.saveDeliveryCursor({ path: '', dev: 'x', ino: 'y', offset: -1, followingSince: new Date(Number.NaN), savedAt: new Date(Number.NaN) }),
         ];
         for (const call of calls) await expect(call()).rejects.toThrow(TransientError);
       });

@@ -1,14 +1,27 @@
-import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BounceIntake } from '../../../src/bounce/intake.js';
 import { DeliveryRecorder } from '../../../src/delivery/recorder.js';
-import { MaillogFollower, type ProcessedLine } from '../../../src/delivery/maillog-follower.js';
+import { MaillogFollower, NOT_QUEUED_AFTER_MS, type ProcessedLine, type SavedPosition } from '../../../src/delivery/maillog-follower.js';
 import { TransientError } from '../../../src/lib/errors.js';
 import { MAX_MAILLOG_LINE_BYTES, MAX_MAILLOG_QUEUE_IDS } from '../../../src/lib/limits.js';
 import { silentLogger } from '../../../src/lib/logger.js';
 import type { Store } from '../../../src/store/store.js';
-import { BOUNCE_DOMAIN, KEYS, OTHER_KEYS, bounceAddress, clock, failingStore, postfixDsn, seedStore, type Seeded } from '../bounce/intake.helpers.js';
+import {
+  AT,
+  BOUNCE_DOMAIN,
+  KEYS,
+  OTHER_KEYS,
+  bounceAddress,
+  clock,
+  failingStore,
+  postfixDsn,
+  recordingLogger,
+  seedStore,
+  type LogEntry,
+  type Seeded,
+} from '../bounce/intake.helpers.js';
 
 // Postfix 3.7.11 line shapes (see maillog.test.ts), with our own queue ids and addresses.
 const qmgrFrom = (qid: string, sender: string): string => `Nov 23 00:56:20 relay postfix/qmgr[28427]: ${qid}: from=<${sender}>, size=456, nrcpt=1 (queue active)\n`;
@@ -267,8 +280,19 @@ describe('MaillogFollower', () => {
     const forgotten = lineWith(f, 'Cap1QidX: to=');
     const kept = lineWith(f, 'Cap2QidX: to=');
     appendFileSync(file, delivery('Cap1QidX', 'cap1qidx@example.org', '2.0.0', 'sent', 'ok') + delivery('Cap2QidX', 'cap2qidx@example.org', '2.0.0', 'sent', 'ok'));
-    expect((await forgotten).ignored).toBe('unknown-queue-id');
+    // Forgotten in memory, found again through the store: its from= line was noted (loggedAt).
+    expect((await forgotten).actions).toHaveLength(1);
     expect((await kept).actions).toHaveLength(1);
+    expect(f.rememberedQueueIds).toBe(3);
+  });
+
+  it('a queue id neither remembered nor noted in the store is unknown', async () => {
+    await db.send('Never1QX', 'never@example.org');
+    const f = await start();
+    const line = lineWith(f, 'Never1QX: to=');
+    appendFileSync(file, delivery('Never1QX', 'never@example.org', '2.0.0', 'sent', 'ok'));
+    expect((await line).ignored).toBe('unknown-queue-id');
+    expect((await db.store.getSend('Never1QX', db.space.id))?.status).toBe('queued');
   });
 
   it(`the default cap is MAX_MAILLOG_QUEUE_IDS (${MAX_MAILLOG_QUEUE_IDS})`, async () => {
@@ -304,5 +328,264 @@ describe('MaillogFollower', () => {
     await f.stop();
     follower = null;
     expect((await db.store.getSend('Down2', db.space.id))?.status).toBe('queued');
+  });
+});
+
+describe('MaillogFollower: the read position in the store', () => {
+  const note = (text: string): string => `Nov 23 01:00:00 relay postfix/qmgr[1]: ${text}\n`;
+  const sent = (qid: string, to: string): string => qmgrFrom(qid, bounceAddress(db.space.id, qid)) + delivery(qid, to, '2.0.0', 'sent', 'ok');
+  /** Appends a marker line and waits until the follower has handled it (so everything before it). */
+  async function mark(f: MaillogFollower, text: string, to = file): Promise<void> {
+    const seen = lineWith(f, text);
+    appendFileSync(to, note(text));
+    await seen;
+  }
+  const identity = (p: string): { dev: string; ino: string } => {
+    const st = statSync(p, { bigint: true });
+    return { dev: String(st.dev), ino: String(st.ino) };
+  };
+  const statusOf = async (id: string): Promise<string | undefined> => (await db.store.getSend(id, db.space.id))?.status;
+
+  it('first start: saves the end of the file; each batch saves the offset past the last line', async () => {
+    const f = await start();
+    expect(await db.store.getDeliveryCursor(file)).toMatchObject({ path: file, ...identity(file), offset: statSync(file).size });
+    const saved = new Promise<SavedPosition>((resolve) => f.once('position', resolve));
+    await mark(f, 'first-batch');
+    expect(await saved).toEqual({ ...identity(file), offset: statSync(file).size });
+    expect((await db.store.getDeliveryCursor(file))?.offset).toBe(statSync(file).size);
+  });
+
+  it('resumes where it stopped: what Postfix logged while trxmail was down is recorded, nothing is read twice', async () => {
+    await db.send('Up1QidXX', 'up@example.org');
+    await db.send('Down1QidX', 'down@example.org');
+    const f = await start();
+    const up = lineWith(f, 'Up1QidXX: to=');
+    appendFileSync(file, sent('Up1QidXX', 'up@example.org'));
+    await up;
+    await f.stop();
+    appendFileSync(file, sent('Down1QidX', 'down@example.org'));
+    const g = new MaillogFollower({ path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock, pollMs: 5 });
+    follower = g;
+    const seen: string[] = [];
+    g.on('processed', (p: ProcessedLine) => seen.push(p.line));
+    await g.start();
+    await mark(g, 'after-restart');
+    expect(await statusOf('Down1QidX')).toBe('delivered');
+    expect(seen.filter((l) => l.includes('Up1QidXX'))).toEqual([]);
+    expect(seen.filter((l) => l.includes('Down1QidX'))).toHaveLength(2);
+    expect(await db.store.listEvents('Up1QidXX')).toHaveLength(1);
+  });
+
+  it('a restart between the from= line and the delivery line: the send is found through the store', async () => {
+    await db.send('Split1QX', 'split@example.org');
+    const f = await start();
+    const from = lineWith(f, 'Split1QX: from=');
+    appendFileSync(file, qmgrFrom('Split1QX', bounceAddress(db.space.id, 'Split1QX')));
+    await from;
+    await f.stop();
+    appendFileSync(file, delivery('Split1QX', 'split@example.org', '2.0.0', 'sent', 'ok'));
+    const g = await start();
+    await mark(g, 'after-restart');
+    expect(await statusOf('Split1QX')).toBe('delivered');
+  });
+
+  it('a line cut by the stop is read again whole at the next start', async () => {
+    await db.send('Cut1QidX', 'cut@example.org');
+    const f = await start();
+    await mark(f, 'before-cut');
+    const whole = sent('Cut1QidX', 'cut@example.org');
+    const cutAt = whole.indexOf('status=');
+    const sizeBefore = statSync(file).size;
+    const fromSaved = new Promise<void>((resolve) => {
+      const on = (p: SavedPosition): void => {
+        if (p.offset > sizeBefore) {
+          f.off('position', on);
+          resolve();
+        }
+      };
+      f.on('position', on);
+    });
+    appendFileSync(file, whole.slice(0, cutAt));
+    await fromSaved;
+    await f.stop();
+    // The from= line was complete; the delivery line was not: the position is at its start.
+    expect((await db.store.getDeliveryCursor(file))?.offset).toBe(sizeBefore + whole.indexOf('\n') + 1);
+    appendFileSync(file, whole.slice(cutAt));
+    const g = await start();
+    // The queue id is remembered in memory only: the restarted follower reads the from= line
+    // again only if it was cut too, so this checks the delivery line is parsed whole.
+    const line = await lineWith(g, 'Cut1QidX: to=');
+    expect(line.record?.kind).toBe('delivery');
+    expect(line.line).toBe(whole.slice(whole.indexOf('\n') + 1).trimEnd());
+  });
+
+  it.each(['.0', '.1'])('rotated (rename + create) while down to <path>%s: the rest of the old file, then the new one from 0', async (suffix) => {
+    await db.send('Old9QidX', 'old@example.org');
+    await db.send('New9QidX', 'new@example.org');
+    const f = await start();
+    await mark(f, 'before-stop');
+    await f.stop();
+    appendFileSync(file, sent('Old9QidX', 'old@example.org'));
+    renameSync(file, file + suffix);
+    writeFileSync(file, sent('New9QidX', 'new@example.org'));
+    const g = await start();
+    await mark(g, 'after-restart');
+    expect(await statusOf('Old9QidX')).toBe('delivered');
+    expect(await statusOf('New9QidX')).toBe('delivered');
+    await g.stop();
+    expect(await db.store.getDeliveryCursor(file)).toMatchObject({ ...identity(file), offset: statSync(file).size });
+  });
+
+  it('rotated while running: the position follows the new file once the old one is finished', async () => {
+    await db.send('RotAQidX', 'a@example.org');
+    await db.send('RotBQidX', 'b@example.org');
+    const f = await start();
+    const oldTail = lineWith(f, 'RotAQidX: to=');
+    const newHead = lineWith(f, 'RotBQidX: to=');
+    appendFileSync(file, sent('RotAQidX', 'a@example.org'));
+    renameSync(file, `${file}.0`);
+    writeFileSync(file, sent('RotBQidX', 'b@example.org'));
+    expect((await oldTail).actions).toHaveLength(1);
+    expect((await newHead).actions).toHaveLength(1);
+    await f.stop();
+    expect(await db.store.getDeliveryCursor(file)).toMatchObject({ ...identity(file), offset: statSync(file).size });
+  });
+
+  it('copytruncate while down (same file, now shorter): read from 0', async () => {
+    await db.send('Ct1QidXX', 'ct@example.org');
+    const f = await start();
+    await mark(f, `filler ${'x'.repeat(2000)}`);
+    await f.stop();
+    const before = identity(file);
+    writeFileSync(file, sent('Ct1QidXX', 'ct@example.org'));
+    expect(identity(file)).toEqual(before);
+    const g = await start();
+    await mark(g, 'after-restart');
+    expect(await statusOf('Ct1QidXX')).toBe('delivered');
+  });
+
+  it('the saved file is gone (rotated further than .1): the current file from 0, with a warning', async () => {
+    await db.send('Gone1Qid', 'gone@example.org');
+    const f = await start();
+    await mark(f, 'before-stop');
+    await f.stop();
+    renameSync(file, `${file}.2`);
+    writeFileSync(file, sent('Gone1Qid', 'gone@example.org'));
+    const lines: LogEntry[] = [];
+    const g = new MaillogFollower({ path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: recordingLogger(lines), clock, pollMs: 5 });
+    follower = g;
+    await g.start();
+    await mark(g, 'after-restart');
+    expect(await statusOf('Gone1Qid')).toBe('delivered');
+    expect(lines.some((l) => l.level === 'warn' && l.msg.includes('no longer at the path'))).toBe(true);
+  });
+
+  it(`a line over MAX_MAILLOG_LINE_BYTES is skipped and counted as processed: the position moves past it`, async () => {
+    const f = await start();
+    await mark(f, 'before-long');
+    appendFileSync(file, `${'y'.repeat(MAX_MAILLOG_LINE_BYTES + 1)}\n`);
+    await mark(f, 'after-long');
+    await f.stop();
+    expect((await db.store.getDeliveryCursor(file))?.offset).toBe(statSync(file).size);
+  });
+
+  it('a failed save is logged and does not stop the follower; the next batch saves', async () => {
+    let failing = true;
+    const store = new Proxy(db.store, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop === 'saveDeliveryCursor') {
+          return (...args: Parameters<Store['saveDeliveryCursor']>) => (failing ? Promise.reject(new TransientError('ESTORE_BUSY', 'busy')) : target.saveDeliveryCursor(...args));
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const f = await start({ store });
+    await mark(f, 'while-failing');
+    expect(await db.store.getDeliveryCursor(file)).toBeNull();
+    failing = false;
+    const saved = new Promise<SavedPosition>((resolve) => f.once('position', resolve));
+    await mark(f, 'after-recovery');
+    expect((await saved).offset).toBe(statSync(file).size);
+  });
+});
+
+describe('MaillogFollower: sends Postfix never queued (phantoms)', () => {
+  const HOUR = 60 * 60_000;
+  let now = AT.getTime();
+  beforeEach(() => {
+    now = AT.getTime();
+  });
+  const make = (logger = silentLogger): MaillogFollower => {
+    const f = new MaillogFollower({ path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger, clock: () => new Date(now), pollMs: 5, notQueuedCheckMs: 0 });
+    follower = f;
+    return f;
+  };
+  /**
+   * The ids marked by the next two checks to end: the second certainly began after this call
+   * (after the clock was moved); the first may have too.
+   */
+  const nextCheck = async (f: MaillogFollower): Promise<string[]> => {
+    const one = (): Promise<string[]> => new Promise((resolve) => f.once('not-queued', resolve));
+    return [...(await one()), ...(await one())];
+  };
+  const sendAt = (id: string, offsetMs: number): Promise<unknown> => db.send(id, `${id.toLowerCase()}@example.org`, null, { receivedAt: new Date(AT.getTime() + offsetMs) });
+
+  it(`marks a send whose queue id never appeared in the log NOT_QUEUED_AFTER_MS (${NOT_QUEUED_AFTER_MS} ms) after it was received, only if received while following`, async () => {
+    await sendAt('EarlyQidX', -1000);
+    const f = make();
+    await f.start();
+    expect((await db.store.getDeliveryCursor(file))?.followingSince).toEqual(AT);
+    await sendAt('PhantomQX', 1000);
+    await sendAt('QueuedQXX', 2000);
+    const from = lineWith(f, 'QueuedQXX: from=');
+    appendFileSync(file, qmgrFrom('QueuedQXX', bounceAddress(db.space.id, 'QueuedQXX')));
+    await from;
+
+    now = AT.getTime() + HOUR - 1;
+    expect(await nextCheck(f)).toEqual([]);
+    now = AT.getTime() + 2 * HOUR;
+    expect(await nextCheck(f)).toEqual(['PhantomQX']);
+    expect(await nextCheck(f)).toEqual([]);
+
+    const phantom = await db.store.getSend('PhantomQX', db.space.id);
+    expect(phantom?.notQueued?.at).toEqual(new Date(AT.getTime() + 2 * HOUR));
+    expect(phantom?.notQueued?.reason).toMatch(/not queued by Postfix: its queue id did not appear in the log within 60 min/);
+    expect((await db.store.getSend('QueuedQXX', db.space.id))?.notQueued).toBeUndefined();
+    expect((await db.store.getSend('EarlyQidX', db.space.id))?.notQueued).toBeUndefined();
+    const [total] = await db.store.report({ spaceId: db.space.id }, null);
+    expect(total?.sends).toBe(2);
+  });
+
+  it('keeps "following since" across a restart that resumes, and starts it again after a gap', async () => {
+    const f = make();
+    await f.start();
+    await f.stop();
+    now = AT.getTime() + 10 * 60_000;
+    const g = make();
+    await g.start();
+    expect((await db.store.getDeliveryCursor(file))?.followingSince).toEqual(AT);
+    await sendAt('WhileUpQX', 1000);
+    now = AT.getTime() + 2 * HOUR;
+    expect(await nextCheck(g)).toEqual(['WhileUpQX']);
+    await g.stop();
+    // Rotated twice while down: the lines in between are lost, so is the guarantee.
+    renameSync(file, `${file}.2`);
+    writeFileSync(file, '');
+    now = AT.getTime() + 3 * HOUR;
+    const h = make();
+    await h.start();
+    expect((await db.store.getDeliveryCursor(file))?.followingSince).toEqual(new Date(AT.getTime() + 3 * HOUR));
+  });
+
+  it('the BCC copy (its own queue id) in the log does not count: the send\'s own message was never queued', async () => {
+    await db.send('BccOnlyQX', 'to@example.org', 'bcc@example.org', { receivedAt: new Date(AT.getTime() + 1000) });
+    const f = make();
+    await f.start();
+    const from = lineWith(f, 'BccCopyQX: from=');
+    appendFileSync(file, qmgrFrom('BccCopyQX', bounceAddress(db.space.id, 'BccOnlyQX', { bccCopy: true })));
+    await from;
+    now = AT.getTime() + 2 * HOUR;
+    expect(await nextCheck(f)).toEqual(['BccOnlyQX']);
   });
 });
