@@ -79,15 +79,14 @@
 import { EventEmitter } from 'node:events';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
-import { LRUCache } from 'lru-cache';
-import { decodeBounceAddress, sendOfBounceId, type BounceDomains } from '../bounce/bounce-address.js';
+import type { BounceDomains } from '../bounce/bounce-address.js';
 import { TransientError } from '../lib/errors.js';
 import type { HmacKey } from '../lib/hmac-keys.js';
-import { MAX_MAILLOG_LINE_BYTES, MAX_MAILLOG_QUEUE_IDS, MAX_NOT_QUEUED_BATCH } from '../lib/limits.js';
-import { parseMaillogLine, type MaillogRecord } from './maillog-line.js';
+import { MAX_MAILLOG_LINE_BYTES, MAX_NOT_QUEUED_BATCH } from '../lib/limits.js';
 import { errorForLog, escapeLogValue, type Logger } from '../lib/logger.js';
-import type { Send, SendRecipient, Store } from '../store/store.js';
-import { DeliveryRecorder, matchRecipient, sameAddress, type Clock, type IntakeAction } from './recorder.js';
+import type { Store } from '../store/store.js';
+import { DeliveryRecorder, type Clock } from './recorder.js';
+import { MaillogLines, type ProcessedLine } from './maillog-lines.js';
 
 /** How often the follower looks for new lines (ms). */
 export const MAILLOG_POLL_MS = 1000;
@@ -99,15 +98,6 @@ export const NOT_QUEUED_AFTER_MS = 60 * 60_000;
 export const NOT_QUEUED_CHECK_MS = 60_000;
 /** Bytes read from the log per read call. */
 const READ_CHUNK = 64 * 1024;
-
-/** What the follower remembers of a trxmail queue id. */
-interface QueuedSend {
-  readonly spaceId: number;
-  readonly sendId: string;
-  readonly bccCopy: boolean;
-  /** Recipients (the send's spelling) whose last attempt was deferred. */
-  readonly deferred: Set<string>;
-}
 
 export interface MaillogFollowerOptions {
   /** The log file Postfix writes (maillog_file, or the syslog file with mail lines). */
@@ -130,15 +120,7 @@ export interface MaillogFollowerOptions {
   readonly notQueuedCheckMs?: number;
 }
 
-/** Emitted ('processed') after each complete line was handled. */
-export interface ProcessedLine {
-  readonly line: string;
-  readonly record: MaillogRecord | null;
-  /** What was recorded (empty when the line was not about a trxmail send's recipient). */
-  readonly actions: readonly IntakeAction[];
-  /** Why nothing was recorded for a delivery line, e.g. 'unknown-queue-id'. */
-  readonly ignored: string | null;
-}
+export type { ProcessedLine } from './maillog-lines.js';
 
 /** Emitted ('position') after the read position was saved in the store. */
 export interface SavedPosition {
@@ -163,10 +145,8 @@ export class MaillogFollower extends EventEmitter {
   readonly #o: MaillogFollowerOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
-  readonly #recorder: DeliveryRecorder;
   readonly #pollMs: number;
-  /** Ordered by `from=` line only: lookups peek, so they do not keep a queue id alive. */
-  readonly #queue: LRUCache<string, QueuedSend>;
+  readonly #lines: MaillogLines;
   #fh: FileHandle | null = null;
   /** Identity of the open file (decimal st_dev, st_ino). */
   #dev = '';
@@ -195,14 +175,14 @@ export class MaillogFollower extends EventEmitter {
     this.#o = opts;
     this.#log = opts.logger;
     this.#clock = opts.clock ?? (() => new Date());
-    this.#recorder = opts.recorder ?? new DeliveryRecorder(opts.store);
+    const recorder = opts.recorder ?? new DeliveryRecorder(opts.store);
     this.#pollMs = opts.pollMs ?? MAILLOG_POLL_MS;
-    this.#queue = new LRUCache({ max: opts.maxQueueIds ?? MAX_MAILLOG_QUEUE_IDS });
+    this.#lines = new MaillogLines({ ...opts, clock: this.#clock, recorder });
   }
 
   /** Queue ids currently remembered (for tests and metrics). */
   get rememberedQueueIds(): number {
-    return this.#queue.size;
+    return this.#lines.rememberedQueueIds;
   }
 
   /**
@@ -468,98 +448,9 @@ export class MaillogFollower extends EventEmitter {
 
   /**
    * Handles one log line (exported for tests and replays): remembers trxmail queue ids and
-   * records delivery outcomes. Throws the store's TransientError.
+   * records delivery outcomes (maillog-lines.ts). Throws the store's TransientError.
    */
-  async handleLine(line: string): Promise<ProcessedLine> {
-    const record = parseMaillogLine(line);
-    const none = (ignored: string | null): ProcessedLine => ({ line, record, actions: [], ignored });
-    if (record === null) return none(null);
-    switch (record.kind) {
-      case 'removed':
-        this.#queue.delete(record.queueId);
-        return none(null);
-      case 'from': {
-        const decoded = decodeBounceAddress(record.sender, this.#o.keys, this.#o.bounceDomain);
-        if (!decoded.ok) return none(record.sender === '' ? 'null-sender' : `sender-${decoded.reason}`);
-        const { sendId, bccCopy } = sendOfBounceId(decoded.sendId);
-        const known = this.#queue.peek(record.queueId);
-        // The send's message is in Postfix's queue: never a phantom (once per queue id and run).
-        if (!known && !bccCopy) await this.#o.store.noteSendInLog(sendId, record.time ?? this.#clock());
-        this.#queue.set(record.queueId, { spaceId: decoded.spaceId, sendId, bccCopy, deferred: known?.deferred ?? new Set() });
-        return none(null);
-      }
-      case 'expired':
-        return this.#expired(line, record);
-      case 'delivery':
-        return this.#delivery(line, record);
-    }
-  }
-
-  async #sendOf(queueId: string): Promise<{ q: QueuedSend; send: Send } | string> {
-    const q = this.#queue.peek(queueId);
-    if (!q) {
-      // Its from= line may have been read before a restart: a send with this id whose from=
-      // line was read (and its bounce address checked) then is the main message.
-      const logged = await this.#o.store.getSend(queueId, null);
-      if (logged?.loggedAt === undefined) return 'unknown-queue-id';
-      const known: QueuedSend = { spaceId: logged.spaceId, sendId: logged.id, bccCopy: false, deferred: new Set() };
-      this.#queue.set(queueId, known);
-      return { q: known, send: logged };
-    }
-    const send = await this.#o.store.getSend(q.sendId, q.spaceId);
-    if (send === null) return 'unknown-send';
-    return { q, send };
-  }
-
-  async #delivery(line: string, r: Extract<MaillogRecord, { kind: 'delivery' }>): Promise<ProcessedLine> {
-    const found = await this.#sendOf(r.queueId);
-    if (typeof found === 'string') return { line, record: r, actions: [], ignored: found };
-    const { q, send } = found;
-    const target = matchRecipient(send, [r.to, r.origTo], false);
-    if (target === null || (q.bccCopy && target.role !== 'bcc')) {
-      this.#log.info({ queueId: r.queueId, sendId: send.id, to: escapeLogValue(r.to) }, 'maillog: delivery line for an address that is not the send\'s; ignored');
-      return { line, record: r, actions: [], ignored: 'unknown-recipient' };
-    }
-    const hard = r.status === 'bounced' && (r.dsn === null || r.dsn.startsWith('5.'));
-    const outcome = r.status === 'sent' ? 'delivered' : r.status;
-    if (r.status === 'deferred') q.deferred.add(target.address);
-    else q.deferred.delete(target.address);
-    const action = await this.#recorder.record({
-      send,
-      recipient: target,
-      result: outcome,
-      kind: r.status === 'sent' ? 'success' : hard ? 'hard' : 'soft',
-      status: r.dsn,
-      diagnostic: r.text,
-      source: 'maillog',
-      at: r.time ?? this.#clock(),
-      extra: { queueId: r.queueId, ...(r.relay !== null ? { relay: r.relay } : {}), ...(q.bccCopy ? { bccCopy: true } : {}) },
-    });
-    return { line, record: r, actions: [action], ignored: null };
-  }
-
-  async #expired(line: string, r: Extract<MaillogRecord, { kind: 'expired' }>): Promise<ProcessedLine> {
-    const found = await this.#sendOf(r.queueId);
-    if (typeof found === 'string') return { line, record: r, actions: [], ignored: found };
-    const { q, send } = found;
-    const actions: IntakeAction[] = [];
-    const targets: SendRecipient[] = send.recipients.filter((rc) => [...q.deferred].some((d) => sameAddress(d, rc.address)));
-    for (const target of targets) {
-      actions.push(
-        await this.#recorder.record({
-          send,
-          recipient: target,
-          result: 'bounced',
-          kind: 'soft',
-          status: null,
-          diagnostic: 'expired: still deferred at the end of the queue lifetime, returned to sender',
-          source: 'maillog',
-          at: r.time ?? this.#clock(),
-          extra: { queueId: r.queueId, expired: true, ...(q.bccCopy ? { bccCopy: true } : {}) },
-        }),
-      );
-    }
-    q.deferred.clear();
-    return { line, record: r, actions, ignored: actions.length === 0 ? 'nothing-deferred' : null };
+  handleLine(line: string): Promise<ProcessedLine> {
+    return this.#lines.handle(line);
   }
 }

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CREDENTIAL_CACHE_TTL_MS,
   CredentialVerifier,
-  addressThrottleKey,
   type CredentialMeta,
   type CredentialVerifierOptions,
 } from '../../src/auth/credentials.js';
+import { addressThrottleKey } from '../../src/auth/throttle.js';
 import type { Logger } from '../../src/lib/logger.js';
 import { AuthSession } from '../../src/auth/session.js';
 import { listKey } from '../../src/core/domain.js';
