@@ -21,6 +21,7 @@ import { ProtocolError } from '../lib/errors.js';
 import { MAX_POLICY_QUEUED_REQUESTS } from '../lib/limits.js';
 import { escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
 import { POLICY_ERROR, PolicyRequestReader, serialisePolicyAction, type PolicyRequest } from './codec.js';
+import { SerialQueue } from '../lib/serial-queue.js';
 
 /** Decides one request; resolves with the access(5) action text, e.g. `DUNNO` or `550 5.7.1 Sender not allowed`. */
 export type PolicyDecider = (request: PolicyRequest) => Promise<string>;
@@ -40,95 +41,66 @@ export class PolicySession {
   readonly #drop: (err: Error) => void;
   readonly #log: Logger;
   readonly #reader = new PolicyRequestReader();
-  readonly #queue: PolicyRequest[] = [];
-  #busy = false;
-  #closed = false;
-  #settledWaiters: (() => void)[] = [];
+  readonly #queue: SerialQueue<PolicyRequest>;
 
   constructor(options: PolicySessionOptions) {
     this.#decide = options.decide;
     this.#send = options.send;
     this.#drop = options.drop;
     this.#log = options.logger ?? silentLogger;
+    this.#queue = new SerialQueue((request) => this.#answer(request), MAX_POLICY_QUEUED_REQUESTS);
   }
 
   /** Feed bytes from the peer. Throws ProtocolError when the connection must be dropped without reply. */
   receive(chunk: Uint8Array): void {
-    if (this.#closed) return;
+    if (this.#queue.closed) return;
     try {
       this.#reader.push(chunk);
       for (let request = this.#reader.next(); request !== null; request = this.#reader.next()) {
-        const waiting = this.#queue.length + (this.#busy ? 1 : 0);
-        if (waiting > MAX_POLICY_QUEUED_REQUESTS) {
+        if (!this.#queue.push(request)) {
           throw new ProtocolError(POLICY_ERROR.TOO_MANY_QUEUED, `policy client sent more than ${MAX_POLICY_QUEUED_REQUESTS + 1} requests without reading replies`);
         }
-        this.#queue.push(request);
       }
     } catch (err: unknown) {
       this.close();
       throw err;
     }
-    this.#pump();
+    this.#queue.pump();
   }
 
   /** Forget queued requests; a decide() still running is answered by nobody. */
   close(): void {
-    this.#closed = true;
-    this.#queue.length = 0;
-    this.#wakeSettled();
+    this.#queue.close();
   }
 
   /** A decide() call is running. */
   get busy(): boolean {
-    return this.#busy;
+    return this.#queue.busy;
   }
 
   /** Complete requests waiting behind the one being decided. */
   get queued(): number {
-    return this.#queue.length;
+    return this.#queue.queued;
   }
 
   /** Resolves once every received request is answered (or the session is closed). */
   whenSettled(): Promise<void> {
-    if (this.#closed || (!this.#busy && this.#queue.length === 0)) return Promise.resolve();
-    return new Promise((resolve) => this.#settledWaiters.push(resolve));
+    return this.#queue.whenSettled();
   }
 
-  #wakeSettled(): void {
-    const waiters = this.#settledWaiters;
-    this.#settledWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  #pump(): void {
-    if (this.#busy || this.#closed) return;
-    const request = this.#queue.shift();
-    if (request === undefined) {
-      this.#wakeSettled();
-      return;
+  /** Decides one request and sends the action; on failure drops the connection without reply. Never rejects. */
+  async #answer(request: PolicyRequest): Promise<void> {
+    try {
+      const action = await this.#decide(request);
+      if (this.#queue.closed) return;
+      const reply = serialisePolicyAction(action);
+      this.#log.debug({ state: escapeLogValue(request['protocol_state'] ?? ''), action: escapeLogValue(action) }, 'policy: answered');
+      this.#send(reply);
+    } catch (err: unknown) {
+      if (this.#queue.closed) return;
+      this.#log.error({ err, state: escapeLogValue(request['protocol_state'] ?? '') }, 'policy: no decision; dropping the connection without reply');
+      this.close();
+      this.#drop(err instanceof Error ? err : new Error(String(err)));
     }
-    this.#busy = true;
-    const decide = this.#decide;
-    void Promise.resolve()
-      .then(() => decide(request))
-      .then((action) => {
-        if (this.#closed) return;
-        const reply = serialisePolicyAction(action);
-        this.#log.debug({ state: escapeLogValue(request['protocol_state'] ?? ''), action: escapeLogValue(action) }, 'policy: answered');
-        this.#send(reply);
-      })
-      .then(
-        () => {
-          this.#busy = false;
-          this.#pump();
-        },
-        (err: unknown) => {
-          this.#busy = false;
-          if (this.#closed) return;
-          this.#log.error({ err, state: escapeLogValue(request['protocol_state'] ?? '') }, 'policy: no decision; dropping the connection without reply');
-          this.close();
-          this.#drop(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
   }
 }

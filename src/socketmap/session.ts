@@ -25,6 +25,7 @@ import { ProtocolError, TransientError } from '../lib/errors.js';
 import { MAX_SOCKETMAP_QUEUED_REQUESTS } from '../lib/limits.js';
 import { escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
 import { SOCKETMAP_ERROR, SOCKETMAP_STATUS, SocketmapRequestReader, encodeSocketmapReply, type SocketmapReply, type SocketmapRequest } from './codec.js';
+import { SerialQueue } from '../lib/serial-queue.js';
 
 /**
  * Looks `key` up in the map named `map`: resolves with the value, or null when there is
@@ -50,80 +51,53 @@ export class SocketmapSession {
   readonly #send: (data: string) => void;
   readonly #log: Logger;
   readonly #reader = new SocketmapRequestReader();
-  readonly #queue: SocketmapRequest[] = [];
-  #busy = false;
-  #closed = false;
-  #settledWaiters: (() => void)[] = [];
+  readonly #queue: SerialQueue<SocketmapRequest>;
 
   constructor(options: SocketmapSessionOptions) {
     this.#lookup = options.lookup;
     this.#send = options.send;
     this.#log = options.logger ?? silentLogger;
+    this.#queue = new SerialQueue((request) => this.#answer(request), MAX_SOCKETMAP_QUEUED_REQUESTS);
   }
 
   /** Feed bytes from the peer. Throws ProtocolError when the connection must be dropped. */
   receive(chunk: Uint8Array): void {
-    if (this.#closed) return;
+    if (this.#queue.closed) return;
     try {
       this.#reader.push(chunk);
       for (let request = this.#reader.next(); request !== null; request = this.#reader.next()) {
-        const waiting = this.#queue.length + (this.#busy ? 1 : 0);
-        if (waiting > MAX_SOCKETMAP_QUEUED_REQUESTS) {
+        if (!this.#queue.push(request)) {
           throw new ProtocolError(
             SOCKETMAP_ERROR.TOO_MANY_QUEUED,
             `socketmap client sent more than ${MAX_SOCKETMAP_QUEUED_REQUESTS + 1} requests without reading replies`,
           );
         }
-        this.#queue.push(request);
       }
     } catch (err: unknown) {
       this.close();
       throw err;
     }
-    this.#pump();
+    this.#queue.pump();
   }
 
   /** Forget queued requests; a lookup() still running is answered by nobody. */
   close(): void {
-    this.#closed = true;
-    this.#queue.length = 0;
-    this.#wakeSettled();
+    this.#queue.close();
   }
 
   /** A lookup() call is running. */
   get busy(): boolean {
-    return this.#busy;
+    return this.#queue.busy;
   }
 
   /** Complete requests waiting behind the one being looked up. */
   get queued(): number {
-    return this.#queue.length;
+    return this.#queue.queued;
   }
 
   /** Resolves once every received request is answered (or the session is closed). */
   whenSettled(): Promise<void> {
-    if (this.#closed || (!this.#busy && this.#queue.length === 0)) return Promise.resolve();
-    return new Promise((resolve) => this.#settledWaiters.push(resolve));
-  }
-
-  #wakeSettled(): void {
-    const waiters = this.#settledWaiters;
-    this.#settledWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  #pump(): void {
-    if (this.#busy || this.#closed) return;
-    const request = this.#queue.shift();
-    if (request === undefined) {
-      this.#wakeSettled();
-      return;
-    }
-    this.#busy = true;
-    void this.#answer(request).then(() => {
-      this.#busy = false;
-      this.#pump();
-    });
+    return this.#queue.whenSettled();
   }
 
   /** Looks one request up and sends the reply (unless closed meanwhile). Never rejects. */
@@ -138,7 +112,7 @@ export class SocketmapSession {
       reply = encodeSocketmapReply(answer);
       status = answer.status;
     } catch (err: unknown) {
-      if (this.#closed) return;
+      if (this.#queue.closed) return;
       if (err instanceof TransientError) {
         this.#log.warn({ ...where, code: err.code, err }, 'socketmap: lookup failed for now; answering TEMP');
         reply = encodeSocketmapReply({ status: SOCKETMAP_STATUS.TEMP, reason: escapeLogValue(err.message, MAX_SOCKETMAP_REASON) });
@@ -148,7 +122,7 @@ export class SocketmapSession {
       }
       status = SOCKETMAP_STATUS.TEMP;
     }
-    if (this.#closed) return;
+    if (this.#queue.closed) return;
     this.#log.debug({ ...where, status }, 'socketmap: answered');
     this.#send(reply);
   }
