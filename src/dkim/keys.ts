@@ -29,10 +29,9 @@ import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } fr
 import { promisify } from 'node:util';
 import { ConfigError, InvariantError, UsageError } from '../lib/errors.js';
 import { MAX_DOMAIN_LENGTH } from '../lib/limits.js';
+import { DKIM_ALGORITHMS, type DkimAlgorithm } from '../core/dkim-algorithms.js';
+export { DKIM_ALGORITHMS, type DkimAlgorithm } from '../core/dkim-algorithms.js';
 
-export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
-
-export const DKIM_ALGORITHMS: readonly DkimAlgorithm[] = Object.freeze(['rsa-sha256', 'ed25519-sha256']);
 
 /** Modulus of the RSA keys we generate (RFC 8301 3.2 recommends 2048). */
 export const RSA_MODULUS_BITS = 2048;

@@ -9,7 +9,8 @@
  * Types only: throws nothing.
  */
 
-export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
+import type { DkimAlgorithm } from '../core/dkim-algorithms.js';
+export type { DkimAlgorithm } from '../core/dkim-algorithms.js';
 export type DkimKeyState = 'pending' | 'active' | 'retiring';
 
 export interface DkimKeyFacts {

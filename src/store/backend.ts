@@ -21,7 +21,7 @@
 import type { SuppressionList } from '../core/types.js';
 import type { FromDefault, Space, User } from './account-store.js';
 import type { DeliveryCursor } from './delivery-cursor-store.js';
-import type { DkimAlgorithm, DkimKey, DomainAuth, DomainCheckStatus } from './domain-auth-store.js';
+import type { DkimKey, DomainAuth, DomainCheckStatus, NewDkimKey } from './domain-auth-store.js';
 import type { ListEntry } from './list-store.js';
 import type {
   DueWebhookDelivery,
@@ -271,16 +271,8 @@ export interface OutboxBackend {
 
 // ---- domain authentication -------------------------------------------------------------------
 
-export interface DkimKeyRecord {
-  readonly spaceId: number;
-  /** Normalised A-label. */
-  readonly domain: string;
-  /** Lower-case DNS label(s). */
-  readonly selector: string;
-  readonly algorithm: DkimAlgorithm;
-  readonly state: 'pending' | 'active';
-  readonly publicTxt: string;
-  readonly wrappedPrivateKey: string;
+/** A NewDkimKey as the backend takes it: domain normalised, selector lower-cased, time in ms. */
+export interface DkimKeyRecord extends Omit<NewDkimKey, 'createdAt'> {
   readonly createdAtMs: number;
 }
 

@@ -17,8 +17,8 @@
  * life cycle does not allow), TransientError when the backend is unavailable.
  */
 
-export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
-export const DKIM_ALGORITHMS: readonly DkimAlgorithm[] = ['rsa-sha256', 'ed25519-sha256'];
+import type { DkimAlgorithm } from '../core/dkim-algorithms.js';
+export { DKIM_ALGORITHMS, type DkimAlgorithm } from '../core/dkim-algorithms.js';
 
 export type DkimKeyState = 'pending' | 'active' | 'retiring' | 'retired';
 export const DKIM_KEY_STATES: readonly DkimKeyState[] = ['pending', 'active', 'retiring', 'retired'];
