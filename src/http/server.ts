@@ -7,9 +7,10 @@
  *                         redirectLocation: an ASCII URL byte for byte, a non-ASCII one in
  *                         the ASCII form a browser requests), `Referrer-Policy: no-referrer`
  *                         (the target never sees the tracking URL); records `clicked`.
- *   GET|HEAD /health      200 {"status":"ok"} after a cheap store read (getSpace(0)); 503
- *                         {"status":"unavailable"} when it fails or takes longer than the
- *                         store timeout.
+ *   GET|HEAD /health      200 {"status":"ok"} when the store can take a write now
+ *                         (Store.health: no waiting for a lock); 503 {"status":"unavailable"}
+ *                         when it cannot (locked by another process, closed, unreachable) or
+ *                         does not say within HEALTH_TIMEOUT_MS.
  *   GET /api/v1/...       the reports API (reports-api.ts), when `reports` is given.
  *   GET /report[/...]     the report page over that API (report-page.ts), with it; its
  *                         responses carry report-page.ts's CSP ('self' only) instead.
@@ -63,6 +64,8 @@ export const TRANSPARENT_GIF: Buffer = Buffer.from(
 export const HTTP_REQUEST_TIMEOUT_MS = 10_000;
 /** How long a request waits for the store (recording an event, the health read), ms. */
 export const STORE_TIMEOUT_MS = 2_000;
+/** How long /health waits for the store's answer before saying unavailable (ms): a monitor gets an answer within a second. */
+export const HEALTH_TIMEOUT_MS = 800;
 /** The one body of every 404. */
 export const NOT_FOUND_BODY = 'Not Found\n';
 
@@ -75,8 +78,8 @@ export interface HttpLogger {
 }
 
 export interface HttpServiceOptions {
-  /** Only addEvent (recording) and getSpace (health) are used. */
-  readonly store: Pick<Store, 'addEvent' | 'getSpace'>;
+  /** Only addEvent (recording) and health are used. */
+  readonly store: Pick<Store, 'addEvent' | 'health'>;
   /** Keys that verify tokens (Config hmacKeysInForce): all of them, the first one signs elsewhere. */
   readonly keys: readonly HmacKey[];
   readonly logger: HttpLogger;
@@ -258,14 +261,15 @@ export class HttpService {
 
   private async health(reply: FastifyReply): Promise<void> {
     const outcome = await within(
-      Promise.resolve().then(() => this.store.getSpace(0)),
-      this.storeTimeoutMs,
+      Promise.resolve().then(() => this.store.health()),
+      Math.min(this.storeTimeoutMs, HEALTH_TIMEOUT_MS),
     );
-    if (outcome !== 'timeout' && outcome.ok) {
+    if (outcome !== 'timeout' && outcome.ok && outcome.value.ok) {
       void reply.code(200).type('application/json').send('{"status":"ok"}');
       return;
     }
-    this.logger.error({ err: outcome === 'timeout' ? 'timeout' : errorText(outcome.error) }, 'http: health check failed');
+    const why = outcome === 'timeout' ? 'no answer in time' : !outcome.ok ? errorText(outcome.error) : outcome.value.ok ? '' : outcome.value.reason;
+    this.logger.warn({ err: why }, 'http: health check: store unavailable');
     void reply.code(503).type('application/json').send('{"status":"unavailable"}');
   }
 }

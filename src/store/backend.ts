@@ -23,6 +23,7 @@ import type { FromDefault, Space, User } from './account-store.js';
 import type { DeliveryCursor } from './delivery-cursor-store.js';
 import type { DkimKey, DomainAuth, DomainCheckStatus, NewDkimKey } from './domain-auth-store.js';
 import type { ListEntry } from './list-store.js';
+import type { StoreHealth } from './store.js';
 import type {
   DueWebhookDelivery,
   Webhook,
@@ -40,6 +41,8 @@ export interface StoreBackend {
   readonly outbox: OutboxBackend;
   readonly domainAuth: DomainAuthBackend;
   readonly cursors: CursorBackend;
+  /** Store.health: whether a write could start now, without waiting or retrying; never rejects. */
+  probe(): Promise<StoreHealth>;
   /** Releases the database; called once. */
   close(): Promise<void>;
 }

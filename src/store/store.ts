@@ -85,7 +85,15 @@ export type {
   WebhookOutcome,
 } from './outbox-store.js';
 
+/** What Store.health found: whether the store can take a write now, and why not. */
+export type StoreHealth = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
 export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore, DeliveryCursorStore {
+  /**
+   * Whether the store can take a write now (for /health), found without waiting for a lock
+   * or retrying: resolves quickly whatever the state of the database; never rejects.
+   */
+  health(): Promise<StoreHealth>;
   /** Idempotent; afterwards every method rejects with TransientError (ESTORE_CLOSED). */
   close(): Promise<void>;
 }

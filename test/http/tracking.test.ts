@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NOT_FOUND_BODY, TRANSPARENT_GIF } from '../../src/http/server.js';
+import { HEALTH_TIMEOUT_MS, NOT_FOUND_BODY, TRANSPARENT_GIF } from '../../src/http/server.js';
 import { TransientError } from '../../src/lib/errors.js';
 import type { HmacKey } from '../../src/lib/hmac-keys.js';
 import { MAX_TRACKING_TOKEN_LENGTH, MAX_USER_AGENT_LENGTH } from '../../src/lib/limits.js';
@@ -267,6 +270,10 @@ describe('HTTP tracking service', () => {
   });
 
   describe('health', () => {
+    it('waits less than a second for the store (HEALTH_TIMEOUT_MS)', () => {
+      expect(HEALTH_TIMEOUT_MS).toBeLessThan(1000);
+    });
+
     it('answers 200 {"status":"ok"}', async () => {
       const r = await get(`${h.base}/health`);
       expect(r.status).toBe(200);
@@ -281,6 +288,40 @@ describe('HTTP tracking service when the store fails', () => {
   afterEach(async () => {
     await h?.service.close();
     h = null;
+  });
+
+  it('health says 503 while another process holds the SQLite write lock, answered before a waiting write settles; 200 once it lets go', async () => {
+    h = await startHarness();
+    const dbPath = path.join(h.dir, 'trxmail.db');
+    // Another process (as an operator's sqlite3 shell in a transaction would) takes the write lock.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const D=require('better-sqlite3');const db=new D(process.argv[1]);db.exec('BEGIN IMMEDIATE');process.stdout.write('locked\\n');` +
+          `process.stdin.on('end',()=>{db.exec('ROLLBACK');db.close();process.stdout.write('released\\n');});process.stdin.resume();`,
+        dbPath,
+      ],
+      { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const lines = createInterface({ input: holder.stdout });
+    const said = (what: string): Promise<void> => new Promise((resolve) => lines.on('line', (l) => l === what && resolve()));
+    const locked = said('locked');
+    const released = said('released');
+    await locked;
+    const order: string[] = [];
+    const write = h.store.createSpace({ name: 'while-locked' }).then(() => order.push('write done'));
+    const health = await get(`${h.base}/health`);
+    order.push('health answered');
+    expect(health.status).toBe(503);
+    expect(JSON.parse(health.body.toString())).toEqual({ status: 'unavailable' });
+    expect(h.logger.lines.some((l) => l.level === 'warn' && /locked by another process/.test(String(l.obj['err'])))).toBe(true);
+    holder.stdin.end();
+    await released;
+    await write;
+    expect(order).toEqual(['health answered', 'write done']);
+    expect((await get(`${h.base}/health`)).status).toBe(200);
+    await h.store.close();
   });
 
   it('still serves the GIF and the redirect when recording fails, logs an error; health says 503', async () => {
@@ -306,7 +347,7 @@ describe('HTTP tracking service when the store fails', () => {
     h = await startHarness();
     const real = h.store;
     const hanging = new Promise<never>(() => undefined);
-    const stuck: Pick<Store, 'addEvent' | 'getSpace'> = { addEvent: () => hanging, getSpace: () => hanging };
+    const stuck: Pick<Store, 'addEvent' | 'health'> = { addEvent: () => hanging, health: () => hanging };
     await h.service.close();
     const { HttpService } = await import('../../src/http/server.js');
     const service = new HttpService({ store: stuck, keys: KEYS, logger: h.logger, storeTimeoutMs: 50 });
@@ -327,11 +368,11 @@ describe('HTTP tracking service when the store fails', () => {
     h = await startHarness();
     await h.service.close();
     const { HttpService } = await import('../../src/http/server.js');
-    const throwing: Pick<Store, 'addEvent' | 'getSpace'> = {
+    const throwing: Pick<Store, 'addEvent' | 'health'> = {
       addEvent: () => {
         throw new TransientError('ESTORE_IO', 'disk gone');
       },
-      getSpace: () => {
+      health: () => {
         throw new TransientError('ESTORE_IO', 'disk gone');
       },
     };

@@ -48,6 +48,7 @@ function fake(answers: Answers = {}): { store: Store; calls: Call[] } {
     sends: part<SendBackend>('sends'),
     outbox: part<OutboxBackend>('outbox'),
     domainAuth: part<DomainAuthBackend>('domainAuth'),
+    probe: () => Promise.resolve({ ok: true }),
     cursors: part<CursorBackend>('cursors'),
     close: () => {
       calls.push({ method: 'close', args: [] });

@@ -8,6 +8,7 @@ import { openStore } from '../../src/store/open-store.js';
 import { LATEST_VERSION, MIGRATIONS, TRXMAIL_APPLICATION_ID, migrate } from '../../src/store/sqlite/migrations.js';
 import type { Migration } from '../../src/store/sqlite/migrations.js';
 import { mapSqliteError } from '../../src/store/sqlite/sqlite-errors.js';
+import { SQLITE_BUSY_BACKOFF_MS, SQLITE_BUSY_SLICE_MS, SQLITE_BUSY_TIMEOUT_MS } from '../../src/store/sqlite/database.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { NewSend } from '../../src/store/store.js';
 import { storeContract } from './contract/index.js';
@@ -184,6 +185,50 @@ describe('SQLite store specifics', () => {
     // Reads are not blocked by a writer in WAL mode, and the lock is gone now.
     expect((await store.createSpace({ name: 'locked' })).name).toBe('locked');
     await store.close();
+  });
+
+  it('waits for a lock without blocking the event loop: health says locked meanwhile, the write lands once the lock goes', async () => {
+    const path = tempPath();
+    const store = SqliteStore.open(path);
+    expect(await store.health()).toEqual({ ok: true });
+    const db = raw(path);
+    db.exec('BEGIN IMMEDIATE');
+    const order: string[] = [];
+    // The write starts while the lock is held; on a thread-blocking busy wait nothing below
+    // could run until it had failed.
+    const write = store.createSpace({ name: 'waited' }).then(
+      (s) => {
+        order.push('write done');
+        return s;
+      },
+      (err: unknown) => {
+        order.push('write failed');
+        throw err;
+      },
+    );
+    const during = await store.health();
+    order.push('health answered');
+    expect(during.ok).toBe(false);
+    expect(during.ok ? '' : during.reason).toMatch(/locked by another process/);
+    // A read goes on meanwhile (WAL).
+    expect(await store.listSpaces()).toEqual([]);
+    order.push('read answered');
+    db.exec('ROLLBACK');
+    order.push('lock released');
+    expect((await write).name).toBe('waited');
+    expect(order).toEqual(['health answered', 'read answered', 'lock released', 'write done']);
+    expect(await store.health()).toEqual({ ok: true });
+    db.close();
+    await store.close();
+    expect(await store.health()).toEqual({ ok: false, reason: 'the store is closed' });
+  });
+
+  it('blocks the thread for at most one short slice per attempt (busy_timeout), retrying asynchronously', () => {
+    expect(SQLITE_BUSY_SLICE_MS).toBeLessThanOrEqual(50);
+    expect(SQLITE_BUSY_BACKOFF_MS.max).toBeLessThanOrEqual(SQLITE_BUSY_TIMEOUT_MS);
+    const store = SqliteStore.open(tempPath());
+    expect((store as unknown as { database: { db: Database.Database } }).database.db.pragma('busy_timeout', { simple: true })).toBe(SQLITE_BUSY_SLICE_MS);
+    void store.close();
   });
 });
 

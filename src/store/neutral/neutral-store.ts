@@ -12,7 +12,7 @@
  */
 import { InvariantError, TransientError } from '../../lib/errors.js';
 import type { StoreBackend } from '../backend.js';
-import type { Store } from '../store.js';
+import type { Store, StoreHealth } from '../store.js';
 import { NeutralAccounts } from './accounts.js';
 import { NeutralDeliveryCursors } from './delivery-cursors.js';
 import { NeutralDomainAuth } from './domain-auth.js';
@@ -46,6 +46,11 @@ export class NeutralStore implements Store {
     } catch (err: unknown) {
       return Promise.reject(err instanceof Error ? err : new InvariantError(`non-Error thrown: ${String(err)}`));
     }
+  }
+
+  health(): Promise<StoreHealth> {
+    if (this.closed) return Promise.resolve({ ok: false, reason: 'the store is closed' });
+    return this.backend.probe().catch((err: unknown) => ({ ok: false, reason: err instanceof Error ? err.message : String(err) }));
   }
 
   close(): Promise<void> {

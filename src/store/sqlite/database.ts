@@ -11,8 +11,17 @@
  *    or power loss can lose the last transactions before the next WAL checkpoint. FULL would
  *    add an fsync per recorded send (milliseconds each on ordinary disks, directly on the SMTP
  *    reply path); the Postfix queue file, which holds the message itself, is fsynced by Postfix.
- *  - foreign_keys=ON, busy_timeout=SQLITE_BUSY_TIMEOUT_MS (a writer waits for the lock that long,
- *    then the call fails with TransientError).
+ *  - foreign_keys=ON.
+ *  - Waiting for another connection's lock never blocks the event loop for long: better-sqlite3
+ *    is synchronous and SQLite's busy handler sleeps in the calling thread, so busy_timeout is
+ *    only SQLITE_BUSY_SLICE_MS; a call that still finds the database locked is retried by run()
+ *    after an asynchronous pause (SQLITE_BUSY_BACKOFF_MS, growing), until SQLITE_BUSY_TIMEOUT_MS
+ *    has passed, then fails with TransientError (the SMTP client gets a 4xx). A call is one
+ *    statement or one transaction, so a call that failed busy changed nothing and may be
+ *    repeated. While another process holds the write lock (an operator's `sqlite3` shell in a
+ *    transaction, a backup), the milter, policy and HTTP services keep answering; reads go on
+ *    in WAL mode. Opening (migrations) waits up to SQLITE_BUSY_TIMEOUT_MS in the thread: it
+ *    happens once, before any listener is up.
  *
  * All SQL is parameterised; fixed statements are prepared once at open by each module, the
  * dynamic ones (send and delivery filters, reports) are cached here by their text (their
@@ -25,13 +34,21 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { ConfigError, TransientError } from '../../lib/errors.js';
 import { migrate } from './migrations.js';
-import { mapSqliteError, sqliteCode } from './sqlite-errors.js';
+import { isBusy, mapSqliteError, sqliteCode } from './sqlite-errors.js';
 
-/** How long a statement waits for another connection's write lock before failing (ms). */
+/** How long a store call waits in all for another connection's write lock before failing (ms). */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+/** How long one attempt may wait for the lock inside SQLite, blocking the thread (busy_timeout, ms). */
+export const SQLITE_BUSY_SLICE_MS = 10;
+/** The asynchronous pauses between attempts (ms): the first, doubled each time up to the last. */
+export const SQLITE_BUSY_BACKOFF_MS = { first: 5, max: 50 } as const;
+
+/** What the store's health probe found (Store.health). */
+export type SqliteHealth = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 export type SqlParam = string | number | null;
 
@@ -66,6 +83,7 @@ export class SqliteDatabase {
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       migrate(db, path);
+      db.pragma(`busy_timeout = ${SQLITE_BUSY_SLICE_MS}`);
       return new SqliteDatabase(path, db);
     } catch (err: unknown) {
       db.close();
@@ -77,13 +95,45 @@ export class SqliteDatabase {
     }
   }
 
-  /** Runs `fn` and turns its result or error (mapped) into a promise. */
-  run<T>(fn: () => T): Promise<T> {
+  /**
+   * Runs `fn` (one statement or one transaction) and turns its result or error (mapped) into a
+   * promise. When the database is locked by another connection, `fn` is tried again after an
+   * asynchronous pause until SQLITE_BUSY_TIMEOUT_MS has passed (the file's comment).
+   */
+  async run<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + SQLITE_BUSY_TIMEOUT_MS;
+    let pause: number = SQLITE_BUSY_BACKOFF_MS.first;
+    for (;;) {
+      try {
+        if (!this.db.open) throw new TransientError('ESTORE_CLOSED', 'the store is closed');
+        return fn();
+      } catch (err: unknown) {
+        if (!isBusy(err) || Date.now() + pause >= deadline) throw mapSqliteError(err);
+      }
+      await delay(pause);
+      pause = Math.min(pause * 2, SQLITE_BUSY_BACKOFF_MS.max);
+    }
+  }
+
+  /**
+   * Whether the store can take a write now, without waiting: takes the write lock and lets it
+   * go (BEGIN IMMEDIATE; ROLLBACK). Blocks at most SQLITE_BUSY_SLICE_MS. Never throws.
+   */
+  probe(): SqliteHealth {
+    if (!this.db.open) return { ok: false, reason: 'the store is closed' };
     try {
-      if (!this.db.open) throw new TransientError('ESTORE_CLOSED', 'the store is closed');
-      return Promise.resolve(fn());
+      this.db.prepare('BEGIN IMMEDIATE').run();
+      this.db.prepare('ROLLBACK').run();
+      return { ok: true };
     } catch (err: unknown) {
-      return Promise.reject(mapSqliteError(err));
+      if (this.db.inTransaction) {
+        try {
+          this.db.prepare('ROLLBACK').run();
+        } catch {
+          // nothing to roll back
+        }
+      }
+      return { ok: false, reason: isBusy(err) ? 'the database is locked by another process' : mapSqliteError(err).message };
     }
   }
 

@@ -36,6 +36,12 @@ export function sqliteCode(err: unknown): string | null {
   return err instanceof Database.SqliteError && typeof err.code === 'string' ? err.code : null;
 }
 
+/** The database was locked by another connection (SQLITE_BUSY, SQLITE_LOCKED and their extended codes). */
+export function isBusy(err: unknown): boolean {
+  const code = sqliteCode(err);
+  return code !== null && hasPrimary(code, BUSY_CODES);
+}
+
 /** A UNIQUE or PRIMARY KEY violation: the backends report it as 'duplicate'. */
 export function isUniqueViolation(err: unknown): boolean {
   const code = sqliteCode(err);

@@ -38,6 +38,7 @@ export class SqliteStore extends NeutralStore {
       outbox,
       domainAuth: new SqliteDomainAuth(database, outbox),
       cursors: new SqliteDeliveryCursors(database),
+      probe: () => Promise.resolve(database.probe()),
       close: () => database.close(),
     });
     this.path = database.path;
