@@ -124,11 +124,22 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain?: Readonly<Record<string, string>> } = {}): Promise<Stack> {
+export interface StackOptions {
+  refuse?: ReadonlySet<string>;
+  extraMain?: Readonly<Record<string, string>>;
+  /** Called with trxmail's data directory (store and spool) before anything is written there, e.g. to mount a small tmpfs on it. */
+  prepareDataDir?: (dataDir: string) => Promise<void>;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   if (!postfixInstalled()) throw new Error(POSTFIX_INSTALL_HINT);
   if (process.getuid?.() !== 0) throw new Error('the end-to-end suite starts Postfix and must run as root (CI does)');
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-e2e-'));
   chmodSync(dir, 0o755); // mkdtemp makes it 0700; Postfix's daemons run as user postfix
+  if (opts.prepareDataDir) {
+    mkdirSync(path.join(dir, 'data'));
+    await opts.prepareDataDir(path.join(dir, 'data'));
+  }
   const [smtp, submission, smtps, reinject, sinkPort, milter, policy, auth, http, lmtp, metricsPort, bounceMx, socketmap] = (await freePorts(13)) as [
     number, number, number, number, number, number, number, number, number, number, number, number, number,
   ];

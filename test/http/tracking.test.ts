@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HEALTH_TIMEOUT_MS, NOT_FOUND_BODY, TRANSPARENT_GIF } from '../../src/http/server.js';
 import { TransientError } from '../../src/lib/errors.js';
@@ -11,6 +9,7 @@ import { MAX_TRACKING_TOKEN_LENGTH, MAX_USER_AGENT_LENGTH } from '../../src/lib/
 import type { Store } from '../../src/store/store.js';
 import { TrackingLinks } from '../../src/tracking/links.js';
 import { signTrackingToken } from '../../src/tracking/token.js';
+import { holdSqliteWriteLock } from '../helpers/sqlite-lock.js';
 import { CHROME, KEYS, RCPT, SEND_ID, get, startHarness, type Harness } from './helpers.js';
 
 /** Token part of a tracking URL. */
@@ -292,23 +291,8 @@ describe('HTTP tracking service when the store fails', () => {
 
   it('health says 503 while another process holds the SQLite write lock, answered before a waiting write settles; 200 once it lets go', async () => {
     h = await startHarness();
-    const dbPath = path.join(h.dir, 'trxmail.db');
     // Another process (as an operator's sqlite3 shell in a transaction would) takes the write lock.
-    const holder = spawn(
-      process.execPath,
-      [
-        '-e',
-        `const D=require('better-sqlite3');const db=new D(process.argv[1]);db.exec('BEGIN IMMEDIATE');process.stdout.write('locked\\n');` +
-          `process.stdin.on('end',()=>{db.exec('ROLLBACK');db.close();process.stdout.write('released\\n');});process.stdin.resume();`,
-        dbPath,
-      ],
-      { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    const lines = createInterface({ input: holder.stdout });
-    const said = (what: string): Promise<void> => new Promise((resolve) => lines.on('line', (l) => l === what && resolve()));
-    const locked = said('locked');
-    const released = said('released');
-    await locked;
+    const lock = await holdSqliteWriteLock(path.join(h.dir, 'trxmail.db'));
     const order: string[] = [];
     const write = h.store.createSpace({ name: 'while-locked' }).then(() => order.push('write done'));
     const health = await get(`${h.base}/health`);
@@ -316,8 +300,7 @@ describe('HTTP tracking service when the store fails', () => {
     expect(health.status).toBe(503);
     expect(JSON.parse(health.body.toString())).toEqual({ status: 'unavailable' });
     expect(h.logger.lines.some((l) => l.level === 'warn' && /locked by another process/.test(String(l.obj['err'])))).toBe(true);
-    holder.stdin.end();
-    await released;
+    await lock.release();
     await write;
     expect(order).toEqual(['health answered', 'write done']);
     expect((await get(`${h.base}/health`)).status).toBe(200);
