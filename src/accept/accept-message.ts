@@ -339,6 +339,7 @@ async function record(facts: AcceptFacts, account: Account, v: Acceptance, bccDe
     flagsSource: v.flagsSource,
     receivedAt: ports.clock(),
     recipients,
+    ...(ports.node !== undefined ? { node: ports.node } : {}),
   };
   try {
     // One atomic write: suppression is on the recipients (status, list, reason), so a

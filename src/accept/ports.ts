@@ -59,6 +59,8 @@ export interface AcceptPorts {
   /** A new, empty spool (memory, then a file in the spool directory). */
   readonly newSpool: () => Spool;
   readonly clock: () => Date;
+  /** This node's name (config `node.name`), kept with each send; absent: none kept. */
+  readonly node?: string;
   readonly metrics: AcceptMetrics;
   readonly logger: Logger;
 }

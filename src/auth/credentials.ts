@@ -122,7 +122,16 @@ export interface CredentialVerifierOptions {
   readonly monotonic?: () => number;
   /** Holds a throttled attempt; default a timer (node:timers/promises). */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * The failures every node sees (the store's auth_failures): when given, failed attempts are
+   * written there too and an attempt is throttled when either this process's counts or the
+   * shared ones reach a limit, so guesses spread over several nodes meet one limit.
+   */
+  readonly shared?: SharedFailures;
 }
+
+/** The store's login-failure methods (AuthFailureStore). */
+export type SharedFailures = Pick<Store, 'countAuthFailures' | 'recordAuthFailure' | 'clearAuthFailures'>;
 
 const CACHE_PURPOSE = 'trxmail/credential-cache';
 
@@ -137,6 +146,18 @@ interface Attempt extends ThrottleKeys {
   readonly at: number;
   /** The attempt is in the failure logs (until taken back). */
   counted: boolean;
+  /** Failures of the pair in the shared store when the attempt started (a success clears them when > 0). */
+  sharedPairFailures: number;
+}
+
+/** The shared store's key of a client address's failures. */
+function sharedAddressKey(addressKey: string): string {
+  return JSON.stringify(['address', addressKey]);
+}
+
+/** The shared store's key of a (login, address) pair's failures (the pair key holds a NUL, which PostgreSQL text cannot). */
+function sharedPairKey(pairKey: string): string {
+  return JSON.stringify(['pair', pairKey]);
 }
 
 interface CacheEntry {
@@ -167,6 +188,7 @@ export class CredentialVerifier {
   readonly #cache: LRUCache<number, CacheEntry>;
   readonly #pairs: FailureLog;
   readonly #addresses: FailureLog;
+  readonly #shared: SharedFailures | null;
   readonly #windowMs: number;
   readonly #maxThrottleDelayMs: number;
   /** Running average of a password check's cost (ms); null until one has been measured. */
@@ -195,6 +217,7 @@ export class CredentialVerifier {
       maxKeys,
     );
     this.#addresses = new FailureLog(positiveInteger(opts.maxFailuresPerAddress, MAX_AUTH_FAILURES_PER_ADDRESS, 'maxFailuresPerAddress'), this.#windowMs, maxKeys);
+    this.#shared = opts.shared ?? null;
   }
 
   /**
@@ -271,7 +294,7 @@ export class CredentialVerifier {
   }
 
   async #verifyOne(keys: ThrottleKeys, login: string, password: string, meta: CredentialMeta): Promise<CredentialResult> {
-    const attempt: Attempt = { ...keys, at: this.#clock(), counted: false };
+    const attempt: Attempt = { ...keys, at: this.#clock(), counted: false, sharedPairFailures: 0 };
     let result: CredentialResult;
     let error: unknown = null;
     try {
@@ -282,9 +305,61 @@ export class CredentialVerifier {
       this.#takeBack(attempt);
       result = { result: 'tempfail', reason: 'internal error' };
     }
+    if (result.result === 'fail' && (await this.#shareFailure(attempt))) {
+      // Counted in the store now, where every node (this one too) sees it; locally the log
+      // keeps only attempts in progress, so a success on another node clears it everywhere.
+      this.#takeBack(attempt);
+    }
     this.#report(login, meta, result, error);
     metrics.auth.inc({ result: result.result });
     return result;
+  }
+
+  /**
+   * The shared counts' verdict on an attempt (null: not throttled), or a temporary failure
+   * when the store cannot say. Keeps the pair's count for #succeeded.
+   */
+  async #sharedVerdict(attempt: Attempt): Promise<ThrottleKind | 'unavailable' | null> {
+    if (this.#shared === null) return null;
+    const keys: string[] = [];
+    if (attempt.addressKey !== null) keys.push(sharedAddressKey(attempt.addressKey));
+    if (attempt.pairKey !== null) keys.push(sharedPairKey(attempt.pairKey));
+    if (keys.length === 0) return null;
+    let counts: ReadonlyMap<string, number>;
+    try {
+      counts = await this.#shared.countAuthFailures(keys, new Date(attempt.at - this.#windowMs));
+    } catch (err: unknown) {
+      if (err instanceof TransientError) return 'unavailable';
+      throw err;
+    }
+    // This node's other attempts in progress (the attempt itself is counted already) are not
+    // in the store yet: they count on top.
+    const { addressKey, pairKey, at } = attempt;
+    if (addressKey !== null && (counts.get(sharedAddressKey(addressKey)) ?? 0) + this.#addresses.count(addressKey, at) - 1 >= this.#addresses.limit) {
+      return 'address';
+    }
+    attempt.sharedPairFailures = pairKey === null ? 0 : (counts.get(sharedPairKey(pairKey)) ?? 0);
+    if (pairKey !== null && attempt.sharedPairFailures + this.#pairs.count(pairKey, at) - 1 >= this.#pairs.limit) return 'login+address';
+    return null;
+  }
+
+  /**
+   * A failed attempt, written where every node sees it; true when written. A store failure
+   * leaves it in this node's own count only (the other nodes miss this one failure).
+   */
+  async #shareFailure(attempt: Attempt): Promise<boolean> {
+    if (this.#shared === null || !attempt.counted) return false;
+    const keys: string[] = [];
+    if (attempt.addressKey !== null) keys.push(sharedAddressKey(attempt.addressKey));
+    if (attempt.pairKey !== null) keys.push(sharedPairKey(attempt.pairKey));
+    if (keys.length === 0) return false;
+    try {
+      await this.#shared.recordAuthFailure(keys, new Date(attempt.at), new Date(this.#clock() - this.#windowMs));
+      return true;
+    } catch (err: unknown) {
+      this.#log.warn({ err: err instanceof Error ? escapeLogValue(err.message, MAX_LOG_ERROR_MESSAGE) : String(err) }, 'credentials: failed login not shared with the other nodes');
+      return false;
+    }
   }
 
   async #verify(attempt: Attempt, login: string, password: string): Promise<CredentialResult> {
@@ -298,6 +373,13 @@ export class CredentialVerifier {
     if (pairKey !== null) this.#pairs.add(pairKey, at);
     if (addressKey !== null) this.#addresses.add(addressKey, at);
     attempt.counted = true;
+    const shared = await this.#sharedVerdict(attempt);
+    if (shared !== null) {
+      this.#takeBack(attempt);
+      if (shared === 'unavailable') return { result: 'tempfail', reason: 'store unavailable (login failures)' };
+      await this.#holdThrottled(password);
+      return { result: 'throttled', by: shared, retryAfterMs: this.#windowMs };
+    }
     // No user can have such a login, and the password could never verify: nothing to hide.
     if (pairKey === null) return { result: 'fail', reason: 'invalid login' };
     const passwordBytes = Buffer.byteLength(password, 'utf8');
@@ -379,6 +461,12 @@ export class CredentialVerifier {
     if (attempt.pairKey !== null) this.#pairs.clear(attempt.pairKey);
     if (attempt.addressKey !== null && attempt.counted) this.#addresses.remove(attempt.addressKey, attempt.at);
     attempt.counted = false;
+    if (this.#shared !== null && attempt.pairKey !== null && attempt.sharedPairFailures > 0) {
+      // Not awaited: the login succeeded whatever the store says; a failure leaves the count to expire.
+      this.#shared.clearAuthFailures(sharedPairKey(attempt.pairKey)).catch((err: unknown) => {
+        this.#log.warn({ err: err instanceof Error ? escapeLogValue(err.message, MAX_LOG_ERROR_MESSAGE) : String(err) }, 'credentials: shared failures of a login not cleared');
+      });
+    }
   }
 
   #report(login: string, meta: CredentialMeta, result: CredentialResult, error: unknown): void {

@@ -46,7 +46,12 @@ export class FailureLog {
   }
 
   blocked(key: string, now: number): boolean {
-    return (this.#live(key, now)?.length ?? 0) >= this.limit;
+    return this.count(key, now) >= this.limit;
+  }
+
+  /** Attempts of `key` in the window ending at `now`. */
+  count(key: string, now: number): number {
+    return this.#live(key, now)?.length ?? 0;
   }
 
   add(key: string, now: number): void {

@@ -16,10 +16,12 @@
  * against the working directory.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { normaliseDomain } from '../core/domain.js';
+import { MAX_NODE_NAME_LENGTH, isNodeName, nodeNameFromHost } from '../core/node-name.js';
 import { formatHostPort, parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import { ConfigError } from '../lib/errors.js';
 
@@ -111,6 +113,12 @@ const hostPort = z.string().refine((s) => parseHostPort(s) !== null, {
 
 const schema = z.strictObject({
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
+  node: z
+    .strictObject({
+      /** This node's name among several on one store (core/node-name.ts); default: the host name. */
+      name: z.string().refine(isNodeName, { message: `expected 1..${MAX_NODE_NAME_LENGTH} characters of A-Z a-z 0-9 . _ - starting with a letter or digit` }).optional(),
+    })
+    .default({}),
   store: z
     .strictObject({
       driver: z.literal('sqlite').default('sqlite'),
@@ -189,6 +197,8 @@ export interface Config {
   /** The file the configuration came from, or null when only defaults apply. */
   readonly file: string | null;
   readonly dataDir: string;
+  /** This node's name (`node.name`, default the host name made valid): kept with its sends and its maillog position. */
+  readonly node: { readonly name: string };
   readonly store: { readonly driver: 'sqlite'; readonly path: string };
   /** Normalised (lower-case A-label). */
   readonly bounceDomain: string;
@@ -307,6 +317,7 @@ export function parseConfig(
   const config: Config = {
     file: ctx.file,
     dataDir,
+    node: { name: c.node.name ?? nodeNameFromHost(hostname()) },
     store: { driver: c.store.driver, path: storePath },
     bounceDomain,
     listen: { ...c.listen },

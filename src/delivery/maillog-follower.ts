@@ -102,6 +102,8 @@ const READ_CHUNK = 64 * 1024;
 export interface MaillogFollowerOptions {
   /** The log file Postfix writes (maillog_file, or the syslog file with mail lines). */
   readonly path: string;
+  /** This node's name (config `node.name`): its read position, and only its own sends are checked for never having been queued. */
+  readonly node: string;
   readonly store: Store;
   readonly keys: readonly HmacKey[];
   readonly bounceDomain: string | BounceDomains;
@@ -193,7 +195,7 @@ export class MaillogFollower extends EventEmitter {
     if (this.#running) return;
     this.#running = true;
     try {
-      const cursor = this.#o.fromStart ? null : await this.#o.store.getDeliveryCursor(this.#o.path);
+      const cursor = this.#o.fromStart ? null : await this.#o.store.getDeliveryCursor(this.#o.node, this.#o.path);
       if (cursor === null) await this.#reopenIfNeeded(!this.#o.fromStart);
       else await this.#resume(cursor);
       // After the offset is fixed: a send received from now on is logged after it.
@@ -270,7 +272,7 @@ export class MaillogFollower extends EventEmitter {
     const key = `${position.dev}:${position.ino}:${position.offset}:${followingSince.getTime()}`;
     if (key === this.#savedKey) return;
     try {
-      await this.#o.store.saveDeliveryCursor({ path: this.#o.path, ...position, followingSince, savedAt: this.#clock() });
+      await this.#o.store.saveDeliveryCursor({ node: this.#o.node, path: this.#o.path, ...position, followingSince, savedAt: this.#clock() });
       this.#savedKey = key;
       this.emit('position', position);
     } catch (err: unknown) {
@@ -360,6 +362,7 @@ export class MaillogFollower extends EventEmitter {
     const afterMs = this.#o.notQueuedAfterMs ?? NOT_QUEUED_AFTER_MS;
     try {
       const ids = await this.#o.store.markNotQueued({
+        node: this.#o.node,
         receivedSince: since,
         receivedBefore: new Date(now.getTime() - afterMs),
         at: now,

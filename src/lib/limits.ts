@@ -135,6 +135,10 @@ export const MAX_MAILLOG_QUEUE_IDS = 100_000;
 export const MAX_MAILLOG_LINE_BYTES = 16 * 1024;
 /** Longest log path (characters) a delivery cursor is kept for (PATH_MAX); longer: UsageError. */
 export const MAX_CURSOR_PATH_LENGTH = 4096;
+/** Most keys one login-failure store call takes (the throttle uses two: the address, and the login with the address). */
+export const MAX_AUTH_FAILURE_KEYS = 4;
+/** Longest login-failure key (a JSON pair of a client address key and a login of at most MAX_ADDRESS_LENGTH characters, escaped). */
+export const MAX_AUTH_FAILURE_KEY_LENGTH = 2048;
 /** Most sends one markNotQueued call marks (the maillog follower's phantom check); the rest wait for the next call. */
 export const MAX_NOT_QUEUED_BATCH = 100;
 /** Most bytes of one bounce or complaint message that are analysed; the rest is ignored and the analysis notes 'truncated'. */

@@ -98,7 +98,8 @@ export class Runtime {
     const spoolDir = path.join(config.dataDir, 'spool');
     this.store = store;
     try {
-      const credentials = new CredentialVerifier(store, { logger });
+      // Failed logins are kept in the store too: every node on it meets the same limits.
+      const credentials = new CredentialVerifier(store, { logger, shared: store });
       this.auth = new AuthServer({ verify: credentials.authVerifier, logger });
       this.policy = new PolicyServer({ decide: createRulesDecider(store), logger });
       this.milter = new MilterServer({
@@ -114,6 +115,7 @@ export class Runtime {
           },
           newSpool: () => new Spool(spoolDir),
           clock: () => new Date(),
+          node: config.node.name,
           metrics,
         }),
         logger,
@@ -153,7 +155,7 @@ export class Runtime {
       });
       const sm = await this.socketmap.listen(parseEndpoint(config.listen.socketmap, 'listen.socketmap'));
       if (config.maillog !== null) {
-        this.maillog = new MaillogFollower({ path: config.maillog, store, keys, bounceDomain: bounceDomains, logger, recorder });
+        this.maillog = new MaillogFollower({ path: config.maillog, node: config.node.name, store, keys, bounceDomain: bounceDomains, logger, recorder });
         await this.maillog.start();
       }
       const listen = hostPort(config.http.listen, 'http.listen');

@@ -41,6 +41,7 @@ export interface StoreBackend {
   readonly outbox: OutboxBackend;
   readonly domainAuth: DomainAuthBackend;
   readonly cursors: CursorBackend;
+  readonly authFailures: AuthFailureBackend;
   /** Store.health: whether a write could start now, without waiting or retrying; never rejects. */
   probe(): Promise<StoreHealth>;
   /** Releases the database; called once. */
@@ -225,8 +226,8 @@ export interface SendBackend {
   insertEvent(event: EventRecord, delivery: DeliveryRecord | null): Promise<number | 'unknown-send'>;
   /** Sets the log time of the send unless set; true when it was set now. */
   setSendInLog(sendId: string, atMs: number): Promise<boolean>;
-  /** In one transaction: selects (received_at in [sinceMs, beforeMs), never in the log, not marked, status 'queued'; oldest first, at most limit) and marks; the ids. */
-  markNotQueued(sinceMs: number, beforeMs: number, atMs: number, reason: string, limit: number): Promise<string[]>;
+  /** In one transaction: selects (node = `node` or no node, received_at in [sinceMs, beforeMs), never in the log, not marked, status 'queued'; oldest first, at most limit) and marks; the ids. */
+  markNotQueued(node: string, sinceMs: number, beforeMs: number, atMs: number, reason: string, limit: number): Promise<string[]>;
   /** By `at`, then insertion. */
   listEvents(sendId: string): Promise<SendEvent[]>;
   /** Counts of 'opened' and 'clicked' events of these sends (distinct, non-empty), by send, type and machine. */
@@ -321,6 +322,7 @@ export interface DomainAuthBackend {
 // ---- delivery cursors ----------------------------------------------------------------------
 
 export interface CursorRecord {
+  readonly node: string;
   readonly path: string;
   /** Decimal digits. */
   readonly dev: string;
@@ -331,8 +333,20 @@ export interface CursorRecord {
   readonly savedAtMs: number;
 }
 
+// ---- login failures ------------------------------------------------------------------------
+
+export interface AuthFailureBackend {
+  /** Failures at or after sinceMs for each of the (distinct, checked) keys; keys without any may be absent. */
+  countFailures(keys: readonly string[], sinceMs: number): Promise<Record<string, number>>;
+  /** One transaction: deletes failures before expireBeforeMs (any key), inserts one row per key at atMs. */
+  recordFailure(keys: readonly string[], atMs: number, expireBeforeMs: number): Promise<void>;
+  /** Deletes the failures of the key. */
+  clearFailures(key: string): Promise<void>;
+}
+
 export interface CursorBackend {
-  getCursor(path: string): Promise<DeliveryCursor | null>;
-  /** Inserts or replaces the row of `cursor.path`. */
+  /** The row of (node, path); node '' is the row saved before nodes were named. */
+  getCursor(node: string, path: string): Promise<DeliveryCursor | null>;
+  /** Inserts or replaces the row of (`cursor.node`, `cursor.path`). */
   upsertCursor(cursor: CursorRecord): Promise<void>;
 }

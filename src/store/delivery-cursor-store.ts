@@ -14,6 +14,8 @@
  */
 
 export interface DeliveryCursor {
+  /** The node (config `node.name`) whose Postfix writes this log: each node reads its own. */
+  readonly node: string;
   /** The log path as configured (absolute). */
   readonly path: string;
   /** st_dev of the file read, decimal. */
@@ -32,8 +34,11 @@ export interface DeliveryCursor {
 }
 
 export interface DeliveryCursorStore {
-  /** The position saved for this log path, or null (never saved). */
-  getDeliveryCursor(path: string): Promise<DeliveryCursor | null>;
-  /** Inserts or replaces the position of `cursor.path`. */
+  /**
+   * The position this node saved for this log path, or null (never saved). A position saved
+   * before nodes were named (node '') is this node's when it has none of its own.
+   */
+  getDeliveryCursor(node: string, path: string): Promise<DeliveryCursor | null>;
+  /** Inserts or replaces the position of (`cursor.node`, `cursor.path`). */
   saveDeliveryCursor(cursor: DeliveryCursor): Promise<void>;
 }

@@ -46,6 +46,12 @@ export interface NewSend {
   readonly flagsSource: FlagSource;
   readonly receivedAt: Date;
   readonly recipients: readonly SendRecipient[];
+  /**
+   * The node (config `node.name`) that accepted the message and whose Postfix queued it;
+   * absent for sends recorded before nodes were named. Only that node's maillog follower
+   * decides the send was never queued (markNotQueued).
+   */
+  readonly node?: string;
 }
 
 export interface Send extends NewSend {
@@ -66,6 +72,8 @@ export interface Send extends NewSend {
 
 /** What markNotQueued looks at: sends received in [receivedSince, receivedBefore) never seen in the log. */
 export interface NotQueuedCheck {
+  /** Only sends accepted by this node (or recorded before nodes were named). */
+  readonly node: string;
   readonly receivedSince: Date;
   readonly receivedBefore: Date;
   /** When the decision is made (stored with it). */

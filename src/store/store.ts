@@ -5,7 +5,8 @@
  *   SendStore    (send-store.ts)     sends, recipient status, events, event counts, reports;
  *   OutboxStore  (outbox-store.ts)   webhooks and webhook deliveries;
  *   DomainAuthStore (domain-auth-store.ts) DKIM keys, return-path hosts, DNS checks per domain;
- *   DeliveryCursorStore (delivery-cursor-store.ts) where the maillog follower stopped reading.
+ *   DeliveryCursorStore (delivery-cursor-store.ts) where the maillog follower stopped reading (per node);
+ *   AuthFailureStore (auth-failure-store.ts) failed logins by throttle key, shared by the nodes.
  * Callers import every type from here.
  *
  * Layering:
@@ -33,6 +34,7 @@
  *    characters, without control characters or surrounding spaces.
  */
 import type { AccountStore } from './account-store.js';
+import type { AuthFailureStore } from './auth-failure-store.js';
 import type { DeliveryCursorStore } from './delivery-cursor-store.js';
 import type { DomainAuthStore } from './domain-auth-store.js';
 import type { ListStore } from './list-store.js';
@@ -40,6 +42,7 @@ import type { OutboxStore } from './outbox-store.js';
 import type { SendStore } from './send-store.js';
 
 export type { AccountStore, FromDefault, Space, User } from './account-store.js';
+export type { AuthFailureStore } from './auth-failure-store.js';
 export type { DeliveryCursor, DeliveryCursorStore } from './delivery-cursor-store.js';
 export type {
   DkimAlgorithm,
@@ -88,7 +91,7 @@ export type {
 /** What Store.health found: whether the store can take a write now, and why not. */
 export type StoreHealth = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
-export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore, DeliveryCursorStore {
+export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore, DeliveryCursorStore, AuthFailureStore {
   /**
    * Whether the store can take a write now (for /health), found without waiting for a lock
    * or retrying: resolves quickly whatever the state of the database; never rejects.

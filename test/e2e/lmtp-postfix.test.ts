@@ -47,7 +47,7 @@ async function startPostfix(dir: string, opts: { bounceTransport: string; bounce
   await pf.configure();
   await pf.start();
   // Only the lines matter here; the store is never reached (no trxmail sends in this log).
-  const log = new MaillogFollower({ path: pf.logFile, store: SqliteStore.open(':memory:'), keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, pollMs: 20, fromStart: true });
+  const log = new MaillogFollower({ node: 'n1', path: pf.logFile, store: SqliteStore.open(':memory:'), keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, pollMs: 20, fromStart: true });
   await log.start();
   return { pf, log, ports: { smtp, bounceMx } };
 }

@@ -146,6 +146,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let config: Config = {
     file: null,
     dataDir: path.join(dir, 'data'),
+    node: { name: 'e2e-node' },
     store: { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
     bounceDomain: BOUNCE_DOMAIN,
     listen: {

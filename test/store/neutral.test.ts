@@ -15,7 +15,8 @@ import {
   MAX_WEBHOOK_BATCH,
   MAX_WEBHOOK_ERROR_LENGTH,
 } from '../../src/lib/limits.js';
-import type { AccountBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
+import type { AccountBackend,
+  AuthFailureBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
 import { NeutralStore } from '../../src/store/neutral/neutral-store.js';
 import type { NewSend, SendRecipient, Store } from '../../src/store/store.js';
 
@@ -48,6 +49,7 @@ function fake(answers: Answers = {}): { store: Store; calls: Call[] } {
     sends: part<SendBackend>('sends'),
     outbox: part<OutboxBackend>('outbox'),
     domainAuth: part<DomainAuthBackend>('domainAuth'),
+    authFailures: part<AuthFailureBackend>('authFailures'),
     probe: () => Promise.resolve({ ok: true }),
     cursors: part<CursorBackend>('cursors'),
     close: () => {
@@ -251,12 +253,12 @@ describe("neutral layer: the backend's findings become UsageErrors", () => {
 describe('neutral layer: delivery cursors', () => {
   it('checks path, file identity, offset and date before the backend, and passes the time as milliseconds', async () => {
     const { store, calls } = fake();
-    await expect(store.saveDeliveryCursor({ path: '/l', dev: '1', ino: 'abc', offset: 0, followingSince: T, savedAt: T })).rejects.toThrow(UsageError);
-    await expect(store.saveDeliveryCursor({ path: '/l', dev: '1', ino: '2', offset: Number.MAX_SAFE_INTEGER + 1, followingSince: T, savedAt: T })).rejects.toThrow(UsageError);
-    await expect(store.getDeliveryCursor('')).rejects.toThrow(UsageError);
+    await expect(store.saveDeliveryCursor({ node: 'n1', path: '/l', dev: '1', ino: 'abc', offset: 0, followingSince: T, savedAt: T })).rejects.toThrow(UsageError);
+    await expect(store.saveDeliveryCursor({ node: 'n1', path: '/l', dev: '1', ino: '2', offset: Number.MAX_SAFE_INTEGER + 1, followingSince: T, savedAt: T })).rejects.toThrow(UsageError);
+    await expect(store.getDeliveryCursor('n1', '')).rejects.toThrow(UsageError);
     expect(calls).toEqual([]);
-    await store.saveDeliveryCursor({ path: '/l', dev: '2049', ino: '131', offset: 7, followingSince: new Date(5), savedAt: T });
-    expect(calls).toEqual([{ method: 'cursors.upsertCursor', args: [{ path: '/l', dev: '2049', ino: '131', offset: 7, followingSinceMs: 5, savedAtMs: T.getTime() }] }]);
+    await store.saveDeliveryCursor({ node: 'n1', path: '/l', dev: '2049', ino: '131', offset: 7, followingSince: new Date(5), savedAt: T });
+    expect(calls).toEqual([{ method: 'cursors.upsertCursor', args: [{ node: 'n1', path: '/l', dev: '2049', ino: '131', offset: 7, followingSinceMs: 5, savedAtMs: T.getTime() }] }]);
   });
 });
 

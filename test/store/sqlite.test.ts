@@ -63,8 +63,23 @@ describe('SQLite store specifics', () => {
       .prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
       .all()
       .map((r) => r.name);
-    expect(tables).toEqual(['delivery_cursors', 'dkim_keys', 'events', 'from_defaults', 'list_entries', 'send_recipients', 'send_tags', 'sender_domains', 'sends', 'spaces', 'users', 'webhook_outbox', 'webhooks']);
+    expect(tables).toEqual(['auth_failures', 'delivery_cursors', 'dkim_keys', 'events', 'from_defaults', 'list_entries', 'send_recipients', 'send_tags', 'sender_domains', 'sends', 'spaces', 'users', 'webhook_outbox', 'webhooks']);
     db.close();
+  });
+
+  it('migration 6 keeps a position saved before nodes were named; the first node to ask takes it over', async () => {
+    const path = tempPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    migrate(old, path, MIGRATIONS.slice(0, 5));
+    old.prepare("INSERT INTO delivery_cursors (path, dev, ino, offset, following_since, saved_at) VALUES ('/var/log/mail.log', '1', '2', 42, 0, 0)").run();
+    old.close();
+    const store = SqliteStore.open(path);
+    expect(await store.getDeliveryCursor('mx1', '/var/log/mail.log')).toMatchObject({ node: 'mx1', offset: 42 });
+    await store.saveDeliveryCursor({ node: 'mx1', path: '/var/log/mail.log', dev: '1', ino: '2', offset: 50, followingSince: new Date(0), savedAt: new Date(1) });
+    expect(await store.getDeliveryCursor('mx1', '/var/log/mail.log')).toMatchObject({ offset: 50 });
+    await store.close();
   });
 
   it('creates the parent directory and reopens with its data', async () => {

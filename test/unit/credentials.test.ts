@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CREDENTIAL_CACHE_TTL_MS,
@@ -650,6 +653,90 @@ describe('CredentialVerifier throttling', () => {
     clock.advance(FAILURE_WINDOW_MS);
     await v.verify('new@shop.example', 'x', { ...META, rip: '10.2.0.1' });
     expect(v.throttleSize).toEqual({ pairs: 1, addresses: 1 });
+  });
+});
+
+describe('CredentialVerifier on several nodes (failures shared through the store)', () => {
+  it('guesses spread over two nodes meet one limit; the right password from another address still gets in on both; a success clears the pair everywhere', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trx-cred-'));
+    const shared = await openStore({ driver: 'sqlite', path: path.join(dir, 'trxmail.db') });
+    try {
+      const space = await shared.createSpace({ name: 'shop' });
+      await shared.createUser({ spaceId: space.id, email: 'mia@shop.example', passwordHash: 'fake$pw' });
+      const fake = fakeCheck();
+      const clock = manualClock();
+      const node = (): CredentialVerifier =>
+        new CredentialVerifier(shared, { checkPassword: fake.check, clock: clock.now, sleep: () => Promise.resolve(), shared });
+      const [a, b] = [node(), node()];
+      const attacker = { ...META, rip: '203.0.113.77' };
+      // Alternating nodes: each node alone sees fewer failures than the limit.
+      for (let i = 0; i < MAX_FAILURES_PER_PAIR; i++) {
+        expect(await (i % 2 === 0 ? a : b).verify('mia@shop.example', `guess ${i}`, attacker)).toEqual({ result: 'fail', reason: 'wrong password' });
+      }
+      const checks = fake.calls.length;
+      expect(await a.verify('mia@shop.example', 'guess', attacker)).toMatchObject({ result: 'throttled', by: 'login+address' });
+      expect(await b.verify('mia@shop.example', 'pw', attacker)).toMatchObject({ result: 'throttled', by: 'login+address' });
+      expect(fake.calls.length).toBe(checks);
+      expect(await a.verify('mia@shop.example', 'pw', { ...META, rip: '198.51.100.3' })).toMatchObject({ result: 'ok' });
+      expect(await b.verify('mia@shop.example', 'pw', { ...META, rip: '198.51.100.4' })).toMatchObject({ result: 'ok' });
+      // The window passes; a success on node b clears the pair for node a too.
+      clock.advance(FAILURE_WINDOW_MS + 1);
+      for (let i = 0; i < MAX_FAILURES_PER_PAIR - 1; i++) await a.verify('mia@shop.example', `again ${i}`, attacker);
+      expect(await b.verify('mia@shop.example', 'pw', attacker)).toMatchObject({ result: 'ok' });
+      await new Promise((r) => setImmediate(r)); // the clearing write is not awaited by the login
+      expect(await a.verify('mia@shop.example', 'late guess', attacker)).toEqual({ result: 'fail', reason: 'wrong password' });
+      expect(await a.verify('mia@shop.example', 'pw', attacker)).toMatchObject({ result: 'ok' });
+    } finally {
+      await shared.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('addresses too: failures of many logins from one address over two nodes throttle it on both', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trx-cred-'));
+    const shared = await openStore({ driver: 'sqlite', path: path.join(dir, 'trxmail.db') });
+    try {
+      const fake = fakeCheck();
+      const clock = manualClock();
+      const node = (): CredentialVerifier =>
+        new CredentialVerifier(shared, { checkPassword: fake.check, clock: clock.now, sleep: () => Promise.resolve(), shared });
+      const [a, b] = [node(), node()];
+      const attacker = { ...META, rip: '203.0.113.78' };
+      for (let i = 0; i < MAX_FAILURES_PER_ADDRESS; i++) await (i % 2 === 0 ? a : b).verify(`user${i}@shop.example`, 'x', attacker);
+      expect(await a.verify('someone@shop.example', 'x', attacker)).toMatchObject({ result: 'throttled', by: 'address' });
+      expect(await b.verify('someone@shop.example', 'x', attacker)).toMatchObject({ result: 'throttled', by: 'address' });
+    } finally {
+      await shared.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lets no more than the limit of parallel guesses from one address (many logins) reach the password check', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trx-cred-'));
+    const shared = await openStore({ driver: 'sqlite', path: path.join(dir, 'trxmail.db') });
+    try {
+      const fake = fakeCheck();
+      const v = new CredentialVerifier(shared, { checkPassword: fake.check, sleep: () => Promise.resolve(), shared });
+      const attacker = { ...META, rip: '203.0.113.79' };
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => v.verify(`user${i}@shop.example`, 'x', attacker)));
+      expect(results.filter((r) => r.result === 'fail')).toHaveLength(MAX_FAILURES_PER_ADDRESS);
+      expect(results.filter((r) => r.result === 'throttled')).toHaveLength(200 - MAX_FAILURES_PER_ADDRESS);
+    } finally {
+      await shared.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers tempfail (not ok, not fail) when the shared failures cannot be read', async () => {
+    const users = new FakeUsers();
+    users.add('mia@shop.example', 'fake$pw');
+    const down = {
+      countAuthFailures: () => Promise.reject(new TransientError('ESTORE_IO', 'down')),
+      recordAuthFailure: () => Promise.resolve(),
+      clearAuthFailures: () => Promise.resolve(),
+    };
+    const v = new CredentialVerifier(users, { checkPassword: fakeCheck().check, shared: down });
+    expect(await v.verify('mia@shop.example', 'pw', META)).toMatchObject({ result: 'tempfail' });
   });
 });
 

@@ -8,6 +8,7 @@
  * Pure. Throws: UsageError.
  */
 import { normaliseDomain } from '../../core/domain.js';
+import { MAX_NODE_NAME_LENGTH, isNodeName } from '../../core/node-name.js';
 import { MAX_FLAGS } from '../../core/types.js';
 import { UsageError } from '../../lib/errors.js';
 import { MAX_SPACE_NAME_LENGTH } from '../../lib/limits.js';
@@ -46,6 +47,14 @@ export function requireDomain(domain: string): string {
 }
 
 /** Milliseconds since the epoch of a valid Date, or UsageError. */
+/** A node name (core/node-name.ts), else UsageError. */
+export function checkNodeName(name: string): string {
+  if (typeof name !== 'string' || !isNodeName(name)) {
+    throw new UsageError(`node name ${quote(String(name))} must be 1..${MAX_NODE_NAME_LENGTH} characters of A-Z a-z 0-9 . _ - starting with a letter or digit`);
+  }
+  return name;
+}
+
 export function toMs(d: Date, what: string): number {
   const ms = d instanceof Date ? d.getTime() : NaN;
   if (!Number.isFinite(ms)) throw new UsageError(`${what} is not a valid date`);

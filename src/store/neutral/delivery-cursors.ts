@@ -12,7 +12,7 @@ import { UsageError } from '../../lib/errors.js';
 import { MAX_CURSOR_PATH_LENGTH } from '../../lib/limits.js';
 import type { CursorBackend } from '../backend.js';
 import type { DeliveryCursor, DeliveryCursorStore } from '../delivery-cursor-store.js';
-import { checkCount, quote, toMs } from './checks.js';
+import { checkCount, checkNodeName, quote, toMs } from './checks.js';
 
 function checkPath(path: string): string {
   if (typeof path !== 'string' || path === '' || path.length > MAX_CURSOR_PATH_LENGTH || path.includes('\u0000')) {
@@ -29,12 +29,17 @@ function checkFileNumber(value: string, what: string): string {
 export class NeutralDeliveryCursors implements DeliveryCursorStore {
   constructor(private readonly backend: CursorBackend) {}
 
-  async getDeliveryCursor(path: string): Promise<DeliveryCursor | null> {
-    return await this.backend.getCursor(checkPath(path));
+  async getDeliveryCursor(node: string, path: string): Promise<DeliveryCursor | null> {
+    const key = checkPath(path);
+    const own = await this.backend.getCursor(checkNodeName(node), key);
+    if (own !== null) return own;
+    const legacy = await this.backend.getCursor('', key);
+    return legacy === null ? null : { ...legacy, node };
   }
 
   async saveDeliveryCursor(cursor: DeliveryCursor): Promise<void> {
     await this.backend.upsertCursor({
+      node: checkNodeName(cursor.node),
       path: checkPath(cursor.path),
       dev: checkFileNumber(cursor.dev, 'dev'),
       ino: checkFileNumber(cursor.ino, 'ino'),

@@ -14,6 +14,7 @@ import { InvariantError, TransientError } from '../../lib/errors.js';
 import type { StoreBackend } from '../backend.js';
 import type { Store, StoreHealth } from '../store.js';
 import { NeutralAccounts } from './accounts.js';
+import { NeutralAuthFailures } from './auth-failures.js';
 import { NeutralDeliveryCursors } from './delivery-cursors.js';
 import { NeutralDomainAuth } from './domain-auth.js';
 import { NeutralLists } from './lists.js';
@@ -27,6 +28,7 @@ export class NeutralStore implements Store {
   private readonly outbox: NeutralOutbox;
   private readonly domainAuth: NeutralDomainAuth;
   private readonly cursors: NeutralDeliveryCursors;
+  private readonly authFailures: NeutralAuthFailures;
   private closed = false;
 
   constructor(private readonly backend: StoreBackend) {
@@ -36,6 +38,7 @@ export class NeutralStore implements Store {
     this.outbox = new NeutralOutbox(backend.outbox, backend.accounts);
     this.domainAuth = new NeutralDomainAuth(backend.domainAuth, backend.accounts);
     this.cursors = new NeutralDeliveryCursors(backend.cursors);
+    this.authFailures = new NeutralAuthFailures(backend.authFailures);
   }
 
   /** Runs `call` while the store is open; its synchronous throw, too, becomes a rejection. */
@@ -126,6 +129,12 @@ export class NeutralStore implements Store {
     this.live(() => this.domainAuth.recordDomainCheck(spaceId, domain, check));
 
   // ---- delivery cursors ----------------------------------------------------------------------
-  readonly getDeliveryCursor: Store['getDeliveryCursor'] = (path) => this.live(() => this.cursors.getDeliveryCursor(path));
+  readonly getDeliveryCursor: Store['getDeliveryCursor'] = (node, path) => this.live(() => this.cursors.getDeliveryCursor(node, path));
   readonly saveDeliveryCursor: Store['saveDeliveryCursor'] = (cursor) => this.live(() => this.cursors.saveDeliveryCursor(cursor));
+
+  // ---- login failures ------------------------------------------------------------------------
+  readonly countAuthFailures: Store['countAuthFailures'] = (keys, since) => this.live(() => this.authFailures.countAuthFailures(keys, since));
+  readonly recordAuthFailure: Store['recordAuthFailure'] = (keys, at, expireBefore) =>
+    this.live(() => this.authFailures.recordAuthFailure(keys, at, expireBefore));
+  readonly clearAuthFailures: Store['clearAuthFailures'] = (key) => this.live(() => this.authFailures.clearAuthFailures(key));
 }

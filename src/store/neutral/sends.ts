@@ -34,7 +34,7 @@ import type {
   SendStore,
 } from '../send-store.js';
 import { requireSpace } from './accounts.js';
-import { checkCount, checkFlags, quote, toMs } from './checks.js';
+import { checkCount, checkFlags, checkNodeName, quote, toMs } from './checks.js';
 
 /** The webhook event an event of this type queues, or null: every type but 'accepted'. */
 export function webhookEventOf(type: EventType): SendWebhookEventType | null {
@@ -67,6 +67,7 @@ export function sendPage(filter: SendFilter): SendPage {
 export function sendRecord(send: NewSend): SendRecord {
   if (typeof send.id !== 'string' || send.id === '') throw new UsageError('send id must not be empty');
   checkFlags(send.flags, 'send flags');
+  if (send.node !== undefined) checkNodeName(send.node);
   const receivedAtMs = toMs(send.receivedAt, 'receivedAt');
   const toRecipients = send.recipients.filter((r) => r.role === 'to');
   const to = toRecipients[0];
@@ -174,8 +175,9 @@ export class NeutralSends implements SendStore {
     const atMs = toMs(check.at, 'not-queued time');
     const limit = checkCount(check.limit, 'not-queued limit');
     if (limit < 1 || limit > MAX_NOT_QUEUED_BATCH) throw new UsageError(`not-queued limit must be 1..${MAX_NOT_QUEUED_BATCH}, got ${limit}`);
+    const node = checkNodeName(check.node);
     if (beforeMs <= sinceMs) return [];
-    return await this.backend.markNotQueued(sinceMs, beforeMs, atMs, check.reason.slice(0, MAX_OUTCOME_DETAIL_LENGTH), limit);
+    return await this.backend.markNotQueued(node, sinceMs, beforeMs, atMs, check.reason.slice(0, MAX_OUTCOME_DETAIL_LENGTH), limit);
   }
 
   listEvents(sendId: string): Promise<SendEvent[]> {

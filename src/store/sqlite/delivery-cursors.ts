@@ -11,6 +11,7 @@ import type { DeliveryCursor } from '../delivery-cursor-store.js';
 import type { SqliteDatabase } from './database.js';
 
 interface CursorRow {
+  node: string;
   path: string;
   dev: string;
   ino: string;
@@ -21,10 +22,12 @@ interface CursorRow {
 
 function prepare(db: Database.Database) {
   return {
-    get: db.prepare<[string], CursorRow>('SELECT path, dev, ino, offset, following_since, saved_at FROM delivery_cursors WHERE path = ?'),
-    upsert: db.prepare<[string, string, string, number, number, number]>(
-      'INSERT INTO delivery_cursors (path, dev, ino, offset, following_since, saved_at) VALUES (?, ?, ?, ?, ?, ?) ' +
-        'ON CONFLICT (path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino, offset = excluded.offset, ' +
+    get: db.prepare<[string, string], CursorRow>(
+      'SELECT node, path, dev, ino, offset, following_since, saved_at FROM delivery_cursors WHERE node = ? AND path = ?',
+    ),
+    upsert: db.prepare<[string, string, string, string, number, number, number]>(
+      'INSERT INTO delivery_cursors (node, path, dev, ino, offset, following_since, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (node, path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino, offset = excluded.offset, ' +
         'following_since = excluded.following_since, saved_at = excluded.saved_at',
     ),
   };
@@ -37,10 +40,11 @@ export class SqliteDeliveryCursors implements CursorBackend {
     this.sql = prepare(db.db);
   }
 
-  getCursor(path: string): Promise<DeliveryCursor | null> {
+  getCursor(node: string, path: string): Promise<DeliveryCursor | null> {
     return this.db.run(() => {
-      const r = this.sql.get.get(path);
+      const r = this.sql.get.get(node, path);
       return r === undefined ? null : {
+            node: r.node,
             path: r.path,
             dev: r.dev,
             ino: r.ino,
@@ -53,7 +57,7 @@ export class SqliteDeliveryCursors implements CursorBackend {
 
   upsertCursor(c: CursorRecord): Promise<void> {
     return this.db.run(() => {
-      this.sql.upsert.run(c.path, c.dev, c.ino, c.offset, c.followingSinceMs, c.savedAtMs);
+      this.sql.upsert.run(c.node, c.path, c.dev, c.ino, c.offset, c.followingSinceMs, c.savedAtMs);
     });
   }
 }

@@ -275,6 +275,41 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sends ADD COLUMN not_queued_reason TEXT CHECK ((not_queued_at IS NULL) = (not_queued_reason IS NULL));
     `,
   },
+  {
+    version: 6,
+    name: 'several nodes: node of a send, cursors per node, shared login failures',
+    // sends.node: the node (config node.name) that accepted the send; NULL for older sends.
+    // delivery_cursors: keyed by (node, path): each node reads its own Postfix's log; the
+    // position saved before (node '') is taken over by the first node that asks for it.
+    // auth_failures: failed logins by throttle key (a client address, or a login and address
+    // pair), shared by every node (src/auth/credentials.ts); rows older than the window are
+    // deleted as new failures are written.
+    sql: `
+      ALTER TABLE sends ADD COLUMN node TEXT;
+
+      CREATE TABLE delivery_cursors_by_node (
+        node            TEXT    NOT NULL,
+        path            TEXT    NOT NULL,
+        dev             TEXT    NOT NULL CHECK (dev GLOB '[0-9]*'),
+        ino             TEXT    NOT NULL CHECK (ino GLOB '[0-9]*'),
+        offset          INTEGER NOT NULL CHECK (offset >= 0),
+        following_since INTEGER NOT NULL,
+        saved_at        INTEGER NOT NULL,
+        PRIMARY KEY (node, path)
+      ) STRICT, WITHOUT ROWID;
+      INSERT INTO delivery_cursors_by_node (node, path, dev, ino, offset, following_since, saved_at)
+        SELECT '', path, dev, ino, offset, following_since, saved_at FROM delivery_cursors;
+      DROP TABLE delivery_cursors;
+      ALTER TABLE delivery_cursors_by_node RENAME TO delivery_cursors;
+
+      CREATE TABLE auth_failures (
+        key   TEXT    NOT NULL,
+        at    INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX auth_failures_key_at ON auth_failures (key, at);
+      CREATE INDEX auth_failures_at ON auth_failures (at);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -42,6 +42,7 @@ interface SendRow {
   not_queued_at: number | null;
   not_queued_reason: string | null;
   log_seen_at: number | null;
+  node: string | null;
 }
 interface RecipientRow {
   send_id: string;
@@ -62,7 +63,7 @@ interface EventRow {
 
 const SEND_COLS =
   's.id, s.space_id, s.user_id, s.mail_from, s.envelope_sender, s.from_addr, s.to_addr, s.bcc, ' +
-  's.discarded, s.tags, s.flags, s.flags_source, s.received_at, s.status, s.not_queued_at, s.not_queued_reason, s.log_seen_at';
+  's.discarded, s.tags, s.flags, s.flags_source, s.received_at, s.status, s.not_queued_at, s.not_queued_reason, s.log_seen_at, s.node';
 const RECIPIENT_COLS = 'send_id, address, role, status, suppressed_by, detail';
 const EVENT_COLS = 'id, send_id, recipient, type, at, detail';
 
@@ -89,6 +90,7 @@ function sendFrom(r: SendRow, recipients: SendRecipient[]): Send {
     status: r.status,
     ...(r.not_queued_at !== null ? { notQueued: { at: new Date(r.not_queued_at), reason: r.not_queued_reason ?? '' } } : {}),
     ...(r.log_seen_at !== null ? { loggedAt: new Date(r.log_seen_at) } : {}),
+    ...(r.node !== null ? { node: r.node } : {}),
   };
 }
 
@@ -101,10 +103,10 @@ function prepare(db: Database.Database) {
     spaceExists: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM spaces WHERE id = ?'),
     userSpace: db.prepare<[number], { space_id: number }>('SELECT space_id FROM users WHERE id = ?'),
     insertSend: db.prepare<
-      [string, number, number, string, string, string, string, string, string | null, string, string, number, FlagSource, number, SendStatus]
+      [string, number, number, string, string, string, string, string, string | null, string, string, number, FlagSource, number, SendStatus, string | null]
     >(
       'INSERT INTO sends (id, space_id, user_id, mail_from, envelope_sender, from_addr, from_key, to_addr, bcc, ' +
-        'discarded, tags, flags, flags_source, received_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'discarded, tags, flags, flags_source, received_at, status, node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     insertTag: db.prepare<[string, string]>('INSERT OR IGNORE INTO send_tags (send_id, tag) VALUES (?, ?)'),
     insertRecipient: db.prepare<[string, number, string, string, string, string, string | null, string | null]>(
@@ -129,8 +131,8 @@ function prepare(db: Database.Database) {
     ),
     sendSpace: db.prepare<[string], { space_id: number }>('SELECT space_id FROM sends WHERE id = ?'),
     setInLog: db.prepare<[number, string]>('UPDATE sends SET log_seen_at = ? WHERE id = ? AND log_seen_at IS NULL'),
-    phantoms: db.prepare<[number, number, number], { id: string }>(
-      "SELECT id FROM sends WHERE received_at >= ? AND received_at < ? AND log_seen_at IS NULL AND not_queued_at IS NULL AND status = 'queued' " +
+    phantoms: db.prepare<[string, number, number, number], { id: string }>(
+      "SELECT id FROM sends WHERE (node = ? OR node IS NULL) AND received_at >= ? AND received_at < ? AND log_seen_at IS NULL AND not_queued_at IS NULL AND status = 'queued' " +
         'ORDER BY received_at, rowid LIMIT ?',
     ),
     markNotQueued: db.prepare<[number, string, string]>('UPDATE sends SET not_queued_at = ?, not_queued_reason = ? WHERE id = ?'),
@@ -180,6 +182,7 @@ export class SqliteSends implements SendBackend {
             s.flagsSource,
             record.receivedAtMs,
             record.status,
+            s.node ?? null,
           );
         } catch (err: unknown) {
           if (isUniqueViolation(err)) return 'duplicate-id';
@@ -240,10 +243,10 @@ export class SqliteSends implements SendBackend {
     return this.db.run(() => this.sql.setInLog.run(atMs, sendId).changes > 0);
   }
 
-  markNotQueued(sinceMs: number, beforeMs: number, atMs: number, reason: string, limit: number): Promise<string[]> {
+  markNotQueued(node: string, sinceMs: number, beforeMs: number, atMs: number, reason: string, limit: number): Promise<string[]> {
     return this.db.run(() =>
       this.db.immediate(() => {
-        const ids = this.sql.phantoms.all(sinceMs, beforeMs, limit).map((r) => r.id);
+        const ids = this.sql.phantoms.all(node, sinceMs, beforeMs, limit).map((r) => r.id);
         for (const id of ids) this.sql.markNotQueued.run(atMs, reason, id);
         return ids;
       }),

@@ -14,6 +14,7 @@ import type { ReportFilter, ReportGroupBy } from '../store.js';
 import { NeutralStore } from '../neutral/neutral-store.js';
 import { reportQuery } from '../neutral/sends.js';
 import { SqliteAccounts } from './accounts.js';
+import { SqliteAuthFailures } from './auth-failures.js';
 import { SqliteDatabase } from './database.js';
 import { SqliteDeliveryCursors } from './delivery-cursors.js';
 import { SqliteDomainAuth } from './domain-auth.js';
@@ -38,6 +39,7 @@ export class SqliteStore extends NeutralStore {
       outbox,
       domainAuth: new SqliteDomainAuth(database, outbox),
       cursors: new SqliteDeliveryCursors(database),
+      authFailures: new SqliteAuthFailures(database),
       probe: () => Promise.resolve(database.probe()),
       close: () => database.close(),
     });

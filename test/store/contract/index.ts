@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { TransientError } from '../../../src/lib/errors.js';
 import type { Store } from '../../../src/store/store.js';
 import { accountsContract } from './accounts.js';
+import { authFailuresContract } from './auth-failures.js';
 import { deliveryCursorsContract } from './delivery-cursors.js';
 import { domainAuthContract, unsignedMailContract } from './domain-auth.js';
 import { useFixture } from './fixture.js';
@@ -32,6 +33,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     domainAuthContract(fixture);
     unsignedMailContract(fixture);
     deliveryCursorsContract(fixture);
+    authFailuresContract(fixture);
     notQueuedContract(fixture);
 
     describe('lifecycle', () => {
@@ -54,7 +56,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           () => store.report({ spaceId: a.id }, null),
           () => store.setWebhook({ spaceId: a.id, url: 'ftp://x', secret: '' }),
           () => store.webhookBacklog(),
-          () => store.saveDeliveryCursor({ path: '', dev: 'x', ino: 'y', offset: -1, followingSince: new Date(Number.NaN), savedAt: new Date(Number.NaN) }),
+          () => store.saveDeliveryCursor({ node: 'n', path: '', dev: 'x', ino: 'y', offset: -1, followingSince: new Date(Number.NaN), savedAt: new Date(Number.NaN) }),
         ];
         for (const call of calls) await expect(call()).rejects.toThrow(TransientError);
       });

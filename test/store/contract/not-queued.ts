@@ -19,6 +19,7 @@ export function notQueuedContract(fixture: CurrentFixture): void {
     ({ store, a, send } = fixture());
   });
   const check = (over: Partial<Parameters<Store['markNotQueued']>[0]> = {}): Parameters<Store['markNotQueued']>[0] => ({
+    node: 'n1',
     receivedSince: at(0),
     receivedBefore: at(10_000),
     at: at(3_600_000),
@@ -50,6 +51,19 @@ export function notQueuedContract(fixture: CurrentFixture): void {
       expect((await store.getSend('phantom1', a.id))?.loggedAt).toBeUndefined();
       const listed = await store.listSends({ spaceId: a.id });
       expect(listed.filter((s) => s.notQueued !== undefined).map((s) => s.id).sort()).toEqual(['phantom1', 'phantom2']);
+    });
+
+    it("marks only its own node's sends (and those recorded without a node): another node's Postfix logs the others", async () => {
+      await store.recordSend(send({ id: 'mine', receivedAt: at(100), node: 'n1' }));
+      await store.recordSend(send({ id: 'theirs', receivedAt: at(200), node: 'n2' }));
+      await store.recordSend(send({ id: 'old', receivedAt: at(300) }));
+      expect(await store.markNotQueued(check())).toEqual(['mine', 'old']);
+      expect((await store.getSend('theirs', a.id))?.notQueued).toBeUndefined();
+      expect((await store.getSend('theirs', a.id))?.node).toBe('n2');
+      expect((await store.getSend('old', a.id))?.node).toBeUndefined();
+      expect(await store.markNotQueued(check({ node: 'n2' }))).toEqual(['theirs']);
+      await expect(store.recordSend(send({ id: 'bad', node: 'no spaces allowed' }))).rejects.toThrow(UsageError);
+      await expect(store.markNotQueued(check({ node: '' }))).rejects.toThrow(UsageError);
     });
 
     it('marks at most `limit`, the oldest first', async () => {

@@ -1,9 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_HTTP_LISTEN, DEFAULT_LMTP_LISTEN, DEFAULT_REINJECT, loadConfig, normaliseBaseUrl, parseConfig, parseHostPort } from '../../../src/config/config.js';
+import { isNodeName, nodeNameFromHost } from '../../../src/core/node-name.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
 function dirWith(yaml: string | null): string {
@@ -22,6 +23,16 @@ describe('loadConfig', () => {
     expect(c.listen.milter).toBe('inet:127.0.0.1:8891');
     expect(c.hmacKeys).toEqual([]);
     expect(Object.isFrozen(c) && Object.isFrozen(c.listen)).toBe(true);
+  });
+
+  it('node.name: the host name (made valid) by default; a name outside the alphabet is refused naming the key', () => {
+    const cwd = dirWith(null);
+    expect(loadConfig({ cwd, env: {} }).node.name).toBe(nodeNameFromHost(hostname()));
+    expect(isNodeName(loadConfig({ cwd, env: {} }).node.name)).toBe(true);
+    expect(loadConfig({ cwd: dirWith('node:\n  name: mx1.example\n'), env: {} }).node.name).toBe('mx1.example');
+    expect(() => loadConfig({ cwd: dirWith('node:\n  name: "mx 1"\n'), env: {} })).toThrow(/node\.name: expected 1\.\.63 characters/);
+    expect(nodeNameFromHost('.weird host!')).toBe('weird-host-');
+    expect(nodeNameFromHost('')).toBe('node');
   });
 
   it('reads ./trxmail.yaml, resolves paths against its directory, normalises the bounce domain', () => {

@@ -47,6 +47,7 @@ afterEach(async () => {
 
 function start(opts: { store?: Store; fromStart?: boolean; maxQueueIds?: number; recorder?: DeliveryRecorder; path?: string } = {}): Promise<MaillogFollower> {
   const f = new MaillogFollower({
+    node: 'n1',
     path: opts.path ?? file,
     store: opts.store ?? db.store,
     keys: KEYS,
@@ -296,7 +297,7 @@ describe('MaillogFollower', () => {
   });
 
   it(`the default cap is MAX_MAILLOG_QUEUE_IDS (${MAX_MAILLOG_QUEUE_IDS})`, async () => {
-    const f = new MaillogFollower({ path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger });
+    const f = new MaillogFollower({ node: 'n1', path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger });
     const sender = bounceAddress(db.space.id, 'Same1');
     for (let i = 0; i <= MAX_MAILLOG_QUEUE_IDS; i++) await f.handleLine(qmgrFrom(`Q${i.toString(36).padStart(5, '0')}`, sender).trimEnd());
     expect(f.rememberedQueueIds).toBe(MAX_MAILLOG_QUEUE_IDS);
@@ -348,11 +349,11 @@ describe('MaillogFollower: the read position in the store', () => {
 
   it('first start: saves the end of the file; each batch saves the offset past the last line', async () => {
     const f = await start();
-    expect(await db.store.getDeliveryCursor(file)).toMatchObject({ path: file, ...identity(file), offset: statSync(file).size });
+    expect(await db.store.getDeliveryCursor('n1', file)).toMatchObject({ path: file, ...identity(file), offset: statSync(file).size });
     const saved = new Promise<SavedPosition>((resolve) => f.once('position', resolve));
     await mark(f, 'first-batch');
     expect(await saved).toEqual({ ...identity(file), offset: statSync(file).size });
-    expect((await db.store.getDeliveryCursor(file))?.offset).toBe(statSync(file).size);
+    expect((await db.store.getDeliveryCursor('n1', file))?.offset).toBe(statSync(file).size);
   });
 
   it('resumes where it stopped: what Postfix logged while trxmail was down is recorded, nothing is read twice', async () => {
@@ -364,7 +365,7 @@ describe('MaillogFollower: the read position in the store', () => {
     await up;
     await f.stop();
     appendFileSync(file, sent('Down1QidX', 'down@example.org'));
-    const g = new MaillogFollower({ path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock, pollMs: 5 });
+    const g = new MaillogFollower({ node: 'n1', path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock, pollMs: 5 });
     follower = g;
     const seen: string[] = [];
     g.on('processed', (p: ProcessedLine) => seen.push(p.line));
@@ -409,7 +410,7 @@ describe('MaillogFollower: the read position in the store', () => {
     await fromSaved;
     await f.stop();
     // The from= line was complete; the delivery line was not: the position is at its start.
-    expect((await db.store.getDeliveryCursor(file))?.offset).toBe(sizeBefore + whole.indexOf('\n') + 1);
+    expect((await db.store.getDeliveryCursor('n1', file))?.offset).toBe(sizeBefore + whole.indexOf('\n') + 1);
     appendFileSync(file, whole.slice(cutAt));
     const g = await start();
     // The queue id is remembered in memory only: the restarted follower reads the from= line
@@ -433,7 +434,7 @@ describe('MaillogFollower: the read position in the store', () => {
     expect(await statusOf('Old9QidX')).toBe('delivered');
     expect(await statusOf('New9QidX')).toBe('delivered');
     await g.stop();
-    expect(await db.store.getDeliveryCursor(file)).toMatchObject({ ...identity(file), offset: statSync(file).size });
+    expect(await db.store.getDeliveryCursor('n1', file)).toMatchObject({ ...identity(file), offset: statSync(file).size });
   });
 
   it('rotated while running: the position follows the new file once the old one is finished', async () => {
@@ -448,7 +449,7 @@ describe('MaillogFollower: the read position in the store', () => {
     expect((await oldTail).actions).toHaveLength(1);
     expect((await newHead).actions).toHaveLength(1);
     await f.stop();
-    expect(await db.store.getDeliveryCursor(file)).toMatchObject({ ...identity(file), offset: statSync(file).size });
+    expect(await db.store.getDeliveryCursor('n1', file)).toMatchObject({ ...identity(file), offset: statSync(file).size });
   });
 
   it('copytruncate while down (same file, now shorter): read from 0', async () => {
@@ -472,7 +473,7 @@ describe('MaillogFollower: the read position in the store', () => {
     renameSync(file, `${file}.2`);
     writeFileSync(file, sent('Gone1Qid', 'gone@example.org'));
     const lines: LogEntry[] = [];
-    const g = new MaillogFollower({ path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: recordingLogger(lines), clock, pollMs: 5 });
+    const g = new MaillogFollower({ node: 'n1', path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: recordingLogger(lines), clock, pollMs: 5 });
     follower = g;
     await g.start();
     await mark(g, 'after-restart');
@@ -486,7 +487,7 @@ describe('MaillogFollower: the read position in the store', () => {
     appendFileSync(file, `${'y'.repeat(MAX_MAILLOG_LINE_BYTES + 1)}\n`);
     await mark(f, 'after-long');
     await f.stop();
-    expect((await db.store.getDeliveryCursor(file))?.offset).toBe(statSync(file).size);
+    expect((await db.store.getDeliveryCursor('n1', file))?.offset).toBe(statSync(file).size);
   });
 
   it('a failed save is logged and does not stop the follower; the next batch saves', async () => {
@@ -502,7 +503,7 @@ describe('MaillogFollower: the read position in the store', () => {
     });
     const f = await start({ store });
     await mark(f, 'while-failing');
-    expect(await db.store.getDeliveryCursor(file)).toBeNull();
+    expect(await db.store.getDeliveryCursor('n1', file)).toBeNull();
     failing = false;
     const saved = new Promise<SavedPosition>((resolve) => f.once('position', resolve));
     await mark(f, 'after-recovery');
@@ -517,7 +518,7 @@ describe('MaillogFollower: sends Postfix never queued (phantoms)', () => {
     now = AT.getTime();
   });
   const make = (logger = silentLogger): MaillogFollower => {
-    const f = new MaillogFollower({ path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger, clock: () => new Date(now), pollMs: 5, notQueuedCheckMs: 0 });
+    const f = new MaillogFollower({ node: 'n1', path: file, store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger, clock: () => new Date(now), pollMs: 5, notQueuedCheckMs: 0 });
     follower = f;
     return f;
   };
@@ -535,7 +536,7 @@ describe('MaillogFollower: sends Postfix never queued (phantoms)', () => {
     await sendAt('EarlyQidX', -1000);
     const f = make();
     await f.start();
-    expect((await db.store.getDeliveryCursor(file))?.followingSince).toEqual(AT);
+    expect((await db.store.getDeliveryCursor('n1', file))?.followingSince).toEqual(AT);
     await sendAt('PhantomQX', 1000);
     await sendAt('QueuedQXX', 2000);
     const from = lineWith(f, 'QueuedQXX: from=');
@@ -564,7 +565,7 @@ describe('MaillogFollower: sends Postfix never queued (phantoms)', () => {
     now = AT.getTime() + 10 * 60_000;
     const g = make();
     await g.start();
-    expect((await db.store.getDeliveryCursor(file))?.followingSince).toEqual(AT);
+    expect((await db.store.getDeliveryCursor('n1', file))?.followingSince).toEqual(AT);
     await sendAt('WhileUpQX', 1000);
     now = AT.getTime() + 2 * HOUR;
     expect(await nextCheck(g)).toEqual(['WhileUpQX']);
@@ -575,7 +576,7 @@ describe('MaillogFollower: sends Postfix never queued (phantoms)', () => {
     now = AT.getTime() + 3 * HOUR;
     const h = make();
     await h.start();
-    expect((await db.store.getDeliveryCursor(file))?.followingSince).toEqual(new Date(AT.getTime() + 3 * HOUR));
+    expect((await db.store.getDeliveryCursor('n1', file))?.followingSince).toEqual(new Date(AT.getTime() + 3 * HOUR));
   });
 
   it('the BCC copy (its own queue id) in the log does not count: the send\'s own message was never queued', async () => {
