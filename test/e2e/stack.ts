@@ -129,6 +129,10 @@ export interface StackOptions {
   extraMain?: Readonly<Record<string, string>>;
   /** Called with trxmail's data directory (store and spool) before anything is written there, e.g. to mount a small tmpfs on it. */
   prepareDataDir?: (dataDir: string) => Promise<void>;
+  /** The store to use (another stack's, for several nodes on one store); default a new SQLite file in the stack's directory. */
+  store?: Config['store'];
+  /** This node's name (config node.name); default 'e2e-node'. */
+  nodeName?: string;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -146,8 +150,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let config: Config = {
     file: null,
     dataDir: path.join(dir, 'data'),
-    node: { name: 'e2e-node' },
-    store: { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
+    node: { name: opts.nodeName ?? 'e2e-node' },
+    store: opts.store ?? { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
     bounceDomain: BOUNCE_DOMAIN,
     listen: {
       milter: `inet:127.0.0.1:${milter}`,

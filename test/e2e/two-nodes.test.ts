@@ -1,0 +1,209 @@
+/**
+ * Several Postfix + trxmail nodes on one store (issue 14 item 5): two private Postfix
+ * instances, two trxmail runtimes (each with its own listeners, HTTP service, maillog
+ * follower, LMTP intake and webhook dispatcher), one shared store. What a second node must not
+ * break:
+ *  - sends accepted on either node are seen from either node (store, reports API);
+ *  - a click on node B for node A's send is recorded;
+ *  - a bounce arriving on node B for node A's send lists the address, and the next send
+ *    through node A is suppressed;
+ *  - each webhook event is delivered once, though both nodes' dispatchers run;
+ *  - each node marks only its own sends, and keeps its own maillog position;
+ *  - stopping node A's trxmail in the middle of a burst loses nothing that was answered 250.
+ * The store is the one TRX_E2E_STORE names ('postgres' runs it on PostgreSQL when that backend
+ * is built in), else a shared SQLite file.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeBounceAddress } from '../../src/bounce/bounce-address.js';
+import type { Config } from '../../src/config/config.js';
+import { BOUNCE_DOMAIN, TEST_KEYS, startStack, submit, type Stack } from './stack.js';
+import { hashPassword } from '../../src/lib/password.js';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+const USER = 'app@nodes.example';
+const PASSWORD = 'two nodes password 123';
+let a: Stack;
+let b: Stack;
+let spaceId = 0;
+
+interface Hook {
+  readonly id: number;
+  readonly type: string;
+  readonly sendId?: string;
+}
+const hooks: Hook[] = [];
+let receiver: Server;
+
+function sharedStore(dir: string): Config['store'] {
+  return { driver: 'sqlite', path: path.join(dir, 'shared.db') };
+}
+
+async function send(node: Stack, to: string, subject: string, flags = 0): Promise<string> {
+  const raw = [`From: News <news@nodes.example>`, `To: ${to}`, `Subject: ${subject}`, `X-Mxm-Flags: ${flags}`, 'Content-Type: text/html', '', `<p>${subject} <a href="https://shop.example/offer">offer</a></p>`, ''].join('\r\n');
+  const response = await submit(node, { user: USER, pass: PASSWORD }, { from: 'news@nodes.example', to: [to] }, raw);
+  const id = /^250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)$/.exec(response)?.[1];
+  if (!id) throw new Error(`not queued: ${response}`);
+  return id;
+}
+
+function body(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+  });
+}
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    void body(req).then((text) => {
+      hooks.push(JSON.parse(text) as Hook);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const dir = mkdtempSync(path.join(tmpdir(), 'trx-nodes-'));
+  const store = sharedStore(dir);
+  a = await startStack({ store, nodeName: 'node-a' });
+  b = await startStack({ store, nodeName: 'node-b' });
+  const space = await a.store.createSpace({ name: 'nodes' });
+  spaceId = space.id;
+  await a.store.addDomain(space.id, 'nodes.example');
+  await a.store.createUser({ spaceId: space.id, email: USER, passwordHash: await hashPassword(PASSWORD) });
+  await a.store.setWebhook({ spaceId: space.id, url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, secret: 'whsec_two_nodes' });
+}, 240_000);
+
+afterAll(async () => {
+  await a?.stop();
+  await b?.stop();
+  await new Promise((r) => receiver?.close(r));
+});
+
+describe('two nodes on one store', () => {
+  let fromA = '';
+  let fromB = '';
+
+  it('accepts on both nodes; each node sees both sends and knows which node took each', async () => {
+    fromA = await send(a, 'reader-a@example.org', 'through node a', 2);
+    fromB = await send(b, 'reader-b@example.org', 'through node b', 2);
+    for (const node of [a, b]) {
+      const ids = (await node.store.listSends({ spaceId })).map((s) => s.id);
+      expect(ids).toEqual(expect.arrayContaining([fromA, fromB]));
+    }
+    expect((await b.store.getSend(fromA, spaceId))?.node).toBe('node-a');
+    expect((await a.store.getSend(fromB, spaceId))?.node).toBe('node-b');
+    // The reports API of node b lists node a's send.
+    const auth = 'Basic ' + Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
+    const res = await fetch(`${b.config.http.baseUrl}/api/v1/sends?limit=10`, { headers: { authorization: auth } });
+    expect(res.status).toBe(200);
+    const listed = ((await res.json()) as { sends: Array<{ id: string }> }).sends.map((s) => s.id);
+    expect(listed).toEqual(expect.arrayContaining([fromA, fromB]));
+  });
+
+  it("records a click on node b for node a's send", async () => {
+    const delivered = await a.sink.waitFor((m) => m.raw.toString('utf8').includes('through node a'));
+    const text = delivered.raw.toString('utf8').replace(/=\r?\n/g, '');
+    const click = /https?:\/\/127\.0\.0\.1:\d+\/c\/[A-Za-z0-9_-]+/.exec(text)?.[0];
+    expect(click).toBeDefined();
+    const onB = click!.replace(/^https?:\/\/127\.0\.0\.1:\d+/, b.config.http.baseUrl);
+    const res = await fetch(onB, { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0' } });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('https://shop.example/offer');
+    const events = await a.store.listEvents(fromA);
+    expect(events.filter((e) => e.type === 'clicked')).toHaveLength(1);
+  });
+
+  it("lists the address when node b's intake gets a bounce for node a's send; node a suppresses the next send", async () => {
+    const target = 'gone@example.org';
+    const id = await send(a, target, 'will bounce elsewhere');
+    const bounceAddress = encodeBounceAddress({ spaceId, sendId: id }, TEST_KEYS, BOUNCE_DOMAIN);
+    const dsn = [
+      `From: MAILER-DAEMON@mx.example.org`,
+      `To: ${bounceAddress}`,
+      'Subject: Undelivered Mail Returned to Sender',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"',
+      '',
+      '--b1',
+      'Content-Type: text/plain',
+      '',
+      'The mail could not be delivered.',
+      '--b1',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; mx.example.org',
+      '',
+      `Final-Recipient: rfc822; ${target}`,
+      'Action: failed',
+      'Status: 5.1.1',
+      `Diagnostic-Code: smtp; 550 5.1.1 <${target}>: Recipient address rejected: User unknown`,
+      '--b1--',
+      '',
+    ].join('\r\n');
+    // Another mail server hands the DSN to node b's bounce MX (plain SMTP), which routes it to
+    // node b's LMTP intake.
+    const file = path.join(b.dir, 'dsn.eml');
+    writeFileSync(file, dsn);
+    const intake = b.logged((l) => l.msg.startsWith('bounce intake: ') && l.obj['sendId'] === id);
+    const out = await run('swaks', ['--server', `127.0.0.1:${b.ports.bounceMx}`, '--ehlo', 'mx.example.org', '--from', '', '--to', bounceAddress, '--data', file], {
+      timeout: 60_000,
+    });
+    expect(out.stdout).toMatch(/<~ 250 /);
+    expect((await intake).msg).toBe('bounce intake: recorded');
+    const listed = (await a.store.listEntries(spaceId, 'bounce')).map((e) => e.address.toLowerCase());
+    expect(listed).toContain(target);
+    const next = await send(a, target, 'after the bounce on node b', 4);
+    expect((await a.store.getSend(next, spaceId))?.recipients.find((r) => r.role === 'to')).toMatchObject({ status: 'suppressed', suppressedBy: 'bounce' });
+  });
+
+  it('delivers each webhook event once, though both nodes run a dispatcher', async () => {
+    // Events so far: two deliveries, a click, a bounce, a suppression; wait until the
+    // delivered events of both sends have come.
+    await a.sink.waitFor((m) => m.raw.toString('utf8').includes('through node a'));
+    await b.sink.waitFor((m) => m.raw.toString('utf8').includes('through node b'));
+    for (let i = 0; i < 300 && !(hooks.some((h) => h.sendId === fromA && h.type === 'delivered') && hooks.some((h) => h.sendId === fromB && h.type === 'delivered')); i++) {
+      // The dispatchers poll the outbox; there is no event to wait for from here.
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(hooks.some((h) => h.sendId === fromA && h.type === 'delivered')).toBe(true);
+    const ids = hooks.map((h) => h.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect((await a.store.webhookBacklog()).pending).toBe(0);
+  });
+
+  it('keeps one maillog position per node', async () => {
+    const pa = await a.store.getDeliveryCursor('node-a', a.config.maillog!);
+    const pb = await a.store.getDeliveryCursor('node-b', b.config.maillog!);
+    expect(pa?.node).toBe('node-a');
+    expect(pb?.node).toBe('node-b');
+  });
+
+  it("stopping node a's trxmail in the middle of a burst loses nothing that was answered 250", async () => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        if (i === 6) await a.stopTrxmail();
+        try {
+          return { i, id: await send(a, `burst${i}@example.org`, `burst ${i}`) };
+        } catch (err: unknown) {
+          return { i, error: String(err) };
+        }
+      }),
+    );
+    await a.startTrxmail();
+    const accepted = outcomes.filter((o): o is { i: number; id: string } => 'id' in o);
+    for (const o of outcomes) if ('error' in o) expect(o.error).toMatch(/\b4\d\d\b/);
+    for (const o of accepted) {
+      expect((await b.store.getSend(o.id, spaceId))?.to).toBe(`burst${o.i}@example.org`);
+      await a.sink.waitFor((m) => m.raw.toString('utf8').includes(`Subject: burst ${o.i}\r`));
+    }
+    expect(accepted.length).toBeGreaterThan(0);
+  }, 180_000);
+});
