@@ -13,7 +13,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Config } from '../../src/config/config.js';
+import { defaultListen, defaultReinject, type Config } from '../../src/config/config.js';
 import { TransientError } from '../../src/lib/errors.js';
 import type { Logger } from '../../src/lib/logger.js';
 import { hashPassword } from '../../src/lib/password.js';
@@ -124,7 +124,18 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain?: Readonly<Record<string, string>> } = {}): Promise<Stack> {
+export interface StackOptions {
+  readonly refuse?: ReadonlySet<string>;
+  readonly extraMain?: Readonly<Record<string, string>>;
+  /**
+   * `tcp` (default here): every listener and the re-injection smtpd on a free loopback port.
+   * `default`: the shipped defaults — unix sockets in the private Postfix's queue directory
+   * (`private/trxmail-*`, postfix:postfix 0660; the re-injection smtpd a master.cf unix service).
+   */
+  readonly listeners?: 'tcp' | 'default';
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   if (!postfixInstalled()) throw new Error(POSTFIX_INSTALL_HINT);
   if (process.getuid?.() !== 0) throw new Error('the end-to-end suite starts Postfix and must run as root (CI does)');
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-e2e-'));
@@ -132,22 +143,31 @@ export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain
   const [smtp, submission, smtps, reinject, sinkPort, milter, policy, auth, http, lmtp, metricsPort, bounceMx, socketmap] = (await freePorts(13)) as [
     number, number, number, number, number, number, number, number, number, number, number, number, number,
   ];
+  const queueDir = path.join(dir, 'postfix', 'queue');
+  const sockets = opts.listeners === 'default';
   let config: Config = {
     file: null,
     dataDir: path.join(dir, 'data'),
     store: { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
     bounceDomain: BOUNCE_DOMAIN,
     listen: {
-      milter: `inet:127.0.0.1:${milter}`,
-      policy: `inet:127.0.0.1:${policy}`,
-      auth: `inet:127.0.0.1:${auth}`,
-      lmtp: `inet:127.0.0.1:${lmtp}`,
-      socketmap: `inet:127.0.0.1:${socketmap}`,
+      ...(sockets
+        ? defaultListen(queueDir)
+        : {
+            milter: `inet:127.0.0.1:${milter}`,
+            policy: `inet:127.0.0.1:${policy}`,
+            auth: `inet:127.0.0.1:${auth}`,
+            lmtp: `inet:127.0.0.1:${lmtp}`,
+            socketmap: `inet:127.0.0.1:${socketmap}`,
+          }),
+      socketUser: 'postfix',
+      socketGroup: 'postfix',
     },
+    postfix: { queueDirectory: queueDir },
     hmacKeys: TEST_KEYS,
     log: { level: 'silent' },
     http: { listen: `127.0.0.1:${http}`, baseUrl: `http://127.0.0.1:${http}`, trustTlsProxy: false },
-    reinject: `127.0.0.1:${reinject}`,
+    reinject: sockets ? defaultReinject(queueDir) : `127.0.0.1:${reinject}`,
     metrics: { listen: `127.0.0.1:${metricsPort}` },
     // Delivery status comes from the private Postfix's own log file.
     maillog: path.join(dir, 'postfix', 'log', 'maillog'),
@@ -170,6 +190,7 @@ export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain
     dir: path.join(dir, 'postfix'),
     hostname: HOSTNAME,
     ports: { smtp, submission, smtps, reinject, bounceMx },
+    ...(sockets ? { reinject: config.reinject } : {}),
     endpoints: config.listen,
     bounceDomain: BOUNCE_DOMAIN,
     bounceTransport: `lmtp:${config.listen.lmtp}`,
@@ -240,8 +261,15 @@ export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain
     },
   };
   try {
-    await stack.startTrxmail();
-    await postfix.configure();
+    if (sockets) {
+      // The sockets go into the queue directory's private/, which Postfix creates.
+      await postfix.configure();
+      await postfix.createQueueDirectories();
+      await stack.startTrxmail();
+    } else {
+      await stack.startTrxmail();
+      await postfix.configure();
+    }
     await postfix.start();
   } catch (err: unknown) {
     await stack.stop();

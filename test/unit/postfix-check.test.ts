@@ -24,7 +24,7 @@ const VALUES: Record<string, string> = {
   smtp_listen: 'smtp',
   submission_listen: 'submission',
   smtps_listen: 'smtps',
-  reinject_listen: TARGET.reinject,
+  reinject_service: `${TARGET.reinject} inet  n`,
   bounce_mx_listen: '192.0.2.25:smtp',
   trxmail_command: '/usr/bin/trxmail',
   pipe_user: 'trxmail',
