@@ -14,10 +14,11 @@ import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultListen, defaultReinject, LISTENER_SOCKETS, REINJECT_SOCKET } from '../../src/config/config.js';
 import { parseEndpoint } from '../../src/lib/endpoint.js';
-import { startStack, submit, type Stack } from './stack.js';
+import { BOUNCE_DOMAIN, startStack, submit, type Stack } from './stack.js';
 
 const run = promisify(execFile);
 const USER = 'app@boundary.example';
@@ -132,5 +133,20 @@ describe('the send path through the default listeners', () => {
     // unix-socket client localhost[127.0.0.1], so permit_mynetworks admits it).
     expect(bccCopy.raw.toString()).toMatch(/^Received: from trxmail \(localhost \[127\.0\.0\.1\]\)/);
     expect(stack.postfix.log()).toMatch(/postfix\/reinject\/smtpd\[\d+\]: connect from localhost\[127\.0\.0\.1\]/);
+    // relay_domains asked the socketmap socket about example.org (a failure is a 451 and a warning).
+    expect(stack.postfix.log()).not.toMatch(/warning: .*trxmail-(socketmap|milter|policy|auth|lmtp)/);
+  });
+});
+
+describe('bounces through the default listeners', () => {
+  it('Postfix hands mail for the bounce domain to the LMTP socket (lmtp:unix:private/trxmail-lmtp)', async () => {
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: stack.ports.bounceMx, secure: false, ignoreTLS: true });
+    try {
+      await t.sendMail({ envelope: { from: '', to: [`someone@${BOUNCE_DOMAIN}`] }, raw: 'From: mx@example.org\r\nSubject: not a bounce\r\n\r\nhello\r\n' });
+    } finally {
+      t.close();
+    }
+    const line = await stack.logged((l) => l.msg === 'lmtp: transaction done');
+    expect(line.obj['recipients']).toBe(1);
   });
 });
