@@ -13,7 +13,7 @@
  * directory (mode 0600).
  *
  * Errors: ConfigError with one line naming the file and the key, e.g.
- *   `trxmail.yaml: listen.milter: expected inet:host:port or unix:/path, got "8891"`.
+ *   `trxmail.yaml: listen.milter: expected inet:host:port or unix:/absolute/path, got "8891"`.
  * Relative paths in the file are resolved against the file's directory; without a file,
  * against the working directory.
  */

@@ -249,7 +249,7 @@ export function checkPostfix(postconf: Readonly<Record<string, string>>, master:
   const inline = /inline:\{([^}]*)\}/i.exec(transport);
   if (inline?.[1] !== undefined) {
     const routed = listItems(inline[1]).some((e) => e.toLowerCase().startsWith(`${domain}=`));
-    if (!routed) main('transport_maps', 'error', `does not route the bounce domain ${target.bounceDomain} to trxmail`, `transport_maps = inline:{ ${target.bounceDomain}=lmtp:inet:127.0.0.1:8894 }`);
+    if (!routed) main('transport_maps', 'error', `does not route the bounce domain ${target.bounceDomain} to trxmail`, `transport_maps = inline:{ ${target.bounceDomain}=lmtp:unix:private/trxmail-lmtp }`);
   } else if (transport.trim() === '') {
     main('transport_maps', 'error', `is empty: the bounce domain ${target.bounceDomain} is not routed to trxmail`);
   } else {
