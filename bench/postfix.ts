@@ -83,7 +83,7 @@ const LOGIN = `bench@${SENDER_DOMAIN}`;
 /**
  * Ports (indexes into the free ports): 0 sink, 1-3 milter/policy/auth, 4 null milter,
  * 5-9 setup a, 10-14 setup n, 15-19 setup b (smtp, submission, smtps, reinject, bench),
- * 20 trxmail's HTTP service, 21 its LMTP listener.
+ * 20 trxmail's HTTP service, 21 its LMTP listener, 22 its socketmap.
  */
 const B_FIRST_PORT = 15;
 
@@ -452,7 +452,7 @@ async function main(): Promise<void> {
   chmodSync(dir, 0o755);
   const cleanups: Array<[string, () => Promise<void>]> = [];
   try {
-    const ports = await freePorts(22);
+    const ports = await freePorts(23);
     const port = (i: number): number => ports[i]!;
     const sinkPort = port(0);
     // Through the real parser, so defaults fill in whatever keys the configuration grows.
@@ -466,6 +466,7 @@ async function main(): Promise<void> {
           policy: `inet:127.0.0.1:${port(2)}`,
           auth: `inet:127.0.0.1:${port(3)}`,
           lmtp: `inet:127.0.0.1:${port(21)}`,
+          socketmap: `inet:127.0.0.1:${port(22)}`,
         },
         http: { listen: `127.0.0.1:${port(20)}` },
         // Setup b's re-injection listener (BCC copies; the bench message has one recipient).

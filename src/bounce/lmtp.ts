@@ -27,7 +27,6 @@
  *
  * Throws: ConfigError from listen() when the endpoint cannot be used.
  */
-import { chmod } from 'node:fs/promises';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataResult, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { normaliseDomain, splitAddress } from '../core/domain.js';
 import { asBounceDomains, type BounceDomains } from './bounce-address.js';
@@ -35,7 +34,8 @@ import type { Endpoint } from '../lib/endpoint.js';
 import { ConfigError, TransientError } from '../lib/errors.js';
 import { MAX_BOUNCE_BYTES, MAX_LMTP_RECIPIENTS } from '../lib/limits.js';
 import { errorForLog, escapeLogValue, type Logger } from '../lib/logger.js';
-import { DEFAULT_SOCKET_MODE, removeStaleSocket } from '../lib/socket-listeners.js';
+import { DEFAULT_SOCKET_MODE, removeStaleSocket, type ListenEndpoint } from '../lib/socket-listeners.js';
+import { applySocketOwner, checkSocketDirectory } from '../lib/socket-owner.js';
 import { summariseIntake, type BounceIntake, type IntakeResult } from './intake.js';
 
 /** Idle time (ms) after which a connection is closed (Postfix's lmtp client caches connections for 2 s). */
@@ -169,11 +169,14 @@ export class LmtpServer {
   }
 
   /** Listens on one endpoint (TCP or unix socket); resolves with the bound address (port 0 → the real port). */
-  async listen(endpoint: Endpoint): Promise<Endpoint> {
+  async listen(endpoint: ListenEndpoint): Promise<Endpoint> {
     if (this.#listening || this.#closed) throw new ConfigError('LMTP listener: listen() may be called once, before close()');
     this.#listening = true;
     const server = this.#smtp.server;
-    if (endpoint.kind === 'unix') await removeStaleSocket(endpoint.path);
+    if (endpoint.kind === 'unix') {
+      await checkSocketDirectory(endpoint.path);
+      await removeStaleSocket(endpoint.path);
+    }
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         server.off('listening', onListening);
@@ -189,9 +192,14 @@ export class LmtpServer {
       else server.listen(endpoint.port, endpoint.host);
     });
     if (endpoint.kind === 'unix') {
-      await chmod(endpoint.path, DEFAULT_SOCKET_MODE);
+      try {
+        await applySocketOwner(endpoint.path, endpoint.mode ?? DEFAULT_SOCKET_MODE, endpoint.owner);
+      } catch (err: unknown) {
+        server.close();
+        throw err;
+      }
       this.#log.info({ path: endpoint.path }, 'lmtp: listening');
-      return endpoint;
+      return { kind: 'unix', path: endpoint.path };
     }
     const addr = server.address();
     const bound: Endpoint = addr !== null && typeof addr === 'object' ? { kind: 'tcp', host: addr.address, port: addr.port } : endpoint;

@@ -3,7 +3,9 @@
  *
  * Where the file comes from, first match wins: the `--config` option, the TRXMAIL_CONFIG
  * environment variable, `./trxmail.yaml` when it exists. With no file at all every default
- * applies (zero-config start: SQLite in ./trxmail-data, listeners on loopback).
+ * applies (zero-config start: SQLite in ./trxmail-data, listeners as unix sockets in Postfix's
+ * queue directory, owned by `postfix` with mode 0660, so only Postfix (and root) can talk to them;
+ * TCP listeners only when `listen.*` says `inet:host:port`).
  *
  * Secrets: HMAC keys (bounce addresses, tracking tokens) come from `secrets.keys` in the file
  * or from TRXMAIL_HMAC_KEYS (`id:secret[,id:secret...]`, the first key signs, all verify);
@@ -11,7 +13,7 @@
  * directory (mode 0600).
  *
  * Errors: ConfigError with one line naming the file and the key, e.g.
- *   `trxmail.yaml: listen.milter: expected inet:host:port or unix:/path, got "8891"`.
+ *   `trxmail.yaml: listen.milter: expected inet:host:port or unix:/absolute/path, got "8891"`.
  * Relative paths in the file are resolved against the file's directory; without a file,
  * against the working directory.
  */
@@ -60,18 +62,59 @@ const keySchema = z.strictObject({
 
 /** trxmail.yaml `http.listen` default: the tracking/health HTTP service, loopback only. */
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
+/** trxmail.yaml `postfix.queueDirectory` default: Debian's queue_directory. */
+export const DEFAULT_POSTFIX_QUEUE_DIR = '/var/spool/postfix';
+/** trxmail.yaml `listen.socketUser` / `listen.socketGroup` default: Postfix's mail_owner (as Dovecot's `private/auth`). */
+export const DEFAULT_SOCKET_USER = 'postfix';
+export const DEFAULT_SOCKET_GROUP = 'postfix';
+
+/** The listeners Postfix connects to, and the socket name each has in `<queue directory>/private/`. */
+export const LISTENER_SOCKETS = {
+  milter: 'trxmail-milter',
+  policy: 'trxmail-policy',
+  auth: 'trxmail-auth',
+  lmtp: 'trxmail-lmtp',
+  socketmap: 'trxmail-socketmap',
+} as const;
+/** The re-injection smtpd's socket name in `<queue directory>/private/` (a master.cf `unix` service). */
+export const REINJECT_SOCKET = 'trxmail-reinject';
+
+export type ListenerName = keyof typeof LISTENER_SOCKETS;
+
+/**
+ * The default listeners (and re-injection target) for a Postfix whose queue_directory is
+ * `queueDir`: unix sockets in its `private/` directory, like Dovecot's `private/auth`. Only
+ * processes running as the socket's user or group (Postfix's) and root can connect; `private/`
+ * itself is `postfix:root 0700`.
+ */
+export function defaultListen(queueDir: string = DEFAULT_POSTFIX_QUEUE_DIR): Record<ListenerName, string> {
+  const at = (name: string): string => `unix:${path.posix.join(queueDir, 'private', name)}`;
+  return {
+    milter: at(LISTENER_SOCKETS.milter),
+    policy: at(LISTENER_SOCKETS.policy),
+    auth: at(LISTENER_SOCKETS.auth),
+    lmtp: at(LISTENER_SOCKETS.lmtp),
+    socketmap: at(LISTENER_SOCKETS.socketmap),
+  };
+}
+
+/** The default re-injection target: Postfix's `trxmail-reinject` smtpd on a unix socket in `private/`. */
+export function defaultReinject(queueDir: string = DEFAULT_POSTFIX_QUEUE_DIR): string {
+  return `unix:${path.posix.join(queueDir, 'private', REINJECT_SOCKET)}`;
+}
+
 /** trxmail.yaml `listen.lmtp` default: the bounce intake's LMTP listener (Postfix's transport_maps points here). */
-export const DEFAULT_LMTP_LISTEN = 'inet:127.0.0.1:8894';
+export const DEFAULT_LMTP_LISTEN = defaultListen().lmtp;
 /** trxmail.yaml `listen.socketmap` default: the socketmap Postfix asks which domains are return-path hosts. */
-export const DEFAULT_SOCKETMAP_LISTEN = 'inet:127.0.0.1:8895';
+export const DEFAULT_SOCKETMAP_LISTEN = defaultListen().socketmap;
 /** trxmail.yaml `metrics.listen` default: Prometheus metrics (GET /metrics), loopback only. */
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
 /** trxmail.yaml `dkim.overlapDays` default: a replaced key stays published a week. */
 export const DEFAULT_DKIM_OVERLAP_DAYS = 7;
 /** trxmail.yaml `dns.checkIntervalMinutes` default. */
 export const DEFAULT_DNS_CHECK_MINUTES = 60;
-/** trxmail.yaml `reinject` default: Postfix's re-injection smtpd (postfix/master.cf). */
-export const DEFAULT_REINJECT = '127.0.0.1:10026';
+/** trxmail.yaml `reinject` default: Postfix's re-injection smtpd (postfix/master.cf), a unix socket only root and Postfix reach. */
+export const DEFAULT_REINJECT = defaultReinject();
 
 const HOST_PORT_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 const BASE_URL_MESSAGE = 'expected an absolute http:// or https:// URL without user, query or fragment';
@@ -111,6 +154,25 @@ const hostPort = z.string().refine((s) => parseHostPort(s) !== null, {
   message: 'expected host:port (IPv6 host in brackets) with a port from 1 to 65535',
 });
 
+/**
+ * `reinject`: where trxmail hands BCC copies to Postfix. `unix:/absolute/path` (the default: a
+ * master.cf `unix` smtpd service in Postfix's private/ or public/ directory), or TCP as
+ * `inet:host:port` or `host:port` (any local process can then relay through that listener).
+ * Returns null when the value is neither.
+ */
+export function parseReinject(spec: string): Endpoint | null {
+  if (spec.startsWith('unix:') || spec.startsWith('inet:')) return isPostfixEndpoint(spec) ? parseEndpoint(spec) : null;
+  const hp = parseHostPort(spec);
+  return hp === null ? null : { kind: 'tcp', host: hp.host, port: hp.port };
+}
+
+const reinjectTarget = z.string().refine((s) => parseReinject(s) !== null, {
+  message: 'expected unix:/absolute/path, inet:host:port or host:port (IPv6 host in brackets)',
+});
+
+/** A user or group name, or a numeric id. */
+const account = z.string().regex(/^(?:[a-z_][a-z0-9_.-]{0,31}\$?|\d{1,10})$/i, 'expected a user or group name, or a numeric id');
+
 const schema = z.strictObject({
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
   node: z
@@ -130,21 +192,25 @@ const schema = z.strictObject({
     .string()
     .refine((d) => normaliseDomain(d) !== null, { message: 'expected a domain name' })
     .default('bounces.localhost'),
+  /** Default endpoints: unix sockets in `<postfix.queueDirectory>/private/` (see defaultListen). */
   listen: z
     .strictObject({
-      milter: endpoint.default('inet:127.0.0.1:8891'),
-      policy: endpoint.default('inet:127.0.0.1:8892'),
-      auth: endpoint.default('inet:127.0.0.1:8893'),
-      lmtp: endpoint.default(DEFAULT_LMTP_LISTEN),
-      socketmap: endpoint.default(DEFAULT_SOCKETMAP_LISTEN),
+      milter: endpoint.optional(),
+      policy: endpoint.optional(),
+      auth: endpoint.optional(),
+      lmtp: endpoint.optional(),
+      socketmap: endpoint.optional(),
+      /** Owner and group given to every unix-socket listener (mode 0660). */
+      socketUser: account.default(DEFAULT_SOCKET_USER),
+      socketGroup: account.default(DEFAULT_SOCKET_GROUP),
     })
-    .default({
-      milter: 'inet:127.0.0.1:8891',
-      policy: 'inet:127.0.0.1:8892',
-      auth: 'inet:127.0.0.1:8893',
-      lmtp: DEFAULT_LMTP_LISTEN,
-      socketmap: DEFAULT_SOCKETMAP_LISTEN,
-    }),
+    .default({ socketUser: DEFAULT_SOCKET_USER, socketGroup: DEFAULT_SOCKET_GROUP }),
+  postfix: z
+    .strictObject({
+      /** Postfix's queue_directory: where the default sockets live; paths below it are given to Postfix relative to it. */
+      queueDirectory: z.string().refine((d) => d.startsWith('/') && d.length > 1, { message: 'expected an absolute directory' }).default(DEFAULT_POSTFIX_QUEUE_DIR),
+    })
+    .default({ queueDirectory: DEFAULT_POSTFIX_QUEUE_DIR }),
   secrets: z.strictObject({ keys: z.array(keySchema).min(1) }).optional(),
   http: z
     .strictObject({
@@ -155,7 +221,8 @@ const schema = z.strictObject({
       trustTlsProxy: z.boolean().default(false),
     })
     .default({ listen: DEFAULT_HTTP_LISTEN, trustTlsProxy: false }),
-  reinject: hostPort.default(DEFAULT_REINJECT),
+  /** Default: unix:<postfix.queueDirectory>/private/trxmail-reinject. */
+  reinject: reinjectTarget.optional(),
   metrics: z
     .strictObject({
       listen: hostPort.default(DEFAULT_METRICS_LISTEN),
@@ -206,7 +273,19 @@ export interface Config {
    * `lmtp`: the bounce intake's LMTP listener (Postfix routes the bounce domain to it);
    * `socketmap`: the lookup Postfix's relay_domains / transport_maps ask for return-path hosts.
    */
-  readonly listen: { readonly milter: string; readonly policy: string; readonly auth: string; readonly lmtp: string; readonly socketmap: string };
+  readonly listen: {
+    readonly milter: string;
+    readonly policy: string;
+    readonly auth: string;
+    readonly lmtp: string;
+    readonly socketmap: string;
+    /** User (name or id) that owns each unix-socket listener; mode 0660. */
+    readonly socketUser: string;
+    /** Group (name or id) of each unix-socket listener. */
+    readonly socketGroup: string;
+  };
+  /** Postfix's queue_directory (absolute, without trailing slash). */
+  readonly postfix: { readonly queueDirectory: string };
   /** Empty when neither the file nor the environment gave keys. First key signs. */
   readonly hmacKeys: readonly HmacKey[];
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
@@ -216,7 +295,10 @@ export interface Config {
    * slash: tracking URLs are `${baseUrl}/o/<token>` and `${baseUrl}/c/<token>`.
    */
   readonly http: { readonly listen: string; readonly baseUrl: string; readonly trustTlsProxy: boolean };
-  /** `host:port` of Postfix's re-injection listener (BCC copies), as written. */
+  /**
+   * Postfix's re-injection listener (BCC copies), as written: `unix:/path` (default), or TCP as
+   * `inet:host:port` / `host:port` (parseReinject reads it).
+   */
   readonly reinject: string;
   /** `host:port` of the Prometheus metrics listener (src/metrics/server.ts), as written. */
   readonly metrics: { readonly listen: string };
@@ -314,13 +396,15 @@ export function parseConfig(
     ids.add(k.id);
   }
   const bounceDomain = normaliseDomain(c.bounceDomain) ?? c.bounceDomain;
+  const queueDirectory = path.posix.normalize(c.postfix.queueDirectory).replace(/(.)\/+$/, '$1');
   const config: Config = {
     file: ctx.file,
     dataDir,
     node: { name: c.node.name ?? nodeNameFromHost(hostname()) },
     store: { driver: c.store.driver, path: storePath },
     bounceDomain,
-    listen: { ...c.listen },
+    listen: { ...defaultListen(queueDirectory), ...definedOnly(c.listen) },
+    postfix: { queueDirectory },
     hmacKeys: hmacKeys.map((k) => ({ id: k.id, secret: k.secret })),
     log: { ...c.log },
     http: {
@@ -328,7 +412,7 @@ export function parseConfig(
       baseUrl: c.http.baseUrl === undefined ? defaultBaseUrl(c.http.listen) : (normaliseBaseUrl(c.http.baseUrl) ?? c.http.baseUrl),
       trustTlsProxy: c.http.trustTlsProxy,
     },
-    reinject: c.reinject,
+    reinject: c.reinject ?? defaultReinject(queueDirectory),
     metrics: { listen: c.metrics.listen },
     maillog: c.maillog === null ? null : path.resolve(ctx.baseDir, c.maillog),
     dkim: { overlapDays: c.dkim.overlapDays },
@@ -340,6 +424,11 @@ export function parseConfig(
     },
   };
   return deepFreeze(config);
+}
+
+/** The properties of `o` whose value is not undefined (so they can override defaults). */
+function definedOnly<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 }
 
 /** http://<listen>, with loopback in place of an unspecified address (0.0.0.0, ::). */

@@ -5,11 +5,12 @@
  *
  * - TCP: listens exclusively on host:port; port 0 takes a free port, and the bound endpoint
  *   carries the real address and port.
- * - Unix sockets: a stale socket file (nobody accepts on it) is removed before listening; a
- *   path with a live listener behind it, or a path that is not a socket, is refused with a
- *   ConfigError and left alone. The mode is set right after bind (default 0660: Postfix's
- *   user must be in our group). On close() libuv unlinks the path itself; what is still
- *   there afterwards is removed only if it is the file we created (same inode).
+ * - Unix sockets: the directory must exist (never created); a stale socket file (nobody
+ *   accepts on it) is removed before listening; a path with a live listener behind it, or a
+ *   path that is not a socket, is refused with a ConfigError and left alone. The mode (default
+ *   0660) and, when asked, the owner and group are set right after bind; until then the file
+ *   has the umask's mode and the process's owner. On close() libuv unlinks the path itself;
+ *   what is still there afterwards is removed only if it is the file we created (same inode).
  * - A listener error after start-up (e.g. EMFILE on accept) is logged, not thrown.
  * - close(): stop accepting (a socket accepted from then on is destroyed); resolves once
  *   every listener has closed, which Node does only after its last connection has gone, so
@@ -18,16 +19,20 @@
  * Throws ConfigError from listen() when the endpoint cannot be used or the listeners are
  * closed.
  */
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 import { ConfigError } from './errors.js';
 import { errorForLog, type Logger } from './logger.js';
+import { applySocketOwner, checkSocketDirectory, type SocketOwner } from './socket-owner.js';
 
-/** Where to listen; a unix socket may ask for a mode other than DEFAULT_SOCKET_MODE. */
+/**
+ * Where to listen; a unix socket may ask for a mode other than DEFAULT_SOCKET_MODE and for an
+ * owner and group (socket-owner.ts; by default the file stays the process's).
+ */
 export type ListenEndpoint =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  | { readonly kind: 'unix'; readonly path: string; readonly mode?: number };
+  | { readonly kind: 'unix'; readonly path: string; readonly mode?: number; readonly owner?: SocketOwner };
 
 /** Default unix-socket mode: owner and group may connect. */
 export const DEFAULT_SOCKET_MODE = 0o660;
@@ -130,14 +135,15 @@ export class SocketListeners {
       bound = { kind: 'tcp', host: address.address, port: address.port };
     } else {
       const { path } = endpoint;
+      await checkSocketDirectory(path);
       await removeStaleSocket(path);
       bound = { kind: 'unix', path }; // a client may connect before chmod() is done
       try {
         await listenOn(server, { path, exclusive: true });
-        await chmod(path, endpoint.mode ?? DEFAULT_SOCKET_MODE);
+        await applySocketOwner(path, endpoint.mode ?? DEFAULT_SOCKET_MODE, endpoint.owner);
       } catch (err: unknown) {
         server.close();
-        throw fail(err);
+        throw err instanceof ConfigError ? err : fail(err);
       }
       const stats = await lstat(path);
       file = { dev: stats.dev, ino: stats.ino };

@@ -21,8 +21,8 @@
  * not; milter_default_action tempfail; milter_protocol 6; the macros ({auth_authen} at MAIL,
  * i at end of data); SASL (dovecot type, trxmail's auth endpoint, enabled); TLS (certificate,
  * key, security level encrypt, auth only over TLS); relay restrictions; the policy service;
- * bounce domain routing (relay_domains, transport_maps); the re-injection listener exists,
- * runs no milters and admits loopback only.
+ * bounce domain routing (relay_domains, transport_maps); the re-injection listener exists
+ * (a `unix` service for a socket `reinject`), runs no milters and admits loopback only.
  *
  * Throws: runPostfixCheck rejects with TrxError EPOSTCONF when postconf cannot be run.
  */
@@ -30,6 +30,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Config } from '../config/config.js';
 import { TrxError } from '../lib/errors.js';
+import { postfixEndpoint, postfixSaslPath, reinjectService } from './endpoints.js';
 
 export interface Finding {
   /** `main.cf <parameter>` or `master.cf <service>`. */
@@ -40,23 +41,29 @@ export interface Finding {
   readonly fix?: string;
 }
 
-/** What trxmail expects to find (from trxmail.yaml). */
+/** What trxmail expects to find (from trxmail.yaml), as Postfix names it (endpoints.ts). */
 export interface PostfixCheckTarget {
   readonly milter: string;
   readonly policy: string;
+  /** As smtpd_sasl_path takes it (`private/trxmail-auth`, `inet:host:port`). */
   readonly auth: string;
   readonly bounceDomain: string;
-  /** host:port of the re-injection listener. */
+  /** master.cf service name of the re-injection listener: `127.0.0.1:10026` or `trxmail-reinject`. */
   readonly reinject: string;
+  /** Its master.cf type; default `inet`. */
+  readonly reinjectType?: 'inet' | 'unix';
 }
 
 export function checkTargetFromConfig(config: Config): PostfixCheckTarget {
+  const queueDir = config.postfix.queueDirectory;
+  const [reinject = '', type] = reinjectService(config.reinject, queueDir).split(/\s+/);
   return {
-    milter: config.listen.milter,
-    policy: config.listen.policy,
-    auth: config.listen.auth,
+    milter: postfixEndpoint(config.listen.milter, queueDir),
+    policy: postfixEndpoint(config.listen.policy, queueDir),
+    auth: postfixSaslPath(config.listen.auth, queueDir),
     bounceDomain: config.bounceDomain,
-    reinject: config.reinject,
+    reinject,
+    reinjectType: type === 'unix' ? 'unix' : 'inet',
   };
 }
 
@@ -242,7 +249,7 @@ export function checkPostfix(postconf: Readonly<Record<string, string>>, master:
   const inline = /inline:\{([^}]*)\}/i.exec(transport);
   if (inline?.[1] !== undefined) {
     const routed = listItems(inline[1]).some((e) => e.toLowerCase().startsWith(`${domain}=`));
-    if (!routed) main('transport_maps', 'error', `does not route the bounce domain ${target.bounceDomain} to trxmail`, `transport_maps = inline:{ ${target.bounceDomain}=lmtp:inet:127.0.0.1:8894 }`);
+    if (!routed) main('transport_maps', 'error', `does not route the bounce domain ${target.bounceDomain} to trxmail`, `transport_maps = inline:{ ${target.bounceDomain}=lmtp:unix:private/trxmail-lmtp }`);
   } else if (transport.trim() === '') {
     main('transport_maps', 'error', `is empty: the bounce domain ${target.bounceDomain} is not routed to trxmail`);
   } else {
@@ -250,7 +257,7 @@ export function checkPostfix(postconf: Readonly<Record<string, string>>, master:
   }
 
   const services = parseMaster(master);
-  const reinject = services.find((s) => s.name.toLowerCase() === target.reinject.toLowerCase() && s.type === 'inet');
+  const reinject = services.find((s) => s.name.toLowerCase() === target.reinject.toLowerCase() && s.type === (target.reinjectType ?? 'inet'));
   const svc = (message: string, fix?: string): void => {
     findings.push({ where: `master.cf ${target.reinject}`, severity: 'error', message, ...(fix === undefined ? {} : { fix }) });
   };

@@ -16,6 +16,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSyn
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, TrxError } from '../lib/errors.js';
+import { postfixEndpoint, postfixSaslPath, reinjectService } from './endpoints.js';
 import { renderPostfixConfig, type PostfixTemplateValues } from './templates.js';
 
 const run = promisify(execFile);
@@ -43,19 +44,28 @@ export interface PrivatePostfixOptions {
   readonly dir: string;
   readonly hostname: string;
   /**
-   * Loopback ports standing for 25, 587, 465, the re-injection listener and (optional) the
-   * bounce domain's MX listener (plain SMTP, bounce domain only); without `bounceMx` that
-   * service is left out.
+   * Loopback ports standing for 25, 587, 465, the re-injection listener (unless `reinject` is
+   * given) and (optional) the bounce domain's MX listener (plain SMTP, bounce domain only);
+   * without `bounceMx` that service is left out.
    */
-  readonly ports: { readonly smtp: number; readonly submission: number; readonly smtps: number; readonly reinject: number; readonly bounceMx?: number };
+  readonly ports: { readonly smtp: number; readonly submission: number; readonly smtps: number; readonly reinject?: number; readonly bounceMx?: number };
   /**
-   * trxmail's endpoints in Postfix notation (inet:host:port or unix:/path). Without `socketmap`
-   * the instance knows the bounce domain alone (relay_domains and transport_maps without the
-   * socketmap, for tests that run no trxmail).
+   * The re-injection listener as trxmail.yaml's `reinject` names it, e.g.
+   * `unix:<queueDir>/private/trxmail-reinject` (a master.cf unix service); wins over ports.reinject.
+   */
+  readonly reinject?: string;
+  /**
+   * trxmail's endpoints as trxmail listens on them (inet:host:port or unix:/path; a socket below
+   * this instance's queue directory is given to Postfix relative to it, as postfix-config
+   * does). Without `socketmap` the instance knows the bounce domain alone (relay_domains and
+   * transport_maps without the socketmap, for tests that run no trxmail).
    */
   readonly endpoints: { readonly milter: string; readonly policy: string; readonly auth: string; readonly socketmap?: string };
   readonly bounceDomain: string;
-  /** transport:nexthop for the bounce domain: `lmtp:inet:127.0.0.1:<port>` (trxmail's LMTP listener) or `trxmail-bounce:` (with bounceCommand). */
+  /**
+   * transport:nexthop for the bounce domain: `lmtp:` + trxmail's LMTP listener (a unix path
+   * below the queue directory is made relative) or `trxmail-bounce:` (with bounceCommand).
+   */
   readonly bounceTransport: string;
   /**
    * Enables the pipe(8) service `trxmail-bounce` (commented out in the shipped master.cf):
@@ -178,16 +188,16 @@ export class PrivatePostfix {
     const values: PostfixTemplateValues = {
       tls_cert_file: this.certFile,
       tls_key_file: this.keyFile,
-      auth_endpoint: o.endpoints.auth,
-      policy_endpoint: o.endpoints.policy,
-      milter_endpoint: o.endpoints.milter,
-      socketmap_endpoint: o.endpoints.socketmap ?? NO_SOCKETMAP,
+      auth_endpoint: postfixSaslPath(o.endpoints.auth, this.queueDir),
+      policy_endpoint: postfixEndpoint(o.endpoints.policy, this.queueDir),
+      milter_endpoint: postfixEndpoint(o.endpoints.milter, this.queueDir),
+      socketmap_endpoint: o.endpoints.socketmap === undefined ? NO_SOCKETMAP : postfixEndpoint(o.endpoints.socketmap, this.queueDir),
       bounce_domain: o.bounceDomain,
-      bounce_transport: o.bounceTransport,
+      bounce_transport: o.bounceTransport.startsWith('lmtp:') ? `lmtp:${postfixEndpoint(o.bounceTransport.slice(5), this.queueDir)}` : o.bounceTransport,
       smtp_listen: `127.0.0.1:${o.ports.smtp}`,
       submission_listen: `127.0.0.1:${o.ports.submission}`,
       smtps_listen: `127.0.0.1:${o.ports.smtps}`,
-      reinject_listen: `127.0.0.1:${o.ports.reinject}`,
+      reinject_service: reinjectService(o.reinject ?? `127.0.0.1:${o.ports.reinject ?? 10026}`, this.queueDir),
       bounce_mx_listen: o.ports.bounceMx !== undefined ? `127.0.0.1:${o.ports.bounceMx}` : NO_BOUNCE_MX,
       trxmail_command: o.bounceCommand?.command ?? 'trxmail',
       pipe_user: o.bounceCommand?.user ?? 'nobody',
@@ -263,6 +273,14 @@ export class PrivatePostfix {
         cause: err,
       });
     }
+  }
+
+  /**
+   * Creates the queue directory's subdirectories (`postfix check` does), so trxmail can put its
+   * sockets into `private/` before Postfix starts. Call after configure().
+   */
+  async createQueueDirectories(): Promise<void> {
+    await this.postfix('check');
   }
 
   async start(): Promise<void> {

@@ -13,20 +13,29 @@ import { ConfigError } from '../lib/errors.js';
 export interface PostfixTemplateValues {
   readonly tls_cert_file: string;
   readonly tls_key_file: string;
-  /** Postfix form: inet:host:port or unix:/path */
+  /**
+   * trxmail's endpoints as Postfix names them (endpoints.ts): `inet:host:port`, `unix:/path`, or
+   * `unix:private/name` relative to the queue directory; auth as smtpd_sasl_path takes it
+   * (`private/trxmail-auth`).
+   */
   readonly auth_endpoint: string;
   readonly policy_endpoint: string;
   readonly milter_endpoint: string;
   /** trxmail's socketmap (listen.socketmap): relay_domains / transport_maps / the bounce MX ask it for return-path hosts. */
   readonly socketmap_endpoint: string;
   readonly bounce_domain: string;
-  /** transport:nexthop for the bounce domain: `lmtp:` + listen.lmtp (e.g. lmtp:inet:127.0.0.1:8894), or `trxmail-bounce:` (pipe) */
+  /** transport:nexthop for the bounce domain: `lmtp:` + listen.lmtp as Postfix names it (e.g. lmtp:unix:private/trxmail-lmtp), or `trxmail-bounce:` (pipe) */
   readonly bounce_transport: string;
   /** master.cf service names: `smtp`, `submission`, `smtps` or `127.0.0.1:2525` forms */
   readonly smtp_listen: string;
   readonly submission_listen: string;
   readonly smtps_listen: string;
-  readonly reinject_listen: string;
+  /**
+   * The first master.cf columns (service type private) of the re-injection smtpd, from
+   * endpoints.ts reinjectService: `trxmail-reinject unix  -` (a socket in private/) or
+   * `127.0.0.1:10026 inet  n`.
+   */
+  readonly reinject_service: string;
   /**
    * master.cf service name of the bounce domain's MX listener (plain SMTP with optional
    * STARTTLS, bounce domain only), e.g. `203.0.113.7:smtp` — an address of its own, since

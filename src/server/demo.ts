@@ -5,16 +5,18 @@
  * and log directories, loopback only, a generated self-signed certificate) and `mail/`,
  * where a capturing sink writes every message Postfix delivers (`NNNNN.eml` + envelope in
  * `NNNNN.json`). Ports (127.0.0.1): 2525 stands for 25, 2587 for 587, 2465 for 465;
- * 2526 is the capture sink, 2527 the re-injection listener, 2528 the bounce domain's MX
- * (plain SMTP, bounce domain only). Bounces reach trxmail over LMTP; delivery status comes
- * from the demo Postfix's log. A demo space, sender domain and
- * user are created when missing.
+ * 2526 is the capture sink, 2528 the bounce domain's MX (plain SMTP, bounce domain only).
+ * trxmail's listeners and the re-injection smtpd are unix sockets in the demo Postfix's
+ * queue directory (`private/trxmail-*`, as the shipped defaults put them in
+ * /var/spool/postfix/private/). Bounces reach trxmail over LMTP; delivery status comes from
+ * the demo Postfix's log. A demo space, sender domain and user are created when missing.
  *
- * Without Postfix installed (or without root, which `postfix start` needs) it says exactly
- * what to do and runs trxmail's listeners alone.
+ * Without Postfix installed (or without root, which `postfix start` and giving the sockets to
+ * `postfix` need) it says exactly what to do and runs trxmail's listeners alone, on loopback
+ * TCP ports 8891-8895 (DEMO_TCP_LISTEN).
  */
 import path from 'node:path';
-import type { Config } from '../config/config.js';
+import { defaultListen, defaultReinject, type Config } from '../config/config.js';
 import { hashPassword } from '../lib/password.js';
 import type { Logger } from '../lib/logger.js';
 import { CaptureSink } from '../postfix/capture-sink.js';
@@ -23,7 +25,15 @@ import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { Runtime } from './runtime.js';
 
-export const DEMO_PORTS = { smtp: 2525, submission: 2587, smtps: 2465, sink: 2526, reinject: 2527, bounceMx: 2528 } as const;
+export const DEMO_PORTS = { smtp: 2525, submission: 2587, smtps: 2465, sink: 2526, bounceMx: 2528 } as const;
+/** trxmail's listeners when the demo runs without a Postfix of its own (nothing to connect to them but you). */
+export const DEMO_TCP_LISTEN = {
+  milter: 'inet:127.0.0.1:8891',
+  policy: 'inet:127.0.0.1:8892',
+  auth: 'inet:127.0.0.1:8893',
+  lmtp: 'inet:127.0.0.1:8894',
+  socketmap: 'inet:127.0.0.1:8895',
+} as const;
 export const DEMO_SPACE = 'demo';
 export const DEMO_DOMAIN = 'demo.example';
 export const DEMO_USER = 'demo@demo.example';
@@ -42,23 +52,42 @@ export interface DemoHandle {
 }
 
 export async function startDemo(configured: Config, logger: Logger, say: (text: string) => void): Promise<DemoHandle> {
-  // BCC copies go to the demo Postfix's re-injection listener; delivery status comes from its log.
+  // Delivery status comes from the demo Postfix's log.
   const base = path.join(configured.dataDir, 'demo');
+  const withPostfix = postfixInstalled() && typeof process.getuid === 'function' && process.getuid() === 0;
+  const postfix = new PrivatePostfix({
+    dir: path.join(base, 'postfix'),
+    hostname: 'relay.demo.example',
+    ports: DEMO_PORTS,
+    endpoints: defaultListen(path.join(base, 'postfix', 'queue')),
+    bounceDomain: configured.bounceDomain,
+    bounceTransport: `lmtp:${defaultListen(path.join(base, 'postfix', 'queue')).lmtp}`,
+    reinject: defaultReinject(path.join(base, 'postfix', 'queue')),
+    relayhost: `[127.0.0.1]:${DEMO_PORTS.sink}`,
+  });
+  const queueDirectory = postfix.queueDir;
   const config: Config = {
     ...configured,
-    reinject: `127.0.0.1:${DEMO_PORTS.reinject}`,
+    // With a demo Postfix: the shipped defaults, in its queue directory (sockets given to postfix).
+    listen: withPostfix ? { ...configured.listen, ...defaultListen(queueDirectory), socketUser: 'postfix', socketGroup: 'postfix' } : { ...configured.listen, ...DEMO_TCP_LISTEN },
+    postfix: { queueDirectory },
+    reinject: defaultReinject(queueDirectory),
     maillog: configured.maillog ?? path.join(base, 'postfix', 'log', 'maillog'),
   };
   const store = await openStore(config.store);
   await seed(store);
+  if (withPostfix) {
+    // The sockets go into the queue directory's private/, which Postfix creates.
+    await postfix.configure();
+    await postfix.createQueueDirectories();
+  }
   const runtime = new Runtime(config, logger, { store });
   const endpoints = await runtime.start();
   const stopCore = async (): Promise<void> => {
     await runtime.stop();
     await store.close();
   };
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!postfixInstalled() || !isRoot) {
+  if (!withPostfix) {
     say(
       (!postfixInstalled() ? POSTFIX_INSTALL_HINT : 'The demo Postfix needs root (`postfix start` does): run the demo as root.') +
         `\n\ntrxmail is running without a demo Postfix: milter ${endpoints.milter}, policy ${endpoints.policy}, SASL ${endpoints.auth}.\n`,
@@ -68,17 +97,7 @@ export async function startDemo(configured: Config, logger: Logger, say: (text: 
   const mailDir = path.join(base, 'mail');
   const sink = new CaptureSink({ dir: mailDir, port: DEMO_PORTS.sink });
   await sink.listen();
-  const postfix = new PrivatePostfix({
-    dir: path.join(base, 'postfix'),
-    hostname: 'relay.demo.example',
-    ports: DEMO_PORTS,
-    endpoints,
-    bounceDomain: config.bounceDomain,
-    bounceTransport: `lmtp:${endpoints.lmtp}`,
-    relayhost: `[127.0.0.1]:${DEMO_PORTS.sink}`,
-  });
   try {
-    await postfix.configure();
     await postfix.start();
   } catch (err: unknown) {
     await sink.close();

@@ -9,12 +9,16 @@
  * flight finish (bounded by each server's close deadline), then closes the store. The
  * SASL server closes last: Postfix's smtpd keeps its auth connection for its whole life.
  *
- * Throws ConfigError at start when a listener cannot be opened (address in use, bad path).
+ * Listeners on unix sockets (the default: Postfix's private/ directory) are given to
+ * listen.socketUser:listen.socketGroup with mode 0660, so only Postfix and root connect.
+ *
+ * Throws ConfigError at start, naming the key, when a listener cannot be opened (address in
+ * use, missing directory, unknown socket user, chown not permitted).
  */
 import { CredentialVerifier } from '../auth/credentials.js';
 import { AuthServer } from '../auth/server.js';
 import path from 'node:path';
-import { parseHostPort, type Config } from '../config/config.js';
+import { parseHostPort, parseReinject, type Config, type ListenerName } from '../config/config.js';
 import { HttpService } from '../http/server.js';
 import { BounceIntake } from '../bounce/intake.js';
 import { BounceDomainSet } from '../bounce/bounce-domains.js';
@@ -28,8 +32,11 @@ import { TrackingLinks } from '../tracking/links.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { hmacKeysInForce } from '../config/secrets.js';
 import { encodeBounceAddress } from '../bounce/bounce-address.js';
-import { formatEndpoint, formatHostPort, parseEndpoint } from '../lib/endpoint.js';
+import { formatEndpoint, formatHostPort, parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import type { Logger } from '../lib/logger.js';
+import type { ListenEndpoint } from '../lib/socket-listeners.js';
+import { resolveSocketOwner, type SocketOwner } from '../lib/socket-owner.js';
+import { postfixEndpoint } from '../postfix/endpoints.js';
 import { DomainSetups } from '../accept/domain-setups.js';
 import { reinjectTo } from '../accept/reinject.js';
 import { Spool } from '../lib/spool.js';
@@ -61,6 +68,31 @@ function hostPort(spec: string, key: string): { host: string; port: number } {
   const hp = parseHostPort(spec);
   if (!hp) throw new ConfigError(`${key}: expected host:port, got ${JSON.stringify(spec)}`);
   return hp;
+}
+
+const LISTENERS: readonly ListenerName[] = ['milter', 'policy', 'auth', 'lmtp', 'socketmap'];
+
+/** The reinject target, or a ConfigError naming the key. */
+function reinjectTarget(config: Config): Endpoint {
+  const ep = parseReinject(config.reinject);
+  if (ep === null) throw new ConfigError(`reinject: expected unix:/absolute/path, inet:host:port or host:port, got ${JSON.stringify(config.reinject)}`);
+  return ep;
+}
+
+/**
+ * Listens through `listen` on listen.<name>: a unix socket gets `owner` (listen.socketUser and
+ * socketGroup, mode 0660). A ConfigError from the listener is prefixed with the file and key.
+ */
+async function listenOn(config: Config, name: ListenerName, owner: SocketOwner | undefined, listen: (ep: ListenEndpoint) => Promise<Endpoint>): Promise<Endpoint> {
+  const key = `listen.${name}`;
+  const where = config.file === null ? key : `${config.file}: ${key}`;
+  try {
+    const ep = parseEndpoint(config.listen[name], key);
+    return await listen(ep.kind === 'unix' && owner !== undefined ? { ...ep, owner } : ep);
+  } catch (err: unknown) {
+    if (err instanceof ConfigError) throw new ConfigError(`${where}: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 export class Runtime {
@@ -111,7 +143,7 @@ export class Runtime {
           domainSetup: new DomainSetups(store, keys).get,
           tracking: {
             links: new TrackingLinks(config.http.baseUrl, keys),
-            reinject: reinjectTo(hostPort(config.reinject, 'reinject')),
+            reinject: reinjectTo(reinjectTarget(config)),
           },
           newSpool: () => new Spool(spoolDir),
           clock: () => new Date(),
@@ -128,9 +160,15 @@ export class Runtime {
         // SMTP AUTH and the reports API share one credential cache and one throttle.
         reports: { store, credentials, trustTlsProxy: config.http.trustTlsProxy },
       });
-      const a = await this.auth.listen(parseEndpoint(config.listen.auth, 'listen.auth'));
-      const p = await this.policy.listen(parseEndpoint(config.listen.policy, 'listen.policy'));
-      const m = await this.milter.listen(parseEndpoint(config.listen.milter, 'listen.milter'));
+      const where = config.file === null ? '' : `${config.file}: `;
+      // Resolved only when a listener is a unix socket (a TCP-only set-up needs no `postfix` user).
+      const owner = LISTENERS.some((n) => config.listen[n].startsWith('unix:'))
+        ? await resolveSocketOwner(config.listen.socketUser, config.listen.socketGroup, { user: `${where}listen.socketUser`, group: `${where}listen.socketGroup` })
+        : undefined;
+      const { auth, policy, milter } = this;
+      const a = await listenOn(config, 'auth', owner, (ep) => auth.listen(ep));
+      const p = await listenOn(config, 'policy', owner, (ep) => policy.listen(ep));
+      const m = await listenOn(config, 'milter', owner, (ep) => milter.listen(ep));
       // Bounces: DSNs and complaints over LMTP; delivered/deferred/bounced from Postfix's log.
       // Bounce addresses live in the bounce domain and in every customer's return-path host.
       const bounceDomains = new BounceDomainSet(config.bounceDomain, store, logger);
@@ -142,18 +180,21 @@ export class Runtime {
         bounceDomain: bounceDomains,
         logger,
       });
-      const l = await this.lmtp.listen(parseEndpoint(config.listen.lmtp, 'listen.lmtp'));
+      const lmtp = this.lmtp;
+      const l = await listenOn(config, 'lmtp', owner, (ep) => lmtp.listen(ep));
       // Postfix's relay_domains / transport_maps / bounce MX ask which domains are ours: the bounce
       // domain and every return-path host (as current as bounceDomains, BOUNCE_DOMAINS_REFRESH_MS).
       this.socketmap = new SocketmapServer({
         lookup: domainMapsLookup({
           isReturnPathDomain: (d) => Promise.resolve(bounceDomains.has(d)),
           bounceDomain: config.bounceDomain,
-          bounceTransport: `lmtp:${config.listen.lmtp}`,
+          // As Postfix's lmtp(8) must name it: relative to the queue directory (chroot-safe).
+          bounceTransport: `lmtp:${postfixEndpoint(config.listen.lmtp, config.postfix.queueDirectory)}`,
         }),
         logger,
       });
-      const sm = await this.socketmap.listen(parseEndpoint(config.listen.socketmap, 'listen.socketmap'));
+      const socketmap = this.socketmap;
+      const sm = await listenOn(config, 'socketmap', owner, (ep) => socketmap.listen(ep));
       if (config.maillog !== null) {
         this.maillog = new MaillogFollower({ path: config.maillog, node: config.node.name, store, keys, bounceDomain: bounceDomains, logger, recorder });
         await this.maillog.start();

@@ -2,8 +2,8 @@
  * The socketmap lookup that lets Postfix take mail for customers' return-path domains
  * without a reload: main.cf names two maps on trxmail's socketmap server,
  *
- *   relay_domains  = $bounce_domain, socketmap:inet:127.0.0.1:8895:relay
- *   transport_maps = inline:{ $bounce_domain=<bounce transport> }, socketmap:inet:127.0.0.1:8895:transport
+ *   relay_domains  = $bounce_domain, socketmap:unix:private/trxmail-socketmap:relay
+ *   transport_maps = inline:{ $bounce_domain=<bounce transport> }, socketmap:unix:private/trxmail-socketmap:transport
  *
  * and this module answers both (docs/protocols.md §6.3 says what Postfix 3.7 asks):
  *
@@ -12,7 +12,7 @@
  *   lookups only need a non-empty one), when it is the bounce domain or a return-path domain.
  * - `transport`: the key is a whole address, `local@domain`, with the case the client typed
  *   and a quoted local part in quotes (`"a b"@domain`); Postfix does not look the bare domain
- *   up in a socketmap. Found, with the bounce transport (`lmtp:inet:127.0.0.1:8894`), when the
+ *   up in a socketmap. Found, with the bounce transport (`lmtp:unix:private/trxmail-lmtp`), when the
  *   domain after the last `@` is the bounce domain or a return-path domain. A key without
  *   `@` is taken as a domain. The key `*` (Postfix's wildcard probe, sent at start and every
  *   30 s) is never found: answering it would route all mail to the bounce intake.
@@ -42,7 +42,7 @@ export const ACCESS_MAP = 'access';
 /** The key Postfix's transport_maps looks up when nothing else matched (trivial-rewrite transport.c). */
 export const TRANSPORT_WILDCARD = '*';
 
-/** `transport:nexthop` as transport(5) wants it, e.g. `lmtp:inet:127.0.0.1:8894` or `trxmail-bounce:`. */
+/** `transport:nexthop` as transport(5) wants it, e.g. `lmtp:unix:private/trxmail-lmtp` or `trxmail-bounce:`. */
 const TRANSPORT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*:[^\0\r\n]*$/;
 
 export interface DomainMapsOptions {
@@ -50,7 +50,7 @@ export interface DomainMapsOptions {
   readonly isReturnPathDomain: (domain: string) => Promise<boolean>;
   /** trxmail's own bounce domain; always found. */
   readonly bounceDomain: string;
-  /** Where mail for these domains goes, as transport_maps wants it: `lmtp:inet:127.0.0.1:8894`. */
+  /** Where mail for these domains goes, as transport_maps wants it: `lmtp:unix:private/trxmail-lmtp`. */
   readonly bounceTransport: string;
 }
 

@@ -237,21 +237,37 @@ describe('trxmail postfix-config', () => {
     const r = await cli(dir, ['postfix-config']);
     expect(r.code).toBe(0);
     expect(r.stdout).not.toMatch(/\{\{\w+\}\}/);
-    expect(r.stdout).toContain('smtpd_milters = unix:/var/spool/postfix/trxmail/milter\n');
+    // Sockets below the queue directory are named relative to it (chroot-safe); the defaults
+    // are unix sockets in private/, the re-injection smtpd a unix service there.
+    expect(r.stdout).toContain('smtpd_milters = unix:trxmail/milter\n');
     expect(r.stdout).toContain('check_policy_service { inet:127.0.0.1:9992,');
-    expect(r.stdout).toContain('smtpd_sasl_path = inet:127.0.0.1:8893\n');
+    expect(r.stdout).toContain('smtpd_sasl_path = private/trxmail-auth\n');
     expect(r.stdout).toContain('milter_default_action = tempfail\n');
     expect(r.stdout).toContain('enable_long_queue_ids = yes\n');
-    expect(r.stdout).toContain('relay_domains = bounces.example.com, socketmap:inet:127.0.0.1:8895:relay\n');
-    expect(r.stdout).toContain('transport_maps = inline:{ bounces.example.com=lmtp:inet:127.0.0.1:8894 }, socketmap:inet:127.0.0.1:8895:transport\n');
+    expect(r.stdout).toContain('relay_domains = bounces.example.com, socketmap:unix:private/trxmail-socketmap:relay\n');
+    expect(r.stdout).toContain(
+      'transport_maps = inline:{ bounces.example.com=lmtp:unix:private/trxmail-lmtp }, socketmap:unix:private/trxmail-socketmap:transport\n',
+    );
     expect(r.stdout).toContain('disable_mime_output_conversion = yes\n');
     expect(r.stdout).toMatch(/^127\.0\.0\.1:10027 +inet/m); // the bounce domain's MX listener
     expect(r.stdout).toMatch(/^submission +inet/m);
     expect(r.stdout).toMatch(/^smtps +inet[^\n]*\n(  -o [^\n]*\n)*  -o smtpd_tls_wrappermode=yes/m);
-    expect(r.stdout).toMatch(/^127\.0\.0\.1:10026 +inet[^\n]*\n(  -o [^\n]*\n)*  -o smtpd_milters=\n/m);
+    expect(r.stdout).toMatch(/^trxmail-reinject +unix +- +- +n +- +- +smtpd\n(  -o [^\n]*\n)*  -o smtpd_milters=\n/m);
+    expect(r.stdout).not.toMatch(/^127\.0\.0\.1:10026 /m);
     const only = await cli(dir, ['postfix-config', '--only', 'master.cf']);
     expect(only.stdout).not.toContain('---------- main.cf');
     expect(only.stdout).toContain('---------- master.cf');
     expect((await cli(dir, ['postfix-config', '--only', 'x'])).stderr).toBe('trxmail: --only: expected main.cf or master.cf\n');
+  });
+
+  it('prints a TCP re-injection listener only when asked for, and refuses a socket master.cf cannot create', async () => {
+    const dir = tempWorkDir();
+    const tcp = await cli(dir, ['postfix-config', '--reinject', '127.0.0.1:10026', '--only', 'master.cf']);
+    expect(tcp.stdout).toMatch(/^127\.0\.0\.1:10026 +inet +n +- +n +- +- +smtpd$/m);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path.join(dir, 'trxmail.yaml'), 'reinject: unix:/run/trxmail/reinject\n');
+    const bad = await cli(dir, ['postfix-config']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^trxmail: reinject: \/run\/trxmail\/reinject is not in \/var\/spool\/postfix\/private\/ or \/var\/spool\/postfix\/public\//);
   });
 });

@@ -13,7 +13,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Config } from '../../src/config/config.js';
+import { defaultListen, defaultReinject, type Config } from '../../src/config/config.js';
 import { TransientError } from '../../src/lib/errors.js';
 import type { Logger } from '../../src/lib/logger.js';
 import { hashPassword } from '../../src/lib/password.js';
@@ -125,14 +125,20 @@ export interface Stack {
 }
 
 export interface StackOptions {
-  refuse?: ReadonlySet<string>;
-  extraMain?: Readonly<Record<string, string>>;
+  readonly refuse?: ReadonlySet<string>;
+  readonly extraMain?: Readonly<Record<string, string>>;
+  /**
+   * `tcp` (default here): every listener and the re-injection smtpd on a free loopback port.
+   * `default`: the shipped defaults — unix sockets in the private Postfix's queue directory
+   * (`private/trxmail-*`, postfix:postfix 0660; the re-injection smtpd a master.cf unix service).
+   */
+  readonly listeners?: 'tcp' | 'default';
   /** Called with trxmail's data directory (store and spool) before anything is written there, e.g. to mount a small tmpfs on it. */
-  prepareDataDir?: (dataDir: string) => Promise<void>;
+  readonly prepareDataDir?: (dataDir: string) => Promise<void>;
   /** The store to use (another stack's, for several nodes on one store); default a new SQLite file in the stack's directory. */
-  store?: Config['store'];
+  readonly store?: Config['store'];
   /** This node's name (config node.name); default 'e2e-node'. */
-  nodeName?: string;
+  readonly nodeName?: string;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -147,6 +153,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const [smtp, submission, smtps, reinject, sinkPort, milter, policy, auth, http, lmtp, metricsPort, bounceMx, socketmap] = (await freePorts(13)) as [
     number, number, number, number, number, number, number, number, number, number, number, number, number,
   ];
+  const queueDir = path.join(dir, 'postfix', 'queue');
+  const sockets = opts.listeners === 'default';
   let config: Config = {
     file: null,
     dataDir: path.join(dir, 'data'),
@@ -154,16 +162,23 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     store: opts.store ?? { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
     bounceDomain: BOUNCE_DOMAIN,
     listen: {
-      milter: `inet:127.0.0.1:${milter}`,
-      policy: `inet:127.0.0.1:${policy}`,
-      auth: `inet:127.0.0.1:${auth}`,
-      lmtp: `inet:127.0.0.1:${lmtp}`,
-      socketmap: `inet:127.0.0.1:${socketmap}`,
+      ...(sockets
+        ? defaultListen(queueDir)
+        : {
+            milter: `inet:127.0.0.1:${milter}`,
+            policy: `inet:127.0.0.1:${policy}`,
+            auth: `inet:127.0.0.1:${auth}`,
+            lmtp: `inet:127.0.0.1:${lmtp}`,
+            socketmap: `inet:127.0.0.1:${socketmap}`,
+          }),
+      socketUser: 'postfix',
+      socketGroup: 'postfix',
     },
+    postfix: { queueDirectory: queueDir },
     hmacKeys: TEST_KEYS,
     log: { level: 'silent' },
     http: { listen: `127.0.0.1:${http}`, baseUrl: `http://127.0.0.1:${http}`, trustTlsProxy: false },
-    reinject: `127.0.0.1:${reinject}`,
+    reinject: sockets ? defaultReinject(queueDir) : `127.0.0.1:${reinject}`,
     metrics: { listen: `127.0.0.1:${metricsPort}` },
     // Delivery status comes from the private Postfix's own log file.
     maillog: path.join(dir, 'postfix', 'log', 'maillog'),
@@ -186,6 +201,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     dir: path.join(dir, 'postfix'),
     hostname: HOSTNAME,
     ports: { smtp, submission, smtps, reinject, bounceMx },
+    ...(sockets ? { reinject: config.reinject } : {}),
     endpoints: config.listen,
     bounceDomain: BOUNCE_DOMAIN,
     bounceTransport: `lmtp:${config.listen.lmtp}`,
@@ -256,8 +272,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
   };
   try {
-    await stack.startTrxmail();
-    await postfix.configure();
+    if (sockets) {
+      // The sockets go into the queue directory's private/, which Postfix creates.
+      await postfix.configure();
+      await postfix.createQueueDirectories();
+      await stack.startTrxmail();
+    } else {
+      await stack.startTrxmail();
+      await postfix.configure();
+    }
     await postfix.start();
   } catch (err: unknown) {
     await stack.stop();

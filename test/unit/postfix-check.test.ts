@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { badPolicyServiceOptions, checkPostfix, formatFindings, parseMaster, parsePostconf, postfixWarnings, runPostfixCheck } from '../../src/postfix/check.js';
+import { parseConfig } from '../../src/config/config.js';
+import { badPolicyServiceOptions, checkPostfix, checkTargetFromConfig, formatFindings, parseMaster, parsePostconf, postfixWarnings, runPostfixCheck } from '../../src/postfix/check.js';
+import { postfixEndpoint, postfixSaslPath, reinjectService } from '../../src/postfix/endpoints.js';
 import { postfixTemplateDir, renderTemplate } from '../../src/postfix/templates.js';
 import { TARGET } from '../helpers/postfix-check-target.js';
 
@@ -24,7 +26,7 @@ const VALUES: Record<string, string> = {
   smtp_listen: 'smtp',
   submission_listen: 'submission',
   smtps_listen: 'smtps',
-  reinject_listen: TARGET.reinject,
+  reinject_service: `${TARGET.reinject} inet  n`,
   bounce_mx_listen: '192.0.2.25:smtp',
   trxmail_command: '/usr/bin/trxmail',
   pipe_user: 'trxmail',
@@ -42,6 +44,30 @@ describe('checkPostfix on the shipped configuration', () => {
     const { main, master } = shipped();
     expect(checkPostfix(main, master, TARGET)).toEqual([]);
     expect(formatFindings([])).toBe('Postfix configuration OK for trxmail\n');
+  });
+
+  it('finds nothing wrong with the default socket listeners, rendered as postfix-config does', () => {
+    const config = parseConfig({}, { file: null, env: {}, baseDir: '/tmp' });
+    const q = config.postfix.queueDirectory;
+    const values = {
+      ...VALUES,
+      auth_endpoint: postfixSaslPath(config.listen.auth, q),
+      policy_endpoint: postfixEndpoint(config.listen.policy, q),
+      milter_endpoint: postfixEndpoint(config.listen.milter, q),
+      socketmap_endpoint: postfixEndpoint(config.listen.socketmap, q),
+      bounce_domain: config.bounceDomain,
+      bounce_transport: `lmtp:${postfixEndpoint(config.listen.lmtp, q)}`,
+      reinject_service: reinjectService(config.reinject, q),
+    };
+    const dir = postfixTemplateDir();
+    const main = parsePostconf(renderTemplate(readFileSync(path.join(dir, 'main.cf'), 'utf8'), values, 'main.cf'));
+    const master = renderTemplate(readFileSync(path.join(dir, 'master.cf'), 'utf8'), values, 'master.cf');
+    const target = checkTargetFromConfig(config);
+    expect(target).toMatchObject({ milter: 'unix:private/trxmail-milter', auth: 'private/trxmail-auth', reinject: 'trxmail-reinject', reinjectType: 'unix' });
+    expect(checkPostfix(main, master, target)).toEqual([]);
+    // The TCP listener of old no longer counts as the re-injection listener.
+    const findings = checkPostfix(main, master.replace(/^trxmail-reinject unix +-/m, '127.0.0.1:10026 inet  n'), target);
+    expect(findings.map((f) => f.where)).toEqual(['master.cf trxmail-reinject']);
   });
 
   it('reads master.cf services with -o overrides, including { name = value } forms', () => {

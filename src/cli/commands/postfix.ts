@@ -4,14 +4,20 @@
  * missing or wrong for trxmail). Two registrations: `--help` lists them apart (check after
  * webhook, config after serve), and program.ts keeps that order.
  *
- *   postfix-config [--tls-cert F] [--tls-key F] [--reinject A:P] [--bounce-transport T:N]
+ *   postfix-config [--tls-cert F] [--tls-key F] [--reinject E] [--bounce-transport T:N]
  *                  [--bounce-mx A:P] [--trxmail-command C] [--pipe-user U] [--only main.cf|master.cf]
  *   postfix-check [--config-dir DIR]   findings, one a line; exit 1 when any is an error
  *
+ * trxmail's endpoints are printed as Postfix must name them (src/postfix/endpoints.ts): a socket
+ * below postfix.queueDirectory relative to it (`unix:private/trxmail-milter`, chroot-safe).
+ *
  * Throws UsageError: bad option values; postfix-check with errors in the configuration.
+ * ConfigError: a unix `reinject` outside the queue directory's private/ or public/.
  */
 import { UsageError } from '../../lib/errors.js';
 import { checkTargetFromConfig, formatFindings, runPostfixCheck } from '../../postfix/check.js';
+import { parseReinject } from '../../config/config.js';
+import { postfixEndpoint, postfixSaslPath, reinjectService } from '../../postfix/endpoints.js';
 import { renderPostfixConfig } from '../../postfix/templates.js';
 import type { CliContext } from '../context.js';
 
@@ -25,7 +31,7 @@ export function registerPostfixConfigCommand(ctx: CliContext): void {
     .description('print the main.cf and master.cf pieces for Postfix, filled in from trxmail.yaml')
     .option('--tls-cert <file>', 'certificate for smtpd', DEFAULT_TLS_CERT)
     .option('--tls-key <file>', 'private key for smtpd', DEFAULT_TLS_KEY)
-    .option('--reinject <addr:port>', 'the re-injection listener', '127.0.0.1:10026')
+    .option('--reinject <endpoint>', 'the re-injection listener: unix:/path in the queue directory, or address:port (default: trxmail.yaml reinject)')
     .option('--bounce-transport <transport:nexthop>', 'where mail for the bounce domain goes (default: lmtp to listen.lmtp)')
     .option('--bounce-mx <address:port>', "the bounce domain's MX listener (its own address; plain SMTP allowed, no AUTH)", '127.0.0.1:10027')
     .option('--trxmail-command <command>', 'the trxmail command for the pipe(8) variant (default: trxmail [--config FILE])')
@@ -35,7 +41,7 @@ export function registerPostfixConfigCommand(ctx: CliContext): void {
       (o: {
         tlsCert: string;
         tlsKey: string;
-        reinject: string;
+        reinject?: string;
         bounceTransport?: string;
         bounceMx: string;
         trxmailCommand?: string;
@@ -44,21 +50,26 @@ export function registerPostfixConfigCommand(ctx: CliContext): void {
       }) => {
         const config = ctx.getConfig();
         if (o.only !== undefined && o.only !== 'main.cf' && o.only !== 'master.cf') throw new UsageError('--only: expected main.cf or master.cf');
-        if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/.test(o.reinject)) throw new UsageError(`--reinject: expected address:port, got "${o.reinject}"`);
+        const reinject = o.reinject ?? config.reinject;
+        const tcpReinject = /^(?:inet:)?(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/.test(reinject);
+        if (o.reinject !== undefined && !(tcpReinject || (reinject.startsWith('unix:') && parseReinject(reinject) !== null))) {
+          throw new UsageError(`--reinject: expected unix:/absolute/path or address:port, got "${reinject}"`);
+        }
+        const queueDir = config.postfix.queueDirectory;
         if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d{1,5}|smtp)$/.test(o.bounceMx)) throw new UsageError(`--bounce-mx: expected address:port, got "${o.bounceMx}"`);
         const { mainCf, masterCf } = renderPostfixConfig({
           tls_cert_file: o.tlsCert,
           tls_key_file: o.tlsKey,
-          auth_endpoint: config.listen.auth,
-          policy_endpoint: config.listen.policy,
-          milter_endpoint: config.listen.milter,
-          socketmap_endpoint: config.listen.socketmap,
+          auth_endpoint: postfixSaslPath(config.listen.auth, queueDir),
+          policy_endpoint: postfixEndpoint(config.listen.policy, queueDir),
+          milter_endpoint: postfixEndpoint(config.listen.milter, queueDir),
+          socketmap_endpoint: postfixEndpoint(config.listen.socketmap, queueDir),
           bounce_domain: config.bounceDomain,
-          bounce_transport: o.bounceTransport ?? `lmtp:${config.listen.lmtp}`,
+          bounce_transport: o.bounceTransport ?? `lmtp:${postfixEndpoint(config.listen.lmtp, queueDir)}`,
           smtp_listen: 'smtp',
           submission_listen: 'submission',
           smtps_listen: 'smtps',
-          reinject_listen: o.reinject,
+          reinject_service: reinjectService(reinject, queueDir),
           bounce_mx_listen: o.bounceMx,
           trxmail_command: o.trxmailCommand ?? (config.file !== null ? `trxmail --config ${config.file}` : 'trxmail'),
           pipe_user: o.pipeUser,

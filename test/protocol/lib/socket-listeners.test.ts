@@ -8,6 +8,7 @@ import type { Endpoint } from '../../../src/lib/endpoint.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 import { silentLogger } from '../../../src/lib/logger.js';
 import { DEFAULT_SOCKET_MODE, SocketListeners } from '../../../src/lib/socket-listeners.js';
+import { resolveSocketOwner } from '../../../src/lib/socket-owner.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -59,5 +60,37 @@ describe('SocketListeners', () => {
     await l.close();
     await expect(l.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 })).rejects.toThrow(ConfigError);
     await expect(l.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 })).rejects.toThrow(/closed/);
+  });
+
+  it('refuses a unix socket whose directory does not exist, and creates nothing', async () => {
+    const dir = join(tmp(), 'missing');
+    const l = listeners([]);
+    await expect(l.listen({ kind: 'unix', path: join(dir, 'sock') })).rejects.toThrow(ConfigError);
+    await expect(l.listen({ kind: 'unix', path: join(dir, 'sock') })).rejects.toThrow(`directory ${dir} does not exist`);
+    await expect(stat(dir)).rejects.toMatchObject({ code: 'ENOENT' });
+    await l.close();
+  });
+
+  it('sets the mode and the owner asked for on a unix socket (here: the process itself)', async () => {
+    const path = join(tmp(), 'sock');
+    const l = listeners([]);
+    const owner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    await l.listen({ kind: 'unix', path, mode: 0o600, owner });
+    const st = await stat(path);
+    expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({ ...owner, mode: 0o600 });
+    await l.close();
+  });
+});
+
+describe('resolveSocketOwner', () => {
+  it('resolves names through getent and takes numeric ids as they are', async () => {
+    await expect(resolveSocketOwner('root', 'root')).resolves.toEqual({ uid: 0, gid: 0 });
+    await expect(resolveSocketOwner('4242', '4343')).resolves.toEqual({ uid: 4242, gid: 4343 });
+  });
+
+  it('refuses an unknown user or group, naming the key', async () => {
+    const keys = { user: 'listen.socketUser', group: 'listen.socketGroup' };
+    await expect(resolveSocketOwner('no-such-user-trx', 'root', keys)).rejects.toThrow('listen.socketUser: no user "no-such-user-trx" on this system');
+    await expect(resolveSocketOwner('root', 'no-such-group-trx', keys)).rejects.toThrow('listen.socketGroup: no group "no-such-group-trx" on this system');
   });
 });

@@ -69,7 +69,7 @@ function ports(over: Partial<AcceptPorts> = {}): AcceptPorts {
     store,
     bounceAddress: (spaceId, sendId, host) => encodeBounceAddress({ spaceId, sendId }, KEYS, host ?? BOUNCE_DOMAIN),
     domainSetup: new DomainSetups(store, KEYS).get,
-    tracking: { links: new TrackingLinks('https://t.relay.example', KEYS), reinject: reinjectTo({ host: '127.0.0.1', port: sink.port }) },
+    tracking: { links: new TrackingLinks('https://t.relay.example', KEYS), reinject: reinjectTo({ kind: 'tcp', host: '127.0.0.1', port: sink.port }) },
     // Every rendered copy goes to a file (memory limit 0), so leftovers are visible on disk.
     newSpool: () => new Spool(spoolDir, 0),
     clock: () => NOW,
@@ -307,7 +307,7 @@ describe('acceptMessage', () => {
     const port = await closed.listen();
     await closed.close();
     const f = await facts();
-    const p = ports({ tracking: { links: new TrackingLinks('https://t.relay.example', KEYS), reinject: reinjectTo({ host: '127.0.0.1', port }, 5_000) } });
+    const p = ports({ tracking: { links: new TrackingLinks('https://t.relay.example', KEYS), reinject: reinjectTo({ kind: 'tcp', host: '127.0.0.1', port }, 5_000) } });
     const err = await acceptMessage(f, p).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransientError);
     expect((err as TransientError).code).toBe('EREINJECT');

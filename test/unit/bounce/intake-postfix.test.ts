@@ -14,7 +14,7 @@ const values: PostfixTemplateValues = {
   smtp_listen: 'smtp',
   submission_listen: 'submission',
   smtps_listen: 'smtps',
-  reinject_listen: '127.0.0.1:10026',
+  reinject_service: '127.0.0.1:10026 inet  n',
   bounce_mx_listen: '203.0.113.7:smtp',
   trxmail_command: '/usr/local/bin/trxmail --config /etc/trxmail/trxmail.yaml',
   pipe_user: 'trxmail',

@@ -20,7 +20,18 @@ describe('loadConfig', () => {
     expect(c.file).toBeNull();
     expect(c.dataDir).toBe(path.join(cwd, 'trxmail-data'));
     expect(c.store).toEqual({ driver: 'sqlite', path: path.join(cwd, 'trxmail-data', 'trxmail.db') });
-    expect(c.listen.milter).toBe('inet:127.0.0.1:8891');
+    // Unix sockets in Postfix's private/, given to postfix:postfix (issue 11: no TCP listener by default).
+    expect(c.listen).toEqual({
+      milter: 'unix:/var/spool/postfix/private/trxmail-milter',
+      policy: 'unix:/var/spool/postfix/private/trxmail-policy',
+      auth: 'unix:/var/spool/postfix/private/trxmail-auth',
+      lmtp: 'unix:/var/spool/postfix/private/trxmail-lmtp',
+      socketmap: 'unix:/var/spool/postfix/private/trxmail-socketmap',
+      socketUser: 'postfix',
+      socketGroup: 'postfix',
+    });
+    expect(c.postfix).toEqual({ queueDirectory: '/var/spool/postfix' });
+    expect(c.reinject).toBe('unix:/var/spool/postfix/private/trxmail-reinject');
     expect(c.hmacKeys).toEqual([]);
     expect(Object.isFrozen(c) && Object.isFrozen(c.listen)).toBe(true);
   });
@@ -42,7 +53,15 @@ describe('loadConfig', () => {
     expect(c.dataDir).toBe(path.join(cwd, 'data'));
     expect(c.bounceDomain).toBe('bounces.xn--bcher-kva.example');
     expect(c.listen.milter).toBe('unix:/run/trxmail/milter.sock');
-    expect(c.listen.policy).toBe('inet:127.0.0.1:8892');
+    expect(c.listen.policy).toBe('unix:/var/spool/postfix/private/trxmail-policy');
+  });
+
+  it('puts the default sockets and re-injection target into postfix.queueDirectory; TCP only when asked', () => {
+    const cwd = dirWith('postfix:\n  queueDirectory: /srv/pf/queue/\nlisten:\n  auth: inet:127.0.0.1:8893\n  socketUser: "108"\n  socketGroup: mail\n');
+    const c = loadConfig({ cwd, env: {} });
+    expect(c.postfix.queueDirectory).toBe('/srv/pf/queue');
+    expect(c.listen).toMatchObject({ milter: 'unix:/srv/pf/queue/private/trxmail-milter', auth: 'inet:127.0.0.1:8893', socketUser: '108', socketGroup: 'mail' });
+    expect(c.reinject).toBe('unix:/srv/pf/queue/private/trxmail-reinject');
   });
 
   it('--config wins over TRXMAIL_CONFIG, which wins over ./trxmail.yaml', () => {
@@ -129,12 +148,12 @@ describe('loadConfig', () => {
 describe('http and reinject', () => {
   const load = (yaml: string | null) => loadConfig({ cwd: dirWith(yaml), env: {} });
 
-  it('defaults: loopback listener, base URL from it, Postfix re-injection on 127.0.0.1:10026; frozen', () => {
+  it('defaults: loopback listener, base URL from it, Postfix re-injection on its unix socket in private/; frozen', () => {
     const c = load(null);
     expect(c.http).toEqual({ listen: '127.0.0.1:8080', baseUrl: 'http://127.0.0.1:8080', trustTlsProxy: false });
     expect(DEFAULT_HTTP_LISTEN).toBe('127.0.0.1:8080');
     expect(c.reinject).toBe(DEFAULT_REINJECT);
-    expect(DEFAULT_REINJECT).toBe('127.0.0.1:10026');
+    expect(DEFAULT_REINJECT).toBe('unix:/var/spool/postfix/private/trxmail-reinject');
     expect(Object.isFrozen(c.http)).toBe(true);
   });
 
@@ -142,6 +161,8 @@ describe('http and reinject', () => {
     const c = load('http:\n  listen: "[::1]:9080"\n  baseUrl: "HTTPS://Track.Bücher.Example/mail/"\nreinject: "[::1]:2527"\n');
     expect(c.http).toEqual({ listen: '[::1]:9080', baseUrl: 'https://track.xn--bcher-kva.example/mail', trustTlsProxy: false });
     expect(c.reinject).toBe('[::1]:2527');
+    expect(load('reinject: "inet:127.0.0.1:10026"\n').reinject).toBe('inet:127.0.0.1:10026');
+    expect(load('reinject: "unix:/var/spool/postfix/public/trxmail-reinject"\n').reinject).toBe('unix:/var/spool/postfix/public/trxmail-reinject');
   });
 
   it('derives the base URL from http.listen when it is not given (loopback for an unspecified address)', () => {
@@ -164,8 +185,12 @@ describe('http and reinject', () => {
     ['http:\n  baseUrl: "https://user:pw@track.example.com"\n', /http\.baseUrl: /],
     ['http:\n  baseUrl: "https:///path"\n', /http\.baseUrl: /],
     ['http:\n  port: 80\n', /http\.port: unknown key$/],
-    ['reinject: "10026"\n', /reinject: expected host:port .*, got "10026"$/],
-    ['reinject: "unix:/var/run/x"\n', /reinject: /],
+    ['reinject: "10026"\n', /reinject: expected unix:\/absolute\/path, inet:host:port or host:port .*, got "10026"$/],
+    ['reinject: "unix:var/run/x"\n', /reinject: expected unix:/],
+    ['reinject: "local:/var/run/x"\n', /reinject: expected unix:/],
+    ['listen:\n  socketUser: "bad user"\n', /listen\.socketUser: expected a user or group name, or a numeric id, got "bad user"$/],
+    ['listen:\n  socketGroup: ""\n', /listen\.socketGroup: /],
+    ['postfix:\n  queueDirectory: spool\n', /postfix\.queueDirectory: expected an absolute directory, got "spool"$/],
   ];
   it.each(bad)('refuses %j with one line naming the key', (yaml, re) => {
     const cwd = dirWith(yaml);
@@ -200,10 +225,10 @@ describe('http and reinject', () => {
 describe('listen.lmtp and maillog (bounce intake)', () => {
   const load = (yaml: string | null) => loadConfig({ cwd: dirWith(yaml), env: {} });
 
-  it('defaults: LMTP on inet:127.0.0.1:8894, no maillog', () => {
+  it('defaults: LMTP on unix:/var/spool/postfix/private/trxmail-lmtp, no maillog', () => {
     const c = load(null);
     expect(c.listen.lmtp).toBe(DEFAULT_LMTP_LISTEN);
-    expect(DEFAULT_LMTP_LISTEN).toBe('inet:127.0.0.1:8894');
+    expect(DEFAULT_LMTP_LISTEN).toBe('unix:/var/spool/postfix/private/trxmail-lmtp');
     expect(c.maillog).toBeNull();
   });
 
@@ -211,7 +236,7 @@ describe('listen.lmtp and maillog (bounce intake)', () => {
     const cwd = dirWith('listen:\n  lmtp: unix:/run/trxmail/lmtp.sock\nmaillog: pf/log/maillog\n');
     const c = loadConfig({ cwd, env: {} });
     expect(c.listen.lmtp).toBe('unix:/run/trxmail/lmtp.sock');
-    expect(c.listen.milter).toBe('inet:127.0.0.1:8891');
+    expect(c.listen.milter).toBe('unix:/var/spool/postfix/private/trxmail-milter');
     expect(c.maillog).toBe(path.join(cwd, 'pf', 'log', 'maillog'));
     expect(load('maillog: /var/log/mail.log\n').maillog).toBe('/var/log/mail.log');
     expect(load('maillog: null\n').maillog).toBeNull();
