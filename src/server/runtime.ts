@@ -101,10 +101,16 @@ export class Runtime {
       const credentials = new CredentialVerifier(store, { logger });
       this.auth = new AuthServer({ verify: credentials.authVerifier, logger });
       this.policy = new PolicyServer({ decide: createRulesDecider(store), logger });
+      // Bounces: DSNs and complaints over LMTP; delivered/deferred/bounced from Postfix's log.
+      // Bounce addresses live in the bounce domain and in every customer's return-path host.
+      const bounceDomains = new BounceDomainSet(config.bounceDomain, store, logger);
+      await bounceDomains.start();
+      this.bounceDomains = bounceDomains;
       this.milter = new MilterServer({
         handler: createRulesHandler({
           store,
           accounts: store,
+          isBounceDomain: (d) => bounceDomains.has(d),
           logger,
           bounceAddress: (spaceId, sendId, host) => encodeBounceAddress({ spaceId, sendId }, keys, host ?? config.bounceDomain),
           domainSetup: new DomainSetups(store, keys).get,
@@ -129,11 +135,6 @@ export class Runtime {
       const a = await this.auth.listen(parseEndpoint(config.listen.auth, 'listen.auth'));
       const p = await this.policy.listen(parseEndpoint(config.listen.policy, 'listen.policy'));
       const m = await this.milter.listen(parseEndpoint(config.listen.milter, 'listen.milter'));
-      // Bounces: DSNs and complaints over LMTP; delivered/deferred/bounced from Postfix's log.
-      // Bounce addresses live in the bounce domain and in every customer's return-path host.
-      const bounceDomains = new BounceDomainSet(config.bounceDomain, store, logger);
-      await bounceDomains.start();
-      this.bounceDomains = bounceDomains;
       const recorder = new DeliveryRecorder(store);
       this.lmtp = new LmtpServer({
         intake: new BounceIntake({ store, keys, bounceDomain: bounceDomains, logger, recorder }),

@@ -124,7 +124,13 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain?: Readonly<Record<string, string>> } = {}): Promise<Stack> {
+/**
+ * `noBounceMx`: leave out the separate bounce-MX listener, as `trxmail postfix-config` does by
+ * default (one address: port 25 takes the bounces). `messageSizeLimit`: Postfix's and trxmail's.
+ */
+export async function startStack(
+  opts: { refuse?: ReadonlySet<string>; extraMain?: Readonly<Record<string, string>>; noBounceMx?: boolean; messageSizeLimit?: number } = {},
+): Promise<Stack> {
   if (!postfixInstalled()) throw new Error(POSTFIX_INSTALL_HINT);
   if (process.getuid?.() !== 0) throw new Error('the end-to-end suite starts Postfix and must run as root (CI does)');
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-e2e-'));
@@ -169,7 +175,7 @@ export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain
   const postfix = new PrivatePostfix({
     dir: path.join(dir, 'postfix'),
     hostname: HOSTNAME,
-    ports: { smtp, submission, smtps, reinject, bounceMx },
+    ports: opts.noBounceMx ? { smtp, submission, smtps, reinject } : { smtp, submission, smtps, reinject, bounceMx },
     endpoints: config.listen,
     bounceDomain: BOUNCE_DOMAIN,
     bounceTransport: `lmtp:${config.listen.lmtp}`,
