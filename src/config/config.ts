@@ -22,6 +22,7 @@ import { z } from 'zod';
 import { normaliseDomain } from '../core/domain.js';
 import { formatHostPort, parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import { ConfigError } from '../lib/errors.js';
+import { DEFAULT_MESSAGE_SIZE_LIMIT, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE_LIMIT } from '../lib/limits.js';
 
 export const DEFAULT_CONFIG_FILE = 'trxmail.yaml';
 export const DEFAULT_DATA_DIR = 'trxmail-data';
@@ -148,6 +149,8 @@ const schema = z.strictObject({
     })
     .default({ listen: DEFAULT_HTTP_LISTEN, trustTlsProxy: false }),
   reinject: hostPort.default(DEFAULT_REINJECT),
+  /** Largest message in bytes: Postfix's message_size_limit (postfix-config) and the milter's body spool. */
+  messageSizeLimit: z.number().int().min(MIN_MESSAGE_SIZE_LIMIT).max(MAX_MESSAGE_SIZE_LIMIT).default(DEFAULT_MESSAGE_SIZE_LIMIT),
   metrics: z
     .strictObject({
       listen: hostPort.default(DEFAULT_METRICS_LISTEN),
@@ -208,6 +211,8 @@ export interface Config {
   readonly http: { readonly listen: string; readonly baseUrl: string; readonly trustTlsProxy: boolean };
   /** `host:port` of Postfix's re-injection listener (BCC copies), as written. */
   readonly reinject: string;
+  /** Largest message in bytes (DEFAULT_MESSAGE_SIZE_LIMIT): Postfix's message_size_limit and the milter's body spool. */
+  readonly messageSizeLimit: number;
   /** `host:port` of the Prometheus metrics listener (src/metrics/server.ts), as written. */
   readonly metrics: { readonly listen: string };
   /**
@@ -318,6 +323,7 @@ export function parseConfig(
       trustTlsProxy: c.http.trustTlsProxy,
     },
     reinject: c.reinject,
+    messageSizeLimit: c.messageSizeLimit,
     metrics: { listen: c.metrics.listen },
     maillog: c.maillog === null ? null : path.resolve(ctx.baseDir, c.maillog),
     dkim: { overlapDays: c.dkim.overlapDays },

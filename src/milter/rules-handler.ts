@@ -48,6 +48,8 @@ export interface RulesHandlerDeps extends AcceptPorts {
   readonly accounts: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>;
   /** True for a lower-case A-label domain whose mail goes to the bounce intake (the bounce domain, a return-path host). */
   readonly isBounceDomain: (domain: string) => boolean;
+  /** A spool for a message body, bounded by the message size limit (trxmail.yaml messageSizeLimit). */
+  readonly newBodySpool: () => Spool;
 }
 
 /**
@@ -79,7 +81,7 @@ class RulesHandler implements MilterHandler {
 
   async body(chunk: Buffer): Promise<undefined> {
     if (this.unauthenticated) return undefined; // passed on unchanged or refused: nothing to keep
-    this.bodySpool ??= this.deps.newSpool();
+    this.bodySpool ??= this.deps.newBodySpool();
     await this.bodySpool.write(chunk);
     return undefined;
   }

@@ -32,6 +32,7 @@ import { formatEndpoint, formatHostPort, parseEndpoint } from '../lib/endpoint.j
 import type { Logger } from '../lib/logger.js';
 import { DomainSetups } from '../accept/domain-setups.js';
 import { reinjectTo } from '../accept/reinject.js';
+import { SPOOL_MEMORY_BYTES } from '../lib/limits.js';
 import { Spool } from '../lib/spool.js';
 import { DomainChecker } from '../dkim/domain-checker.js';
 import { createRulesHandler } from '../milter/rules-handler.js';
@@ -119,6 +120,7 @@ export class Runtime {
             reinject: reinjectTo(hostPort(config.reinject, 'reinject')),
           },
           newSpool: () => new Spool(spoolDir),
+          newBodySpool: () => new Spool(spoolDir, SPOOL_MEMORY_BYTES, config.messageSizeLimit),
           clock: () => new Date(),
           metrics,
         }),

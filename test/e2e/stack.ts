@@ -15,6 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../../src/config/config.js';
 import { TransientError } from '../../src/lib/errors.js';
+import { DEFAULT_MESSAGE_SIZE_LIMIT } from '../../src/lib/limits.js';
 import type { Logger } from '../../src/lib/logger.js';
 import { hashPassword } from '../../src/lib/password.js';
 import { CaptureSink } from '../../src/postfix/capture-sink.js';
@@ -154,6 +155,7 @@ export async function startStack(
     log: { level: 'silent' },
     http: { listen: `127.0.0.1:${http}`, baseUrl: `http://127.0.0.1:${http}`, trustTlsProxy: false },
     reinject: `127.0.0.1:${reinject}`,
+    messageSizeLimit: opts.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT,
     metrics: { listen: `127.0.0.1:${metricsPort}` },
     // Delivery status comes from the private Postfix's own log file.
     maillog: path.join(dir, 'postfix', 'log', 'maillog'),
@@ -179,6 +181,7 @@ export async function startStack(
     endpoints: config.listen,
     bounceDomain: BOUNCE_DOMAIN,
     bounceTransport: `lmtp:${config.listen.lmtp}`,
+    messageSizeLimit: config.messageSizeLimit,
     relayhost: `[127.0.0.1]:${sinkPort}`,
     // One domain is delivered by Postfix itself (virtual(8), an mbox file), so the tests see
     // what a final delivery agent writes: Return-Path and Delivered-To.

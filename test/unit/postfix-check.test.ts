@@ -26,6 +26,7 @@ const VALUES: Record<string, string> = {
   smtps_listen: 'smtps',
   reinject_listen: TARGET.reinject,
   bounce_mx_listen: '192.0.2.25:smtp',
+  message_size_limit: '26214400',
   trxmail_command: '/usr/bin/trxmail',
   pipe_user: 'trxmail',
 };

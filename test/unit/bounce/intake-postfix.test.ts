@@ -16,6 +16,7 @@ const values: PostfixTemplateValues = {
   smtps_listen: 'smtps',
   reinject_listen: '127.0.0.1:10026',
   bounce_mx_listen: '203.0.113.7:smtp',
+  message_size_limit: '26214400',
   trxmail_command: '/usr/local/bin/trxmail --config /etc/trxmail/trxmail.yaml',
   pipe_user: 'trxmail',
 };
