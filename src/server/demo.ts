@@ -5,8 +5,9 @@
  * and log directories, loopback only, a generated self-signed certificate) and `mail/`,
  * where a capturing sink writes every message Postfix delivers (`NNNNN.eml` + envelope in
  * `NNNNN.json`). Ports (127.0.0.1): 2525 stands for 25, 2587 for 587, 2465 for 465;
- * 2526 is the capture sink, 2527 the re-injection listener, 2528 the bounce domain's MX
- * (plain SMTP, bounce domain only). Bounces reach trxmail over LMTP; delivery status comes
+ * 2526 is the capture sink, 2527 the re-injection listener. As with the default
+ * `postfix-config`, one address: 2525 also takes plain-text mail from other servers for the
+ * bounce domains. Bounces reach trxmail over LMTP; delivery status comes
  * from the demo Postfix's log. A demo space, sender domain and
  * user are created when missing.
  *
@@ -23,7 +24,7 @@ import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { Runtime } from './runtime.js';
 
-export const DEMO_PORTS = { smtp: 2525, submission: 2587, smtps: 2465, sink: 2526, reinject: 2527, bounceMx: 2528 } as const;
+export const DEMO_PORTS = { smtp: 2525, submission: 2587, smtps: 2465, sink: 2526, reinject: 2527 } as const;
 export const DEMO_SPACE = 'demo';
 export const DEMO_DOMAIN = 'demo.example';
 export const DEMO_USER = 'demo@demo.example';
@@ -89,7 +90,7 @@ export async function startDemo(configured: Config, logger: Logger, say: (text: 
   say(
     [
       'trxmail demo is running.',
-      `  Postfix: 127.0.0.1:${DEMO_PORTS.submission} (587, STARTTLS), ${DEMO_PORTS.smtps} (465, TLS), ${DEMO_PORTS.smtp} (25, STARTTLS required)`,
+      `  Postfix: 127.0.0.1:${DEMO_PORTS.submission} (587, STARTTLS), ${DEMO_PORTS.smtps} (465, TLS), ${DEMO_PORTS.smtp} (25: STARTTLS and AUTH, or plain text for the bounce domains)`,
       `  login:   ${DEMO_USER} / ${DEMO_PASSWORD}  (space "${DEMO_SPACE}", sender domain ${DEMO_DOMAIN})`,
       `  mail:    delivered messages are written to ${mailDir}`,
       `  log:     ${postfix.logFile}`,
