@@ -94,6 +94,19 @@ describe('port 25 on one address (default postfix-config, no bounce MX)', () => 
     expect((await stack.store.listEntries(spaceId, 'bounce')).some((e) => e.address.toLowerCase() === 'gone@example.org')).toBe(true);
   });
 
+  it("takes plain-text mail for a customer's return-path host too (from trxmail's socketmap, a subdomain of it not)", async () => {
+    await stack.store.setReturnPath(spaceId, 'one.example', 'rp.one.example');
+    // serve reads the return-path hosts at start (then every 30 s): restart rather than wait.
+    await stack.restartTrxmail({});
+    const rcpt = 'trx-1-aaaaaaaaaaaa-aaaaaaaaaaaaa@rp.one.example';
+    const ignored = stack.logged((l) => l.msg === 'bounce intake: ignored' && l.obj['rcptTo'] === rcpt);
+    const transcript = await swaks(['--from', '<>', '--to', rcpt], dsn(rcpt, 'who@example.org'));
+    expect(transcript).toMatch(/<- {2}250 2\.0\.0 Ok: queued as /);
+    expect((await ignored).obj['reason']).toMatch(/^bounce-address-/); // forged: reached the intake, changed nothing
+    const sub = await swaks(['--from', '<>', '--to', 'x@sub.rp.one.example'], null);
+    expect(sub).toMatch(/<\*\* 530 5\.7\.0 <x@sub\.rp\.one\.example>: Recipient address rejected: Must issue a STARTTLS command first/);
+  });
+
   it('refuses plain-text mail for any other domain: 530 5.7.0 Must issue a STARTTLS command first', async () => {
     const transcript = await swaks(['--from', 'news@one.example', '--to', 'someone@example.org'], null);
     expect(transcript).toMatch(/<\*\* 530 5\.7\.0 <[^>]+>: Recipient address rejected: Must issue a STARTTLS command first\r?$/m);
