@@ -26,6 +26,7 @@ import { normaliseDomain } from '../core/domain.js';
 import { MAX_NODE_NAME_LENGTH, isNodeName, nodeNameFromHost } from '../core/node-name.js';
 import { formatHostPort, parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import { ConfigError } from '../lib/errors.js';
+import { DEFAULT_MESSAGE_SIZE_LIMIT, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE_LIMIT } from '../lib/limits.js';
 
 export const DEFAULT_CONFIG_FILE = 'trxmail.yaml';
 export const DEFAULT_DATA_DIR = 'trxmail-data';
@@ -223,6 +224,8 @@ const schema = z.strictObject({
     .default({ listen: DEFAULT_HTTP_LISTEN, trustTlsProxy: false }),
   /** Default: unix:<postfix.queueDirectory>/private/trxmail-reinject. */
   reinject: reinjectTarget.optional(),
+  /** Largest message in bytes: Postfix's message_size_limit (postfix-config) and the milter's body spool. */
+  messageSizeLimit: z.number().int().min(MIN_MESSAGE_SIZE_LIMIT).max(MAX_MESSAGE_SIZE_LIMIT).default(DEFAULT_MESSAGE_SIZE_LIMIT),
   metrics: z
     .strictObject({
       listen: hostPort.default(DEFAULT_METRICS_LISTEN),
@@ -300,6 +303,8 @@ export interface Config {
    * `inet:host:port` / `host:port` (parseReinject reads it).
    */
   readonly reinject: string;
+  /** Largest message in bytes (DEFAULT_MESSAGE_SIZE_LIMIT): Postfix's message_size_limit and the milter's body spool. */
+  readonly messageSizeLimit: number;
   /** `host:port` of the Prometheus metrics listener (src/metrics/server.ts), as written. */
   readonly metrics: { readonly listen: string };
   /**
@@ -413,6 +418,7 @@ export function parseConfig(
       trustTlsProxy: c.http.trustTlsProxy,
     },
     reinject: c.reinject ?? defaultReinject(queueDirectory),
+    messageSizeLimit: c.messageSizeLimit,
     metrics: { listen: c.metrics.listen },
     maillog: c.maillog === null ? null : path.resolve(ctx.baseDir, c.maillog),
     dkim: { overlapDays: c.dkim.overlapDays },

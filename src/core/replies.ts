@@ -43,6 +43,13 @@ export const REPLIES = {
     enhanced: '5.7.0',
     text: () => 'Authentication required',
   },
+  // Postfix's own words for a plain-text MAIL on a listener that requires TLS (smtpd.c), so a
+  // client sees one reply for "no TLS" whether Postfix or trxmail's policy service refuses.
+  'starttls-required': {
+    code: 530,
+    enhanced: '5.7.0',
+    text: () => 'Must issue a STARTTLS command first',
+  },
   'null-sender': {
     code: 553,
     enhanced: '5.1.7',

@@ -80,6 +80,7 @@ export interface Rejection {
 
 export type RejectReason =
   | 'auth-required'
+  | 'starttls-required'
   | 'null-sender'
   | 'sender-syntax'
   | 'sender-domain-not-allowed'

@@ -95,8 +95,26 @@ export const MAX_AUTH_FAILURES_PER_ADDRESS = 20;
 export const MAX_AUTH_THROTTLE_DELAY_MS = 2000;
 /** Bytes of a message body the milter keeps in memory before spilling to a temporary file. */
 export const SPOOL_MEMORY_BYTES = 1024 * 1024;
-/** Largest body the milter spools (bytes); past it: 552 5.3.4. Postfix's message_size_limit is 10 MB by default. */
+/** Largest rendered copy (tracked To copy, BCC copy) a spool holds (bytes); past it: 552 5.3.4. Bodies are held to the message size limit. */
 export const MAX_SPOOL_BYTES = 256 * 1024 * 1024;
+/**
+ * The default largest message (bytes), trxmail.yaml `messageSizeLimit`: Postfix's
+ * message_size_limit (printed by `trxmail postfix-config`; it refuses larger mail with
+ * `552 5.3.4`, and advertises it in EHLO `SIZE`) and the bound of the milter's body spool
+ * (`552 5.3.4 Message size exceeds fixed limit of N bytes`). 25 MiB: in the middle of what
+ * transactional relays allow (10 to 40 MB), and about what large mailbox providers accept, so
+ * a message the relay takes is not refused for its size at the recipient's end. Base64
+ * attachments grow by a third: about 18 MiB of files fit.
+ */
+export const DEFAULT_MESSAGE_SIZE_LIMIT = 25 * 1024 * 1024;
+/** Smallest messageSizeLimit accepted (bytes): less is no use for a mail relay. */
+export const MIN_MESSAGE_SIZE_LIMIT = 1024 * 1024;
+/**
+ * Largest messageSizeLimit accepted (bytes): Postfix's default mailbox_size_limit and
+ * virtual_mailbox_limit (51200000); local(8) and virtual(8) refuse to run with a
+ * message_size_limit above them.
+ */
+export const MAX_MESSAGE_SIZE_LIMIT = 51_200_000;
 /** Longest URL (UTF-8 bytes) a click-tracking token carries; a longer link is left untracked (signing returns null). */
 export const MAX_TRACKED_URL_LENGTH = 2048;
 /** Longest send id (UTF-8 bytes) a tracking token carries (Postfix long queue ids have at most 23 characters). */

@@ -4,8 +4,10 @@
  * whatever the message size. Written once, then read (any number of times) as a stream of
  * chunks, then disposed (the file is removed).
  *
- * Limits: MAX_SPOOL_BYTES in total — writing past it throws RejectError 552 5.3.4 (Postfix's
- * own message_size_limit, 10 MB by default, normally stops such a message first).
+ * Limits: `maxBytes` (default MAX_SPOOL_BYTES; a message body's spool gets the message size
+ * limit) in total — writing past it throws RejectError `552 5.3.4 Message size exceeds fixed
+ * limit of N bytes` (Postfix's message_size_limit, the same value, normally stops such a
+ * message first: it counts the header too).
  * Throws TransientError when the temporary file cannot be written (disk full): a 4xx.
  */
 import { randomBytes } from 'node:crypto';
@@ -38,7 +40,7 @@ export class Spool {
   async write(chunk: Uint8Array): Promise<void> {
     if (this.ended || this.disposed) throw new InvariantError('spool: write after end');
     if (this.size + chunk.length > this.maxBytes) {
-      throw new RejectError('ESPOOL_FULL', { code: 552, enhanced: '5.3.4', text: 'Message too big' });
+      throw new RejectError('ESPOOL_FULL', { code: 552, enhanced: '5.3.4', text: `Message size exceeds fixed limit of ${this.maxBytes} bytes` });
     }
     this.size += chunk.length;
     const copy = Buffer.from(chunk);

@@ -2,12 +2,20 @@
  * The trxmail milter handler: translates between the milter session (src/milter/session.ts)
  * and the protocol-neutral accept step (src/accept/accept-message.ts).
  *
- *  MAIL  checkLogin (src/accept/account.ts): no SASL login ({auth_authen}), a login the store
- *        does not know, or a sender outside the space's domains → core's reply (530 5.7.0,
- *        553 5.1.7, 553 5.7.1);
+ *  MAIL  checkLogin (src/accept/account.ts): a login the store does not know, or a sender
+ *        outside the space's domains → core's reply (530 5.7.0, 553 5.1.7, 553 5.7.1).
+ *        No SASL login ({auth_authen}) on a submission service (`{daemon_name}` ORIGINATING,
+ *        587 and 465 in postfix/master.cf) → 530 5.7.0 Authentication required. Elsewhere (port
+ *        25, where other mail servers deliver bounces and complaints to the bounce domains
+ *        without AUTH) continue: Postfix's restrictions refuse every other recipient at RCPT
+ *        and EOM checks again;
  *  BODY  kept in a spool (memory, then disk): the accept step hashes it for the DKIM signature
  *        and may render the To copy and the BCC copy from it;
- *  EOM   no queue id (macro `i`) → TransientError (451: no id, no promise);
+ *  EOM   no SASL login: every recipient in a bounce domain (`isBounceDomain`: the bounce
+ *        domain or a return-path host) → continue without any edit (Postfix hands the message
+ *        to the bounce intake); any other recipient → 530 5.7.0 Authentication required (the
+ *        relay stays closed should Postfix's restrictions let one through);
+ *        no queue id (macro `i`) → TransientError (451: no id, no promise);
  *        the accept step's outcome →
  *          reject  → core's reply;
  *          discard → SMFIR_DISCARD (the client still gets "250 … queued as <id>");
@@ -24,6 +32,8 @@
 import { checkLogin, type Account } from '../accept/account.js';
 import { acceptMessage } from '../accept/accept-message.js';
 import type { AcceptPorts } from '../accept/ports.js';
+import { normaliseDomain } from '../core/domain.js';
+import { rejection } from '../core/replies.js';
 import type { Rejection } from '../core/types.js';
 import { TransientError } from '../lib/errors.js';
 import { errorForLog, escapeLogValue } from '../lib/logger.js';
@@ -36,7 +46,17 @@ import { milterHeaderEdits } from './header-edits.js';
 export interface RulesHandlerDeps extends AcceptPorts {
   /** The store for the login check at MAIL (the accept step uses `store` too). */
   readonly accounts: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>;
+  /** True for a lower-case A-label domain whose mail goes to the bounce intake (the bounce domain, a return-path host). */
+  readonly isBounceDomain: (domain: string) => boolean;
+  /** A spool for a message body, bounded by the message size limit (trxmail.yaml messageSizeLimit). */
+  readonly newBodySpool: () => Spool;
 }
+
+/**
+ * `{daemon_name}` of the submission services (master.cf `-o milter_macro_daemon_name=ORIGINATING`,
+ * the usual mark of "mail from our own users"): a client without a login is refused at MAIL.
+ */
+export const SUBMISSION_DAEMON_NAME = 'ORIGINATING';
 
 /** ESMTP MAIL parameters that survive the sender change (Postfix keeps these two). */
 const KEPT_MAIL_ARGS = /^(RET|ENVID)=/i;
@@ -51,6 +71,8 @@ export function createRulesHandler(deps: RulesHandlerDeps): MilterHandlerFactory
 
 class RulesHandler implements MilterHandler {
   private account: Account | null = null;
+  /** MAIL came without a SASL login: only mail for the bounce domains may pass (see eom). */
+  private unauthenticated = false;
   private bodySpool: Spool | null = null;
   /** What the last message left to release, once the session has sent its body on. */
   private leftovers: Array<() => Promise<void>> = [];
@@ -58,7 +80,8 @@ class RulesHandler implements MilterHandler {
   constructor(private readonly deps: RulesHandlerDeps) {}
 
   async body(chunk: Buffer): Promise<undefined> {
-    this.bodySpool ??= this.deps.newSpool();
+    if (this.unauthenticated) return undefined; // passed on unchanged or refused: nothing to keep
+    this.bodySpool ??= this.deps.newBodySpool();
     await this.bodySpool.write(chunk);
     return undefined;
   }
@@ -75,6 +98,8 @@ class RulesHandler implements MilterHandler {
     this.account = null;
     await this.cleanup();
     const login = macros.get('auth_authen') ?? null;
+    this.unauthenticated = login === null || login === '';
+    if (this.unauthenticated && macros.get('daemon_name') !== SUBMISSION_DAEMON_NAME) return MilterReplies.continue;
     const checked = await checkLogin(this.deps.accounts, login, sender);
     if (checked.rejection) {
       const r = checked.rejection;
@@ -91,6 +116,7 @@ class RulesHandler implements MilterHandler {
   }
 
   async eom(ctx: MilterMessageContext): Promise<MilterEomResult> {
+    if (this.unauthenticated || ctx.authUser === null) return this.unauthenticatedEom(ctx);
     const queueId = ctx.queueId;
     if (this.account && ctx.authUser !== null && (queueId === null || queueId === '')) {
       this.deps.metrics.tempfailed.inc();
@@ -135,8 +161,24 @@ class RulesHandler implements MilterHandler {
     }
   }
 
+  /** A message without a SASL login: passed on unchanged when it is for the bounce domains only. */
+  private unauthenticatedEom(ctx: MilterMessageContext): MilterEomResult {
+    const isBounceDomain = this.deps.isBounceDomain;
+    const ours = (address: string): boolean => {
+      const domain = normaliseDomain(address.slice(address.lastIndexOf('@') + 1));
+      return address.includes('@') && domain !== null && isBounceDomain(domain);
+    };
+    if (ctx.recipients.length > 0 && ctx.recipients.every((r) => ours(r.address))) {
+      this.deps.logger.info({ queueId: ctx.queueId ?? '', sender: escapeLogValue(ctx.sender.address) }, 'unauthenticated message for the bounce domains passed on');
+      return { edits: [], reply: MilterReplies.continue };
+    }
+    this.deps.metrics.rejected.inc({ stage: 'eom', reason: 'auth-required' });
+    return { edits: [], reply: rejectionReply(rejection('auth-required')) };
+  }
+
   async abort(): Promise<void> {
     this.account = null;
+    this.unauthenticated = false;
     await this.cleanup();
   }
 

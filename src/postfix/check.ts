@@ -225,7 +225,10 @@ export function checkPostfix(postconf: Readonly<Record<string, string>>, master:
   if (sasl === -1 || unauth === -1 || unauth < sasl || relay.slice(0, unauth).some((r) => r === 'permit' || r === 'permit_mynetworks')) {
     main('smtpd_relay_restrictions', 'error', 'must relay for authenticated clients only (no permit_mynetworks or permit before the refusal)', 'smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination');
   }
-  const policyAt = `${get('smtpd_recipient_restrictions')} ${get('smtpd_relay_restrictions')}`.toLowerCase();
+  // The policy must see authenticated clients too (sender domains): in the recipient
+  // restrictions, or in the relay restrictions ahead of permit_sasl_authenticated.
+  const policyInRelay = relay.findIndex((r) => r.toLowerCase() === 'check_policy_service');
+  const policyAt = `${get('smtpd_recipient_restrictions')} ${policyInRelay !== -1 && (sasl === -1 || policyInRelay < sasl) ? get('smtpd_relay_restrictions') : ''}`.toLowerCase();
   const policyRe = new RegExp(`check_policy_service\\s+(\\{\\s*)?${target.policy.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[\\s,}]|$)`);
   if (!policyRe.test(policyAt)) {
     main('smtpd_recipient_restrictions', 'error', `lacks check_policy_service ${target.policy}: unauthenticated clients and foreign senders are only refused after DATA`, `smtpd_recipient_restrictions = reject_non_fqdn_recipient, check_policy_service ${target.policy}`);

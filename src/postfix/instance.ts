@@ -16,6 +16,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSyn
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, TrxError } from '../lib/errors.js';
+import { DEFAULT_MESSAGE_SIZE_LIMIT } from '../lib/limits.js';
 import { postfixEndpoint, postfixSaslPath, reinjectService } from './endpoints.js';
 import { renderPostfixConfig, type PostfixTemplateValues } from './templates.js';
 
@@ -75,6 +76,8 @@ export interface PrivatePostfixOptions {
   readonly bounceCommand?: { readonly user: string; readonly command: string };
   /** Where every outgoing message goes, e.g. `[127.0.0.1]:2526` (a capturing sink). */
   readonly relayhost: string;
+  /** message_size_limit (and so the EHLO SIZE) in bytes; default DEFAULT_MESSAGE_SIZE_LIMIT. */
+  readonly messageSizeLimit?: number;
   /** Extra main.cf settings, written last (they win). */
   readonly extraMain?: Readonly<Record<string, string>>;
   /** Leave the trxmail milter out (bench baseline). */
@@ -87,7 +90,7 @@ export interface PrivatePostfixOptions {
 }
 
 /** Standard internal services, chroot off (a private instance has no chroot jail set up). */
-const BASE_MASTER_CF = `# Internal services (private instance: no chroot).
+export const BASE_MASTER_CF = `# Internal services (private instance: no chroot).
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -113,20 +116,7 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 `;
 
-/** Stands in for the bounce-MX service name when the instance has none (the service is then removed). */
-const NO_BOUNCE_MX = 'trxmail-no-bounce-mx';
-
-/** Removes the master.cf service `name` and its continuation lines (those starting with white space). */
-export function dropService(masterCf: string, name: string): string {
-  const out: string[] = [];
-  let dropping = false;
-  for (const line of masterCf.split('\n')) {
-    if (dropping && /^[ \t]+\S/.test(line)) continue;
-    dropping = line.startsWith(`${name} `);
-    if (!dropping) out.push(line);
-  }
-  return out.join('\n');
-}
+export { dropService } from './templates.js';
 
 /** Uncomments main.cf's `trxmail-bounce_destination_recipient_limit` (it goes with the pipe(8) service). */
 export function enablePipeLimit(mainCf: string): string {
@@ -198,18 +188,41 @@ export class PrivatePostfix {
       submission_listen: `127.0.0.1:${o.ports.submission}`,
       smtps_listen: `127.0.0.1:${o.ports.smtps}`,
       reinject_service: reinjectService(o.reinject ?? `127.0.0.1:${o.ports.reinject ?? 10026}`, this.queueDir),
-      bounce_mx_listen: o.ports.bounceMx !== undefined ? `127.0.0.1:${o.ports.bounceMx}` : NO_BOUNCE_MX,
+      ...(o.ports.bounceMx !== undefined ? { bounce_mx_listen: `127.0.0.1:${o.ports.bounceMx}` } : {}),
+      message_size_limit: String(o.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT),
       trxmail_command: o.bounceCommand?.command ?? 'trxmail',
       pipe_user: o.bounceCommand?.user ?? 'nobody',
     };
     const rendered = renderPostfixConfig(values);
-    let shippedMaster = o.ports.bounceMx !== undefined ? rendered.masterCf : dropService(rendered.masterCf, NO_BOUNCE_MX);
+    let shippedMaster = rendered.masterCf;
     const shippedMain = o.bounceCommand ? enablePipeLimit(rendered.mainCf) : rendered.mainCf;
     if (o.bounceCommand) shippedMaster = enablePipeService(shippedMaster);
     const shipped =
       o.endpoints.socketmap !== undefined
         ? { mainCf: shippedMain, masterCf: shippedMaster }
         : { mainCf: withoutSocketmap(shippedMain), masterCf: withoutSocketmap(shippedMaster) };
+    const mainCf =
+      this.baseMainCf() +
+      '\n\n' +
+      shipped.mainCf +
+      (o.withoutMilter ? '\n# Benchmark baseline: no milter\nsmtpd_milters =\n' : '') +
+      (o.extraMain && Object.keys(o.extraMain).length
+        ? '\n# Extra settings\n' +
+          Object.entries(o.extraMain)
+            .map(([k, v]) => `${k} = ${v}`)
+            .join('\n') +
+          '\n'
+        : '');
+    const extraMaster =
+      o.extraMaster !== undefined && o.extraMaster.trim() !== ''
+        ? '\n# Extra services\n' + o.extraMaster + (o.extraMaster.endsWith('\n') ? '' : '\n')
+        : '';
+    return { mainCf, masterCf: BASE_MASTER_CF + '\n' + shipped.masterCf + extraMaster };
+  }
+
+  /** The instance's own main.cf settings (directories, loopback, log file), without trxmail's pieces. */
+  baseMainCf(): string {
+    const o = this.opts;
     const base: Record<string, string> = {
       compatibility_level: '3.6',
       queue_directory: this.queueDir,
@@ -241,26 +254,12 @@ export class PrivatePostfix {
       smtpd_client_message_rate_limit: '0',
       anvil_rate_time_unit: '60s',
     };
-    const mainCf =
+    return (
       '# Private instance base (generated by trxmail)\n' +
       Object.entries(base)
         .map(([k, v]) => `${k} = ${v}`)
-        .join('\n') +
-      '\n\n' +
-      shipped.mainCf +
-      (o.withoutMilter ? '\n# Benchmark baseline: no milter\nsmtpd_milters =\n' : '') +
-      (o.extraMain && Object.keys(o.extraMain).length
-        ? '\n# Extra settings\n' +
-          Object.entries(o.extraMain)
-            .map(([k, v]) => `${k} = ${v}`)
-            .join('\n') +
-          '\n'
-        : '');
-    const extraMaster =
-      o.extraMaster !== undefined && o.extraMaster.trim() !== ''
-        ? '\n# Extra services\n' + o.extraMaster + (o.extraMaster.endsWith('\n') ? '' : '\n')
-        : '';
-    return { mainCf, masterCf: BASE_MASTER_CF + '\n' + shipped.masterCf + extraMaster };
+        .join('\n')
+    );
   }
 
   private async postfix(...args: string[]): Promise<string> {

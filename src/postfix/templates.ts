@@ -37,11 +37,13 @@ export interface PostfixTemplateValues {
    */
   readonly reinject_service: string;
   /**
-   * master.cf service name of the bounce domain's MX listener (plain SMTP with optional
-   * STARTTLS, bounce domain only), e.g. `203.0.113.7:smtp` — an address of its own, since
-   * port 25 on the main address requires STARTTLS.
+   * master.cf service name of an optional separate MX listener for the bounce domains (plain
+   * SMTP with optional STARTTLS, bounce domains only), e.g. `203.0.113.7:smtp` — an address of
+   * its own. Absent: the service is left out (port 25 takes the bounces).
    */
-  readonly bounce_mx_listen: string;
+  readonly bounce_mx_listen?: string;
+  /** message_size_limit in bytes (trxmail.yaml messageSizeLimit), as a decimal string. */
+  readonly message_size_limit: string;
   /** The `trxmail` command with its --config, for the commented pipe(8) service, e.g. `/usr/local/bin/trxmail --config /etc/trxmail/trxmail.yaml`. */
   readonly trxmail_command: string;
   /** The user pipe(8) runs `trxmail bounce` as (not root, not postfix), e.g. `trxmail`. */
@@ -64,11 +66,27 @@ export function renderTemplate(text: string, values: Readonly<Record<string, str
   });
 }
 
+/** Stands in for the bounce-MX service name when there is none (the service is then removed). */
+const NO_BOUNCE_MX = 'trxmail-no-bounce-mx';
+
+/** Removes the master.cf service `name` and its continuation lines (those starting with white space). */
+export function dropService(masterCf: string, name: string): string {
+  const out: string[] = [];
+  let dropping = false;
+  for (const line of masterCf.split('\n')) {
+    if (dropping && /^[ \t]+\S/.test(line)) continue;
+    dropping = line.startsWith(`${name} `);
+    if (!dropping) out.push(line);
+  }
+  return out.join('\n');
+}
+
 export function renderPostfixConfig(values: PostfixTemplateValues): { mainCf: string; masterCf: string } {
   const dir = postfixTemplateDir();
-  const vals = values as unknown as Record<string, string>;
+  const vals = { ...values, bounce_mx_listen: values.bounce_mx_listen ?? NO_BOUNCE_MX } as unknown as Record<string, string>;
+  const masterCf = renderTemplate(readFileSync(path.join(dir, 'master.cf'), 'utf8'), vals, 'postfix/master.cf');
   return {
     mainCf: renderTemplate(readFileSync(path.join(dir, 'main.cf'), 'utf8'), vals, 'postfix/main.cf'),
-    masterCf: renderTemplate(readFileSync(path.join(dir, 'master.cf'), 'utf8'), vals, 'postfix/master.cf'),
+    masterCf: values.bounce_mx_listen === undefined ? dropService(masterCf, NO_BOUNCE_MX) : masterCf,
   };
 }

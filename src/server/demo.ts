@@ -5,7 +5,8 @@
  * and log directories, loopback only, a generated self-signed certificate) and `mail/`,
  * where a capturing sink writes every message Postfix delivers (`NNNNN.eml` + envelope in
  * `NNNNN.json`). Ports (127.0.0.1): 2525 stands for 25, 2587 for 587, 2465 for 465;
- * 2526 is the capture sink, 2528 the bounce domain's MX (plain SMTP, bounce domain only).
+ * 2526 is the capture sink. As with the default `postfix-config`, one address: 2525 also
+ * takes plain-text mail from other servers for the bounce domains.
  * trxmail's listeners and the re-injection smtpd are unix sockets in the demo Postfix's
  * queue directory (`private/trxmail-*`, as the shipped defaults put them in
  * /var/spool/postfix/private/). Bounces reach trxmail over LMTP; delivery status comes from
@@ -25,7 +26,7 @@ import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { Runtime } from './runtime.js';
 
-export const DEMO_PORTS = { smtp: 2525, submission: 2587, smtps: 2465, sink: 2526, bounceMx: 2528 } as const;
+export const DEMO_PORTS = { smtp: 2525, submission: 2587, smtps: 2465, sink: 2526 } as const;
 /** trxmail's listeners when the demo runs without a Postfix of its own (nothing to connect to them but you). */
 export const DEMO_TCP_LISTEN = {
   milter: 'inet:127.0.0.1:8891',
@@ -108,7 +109,7 @@ export async function startDemo(configured: Config, logger: Logger, say: (text: 
   say(
     [
       'trxmail demo is running.',
-      `  Postfix: 127.0.0.1:${DEMO_PORTS.submission} (587, STARTTLS), ${DEMO_PORTS.smtps} (465, TLS), ${DEMO_PORTS.smtp} (25, STARTTLS required)`,
+      `  Postfix: 127.0.0.1:${DEMO_PORTS.submission} (587, STARTTLS), ${DEMO_PORTS.smtps} (465, TLS), ${DEMO_PORTS.smtp} (25: STARTTLS and AUTH, or plain text for the bounce domains)`,
       `  login:   ${DEMO_USER} / ${DEMO_PASSWORD}  (space "${DEMO_SPACE}", sender domain ${DEMO_DOMAIN})`,
       `  mail:    delivered messages are written to ${mailDir}`,
       `  log:     ${postfix.logFile}`,

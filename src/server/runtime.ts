@@ -39,6 +39,7 @@ import { resolveSocketOwner, type SocketOwner } from '../lib/socket-owner.js';
 import { postfixEndpoint } from '../postfix/endpoints.js';
 import { DomainSetups } from '../accept/domain-setups.js';
 import { reinjectTo } from '../accept/reinject.js';
+import { SPOOL_MEMORY_BYTES } from '../lib/limits.js';
 import { Spool } from '../lib/spool.js';
 import { DomainChecker } from '../dkim/domain-checker.js';
 import { createRulesHandler } from '../milter/rules-handler.js';
@@ -134,10 +135,16 @@ export class Runtime {
       const credentials = new CredentialVerifier(store, { logger, shared: store });
       this.auth = new AuthServer({ verify: credentials.authVerifier, logger });
       this.policy = new PolicyServer({ decide: createRulesDecider(store), logger });
+      // Bounces: DSNs and complaints over LMTP; delivered/deferred/bounced from Postfix's log.
+      // Bounce addresses live in the bounce domain and in every customer's return-path host.
+      const bounceDomains = new BounceDomainSet(config.bounceDomain, store, logger);
+      await bounceDomains.start();
+      this.bounceDomains = bounceDomains;
       this.milter = new MilterServer({
         handler: createRulesHandler({
           store,
           accounts: store,
+          isBounceDomain: (d) => bounceDomains.has(d),
           logger,
           bounceAddress: (spaceId, sendId, host) => encodeBounceAddress({ spaceId, sendId }, keys, host ?? config.bounceDomain),
           domainSetup: new DomainSetups(store, keys).get,
@@ -146,6 +153,7 @@ export class Runtime {
             reinject: reinjectTo(reinjectTarget(config)),
           },
           newSpool: () => new Spool(spoolDir),
+          newBodySpool: () => new Spool(spoolDir, SPOOL_MEMORY_BYTES, config.messageSizeLimit),
           clock: () => new Date(),
           node: config.node.name,
           metrics,
@@ -169,11 +177,6 @@ export class Runtime {
       const a = await listenOn(config, 'auth', owner, (ep) => auth.listen(ep));
       const p = await listenOn(config, 'policy', owner, (ep) => policy.listen(ep));
       const m = await listenOn(config, 'milter', owner, (ep) => milter.listen(ep));
-      // Bounces: DSNs and complaints over LMTP; delivered/deferred/bounced from Postfix's log.
-      // Bounce addresses live in the bounce domain and in every customer's return-path host.
-      const bounceDomains = new BounceDomainSet(config.bounceDomain, store, logger);
-      await bounceDomains.start();
-      this.bounceDomains = bounceDomains;
       const recorder = new DeliveryRecorder(store);
       this.lmtp = new LmtpServer({
         intake: new BounceIntake({ store, keys, bounceDomain: bounceDomains, logger, recorder }),

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_MESSAGE_SIZE_LIMIT } from '../../src/lib/limits.js';
 import { verifyPassword } from '../../src/lib/password.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { NewSend } from '../../src/store/store.js';
@@ -249,15 +250,41 @@ describe('trxmail postfix-config', () => {
       'transport_maps = inline:{ bounces.example.com=lmtp:unix:private/trxmail-lmtp }, socketmap:unix:private/trxmail-socketmap:transport\n',
     );
     expect(r.stdout).toContain('disable_mime_output_conversion = yes\n');
-    expect(r.stdout).toMatch(/^127\.0\.0\.1:10027 +inet/m); // the bounce domain's MX listener
+    // One address: no separate bounce MX unless asked for (a loopback one would lose remote bounces).
+    expect(r.stdout).not.toContain('postfix/bounce-mx');
+    expect(r.stdout).toMatch(/^smtp +inet[^\n]*\n  -o smtpd_tls_security_level=may\n/m);
+    expect(r.stdout).toContain(`message_size_limit = ${DEFAULT_MESSAGE_SIZE_LIMIT}\n`);
     expect(r.stdout).toMatch(/^submission +inet/m);
     expect(r.stdout).toMatch(/^smtps +inet[^\n]*\n(  -o [^\n]*\n)*  -o smtpd_tls_wrappermode=yes/m);
     expect(r.stdout).toMatch(/^trxmail-reinject +unix +- +- +n +- +- +smtpd\n(  -o [^\n]*\n)*  -o smtpd_milters=\n/m);
     expect(r.stdout).not.toMatch(/^127\.0\.0\.1:10026 /m);
-    const only = await cli(dir, ['postfix-config', '--only', 'master.cf']);
-    expect(only.stdout).not.toContain('---------- main.cf');
-    expect(only.stdout).toContain('---------- master.cf');
-    expect((await cli(dir, ['postfix-config', '--only', 'x'])).stderr).toBe('trxmail: --only: expected main.cf or master.cf\n');
+    const master = await cli(dir, ['postfix-config', '--master']);
+    expect(master.stdout).not.toContain('---------- main.cf');
+    expect(master.stdout).toContain('---------- master.cf');
+    const main = await cli(dir, ['postfix-config', '--main']);
+    expect(main.stdout).toContain('---------- main.cf');
+    expect(main.stdout).not.toContain('---------- master.cf');
+    expect((await cli(dir, ['postfix-config', '--main', '--master'])).stderr).toBe('trxmail: --main and --master: give at most one\n');
+  });
+
+  it('takes the listen addresses of smtp/submission/smtps, an optional bounce MX and messageSizeLimit from trxmail.yaml', async () => {
+    const dir = tempWorkDir();
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path.join(dir, 'trxmail.yaml'), 'messageSizeLimit: 10485760\n');
+    const r = await cli(dir, [
+      'postfix-config', '--master', '--smtp-listen', '198.51.100.5:smtp', '--submission-listen', '198.51.100.5:submission',
+      '--smtps-listen', '198.51.100.5:465', '--bounce-mx', '203.0.113.7:smtp',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^198\.51\.100\.5:smtp +inet/m);
+    expect(r.stdout).toMatch(/^198\.51\.100\.5:submission +inet/m);
+    expect(r.stdout).toMatch(/^198\.51\.100\.5:465 +inet/m);
+    expect(r.stdout).toMatch(/^203\.0\.113\.7:smtp +inet[^\n]*\n  -o syslog_name=postfix\/bounce-mx\n/m);
+    expect((await cli(dir, ['postfix-config', '--main'])).stdout).toContain('message_size_limit = 10485760\n');
+    expect((await cli(dir, ['postfix-config', '--smtp-listen', 'a b'])).stderr).toBe('trxmail: --smtp-listen: expected [address:]port (e.g. smtp or 198.51.100.5:smtp), got "a b"\n');
+    expect((await cli(dir, ['postfix-config', '--bounce-mx', '127.0.0.1'])).stderr).toBe('trxmail: --bounce-mx: expected address:port, got "127.0.0.1"\n');
+    writeFileSync(path.join(dir, 'trxmail.yaml'), 'messageSizeLimit: 1048575\n');
+    expect((await cli(dir, ['postfix-config'])).stderr).toMatch(/messageSizeLimit/);
   });
 
   it('prints a TCP re-injection listener only when asked for, and refuses a socket master.cf cannot create', async () => {

@@ -121,13 +121,13 @@ describe('transport and authentication', () => {
     expect((await stack.store.getSend(id, null))?.tags).toEqual(['swaks']);
   });
 
-  it('refuses a plain-text transaction on the port-25 listener', async () => {
+  it('refuses a plain-text transaction on the port-25 listener (at RCPT: STARTTLS is optional there for bounces)', async () => {
     const err = await sendError('From: a@shop.example\nTo: x@example.org\n\nhi\n', { from: 'news@shop.example', to: ['x@example.org'] }, stack.ports.smtp, {
       ignoreTLS: true,
       auth: false,
     });
     expect(err.responseCode).toBe(530);
-    expect(err.response).toMatch(/^530 5\.7\.0 Must issue a STARTTLS command first/);
+    expect(err.response).toMatch(/^530 5\.7\.0 <x@example\.org>: Recipient address rejected: Must issue a STARTTLS command first/);
   });
 
   it('refuses a client that did not authenticate', async () => {

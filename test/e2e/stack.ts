@@ -15,6 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { defaultListen, defaultReinject, type Config } from '../../src/config/config.js';
 import { TransientError } from '../../src/lib/errors.js';
+import { DEFAULT_MESSAGE_SIZE_LIMIT } from '../../src/lib/limits.js';
 import type { Logger } from '../../src/lib/logger.js';
 import { hashPassword } from '../../src/lib/password.js';
 import { CaptureSink } from '../../src/postfix/capture-sink.js';
@@ -139,6 +140,10 @@ export interface StackOptions {
   readonly store?: Config['store'];
   /** This node's name (config node.name); default 'e2e-node'. */
   readonly nodeName?: string;
+  /** Leave out the separate bounce-MX listener, as `trxmail postfix-config` does by default (one address: port 25 takes the bounces). */
+  readonly noBounceMx?: boolean;
+  /** Postfix's and trxmail's message size limit. */
+  readonly messageSizeLimit?: number;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -179,6 +184,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     log: { level: 'silent' },
     http: { listen: `127.0.0.1:${http}`, baseUrl: `http://127.0.0.1:${http}`, trustTlsProxy: false },
     reinject: sockets ? defaultReinject(queueDir) : `127.0.0.1:${reinject}`,
+    messageSizeLimit: opts.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT,
     metrics: { listen: `127.0.0.1:${metricsPort}` },
     // Delivery status comes from the private Postfix's own log file.
     maillog: path.join(dir, 'postfix', 'log', 'maillog'),
@@ -200,11 +206,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const postfix = new PrivatePostfix({
     dir: path.join(dir, 'postfix'),
     hostname: HOSTNAME,
-    ports: { smtp, submission, smtps, reinject, bounceMx },
+    ports: opts.noBounceMx ? { smtp, submission, smtps, reinject } : { smtp, submission, smtps, reinject, bounceMx },
     ...(sockets ? { reinject: config.reinject } : {}),
     endpoints: config.listen,
     bounceDomain: BOUNCE_DOMAIN,
     bounceTransport: `lmtp:${config.listen.lmtp}`,
+    messageSizeLimit: config.messageSizeLimit,
     relayhost: `[127.0.0.1]:${sinkPort}`,
     // One domain is delivered by Postfix itself (virtual(8), an mbox file), so the tests see
     // what a final delivery agent writes: Return-Path and Delivered-To.

@@ -28,6 +28,7 @@ const VALUES: Record<string, string> = {
   smtps_listen: 'smtps',
   reinject_service: `${TARGET.reinject} inet  n`,
   bounce_mx_listen: '192.0.2.25:smtp',
+  message_size_limit: '26214400',
   trxmail_command: '/usr/bin/trxmail',
   pipe_user: 'trxmail',
 };

@@ -16,6 +16,7 @@ const values: PostfixTemplateValues = {
   smtps_listen: 'smtps',
   reinject_service: '127.0.0.1:10026 inet  n',
   bounce_mx_listen: '203.0.113.7:smtp',
+  message_size_limit: '26214400',
   trxmail_command: '/usr/local/bin/trxmail --config /etc/trxmail/trxmail.yaml',
   pipe_user: 'trxmail',
 };
@@ -54,8 +55,10 @@ describe('shipped Postfix configuration: bounce intake', () => {
         '-o { smtpd_recipient_restrictions = check_recipient_access inline:{ bounces.example.com=OK }, check_recipient_access socketmap:inet:127.0.0.1:8895:access, reject }',
       ]),
     );
-    // Port 25 on the main address still requires STARTTLS.
-    expect(service(masterCf, 'smtp')).toContain('-o smtpd_tls_security_level=encrypt');
+    // Port 25 offers STARTTLS (bounces from other servers), its restrictions refuse the rest.
+    expect(service(masterCf, 'smtp')).toEqual(
+      expect.arrayContaining(['-o smtpd_tls_security_level=may', '-o smtpd_relay_restrictions=$trxmail_mx_relay_restrictions']),
+    );
   });
 
   it('carries the pipe(8) variant, commented out, with user and argv filled in', () => {
@@ -94,7 +97,7 @@ describe('shipped Postfix configuration: bounce intake', () => {
     };
     const ports = { smtp: 2525, submission: 2587, smtps: 2465, reinject: 10026 };
     const without = new PrivatePostfix({ ...base, ports }).render().masterCf;
-    expect(without).not.toContain('bounce-mx');
+    expect(without).not.toContain('postfix/bounce-mx');
     expect(without).not.toMatch(/^trxmail-bounce /m);
     const withMx = new PrivatePostfix({ ...base, ports: { ...ports, bounceMx: 2526 }, bounceCommand: { user: 'nobody', command: '/opt/trxmail/bin/trxmail' } }).render().masterCf;
     expect(service(withMx, '127.0.0.1:2526')).toContain('-o smtpd_tls_security_level=may');

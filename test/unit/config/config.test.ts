@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { DEFAULT_HTTP_LISTEN, DEFAULT_LMTP_LISTEN, DEFAULT_REINJECT, loadConfig, normaliseBaseUrl, parseConfig, parseHostPort } from '../../../src/config/config.js';
 import { isNodeName, nodeNameFromHost } from '../../../src/core/node-name.js';
 import { ConfigError } from '../../../src/lib/errors.js';
+import { DEFAULT_MESSAGE_SIZE_LIMIT, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE_LIMIT } from '../../../src/lib/limits.js';
 
 function dirWith(yaml: string | null): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-cfg-'));
@@ -272,5 +273,23 @@ describe('dkim and dns', () => {
     ['dns:\n  returnPathTarget: "not a domain"\n', /dns.returnPathTarget: expected a domain name/],
   ])('refuses %j naming the key', (yaml, re) => {
     expect(() => load(yaml)).toThrow(re);
+  });
+});
+
+describe('messageSizeLimit', () => {
+  const load = (yaml: string | null) => loadConfig({ cwd: dirWith(yaml), env: {} });
+
+  it('defaults to DEFAULT_MESSAGE_SIZE_LIMIT, 25 MiB (peers allow 10 to 40 MB)', () => {
+    expect(DEFAULT_MESSAGE_SIZE_LIMIT).toBe(25 * 1024 * 1024);
+    expect(load(null).messageSizeLimit).toBe(DEFAULT_MESSAGE_SIZE_LIMIT);
+  });
+
+  it('takes a value from MIN_MESSAGE_SIZE_LIMIT to MAX_MESSAGE_SIZE_LIMIT, one step past either is refused naming the key', () => {
+    expect(load(`messageSizeLimit: ${MIN_MESSAGE_SIZE_LIMIT}\n`).messageSizeLimit).toBe(MIN_MESSAGE_SIZE_LIMIT);
+    expect(load(`messageSizeLimit: ${MAX_MESSAGE_SIZE_LIMIT}\n`).messageSizeLimit).toBe(MAX_MESSAGE_SIZE_LIMIT);
+    expect(MAX_MESSAGE_SIZE_LIMIT).toBe(51_200_000); // Postfix's mailbox_size_limit / virtual_mailbox_limit default
+    for (const bad of [MIN_MESSAGE_SIZE_LIMIT - 1, MAX_MESSAGE_SIZE_LIMIT + 1, 1.5 * MIN_MESSAGE_SIZE_LIMIT + 0.5, '"25M"']) {
+      expect(() => load(`messageSizeLimit: ${bad}\n`)).toThrow(/messageSizeLimit: /);
+    }
   });
 });

@@ -20,6 +20,7 @@ describe('safeEcho', () => {
 describe('REPLIES table', () => {
   const expected: [RejectReason, number, string][] = [
     ['auth-required', 530, '5.7.0'],
+    ['starttls-required', 530, '5.7.0'],
     ['null-sender', 553, '5.1.7'],
     ['sender-syntax', 553, '5.1.7'],
     ['sender-domain-not-allowed', 553, '5.7.1'],
@@ -42,6 +43,7 @@ describe('REPLIES table', () => {
 
   it('gives the exact texts', () => {
     expect(rejection('auth-required').text).toBe('Authentication required');
+    expect(rejection('starttls-required').text).toBe('Must issue a STARTTLS command first');
     expect(rejection('null-sender').text).toBe(
       'Null sender not allowed: MAIL FROM must be an address in one of your sender domains',
     );

@@ -45,6 +45,8 @@ describe('Spool', () => {
     await expect(s.write(Buffer.alloc(1))).rejects.toSatisfy(
       (e: unknown) => e instanceof RejectError && e.reply.code === 552 && e.reply.enhanced === '5.3.4',
     );
+    // The reply names the limit.
+    await expect(s.write(Buffer.alloc(1))).rejects.toMatchObject({ reply: { text: 'Message size exceeds fixed limit of 8 bytes' } });
     await s.dispose();
   });
 
