@@ -289,7 +289,7 @@ describe('trxmail postfix-config', () => {
 
   it('prints a TCP re-injection listener only when asked for, and refuses a socket master.cf cannot create', async () => {
     const dir = tempWorkDir();
-    const tcp = await cli(dir, ['postfix-config', '--reinject', '127.0.0.1:10026', '--only', 'master.cf']);
+    const tcp = await cli(dir, ['postfix-config', '--reinject', '127.0.0.1:10026', '--master']);
     expect(tcp.stdout).toMatch(/^127\.0\.0\.1:10026 +inet +n +- +n +- +- +smtpd$/m);
     const { writeFileSync } = await import('node:fs');
     writeFileSync(path.join(dir, 'trxmail.yaml'), 'reinject: unix:/run/trxmail/reinject\n');
