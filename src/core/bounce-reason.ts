@@ -95,9 +95,13 @@ interface TextRule {
  *     "unauthenticated … has been blocked", iCloud's "rejected due to example.com's DMARC
  *     policy"): authentication, then rate, then blocklists and reputation (named lists are
  *     more specific than the word "spam"), then content, then policy.
- *  3. address-level causes and the mailbox: full, too big, moved, disabled, unknown host,
- *     unknown user — the more specific before the broader ("mailbox size limit exceeded" is a
- *     full mailbox, "this mailbox is disabled" is not an unknown one).
+ *  3. the mailbox: full, too big; then a sending MTA that gave up ("in the queue too long",
+ *     after the cause it may quote); then address-level causes: moved, disabled, unknown
+ *     host, unknown user — the more specific before the broader ("mailbox size limit
+ *     exceeded" is a full mailbox, "this mailbox is disabled" is not an unknown one).
+ *     Office 365's "Recipient address rejected: Access denied. AS(…)" (directory-based edge
+ *     blocking: no such recipient) is read before the sender-side rules; elsewhere that
+ *     wording is a policy refusal.
  *  4. network trouble, then the catch-all "policy" / "blocked" words.
  * Receivers' wording: Gmail (gsmtp), Outlook/Office 365 (RESOLVER.*, 5.7.6xx, SC-/RP-/OU-
  * codes of Outlook.com), Yahoo/AOL ([TSS04], "dd This user doesn't have", RLY:B1, DYN:T1),
@@ -109,7 +113,12 @@ const TEXT_RULES: readonly TextRule[] = [
     name: 'expired',
     reason: 'expired',
     pattern:
-      /retry time(?:out)? (?:not reached|exceeded)|delivery time expired|message expired|message has expired|too long in (?:the )?queue|been in the queue too long|did not accept our requests to connect|giving up on|gave up on|has been delayed for too long|maximal_queue_lifetime|could not be delivered for \d+ (?:days|hours)|cannot send message for \d+ (?:days|hours)|unable to deliver in \d+ minutes|have been failing for a long time|delivery attempts? (?:will )?(?:has |have )?(?:expired|timed out)/i,
+      /retry time(?:out)? (?:not reached|exceeded)|delivery time expired|message expired|message has expired|did not accept our requests to connect|has been delayed for too long|unable to deliver in \d+ minutes|have been failing for a long time|delivery attempts? (?:will )?(?:has |have )?(?:expired|timed out)/i,
+  },
+  {
+    name: 'o365-dbeb',
+    reason: 'user-unknown',
+    pattern: /recipient address rejected: access denied\. (?:AS\(\d+\)|for more information see https:\/\/aka\.ms\/EXOSmtpErrors)/i,
   },
   {
     name: 'auth',
@@ -139,7 +148,7 @@ const TEXT_RULES: readonly TextRule[] = [
     name: 'sender-policy',
     reason: 'policy',
     pattern:
-      /sender verify failed|verification failed for|sender address rejected|client host rejected|helo command rejected|cannot find your (?:hostname|reverse)|reverse dns|\bptr\b|\brdns\b|\bDNS:NR\b|relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited)|open relay|not permitted to relay|unable to relay|tls (?:is )?required|must issue a starttls|encryption required|invalid dns mx or a\/aaaa|domain of sender address|sender domain (?:does not exist|must resolve|not found)|resolver\.rst\.|anti-?spoofing|greylist|graylist|external forwarding|not allowed to send|ipv6 sending guidelines/i,
+      /sender verify failed|verification failed for|recipient address rejected: access denied|sender address rejected|client host rejected|helo command rejected|cannot find your (?:hostname|reverse)|reverse dns|\bptr\b|\brdns\b|\bDNS:NR\b|relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited)|open relay|not permitted to relay|unable to relay|tls (?:is )?required|must issue a starttls|encryption required|invalid dns mx or a\/aaaa|domain of sender address|sender domain (?:does not exist|must resolve|not found)|resolver\.rst\.|anti-?spoofing|greylist|graylist|external forwarding|not allowed to send|ipv6 sending guidelines/i,
   },
   {
     name: 'mailbox-full',
@@ -151,6 +160,12 @@ const TEXT_RULES: readonly TextRule[] = [
     name: 'too-big',
     reason: 'message-too-big',
     pattern: /message (?:size|too big|too large|length)|too (?:big|large)|size (?:limit|exceeds)|exceeds? (?:the )?(?:fixed |maximum )?(?:message )?size|exceeded .*size limits?|maximum message size/i,
+  },
+  {
+    name: 'gave-up',
+    reason: 'expired',
+    pattern:
+      /too long in (?:the )?queue|been in the queue too long|giving up on|gave up on|maximal_queue_lifetime|could not be delivered for \d+ (?:days|hours)|cannot send message for \d+ (?:days|hours)/i,
   },
   {
     name: 'moved',

@@ -53,7 +53,8 @@ import type { HmacKey } from '../../lib/hmac-keys.js';
 import { MAX_ADDRESS_LENGTH, MAX_BOUNCE_BYTES, MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_TEXT_BYTES } from '../../lib/limits.js';
 import type { ComplaintReport, DecodedBounceAddress, MessageAnalysis, RecipientReport } from './analysis-types.js';
 import { dedupe, parseDeliveryStatus } from './dsn.js';
-import { autoReplySignal, bounceMarkers, failedRecipientsFallback, htmlToText, parseTextBounce } from './heuristics.js';
+import { autoReplySignal, bounceEvidence, deliveryStatusInText, failedRecipientsFallback, htmlToText, parseTextBounce } from './heuristics.js';
+import { legacyComplaint } from './legacy-complaint.js';
 import { EMBEDDED_MESSAGE_TYPES, allValues, entityText, firstValue, parseMime, walkEntities, type MimeEntity } from '../../mail/mime-reader.js';
 import { blockValue, blockValues, oneLine, parseFieldBlocks, plausibleAddress, type ReportField } from './report-fields.js';
 
@@ -195,28 +196,72 @@ class Context {
     return this.decode(`${token}@${this.#domains.primary}`);
   }
 
-  /** The human-readable text: the first text/plain part, else the first text/html as text. */
-  humanText(): string {
-    const plain = this.top.find((e) => e.contentType === 'text/plain');
-    if (plain !== undefined) return entityText(plain, MAX_BOUNCE_TEXT_BYTES);
-    const html = this.top.find((e) => e.contentType === 'text/html');
-    return html === undefined ? '' : htmlToText(entityText(html, MAX_BOUNCE_TEXT_BYTES));
+  /**
+   * The texts to read, best first: the first text/plain part (else the first text/html as
+   * text), the other text parts outside the returned original, and — when MIME is broken (a
+   * multipart whose boundary matches no part, a report without its parts) — the raw body.
+   */
+  texts(): string[] {
+    const out: string[] = [];
+    const textParts = this.top.filter((e) => e.contentType === 'text/plain' || e.contentType === 'text/html');
+    const first = textParts.find((e) => e.contentType === 'text/plain') ?? textParts[0];
+    const asText = (e: MimeEntity): string => (e.contentType === 'text/html' ? htmlToText(entityText(e, MAX_BOUNCE_TEXT_BYTES)) : entityText(e, MAX_BOUNCE_TEXT_BYTES));
+    if (first !== undefined) out.push(asText(first));
+    for (const e of textParts) if (e !== first) out.push(asText(e));
+    if (this.root.contentType.startsWith('multipart/') && (this.root.children.length <= 1 || first === undefined)) {
+      out.push(entityText(this.root, MAX_BOUNCE_TEXT_BYTES));
+    }
+    return out;
+  }
+
+  /**
+   * Addresses that are never a failed recipient in a text bounce: our bounce domains, the
+   * envelope recipient, the bounce's own destination fields, and the sender of the returned
+   * original (From, Sender, Return-Path) — texts quote them ("your message from x to y").
+   */
+  senderExclusion(): (address: string) => boolean {
+    const own = new Set<string>();
+    const addAll = (value: string): void => {
+      for (const m of parseAddressList(value).mailboxes) own.add(m.address.toLowerCase());
+    };
+    if (this.opts.envelopeRecipient !== undefined) addAll(this.opts.envelopeRecipient);
+    for (const key of DESTINATION_FIELDS) for (const v of allValues(this.root.fields, key)) addAll(v);
+    const original = this.original();
+    if (original !== null) for (const key of ['from', 'sender', 'return-path'] as const) for (const v of allValues(original.fields, key)) addAll(v);
+    return (address) => this.isOurs(address) || own.has(address.toLowerCase());
   }
 
   text(bounceAddress: DecodedBounceAddress | null, hadStatusPart: boolean): MessageAnalysis {
     const fields = this.root.fields;
-    const markers = bounceMarkers(fields, this.root.contentType) || hadStatusPart;
-    if (autoReplySignal(fields) !== null && !markers) {
+    const evidence = hadStatusPart ? 'strong' : bounceEvidence(fields, this.root.contentType);
+    if (autoReplySignal(fields) !== null && evidence !== 'strong') {
       this.notes.push('auto-reply');
       return this.result('other', null, bounceAddress, null, [], null);
     }
-    const text = this.humanText();
-    const found =
-      parseTextBounce(text, { markers, exclude: this.isOurs }) ??
-      failedRecipientsFallback(allValues(fields, 'x-failed-recipients'), text, this.isOurs);
-    if (found !== null) {
-      this.notes.push(...found.notes);
-      return this.result('bounce', 'heuristic', bounceAddress, this.ref(), found.recipients, null);
+    const complaint = legacyComplaint(fields, this.original());
+    if (complaint !== null) {
+      this.notes.push('complaint-not-arf', ...complaint.notes);
+      return this.result('complaint', 'heuristic', bounceAddress, this.ref(), [], complaint.report);
+    }
+    const markers = evidence !== null;
+    const exclude = this.senderExclusion();
+    const texts = this.texts();
+    for (const text of texts) {
+      const inText = deliveryStatusInText(text);
+      if (inText !== null) {
+        this.notes.push('dsn-in-text', ...inText.notes);
+        return this.result('bounce', 'dsn', bounceAddress, this.ref(), inText.recipients, null);
+      }
+      const found = parseTextBounce(text, { markers, exclude });
+      if (found !== null) {
+        this.notes.push(...found.notes);
+        return this.result('bounce', 'heuristic', bounceAddress, this.ref(), found.recipients, null);
+      }
+    }
+    const fallback = failedRecipientsFallback(allValues(fields, 'x-failed-recipients'), texts[0] ?? '', exclude);
+    if (fallback !== null) {
+      this.notes.push(...fallback.notes);
+      return this.result('bounce', 'heuristic', bounceAddress, this.ref(), fallback.recipients, null);
     }
     if (hadStatusPart) {
       this.notes.push('no-recipients');
