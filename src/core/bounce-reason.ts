@@ -165,7 +165,7 @@ const TEXT_RULES: readonly TextRule[] = [
     name: 'gave-up',
     reason: 'expired',
     pattern:
-      /too long in (?:the )?queue|been in the queue too long|giving up on|gave up on|maximal_queue_lifetime|could not be delivered for \d+ (?:days|hours)|cannot send message for \d+ (?:days|hours)/i,
+      /too long in (?:the )?queue|been in the queue too long|maximal_queue_lifetime|could not be delivered for \d+ (?:days|hours)|cannot send message for \d+ (?:days|hours)/i,
   },
   {
     name: 'moved',

@@ -54,9 +54,10 @@ const REPLY_ENHANCED_RE = /(?<![\w.=/])([245])\d\d[ -]#?([245]\.\d{1,3}\.\d{1,3}
 const QMAIL_STATUS_RE = /(?:\(#|<[^\s<>]* #)([245]\.\d{1,3}\.\d{1,3})(?=[)>\s])/;
 /**
  * A bare reply code where one is expected: line start, after `said:`/`returned '`/`#`/`:`;
- * followed by a space or dash and text, or by `: ` (Yahoo's old "550: : User unknown").
+ * followed by a space or dash and text (Yahoo/AOL's "552 1 Requested mail action aborted"
+ * counts), or by `: ` (Yahoo's old "550: : User unknown").
  */
-const REPLY_BARE_RE = /(?:^|\bsaid:|\breturned[ \t]*'|#|:)[ \t]*([245])\d\d(?=[ -][^\d.]|: |$)/m;
+const REPLY_BARE_RE = /(?:^|\bsaid:|\breturned[ \t]*'|#|:)[ \t]*([245])\d\d(?=[ -](?:[^\d.]|\d{1,2} [A-Za-z])|: |$)/m;
 
 /**
  * The RFC 3463 status an SMTP reply quoted in free text gives: the enhanced code next to a

@@ -272,7 +272,7 @@ export function sendmail(head: readonly string[], exclude: Exclude): TextBounce 
 }
 
 const GMAIL_LIST_RE = /^\s*Delivery to the following recipients? (failed permanently|has been delayed|failed):?\s*$/i;
-const GMAIL_ONE_RE = /(?:Your message wasn't delivered to|There was a problem delivering your message to|Your message couldn't be delivered to|Message not delivered to)\s+<?([^\s<>@]+@[^\s<>]+?)>?(?=[\s.,]|$)/i;
+const GMAIL_ONE_RE = /(?:Your message wasn't delivered to|There was a problem delivering your message to|Your message couldn't be delivered to|Message not delivered to)\s+<?([^\s<>@]+@[^\s<>]+?)>?(?=[.,]?(?:\s|$))/i;
 const GMAIL_DETAIL_RE = /^\s*(?:Technical details of (?:permanent|temporary) failure:|The (?:response from the remote server|error that the other server returned) was:|The response was:)/i;
 
 /** Gmail text bounces (old and new wording). */
