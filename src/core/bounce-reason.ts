@@ -136,7 +136,7 @@ const TEXT_RULES: readonly TextRule[] = [
     name: 'blocklisted',
     reason: 'blocked',
     pattern:
-      /spamhaus|spamcop|barracuda(?:central)?|\bsorbs\b|\buceprotect\b|\bpsbl\b|block ?list|black ?list|black listed|\brbl\b|dnsbl|blocked using|listed (?:at|on|in|by)|reputation|banned sending ip|\bRLY:B\d\b|\bCON:B\d\b|\bRTR:BL\b|\bSC-00\d\b|\bOU-00\d\b|\bDY-00\d\b|dial-?up traffic|\[TSS09\]|permanently deferred|traffic not accepted from this ip|bad outbound sender|not authorized to send e-?mail directly|envelope blocked|administrative prohibition|ipcheck\.proofpoint|dnsbl-lookup|sender (?:ip|address) (?:is )?blocked|ip (?:address )?(?:is )?blocked/i,
+      /spamhaus|spamcop|barracuda(?:central)?|\bsorbs\b|\buceprotect\b|\bpsbl\b|block ?list|black ?list|black listed|\brbl\b|dnsbl|blocked using|(?<!not )listed (?:at|on|in|by)|reputation|banned sending ip|\bRLY:B\d\b|\bCON:B\d\b|\bRTR:BL\b|\bSC-00\d\b|\bOU-00\d\b|\bDY-00\d\b|dial-?up traffic|\[TSS09\]|permanently deferred|traffic not accepted from this ip|bad outbound sender|not authorized to send e-?mail directly|envelope blocked|administrative prohibition|ipcheck\.proofpoint|dnsbl-lookup|sender (?:ip|address) (?:is )?blocked|ip (?:address )?(?:is )?blocked/i,
   },
   {
     name: 'content',

@@ -120,6 +120,8 @@ export const RECEIVER_REPLIES: readonly ReceiverReply[] = [
   { id: 'qmail-quota', receiver: 'qmail', status: '5.2.2', reason: 'mailbox-full', reply: 'The users mailfolder is over the allowed quota (size). (#5.2.2)' },
   { id: 'qmail-queue-too-long', receiver: 'qmail', status: '4.4.7', reason: 'expired', reply: "I'm not going to try again; this message has been in the queue too long." },
   { id: 'qmail-connect', receiver: 'qmail', status: '4.4.1', reason: 'network', reply: "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)" },
+  // Lotus Domino
+  { id: 'domino-not-listed', receiver: 'domino', status: '5.1.1', reason: 'user-unknown', reply: 'User nobody (nobody@notes.example) not listed in Domino Directory' },
   // Others
   { id: 'disabled-generic', receiver: 'cpanel', status: '5.2.1', reason: 'mailbox-disabled', reply: '550 5.2.1 <nobody@example.net>: Mailbox disabled, not accepting messages' },
   { id: 'loop', receiver: 'postfix', status: '5.4.6', reason: 'network', reply: 'mail for example.net loops back to myself' },

@@ -76,6 +76,20 @@ export const LONE_ADDRESS_RE = /^<?([^\s<>@"]+@[^\s<>:@]+?)>?:?(?:\s+\((?:genera
 export const ANGLE_ADDR_RE = /<([^\s<>@]+@[^\s<>@]+)>/;
 export const BARE_ADDR_RE = /(?<![\w.+=-])([\w.+=-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)/;
 
+/**
+ * The first address in `line` (bracketed ones first) that `exclude` does not reject, or null:
+ * a line may name the sender before the recipient ("from orders@shop.example to a@b.example").
+ */
+export function firstAddress(line: string, exclude: (address: string) => boolean): string | null {
+  for (const re of [/<([^\s<>@]+@[^\s<>@]+)>/g, /(?<![\w.+=-])([\w.+=-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)/g]) {
+    for (const m of line.matchAll(re)) {
+      const a = (m[1] as string).replace(/[.,;:]+$/, '');
+      if (!exclude(a)) return a;
+    }
+  }
+  return null;
+}
+
 /** Split lines into paragraphs (runs of non-blank lines). */
 export function paragraphs(lines: readonly string[]): string[][] {
   const out: string[][] = [];

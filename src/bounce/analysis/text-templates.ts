@@ -35,7 +35,7 @@
  *
  * Pure: no I/O. Never throws. All regular expressions are linear and run per line.
  */
-import { ANGLE_ADDR_RE, BARE_ADDR_RE, Collector, LONE_ADDRESS_RE, PERMANENT_RE, paragraphs, type TextBounce, type TextBounceOptions } from './text-collector.js';
+import { ANGLE_ADDR_RE, BARE_ADDR_RE, Collector, LONE_ADDRESS_RE, firstAddress, PERMANENT_RE, paragraphs, type TextBounce, type TextBounceOptions } from './text-collector.js';
 import { statusFromText } from './dsn.js';
 
 type Exclude = TextBounceOptions['exclude'];
@@ -205,10 +205,10 @@ export function zoho(head: readonly string[], exclude: Exclude): TextBounce | nu
     const m = ZOHO_RE.exec(line);
     if (m !== null) {
       const before = line.slice(0, m.index);
-      const address = (ANGLE_ADDR_RE.exec(before) ?? BARE_ADDR_RE.exec(before) ?? ANGLE_ADDR_RE.exec(previous) ?? BARE_ADDR_RE.exec(previous))?.[1];
+      const address = firstAddress(before, exclude) ?? firstAddress(previous, exclude);
       const label = before.replace(BARE_ADDR_RE, '').replace(/[<>,\s]+/g, ' ').trim();
       const detail = `${m[1] as string} ${(m[2] ?? '').trim()}${label === '' ? '' : ` (${label})`}`;
-      if (address !== undefined) c.add(address, 'failed', detail, true);
+      if (address !== null) c.add(address, 'failed', detail, true);
     }
     if (line.trim() !== '') previous = line;
   }
@@ -323,9 +323,8 @@ export function generic(head: readonly string[], exclude: Exclude): TextBounce |
   for (const line of head) {
     if (line.trim() === '') continue;
     if (STATUS_LINE_RE.test(line)) {
-      const inLine = ANGLE_ADDR_RE.exec(line) ?? BARE_ADDR_RE.exec(line);
       const before = /^\s*<?([^\s<>@]+@[^\s<>]+?)>?:?\s*$/.exec(previous);
-      const address = inLine?.[1] ?? before?.[1] ?? null;
+      const address = firstAddress(line, exclude) ?? before?.[1] ?? null;
       if (address !== null) c.add(address, 'failed', line.trim(), false);
     }
     previous = line;
