@@ -159,7 +159,7 @@ const TEXT_RULES: readonly TextRule[] = [
   {
     name: 'too-big',
     reason: 'message-too-big',
-    pattern: /message (?:size|too big|too large|length)|too (?:big|large)|size (?:limit|exceeds)|exceeds? (?:the )?(?:fixed |maximum )?(?:message )?size|exceeded .*size limits?|maximum message size/i,
+    pattern: /message (?:size|too big|too large|length)|too (?:big|large)|size (?:limit|exceeds)|exceeds? (?:the )?(?:fixed |maximum )?(?:message )?size|exceeded .{0,80}size limits?|maximum message size/i,
   },
   {
     name: 'gave-up',
@@ -182,7 +182,7 @@ const TEXT_RULES: readonly TextRule[] = [
     name: 'host-unknown',
     reason: 'host-unknown',
     pattern:
-      /host (?:or domain name )?not found|domain (?:name )?(?:not found|does not exist|unknown|couldn't be found|could not be found)|name service error|nxdomain|no mx|unrouteable|unroutable|no such domain|host unknown|unknown host|couldn't find any host|could not find any host|non-existent hosts?|dns error: (?:domain|dns server returned answer with no data)|domain .* couldn't be found|bad destination system/i,
+      /host (?:or domain name )?not found|domain (?:name )?(?:not found|does not exist|unknown|couldn't be found|could not be found)|name service error|nxdomain|no mx|unrouteable|unroutable|no such domain|host unknown|unknown host|couldn't find any host|could not find any host|non-existent hosts?|dns error: (?:domain|dns server returned answer with no data)|domain .{0,255} couldn't be found|bad destination system/i,
   },
   {
     name: 'user-unknown',
@@ -194,7 +194,7 @@ const TEXT_RULES: readonly TextRule[] = [
     name: 'network',
     reason: 'network',
     pattern:
-      /connection (?:refused|timed out|reset|closed|lost|dropped)|lost connection|timed out|network (?:is )?unreachable|no route to host|couldn't establish|wasn't able to establish|unable to connect|could not connect|connect to .* failed|read error|broken pipe|tls handshake|temporarily unavailable|temporary (?:failure|error|problem)|service (?:not available|unavailable)|try again later|mail loop|loops back to myself|looping|hop count exceeded/i,
+      /connection (?:refused|timed out|reset|closed|lost|dropped)|lost connection|timed out|network (?:is )?unreachable|no route to host|couldn't establish|wasn't able to establish|unable to connect|could not connect|connect to .{0,300} failed|read error|broken pipe|tls handshake|temporarily unavailable|temporary (?:failure|error|problem)|service (?:not available|unavailable)|try again later|mail loop|loops back to myself|looping|hop count exceeded/i,
   },
   { name: 'policy', reason: 'policy', pattern: /polic(?:y|ies)|prohibited|not permitted|not allowed|access denied|refused/i },
   { name: 'blocked', reason: 'blocked', pattern: /\bblocked\b|\bbanned\b|\bdenied\b/i },
@@ -260,6 +260,12 @@ const SUBJECT_RULES: ReadonlyMap<string, BounceReason> = new Map<string, BounceR
   ['7', 'policy'],
 ]);
 
+/**
+ * Only this much of a diagnostic is matched against the text rules: a receiver's reason comes
+ * first, and a text bounce may hand a whole paragraph. Bounds the work per recipient.
+ */
+export const MAX_CLASSIFIED_TEXT = 4096;
+
 /** The reason of one failed or delayed recipient, and whether it lists the address. */
 export function classifyBounce(facts: BounceFacts): BounceClass {
   const permanent = facts.action === 'failed' && facts.status !== null && facts.status.startsWith('5.');
@@ -290,6 +296,7 @@ export function classifyBounce(facts: BounceFacts): BounceClass {
  * more prose than the one diagnostic (the intro of a text bounce).
  */
 export function classifyText(text: string): { readonly name: string; readonly reason: BounceReason } | null {
-  for (const r of TEXT_RULES) if (r.pattern.test(text)) return { name: r.name, reason: r.reason };
+  const head = text.length > MAX_CLASSIFIED_TEXT ? text.slice(0, MAX_CLASSIFIED_TEXT) : text;
+  for (const r of TEXT_RULES) if (r.pattern.test(head)) return { name: r.name, reason: r.reason };
   return null;
 }

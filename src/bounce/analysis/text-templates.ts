@@ -246,7 +246,8 @@ const SENDMAIL_LINE_RE = /^\s*(?:<<<\s*)?([245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3
 
 /** Sendmail transcripts (v5 and later): `550 <addr>... why`, or `>>> RCPT To:<addr>` then `<<< 550 why`. */
 export function sendmail(head: readonly string[], exclude: Exclude): TextBounce | null {
-  if (!head.some((l) => /Transcript of session follows|^\s*>>> RCPT To:|^\s*[245]\d\d[ -].*@.*\.\.\./i.test(l))) return null;
+  const shaped = (l: string): boolean => /Transcript of session follows|^\s*>>> RCPT To:/i.test(l) || (/^\s*[245]\d\d[ -]/.test(l) && l.includes('@') && l.includes('...'));
+  if (!head.some(shaped)) return null;
   const c = new Collector(exclude);
   let rcpt: string | null = null;
   for (const line of head) {

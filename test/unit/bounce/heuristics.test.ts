@@ -8,6 +8,7 @@ import { autoReplySignal, bounceMarkers, failedRecipientsFallback, htmlToText, p
 import { parseMime } from '../../../src/mail/mime-reader.js';
 import { MAX_BOUNCE_RECIPIENTS } from '../../../src/lib/limits.js';
 import { GROWTH_FACTOR, LINEAR_RATIO_LIMIT, measureGrowth } from '../../helpers/growth.js';
+import { classifyBounce, classifyText } from '../../../src/core/bounce-reason.js';
 
 const never = (): boolean => false;
 const ours = (a: string): boolean => a.toLowerCase().endsWith('@bounces.example.com');
@@ -219,12 +220,24 @@ describe('hostile text', () => {
     ["returned ' run", (n) => 'Diagnostic information for administrators:\n' + "returned '".repeat(n / 10)],
     ['spaces after #', (n) => '#' + ' '.repeat(n) + 'x'],
     ['5. run after 550', (n) => '550 ' + '5.'.repeat(n / 2)],
+    ['connect to run', (n) => 'connect to '.repeat(n / 11)],
+    ['domain run', (n) => 'domain '.repeat(n / 7)],
+    ['ERROR_CODE run', (n) => 'a@b.example, ' + 'ERROR_CODE :550, '.repeat(n / 17)],
+    ['550 @ ... line', (n) => '550 ' + '@'.repeat(n / 2) + '.'.repeat(n / 2)],
+    ['<<< lines', (n) => '>>> RCPT To:<a@b.example>\n<<< 550 x\n'.repeat(n / 30)],
+    ['addr on lines', (n) => 'a@b.example on 1/1/2026\n'.repeat(n / 24)],
+    ['angle entries', (n) => '<a@b.example>:\n\n'.repeat(n / 16)],
+    ['lone addresses', (n) => 'a@b.example:\n'.repeat(n / 13)],
   ])('stays linear: %s', (_label, build) => {
     const all = (s: string): unknown => [
       read('This message was created automatically by mail delivery software.\n' + s),
       read("Hi. This is the qmail-send program at x.\n" + s),
+      // the start lines of the Exchange 2003, Lotus, Gmail and Sendmail templates at once
+      read('Delivery to the following recipient failed permanently:\nwas not delivered to:\ndid not reach the following recipient(s):\n   ----- Transcript of session follows -----\n' + s),
       read(s),
       htmlToText(s),
+      classifyBounce({ action: 'failed', status: '5.0.0', diagnostic: s }),
+      classifyText(s),
     ];
     const g = measureGrowth(build, all, 3_200);
     expect(g.ratio, `${g.large.toFixed(1)} ms for ${GROWTH_FACTOR}n vs ${g.small.toFixed(1)} ms for n`).toBeLessThan(LINEAR_RATIO_LIMIT);
