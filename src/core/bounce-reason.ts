@@ -8,7 +8,10 @@
  *     not (Gmail answers 550 5.7.1 for both "blocked IP" and "DMARC policy");
  *  2. the RFC 3463 enhanced status code: subject and detail (5.1.1 user unknown, 5.2.2
  *     mailbox full, 5.7.26 authentication, ...);
- *  3. the class alone: 'other'.
+ *  3. else 'other'.
+ * A failure with a class-4 status (the sending MTA gave up on a temporary error) whose text
+ * says no more than network trouble is 'expired'. Only the first MAX_CLASSIFIED_TEXT
+ * characters of the text are matched; every pattern is linear.
  *
  * Only address-level permanent causes list the address (ADDRESS_LEVEL_REASONS): the mailbox or
  * its domain does not exist or will not take mail. A cause on the sender's side (IP, domain

@@ -15,13 +15,21 @@
  *     RFC 6533), format 'dsn' (dsn.ts). kind 'bounce' covers failure, delay and success
  *     reports alike; each recipient carries its own kind. A status part without a readable
  *     recipient falls back to the text heuristics (note 'dsn-unreadable').
- *  3. Otherwise the text: an auto-reply (heuristics.ts autoReplySignal, and no bounce marker)
- *     is kind 'other' (note 'auto-reply'); qmail/Exim/Exchange/generic text bounces and
- *     X-Failed-Recipients are format 'heuristic'; a message with a bounce marker (daemon
- *     sender, bounce subject, Return-Path: <>, …) but no readable recipient is kind 'bounce',
- *     format null, note 'no-recipients'; anything else is 'other' ('not-a-bounce').
- *     A multipart/report; report-type=delivery-status without its status part adds
- *     'no-delivery-status'.
+ *  3. Otherwise the text. An auto-reply (heuristics.ts autoReplySignal) without strong bounce
+ *     evidence (a null Return-Path alone is weak: RFC 3834 auto-replies use it too) is kind
+ *     'other' (note 'auto-reply'). A legacy, non-ARF Hotmail complaint (legacy-complaint.ts)
+ *     is kind 'complaint', format 'heuristic' (note 'complaint-not-arf'). Then each text, best
+ *     first (the first text/plain or text/html part, the other text parts, and the raw body
+ *     when the MIME structure is broken): a DSN pasted into it is format 'dsn' (note
+ *     'dsn-in-text'); the templates of text-templates.ts are format 'heuristic';
+ *     X-Failed-Recipients last. A message with a bounce marker (daemon sender, bounce subject,
+ *     Return-Path: <>, …) but no readable recipient is kind 'bounce', format null, note
+ *     'no-recipients'; anything else is 'other' ('not-a-bounce'). A multipart/report;
+ *     report-type=delivery-status without its status part adds 'no-delivery-status'.
+ *     In the text, the sender's own addresses (our bounce domains, the envelope recipient, the
+ *     bounce's destination fields, the returned original's From/Sender/Return-Path) are never
+ *     taken as failed recipients.
+ * Every failed or delayed recipient carries `reason` and `reasonRule` (core/bounce-reason.ts).
  *
  * Bounce address: the envelope recipient when given, else the first Delivered-To,
  * X-Original-To, Envelope-To, X-Envelope-To, To address that verifies, else the first in the
@@ -37,8 +45,8 @@
  * Notes (machine-readable, in the order found): truncated, mime-limit, no-bounce-address,
  * no-original, no-ref, no-delivery-status, dsn-unreadable, no-recipients, recipient-unreadable,
  * recipients-truncated, status-from-diagnostic, status-inferred, no-status, no-action,
- * auto-reply, not-a-bounce, feedback-ignored, feedback-type:<t>, no-feedback-type,
- * rcpt-from-original-to, no-complaint-recipient.
+ * dsn-in-text, auto-reply, not-a-bounce, feedback-ignored, feedback-type:<t>,
+ * no-feedback-type, rcpt-from-original-to, no-complaint-recipient, complaint-not-arf.
  *
  * Limits: the first MAX_BOUNCE_BYTES bytes are analysed (note 'truncated' past them);
  * MAX_BOUNCE_RECIPIENTS recipients; MAX_BOUNCE_TEXT_BYTES of a text part for the heuristics;
