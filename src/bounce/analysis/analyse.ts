@@ -61,7 +61,7 @@ import type { HmacKey } from '../../lib/hmac-keys.js';
 import { MAX_ADDRESS_LENGTH, MAX_BOUNCE_BYTES, MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_TEXT_BYTES } from '../../lib/limits.js';
 import type { ComplaintReport, DecodedBounceAddress, MessageAnalysis, RecipientReport } from './analysis-types.js';
 import { dedupe, parseDeliveryStatus } from './dsn.js';
-import { autoReplySignal, bounceEvidence, deliveryStatusInText, failedRecipientsFallback, htmlToText, parseTextBounce } from './heuristics.js';
+import { autoReplySignal, bounceEvidence, deliveryStatusInText, failedRecipientsFallback, htmlToText, parseTextBounce, splitAtOriginal } from './heuristics.js';
 import { legacyComplaint } from './legacy-complaint.js';
 import { EMBEDDED_MESSAGE_TYPES, allValues, entityText, firstValue, parseMime, walkEntities, type MimeEntity } from '../../mail/mime-reader.js';
 import { blockValue, blockValues, oneLine, parseFieldBlocks, plausibleAddress, type ReportField } from './report-fields.js';
@@ -82,6 +82,8 @@ const DELIVERY_STATUS_TYPES: ReadonlySet<string> = new Set(['message/delivery-st
 const DESTINATION_FIELDS = ['delivered-to', 'x-original-to', 'envelope-to', 'x-envelope-to', 'to'] as const;
 /** Feedback types that are complaints about the recipient getting the mail. */
 const COMPLAINT_FEEDBACK_TYPES: ReadonlySet<string> = new Set(['abuse', 'fraud']);
+/** Header lines of an original quoted inline that are searched for its sender. */
+const MAX_QUOTED_HEADER_LINES = 100;
 /** Field blocks read from a feedback report (it is one block; a few stray blank lines are tolerated). */
 const MAX_FEEDBACK_BLOCKS = 8;
 
@@ -225,9 +227,10 @@ class Context {
   /**
    * Addresses that are never a failed recipient in a text bounce: our bounce domains, the
    * envelope recipient, the bounce's own destination fields, and the sender of the returned
-   * original (From, Sender, Return-Path) — texts quote them ("your message from x to y").
+   * original (From, Sender, Return-Path of a message/rfc822 part, or of a header quoted after
+   * the text's separator line) — texts quote them ("your message from x to y").
    */
-  senderExclusion(): (address: string) => boolean {
+  senderExclusion(texts: readonly string[]): (address: string) => boolean {
     const own = new Set<string>();
     const addAll = (value: string): void => {
       for (const m of parseAddressList(value).mailboxes) own.add(m.address.toLowerCase());
@@ -236,6 +239,16 @@ class Context {
     for (const key of DESTINATION_FIELDS) for (const v of allValues(this.root.fields, key)) addAll(v);
     const original = this.original();
     if (original !== null) for (const key of ['from', 'sender', 'return-path'] as const) for (const v of allValues(original.fields, key)) addAll(v);
+    // an original quoted inline after the text (qmail, Exim, Sendmail): its header's sender lines
+    for (const text of texts) {
+      const tail = splitAtOriginal(text).tail;
+      const from = tail.findIndex((l) => l.trim() !== '');
+      for (const line of from < 0 ? [] : tail.slice(from, from + MAX_QUOTED_HEADER_LINES)) {
+        if (line.trim() === '') break;
+        const m = /^(?:From|Sender|Return-Path):[ \t]*(.*)$/i.exec(line);
+        if (m !== null) addAll(m[1] as string);
+      }
+    }
     return (address) => this.isOurs(address) || own.has(address.toLowerCase());
   }
 
@@ -252,8 +265,8 @@ class Context {
       return this.result('complaint', 'heuristic', bounceAddress, this.ref(), [], complaint.report);
     }
     const markers = evidence !== null;
-    const exclude = this.senderExclusion();
     const texts = this.texts();
+    const exclude = this.senderExclusion(texts);
     for (const text of texts) {
       const inText = deliveryStatusInText(text);
       if (inText !== null) {

@@ -78,6 +78,9 @@ describe('bounce families (issue 13)', () => {
       expect(a.bounceAddress?.ok).toBe(true);
       expect(a.recipients.some((r) => r.recipient.toLowerCase().endsWith(`@${BOUNCE_DOMAIN}`) || r.recipient === 'orders@shop.example.com')).toBe(false);
       for (const r of a.recipients) expect(r.reasonRule).not.toBe('');
+      // the same with CRLF line ends (the files are LF; LMTP delivers CRLF)
+      const crlf = Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+      expect(analyse(crlf, spec)).toEqual(a);
     });
   }
 });

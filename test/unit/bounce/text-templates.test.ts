@@ -110,3 +110,38 @@ describe('analyseMessage fallbacks', () => {
     expect([a.kind, a.complaint?.feedbackType, a.complaint?.originalRcptTo, a.notes.includes('complaint-not-arf')]).toEqual(['complaint', 'abuse', ['reader@hotmail.example'], true]);
   });
 });
+
+describe('the sender of an original quoted inline', () => {
+  it('is never a failed recipient, even alone on an Exim entry line', () => {
+    const bounce = bounceAddressFor(1, '4jXQZB3dVKzJ9Ft');
+    const a = analyseMessage(
+      Buffer.from(
+        [
+          'From: Mail Delivery System <Mailer-Daemon@mx.example>',
+          `To: ${bounce}`,
+          'Subject: Mail delivery failed: returning message to sender',
+          '',
+          'This message was created automatically by mail delivery software.',
+          '',
+          'A message that you sent could not be delivered to one or more of its',
+          'recipients. This is a permanent error. The following address(es) failed:',
+          '',
+          '  shop-owner@customer.example',
+          '    (ultimately generated from sales@customer.example)',
+          '  gone@partner.example',
+          '    550 5.1.1 unknown user',
+          '',
+          '------ This is a copy of the message, including all the headers. ------',
+          '',
+          'Return-path: <x@bounces.example.com>',
+          'From: Shop <shop-owner@customer.example>',
+          'To: gone@partner.example',
+          '',
+          'body',
+        ].join('\n'),
+      ),
+      { keys: FIXTURE_KEYS, bounceDomain: BOUNCE_DOMAIN },
+    );
+    expect(a.recipients.map((r) => r.recipient)).toEqual(['gone@partner.example']);
+  });
+});
