@@ -8,7 +8,10 @@
  *     not (Gmail answers 550 5.7.1 for both "blocked IP" and "DMARC policy");
  *  2. the RFC 3463 enhanced status code: subject and detail (5.1.1 user unknown, 5.2.2
  *     mailbox full, 5.7.26 authentication, ...);
- *  3. the class alone: 'other'.
+ *  3. else 'other'.
+ * A failure with a class-4 status (the sending MTA gave up on a temporary error) whose text
+ * says no more than network trouble is 'expired'. Only the first MAX_CLASSIFIED_TEXT
+ * characters of the text are matched; every pattern is linear.
  *
  * Only address-level permanent causes list the address (ADDRESS_LEVEL_REASONS): the mailbox or
  * its domain does not exist or will not take mail. A cause on the sender's side (IP, domain
@@ -84,34 +87,133 @@ interface TextRule {
 }
 
 /**
- * Diagnostic text patterns, most specific first. Each is matched case-insensitively against
- * the one-line diagnostic. Sender-side patterns come before address-level ones: "550 5.1.1
- * user unknown" is rare in a blocklist reply, while "rejected ... listed at Spamhaus" often
- * comes with 5.1.1-looking codes from badly configured receivers.
+ * Diagnostic text patterns, tried in order; the first that matches decides. Each runs
+ * case-insensitively over the one-line diagnostic (linear patterns: no nested quantifiers).
+ *
+ * Order, and why:
+ *  1. expired: "retry timeout exceeded" (Exim), "did not accept our requests to connect"
+ *     (Gmail), "Message expired" (SES) — the receiver never judged the address.
+ *  2. sender-side causes, because a reply often names both the sender-side cause and the
+ *     recipient ("<a@b>: Recipient address rejected: blocked using zen.spamhaus.org", Gmail's
+ *     "unauthenticated … has been blocked", iCloud's "rejected due to example.com's DMARC
+ *     policy"): authentication, then rate, then blocklists and reputation (named lists are
+ *     more specific than the word "spam"), then content, then policy.
+ *  3. the mailbox: full, too big; then a sending MTA that gave up ("in the queue too long",
+ *     after the cause it may quote); then address-level causes: moved, disabled, unknown
+ *     host, unknown user — the more specific before the broader ("mailbox size limit
+ *     exceeded" is a full mailbox, "this mailbox is disabled" is not an unknown one).
+ *     Office 365's "Recipient address rejected: Access denied. AS(…)" (directory-based edge
+ *     blocking: no such recipient) is read before the sender-side rules; elsewhere that
+ *     wording is a policy refusal.
+ *  4. network trouble, then the catch-all "policy" / "blocked" words.
+ * Receivers' wording: Gmail (gsmtp), Outlook/Office 365 (RESOLVER.*, 5.7.6xx, SC-/RP-/OU-
+ * codes of Outlook.com), Yahoo/AOL ([TSS04], "dd This user doesn't have", RLY:B1, DYN:T1),
+ * iCloud, GMX/web.de (Nemesis), Mimecast, Proofpoint, Barracuda, Spamhaus/SpamCop, SES,
+ * Zoho, and the defaults of Exim, Postfix, Sendmail and qmail.
  */
 const TEXT_RULES: readonly TextRule[] = [
-  { name: 'expired', reason: 'expired', pattern: /retry time(?:out)? (?:not reached|exceeded)|delivery time expired|message expired|too long in queue|did not accept our requests to connect|giving up on|has been delayed for too long|maximal_queue_lifetime|timeout exceeded/i },
-  { name: 'blocklisted', reason: 'blocked', pattern: /spamhaus|spamcop|barracuda|sorbs|blocklist|blacklist|block ?list|black ?list|\brbl\b|dnsbl|listed (?:at|on|in)|poor reputation|reputation|banned sending ip|\bblocked\b|access denied.*(?:ip|sender)|not allowed to send|ip .* not allowed/i },
-  { name: 'auth', reason: 'auth-failure', pattern: /\bspf\b|\bdkim\b|\bdmarc\b|not authenticated|unauthenticated|authentication (?:check|fail)|sender verify failed|5\.7\.2[3-7]/i },
-  { name: 'rate', reason: 'rate-limited', pattern: /rate limit|rate-limit|too many (?:messages|connections|recipients|emails)|try again later|throttl|exceeded .*quota of messages|sending limit|temporarily deferred due to/i },
-  { name: 'virus', reason: 'content-rejected', pattern: /virus|malware|\bspam\b|spam content|content (?:rejected|policy|filter)|message content|looks like spam|bulk mail|unsolicited|phishing|suspicious/i },
-  { name: 'too-big', reason: 'message-too-big', pattern: /message (?:size|too big|too large|length) exceeds|too (?:big|large)|size limit|exceeds (?:the )?(?:maximum|size)/i },
-  { name: 'mailbox-full', reason: 'mailbox-full', pattern: /mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|insufficient (?:storage|disk)|mailbox size limit|out of storage/i },
-  { name: 'disabled', reason: 'mailbox-disabled', pattern: /disabled|suspended|deactivated|inactive|locked|no longer (?:active|available|in use)|account (?:has been )?(?:closed|expired)/i },
-  { name: 'moved', reason: 'moved', pattern: /has moved|no longer (?:with|at)|forwarding address/i },
-  { name: 'host-unknown', reason: 'host-unknown', pattern: /host (?:or domain name )?not found|domain (?:not found|does not exist|unknown)|name service error|nxdomain|no mx|unrouteable|unroutable|no such domain|host unknown/i },
-  { name: 'user-unknown', reason: 'user-unknown', pattern: /user unknown|unknown user|no such (?:user|mailbox|recipient|address)|does not exist|doesn't exist|not exist|invalid (?:recipient|mailbox|address)|recipient (?:address )?rejected|mailbox (?:not found|unavailable)|address rejected|unknown (?:recipient|mailbox|address)|not a valid|no mailbox|user not found|account .* not found/i },
-  { name: 'tls', reason: 'policy', pattern: /tls (?:is )?required|must issue a starttls|encryption required|reverse dns|\bptr\b|rdns|policy/i },
-  { name: 'network', reason: 'network', pattern: /connection (?:refused|timed out|reset)|lost connection|network|temporarily unavailable|system error|try again/i },
+  {
+    name: 'expired',
+    reason: 'expired',
+    pattern:
+      /retry time(?:out)? (?:not reached|exceeded)|delivery time expired|message expired|message has expired|did not accept our requests to connect|has been delayed for too long|unable to deliver in \d+ minutes|have been failing for a long time|delivery attempts? (?:will )?(?:has |have )?(?:expired|timed out)/i,
+  },
+  {
+    name: 'o365-dbeb',
+    reason: 'user-unknown',
+    pattern: /recipient address rejected: access denied\. (?:AS\(\d+\)|for more information see https:\/\/aka\.ms\/EXOSmtpErrors)/i,
+  },
+  {
+    name: 'auth',
+    reason: 'auth-failure',
+    pattern:
+      /\bspf\b|\bdkim\b|\bdmarc\b|unauthenticated (?:e-?mail|mail|message)|this mail is unauthenticated|sender is unauthenticated|not authenticated with|authentication (?:check )?fail|fails? (?:sender )?authentication|does not pass (?:dmarc|authentication)/i,
+  },
+  {
+    name: 'rate',
+    reason: 'rate-limited',
+    pattern:
+      /rate[- ]limit|unusual rate|too many (?:messages|connections|recipients|e-?mails|concurrent|sessions)|throttl|sending limit|limits? for how many messages|temporarily deferred due to|\[TS(?:S)?0[1-4]\]|\bRP-00\d\b|\bDYN:T\d\b|unusual sending activity|receiving mail at a rate|server busy\. please try again later|exceeded (?:the )?(?:maximum )?(?:number of )?(?:messages|connections)/i,
+  },
+  {
+    name: 'blocklisted',
+    reason: 'blocked',
+    pattern:
+      /spamhaus|spamcop|barracuda(?:central)?|\bsorbs\b|\buceprotect\b|\bpsbl\b|block ?list|black ?list|black listed|\brbl\b|dnsbl|blocked using|(?<!not )listed (?:at|on|in|by)|reputation|banned sending ip|\bRLY:B\d\b|\bCON:B\d\b|\bRTR:BL\b|\bSC-00\d\b|\bOU-00\d\b|\bDY-00\d\b|dial-?up traffic|\[TSS09\]|permanently deferred|traffic not accepted from this ip|bad outbound sender|not authorized to send e-?mail directly|envelope blocked|administrative prohibition|ipcheck\.proofpoint|dnsbl-lookup|sender (?:ip|address) (?:is )?blocked|ip (?:address )?(?:is )?blocked/i,
+  },
+  {
+    name: 'content',
+    reason: 'content-rejected',
+    pattern:
+      /virus|malware|infected|phishing|spam|spam (?:score|content)|likely unsolicited|unsolicited (?:mail|e-?mail|bulk)|bulk mail|message content|content (?:rejected|policy|filter)|looks like spam|\bHVU:B\d\b|suspicious (?:content|link|attachment|url)|banned (?:attachment|file)|attachment (?:type )?(?:not allowed|blocked)/i,
+  },
+  {
+    name: 'sender-policy',
+    reason: 'policy',
+    pattern:
+      /sender verify failed|verification failed for|recipient address rejected: access denied|sender address rejected|client host rejected|helo command rejected|cannot find your (?:hostname|reverse)|reverse dns|\bptr\b|\brdns\b|\bDNS:NR\b|relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited)|open relay|not permitted to relay|unable to relay|tls (?:is )?required|must issue a starttls|encryption required|invalid dns mx or a\/aaaa|domain of sender address|sender domain (?:does not exist|must resolve|not found)|resolver\.rst\.|anti-?spoofing|greylist|graylist|external forwarding|not allowed to send|ipv6 sending guidelines/i,
+  },
+  {
+    name: 'mailbox-full',
+    reason: 'mailbox-full',
+    pattern:
+      /mailbox (?:is )?full|mail ?box (?:size limit|quota)|over ?quota|quota (?:exceeded|full)|exceeded (?:the |his |her )?(?:storage|quota|mailbox)|exceeds? (?:the )?(?:user'?s )?quota|insufficient (?:storage|disk|system storage)|out of storage|storage (?:space|allocation|limit)|inbox is full|blocks limit exceeded|inode limit exceeded|QuotaExceeded|mailfolder is over/i,
+  },
+  {
+    name: 'too-big',
+    reason: 'message-too-big',
+    pattern: /message (?:size|too big|too large|length)|too (?:big|large)|size (?:limit|exceeds)|exceeds? (?:the )?(?:fixed |maximum )?(?:message )?size|exceeded .{0,80}size limits?|maximum message size/i,
+  },
+  {
+    name: 'gave-up',
+    reason: 'expired',
+    pattern:
+      /too long in (?:the )?queue|been in the queue too long|maximal_queue_lifetime|could not be delivered for \d+ (?:days|hours)|cannot send message for \d+ (?:days|hours)/i,
+  },
+  {
+    name: 'moved',
+    reason: 'moved',
+    pattern: /has moved|user not local|no longer (?:with|at|works)|forwarding address|new address is|please try <|changed (?:his|her|their) (?:e-?mail )?address/i,
+  },
+  {
+    name: 'disabled',
+    reason: 'mailbox-disabled',
+    pattern:
+      /disabled|suspended|deactivated|inactive|(?:account|mailbox) (?:is |has been )?(?:locked|closed|blocked|frozen|expired|discontinued)|no longer (?:active|available|in use)|discontinued|not accepting mail|mailbox (?:is )?not (?:enabled|active)/i,
+  },
+  {
+    name: 'host-unknown',
+    reason: 'host-unknown',
+    pattern:
+      /host (?:or domain name )?not found|domain (?:name )?(?:not found|does not exist|unknown|couldn't be found|could not be found)|name service error|nxdomain|no mx|unrouteable|unroutable|no such domain|host unknown|unknown host|couldn't find any host|could not find any host|non-existent hosts?|dns error: (?:domain|dns server returned answer with no data)|domain .{0,255} couldn't be found|bad destination system/i,
+  },
+  {
+    name: 'user-unknown',
+    reason: 'user-unknown',
+    pattern:
+      /user unknown|unknown user|no such (?:user|mailbox|recipient|address|person|account)|does not exist|doesn'?t exist|not exist|doesn'?t have an? \S+ account|invalid (?:recipient|mailbox|address|user)|recipient (?:address )?rejected|recipient not found|recipientnotfound|mailbox (?:not found|unavailable|does not exist)|address (?:rejected|not found|couldn't be found|unknown)|unknown (?:recipient|mailbox|address|local part)|not a valid|no mailbox|user not found|account (?:\S+ )?not found|not listed in (?:domino directory|public name & address book)|addressee unknown|unknown or illegal alias|no such local user|is not a known user|user doesn't have|bad recipient|recipient unknown|undeliverable address|mailbox unknown|suppressed sending to this address|not our customer|unable to receive mail/i,
+  },
+  {
+    name: 'network',
+    reason: 'network',
+    pattern:
+      /connection (?:refused|timed out|reset|closed|lost|dropped)|lost connection|timed out|network (?:is )?unreachable|no route to host|couldn't establish|wasn't able to establish|unable to connect|could not connect|connect to .{0,300} failed|read error|broken pipe|tls handshake|temporarily unavailable|temporary (?:failure|error|problem)|service (?:not available|unavailable)|try again later|mail loop|loops back to myself|looping|hop count exceeded/i,
+  },
+  { name: 'policy', reason: 'policy', pattern: /polic(?:y|ies)|prohibited|not permitted|not allowed|access denied|refused/i },
+  { name: 'blocked', reason: 'blocked', pattern: /\bblocked\b|\bbanned\b|\bdenied\b/i },
 ];
 
-/** Status subject.detail → reason (RFC 3463, plus RFC 7372 and common practice). */
+/** Status subject.detail → reason (RFC 3463, RFC 7372, RFC 7504 and common practice). */
 const STATUS_RULES: ReadonlyMap<string, BounceReason> = new Map<string, BounceReason>([
-  ['1.1', 'user-unknown'],
   ['1.0', 'user-unknown'],
+  ['1.1', 'user-unknown'],
   ['1.2', 'host-unknown'],
+  ['1.3', 'user-unknown'],
   ['1.6', 'moved'],
+  ['1.7', 'policy'],
+  ['1.8', 'policy'],
   ['1.10', 'user-unknown'],
+  ['2.0', 'mailbox-disabled'],
   ['2.1', 'mailbox-disabled'],
   ['2.2', 'mailbox-full'],
   ['2.3', 'message-too-big'],
@@ -121,6 +223,7 @@ const STATUS_RULES: ReadonlyMap<string, BounceReason> = new Map<string, BounceRe
   ['4.3', 'host-unknown'],
   ['4.4', 'host-unknown'],
   ['4.7', 'expired'],
+  ['7.0', 'policy'],
   ['7.1', 'policy'],
   ['7.23', 'auth-failure'],
   ['7.24', 'auth-failure'],
@@ -128,10 +231,27 @@ const STATUS_RULES: ReadonlyMap<string, BounceReason> = new Map<string, BounceRe
   ['7.26', 'auth-failure'],
   ['7.27', 'auth-failure'],
   ['7.7', 'content-rejected'],
+  ['7.9', 'auth-failure'],
+  ['7.28', 'rate-limited'],
+  // Microsoft's extended 5.7.xxx codes (Exchange Online)
+  ['7.509', 'auth-failure'],
+  ['7.510', 'auth-failure'],
+  ['7.511', 'blocked'],
+  ['7.512', 'blocked'],
+  ['7.606', 'blocked'],
+  ['7.607', 'blocked'],
+  ['7.608', 'blocked'],
+  ['7.708', 'blocked'],
+  ['7.750', 'blocked'],
+  ['7.133', 'policy'],
+  ['7.134', 'policy'],
+  ['7.135', 'policy'],
+  ['7.136', 'policy'],
+  ['7.500', 'rate-limited'],
+  ['7.520', 'policy'],
   ['3.0', 'network'],
   ['4.0', 'network'],
 ]);
-
 /** The subject alone (x.S.*) when the detail is not in STATUS_RULES. */
 const SUBJECT_RULES: ReadonlyMap<string, BounceReason> = new Map<string, BounceReason>([
   ['1', 'user-unknown'],
@@ -143,18 +263,26 @@ const SUBJECT_RULES: ReadonlyMap<string, BounceReason> = new Map<string, BounceR
   ['7', 'policy'],
 ]);
 
+/**
+ * Only this much of a diagnostic is matched against the text rules: a receiver's reason comes
+ * first, and a text bounce may hand a whole paragraph. Bounds the work per recipient.
+ */
+export const MAX_CLASSIFIED_TEXT = 4096;
+
 /** The reason of one failed or delayed recipient, and whether it lists the address. */
 export function classifyBounce(facts: BounceFacts): BounceClass {
   const permanent = facts.action === 'failed' && facts.status !== null && facts.status.startsWith('5.');
-  const done = (reason: BounceReason, rule: string): BounceClass => ({
-    reason,
-    permanent,
-    listsAddress: permanent && ADDRESS_LEVEL_REASONS.has(reason),
-    rule,
-  });
+  // A failure with a class-4 status is a temporary problem the sending MTA gave up on (Postfix
+  // at maximal_queue_lifetime, Exim after its retry rules): the message expired in the queue.
+  const gaveUp = facts.action === 'failed' && facts.status !== null && facts.status.startsWith('4.');
+  const done = (reason: BounceReason, rule: string): BounceClass => {
+    const r = gaveUp && (reason === 'network' || reason === 'other') ? 'expired' : reason;
+    return { reason: r, permanent, listsAddress: permanent && ADDRESS_LEVEL_REASONS.has(r), rule: r === reason ? rule : `${rule}+gave-up` };
+  };
   const text = facts.diagnostic ?? '';
   if (text !== '') {
-    for (const r of TEXT_RULES) if (r.pattern.test(text)) return done(r.reason, `text:${r.name}`);
+    const byText = classifyText(text);
+    if (byText !== null) return done(byText.reason, `text:${byText.name}`);
   }
   if (facts.status !== null) {
     const [, subject, detail] = facts.status.split('.');
@@ -164,4 +292,14 @@ export function classifyBounce(facts: BounceFacts): BounceClass {
     if (bySubject !== undefined) return done(bySubject, `status:${facts.status}`);
   }
   return done('other', facts.status === null ? 'none' : `status:${facts.status}`);
+}
+
+/**
+ * The first text rule matching `text` (its name and reason), or null. For callers that hold
+ * more prose than the one diagnostic (the intro of a text bounce).
+ */
+export function classifyText(text: string): { readonly name: string; readonly reason: BounceReason } | null {
+  const head = text.length > MAX_CLASSIFIED_TEXT ? text.slice(0, MAX_CLASSIFIED_TEXT) : text;
+  for (const r of TEXT_RULES) if (r.pattern.test(head)) return { name: r.name, reason: r.reason };
+  return null;
 }

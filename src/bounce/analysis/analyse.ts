@@ -15,13 +15,21 @@
  *     RFC 6533), format 'dsn' (dsn.ts). kind 'bounce' covers failure, delay and success
  *     reports alike; each recipient carries its own kind. A status part without a readable
  *     recipient falls back to the text heuristics (note 'dsn-unreadable').
- *  3. Otherwise the text: an auto-reply (heuristics.ts autoReplySignal, and no bounce marker)
- *     is kind 'other' (note 'auto-reply'); qmail/Exim/Exchange/generic text bounces and
- *     X-Failed-Recipients are format 'heuristic'; a message with a bounce marker (daemon
- *     sender, bounce subject, Return-Path: <>, …) but no readable recipient is kind 'bounce',
- *     format null, note 'no-recipients'; anything else is 'other' ('not-a-bounce').
- *     A multipart/report; report-type=delivery-status without its status part adds
- *     'no-delivery-status'.
+ *  3. Otherwise the text. An auto-reply (heuristics.ts autoReplySignal) without strong bounce
+ *     evidence (a null Return-Path alone is weak: RFC 3834 auto-replies use it too) is kind
+ *     'other' (note 'auto-reply'). A legacy, non-ARF Hotmail complaint (legacy-complaint.ts)
+ *     is kind 'complaint', format 'heuristic' (note 'complaint-not-arf'). Then each text, best
+ *     first (the first text/plain or text/html part, the other text parts, and the raw body
+ *     when the MIME structure is broken): a DSN pasted into it is format 'dsn' (note
+ *     'dsn-in-text'); the templates of text-templates.ts are format 'heuristic';
+ *     X-Failed-Recipients last. A message with a bounce marker (daemon sender, bounce subject,
+ *     Return-Path: <>, …) but no readable recipient is kind 'bounce', format null, note
+ *     'no-recipients'; anything else is 'other' ('not-a-bounce'). A multipart/report;
+ *     report-type=delivery-status without its status part adds 'no-delivery-status'.
+ *     In the text, the sender's own addresses (our bounce domains, the envelope recipient, the
+ *     bounce's destination fields, the returned original's From/Sender/Return-Path) are never
+ *     taken as failed recipients.
+ * Every failed or delayed recipient carries `reason` and `reasonRule` (core/bounce-reason.ts).
  *
  * Bounce address: the envelope recipient when given, else the first Delivered-To,
  * X-Original-To, Envelope-To, X-Envelope-To, To address that verifies, else the first in the
@@ -37,8 +45,8 @@
  * Notes (machine-readable, in the order found): truncated, mime-limit, no-bounce-address,
  * no-original, no-ref, no-delivery-status, dsn-unreadable, no-recipients, recipient-unreadable,
  * recipients-truncated, status-from-diagnostic, status-inferred, no-status, no-action,
- * auto-reply, not-a-bounce, feedback-ignored, feedback-type:<t>, no-feedback-type,
- * rcpt-from-original-to, no-complaint-recipient.
+ * dsn-in-text, auto-reply, not-a-bounce, feedback-ignored, feedback-type:<t>,
+ * no-feedback-type, rcpt-from-original-to, no-complaint-recipient, complaint-not-arf.
  *
  * Limits: the first MAX_BOUNCE_BYTES bytes are analysed (note 'truncated' past them);
  * MAX_BOUNCE_RECIPIENTS recipients; MAX_BOUNCE_TEXT_BYTES of a text part for the heuristics;
@@ -53,7 +61,8 @@ import type { HmacKey } from '../../lib/hmac-keys.js';
 import { MAX_ADDRESS_LENGTH, MAX_BOUNCE_BYTES, MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_TEXT_BYTES } from '../../lib/limits.js';
 import type { ComplaintReport, DecodedBounceAddress, MessageAnalysis, RecipientReport } from './analysis-types.js';
 import { dedupe, parseDeliveryStatus } from './dsn.js';
-import { autoReplySignal, bounceMarkers, failedRecipientsFallback, htmlToText, parseTextBounce } from './heuristics.js';
+import { autoReplySignal, bounceEvidence, deliveryStatusInText, failedRecipientsFallback, htmlToText, parseTextBounce, splitAtOriginal } from './heuristics.js';
+import { legacyComplaint } from './legacy-complaint.js';
 import { EMBEDDED_MESSAGE_TYPES, allValues, entityText, firstValue, parseMime, walkEntities, type MimeEntity } from '../../mail/mime-reader.js';
 import { blockValue, blockValues, oneLine, parseFieldBlocks, plausibleAddress, type ReportField } from './report-fields.js';
 
@@ -73,6 +82,8 @@ const DELIVERY_STATUS_TYPES: ReadonlySet<string> = new Set(['message/delivery-st
 const DESTINATION_FIELDS = ['delivered-to', 'x-original-to', 'envelope-to', 'x-envelope-to', 'to'] as const;
 /** Feedback types that are complaints about the recipient getting the mail. */
 const COMPLAINT_FEEDBACK_TYPES: ReadonlySet<string> = new Set(['abuse', 'fraud']);
+/** Header lines of an original quoted inline that are searched for its sender. */
+const MAX_QUOTED_HEADER_LINES = 100;
 /** Field blocks read from a feedback report (it is one block; a few stray blank lines are tolerated). */
 const MAX_FEEDBACK_BLOCKS = 8;
 
@@ -195,28 +206,83 @@ class Context {
     return this.decode(`${token}@${this.#domains.primary}`);
   }
 
-  /** The human-readable text: the first text/plain part, else the first text/html as text. */
-  humanText(): string {
-    const plain = this.top.find((e) => e.contentType === 'text/plain');
-    if (plain !== undefined) return entityText(plain, MAX_BOUNCE_TEXT_BYTES);
-    const html = this.top.find((e) => e.contentType === 'text/html');
-    return html === undefined ? '' : htmlToText(entityText(html, MAX_BOUNCE_TEXT_BYTES));
+  /**
+   * The texts to read, best first: the first text/plain part (else the first text/html as
+   * text), the other text parts outside the returned original, and — when MIME is broken (a
+   * multipart whose boundary matches no part, a report without its parts) — the raw body.
+   */
+  texts(): string[] {
+    const out: string[] = [];
+    const textParts = this.top.filter((e) => e.contentType === 'text/plain' || e.contentType === 'text/html');
+    const first = textParts.find((e) => e.contentType === 'text/plain') ?? textParts[0];
+    const asText = (e: MimeEntity): string => (e.contentType === 'text/html' ? htmlToText(entityText(e, MAX_BOUNCE_TEXT_BYTES)) : entityText(e, MAX_BOUNCE_TEXT_BYTES));
+    if (first !== undefined) out.push(asText(first));
+    for (const e of textParts) if (e !== first) out.push(asText(e));
+    if (this.root.contentType.startsWith('multipart/') && (this.root.children.length <= 1 || first === undefined)) {
+      out.push(entityText(this.root, MAX_BOUNCE_TEXT_BYTES));
+    }
+    return out;
+  }
+
+  /**
+   * Addresses that are never a failed recipient in a text bounce: our bounce domains, the
+   * envelope recipient, the bounce's own destination fields, and the sender of the returned
+   * original (From, Sender, Return-Path of a message/rfc822 part, or of a header quoted after
+   * the text's separator line) — texts quote them ("your message from x to y").
+   */
+  senderExclusion(texts: readonly string[]): (address: string) => boolean {
+    const own = new Set<string>();
+    const addAll = (value: string): void => {
+      for (const m of parseAddressList(value).mailboxes) own.add(m.address.toLowerCase());
+    };
+    if (this.opts.envelopeRecipient !== undefined) addAll(this.opts.envelopeRecipient);
+    for (const key of DESTINATION_FIELDS) for (const v of allValues(this.root.fields, key)) addAll(v);
+    const original = this.original();
+    if (original !== null) for (const key of ['from', 'sender', 'return-path'] as const) for (const v of allValues(original.fields, key)) addAll(v);
+    // an original quoted inline after the text (qmail, Exim, Sendmail): its header's sender lines
+    for (const text of texts) {
+      const tail = splitAtOriginal(text).tail;
+      const from = tail.findIndex((l) => l.trim() !== '');
+      for (const line of from < 0 ? [] : tail.slice(from, from + MAX_QUOTED_HEADER_LINES)) {
+        if (line.trim() === '') break;
+        const m = /^(?:From|Sender|Return-Path):[ \t]*(.*)$/i.exec(line);
+        if (m !== null) addAll(m[1] as string);
+      }
+    }
+    return (address) => this.isOurs(address) || own.has(address.toLowerCase());
   }
 
   text(bounceAddress: DecodedBounceAddress | null, hadStatusPart: boolean): MessageAnalysis {
     const fields = this.root.fields;
-    const markers = bounceMarkers(fields, this.root.contentType) || hadStatusPart;
-    if (autoReplySignal(fields) !== null && !markers) {
+    const evidence = hadStatusPart ? 'strong' : bounceEvidence(fields, this.root.contentType);
+    if (autoReplySignal(fields) !== null && evidence !== 'strong') {
       this.notes.push('auto-reply');
       return this.result('other', null, bounceAddress, null, [], null);
     }
-    const text = this.humanText();
-    const found =
-      parseTextBounce(text, { markers, exclude: this.isOurs }) ??
-      failedRecipientsFallback(allValues(fields, 'x-failed-recipients'), text, this.isOurs);
-    if (found !== null) {
-      this.notes.push(...found.notes);
-      return this.result('bounce', 'heuristic', bounceAddress, this.ref(), found.recipients, null);
+    const complaint = legacyComplaint(fields, this.original());
+    if (complaint !== null) {
+      this.notes.push('complaint-not-arf', ...complaint.notes);
+      return this.result('complaint', 'heuristic', bounceAddress, this.ref(), [], complaint.report);
+    }
+    const markers = evidence !== null;
+    const texts = this.texts();
+    const exclude = this.senderExclusion(texts);
+    for (const text of texts) {
+      const inText = deliveryStatusInText(text);
+      if (inText !== null) {
+        this.notes.push('dsn-in-text', ...inText.notes);
+        return this.result('bounce', 'dsn', bounceAddress, this.ref(), inText.recipients, null);
+      }
+      const found = parseTextBounce(text, { markers, exclude });
+      if (found !== null) {
+        this.notes.push(...found.notes);
+        return this.result('bounce', 'heuristic', bounceAddress, this.ref(), found.recipients, null);
+      }
+    }
+    const fallback = failedRecipientsFallback(allValues(fields, 'x-failed-recipients'), texts[0] ?? '', exclude);
+    if (fallback !== null) {
+      this.notes.push(...fallback.notes);
+      return this.result('bounce', 'heuristic', bounceAddress, this.ref(), fallback.recipients, null);
     }
     if (hadStatusPart) {
       this.notes.push('no-recipients');

@@ -8,7 +8,11 @@
  *  - 'soft':    everything else: Action delayed, failed with 4.x.x (Postfix gives up on a
  *               temporary error at maximal_queue_lifetime and still says 4.x.x), or failed
  *               without any status we could read. Never hard without evidence of a 5.
+ * `reason` (core/bounce-reason.ts) says why; the Bounce list takes an address only for a hard
+ * failure with an address-level reason (user-unknown, mailbox-disabled, host-unknown, moved).
  */
+
+import type { BounceReason } from '../../core/bounce-reason.js';
 
 export type RecipientAction = 'failed' | 'delayed' | 'delivered' | 'relayed' | 'expanded';
 
@@ -24,6 +28,14 @@ export interface RecipientReport {
   /** Diagnostic-Code text (type prefix removed), one line, ≤ MAX_BOUNCE_DIAGNOSTIC_LENGTH chars. */
   readonly diagnostic: string | null;
   readonly remoteMta: string | null;
+  /**
+   * Why it failed or is delayed (core/bounce-reason.ts classifyBounce, from the diagnostic
+   * text, else the status); null for a success report. Whether it lists the address:
+   * ADDRESS_LEVEL_REASONS and kind 'hard'.
+   */
+  readonly reason: BounceReason | null;
+  /** The rule that decided: 'text:user-unknown', 'status:5.1.1', 'none'; 'success' for a success report. */
+  readonly reasonRule: string;
 }
 
 export type DecodedBounceAddress =

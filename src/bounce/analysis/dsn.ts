@@ -33,6 +33,7 @@
  * Limits: MAX_BOUNCE_RECIPIENTS recipient blocks; more: note 'recipients-truncated'.
  * Pure: no I/O. Never throws.
  */
+import { classifyBounce, classifyText } from '../../core/bounce-reason.js';
 import { MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_RECIPIENTS } from '../../lib/limits.js';
 import type { RecipientAction, RecipientReport } from './analysis-types.js';
 import { blockValue, oneLine, parseFieldBlocks, splitTyped, typedAddress, type FieldBlock, type ReportField } from './report-fields.js';
@@ -49,10 +50,14 @@ export function parseStatus(value: string | null): string | null {
 
 /** A reply code with an enhanced status code: `550 5.1.1`, `550-5.1.1`, `#550 5.1.1`. */
 const REPLY_ENHANCED_RE = /(?<![\w.=/])([245])\d\d[ -]#?([245]\.\d{1,3}\.\d{1,3})(?![\d.])/;
-/** qmail's `(#5.1.1)`. */
-const QMAIL_STATUS_RE = /\(#([245]\.\d{1,3}\.\d{1,3})\)/;
-/** A bare reply code where one is expected: line start, after `said:`/`returned '`/`#`/`:`. */
-const REPLY_BARE_RE = /(?:^|\bsaid:|\breturned[ \t]*'|#|:)[ \t]*([245])\d\d(?=[ -][^\d.]|$)/m;
+/** qmail's `(#5.1.1)`, Exchange 2003's `<mx.example.com #5.1.1>`. */
+const QMAIL_STATUS_RE = /(?:\(#|<[^\s<>]* #)([245]\.\d{1,3}\.\d{1,3})(?=[)>\s])/;
+/**
+ * A bare reply code where one is expected: line start, after `said:`/`returned '`/`#`/`:`;
+ * followed by a space or dash and text (Yahoo/AOL's "552 1 Requested mail action aborted"
+ * counts), or by `: ` (Yahoo's old "550: : User unknown").
+ */
+const REPLY_BARE_RE = /(?:^|\bsaid:|\breturned[ \t]*'|#|:)[ \t]*([245])\d\d(?=[ -](?:[^\d.]|\d{1,2} [A-Za-z])|: |$)/m;
 
 /**
  * The RFC 3463 status an SMTP reply quoted in free text gives: the enhanced code next to a
@@ -126,6 +131,28 @@ export function cleanDiagnostic(text: string): string | null {
   return s === '' ? null : s;
 }
 
+/** A recipient report without its reason yet. */
+export type UnclassifiedReport = Omit<RecipientReport, 'reason' | 'reasonRule'>;
+
+/**
+ * The report with its reason (core/bounce-reason.ts): from `fullText` (the whole diagnostic or
+ * prose, when the kept `diagnostic` was cut), else the report's own diagnostic and status; when
+ * neither says why and `context` (the text around it: a bounce's intro) matches a text rule,
+ * that rule decides (rule 'context:<name>'). Success reports have no reason.
+ */
+export function withReason(r: UnclassifiedReport, fullText?: string, context?: string): RecipientReport {
+  if (r.kind === 'success') return { ...r, reason: null, reasonRule: 'success' };
+  const c = classifyBounce({ action: r.action, status: r.status, diagnostic: fullText ?? r.diagnostic });
+  if (!c.rule.startsWith('text:') && context !== undefined && context !== '') {
+    const t = classifyText(context);
+    if (t !== null) {
+      const gaveUp = r.action === 'failed' && r.status?.startsWith('4.') === true && (t.reason === 'network' || t.reason === 'other');
+      return { ...r, reason: gaveUp ? 'expired' : t.reason, reasonRule: `context:${t.name}` };
+    }
+  }
+  return { ...r, reason: c.reason, reasonRule: c.rule };
+}
+
 export interface DeliveryStatusResult {
   readonly recipients: RecipientReport[];
   readonly notes: string[];
@@ -178,15 +205,7 @@ export function recipientFromBlock(block: FieldBlock, notes: string[]): Recipien
   if (status === null && action !== 'delivered' && action !== 'relayed' && action !== 'expanded') notes.push('no-status');
   const remoteValue = blockValue(block, 'remote-mta');
   const remoteMta = remoteValue === null ? null : oneLine(splitTyped(remoteValue).text, MAX_BOUNCE_DIAGNOSTIC_LENGTH) || null;
-  return {
-    recipient,
-    originalRecipient: original,
-    action,
-    status,
-    kind: kindOf(action, status),
-    diagnostic,
-    remoteMta,
-  };
+  return withReason({ recipient, originalRecipient: original, action, status, kind: kindOf(action, status), diagnostic, remoteMta });
 }
 
 /** Parse a delivery-status body (already transfer- and charset-decoded). */

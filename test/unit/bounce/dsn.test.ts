@@ -172,8 +172,8 @@ describe('parseDeliveryStatus', () => {
     ].join('\r\n\r\n');
     expect(parseDeliveryStatus(text)).toEqual({
       recipients: [
-        { recipient: 'a@x.example', originalRecipient: 'A@x.example', action: 'failed', status: '5.1.1', kind: 'hard', diagnostic: '550 5.1.1 nope', remoteMta: 'mx.x.example' },
-        { recipient: 'b@x.example', originalRecipient: null, action: 'delayed', status: '4.4.1', kind: 'soft', diagnostic: null, remoteMta: null },
+        { recipient: 'a@x.example', originalRecipient: 'A@x.example', action: 'failed', status: '5.1.1', kind: 'hard', diagnostic: '550 5.1.1 nope', remoteMta: 'mx.x.example', reason: 'user-unknown', reasonRule: 'status:5.1.1' },
+        { recipient: 'b@x.example', originalRecipient: null, action: 'delayed', status: '4.4.1', kind: 'soft', diagnostic: null, remoteMta: null, reason: 'network', reasonRule: 'status:4.4.1' },
       ],
       notes: [],
     });
