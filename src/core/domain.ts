@@ -5,7 +5,7 @@
  * (`bücher.example` == `xn--bcher-kva.example`) and a trailing dot ignored.
  * The normal form is the lower-case A-label without trailing dot. Local parts have no
  * ASCII form and are kept as they are, except where a caller asks for the lower-cased key
- * used by suppression lists.
+ * (listKey) used by suppression lists and by the To/RCPT TO comparison.
  *
  * Pure: no I/O. Returns null for input that is not a domain rather than throwing.
  */
@@ -89,8 +89,8 @@ export function splitAddress(address: string): { local: string; domain: string }
 }
 
 /**
- * The address with its domain normalised and the local part kept (SMTP comparison:
- * domain case-insensitive and IDN-aware, local part exact). Null when not an address.
+ * The address with its domain normalised and the local part kept as written. Null when not
+ * an address.
  */
 export function canonicalAddress(address: string): string | null {
   const parts = splitAddress(address.trim());
@@ -101,8 +101,9 @@ export function canonicalAddress(address: string): string | null {
 }
 
 /**
- * Key for lists (suppression, per-from defaults): canonical address with the local part
- * lower-cased too, so `John@X` and `john@x` hit the same entry. Null when not an address.
+ * Key for lists (suppression, per-from defaults) and for the To/RCPT TO comparison: canonical
+ * address with the local part lower-cased too, so `John@X` and `john@x` are one entry (one
+ * mailbox). Null when not an address.
  */
 export function listKey(address: string): string | null {
   const c = canonicalAddress(address);

@@ -2,6 +2,12 @@
  * RFC 5321 envelope paths (MAIL FROM / RCPT TO as an adapter received them; RFC 6531 UTF-8
  * local parts): parseEnvelopeAddress. The header address lists are in address.ts.
  *
+ * Postfix hands an address over in two forms: the milter gets the path as the client typed
+ * it (`<"john smith"@example.com>`), the policy service gets Postfix's *internal* form, with
+ * the local part unquoted (`sender=john smith@example.com`). smtpPathFromPostfixInternal turns
+ * the second into the first (Postfix's own quote_822_local rule: quote the part before the
+ * last `@` when it is not a dot-atom), so one parser gives both adapters one answer.
+ *
  * Limits: MAX_ADDRESS_LENGTH, MAX_LOCAL_PART_LENGTH (octets, RFC 5321 §4.5.3.1).
  * Pure; never throws.
  */
@@ -28,6 +34,17 @@ export type EnvelopeAddress =
 const INVALID: EnvelopeAddress = { kind: 'invalid' };
 const QTEXT_RE = /^(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\u{10FFFF}]|\\[\x20-\x7e])*$/u;
 const LITERAL_RE = /^\[[\x21-\x5a\x5e-\x7e]+\]$/;
+
+/**
+ * The RFC 5321 form of an address in Postfix's internal form (policy delegation `sender=`,
+ * `recipient=`): the local part, everything before the last `@`, quoted (with `"` and `\`
+ * escaped) when it is not a dot-atom; `""` (the null sender) and text without `@` unchanged.
+ */
+export function smtpPathFromPostfixInternal(internal: string): string {
+  const at = internal.lastIndexOf('@');
+  if (at <= 0) return internal;
+  return localPartText(internal.slice(0, at), true) + internal.slice(at);
+}
 
 /**
  * Parse a MAIL FROM / RCPT TO path as an adapter received it: with or without the angle

@@ -22,9 +22,10 @@
  *          is now one mailbox, or someone other than the (new) From.
  *   To     The first mailbox of the first To field (group members count, empty groups do
  *          not) is kept as written; other To fields go; no edit when the only To field is
- *          exactly that mailbox. Its address must equal an RCPT TO address: domain
- *          case-insensitive and IDN-equal, local part exact (a local part in another
- *          letter case is a different address: to-not-in-rcpt).
+ *          exactly that mailbox. Its address must equal an RCPT TO address as mailbox
+ *          providers compare them: domain case-insensitive and IDN-equal, local part
+ *          case-insensitive (`CaSe@Example.NET` is `case@example.net`). The To field keeps
+ *          the header's spelling; the message still goes only to RCPT TO addresses.
  *   Cc, Bcc and every X-Mxm-* field are deleted.
  * Every value written is one line: no CR, LF or NUL.
  *
@@ -36,7 +37,7 @@ import { MAX_RECIPIENTS } from './limits.js';
 import { parseAddressList, unfold, type ParsedMailbox } from './address.js';
 import { parseEnvelopeAddress } from './envelope-address.js';
 import { mailboxValue, rawMailboxValue } from './display-name.js';
-import { allowingDomain, canonicalAddress, domainAllowed, normaliseDomain } from './domain.js';
+import { allowingDomain, domainAllowed, listKey, normaliseDomain } from './domain.js';
 import { effectiveFlags, trimWsp } from './flags.js';
 import { rejection } from './replies.js';
 import { parseTags } from './tags.js';
@@ -92,11 +93,14 @@ export function senderDomainOf(space: SpaceFacts, mailFrom: string): string | nu
   return allowingDomain(env.normalisedDomain, space.domains.map((d) => normaliseDomain(d) ?? d), space.allowSubdomains);
 }
 
-/** Comparison key of an address: canonicalAddress (domain normalised, local part exact). */
+/**
+ * Comparison key of a recipient address: listKey (domain normalised, local part lower-cased),
+ * the product contract's "as mailbox providers compare them".
+ */
 function addressKey(address: string): string {
   const env = parseEnvelopeAddress(address);
   const a = env.kind === 'address' ? env.address : address.trim();
-  return canonicalAddress(a) ?? a;
+  return listKey(a) ?? a.toLowerCase();
 }
 
 function unique(items: readonly string[]): string[] {

@@ -8,16 +8,21 @@
  *  sender not in the login's space domains → core's reply (553 5.1.7 / 553 5.7.1)
  *  otherwise                               → DUNNO (never OK: the policy cannot open the relay)
  *
+ * Postfix sends `sender=` in its internal form, the local part unquoted (`john smith@d` for
+ * `"john smith"@d`); it is turned back into the RFC 5321 form the milter sees
+ * (smtpPathFromPostfixInternal) before the check, so both give the same answer.
+ *
  * Store trouble throws TransientError: the session drops the connection without a reply,
  * Postfix retries and then applies the configured default action (a 451).
  */
 import { checkLogin } from '../accept/account.js';
+import { smtpPathFromPostfixInternal } from '../core/envelope-address.js';
 import type { Store } from '../store/store.js';
 import type { PolicyDecider } from './session.js';
 
 export function createRulesDecider(store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>): PolicyDecider {
   return async (request) => {
-    const { rejection } = await checkLogin(store, request['sasl_username'] ?? null, request['sender'] ?? '');
+    const { rejection } = await checkLogin(store, request['sasl_username'] ?? null, smtpPathFromPostfixInternal(request['sender'] ?? ''));
     return rejection ? `${rejection.code} ${rejection.enhanced} ${rejection.text}` : 'DUNNO';
   };
 }

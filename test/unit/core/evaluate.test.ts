@@ -174,7 +174,6 @@ describe('evaluate: rejections, each with its reply', () => {
     ['only empty groups', facts(hdrs(['To', 'undisclosed-recipients:;, Other:;'])), 'no-to', 554, '5.6.0', 'Message must have a To: header with one recipient address'],
     ['To garbage', facts(hdrs(['To', 'bob'])), 'no-to', 554, '5.6.0', 'Message must have a To: header with one recipient address'],
     ['To not in RCPT', facts(hdrs(['To', 'eve@x.org'])), 'to-not-in-rcpt', 554, '5.7.1', 'To: address <eve@x.org> is not one of the RCPT TO recipients'],
-    ['To local part in other case', facts(hdrs(['To', 'Bob@x.org'])), 'to-not-in-rcpt', 554, '5.7.1', 'To: address <Bob@x.org> is not one of the RCPT TO recipients'],
   ];
   it.each(cases)('%s', (_label, f, r, code, enhanced, text) => {
     expect(evaluate(f)).toEqual({ kind: 'reject', reason: r, code, enhanced, text });
@@ -358,14 +357,29 @@ describe('evaluate: To', () => {
     expect(setValue(toOf(['undisclosed-recipients:;, bob@x.org']).headerEdits, 'To')).toBe('bob@x.org');
   });
 
-  it('domain case and IDN form may differ from the RCPT; the local part may not', () => {
+  it('domain case and IDN form may differ from the RCPT; the local part must match apart from letter case', () => {
     expect(toOf(['bob@X.ORG']).to).toBe('bob@x.org');
     expect(toOf(['ann@bücher.example'], ['ann@xn--bcher-kva.example']).to).toBe('ann@xn--bcher-kva.example');
     expect(toOf(['ann@XN--BCHER-KVA.example'], ['ann@Bücher.example']).to).toBe('ann@Bücher.example');
     expect(toOf(['bob@x.org.'], ['bob@x.org']).to).toBe('bob@x.org');
     expect(toOf(['"bob"@x.org'], ['bob@x.org']).to).toBe('bob@x.org');
     expect(toOf(['bob@x.org'], ['<bob@x.org>']).to).toBe('<bob@x.org>');
-    expect(evaluate(facts(hdrs(['To', 'BOB@x.org'])))).toMatchObject({ reason: 'to-not-in-rcpt' });
+    expect(evaluate(facts(hdrs(['To', 'bobby@x.org'])))).toMatchObject({ reason: 'to-not-in-rcpt' });
+    expect(evaluate(facts(hdrs(['To', 'b.ob@x.org'])))).toMatchObject({ reason: 'to-not-in-rcpt' });
+  });
+
+  // Issue 12 item 1: refused with 554 5.7.1 on old main (local parts compared exactly).
+  it('the local part compares case-insensitively; the To keeps the header spelling, the RCPT is the recipient', () => {
+    const same = toOf(['CaSe@Example.NET'], ['case@example.net']);
+    expect(same.to).toBe('case@example.net');
+    expect(same.headerEdits).toEqual([]); // the delivered To: stays `CaSe@Example.NET`
+    expect(same.deliverTo).toEqual(['case@example.net']);
+    const named = toOf([' Bob <BOB@X.org>, carol@y.org'], ['carol@y.org', 'bob@x.org']);
+    expect(named.to).toBe('bob@x.org');
+    expect(setValue(named.headerEdits, 'To')).toBe('Bob <BOB@X.org>');
+    expect(named.bcc).toBe('carol@y.org');
+    expect(toOf(['"John Smith"@x.org'], ['"john smith"@x.org']).to).toBe('"john smith"@x.org');
+    expect(toOf(['JÜRGEN@bücher.example'], ['jürgen@xn--bcher-kva.example']).to).toBe('jürgen@xn--bcher-kva.example');
   });
 
   it('an SMTPUTF8 To address stays raw; a raw 8-bit name is encoded', () => {
@@ -402,8 +416,9 @@ describe('evaluate: recipients', () => {
 
   it('duplicates of To or BCC are the same recipient, not discarded', () => {
     const a = run(['bob@x.org', 'bob@X.ORG', 'carol@y.org', 'bob@x.org', 'CAROL@y.org', 'carol@Y.org', 'dave@z.org']);
-    expect(a.bcc).toBe('carol@y.org'); // CAROL@ is another local part: a different address
-    expect(a.discarded).toEqual(['CAROL@y.org', 'dave@z.org']);
+    expect(a.bcc).toBe('carol@y.org'); // CAROL@ is the same mailbox: local parts compare case-insensitively
+    expect(a.discarded).toEqual(['dave@z.org']);
+    expect(a.recipients.find((r) => r.address === 'CAROL@y.org')?.role).toBe('bcc');
     expect(a.recipients.find((r) => r.address === 'carol@Y.org')?.role).toBe('bcc');
     expect(a.recipients.find((r) => r.address === 'bob@X.ORG')?.role).toBe('to');
     expect(a.recipients).toHaveLength(6); // exact duplicates listed once
