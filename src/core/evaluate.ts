@@ -18,8 +18,9 @@
  *          as RFC 2047 UTF-8 when it holds raw 8-bit), or the bare MAIL FROM without a name
  *          or when From is missing/unparseable. Other From fields go. No edit when the only
  *          From field is exactly one mailbox string-equal to MAIL FROM.
- *   Sender Deleted whenever present: it named the author(s) of a multi-mailbox From, which
- *          is now one mailbox, or someone other than the (new) From.
+ *   Sender and the other fields of REMOVED_FIELDS (removed-fields.ts: Resent-*, Errors-To,
+ *          X-Original-From, the client's DKIM-Signature, Authentication-Results): deleted
+ *          whenever present, every occurrence. Reply-To stays.
  *   To     The first mailbox of the first To field (group members count, empty groups do
  *          not) is kept as written; other To fields go; no edit when the only To field is
  *          exactly that mailbox. Its address must equal an RCPT TO address as mailbox
@@ -39,6 +40,7 @@ import { parseEnvelopeAddress } from './envelope-address.js';
 import { mailboxValue, rawMailboxValue } from './display-name.js';
 import { allowingDomain, domainAllowed, listKey, normaliseDomain } from './domain.js';
 import { effectiveFlags, trimWsp } from './flags.js';
+import { REMOVED_FIELDS } from './removed-fields.js';
 import { rejection } from './replies.js';
 import { parseTags } from './tags.js';
 import {
@@ -205,7 +207,9 @@ export function evaluate(facts: Facts): Verdict {
     if (value === mailFrom) fromDisplayName = null;
     edits.push({ op: 'set', name: 'From', value });
   }
-  if (facts.headers.some((h) => lower(h.name) === 'sender')) edits.push({ op: 'delete', name: 'Sender' });
+  for (const name of REMOVED_FIELDS.keys()) {
+    if (facts.headers.some((h) => lower(h.name) === name.toLowerCase())) edits.push({ op: 'delete', name });
+  }
   if (!fieldIsExactly(toFields, toMailbox, toMailbox.address)) {
     edits.push({ op: 'set', name: 'To', value: rawMailboxValue(toMailbox) });
   }

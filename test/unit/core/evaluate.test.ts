@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkSender, evaluate } from '../../../src/core/evaluate.js';
+import { REMOVED_FIELDS } from '../../../src/core/removed-fields.js';
 import type {
   Acceptance,
   Facts,
@@ -289,6 +290,46 @@ describe('evaluate: From', () => {
   it('deletes Sender whenever present', () => {
     const h = hdrs(['From', 'news@example.com'], ['sender', 'other@x.test'], ['To', 'bob@x.org']);
     expect(accept(evaluate(facts(h))).headerEdits).toEqual([{ op: 'delete', name: 'Sender' }]);
+  });
+
+  // Issue 12 item 5: on old main only Sender was deleted.
+  it('deletes every field that must not survive the relay (REMOVED_FIELDS), any letter case, and keeps Reply-To', () => {
+    const h = hdrs(
+      ['From', 'news@example.com'],
+      ['To', 'bob@x.org'],
+      ['Reply-To', 'help@example.com'],
+      ['resent-from', 'a@elsewhere.test'],
+      ['Resent-Sender', 'a@elsewhere.test'],
+      ['Resent-To', 'c@elsewhere.test'],
+      ['Resent-Cc', 'c@elsewhere.test'],
+      ['Resent-Bcc', 'c@elsewhere.test'],
+      ['ERRORS-TO', 'e@elsewhere.test'],
+      ['X-Original-From', 'boss@elsewhere.test'],
+      ['DKIM-Signature', 'v=1; a=rsa-sha256; d=elsewhere.test; s=x; h=from; bh=AAAA; b=BBBB'],
+      ['Authentication-Results', 'mx.elsewhere.test; dkim=pass'],
+      ['Authentication-Results', 'mx2.elsewhere.test; spf=pass'],
+      ['Sender', 'a@elsewhere.test'],
+      ['Resent-Date', 'Mon, 1 Dec 2026 10:00:00 +0000'],
+      ['Resent-Message-ID', '<r1@elsewhere.test>'],
+      ['X-Original-To', 'kept@x.org'],
+    );
+    expect(deletes(accept(evaluate(facts(h))).headerEdits).sort()).toEqual(
+      [
+        'Authentication-Results',
+        'DKIM-Signature',
+        'Errors-To',
+        'Resent-Bcc',
+        'Resent-Cc',
+        'Resent-Date',
+        'Resent-From',
+        'Resent-Message-ID',
+        'Resent-Sender',
+        'Resent-To',
+        'Sender',
+        'X-Original-From',
+      ].sort(),
+    );
+    expect([...REMOVED_FIELDS.keys()].sort()).toEqual(deletes(accept(evaluate(facts(h))).headerEdits).sort());
   });
 
   it('no edit when From already is exactly MAIL FROM; an edit when it differs at all', () => {
