@@ -15,11 +15,27 @@ import { MAX_DOMAIN_LENGTH } from './limits.js';
 const LABEL_RE = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /**
+ * The label separators IDNA maps to `.` (UTS #46 §4, RFC 3490 §3.1): IDEOGRAPHIC FULL STOP
+ * U+3002, FULLWIDTH FULL STOP U+FF0E, HALFWIDTH IDEOGRAPHIC FULL STOP U+FF61.
+ */
+const IDNA_DOTS_RE = /[\u3002\uff0e\uff61]/g;
+
+/**
+ * A domain as written, with every IDNA label separator written as `.` (`demo．example` →
+ * `demo.example`); nothing else changes (letter case and U-labels stay as written). This is
+ * the spelling trxmail writes into a message: a receiver that does not map those dots would
+ * see another domain.
+ */
+export function withAsciiDots(domain: string): string {
+  return domain.replace(IDNA_DOTS_RE, '.');
+}
+
+/**
  * Normalise a domain to lower-case A-labels without trailing dot; null when it is not a
  * valid host name (empty labels, bad characters, too long, address literals).
  */
 export function normaliseDomain(input: string): string | null {
-  let d = input.trim();
+  let d = withAsciiDots(input.trim());
   if (d.endsWith('.')) d = d.slice(0, -1);
   if (d === '' || d.startsWith('[')) return null;
   // NFC first so composed and decomposed forms of the same U-label agree; then lower-case.

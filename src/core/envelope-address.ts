@@ -12,7 +12,7 @@
  * Pure; never throws.
  */
 import { isDotAtom, localPartText } from './address.js';
-import { normaliseDomain } from './domain.js';
+import { normaliseDomain, withAsciiDots } from './domain.js';
 import { MAX_ADDRESS_LENGTH, MAX_LOCAL_PART_LENGTH } from './limits.js';
 import { utf8Length } from './utf8.js';
 
@@ -21,10 +21,13 @@ export type EnvelopeAddress =
   | { readonly kind: 'null' }
   | {
       readonly kind: 'address';
-      /** `local@domain` as given (brackets, route and needless quotes removed). */
+      /** `local@domain` as given (brackets, route and needless quotes removed; the domain as below). */
       readonly address: string;
       readonly local: string;
-      /** Domain as given; a literal keeps its brackets. */
+      /**
+       * Domain as given, except that IDNA's other full stops (U+3002, U+FF0E, U+FF61) are
+       * written `.` (withAsciiDots); a literal keeps its brackets.
+       */
       readonly domain: string;
       /** Normalised domain (lower-case A-label), null for an address literal. */
       readonly normalisedDomain: string | null;
@@ -85,7 +88,8 @@ export function parseEnvelopeAddress(input: string): EnvelopeAddress {
     if (!isDotAtom(local)) return INVALID;
   }
   if (!rest.startsWith('@')) return INVALID;
-  const domain = rest.slice(1);
+  const given = rest.slice(1);
+  const domain = given.startsWith('[') ? given : withAsciiDots(given);
   if (local === '' || utf8Length(local) > MAX_LOCAL_PART_LENGTH) return INVALID;
   if (LITERAL_RE.test(domain)) {
     return { kind: 'address', address: `${local}@${domain}`, local, domain, normalisedDomain: null };

@@ -9,7 +9,7 @@
  * Order of the rejection checks (the first failing one is returned):
  *   1. sender     null-sender, sender-syntax, sender-domain-not-allowed
  *   2. flags      invalid-flags (first X-Mxm-Flags field)
- *   3. tags       too-many-tags, then tag-too-long
+ *   3. tags       too-many-tags, then tag-too-long, then tag-control-character
  *   4. To         no-recipients, too-many-recipients (RCPT count), no-to, to-not-in-rcpt
  *
  * Header decisions (see the README table):
@@ -154,7 +154,14 @@ export function evaluate(facts: Facts): Verdict {
   // 3. Tags.
   const tagsResult = parseTags(facts.headers);
   if (!tagsResult.ok) {
-    return tagsResult.problem === 'too-many' ? rejection('too-many-tags', tagsResult.count) : rejection('tag-too-long');
+    switch (tagsResult.problem) {
+      case 'too-many':
+        return rejection('too-many-tags', tagsResult.count);
+      case 'too-long':
+        return rejection('tag-too-long');
+      case 'control':
+        return rejection('tag-control-character', tagsResult.codePoint);
+    }
   }
 
   // 4. Recipients and To.

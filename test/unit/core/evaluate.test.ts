@@ -169,6 +169,7 @@ describe('evaluate: rejections, each with its reply', () => {
     ['flags 0x3', facts(base(['X-Mxm-Flags', '0x3'])), 'invalid-flags', 554, '5.6.0', 'X-Mxm-Flags value "0x3" is invalid: expected an integer from 0 to 15'],
     ['21 tags', facts(base(['X-Mxm-Tag', Array.from({ length: 21 }, (_, i) => `t${i}`).join(',')])), 'too-many-tags', 554, '5.6.0', 'X-Mxm-Tag: too many tags (21, at most 20)'],
     ['long tag', facts(base(['X-Mxm-Tag', 'x'.repeat(101)])), 'tag-too-long', 554, '5.6.0', 'X-Mxm-Tag: a tag is longer than 100 characters'],
+    ['tag with CR LF', facts(base(['X-Mxm-Tag', 'ok, =?UTF-8?Q?a=0D=0Ab?='])), 'tag-control-character', 554, '5.6.0', 'X-Mxm-Tag: a tag contains a control character or line break (U+000D)'],
     ['no RCPT', facts(base(), { rcptTo: [] }), 'no-recipients', 554, '5.5.1', 'No valid recipients'],
     ['no To', facts(hdrs(['From', 'news@example.com'])), 'no-to', 554, '5.6.0', 'Message must have a To: header with one recipient address'],
     ['empty To', facts(hdrs(['To', ' '])), 'no-to', 554, '5.6.0', 'Message must have a To: header with one recipient address'],
@@ -343,6 +344,19 @@ describe('evaluate: From', () => {
     const two = hdrs(['From', 'news@example.com'], ['To', 'bob@x.org'], ['From', 'news@example.com']);
     expect(accept(evaluate(facts(two))).headerEdits).toEqual([{ op: 'set', name: 'From', value: 'news@example.com' }]);
   });
+
+  // Issue 12 item 6: on old main the From was written with the fullwidth / ideographic dot.
+  it.each(['news@example\uff0ecom', 'news@example\u3002com', 'news@example\uff61com', '<news@example\uff0ecom>'])(
+    'writes a MAIL FROM domain with an IDNA full stop (%j) with ASCII dots',
+    (mailFrom) => {
+      const a = fromOf(' Acme <news@example\uff0ecom>', { mailFrom });
+      expect(a.from).toBe('news@example.com');
+      expect(setValue(a.headerEdits, 'From')).toBe('Acme <news@example.com>');
+      // ...also when the client's From was already spelled like its MAIL FROM
+      const same = fromOf(` ${mailFrom.replace(/[<>]/g, '')}`, { mailFrom });
+      expect(setValue(same.headerEdits, 'From')).toBe('news@example.com');
+    },
+  );
 
   it('uses MAIL FROM as given: SMTPUTF8 local part and U-label domain', () => {
     const a = fromOf(' Jü <x@y.z>', { mailFrom: 'jürgen@bücher.example' });
@@ -574,18 +588,18 @@ describe('evaluate: header values never carry CR, LF or NUL', () => {
       for (const e of v.headerEdits) {
         if (e.op === 'set') expect(e.value).not.toMatch(/[\r\n\0]/);
       }
-      // Tags are never header values; raw CR and LF are unfolded away, but what an encoded
-      // word decodes to is kept (see the table below), and NUL is kept.
-      if (!from.includes('=?')) for (const tag of v.tags) expect(tag).not.toMatch(/[\r\n]/);
+      // Tags are never header values; raw CR and LF are unfolded away, and a tag still holding
+      // a control character (decoded, or NUL) is refused (see the tables below).
+      for (const tag of v.tags) expect(tag).not.toMatch(/[\x00-\x1f\x7f]/);
     }
   });
 });
 
-describe('evaluate: hostile X-Mxm-Tag values (the tags are stored as decoded, not escaped)', () => {
-  // Today's behaviour, pinned: parseTags unfolds (drops every raw CR and LF), decodes RFC 2047
-  // words, splits on commas and trims whitespace (String#trim: also CR, LF, VT, FF, NEL and
-  // U+2028 at either end). NUL and other control characters are kept, and so are CR and LF
-  // that an encoded word decodes to: consumers must escape tags (logs do: escapeLogValue).
+describe('evaluate: hostile X-Mxm-Tag values', () => {
+  // parseTags unfolds (drops every raw CR and LF: they are folding), decodes RFC 2047 words,
+  // splits on commas and trims whitespace (String#trim: also CR, LF, VT, FF, NEL and U+2028 at
+  // either end). A control character left inside a tag — from an encoded word, or raw — is
+  // refused with 554 5.6.0 (issue 12 item 6; old main stored it as it was).
   const b64 = (text: string): string => `=?UTF-8?B?${Buffer.from(text).toString('base64')}?=`;
   it.each<[string, string, string[]]>([
     ['raw CRLF inside', 'Evil\r\nBcc: victim@x.test', ['EvilBcc: victim@x.test']],
@@ -593,15 +607,27 @@ describe('evaluate: hostile X-Mxm-Tag values (the tags are stored as decoded, no
     ['raw CRLF only', '\r\n', []],
     ['folded list', 'one,\r\n two', ['one', 'two']],
     ['whitespace controls at the ends', '\t tab \v\f', ['tab']],
-    ['Q-encoded CRLF', '=?UTF-8?Q?a=0D=0Ab?=', ['a\r\nb']],
-    ['B-encoded NUL, CRLF and SOH', b64('p\0q\r\nr\x01'), ['p\0q\r\nr\x01']],
-    ['raw NUL', 'a\0b', ['a\0b']],
-    ['raw C0 controls and DEL', 'x\x01\x07\x1b[31m\x7f', ['x\x01\x07\x1b[31m\x7f']],
-    ['raw NUL only', '\0', ['\0']],
-  ])('%s', (_label, value, tags) => {
+  ])('accepted: %s', (_label, value, tags) => {
     const v = accept(evaluate(facts(base(['X-Mxm-Tag', value]))));
     expect(v.tags).toEqual(tags);
     expect(deletes(v.headerEdits)).toContain('X-Mxm-Tag');
+  });
+
+  it.each<[string, string, string]>([
+    ['Q-encoded CRLF', '=?UTF-8?Q?a=0D=0Ab?=', 'U+000D'],
+    ['B-encoded NUL, CRLF and SOH', b64('p\0q\r\nr\x01'), 'U+0000'],
+    ['raw NUL', 'a\0b', 'U+0000'],
+    ['raw C0 controls and DEL', 'x\x01\x07\x1b[31m\x7f', 'U+0001'],
+    ['raw NUL only', '\0', 'U+0000'],
+    ['B-encoded U+2028', b64('a\u2028b'), 'U+2028'],
+  ])('refused: %s', (_label, value, shown) => {
+    expect(evaluate(facts(base(['X-Mxm-Tag', value])))).toEqual({
+      kind: 'reject',
+      reason: 'tag-control-character',
+      code: 554,
+      enhanced: '5.6.0',
+      text: `X-Mxm-Tag: a tag contains a control character or line break (${shown})`,
+    });
   });
 });
 
