@@ -85,14 +85,14 @@ export function registerDomainCheckCommand(ctx: CliContext, domain: Command): vo
   spaceAction<{ resolver?: string[]; json?: boolean }>(
     ctx,
     domain
-    .command('check <domain>')
-    .description(
-      'check in the DNS that the records of `domain dns` are published, show DMARC alignment, record the result, ' +
-        'and activate a pending DKIM pair whose records are published. Exit status 0 when everything is published (status ok), ' +
-        '1 when something is missing or wrong (incomplete) or the DNS did not answer',
-    )
-    .option('--resolver <host:port>', 'DNS server to ask (repeatable; default trxmail.yaml dns.resolvers, else the system resolver)', collect)
-    .option('--json', 'print JSON'),
+      .command('check <domain>')
+      .description(
+        'check in the DNS that the records of `domain dns` are published, show DMARC alignment, record the result, ' +
+          'and activate a pending DKIM pair whose records are published. Exit status 0 when everything is published (status ok), ' +
+          '1 when something is missing or wrong (incomplete) or the DNS did not answer',
+      )
+      .option('--resolver <host:port>', 'DNS server to ask (repeatable; default trxmail.yaml dns.resolvers, else the system resolver)', collect)
+      .option('--json', 'print JSON'),
     { min: 1, max: 1 },
     async (spaceName, [d = ''], o) => {
       const config = ctx.getConfig();

@@ -68,10 +68,10 @@ export function registerDomainCommands(ctx: CliContext): void {
     },
   );
   spaceAction(ctx, domain.command('remove <domain>').description('stop allowing a sender domain; its DKIM keys are retired'), { min: 1, max: 1 }, async (spaceName, [d = '']) => {
-      const s = await ctx.space(spaceName);
-      const n = domainArg(d);
-      if (!(await (await ctx.getStore()).removeDomain(s.id, n))) throw new UsageError(`domain ${n} is not allowed for ${s.name}`);
-      ctx.out(`domain ${n} removed from ${s.name} (its DKIM keys are retired)\n`);
+    const s = await ctx.space(spaceName);
+    const n = domainArg(d);
+    if (!(await (await ctx.getStore()).removeDomain(s.id, n))) throw new UsageError(`domain ${n} is not allowed for ${s.name}`);
+    ctx.out(`domain ${n} removed from ${s.name} (its DKIM keys are retired)\n`);
     });
   spaceAction<{ json?: boolean; csv?: boolean }>(
     ctx,
@@ -80,24 +80,24 @@ export function registerDomainCommands(ctx: CliContext): void {
     ),
     { min: 0, max: 0 },
     async (spaceName, _args, o) => {
-    const fmt = outputFormat(o);
-    const s = await ctx.space(spaceName);
-    const store = await ctx.getStore();
-    const rows: DomainRow[] = [];
-    for (const d of await store.listDomains(s.id)) {
-      rows.push({ auth: await store.getDomainAuth(s.id, d), keys: await store.listDkimKeys(s.id, d) });
-    }
-    const cols: Column<DomainRow>[] = [
-      { header: 'DOMAIN', value: (r) => r.auth.domain },
-      { header: 'UNICODE', value: (r) => displayDomain(r.auth.domain) },
-      { header: 'RETURN-PATH', value: (r) => r.auth.returnPath ?? '' },
-      { header: 'CHECK', value: (r) => r.auth.checkStatus },
-      { header: 'CHECKED', value: (r) => r.auth.checkedAt?.toISOString() ?? '' },
-      { header: 'KEYS', value: (r) => keysText(r.keys.filter((k) => k.state !== 'retired')) },
-    ];
-    ctx.out(
-      render(fmt, cols, rows, (r) => domainJson(r.auth, r.keys)),
-    );
+      const fmt = outputFormat(o);
+      const s = await ctx.space(spaceName);
+      const store = await ctx.getStore();
+      const rows: DomainRow[] = [];
+      for (const d of await store.listDomains(s.id)) {
+        rows.push({ auth: await store.getDomainAuth(s.id, d), keys: await store.listDkimKeys(s.id, d) });
+      }
+      const cols: Column<DomainRow>[] = [
+        { header: 'DOMAIN', value: (r) => r.auth.domain },
+        { header: 'UNICODE', value: (r) => displayDomain(r.auth.domain) },
+        { header: 'RETURN-PATH', value: (r) => r.auth.returnPath ?? '' },
+        { header: 'CHECK', value: (r) => r.auth.checkStatus },
+        { header: 'CHECKED', value: (r) => r.auth.checkedAt?.toISOString() ?? '' },
+        { header: 'KEYS', value: (r) => keysText(r.keys.filter((k) => k.state !== 'retired')) },
+      ];
+      ctx.out(
+        render(fmt, cols, rows, (r) => domainJson(r.auth, r.keys)),
+      );
     },
   );
   spaceAction<{ json?: boolean }>(

@@ -28,11 +28,11 @@ export function registerListCommands(ctx: CliContext): void {
       },
     );
     spaceAction(ctx, c.command('remove <address>').description(`take an address off ${what}`), { min: 1, max: 1 }, async (spaceName, [address = '']) => {
-        const s = await ctx.space(spaceName);
-        if (!(await (await ctx.getStore()).removeListEntry(s.id, list, address))) {
-          throw new UsageError(`${address} is not on the ${list} list of ${s.name}`);
-        }
-        ctx.out(`${address} removed from the ${list} list of ${s.name}\n`);
+      const s = await ctx.space(spaceName);
+      if (!(await (await ctx.getStore()).removeListEntry(s.id, list, address))) {
+        throw new UsageError(`${address} is not on the ${list} list of ${s.name}`);
+      }
+      ctx.out(`${address} removed from the ${list} list of ${s.name}\n`);
     });
     spaceAction<{ json?: boolean; csv?: boolean }>(ctx, withFormat(c.command('list').description(`show ${what}`)), { min: 0, max: 0 },
       async (spaceName, _args, o) => {
