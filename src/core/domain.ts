@@ -5,7 +5,7 @@
  * (`bücher.example` == `xn--bcher-kva.example`) and a trailing dot ignored.
  * The normal form is the lower-case A-label without trailing dot. Local parts have no
  * ASCII form and are kept as they are, except where a caller asks for the lower-cased key
- * used by suppression lists.
+ * (listKey) used by suppression lists and by the To/RCPT TO comparison.
  *
  * Pure: no I/O. Returns null for input that is not a domain rather than throwing.
  */
@@ -15,11 +15,27 @@ import { MAX_DOMAIN_LENGTH } from './limits.js';
 const LABEL_RE = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /**
+ * The label separators IDNA maps to `.` (UTS #46 §4, RFC 3490 §3.1): IDEOGRAPHIC FULL STOP
+ * U+3002, FULLWIDTH FULL STOP U+FF0E, HALFWIDTH IDEOGRAPHIC FULL STOP U+FF61.
+ */
+const IDNA_DOTS_RE = /[\u3002\uff0e\uff61]/g;
+
+/**
+ * A domain as written, with every IDNA label separator written as `.` (`demo．example` →
+ * `demo.example`); nothing else changes (letter case and U-labels stay as written). This is
+ * the spelling trxmail writes into a message: a receiver that does not map those dots would
+ * see another domain.
+ */
+export function withAsciiDots(domain: string): string {
+  return domain.replace(IDNA_DOTS_RE, '.');
+}
+
+/**
  * Normalise a domain to lower-case A-labels without trailing dot; null when it is not a
  * valid host name (empty labels, bad characters, too long, address literals).
  */
 export function normaliseDomain(input: string): string | null {
-  let d = input.trim();
+  let d = withAsciiDots(input.trim());
   if (d.endsWith('.')) d = d.slice(0, -1);
   if (d === '' || d.startsWith('[')) return null;
   // NFC first so composed and decomposed forms of the same U-label agree; then lower-case.
@@ -89,8 +105,8 @@ export function splitAddress(address: string): { local: string; domain: string }
 }
 
 /**
- * The address with its domain normalised and the local part kept (SMTP comparison:
- * domain case-insensitive and IDN-aware, local part exact). Null when not an address.
+ * The address with its domain normalised and the local part kept as written. Null when not
+ * an address.
  */
 export function canonicalAddress(address: string): string | null {
   const parts = splitAddress(address.trim());
@@ -101,8 +117,9 @@ export function canonicalAddress(address: string): string | null {
 }
 
 /**
- * Key for lists (suppression, per-from defaults): canonical address with the local part
- * lower-cased too, so `John@X` and `john@x` hit the same entry. Null when not an address.
+ * Key for lists (suppression, per-from defaults) and for the To/RCPT TO comparison: canonical
+ * address with the local part lower-cased too, so `John@X` and `john@x` are one entry (one
+ * mailbox). Null when not an address.
  */
 export function listKey(address: string): string | null {
   const c = canonicalAddress(address);

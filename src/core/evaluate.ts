@@ -9,7 +9,7 @@
  * Order of the rejection checks (the first failing one is returned):
  *   1. sender     null-sender, sender-syntax, sender-domain-not-allowed
  *   2. flags      invalid-flags (first X-Mxm-Flags field)
- *   3. tags       too-many-tags, then tag-too-long
+ *   3. tags       too-many-tags, then tag-too-long, then tag-control-character
  *   4. To         no-recipients, too-many-recipients (RCPT count), no-to, to-not-in-rcpt
  *
  * Header decisions (see the README table):
@@ -18,13 +18,15 @@
  *          as RFC 2047 UTF-8 when it holds raw 8-bit), or the bare MAIL FROM without a name
  *          or when From is missing/unparseable. Other From fields go. No edit when the only
  *          From field is exactly one mailbox string-equal to MAIL FROM.
- *   Sender Deleted whenever present: it named the author(s) of a multi-mailbox From, which
- *          is now one mailbox, or someone other than the (new) From.
+ *   Sender and the other fields of REMOVED_FIELDS (removed-fields.ts: Resent-*, Errors-To,
+ *          X-Original-From, the client's DKIM-Signature, Authentication-Results): deleted
+ *          whenever present, every occurrence. Reply-To stays.
  *   To     The first mailbox of the first To field (group members count, empty groups do
  *          not) is kept as written; other To fields go; no edit when the only To field is
- *          exactly that mailbox. Its address must equal an RCPT TO address: domain
- *          case-insensitive and IDN-equal, local part exact (a local part in another
- *          letter case is a different address: to-not-in-rcpt).
+ *          exactly that mailbox. Its address must equal an RCPT TO address as mailbox
+ *          providers compare them: domain case-insensitive and IDN-equal, local part
+ *          case-insensitive (`CaSe@Example.NET` is `case@example.net`). The To field keeps
+ *          the header's spelling; the message still goes only to RCPT TO addresses.
  *   Cc, Bcc and every X-Mxm-* field are deleted.
  * Every value written is one line: no CR, LF or NUL.
  *
@@ -36,8 +38,9 @@ import { MAX_RECIPIENTS } from './limits.js';
 import { parseAddressList, unfold, type ParsedMailbox } from './address.js';
 import { parseEnvelopeAddress } from './envelope-address.js';
 import { mailboxValue, rawMailboxValue } from './display-name.js';
-import { allowingDomain, canonicalAddress, domainAllowed, normaliseDomain } from './domain.js';
+import { allowingDomain, domainAllowed, listKey, normaliseDomain } from './domain.js';
 import { effectiveFlags, trimWsp } from './flags.js';
+import { REMOVED_FIELDS } from './removed-fields.js';
 import { rejection } from './replies.js';
 import { parseTags } from './tags.js';
 import {
@@ -92,11 +95,14 @@ export function senderDomainOf(space: SpaceFacts, mailFrom: string): string | nu
   return allowingDomain(env.normalisedDomain, space.domains.map((d) => normaliseDomain(d) ?? d), space.allowSubdomains);
 }
 
-/** Comparison key of an address: canonicalAddress (domain normalised, local part exact). */
+/**
+ * Comparison key of a recipient address: listKey (domain normalised, local part lower-cased),
+ * the product contract's "as mailbox providers compare them".
+ */
 function addressKey(address: string): string {
   const env = parseEnvelopeAddress(address);
   const a = env.kind === 'address' ? env.address : address.trim();
-  return canonicalAddress(a) ?? a;
+  return listKey(a) ?? a.toLowerCase();
 }
 
 function unique(items: readonly string[]): string[] {
@@ -148,7 +154,14 @@ export function evaluate(facts: Facts): Verdict {
   // 3. Tags.
   const tagsResult = parseTags(facts.headers);
   if (!tagsResult.ok) {
-    return tagsResult.problem === 'too-many' ? rejection('too-many-tags', tagsResult.count) : rejection('tag-too-long');
+    switch (tagsResult.problem) {
+      case 'too-many':
+        return rejection('too-many-tags', tagsResult.count);
+      case 'too-long':
+        return rejection('tag-too-long');
+      case 'control':
+        return rejection('tag-control-character', tagsResult.codePoint);
+    }
   }
 
   // 4. Recipients and To.
@@ -201,7 +214,9 @@ export function evaluate(facts: Facts): Verdict {
     if (value === mailFrom) fromDisplayName = null;
     edits.push({ op: 'set', name: 'From', value });
   }
-  if (facts.headers.some((h) => lower(h.name) === 'sender')) edits.push({ op: 'delete', name: 'Sender' });
+  for (const name of REMOVED_FIELDS.keys()) {
+    if (facts.headers.some((h) => lower(h.name) === name.toLowerCase())) edits.push({ op: 'delete', name });
+  }
   if (!fieldIsExactly(toFields, toMailbox, toMailbox.address)) {
     edits.push({ op: 'set', name: 'To', value: rawMailboxValue(toMailbox) });
   }

@@ -81,6 +81,12 @@ export const REPLIES = {
     enhanced: '5.6.0',
     text: () => `X-Mxm-Tag: a tag is longer than ${MAX_TAG_LENGTH} characters`,
   },
+  'tag-control-character': {
+    code: 554,
+    enhanced: '5.6.0',
+    text: (codePoint: number) =>
+      `X-Mxm-Tag: a tag contains a control character or line break (U+${codePoint.toString(16).toUpperCase().padStart(4, '0')})`,
+  },
   'no-recipients': {
     code: 554,
     enhanced: '5.5.1',

@@ -5,6 +5,10 @@
  * (lenient, libmime), then split on commas; every piece is trimmed of whitespace, empty
  * pieces are dropped and duplicates removed (first occurrence kept, exact comparison).
  * Limits: at most MAX_TAGS tags (checked first), each at most MAX_TAG_LENGTH code points.
+ * Then no tag may hold a control character (C0 including CR, LF and TAB, DEL, C1) or a
+ * Unicode line or paragraph separator (U+2028, U+2029): they reach tags through RFC 2047
+ * (`=?UTF-8?Q?a=0D=0Ab?=`) or raw in the field, and would split a report line, a CSV cell or
+ * a log line. The first such character is returned, so the reply can name it.
  *
  * Pure. Throws nothing; a limit breach is returned as a result.
  */
@@ -17,7 +21,11 @@ export const TAG_HEADER = 'x-mxm-tag';
 export type TagsResult =
   | { readonly ok: true; readonly tags: readonly string[] }
   | { readonly ok: false; readonly problem: 'too-many'; readonly count: number }
-  | { readonly ok: false; readonly problem: 'too-long' };
+  | { readonly ok: false; readonly problem: 'too-long' }
+  | { readonly ok: false; readonly problem: 'control'; readonly codePoint: number };
+
+/** C0 controls (TAB, CR, LF included), DEL, C1 controls, U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR. */
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
 
 export function parseTags(headers: readonly HeaderField[]): TagsResult {
   const seen = new Set<string>();
@@ -38,6 +46,10 @@ export function parseTags(headers: readonly HeaderField[]): TagsResult {
     for (const _ of tag) {
       if (++n > MAX_TAG_LENGTH) return { ok: false, problem: 'too-long' };
     }
+  }
+  for (const tag of tags) {
+    const bad = CONTROL_RE.exec(tag)?.[0];
+    if (bad !== undefined) return { ok: false, problem: 'control', codePoint: bad.codePointAt(0) ?? 0 };
   }
   return { ok: true, tags };
 }

@@ -90,7 +90,8 @@ export type RejectReason =
   | 'to-not-in-rcpt'
   | 'invalid-flags'
   | 'too-many-tags'
-  | 'tag-too-long';
+  | 'tag-too-long'
+  | 'tag-control-character';
 
 /**
  * A header edit, applied in list order. Names compare case-insensitively.

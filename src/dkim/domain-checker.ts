@@ -120,7 +120,7 @@ export class DomainChecker {
       for (const c of created) {
         logger.info(
           { space: c.spaceId, domain: c.domain, selectors: c.keys.map((k) => k.selector).join(', ') },
-          `domain keys: ${c.domain} got an active DKIM key pair; publish them: trxmail domain dns <space> ${c.domain}`,
+          `domain keys: ${c.domain} got an active DKIM key pair; publish them: trxmail domain dns --space <space> ${c.domain}`,
         );
       }
     } catch (err: unknown) {

@@ -19,10 +19,11 @@
  *        the accept step's outcome →
  *          reject  → core's reply;
  *          discard → SMFIR_DISCARD (the client still gets "250 … queued as <id>");
- *          accept  → change the envelope sender (RET/ENVID kept), insert the DKIM-Signature
- *                    fields at the top, delete the recipients the outcome takes out (every RCPT
- *                    spelling of them), header edits as index edits (header-edits.ts), the To
- *                    copy's body (SMFIR_REPLBODY) when tracking rendered one, then continue.
+ *          accept  → change the envelope sender (RET/ENVID kept), delete the recipients the
+ *                    outcome takes out (every RCPT spelling of them), header edits as index
+ *                    edits (header-edits.ts), then insert the DKIM-Signature fields at the top
+ *                    (after the edits: a deleted client DKIM-Signature must not be ours), the
+ *                    To copy's body (SMFIR_REPLBODY) when tracking rendered one, then continue.
  *
  * Spools (the body, the rendered copies) are released at the next MAIL, at abort and at
  * close: the session may still be streaming the replacement body to Postfix after eom().
@@ -144,16 +145,19 @@ class RulesHandler implements MilterHandler {
         this.leftovers.push(() => outcome.release());
         const edits: MilterEdit[] = [
           { kind: 'chgfrom', address: `<${outcome.envelopeSender}>`, args: ctx.sender.args.filter((a) => KEPT_MAIL_ARGS.test(a)) },
+          ...uniqueSpellings(
+            ctx.recipients.map((r) => r.address),
+            outcome.removeRecipients,
+          ).map((address): MilterEdit => ({ kind: 'delrcpt', address: `<${address}>` })),
+          // Header edits before the signatures: Postfix applies edits in order and counts an
+          // inserted field in later SMFIR_CHGHEADER indexes, so deleting the client's
+          // DKIM-Signature after ours went in would delete ours.
+          ...milterHeaderEdits(ctx.headers, outcome.headerEdits),
           // DKIM-Signature fields at the very top (index 0, above Postfix's own Received:), last first
           // so that they end in the outcome's order.
           ...outcome.signatures
             .map((f): MilterEdit => ({ kind: 'insheader', index: 0, name: f.name, value: f.value.replace(/^ /, '') }))
             .reverse(),
-          ...uniqueSpellings(
-            ctx.recipients.map((r) => r.address),
-            outcome.removeRecipients,
-          ).map((address): MilterEdit => ({ kind: 'delrcpt', address: `<${address}>` })),
-          ...milterHeaderEdits(ctx.headers, outcome.headerEdits),
           ...(outcome.body ? [{ kind: 'replbody', body: outcome.body.read() } as const] : []),
         ];
         return { edits, reply: MilterReplies.continue };

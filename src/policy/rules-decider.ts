@@ -13,12 +13,16 @@
  * The first line matters on port 25, where STARTTLS is offered, not required, so that other
  * mail servers can deliver bounces to the bounce domains (postfix/master.cf, `smtp`): every
  * other recipient of a client without TLS gets Postfix's own words for "TLS required".
+ * Postfix sends `sender=` in its internal form, the local part unquoted (`john smith@d` for
+ * `"john smith"@d`); it is turned back into the RFC 5321 form the milter sees
+ * (smtpPathFromPostfixInternal) before the check, so both give the same answer.
  *
  * Store trouble throws TransientError: the session drops the connection without a reply,
  * Postfix retries and then applies the configured default action (a 451).
  */
 import { checkLogin } from '../accept/account.js';
 import { rejection as coreRejection } from '../core/replies.js';
+import { smtpPathFromPostfixInternal } from '../core/envelope-address.js';
 import type { Store } from '../store/store.js';
 import type { PolicyDecider } from './session.js';
 
@@ -29,7 +33,7 @@ export function createRulesDecider(store: Pick<Store, 'getUserByEmail' | 'getSpa
       const r = coreRejection('starttls-required');
       return `${r.code} ${r.enhanced} ${r.text}`;
     }
-    const { rejection } = await checkLogin(store, login, request['sender'] ?? '');
+    const { rejection } = await checkLogin(store, login, smtpPathFromPostfixInternal(request['sender'] ?? ''));
     return rejection ? `${rejection.code} ${rejection.enhanced} ${rejection.text}` : 'DUNNO';
   };
 }

@@ -61,7 +61,7 @@ describe('trxmail bounce', () => {
     const a = JSON.parse(r.stdout);
     expect(a).toMatchObject({ kind: 'bounce', format: 'dsn', bounceAddress: { ok: true, sendId: SEND } });
     expect(a.recipients).toMatchObject([{ recipient: 'nobody@example.net', kind: 'hard', status: '5.1.1' }]);
-    expect(JSON.parse((await cli(cwd, ['bounces', 'list', 'shop', '--json'])).stdout)).toEqual([]);
+    expect(JSON.parse((await cli(cwd, ['bounces', 'list', '--space', 'shop', '--json'])).stdout)).toEqual([]);
   });
 
   it('parse refuses a missing file in one line', async () => {
@@ -72,7 +72,7 @@ describe('trxmail bounce', () => {
   it('the pipe(8) command stores the bounce: recipient bounced, address on the Bounce list, exit 0', async () => {
     const r = await cli(cwd, ['bounce', '--sender', '', '--recipient', address], readFileSync(dsnFile, 'utf8'));
     expect(r.code).toBe(0);
-    const list = JSON.parse((await cli(cwd, ['bounces', 'list', 'shop', '--json'])).stdout);
+    const list = JSON.parse((await cli(cwd, ['bounces', 'list', '--space', 'shop', '--json'])).stdout);
     expect(list).toMatchObject([{ address: 'nobody@example.net', reason: expect.stringMatching(/5\.1\.1/) }]);
     const send = JSON.parse((await cli(cwd, ['sends', 'show', SEND, '--json'])).stdout);
     expect(send.recipients[0].status).toBe('bounced');

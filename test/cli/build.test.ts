@@ -20,7 +20,7 @@ describe('built trxmail command', () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'trx-dist-'));
     const bin = path.join(root, 'dist', 'cli', 'main.js');
     await run(process.execPath, [bin, 'space', 'add', 'acme'], { cwd });
-    await run(process.execPath, [bin, 'domain', 'add', 'acme', 'bücher.example'], { cwd });
+    await run(process.execPath, [bin, 'domain', 'add', '--space', 'acme', 'bücher.example'], { cwd });
     const { stdout } = await run(process.execPath, [bin, 'space', 'list', '--json'], { cwd });
     expect(JSON.parse(stdout)).toMatchObject([{ name: 'acme', domains: ['xn--bcher-kva.example'] }]);
   });
@@ -28,7 +28,7 @@ describe('built trxmail command', () => {
   it('exits non-zero with one line on stderr for bad input', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'trx-dist-'));
     const bin = path.join(root, 'dist', 'cli', 'main.js');
-    const err = await run(process.execPath, [bin, 'domain', 'list', 'nope'], { cwd }).then(
+    const err = await run(process.execPath, [bin, 'domain', 'list', '--space', 'nope'], { cwd }).then(
       () => null,
       (e: { code: number; stderr: string }) => e,
     );

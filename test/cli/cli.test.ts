@@ -13,7 +13,7 @@ describe('trxmail CLI administration', () => {
   beforeAll(async () => {
     cwd = tempWorkDir();
     expect((await cli(cwd, ['space', 'add', 'acme', '--flags', '7'])).code).toBe(0);
-    expect((await cli(cwd, ['domain', 'add', 'acme', 'Acme.Example', 'bücher.example'])).code).toBe(0);
+    expect((await cli(cwd, ['domain', 'add', '--space', 'acme', 'Acme.Example', 'bücher.example'])).code).toBe(0);
   });
 
   it('lists spaces with their domains and flags', async () => {
@@ -73,21 +73,21 @@ describe('trxmail CLI administration', () => {
   });
 
   it('manages per-from defaults and both suppression lists', async () => {
-    expect((await cli(cwd, ['from', 'set', 'acme', 'News@Acme.Example', '5'])).code).toBe(0);
-    expect(JSON.parse((await cli(cwd, ['from', 'list', 'acme', '--json'])).stdout)).toEqual([{ address: 'News@Acme.Example', flags: 5 }]);
-    expect((await cli(cwd, ['from', 'set', 'acme', 'news@acme.example', 'default'])).code).toBe(0);
-    expect(JSON.parse((await cli(cwd, ['from', 'list', 'acme', '--json'])).stdout)).toEqual([]);
+    expect((await cli(cwd, ['from', 'set', '--space', 'acme', 'News@Acme.Example', '5'])).code).toBe(0);
+    expect(JSON.parse((await cli(cwd, ['from', 'list', '--space', 'acme', '--json'])).stdout)).toEqual([{ address: 'News@Acme.Example', flags: 5 }]);
+    expect((await cli(cwd, ['from', 'set', '--space', 'acme', 'news@acme.example', 'default'])).code).toBe(0);
+    expect(JSON.parse((await cli(cwd, ['from', 'list', '--space', 'acme', '--json'])).stdout)).toEqual([]);
 
-    expect((await cli(cwd, ['unsubscribe', 'add', 'acme', 'Bob@Example.org', '--reason', 'asked by phone'])).code).toBe(0);
-    const unsub = JSON.parse((await cli(cwd, ['unsubscribe', 'list', 'acme', '--json'])).stdout);
+    expect((await cli(cwd, ['unsubscribe', 'add', '--space', 'acme', 'Bob@Example.org', '--reason', 'asked by phone'])).code).toBe(0);
+    const unsub = JSON.parse((await cli(cwd, ['unsubscribe', 'list', '--space', 'acme', '--json'])).stdout);
     expect(unsub).toHaveLength(1);
     expect(unsub[0]).toMatchObject({ reason: 'asked by phone' });
     expect(Number.isNaN(Date.parse(unsub[0].addedAt))).toBe(false);
-    expect(JSON.parse((await cli(cwd, ['bounces', 'list', 'acme', '--json'])).stdout)).toEqual([]);
-    expect((await cli(cwd, ['bounces', 'add', 'acme', 'gone@example.org'])).code).toBe(0);
-    expect((await cli(cwd, ['bounces', 'list', 'acme'])).stdout).toMatch(/gone@example\.org\s+\d{4}-\d\d-\d\dT.*added by operator/);
-    expect((await cli(cwd, ['unsubscribe', 'remove', 'acme', 'bob@example.org'])).code).toBe(0);
-    const gone = await cli(cwd, ['unsubscribe', 'remove', 'acme', 'bob@example.org']);
+    expect(JSON.parse((await cli(cwd, ['bounces', 'list', '--space', 'acme', '--json'])).stdout)).toEqual([]);
+    expect((await cli(cwd, ['bounces', 'add', '--space', 'acme', 'gone@example.org'])).code).toBe(0);
+    expect((await cli(cwd, ['bounces', 'list', '--space', 'acme'])).stdout).toMatch(/gone@example\.org\s+\d{4}-\d\d-\d\dT.*added by operator/);
+    expect((await cli(cwd, ['unsubscribe', 'remove', '--space', 'acme', 'bob@example.org'])).code).toBe(0);
+    const gone = await cli(cwd, ['unsubscribe', 'remove', '--space', 'acme', 'bob@example.org']);
     expect(gone).toMatchObject({ code: 1, stderr: 'trxmail: bob@example.org is not on the unsubscribe list of acme\n' });
   });
 
@@ -96,9 +96,9 @@ describe('trxmail CLI administration', () => {
     [['space', 'add', 'acme'], /^trxmail: space "acme" exists already\n$/, 1],
     [['space', 'add', 'x', '--flags', '16'], /^trxmail: flags must be an integer from 0 to 15 or "default", got "16"\n$/, 1],
     [['space', 'add', 'x', '--flags', 'abc'], /got "abc"/, 1],
-    [['domain', 'add', 'nope', 'a.example'], /^trxmail: no space named "nope" \(see: trxmail space list\)\n$/, 1],
-    [['domain', 'add', 'acme', 'not a domain'], /^trxmail: not a domain name: "not a domain"\n$/, 1],
-    [['domain', 'remove', 'acme', 'other.example'], /^trxmail: domain other\.example is not allowed for acme\n$/, 1],
+    [['domain', 'add', '--space', 'nope', 'a.example'], /^trxmail: no space named "nope" \(see: trxmail space list\)\n$/, 1],
+    [['domain', 'add', '--space', 'acme', 'not a domain'], /^trxmail: not a domain name: "not a domain"\n$/, 1],
+    [['domain', 'remove', '--space', 'acme', 'other.example'], /^trxmail: domain other\.example is not allowed for acme\n$/, 1],
     [['user', 'add', 'not-an-email', '--space', 'acme'], /^trxmail: not an e-mail address: "not-an-email"\n$/, 1],
     [['user', 'add', 'short@acme.example', '--space', 'acme'], /^trxmail: password must have at least 8 characters/, 1],
     [['user', 'add', 'x@acme.example'], /required option '-s, --space <name>' not specified/, 2],
@@ -202,7 +202,27 @@ describe('trxmail sends', () => {
     expect(await ids(['--space', 'one', '--since', '2026-11-11', '--until', '2026-11-11'])).toEqual(['4aaaaaaaaaaaaA2']);
     expect(await ids(['--space', 'one', '--since', '2026-11-11T12:00:00Z'])).toEqual(['4aaaaaaaaaaaaA3', '4aaaaaaaaaaaaA2']);
     expect(await ids(['--space', 'one', '--until', '2026-11-11T12:00:00Z'])).toEqual(['4aaaaaaaaaaaaA1']);
-    expect(await ids(['--space', 'one', '--limit', '1'])).toEqual(['4aaaaaaaaaaaaA3']);
+  });
+
+  // Issue 12 item 7: on old main a list cut at --limit said nothing, and there was no --before.
+  it('says on stderr when it stopped at the limit, with the next page command; the pages cover every send once', async () => {
+    const page = async (argv: string[]): Promise<{ ids: string[]; stderr: string }> => {
+      const r = await cli(cwd, ['sends', 'list', '--json', ...argv]);
+      expect(r.code).toBe(0);
+      return { ids: (JSON.parse(r.stdout) as Array<{ id: string }>).map((s) => s.id), stderr: r.stderr };
+    };
+    const first = await page(['--space', 'one', '--limit', '2']);
+    expect(first.ids).toEqual(['4aaaaaaaaaaaaA3', '4aaaaaaaaaaaaA2']);
+    expect(first.stderr).toBe(
+      'trxmail: stopped at the limit of 2 sends; more match. Next page: trxmail sends list --space one --limit 2 --json --before 4aaaaaaaaaaaaA2\n',
+    );
+    const next = first.stderr.slice(first.stderr.indexOf('trxmail sends list ') + 'trxmail sends list '.length).trim().split(' ');
+    const second = await page(next.filter((a) => a !== '--json'));
+    expect(second).toEqual({ ids: ['4aaaaaaaaaaaaA1'], stderr: '' }); // the last page says nothing
+    // exactly the limit: nothing more matches, nothing said
+    expect(await page(['--space', 'one', '--limit', '3'])).toEqual({ ids: ['4aaaaaaaaaaaaA3', '4aaaaaaaaaaaaA2', '4aaaaaaaaaaaaA1'], stderr: '' });
+    const bad = await cli(cwd, ['sends', 'list', '--before', 'nosuchid']);
+    expect(bad).toMatchObject({ code: 1, stdout: '', stderr: 'trxmail: --before: no send with id "nosuchid"\n' });
   });
 
   it('prints CSV with the id, tags and the recipients state', async () => {

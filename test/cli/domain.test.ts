@@ -48,7 +48,7 @@ interface JsonDomain {
 }
 
 async function listJson(cwd: string, space = 'shop'): Promise<JsonDomain[]> {
-  return JSON.parse(await ok(cwd, ['domain', 'list', space, '--json'])) as JsonDomain[];
+  return JSON.parse(await ok(cwd, ['domain', 'list', '--space', space, '--json'])) as JsonDomain[];
 }
 
 async function keysOf(cwd: string, domain: string): Promise<JsonKey[]> {
@@ -69,7 +69,7 @@ async function storedKeys(cwd: string): Promise<DkimKey[]> {
 
 /** The records of `domain dns --json` as the stub serves them; `except` names left out. */
 async function publish(dns: DnsStubServer, cwd: string, domain: string, except: (name: string) => boolean = () => false): Promise<void> {
-  const records = JSON.parse(await ok(cwd, ['domain', 'dns', 'shop', domain, '--json'])) as { name: string; type: 'TXT' | 'CNAME' | 'MX'; value: string }[];
+  const records = JSON.parse(await ok(cwd, ['domain', 'dns', '--space', 'shop', domain, '--json'])) as { name: string; type: 'TXT' | 'CNAME' | 'MX'; value: string }[];
   const stub: StubRecord[] = [];
   for (const r of records) {
     if (except(r.name)) continue;
@@ -105,10 +105,10 @@ describe('trxmail domain', () => {
 
   it('add creates an active RSA-2048 and Ed25519 pair per new domain with dated selectors and says what to publish; added again keeps them', async () => {
     const before = new Date();
-    const out = await ok(cwd, ['domain', 'add', 'shop', 'Shop.Example', 'bücher.example']);
+    const out = await ok(cwd, ['domain', 'add', '--space', 'shop', 'Shop.Example', 'bücher.example']);
     expect(out).toContain('domain shop.example allowed for shop\n');
-    expect(out).toContain('next: publish its DNS records (trxmail domain dns shop shop.example)');
-    expect(out).toContain('trxmail domain dns shop xn--bcher-kva.example');
+    expect(out).toContain('next: publish its DNS records (trxmail domain dns --space shop shop.example)');
+    expect(out).toContain('trxmail domain dns --space shop xn--bcher-kva.example');
     const list = await listJson(cwd);
     expect(list.map((d) => [d.domain, d.unicode, d.returnPath, d.checkStatus, d.checkedAt])).toEqual([
       ['shop.example', 'shop.example', null, 'unchecked', null],
@@ -123,7 +123,7 @@ describe('trxmail domain', () => {
       expect(todays(before, 'ed25519-sha256')).toContain(d.keys[1]?.selector);
       expect(d.keys.every((k) => k.activatedAt === k.createdAt && k.retireAfter === null)).toBe(true);
     }
-    const again = await ok(cwd, ['domain', 'add', 'shop', 'shop.example']);
+    const again = await ok(cwd, ['domain', 'add', '--space', 'shop', 'shop.example']);
     expect(again).toMatch(/^domain shop\.example allowed for shop \(DKIM keys kept: trx\d{8}r \(rsa-sha256\), trx\d{8}e \(ed25519-sha256\)\)\n$/);
     expect(await keysOf(cwd, 'shop.example')).toEqual(list[0]?.keys);
     // RSA-2048 and Ed25519 in the records as stored.
@@ -137,7 +137,7 @@ describe('trxmail domain', () => {
 
   it('dns prints the zone: each key as stored, split into quoted strings, and the DMARC record; --json the same records', async () => {
     const keys = (await storedKeys(cwd)).filter((k) => k.domain === 'shop.example');
-    const zone = await ok(cwd, ['domain', 'dns', 'shop', 'shop.example']);
+    const zone = await ok(cwd, ['domain', 'dns', '--space', 'shop', 'shop.example']);
     const lines = zone.split('\n');
     expect(lines[0]).toBe('; DKIM public keys (RFC 6376): one TXT record per selector');
     for (const k of keys) {
@@ -149,33 +149,33 @@ describe('trxmail domain', () => {
     }
     expect(zone).toContain('_dmarc.shop.example. 3600 IN TXT "v=DMARC1; p=none; adkim=r; aspf=r"\n');
     expect(zone).not.toContain('CNAME'); // no return-path host yet
-    const json = JSON.parse(await ok(cwd, ['domain', 'dns', 'shop', 'shop.example', '--json'])) as { name: string; type: string; value: string }[];
+    const json = JSON.parse(await ok(cwd, ['domain', 'dns', '--space', 'shop', 'shop.example', '--json'])) as { name: string; type: string; value: string }[];
     expect(json.map((r) => r.name).sort()).toEqual([...keys.map((k) => `${k.selector}._domainkey.shop.example.`), '_dmarc.shop.example.'].sort());
   });
 
   it('set --return-path prints the CNAME to publish, list shows it, --no-return-path clears it', async () => {
-    const set = await ok(cwd, ['domain', 'set', 'shop', 'shop.example', '--return-path', 'Bounces.Shop.Example']);
+    const set = await ok(cwd, ['domain', 'set', '--space', 'shop', 'shop.example', '--return-path', 'Bounces.Shop.Example']);
     expect(set).toBe(
       'return-path host of shop.example: bounces.shop.example\n' +
         'publish (bounces come back to the relay, SPF aligns with shop.example):\n' +
         'bounces.shop.example. 3600 IN CNAME bounces.localhost.\n' +
-        'then run trxmail domain check shop shop.example\n',
+        'then run trxmail domain check --space shop shop.example\n',
     );
     expect((await listJson(cwd))[0]?.returnPath).toBe('bounces.shop.example');
-    expect(await ok(cwd, ['domain', 'dns', 'shop', 'shop.example'])).toContain('bounces.shop.example. 3600 IN CNAME bounces.localhost.\n');
-    const table = await ok(cwd, ['domain', 'list', 'shop']);
+    expect(await ok(cwd, ['domain', 'dns', '--space', 'shop', 'shop.example'])).toContain('bounces.shop.example. 3600 IN CNAME bounces.localhost.\n');
+    const table = await ok(cwd, ['domain', 'list', '--space', 'shop']);
     expect(table.split('\n')[0]).toMatch(/^DOMAIN +UNICODE +RETURN-PATH +CHECK +CHECKED +KEYS$/);
     expect(table).toMatch(/shop\.example +shop\.example +bounces\.shop\.example +unchecked +trx\d{8}r rsa-sha256 active; trx\d{8}e ed25519-sha256 active/);
-    const cleared = await ok(cwd, ['domain', 'set', 'shop', 'shop.example', '--no-return-path']);
+    const cleared = await ok(cwd, ['domain', 'set', '--space', 'shop', 'shop.example', '--no-return-path']);
     expect(cleared).toContain("shop.example has no return-path host: mail leaves with the relay's bounce address");
     expect(cleared).toContain('the CNAME at bounces.shop.example is no longer needed');
     expect((await listJson(cwd))[0]?.returnPath).toBeNull();
-    await ok(cwd, ['domain', 'set', 'shop', 'shop.example', '--return-path', 'bounces.shop.example']);
+    await ok(cwd, ['domain', 'set', '--space', 'shop', 'shop.example', '--return-path', 'bounces.shop.example']);
   });
 
   it('check: all published → OK lines, alignment, exit 0; one record missing → MISSING line and exit 1', async () => {
     await publish(dns, cwd, 'shop.example');
-    const good = await run(cwd, ['domain', 'check', 'shop', 'shop.example', '--resolver', dns.server]);
+    const good = await run(cwd, ['domain', 'check', '--space', 'shop', 'shop.example', '--resolver', dns.server]);
     expect(good.code, good.stdout + good.stderr).toBe(0);
     const lines = good.stdout.split('\n');
     expect(lines.filter((l) => /^OK +(TXT|CNAME) +\S+/.test(l))).toHaveLength(5);
@@ -188,7 +188,7 @@ describe('trxmail domain', () => {
     expect((await listJson(cwd))[0]).toMatchObject({ checkStatus: 'ok' });
 
     await publish(dns, cwd, 'shop.example', (n) => n === '_dmarc.shop.example.');
-    const bad = await run(cwd, ['domain', 'check', 'shop', 'shop.example', '--resolver', dns.server]);
+    const bad = await run(cwd, ['domain', 'check', '--space', 'shop', 'shop.example', '--resolver', dns.server]);
     expect(bad).toMatchObject({ code: 1, stderr: '' });
     expect(bad.stdout).toMatch(/^MISSING +TXT +_dmarc\.shop\.example\.\n +NXDOMAIN: the name does not exist$/m);
     expect(bad.stdout).toContain('DMARC:        missing');
@@ -196,7 +196,7 @@ describe('trxmail domain', () => {
     expect((await listJson(cwd))[0]).toMatchObject({ checkStatus: 'incomplete' });
 
     // A wrong CNAME: expected and found.
-    const json = JSON.parse(await ok(cwd, ['domain', 'dns', 'shop', 'shop.example', '--json'])) as { name: string; type: string; value: string }[];
+    const json = JSON.parse(await ok(cwd, ['domain', 'dns', '--space', 'shop', 'shop.example', '--json'])) as { name: string; type: string; value: string }[];
     dns.setRecords(
       json.map((r): StubRecord =>
         r.type === 'CNAME'
@@ -204,42 +204,42 @@ describe('trxmail domain', () => {
           : { name: r.name, type: 'TXT', data: r.value.match(/.{1,255}/g) ?? [] },
       ),
     );
-    const wrong = await run(cwd, ['domain', 'check', 'shop', 'shop.example', '--resolver', dns.server]);
+    const wrong = await run(cwd, ['domain', 'check', '--space', 'shop', 'shop.example', '--resolver', dns.server]);
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toMatch(/^WRONG +CNAME bounces\.shop\.example\.\n +expected: bounces\.localhost\.\n +found: +bounces\.other-relay\.example\.$/m);
     expect(wrong.stdout).toContain('SPF aligned:  no (the return-path host bounces.shop.example');
     await publish(dns, cwd, 'shop.example');
-    expect((await run(cwd, ['domain', 'check', 'shop', 'shop.example', '--resolver', dns.server])).code).toBe(0);
+    expect((await run(cwd, ['domain', 'check', '--space', 'shop', 'shop.example', '--resolver', dns.server])).code).toBe(0);
   });
 
   it('dkim rotate: the next pair pending, printed to publish; check activates it once published, the old pair retiring for the overlap', async () => {
     const before = new Date();
     const old = await keysOf(cwd, 'shop.example');
-    const out = await ok(cwd, ['domain', 'dkim', 'rotate', 'shop', 'shop.example']);
+    const out = await ok(cwd, ['domain', 'dkim', 'rotate', '--space', 'shop', 'shop.example']);
     const keys = await keysOf(cwd, 'shop.example');
     expect(keys.map((k) => k.state)).toEqual(['active', 'active', 'pending', 'pending']);
     const [r2, e2] = keys.slice(2);
     // Same day as the first pair: the counter goes up (or a new date after midnight).
     expect([...todays(before, 'rsa-sha256', 2), ...todays(before, 'rsa-sha256')]).toContain(r2?.selector);
     expect(out).toContain(`new DKIM key pair for shop.example (pending): ${r2?.selector} (rsa-sha256), ${e2?.selector} (ed25519-sha256)\n`);
-    expect(out).toContain('publish these records, then run trxmail domain check shop shop.example');
+    expect(out).toContain('publish these records, then run trxmail domain check --space shop shop.example');
     expect(out).toMatch(new RegExp(`^${r2?.selector}\\._domainkey\\.shop\\.example\\. 3600 IN TXT "v=DKIM1; k=rsa; p=`, 'm'));
     expect(out).toMatch(new RegExp(`^${e2?.selector}\\._domainkey\\.shop\\.example\\. 3600 IN TXT "v=DKIM1; k=ed25519; p=`, 'm'));
     expect(out).not.toContain(`${old[0]?.selector}._domainkey`);
     // A second rotation waits for this one.
-    const again = await run(cwd, ['domain', 'dkim', 'rotate', 'shop', 'shop.example']);
+    const again = await run(cwd, ['domain', 'dkim', 'rotate', '--space', 'shop', 'shop.example']);
     expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/^trxmail: shop\.example has a pending key pair already \(.*\): publish it \(trxmail domain dns shop shop\.example\) and run trxmail domain check shop shop\.example\n$/);
+    expect(again.stderr).toMatch(/^trxmail: shop\.example has a pending key pair already \(.*\): publish it \(trxmail domain dns --space shop shop\.example\) and run trxmail domain check --space shop shop\.example\n$/);
 
     // The DNS still has the old records only (what publish served last time).
-    const notYet = await run(cwd, ['domain', 'check', 'shop', 'shop.example', '--resolver', dns.server]);
+    const notYet = await run(cwd, ['domain', 'check', '--space', 'shop', 'shop.example', '--resolver', dns.server]);
     expect(notYet.code).toBe(1);
     expect(notYet.stdout).toMatch(new RegExp(`^MISSING +TXT +${r2?.selector}\\._domainkey\\.shop\\.example\\.$`, 'm'));
     expect(notYet.stdout).not.toContain('activated:');
     expect((await keysOf(cwd, 'shop.example')).map((k) => k.state)).toEqual(['active', 'active', 'pending', 'pending']);
 
     await publish(dns, cwd, 'shop.example');
-    const now = await run(cwd, ['domain', 'check', 'shop', 'shop.example', '--resolver', dns.server]);
+    const now = await run(cwd, ['domain', 'check', '--space', 'shop', 'shop.example', '--resolver', dns.server]);
     expect(now.code, now.stdout).toBe(0);
     expect(now.stdout).toContain(`activated: ${r2?.selector}, ${e2?.selector} sign from now on\n`);
     expect(now.stdout).toMatch(new RegExp(`retiring: ${old[0]?.selector}, ${old[1]?.selector} \\(keep their records published until \\S+Z\\)`));
@@ -248,17 +248,17 @@ describe('trxmail domain', () => {
     const activatedAt = Date.parse(after[2]?.activatedAt ?? '');
     expect(Date.parse(after[0]?.retireAfter ?? '')).toBe(activatedAt + 7 * DAY_MS);
     // Retiring keys stay in the zone until they retire.
-    const zone = await ok(cwd, ['domain', 'dns', 'shop', 'shop.example']);
+    const zone = await ok(cwd, ['domain', 'dns', '--space', 'shop', 'shop.example']);
     for (const k of after) expect(zone).toContain(`${k.selector}._domainkey.shop.example. 3600 IN TXT`);
     // Nothing changes on the next check.
-    const same = await run(cwd, ['domain', 'check', 'shop', 'shop.example', '--resolver', dns.server]);
+    const same = await run(cwd, ['domain', 'check', '--space', 'shop', 'shop.example', '--resolver', dns.server]);
     expect(same.stdout).toMatch(/status: ok — every record is published\n$/);
   });
 
   it('dkim rotate --force signs with the new pair at once, the previous pair retiring', async () => {
-    await ok(cwd, ['domain', 'add', 'shop', 'force.example']);
+    await ok(cwd, ['domain', 'add', '--space', 'shop', 'force.example']);
     const first = await keysOf(cwd, 'force.example');
-    const out = await ok(cwd, ['domain', 'dkim', 'rotate', 'shop', 'force.example', '--force']);
+    const out = await ok(cwd, ['domain', 'dkim', 'rotate', '--space', 'shop', 'force.example', '--force']);
     const keys = await keysOf(cwd, 'force.example');
     expect(keys.map((k) => k.state)).toEqual(['retiring', 'retiring', 'active', 'active']);
     expect(out).toContain(`new DKIM key pair for force.example, signing at once: ${keys[2]?.selector} (rsa-sha256), ${keys[3]?.selector} (ed25519-sha256)\n`);
@@ -269,7 +269,7 @@ describe('trxmail domain', () => {
 
   it('a DNS that does not answer: ERROR lines, nothing recorded, exit 1', async () => {
     const before = (await listJson(cwd)).find((d) => d.domain === 'force.example');
-    const dead = await run(cwd, ['domain', 'check', 'shop', 'force.example', '--resolver', '127.0.0.1:9']);
+    const dead = await run(cwd, ['domain', 'check', '--space', 'shop', 'force.example', '--resolver', '127.0.0.1:9']);
     expect(dead.code).toBe(1);
     expect(dead.stdout).toMatch(/^ERROR +TXT +_dmarc\.force\.example\.\n +ECONNREFUSED/m);
     expect(dead.stdout).toContain('DKIM aligned: unknown (the DNS did not answer)');
@@ -278,7 +278,7 @@ describe('trxmail domain', () => {
   });
 
   it('list: table, CSV and JSON; JSON has every key with its times, never any private material', async () => {
-    const csv = await ok(cwd, ['domain', 'list', 'shop', '--csv']);
+    const csv = await ok(cwd, ['domain', 'list', '--space', 'shop', '--csv']);
     expect(csv.split('\r\n')[0] ?? csv.split('\n')[0]).toMatch(/^DOMAIN,UNICODE,RETURN-PATH,CHECK,CHECKED,KEYS/);
     const json = await listJson(cwd);
     expect(json.map((d) => d.domain)).toEqual(['force.example', 'shop.example', 'xn--bcher-kva.example']);
@@ -291,13 +291,13 @@ describe('trxmail domain', () => {
 
   it('refuses bad input with one line and exit 1', async () => {
     const bad: [string[], string][] = [
-      [['domain', 'dns', 'shop', 'nope.example'], 'domain nope.example is not allowed for shop (see: trxmail domain list shop)'],
-      [['domain', 'dns', 'other', 'shop.example'], 'domain shop.example is not allowed for other (see: trxmail domain list other)'],
-      [['domain', 'set', 'shop', 'shop.example'], 'nothing to change: give --return-path HOST or --no-return-path'],
-      [['domain', 'set', 'shop', 'shop.example', '--return-path', 'force.example'], '"force.example" is a sender domain; a return-path host receives only bounces'],
-      [['domain', 'check', 'shop', 'shop.example', '--resolver', 'dns.example'], 'DNS server "dns.example": not an address ("127.0.0.1", "127.0.0.1:5353" or "[::1]:53")'],
-      [['domain', 'dkim', 'rotate', 'nope', 'shop.example'], 'no space named "nope" (see: trxmail space list)'],
-      [['domain', 'list', 'shop', '--json', '--csv'], 'choose one of --json and --csv'],
+      [['domain', 'dns', '--space', 'shop', 'nope.example'], 'domain nope.example is not allowed for shop (see: trxmail domain list --space shop)'],
+      [['domain', 'dns', '--space', 'other', 'shop.example'], 'domain shop.example is not allowed for other (see: trxmail domain list --space other)'],
+      [['domain', 'set', '--space', 'shop', 'shop.example'], 'nothing to change: give --return-path HOST or --no-return-path'],
+      [['domain', 'set', '--space', 'shop', 'shop.example', '--return-path', 'force.example'], '"force.example" is a sender domain; a return-path host receives only bounces'],
+      [['domain', 'check', '--space', 'shop', 'shop.example', '--resolver', 'dns.example'], 'DNS server "dns.example": not an address ("127.0.0.1", "127.0.0.1:5353" or "[::1]:53")'],
+      [['domain', 'dkim', 'rotate', '--space', 'nope', 'shop.example'], 'no space named "nope" (see: trxmail space list)'],
+      [['domain', 'list', '--space', 'shop', '--json', '--csv'], 'choose one of --json and --csv'],
     ];
     for (const [argv, message] of bad) {
       expect(await run(cwd, argv), argv.join(' ')).toMatchObject({ code: 1, stdout: '', stderr: `trxmail: ${message}\n` });

@@ -17,7 +17,7 @@ describe('trxmail webhook', () => {
   it('set prints a generated secret once, list never shows it, queue shows pending and expired deliveries', async () => {
     const dir = tempWorkDir();
     expect((await cli(dir, ['space', 'add', 'shop'])).code).toBe(0);
-    const set = await run(dir, ['webhook', 'set', 'shop', 'https://hooks.example/trx']);
+    const set = await run(dir, ['webhook', 'set', '--space', 'shop', 'https://hooks.example/trx']);
     const secret = /signing secret \(shown once, keep it\): (whsec_[A-Za-z0-9_-]{43})\n/.exec(set)?.[1];
     expect(secret).toBeDefined();
     const list = await run(dir, ['webhook', 'list', '--json']);
@@ -47,18 +47,18 @@ describe('trxmail webhook', () => {
     const json = JSON.parse(await run(dir, ['webhook', 'queue', '--json'])) as Array<Record<string, unknown>>;
     expect(json[0]).toMatchObject({ type: 'delivered', status: 'pending', attempts: 1, lastError: 'HTTP 502', nextAttemptAt: '2030-01-01T00:00:00.000Z' });
 
-    await run(dir, ['webhook', 'remove', 'shop']);
+    await run(dir, ['webhook', 'remove', '--space', 'shop']);
     expect(JSON.parse(await run(dir, ['webhook', 'queue', '--json', '--status', 'expired']))).toMatchObject([{ lastError: 'webhook removed' }]);
-    expect(await cli(dir, ['webhook', 'remove', 'shop'])).toMatchObject({ code: 1, stdout: '', stderr: 'trxmail: space shop has no webhook\n' });
+    expect(await cli(dir, ['webhook', 'remove', '--space', 'shop'])).toMatchObject({ code: 1, stdout: '', stderr: 'trxmail: space shop has no webhook\n' });
   });
 
   it('refuses bad input, each with its one-line UsageError message and exit code 1', async () => {
     const dir = tempWorkDir();
     await cli(dir, ['space', 'add', 'shop']);
     const bad: [string[], string][] = [
-      [['webhook', 'set', 'shop', 'http://hooks.example/'], 'webhook URL "http://hooks.example/" must be https:// (plain http only to a loopback host)'],
-      [['webhook', 'set', 'nope', 'https://hooks.example/'], 'no space named "nope" (see: trxmail space list)'],
-      [['webhook', 'set', 'shop', 'https://hooks.example/', '--secret', ''], 'webhook secret must not be empty'],
+      [['webhook', 'set', '--space', 'shop', 'http://hooks.example/'], 'webhook URL "http://hooks.example/" must be https:// (plain http only to a loopback host)'],
+      [['webhook', 'set', '--space', 'nope', 'https://hooks.example/'], 'no space named "nope" (see: trxmail space list)'],
+      [['webhook', 'set', '--space', 'shop', 'https://hooks.example/', '--secret', ''], 'webhook secret must not be empty'],
       [['webhook', 'queue', '--status', 'sent'], '--status: expected pending, delivered or expired, got "sent"'],
       [['webhook', 'queue', '--limit', 'many'], '--limit: expected a number, got "many"'],
       [['webhook', 'queue', '--json', '--csv'], 'choose one of --json and --csv'],

@@ -87,10 +87,10 @@ describe('domain set-up against dnsmasq', () => {
     writeFileSync(path.join(cwd, 'trxmail.yaml'), 'bounceDomain: bounces.relay.example\ndns:\n  checkIntervalMinutes: 0\n');
     config = loadConfig({ env: {}, cwd });
     await ok(['space', 'add', 'shop']);
-    await ok(['domain', 'add', 'shop', 'good.example', 'late.example']);
-    await ok(['domain', 'set', 'shop', 'good.example', '--return-path', 'bounces.good.example']);
-    good = parseZone(await ok(['domain', 'dns', 'shop', 'good.example']));
-    late = parseZone(await ok(['domain', 'dns', 'shop', 'late.example']));
+    await ok(['domain', 'add', '--space', 'shop', 'good.example', 'late.example']);
+    await ok(['domain', 'set', '--space', 'shop', 'good.example', '--return-path', 'bounces.good.example']);
+    good = parseZone(await ok(['domain', 'dns', '--space', 'shop', 'good.example']));
+    late = parseZone(await ok(['domain', 'dns', '--space', 'shop', 'late.example']));
     // late.example has not published its DMARC record yet.
     await serve(dnsmasqZone([good, without(late, '_dmarc.late.example')]));
   });
@@ -104,7 +104,7 @@ describe('domain set-up against dnsmasq', () => {
       ['_dmarc.good.example', 'bounces.relay.example', ...good.txt.filter((t) => t.name.includes('._domainkey.')).map((t) => t.name)].sort(),
     );
     expect(good.cname).toEqual([{ name: 'bounces.good.example', target: 'bounces.relay.example' }]);
-    const r = await cli(cwd, ['domain', 'check', 'shop', 'good.example', '--resolver', dns!.server]);
+    const r = await cli(cwd, ['domain', 'check', '--space', 'shop', 'good.example', '--resolver', dns!.server]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const recordLines = r.stdout.split('\n').filter((l) => /^(OK|MISSING|WRONG|ERROR) /.test(l));
     expect(recordLines).toHaveLength(good.txt.length + good.cname.length);
@@ -117,17 +117,17 @@ describe('domain set-up against dnsmasq', () => {
   });
 
   it('one record missing: a MISSING line for it, exit 1, status incomplete', async () => {
-    const r = await cli(cwd, ['domain', 'check', 'shop', 'late.example', '--resolver', dns!.server]);
+    const r = await cli(cwd, ['domain', 'check', '--space', 'shop', 'late.example', '--resolver', dns!.server]);
     expect(r).toMatchObject({ code: 1, stderr: '' });
     expect(r.stdout).toMatch(/^MISSING +TXT +_dmarc\.late\.example\.$/m);
     expect(r.stdout.split('\n').filter((l) => l.startsWith('MISSING'))).toHaveLength(1);
     expect(r.stdout).toContain('status: incomplete (was unchecked) — 1 of 3 records not as expected');
     // No return-path host: SPF cannot align, and the line says why and what to do.
-    expect(r.stdout).toContain('SPF aligned:  no (no return-path host: the envelope sender is in the relay\'s domain bounces.relay.example; set one with trxmail domain set shop late.example --return-path bounces.late.example)');
+    expect(r.stdout).toContain('SPF aligned:  no (no return-path host: the envelope sender is in the relay\'s domain bounces.relay.example; set one with trxmail domain set --space shop late.example --return-path bounces.late.example)');
   });
 
   it('the scheduler records a status change, logs it and queues one domain webhook delivery; a run without change queues none', async () => {
-    await ok(['webhook', 'set', 'shop', 'http://127.0.0.1:9/hook', '--secret', 'whsec_e2e']);
+    await ok(['webhook', 'set', '--space', 'shop', 'http://127.0.0.1:9/hook', '--secret', 'whsec_e2e']);
     const store = SqliteStore.open(dbPath);
     try {
       const logger = recordingLogger();

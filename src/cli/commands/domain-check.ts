@@ -1,5 +1,5 @@
 /**
- * `trxmail domain check <space> <domain> [--resolver host:port]... [--json]`: asks the DNS
+ * `trxmail domain check --space <space> <domain> [--resolver host:port]... [--json]`: asks the DNS
  * whether the records of `domain dns` are published, says so per record and what it means for
  * DMARC alignment, records the result with the domain, and activates a pending DKIM pair whose
  * records are all published (the previous pair retiring for `dkim.overlapDays`).
@@ -26,6 +26,7 @@ import { createResolver } from '../../dns/resolver.js';
 import type { DomainAlignment, RecordCheck } from '../../dns/types.js';
 import { dkimKeyJson } from '../../reports/domain-json.js';
 import { EXIT_ERROR, EXIT_OK, type CliContext } from '../context.js';
+import { spaceAction } from '../space-option.js';
 import { collect } from '../options.js';
 import { spaceDomain } from './domain-common.js';
 
@@ -54,12 +55,12 @@ function alignmentLines(a: DomainAlignment, o: CheckOutcome, rp: { space: string
     ? `yes (signed with d=${rp.domain} by a published active key)`
     : o.check.records.some((r) => r.record.purpose === 'dkim')
       ? "no (the active key's record is not published as expected)"
-      : `no (no DKIM key: create one with trxmail domain dkim rotate ${rp.space} ${rp.domain} --force)`;
+      : `no (no DKIM key: create one with trxmail domain dkim rotate --space ${rp.space} ${rp.domain} --force)`;
   let spf: string;
   if (rp.host === null) {
     spf =
       `no (no return-path host: the envelope sender is in the relay's domain ${rp.bounceDomain}; ` +
-      `set one with trxmail domain set ${rp.space} ${rp.domain} --return-path bounces.${rp.domain})`;
+      `set one with trxmail domain set --space ${rp.space} ${rp.domain} --return-path bounces.${rp.domain})`;
   } else {
     spf = a.spf ? `yes (the envelope sender is in ${rp.host}, which the relay may send for)` : `no (the return-path host ${rp.host}: its CNAME or the SPF behind it is not as expected)`;
   }
@@ -81,16 +82,19 @@ function statusLine(o: CheckOutcome): string {
 }
 
 export function registerDomainCheckCommand(ctx: CliContext, domain: Command): void {
-  domain
-    .command('check <space> <domain>')
-    .description(
-      'check in the DNS that the records of `domain dns` are published, show DMARC alignment, record the result, ' +
-        'and activate a pending DKIM pair whose records are published. Exit status 0 when everything is published (status ok), ' +
-        '1 when something is missing or wrong (incomplete) or the DNS did not answer',
-    )
-    .option('--resolver <host:port>', 'DNS server to ask (repeatable; default trxmail.yaml dns.resolvers, else the system resolver)', collect)
-    .option('--json', 'print JSON')
-    .action(async (spaceName: string, d: string, o: { resolver?: string[]; json?: boolean }) => {
+  spaceAction<{ resolver?: string[]; json?: boolean }>(
+    ctx,
+    domain
+      .command('check <domain>')
+      .description(
+        'check in the DNS that the records of `domain dns` are published, show DMARC alignment, record the result, ' +
+          'and activate a pending DKIM pair whose records are published. Exit status 0 when everything is published (status ok), ' +
+          '1 when something is missing or wrong (incomplete) or the DNS did not answer',
+      )
+      .option('--resolver <host:port>', 'DNS server to ask (repeatable; default trxmail.yaml dns.resolvers, else the system resolver)', collect)
+      .option('--json', 'print JSON'),
+    { min: 1, max: 1 },
+    async (spaceName, [d = ''], o) => {
       const config = ctx.getConfig();
       const servers = o.resolver ?? config.dns.resolvers;
       const resolver = createResolver(servers.length > 0 ? { servers } : {});
@@ -137,5 +141,6 @@ export function registerDomainCheckCommand(ctx: CliContext, domain: Command): vo
       }
       lines.push(statusLine(outcome));
       ctx.out(lines.join('\n') + '\n');
-    });
+    },
+  );
 }

@@ -23,7 +23,7 @@ export async function spaceDomain(ctx: CliContext, spaceName: string, domain: st
   const space = await ctx.space(spaceName);
   const d = domainArg(domain);
   const domains = await (await ctx.getStore()).listDomains(space.id);
-  if (!domains.includes(d)) throw new UsageError(`domain ${d} is not allowed for ${space.name} (see: trxmail domain list ${space.name})`);
+  if (!domains.includes(d)) throw new UsageError(`domain ${d} is not allowed for ${space.name} (see: trxmail domain list --space ${space.name})`);
   return { space, domain: d };
 }
 

@@ -1,5 +1,5 @@
 /**
- * `trxmail domain dkim rotate <space> <domain> [--force]`: the next DKIM key pair of a sender
+ * `trxmail domain dkim rotate --space <space> <domain> [--force]`: the next DKIM key pair of a sender
  * domain (RSA-2048 + Ed25519, src/dkim/domain-keys.ts).
  *
  * Without --force the pair is pending: it is printed to publish, and it starts signing once
@@ -18,27 +18,31 @@ import { createKeyPair, domainDnsFacts } from '../../dkim/domain-keys.js';
 import { formatZone, recordsFor } from '../../dns/records.js';
 import { UsageError } from '../../lib/errors.js';
 import type { CliContext } from '../context.js';
+import { spaceAction } from '../space-option.js';
 import { selectorsText, spaceDomain } from './domain-common.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export function registerDomainDkimCommands(ctx: CliContext, domain: Command): void {
   const dkim = domain.command('dkim').description("a sender domain's DKIM keys");
-  dkim
-    .command('rotate <space> <domain>')
-    .description(
-      'create the next key pair (pending) and print its records; it signs once `domain check` finds them published, ' +
-        'and the old pair stays published for dkim.overlapDays',
-    )
-    .option('--force', 'sign with the new pair at once (the old pair retiring for the overlap)')
-    .action(async (spaceName: string, d: string, o: { force?: boolean }) => {
+  spaceAction<{ force?: boolean }>(
+    ctx,
+    dkim
+      .command('rotate <domain>')
+      .description(
+        'create the next key pair (pending) and print its records; it signs once `domain check` finds them published, ' +
+          'and the old pair stays published for dkim.overlapDays',
+      )
+      .option('--force', 'sign with the new pair at once (the old pair retiring for the overlap)'),
+    { min: 1, max: 1 },
+    async (spaceName, [d = ''], o) => {
       const { space, domain: name } = await spaceDomain(ctx, spaceName, d);
       const store = await ctx.getStore();
       const config = ctx.getConfig();
       const pending = (await store.listDkimKeys(space.id, name)).filter((k) => k.state === 'pending');
       if (pending.length > 0) {
         throw new UsageError(
-          `${name} has a pending key pair already (${pending.map((k) => k.selector).join(', ')}): publish it (trxmail domain dns ${space.name} ${name}) and run trxmail domain check ${space.name} ${name}`,
+          `${name} has a pending key pair already (${pending.map((k) => k.selector).join(', ')}): publish it (trxmail domain dns --space ${space.name} ${name}) and run trxmail domain check --space ${space.name} ${name}`,
         );
       }
       const now = new Date();
@@ -55,10 +59,11 @@ export function registerDomainDkimCommands(ctx: CliContext, domain: Command): vo
         lines.push('publish these records now: mail is signed with the new keys already');
       } else {
         lines.push(`new DKIM key pair for ${name} (pending): ${selectorsText(keys)}`);
-        lines.push(`publish these records, then run trxmail domain check ${space.name} ${name}: the new keys sign once the check finds them`);
+        lines.push(`publish these records, then run trxmail domain check --space ${space.name} ${name}: the new keys sign once the check finds them`);
       }
       const names = new Set(keys.map((k) => `${k.selector}._domainkey.${name}.`));
       const records = recordsFor(await domainDnsFacts(store, config, space.id, name)).filter((r) => names.has(r.name));
       ctx.out(lines.join('\n') + '\n' + formatZone(records));
-    });
+    },
+  );
 }

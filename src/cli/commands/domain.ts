@@ -3,14 +3,16 @@
  * Domains are given as U-label or A-label; stored (and compared) as the lower-case A-label;
  * listed with both forms.
  *
- *   domain add <space> <domain...>       allow domains; a domain without keys gets an active
+ * Every command names its space with `--space S` (src/cli/space-option.ts; the space as first
+ * positional argument still works for one release, with a notice on stderr).
+ *   domain add --space S <domain...>     allow domains; a domain without keys gets an active
  *                                        DKIM pair (RSA-2048 + Ed25519); one added again
  *                                        keeps its keys
- *   domain remove <space> <domain>       its keys are retired (neither sign nor are published)
- *   domain list <space> [--json|--csv]   A-label, Unicode, return-path host, last check, keys
+ *   domain remove --space S <domain>     its keys are retired (neither sign nor are published)
+ *   domain list --space S [--json|--csv] A-label, Unicode, return-path host, last check, keys
  *                                        (table/CSV: keys not retired; JSON: every key)
- *   domain dns <space> <domain> [--json] the records to publish, as zone-file text
- *   domain set <space> <domain> --return-path <host> | --no-return-path
+ *   domain dns --space S <domain> [--json] the records to publish, as zone-file text
+ *   domain set --space S <domain> --return-path <host> | --no-return-path
  *   domain check …                       domain-check.ts
  *   domain dkim rotate …                 domain-dkim.ts
  * Private keys are never printed, not even wrapped.
@@ -27,6 +29,7 @@ import { domainJson } from '../../reports/domain-json.js';
 import type { Column } from '../../lib/table.js';
 import type { DkimKey, DomainAuth } from '../../store/store.js';
 import { outputFormat, render, withFormat, type CliContext } from '../context.js';
+import { spaceAction } from '../space-option.js';
 import { registerDomainCheckCommand } from './domain-check.js';
 import { domainArg, keysText, selectorsText, spaceDomain } from './domain-common.js';
 import { registerDomainDkimCommands } from './domain-dkim.js';
@@ -38,10 +41,11 @@ interface DomainRow {
 
 export function registerDomainCommands(ctx: CliContext): void {
   const domain = ctx.program.command('domain').description("a space's sender domains and their DNS authentication (DKIM, return-path, DMARC)");
-  domain
-    .command('add <space> <domain...>')
-    .description('allow sender domains (U-label or A-label); each gets an active DKIM key pair (RSA-2048 and Ed25519)')
-    .action(async (spaceName: string, domains: string[]) => {
+  spaceAction(
+    ctx,
+    domain.command('add <domain...>').description('allow sender domains (U-label or A-label); each gets an active DKIM key pair (RSA-2048 and Ed25519)'),
+    { min: 1, max: Infinity },
+    async (spaceName, domains) => {
       const s = await ctx.space(spaceName);
       const normalised = domains.map(domainArg);
       const store = await ctx.getStore();
@@ -57,49 +61,53 @@ export function registerDomainCommands(ctx: CliContext): void {
         out.push(
           `domain ${d} allowed for ${s.name}\n` +
             `  DKIM keys (active): ${selectorsText(keys)}\n` +
-            `  next: publish its DNS records (trxmail domain dns ${s.name} ${d}), then run trxmail domain check ${s.name} ${d}\n`,
+            `  next: publish its DNS records (trxmail domain dns --space ${s.name} ${d}), then run trxmail domain check --space ${s.name} ${d}\n`,
         );
       }
       ctx.out(out.join(''));
-    });
-  domain
-    .command('remove <space> <domain>')
-    .description('stop allowing a sender domain; its DKIM keys are retired')
-    .action(async (spaceName: string, d: string) => {
-      const s = await ctx.space(spaceName);
-      const n = domainArg(d);
-      if (!(await (await ctx.getStore()).removeDomain(s.id, n))) throw new UsageError(`domain ${n} is not allowed for ${s.name}`);
-      ctx.out(`domain ${n} removed from ${s.name} (its DKIM keys are retired)\n`);
-    });
-  withFormat(
-    domain
-      .command('list <space>')
-      .description('list sender domains: return-path host, last DNS check, DKIM keys (table and CSV: keys not retired; JSON: every key)'),
-  ).action(async (spaceName: string, o: { json?: boolean; csv?: boolean }) => {
-    const fmt = outputFormat(o);
+    },
+  );
+  spaceAction(ctx, domain.command('remove <domain>').description('stop allowing a sender domain; its DKIM keys are retired'), { min: 1, max: 1 }, async (spaceName, [d = '']) => {
     const s = await ctx.space(spaceName);
-    const store = await ctx.getStore();
-    const rows: DomainRow[] = [];
-    for (const d of await store.listDomains(s.id)) {
-      rows.push({ auth: await store.getDomainAuth(s.id, d), keys: await store.listDkimKeys(s.id, d) });
-    }
-    const cols: Column<DomainRow>[] = [
-      { header: 'DOMAIN', value: (r) => r.auth.domain },
-      { header: 'UNICODE', value: (r) => displayDomain(r.auth.domain) },
-      { header: 'RETURN-PATH', value: (r) => r.auth.returnPath ?? '' },
-      { header: 'CHECK', value: (r) => r.auth.checkStatus },
-      { header: 'CHECKED', value: (r) => r.auth.checkedAt?.toISOString() ?? '' },
-      { header: 'KEYS', value: (r) => keysText(r.keys.filter((k) => k.state !== 'retired')) },
-    ];
-    ctx.out(
-      render(fmt, cols, rows, (r) => domainJson(r.auth, r.keys)),
-    );
-  });
-  domain
-    .command('dns <space> <domain>')
-    .description('the DNS records to publish for a sender domain (zone-file text): DKIM keys, return-path CNAME, DMARC')
-    .option('--json', 'print the records as JSON')
-    .action(async (spaceName: string, d: string, o: { json?: boolean }) => {
+    const n = domainArg(d);
+    if (!(await (await ctx.getStore()).removeDomain(s.id, n))) throw new UsageError(`domain ${n} is not allowed for ${s.name}`);
+    ctx.out(`domain ${n} removed from ${s.name} (its DKIM keys are retired)\n`);
+    });
+  spaceAction<{ json?: boolean; csv?: boolean }>(
+    ctx,
+    withFormat(
+      domain.command('list').description('list sender domains: return-path host, last DNS check, DKIM keys (table and CSV: keys not retired; JSON: every key)'),
+    ),
+    { min: 0, max: 0 },
+    async (spaceName, _args, o) => {
+      const fmt = outputFormat(o);
+      const s = await ctx.space(spaceName);
+      const store = await ctx.getStore();
+      const rows: DomainRow[] = [];
+      for (const d of await store.listDomains(s.id)) {
+        rows.push({ auth: await store.getDomainAuth(s.id, d), keys: await store.listDkimKeys(s.id, d) });
+      }
+      const cols: Column<DomainRow>[] = [
+        { header: 'DOMAIN', value: (r) => r.auth.domain },
+        { header: 'UNICODE', value: (r) => displayDomain(r.auth.domain) },
+        { header: 'RETURN-PATH', value: (r) => r.auth.returnPath ?? '' },
+        { header: 'CHECK', value: (r) => r.auth.checkStatus },
+        { header: 'CHECKED', value: (r) => r.auth.checkedAt?.toISOString() ?? '' },
+        { header: 'KEYS', value: (r) => keysText(r.keys.filter((k) => k.state !== 'retired')) },
+      ];
+      ctx.out(
+        render(fmt, cols, rows, (r) => domainJson(r.auth, r.keys)),
+      );
+    },
+  );
+  spaceAction<{ json?: boolean }>(
+    ctx,
+    domain
+      .command('dns <domain>')
+      .description('the DNS records to publish for a sender domain (zone-file text): DKIM keys, return-path CNAME, DMARC')
+      .option('--json', 'print the records as JSON'),
+    { min: 1, max: 1 },
+    async (spaceName, [d = ''], o) => {
       const { space, domain: name } = await spaceDomain(ctx, spaceName, d);
       const records = recordsFor(await domainDnsFacts(await ctx.getStore(), ctx.getConfig(), space.id, name));
       if (o.json) {
@@ -113,13 +121,17 @@ export function registerDomainCommands(ctx: CliContext): void {
         return;
       }
       ctx.out(formatZone(records));
-    });
-  domain
-    .command('set <space> <domain>')
-    .description('set or clear the return-path host (envelope sender domain, e.g. bounces.<domain>): with it SPF aligns with the domain')
-    .option('--return-path <host>', 'the host; the customer publishes a CNAME from it to the relay')
-    .option('--no-return-path', "no return-path host: mail leaves with the relay's bounce address")
-    .action(async (spaceName: string, d: string, o: { returnPath?: string | false }) => {
+    },
+  );
+  spaceAction<{ returnPath?: string | false }>(
+    ctx,
+    domain
+      .command('set <domain>')
+      .description('set or clear the return-path host (envelope sender domain, e.g. bounces.<domain>): with it SPF aligns with the domain')
+      .option('--return-path <host>', 'the host; the customer publishes a CNAME from it to the relay')
+      .option('--no-return-path', "no return-path host: mail leaves with the relay's bounce address"),
+    { min: 1, max: 1 },
+    async (spaceName, [d = ''], o) => {
       if (o.returnPath === undefined) throw new UsageError('nothing to change: give --return-path HOST or --no-return-path');
       const { space, domain: name } = await spaceDomain(ctx, spaceName, d);
       const store = await ctx.getStore();
@@ -138,9 +150,10 @@ export function registerDomainCommands(ctx: CliContext): void {
         `return-path host of ${name}: ${auth.returnPath}\n` +
           `publish (bounces come back to the relay, SPF aligns with ${name}):\n` +
           rp.map((r) => `${zoneLine(r)}\n`).join('') +
-          `then run trxmail domain check ${space.name} ${name}\n`,
+          `then run trxmail domain check --space ${space.name} ${name}\n`,
       );
-    });
+    },
+  );
   registerDomainCheckCommand(ctx, domain);
   registerDomainDkimCommands(ctx, domain);
 }

@@ -7,20 +7,23 @@
 import type { Column } from '../../lib/table.js';
 import { outputFormat, render, withFormat, type CliContext } from '../context.js';
 import { flagsValue, parseFlagsOption } from '../options.js';
+import { spaceAction } from '../space-option.js';
 
 export function registerFromCommands(ctx: CliContext): void {
   const from = ctx.program.command('from').description('per-from-address default flags');
-  from
-    .command('set <space> <address> <flags>')
-    .description('set the default X-Mxm-Flags for a From address (0-15, or "default" to remove)')
-    .action(async (spaceName: string, address: string, flags: string) => {
+  spaceAction(
+    ctx,
+    from.command('set <address> <flags>').description('set the default X-Mxm-Flags for a From address (0-15, or "default" to remove)'),
+    { min: 2, max: 2 },
+    async (spaceName, [address = '', flags = '']) => {
       const s = await ctx.space(spaceName);
       const f = flagsValue(parseFlagsOption(flags));
       await (await ctx.getStore()).setFromFlags(s.id, address, f);
       ctx.out(f === null ? `default flags for ${address} removed\n` : `default flags for ${address}: ${f}\n`);
-    });
-  withFormat(from.command('list <space>').description('list per-from-address defaults')).action(
-    async (spaceName: string, o: { json?: boolean; csv?: boolean }) => {
+    },
+  );
+  spaceAction<{ json?: boolean; csv?: boolean }>(ctx, withFormat(from.command('list').description('list per-from-address defaults')), { min: 0, max: 0 },
+    async (spaceName, _args, o) => {
       const s = await ctx.space(spaceName);
       const rows = await (await ctx.getStore()).listFromFlags(s.id);
       const cols: Column<(typeof rows)[number]>[] = [

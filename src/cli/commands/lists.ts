@@ -7,6 +7,7 @@
 import type { Column } from '../../lib/table.js';
 import { UsageError } from '../../lib/errors.js';
 import { outputFormat, render, withFormat, type CliContext } from '../context.js';
+import { spaceAction } from '../space-option.js';
 
 const LISTS = [
   ['unsubscribe', 'unsubscribe', 'the Unsubscribe list (checked with flag 4)'],
@@ -16,25 +17,25 @@ const LISTS = [
 export function registerListCommands(ctx: CliContext): void {
   for (const [cmdName, list, what] of LISTS) {
     const c = ctx.program.command(cmdName).description(what);
-    c.command('add <space> <address>')
-      .description(`put an address on ${what}`)
-      .option('-r, --reason <text>', 'why', 'added by operator')
-      .action(async (spaceName: string, address: string, o: { reason: string }) => {
+    spaceAction<{ reason: string }>(
+      ctx,
+      c.command('add <address>').description(`put an address on ${what}`).option('-r, --reason <text>', 'why', 'added by operator'),
+      { min: 1, max: 1 },
+      async (spaceName, [address = ''], o) => {
         const s = await ctx.space(spaceName);
         await (await ctx.getStore()).addListEntry({ spaceId: s.id, list, address, reason: o.reason, addedAt: new Date() });
         ctx.out(`${address} added to the ${list} list of ${s.name}\n`);
-      });
-    c.command('remove <space> <address>')
-      .description(`take an address off ${what}`)
-      .action(async (spaceName: string, address: string) => {
-        const s = await ctx.space(spaceName);
-        if (!(await (await ctx.getStore()).removeListEntry(s.id, list, address))) {
-          throw new UsageError(`${address} is not on the ${list} list of ${s.name}`);
-        }
-        ctx.out(`${address} removed from the ${list} list of ${s.name}\n`);
-      });
-    withFormat(c.command('list <space>').description(`show ${what}`)).action(
-      async (spaceName: string, o: { json?: boolean; csv?: boolean }) => {
+      },
+    );
+    spaceAction(ctx, c.command('remove <address>').description(`take an address off ${what}`), { min: 1, max: 1 }, async (spaceName, [address = '']) => {
+      const s = await ctx.space(spaceName);
+      if (!(await (await ctx.getStore()).removeListEntry(s.id, list, address))) {
+        throw new UsageError(`${address} is not on the ${list} list of ${s.name}`);
+      }
+      ctx.out(`${address} removed from the ${list} list of ${s.name}\n`);
+    });
+    spaceAction<{ json?: boolean; csv?: boolean }>(ctx, withFormat(c.command('list').description(`show ${what}`)), { min: 0, max: 0 },
+      async (spaceName, _args, o) => {
         const s = await ctx.space(spaceName);
         const rows = await (await ctx.getStore()).listEntries(s.id, list);
         const cols: Column<(typeof rows)[number]>[] = [

@@ -2,7 +2,10 @@
  * `trxmail sends list|show`: per-send reports.
  *
  * Filters: --space, --tag (repeatable; every tag must be on the send), --from, --since,
- * --until. Dates are ISO 8601: `2026-11-22` (a whole day in UTC) or `2026-11-22T10:00:00Z`.
+ * --until. Paging: at most --limit rows (default DEFAULT_SENDS_LIMIT); when more sends match,
+ * one line on stderr says so and gives the next page's command (`--before <last id>`, the
+ * store's keyset cursor: nothing skipped or repeated when new sends arrive); stdout keeps
+ * only the rows, so JSON and CSV stay whole. Dates are ISO 8601: `2026-11-22` (a whole day in UTC) or `2026-11-22T10:00:00Z`.
  * --since is inclusive; --until is exclusive for a date-time and covers the whole day for a
  * plain date (so `--since 2026-11-01 --until 2026-11-30` is all of November).
  *
@@ -18,6 +21,7 @@ import { MAX_EVENT_COUNT_SENDS } from '../../lib/limits.js';
 import { formatJson, type Column } from '../../lib/table.js';
 import { NO_EVENT_COUNTS, recipientState, sendJson } from '../../reports/send-json.js';
 import type { EventCounts, Send, SendEvent, SendFilter, Store } from '../../store/store.js';
+import type { Command } from 'commander';
 import { outputFormat, render, type CliContext } from '../context.js';
 import { collect, parseFilterOptions } from '../options.js';
 
@@ -95,6 +99,24 @@ export function eventLine(e: SendEvent): string {
   return parts.join('  ');
 }
 
+/** The command line of the next page: this one's options with --before set to the last id shown. */
+function nextPageCommand(command: Command, lastId: string): string {
+  const args: string[] = ['trxmail', 'sends', 'list'];
+  const quote = (v: string): string => (/^[\w@.:+=,/-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+  for (const option of command.options) {
+    const key = option.attributeName();
+    if (key === 'before') continue;
+    const value: unknown = command.getOptionValue(key);
+    const flag = option.long ?? '';
+    if (value === undefined || command.getOptionValueSource(key) === 'default') continue;
+    if (value === true) args.push(flag);
+    else if (Array.isArray(value)) for (const v of value as unknown[]) args.push(flag, quote(typeof v === 'string' ? v : JSON.stringify(v)));
+    else if (typeof value === 'string' || typeof value === 'number') args.push(flag, quote(String(value)));
+  }
+  args.push('--before', quote(lastId));
+  return args.join(' ');
+}
+
 export function registerSendCommands(ctx: CliContext): void {
   const sends = ctx.program.command('sends').description('reports: one row per send');
   sends
@@ -105,26 +127,45 @@ export function registerSendCommands(ctx: CliContext): void {
     .option('-f, --from <address>', 'only sends from this From address')
     .option('--since <date>', 'received at or after (ISO date or date-time)')
     .option('--until <date>', 'received before (a plain date includes that whole day)')
-    .option('-n, --limit <n>', `at most this many rows (default ${DEFAULT_SENDS_LIMIT})`, limitOption)
+    .option('-n, --limit <n>', `at most this many rows (default ${DEFAULT_SENDS_LIMIT}); when more match, stderr says how to get the next page`, limitOption)
+    .option('--before <id>', 'the next page: only sends older than this send (the last id of the previous page)')
     .option('--json', 'print JSON')
     .option('--csv', 'print CSV')
     .action(
-      async (o: {
-        space?: string;
-        tag?: string[];
-        from?: string;
-        since?: string;
-        until?: string;
-        limit?: number;
-        json?: boolean;
-        csv?: boolean;
-      }) => {
+      async (
+        o: {
+          space?: string;
+          tag?: string[];
+          from?: string;
+          since?: string;
+          until?: string;
+          limit?: number;
+          before?: string;
+          json?: boolean;
+          csv?: boolean;
+        },
+        command: Command,
+      ) => {
         const fmt = outputFormat(o);
-        const filter: { -readonly [K in keyof SendFilter]: SendFilter[K] } = { limit: o.limit ?? DEFAULT_SENDS_LIMIT, ...parseFilterOptions(o) };
+        const limit = o.limit ?? DEFAULT_SENDS_LIMIT;
+        // One row more than asked for tells whether another page exists.
+        const filter: { -readonly [K in keyof SendFilter]: SendFilter[K] } = { limit: limit + 1, ...parseFilterOptions(o) };
         if (o.space !== undefined) filter.spaceId = (await ctx.space(o.space)).id;
         const store = await ctx.getStore();
+        if (o.before !== undefined) {
+          const last = await store.getSend(o.before, filter.spaceId ?? null);
+          if (!last) throw new UsageError(`--before: no send with id "${o.before}"${o.space === undefined ? '' : ` in space ${o.space}`}`);
+          filter.before = { receivedAt: last.receivedAt, id: last.id };
+        }
         const names = new Map((await store.listSpaces()).map((s) => [s.id, s.name]));
-        const sendsFound = await store.listSends(filter);
+        const found = await store.listSends(filter);
+        const sendsFound = found.slice(0, limit);
+        const lastShown = sendsFound[sendsFound.length - 1];
+        if (found.length > limit && lastShown) {
+          ctx.io.stderr.write(
+            `trxmail: stopped at the limit of ${limit} sends; more match. Next page: ${nextPageCommand(command, lastShown.id)}\n`,
+          );
+        }
         const counts = await countsOf(store, sendsFound.map((s) => s.id));
         const rows: SendRow[] = sendsFound.map((s) => ({
           ...s,

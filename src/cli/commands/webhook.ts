@@ -2,10 +2,10 @@
  * `trxmail webhook set|remove|list|queue`: a space's webhook endpoint and its delivery queue
  * (the feature itself — outbox, signing, retries — is src/webhooks/).
  *
- *   webhook set <space> <url> [--secret S]   sets/replaces the endpoint; prints the secret
+ *   webhook set --space S <url> [--secret S] sets/replaces the endpoint; prints the secret
  *                                            ONCE (generated: 32 random bytes, base64url,
  *                                            prefixed whsec_); it is stored as is (it signs).
- *   webhook remove <space>                   its pending deliveries expire
+ *   webhook remove --space S                 its pending deliveries expire
  *   webhook list                             space, URL, created (never the secret)
  *   webhook queue [--space S] [--status pending|delivered|expired] [--limit N] [--json|--csv]
  *                                            id, space, type, send, recipient, status,
@@ -18,6 +18,7 @@ import { UsageError } from '../../lib/errors.js';
 import type { Column } from '../../lib/table.js';
 import type { WebhookDelivery, WebhookDeliveryStatus } from '../../store/store.js';
 import { outputFormat, render, type CliContext } from '../context.js';
+import { spaceAction } from '../space-option.js';
 
 /** A new webhook secret: `whsec_` + 32 random bytes in base64url. */
 export function generateWebhookSecret(): string {
@@ -34,20 +35,21 @@ function nextText(d: WebhookDelivery): string {
 
 export function registerWebhookCommands(ctx: CliContext): void {
   const webhook = ctx.program.command('webhook').description("a space's webhook (events POSTed to the customer's endpoint)");
-  webhook
-    .command('set <space> <url>')
-    .description('set or replace the endpoint (https; http only to loopback); prints the signing secret once')
-    .option('--secret <secret>', 'use this secret instead of a generated one')
-    .action(async (spaceName: string, url: string, o: { secret?: string }) => {
+  spaceAction<{ secret?: string }>(
+    ctx,
+    webhook
+      .command('set <url>')
+      .description('set or replace the endpoint (https; http only to loopback); prints the signing secret once')
+      .option('--secret <secret>', 'use this secret instead of a generated one'),
+    { min: 1, max: 1 },
+    async (spaceName, [url = ''], o) => {
       const s = await ctx.space(spaceName);
       const secret = o.secret ?? generateWebhookSecret();
       const w = await (await ctx.getStore()).setWebhook({ spaceId: s.id, url, secret });
       ctx.out(`webhook for ${s.name}: ${w.url}\nsigning secret (shown once, keep it): ${secret}\n`);
-    });
-  webhook
-    .command('remove <space>')
-    .description('remove the endpoint; its pending deliveries expire')
-    .action(async (spaceName: string) => {
+    },
+  );
+  spaceAction(ctx, webhook.command('remove').description('remove the endpoint; its pending deliveries expire'), { min: 0, max: 0 }, async (spaceName) => {
       const s = await ctx.space(spaceName);
       if (!(await (await ctx.getStore()).removeWebhook(s.id))) throw new UsageError(`space ${s.name} has no webhook`);
       ctx.out(`webhook of ${s.name} removed\n`);

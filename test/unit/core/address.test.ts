@@ -157,6 +157,18 @@ describe('unfold', () => {
   });
 });
 
+describe('parseEnvelopeAddress: IDNA full stops', () => {
+  it.each(['\uff0e', '\u3002', '\uff61'])('a domain written with %j has ASCII dots in address and domain', (dot) => {
+    expect(parseEnvelopeAddress(`<news@demo${dot}example>`)).toEqual({
+      kind: 'address',
+      address: 'news@demo.example',
+      local: 'news',
+      domain: 'demo.example',
+      normalisedDomain: 'demo.example',
+    });
+  });
+});
+
 describe('parseEnvelopeAddress', () => {
   it.each([
     ['', { kind: 'null' }],

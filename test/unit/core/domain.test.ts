@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allowingDomain, canonicalAddress, domainAllowed, listKey, normaliseDomain } from '../../../src/core/domain.js';
+import { allowingDomain, canonicalAddress, domainAllowed, listKey, normaliseDomain, withAsciiDots } from '../../../src/core/domain.js';
 import { senderDomainOf } from '../../../src/core/evaluate.js';
 
 describe('normaliseDomain', () => {
@@ -14,6 +14,16 @@ describe('normaliseDomain', () => {
       expect(normaliseDomain(d)).toBeNull();
     },
   );
+});
+
+describe('withAsciiDots', () => {
+  it('writes the IDNA full stops U+3002, U+FF0E, U+FF61 as "." and changes nothing else', () => {
+    expect(withAsciiDots('demo\uff0eexample')).toBe('demo.example');
+    expect(withAsciiDots('a\u3002B\uff61bücher\uff0eexample.')).toBe('a.B.bücher.example.');
+    expect(withAsciiDots('Demo.Example')).toBe('Demo.Example');
+    // and normaliseDomain agrees with it
+    expect(normaliseDomain('Demo\u3002Example')).toBe('demo.example');
+  });
 });
 
 describe('domainAllowed', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkSender, evaluate } from '../../../src/core/evaluate.js';
+import { REMOVED_FIELDS } from '../../../src/core/removed-fields.js';
 import type {
   Acceptance,
   Facts,
@@ -168,13 +169,13 @@ describe('evaluate: rejections, each with its reply', () => {
     ['flags 0x3', facts(base(['X-Mxm-Flags', '0x3'])), 'invalid-flags', 554, '5.6.0', 'X-Mxm-Flags value "0x3" is invalid: expected an integer from 0 to 15'],
     ['21 tags', facts(base(['X-Mxm-Tag', Array.from({ length: 21 }, (_, i) => `t${i}`).join(',')])), 'too-many-tags', 554, '5.6.0', 'X-Mxm-Tag: too many tags (21, at most 20)'],
     ['long tag', facts(base(['X-Mxm-Tag', 'x'.repeat(101)])), 'tag-too-long', 554, '5.6.0', 'X-Mxm-Tag: a tag is longer than 100 characters'],
+    ['tag with CR LF', facts(base(['X-Mxm-Tag', 'ok, =?UTF-8?Q?a=0D=0Ab?='])), 'tag-control-character', 554, '5.6.0', 'X-Mxm-Tag: a tag contains a control character or line break (U+000D)'],
     ['no RCPT', facts(base(), { rcptTo: [] }), 'no-recipients', 554, '5.5.1', 'No valid recipients'],
     ['no To', facts(hdrs(['From', 'news@example.com'])), 'no-to', 554, '5.6.0', 'Message must have a To: header with one recipient address'],
     ['empty To', facts(hdrs(['To', ' '])), 'no-to', 554, '5.6.0', 'Message must have a To: header with one recipient address'],
     ['only empty groups', facts(hdrs(['To', 'undisclosed-recipients:;, Other:;'])), 'no-to', 554, '5.6.0', 'Message must have a To: header with one recipient address'],
     ['To garbage', facts(hdrs(['To', 'bob'])), 'no-to', 554, '5.6.0', 'Message must have a To: header with one recipient address'],
     ['To not in RCPT', facts(hdrs(['To', 'eve@x.org'])), 'to-not-in-rcpt', 554, '5.7.1', 'To: address <eve@x.org> is not one of the RCPT TO recipients'],
-    ['To local part in other case', facts(hdrs(['To', 'Bob@x.org'])), 'to-not-in-rcpt', 554, '5.7.1', 'To: address <Bob@x.org> is not one of the RCPT TO recipients'],
   ];
   it.each(cases)('%s', (_label, f, r, code, enhanced, text) => {
     expect(evaluate(f)).toEqual({ kind: 'reject', reason: r, code, enhanced, text });
@@ -292,6 +293,46 @@ describe('evaluate: From', () => {
     expect(accept(evaluate(facts(h))).headerEdits).toEqual([{ op: 'delete', name: 'Sender' }]);
   });
 
+  // Issue 12 item 5: on old main only Sender was deleted.
+  it('deletes every field that must not survive the relay (REMOVED_FIELDS), any letter case, and keeps Reply-To', () => {
+    const h = hdrs(
+      ['From', 'news@example.com'],
+      ['To', 'bob@x.org'],
+      ['Reply-To', 'help@example.com'],
+      ['resent-from', 'a@elsewhere.test'],
+      ['Resent-Sender', 'a@elsewhere.test'],
+      ['Resent-To', 'c@elsewhere.test'],
+      ['Resent-Cc', 'c@elsewhere.test'],
+      ['Resent-Bcc', 'c@elsewhere.test'],
+      ['ERRORS-TO', 'e@elsewhere.test'],
+      ['X-Original-From', 'boss@elsewhere.test'],
+      ['DKIM-Signature', 'v=1; a=rsa-sha256; d=elsewhere.test; s=x; h=from; bh=AAAA; b=BBBB'],
+      ['Authentication-Results', 'mx.elsewhere.test; dkim=pass'],
+      ['Authentication-Results', 'mx2.elsewhere.test; spf=pass'],
+      ['Sender', 'a@elsewhere.test'],
+      ['Resent-Date', 'Mon, 1 Dec 2026 10:00:00 +0000'],
+      ['Resent-Message-ID', '<r1@elsewhere.test>'],
+      ['X-Original-To', 'kept@x.org'],
+    );
+    expect(deletes(accept(evaluate(facts(h))).headerEdits).sort()).toEqual(
+      [
+        'Authentication-Results',
+        'DKIM-Signature',
+        'Errors-To',
+        'Resent-Bcc',
+        'Resent-Cc',
+        'Resent-Date',
+        'Resent-From',
+        'Resent-Message-ID',
+        'Resent-Sender',
+        'Resent-To',
+        'Sender',
+        'X-Original-From',
+      ].sort(),
+    );
+    expect([...REMOVED_FIELDS.keys()].sort()).toEqual(deletes(accept(evaluate(facts(h))).headerEdits).sort());
+  });
+
   it('no edit when From already is exactly MAIL FROM; an edit when it differs at all', () => {
     expect(fromOf(' news@example.com').headerEdits).toEqual([]);
     expect(fromOf(' Acme <news@example.com>').headerEdits).toEqual([]);
@@ -303,6 +344,19 @@ describe('evaluate: From', () => {
     const two = hdrs(['From', 'news@example.com'], ['To', 'bob@x.org'], ['From', 'news@example.com']);
     expect(accept(evaluate(facts(two))).headerEdits).toEqual([{ op: 'set', name: 'From', value: 'news@example.com' }]);
   });
+
+  // Issue 12 item 6: on old main the From was written with the fullwidth / ideographic dot.
+  it.each(['news@example\uff0ecom', 'news@example\u3002com', 'news@example\uff61com', '<news@example\uff0ecom>'])(
+    'writes a MAIL FROM domain with an IDNA full stop (%j) with ASCII dots',
+    (mailFrom) => {
+      const a = fromOf(' Acme <news@example\uff0ecom>', { mailFrom });
+      expect(a.from).toBe('news@example.com');
+      expect(setValue(a.headerEdits, 'From')).toBe('Acme <news@example.com>');
+      // ...also when the client's From was already spelled like its MAIL FROM
+      const same = fromOf(` ${mailFrom.replace(/[<>]/g, '')}`, { mailFrom });
+      expect(setValue(same.headerEdits, 'From')).toBe('news@example.com');
+    },
+  );
 
   it('uses MAIL FROM as given: SMTPUTF8 local part and U-label domain', () => {
     const a = fromOf(' Jü <x@y.z>', { mailFrom: 'jürgen@bücher.example' });
@@ -358,14 +412,29 @@ describe('evaluate: To', () => {
     expect(setValue(toOf(['undisclosed-recipients:;, bob@x.org']).headerEdits, 'To')).toBe('bob@x.org');
   });
 
-  it('domain case and IDN form may differ from the RCPT; the local part may not', () => {
+  it('domain case and IDN form may differ from the RCPT; the local part must match apart from letter case', () => {
     expect(toOf(['bob@X.ORG']).to).toBe('bob@x.org');
     expect(toOf(['ann@bücher.example'], ['ann@xn--bcher-kva.example']).to).toBe('ann@xn--bcher-kva.example');
     expect(toOf(['ann@XN--BCHER-KVA.example'], ['ann@Bücher.example']).to).toBe('ann@Bücher.example');
     expect(toOf(['bob@x.org.'], ['bob@x.org']).to).toBe('bob@x.org');
     expect(toOf(['"bob"@x.org'], ['bob@x.org']).to).toBe('bob@x.org');
     expect(toOf(['bob@x.org'], ['<bob@x.org>']).to).toBe('<bob@x.org>');
-    expect(evaluate(facts(hdrs(['To', 'BOB@x.org'])))).toMatchObject({ reason: 'to-not-in-rcpt' });
+    expect(evaluate(facts(hdrs(['To', 'bobby@x.org'])))).toMatchObject({ reason: 'to-not-in-rcpt' });
+    expect(evaluate(facts(hdrs(['To', 'b.ob@x.org'])))).toMatchObject({ reason: 'to-not-in-rcpt' });
+  });
+
+  // Issue 12 item 1: refused with 554 5.7.1 on old main (local parts compared exactly).
+  it('the local part compares case-insensitively; the To keeps the header spelling, the RCPT is the recipient', () => {
+    const same = toOf(['CaSe@Example.NET'], ['case@example.net']);
+    expect(same.to).toBe('case@example.net');
+    expect(same.headerEdits).toEqual([]); // the delivered To: stays `CaSe@Example.NET`
+    expect(same.deliverTo).toEqual(['case@example.net']);
+    const named = toOf([' Bob <BOB@X.org>, carol@y.org'], ['carol@y.org', 'bob@x.org']);
+    expect(named.to).toBe('bob@x.org');
+    expect(setValue(named.headerEdits, 'To')).toBe('Bob <BOB@X.org>');
+    expect(named.bcc).toBe('carol@y.org');
+    expect(toOf(['"John Smith"@x.org'], ['"john smith"@x.org']).to).toBe('"john smith"@x.org');
+    expect(toOf(['JÜRGEN@bücher.example'], ['jürgen@xn--bcher-kva.example']).to).toBe('jürgen@xn--bcher-kva.example');
   });
 
   it('an SMTPUTF8 To address stays raw; a raw 8-bit name is encoded', () => {
@@ -402,8 +471,9 @@ describe('evaluate: recipients', () => {
 
   it('duplicates of To or BCC are the same recipient, not discarded', () => {
     const a = run(['bob@x.org', 'bob@X.ORG', 'carol@y.org', 'bob@x.org', 'CAROL@y.org', 'carol@Y.org', 'dave@z.org']);
-    expect(a.bcc).toBe('carol@y.org'); // CAROL@ is another local part: a different address
-    expect(a.discarded).toEqual(['CAROL@y.org', 'dave@z.org']);
+    expect(a.bcc).toBe('carol@y.org'); // CAROL@ is the same mailbox: local parts compare case-insensitively
+    expect(a.discarded).toEqual(['dave@z.org']);
+    expect(a.recipients.find((r) => r.address === 'CAROL@y.org')?.role).toBe('bcc');
     expect(a.recipients.find((r) => r.address === 'carol@Y.org')?.role).toBe('bcc');
     expect(a.recipients.find((r) => r.address === 'bob@X.ORG')?.role).toBe('to');
     expect(a.recipients).toHaveLength(6); // exact duplicates listed once
@@ -518,18 +588,18 @@ describe('evaluate: header values never carry CR, LF or NUL', () => {
       for (const e of v.headerEdits) {
         if (e.op === 'set') expect(e.value).not.toMatch(/[\r\n\0]/);
       }
-      // Tags are never header values; raw CR and LF are unfolded away, but what an encoded
-      // word decodes to is kept (see the table below), and NUL is kept.
-      if (!from.includes('=?')) for (const tag of v.tags) expect(tag).not.toMatch(/[\r\n]/);
+      // Tags are never header values; raw CR and LF are unfolded away, and a tag still holding
+      // a control character (decoded, or NUL) is refused (see the tables below).
+      for (const tag of v.tags) expect(tag).not.toMatch(/[\x00-\x1f\x7f]/);
     }
   });
 });
 
-describe('evaluate: hostile X-Mxm-Tag values (the tags are stored as decoded, not escaped)', () => {
-  // Today's behaviour, pinned: parseTags unfolds (drops every raw CR and LF), decodes RFC 2047
-  // words, splits on commas and trims whitespace (String#trim: also CR, LF, VT, FF, NEL and
-  // U+2028 at either end). NUL and other control characters are kept, and so are CR and LF
-  // that an encoded word decodes to: consumers must escape tags (logs do: escapeLogValue).
+describe('evaluate: hostile X-Mxm-Tag values', () => {
+  // parseTags unfolds (drops every raw CR and LF: they are folding), decodes RFC 2047 words,
+  // splits on commas and trims whitespace (String#trim: also CR, LF, VT, FF, NEL and U+2028 at
+  // either end). A control character left inside a tag — from an encoded word, or raw — is
+  // refused with 554 5.6.0 (issue 12 item 6; old main stored it as it was).
   const b64 = (text: string): string => `=?UTF-8?B?${Buffer.from(text).toString('base64')}?=`;
   it.each<[string, string, string[]]>([
     ['raw CRLF inside', 'Evil\r\nBcc: victim@x.test', ['EvilBcc: victim@x.test']],
@@ -537,15 +607,27 @@ describe('evaluate: hostile X-Mxm-Tag values (the tags are stored as decoded, no
     ['raw CRLF only', '\r\n', []],
     ['folded list', 'one,\r\n two', ['one', 'two']],
     ['whitespace controls at the ends', '\t tab \v\f', ['tab']],
-    ['Q-encoded CRLF', '=?UTF-8?Q?a=0D=0Ab?=', ['a\r\nb']],
-    ['B-encoded NUL, CRLF and SOH', b64('p\0q\r\nr\x01'), ['p\0q\r\nr\x01']],
-    ['raw NUL', 'a\0b', ['a\0b']],
-    ['raw C0 controls and DEL', 'x\x01\x07\x1b[31m\x7f', ['x\x01\x07\x1b[31m\x7f']],
-    ['raw NUL only', '\0', ['\0']],
-  ])('%s', (_label, value, tags) => {
+  ])('accepted: %s', (_label, value, tags) => {
     const v = accept(evaluate(facts(base(['X-Mxm-Tag', value]))));
     expect(v.tags).toEqual(tags);
     expect(deletes(v.headerEdits)).toContain('X-Mxm-Tag');
+  });
+
+  it.each<[string, string, string]>([
+    ['Q-encoded CRLF', '=?UTF-8?Q?a=0D=0Ab?=', 'U+000D'],
+    ['B-encoded NUL, CRLF and SOH', b64('p\0q\r\nr\x01'), 'U+0000'],
+    ['raw NUL', 'a\0b', 'U+0000'],
+    ['raw C0 controls and DEL', 'x\x01\x07\x1b[31m\x7f', 'U+0001'],
+    ['raw NUL only', '\0', 'U+0000'],
+    ['B-encoded U+2028', b64('a\u2028b'), 'U+2028'],
+  ])('refused: %s', (_label, value, shown) => {
+    expect(evaluate(facts(base(['X-Mxm-Tag', value])))).toEqual({
+      kind: 'reject',
+      reason: 'tag-control-character',
+      code: 554,
+      enhanced: '5.6.0',
+      text: `X-Mxm-Tag: a tag contains a control character or line break (${shown})`,
+    });
   });
 });
 

@@ -27,6 +27,7 @@ describe('REPLIES table', () => {
     ['invalid-flags', 554, '5.6.0'],
     ['too-many-tags', 554, '5.6.0'],
     ['tag-too-long', 554, '5.6.0'],
+    ['tag-control-character', 554, '5.6.0'],
     ['no-recipients', 554, '5.5.1'],
     ['too-many-recipients', 554, '5.5.3'],
     ['no-to', 554, '5.6.0'],
@@ -56,6 +57,8 @@ describe('REPLIES table', () => {
     );
     expect(rejection('too-many-tags', 21).text).toBe('X-Mxm-Tag: too many tags (21, at most 20)');
     expect(rejection('tag-too-long').text).toBe('X-Mxm-Tag: a tag is longer than 100 characters');
+    expect(rejection('tag-control-character', 0x0a).text).toBe('X-Mxm-Tag: a tag contains a control character or line break (U+000A)');
+    expect(rejection('tag-control-character', 0x2028).text).toBe('X-Mxm-Tag: a tag contains a control character or line break (U+2028)');
     expect(rejection('no-to').text).toBe('Message must have a To: header with one recipient address');
     expect(rejection('to-not-in-rcpt', 'x@y.z').text).toBe('To: address <x@y.z> is not one of the RCPT TO recipients');
     expect(rejection('too-many-recipients', 1001, 1000).text).toBe('Too many recipients (1001, at most 1000)');
@@ -70,6 +73,7 @@ describe('REPLIES table', () => {
       rejection('invalid-flags', hostile),
       rejection('too-many-tags', 99),
       rejection('tag-too-long'),
+      rejection('tag-control-character', 0x10ffff),
       rejection('no-recipients'),
       rejection('too-many-recipients', 5000, 1000),
       rejection('no-to'),

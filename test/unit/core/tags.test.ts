@@ -47,4 +47,27 @@ describe('parseTags', () => {
   it('checks the count before the length', () => {
     expect(parseTags(tags(many(MAX_TAGS + 1), 'y'.repeat(MAX_TAG_LENGTH + 1)))).toMatchObject({ problem: 'too-many' });
   });
+
+  // Issue 12 item 6: on old main these were stored with the control character in them.
+  it.each<[string, HeaderField[], number]>([
+    ['CR LF through RFC 2047 Q', tags('=?UTF-8?Q?a=0D=0Ab?='), 0x0d],
+    ['LF through RFC 2047 B', tags(`=?UTF-8?B?${Buffer.from('a\nb').toString('base64')}?=`), 0x0a],
+    ['a raw TAB inside a tag', tags('a\tb'), 0x09],
+    ['NUL', tags('a\0b'), 0x00],
+    ['ESC', tags('x, a\u001b[31mred'), 0x1b],
+    ['DEL', tags('a\u007fb'), 0x7f],
+    ['C1 NEL', tags('=?UTF-8?Q?a=C2=85b?='), 0x85],
+    ['U+2028 LINE SEPARATOR', tags('a\u2028b'), 0x2028],
+    ['U+2029 PARAGRAPH SEPARATOR', tags('a\u2029b'), 0x2029],
+  ])('refuses a tag with a control character: %s', (_label, headers, codePoint) => {
+    expect(parseTags(headers)).toEqual({ ok: false, problem: 'control', codePoint });
+  });
+
+  it('leading and trailing whitespace (TAB included) is trimmed, not refused; non-ASCII text is fine', () => {
+    expect(parseTags(tags('\ta\t, b ', 'é\u00a0x'))).toEqual({ ok: true, tags: ['a', 'b', 'é\u00a0x'] });
+  });
+
+  it('checks count and length before control characters', () => {
+    expect(parseTags(tags('a\nb', 'y'.repeat(MAX_TAG_LENGTH + 1)))).toMatchObject({ problem: 'too-long' });
+  });
 });

@@ -84,7 +84,7 @@ describe('DomainChecker', () => {
       {
         level: 'info',
         obj: { space: space.id, domain: 'a.example', selectors: 'trx20261202r, trx20261202e' },
-        msg: 'domain keys: a.example got an active DKIM key pair; publish them: trxmail domain dns <space> a.example',
+        msg: 'domain keys: a.example got an active DKIM key pair; publish them: trxmail domain dns --space <space> a.example',
       },
     ]);
     await checker.stop();
