@@ -61,6 +61,8 @@ async function milterAnswer(typed: string): Promise<string> {
     domainSetup: new DomainSetups(store, KEYS).get,
     tracking: null,
     newSpool: () => new Spool(dir),
+    newBodySpool: () => new Spool(dir),
+    isBounceDomain: () => false,
     clock: () => new Date('2026-12-01T10:00:00.000Z'),
     metrics: createMetrics(),
     logger: silentLogger,
