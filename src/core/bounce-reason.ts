@@ -93,10 +93,11 @@ const TEXT_RULES: readonly TextRule[] = [
   { name: 'expired', reason: 'expired', pattern: /retry time(?:out)? (?:not reached|exceeded)|delivery time expired|message expired|too long in queue|did not accept our requests to connect|giving up on|has been delayed for too long|maximal_queue_lifetime|timeout exceeded/i },
   { name: 'blocklisted', reason: 'blocked', pattern: /spamhaus|spamcop|barracuda|sorbs|blocklist|blacklist|block ?list|black ?list|\brbl\b|dnsbl|listed (?:at|on|in)|poor reputation|reputation|banned sending ip|\bblocked\b|access denied.*(?:ip|sender)|not allowed to send|ip .* not allowed/i },
   { name: 'auth', reason: 'auth-failure', pattern: /\bspf\b|\bdkim\b|\bdmarc\b|not authenticated|unauthenticated|authentication (?:check|fail)|sender verify failed|5\.7\.2[3-7]/i },
+  // Before 'rate': receivers write "Mailbox full, try again later" (Postfix's 452 4.2.2).
+  { name: 'mailbox-full', reason: 'mailbox-full', pattern: /mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|insufficient (?:storage|disk)|mailbox size limit|out of storage/i },
   { name: 'rate', reason: 'rate-limited', pattern: /rate limit|rate-limit|too many (?:messages|connections|recipients|emails)|try again later|throttl|exceeded .*quota of messages|sending limit|temporarily deferred due to/i },
   { name: 'virus', reason: 'content-rejected', pattern: /virus|malware|\bspam\b|spam content|content (?:rejected|policy|filter)|message content|looks like spam|bulk mail|unsolicited|phishing|suspicious/i },
   { name: 'too-big', reason: 'message-too-big', pattern: /message (?:size|too big|too large|length) exceeds|too (?:big|large)|size limit|exceeds (?:the )?(?:maximum|size)/i },
-  { name: 'mailbox-full', reason: 'mailbox-full', pattern: /mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|insufficient (?:storage|disk)|mailbox size limit|out of storage/i },
   { name: 'disabled', reason: 'mailbox-disabled', pattern: /disabled|suspended|deactivated|inactive|locked|no longer (?:active|available|in use)|account (?:has been )?(?:closed|expired)/i },
   { name: 'moved', reason: 'moved', pattern: /has moved|no longer (?:with|at)|forwarding address/i },
   { name: 'host-unknown', reason: 'host-unknown', pattern: /host (?:or domain name )?not found|domain (?:not found|does not exist|unknown)|name service error|nxdomain|no mx|unrouteable|unroutable|no such domain|host unknown/i },

@@ -134,7 +134,7 @@ export class Runtime {
       const bounceDomains = new BounceDomainSet(config.bounceDomain, store, logger);
       await bounceDomains.start();
       this.bounceDomains = bounceDomains;
-      const recorder = new DeliveryRecorder(store);
+      const recorder = new DeliveryRecorder(store, { mailboxFullListAfter: config.bounces.mailboxFullListAfter });
       this.lmtp = new LmtpServer({
         intake: new BounceIntake({ store, keys, bounceDomain: bounceDomains, logger, recorder }),
         bounceDomain: bounceDomains,

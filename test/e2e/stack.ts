@@ -152,6 +152,7 @@ export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain
     // Delivery status comes from the private Postfix's own log file.
     maillog: path.join(dir, 'postfix', 'log', 'maillog'),
     dkim: { overlapDays: 7 },
+    bounces: { mailboxFullListAfter: { count: 3, days: 7 } },
     dns: { resolvers: [], checkIntervalMinutes: 0, spf: `a:${BOUNCE_DOMAIN}`, returnPathTarget: BOUNCE_DOMAIN },
   };
   const postfixIds = { uid: Number((await run('id', ['-u', 'postfix'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postfix'])).stdout.trim()) };

@@ -51,7 +51,8 @@ import { normaliseDomain, splitAddress } from '../../core/domain.js';
 import { asBounceDomains, decodeBounceAddress, sendOfBounceId, type BounceDomains } from '../bounce-address.js';
 import type { HmacKey } from '../../lib/hmac-keys.js';
 import { MAX_ADDRESS_LENGTH, MAX_BOUNCE_BYTES, MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_TEXT_BYTES } from '../../lib/limits.js';
-import type { ComplaintReport, DecodedBounceAddress, MessageAnalysis, RecipientReport } from './analysis-types.js';
+import { classifyBounce } from '../../core/bounce-reason.js';
+import type { ComplaintReport, DecodedBounceAddress, MessageAnalysis, ParsedRecipient, RecipientReport } from './analysis-types.js';
 import { dedupe, parseDeliveryStatus } from './dsn.js';
 import { autoReplySignal, bounceMarkers, failedRecipientsFallback, htmlToText, parseTextBounce } from './heuristics.js';
 import { EMBEDDED_MESSAGE_TYPES, allValues, entityText, firstValue, parseMime, walkEntities, type MimeEntity } from '../../mail/mime-reader.js';
@@ -125,10 +126,10 @@ class Context {
     format: MessageAnalysis['format'],
     bounceAddress: DecodedBounceAddress | null,
     ref: DecodedBounceAddress | null,
-    recipients: readonly RecipientReport[],
+    recipients: readonly ParsedRecipient[],
     complaint: ComplaintReport | null,
   ): MessageAnalysis {
-    return { kind, format, bounceAddress, ref, recipients, complaint, notes: dedupe(this.notes) };
+    return { kind, format, bounceAddress, ref, recipients: recipients.map(withReason), complaint, notes: dedupe(this.notes) };
   }
 
   /** True when `address` is in our bounce domain (never reported as a bounced recipient). */
@@ -296,4 +297,11 @@ function optionalLine(value: string | null): string | null {
   if (value === null) return null;
   const s = oneLine(value, MAX_BOUNCE_DIAGNOSTIC_LENGTH);
   return s === '' ? null : s;
+}
+
+/** The one place a reported recipient gets its bounce reason (core/bounce-reason.ts). */
+function withReason(r: ParsedRecipient): RecipientReport {
+  if (r.kind === 'success') return { ...r, reason: null, reasonRule: null };
+  const c = classifyBounce({ action: r.action, status: r.status, diagnostic: r.diagnostic });
+  return { ...r, reason: c.reason, reasonRule: c.rule };
 }

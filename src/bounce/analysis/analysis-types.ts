@@ -10,6 +10,8 @@
  *               without any status we could read. Never hard without evidence of a 5.
  */
 
+import type { BounceReason } from '../../core/bounce-reason.js';
+
 export type RecipientAction = 'failed' | 'delayed' | 'delivered' | 'relayed' | 'expanded';
 
 export interface RecipientReport {
@@ -24,7 +26,14 @@ export interface RecipientReport {
   /** Diagnostic-Code text (type prefix removed), one line, ≤ MAX_BOUNCE_DIAGNOSTIC_LENGTH chars. */
   readonly diagnostic: string | null;
   readonly remoteMta: string | null;
+  /** Why it failed (classifyBounce of action, status, diagnostic); null for a success. */
+  readonly reason: BounceReason | null;
+  /** The classifier's rule that decided `reason` ('status:5.1.1', 'text:blocklisted'); null for a success. */
+  readonly reasonRule: string | null;
 }
+
+/** A recipient block as the parsers (dsn.ts, heuristics.ts) read it, before classification (analyse.ts). */
+export type ParsedRecipient = Omit<RecipientReport, 'reason' | 'reasonRule'>;
 
 export type DecodedBounceAddress =
   | { readonly address: string; readonly ok: true; readonly spaceId: number; readonly sendId: string; readonly bccCopy: boolean }

@@ -34,7 +34,7 @@
  * Pure: no I/O. Never throws.
  */
 import { MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_RECIPIENTS } from '../../lib/limits.js';
-import type { RecipientAction, RecipientReport } from './analysis-types.js';
+import type { ParsedRecipient, RecipientAction, RecipientReport } from './analysis-types.js';
 import { blockValue, oneLine, parseFieldBlocks, splitTyped, typedAddress, type FieldBlock, type ReportField } from './report-fields.js';
 
 const ACTIONS: ReadonlySet<string> = new Set(['failed', 'delayed', 'delivered', 'relayed', 'expanded']);
@@ -127,7 +127,7 @@ export function cleanDiagnostic(text: string): string | null {
 }
 
 export interface DeliveryStatusResult {
-  readonly recipients: RecipientReport[];
+  readonly recipients: ParsedRecipient[];
   readonly notes: string[];
 }
 
@@ -150,7 +150,7 @@ function isRecipientBlock(block: FieldBlock): boolean {
 }
 
 /** One recipient block as a report; null (with a note) when it has no usable address. */
-export function recipientFromBlock(block: FieldBlock, notes: string[]): RecipientReport | null {
+export function recipientFromBlock(block: FieldBlock, notes: string[]): ParsedRecipient | null {
   const finalValue = blockValue(block, 'final-recipient');
   const originalValue = blockValue(block, 'original-recipient');
   const original = originalValue === null ? null : typedAddress(originalValue);
@@ -194,7 +194,7 @@ export function parseDeliveryStatus(text: string): DeliveryStatusResult {
   const notes: string[] = [];
   // +2: the per-message block, and one more to see that the cap was passed
   const { blocks, truncated } = parseFieldBlocks(text, MAX_BOUNCE_RECIPIENTS + 2);
-  const recipients: RecipientReport[] = [];
+  const recipients: ParsedRecipient[] = [];
   let over = truncated;
   for (const block of blocks) {
     if (!isRecipientBlock(block)) continue;

@@ -40,7 +40,7 @@
 import { decodeWordsSafe, parseAddressList } from '../../core/address.js';
 import { MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_RECIPIENTS } from '../../lib/limits.js';
 import { decodeAttributeValue } from '../../mail/html-entities.js';
-import type { RecipientAction, RecipientReport } from './analysis-types.js';
+import type { ParsedRecipient, RecipientAction } from './analysis-types.js';
 import { cleanDiagnostic, kindOf, replyStart, statusFromText } from './dsn.js';
 import { firstValue, type MimeField } from '../../mail/mime-reader.js';
 import { oneLine, plausibleAddress } from './report-fields.js';
@@ -49,7 +49,7 @@ export type TextTemplate = 'qmail' | 'exim' | 'exchange' | 'generic';
 
 export interface TextBounce {
   readonly template: TextTemplate;
-  readonly recipients: RecipientReport[];
+  readonly recipients: ParsedRecipient[];
   readonly notes: string[];
 }
 
@@ -84,7 +84,7 @@ export function splitAtOriginal(text: string): { head: string[]; tail: string[] 
 const PERMANENT_RE = /\b(?:this is a permanent error|permanent (?:error|failure)|failed permanently)\b/i;
 
 class Collector {
-  readonly recipients: RecipientReport[] = [];
+  readonly recipients: ParsedRecipient[] = [];
   readonly notes: string[] = [];
   private readonly seen = new Set<string>();
   constructor(private readonly exclude: (address: string) => boolean) {}

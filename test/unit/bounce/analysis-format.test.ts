@@ -47,7 +47,7 @@ describe('formatAnalysis', () => {
       format: 'heuristic',
       bounceAddress: { address: 'x\u001b[2J@y', ok: false, reason: 'malformed' },
       ref: null,
-      recipients: [{ recipient: 'a@b', originalRecipient: 'c\u0007@b', action: 'failed', status: null, kind: 'soft', diagnostic: 'bad\u009bthing', remoteMta: null }],
+      recipients: [{ recipient: 'a@b', originalRecipient: 'c\u0007@b', action: 'failed', status: null, kind: 'soft', diagnostic: 'bad\u009bthing', remoteMta: null, reason: 'other', reasonRule: 'none' }],
       complaint: null,
       notes: [],
     };
