@@ -30,7 +30,7 @@ import {
   type MailboxFullThreshold,
 } from '../core/bounce-listing.js';
 import { listKey } from '../core/domain.js';
-import { MAX_OUTCOME_DETAIL_LENGTH } from '../lib/limits.js';
+import { MAX_ADDRESS_LENGTH, MAX_OUTCOME_DETAIL_LENGTH } from '../lib/limits.js';
 import type { RecipientStatus, Send, SendRecipient, Store } from '../store/store.js';
 
 export type Clock = () => Date;
@@ -157,9 +157,12 @@ export class DeliveryRecorder {
     }
     const facts = { result: o.result, kind: o.kind, reason };
     let streak: BounceStreak | null = null;
-    if (o.result === 'delivered') {
+    // The streaks are keyed like list entries: a recipient Postfix took that is not an address
+    // by those rules (rare) has none, and its delivery must not fail for that.
+    const keyed = rcpt.address.length <= MAX_ADDRESS_LENGTH && listKey(rcpt.address) !== null;
+    if (keyed && o.result === 'delivered') {
       await store.clearBounceStreaks(o.send.spaceId, rcpt.address);
-    } else if (countsAsMailboxFull(facts) && firstBounce) {
+    } else if (keyed && countsAsMailboxFull(facts) && firstBounce) {
       // Once per send and recipient: the log line and the DSN of one bounce are one bounce.
       streak = await store.noteBounceStreak({ spaceId: o.send.spaceId, address: rcpt.address, reason: 'mailbox-full', at: o.at });
     }
