@@ -17,7 +17,7 @@ import type { Config } from '../../src/config/config.js';
 import { TransientError } from '../../src/lib/errors.js';
 import type { Logger } from '../../src/lib/logger.js';
 import { hashPassword } from '../../src/lib/password.js';
-import { CaptureSink } from '../../src/postfix/capture-sink.js';
+import { CaptureSink, type CaptureSinkOptions } from '../../src/postfix/capture-sink.js';
 import { POSTFIX_INSTALL_HINT, PrivatePostfix, postfixInstalled } from '../../src/postfix/instance.js';
 import { Runtime } from '../../src/server/runtime.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -124,7 +124,9 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain?: Readonly<Record<string, string>> } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { refuse?: ReadonlySet<string>; refuseWith?: CaptureSinkOptions['refuseWith']; extraMain?: Readonly<Record<string, string>> } = {},
+): Promise<Stack> {
   if (!postfixInstalled()) throw new Error(POSTFIX_INSTALL_HINT);
   if (process.getuid?.() !== 0) throw new Error('the end-to-end suite starts Postfix and must run as root (CI does)');
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-e2e-'));
@@ -165,7 +167,7 @@ export async function startStack(opts: { refuse?: ReadonlySet<string>; extraMain
   const logs: LogLine[] = [];
   const logEvents = new EventEmitter();
   const logger = recordingLogger(logs, logEvents);
-  const sink = new CaptureSink({ dir: path.join(dir, 'sink'), port: sinkPort, ...(opts.refuse ? { refuse: opts.refuse } : {}) });
+  const sink = new CaptureSink({ dir: path.join(dir, 'sink'), port: sinkPort, ...(opts.refuse ? { refuse: opts.refuse } : {}), ...(opts.refuseWith ? { refuseWith: opts.refuseWith } : {}) });
   await sink.listen();
   const postfix = new PrivatePostfix({
     dir: path.join(dir, 'postfix'),
