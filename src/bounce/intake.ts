@@ -12,13 +12,21 @@
  *     nothing: docs/architecture.md "forged bounces cannot put an address on the Bounce list");
  *  3. bounce, per reported recipient, matched to the send's recipients case-insensitively
  *     (Final-Recipient, else Original-Recipient; a bounce of the BCC copy, send id `<id>_b`,
- *     is the send's BCC recipient whatever address the report names):
- *       hard (5.X.Y, failed) → status 'bounced', event 'bounced', Bounce list entry for the
- *                 space (reason `hard bounce 5.1.1: <diagnostic, cut>`)
- *       soft, Action delayed → status 'deferred', event 'deferred' (no list entry)
+ *     is the send's BCC recipient whatever address the report names). Each failed or delayed
+ *     recipient carries its bounce reason (the analysis: classifyBounce, core/bounce-reason.ts),
+ *     stored on the recipient and in the event's detail with the rule that decided it:
+ *       hard (5.X.Y, failed) → status 'bounced', event 'bounced' (kind 'hard');
+ *       soft, Action delayed → status 'deferred', event 'deferred';
  *       soft, Action failed (4.X.Y: the MTA gave up, e.g. Postfix's queue lifetime expired)
- *               → status 'bounced', event 'bounced' with kind 'soft' (no list entry)
- *       success (delivered/relayed/expanded) → status 'delivered', event 'delivered'
+ *               → status 'bounced', event 'bounced' with kind 'soft';
+ *       success (delivered/relayed/expanded) → status 'delivered', event 'delivered' (reason
+ *               cleared, the address's mailbox-full streak ended).
+ *     The address goes on the space's Bounce list ONLY for an address-level permanent reason
+ *     (user-unknown, mailbox-disabled, host-unknown, moved: `hard bounce user-unknown 5.1.1:
+ *     <diagnostic, cut>`), or for 'mailbox-full' once it persists past
+ *     bounces.mailboxFullListAfter (core/bounce-listing.ts). Sender-side reasons (blocked,
+ *     auth-failure, content-rejected, policy, rate-limited) are recorded on the send (status
+ *     'bounced' with that reason: "blocked" in reports) and never list the address;
  *     complaint (ARF abuse) → Bounce list entry `complaint (<feedback type>)` and event
  *     'complained' for Original-Rcpt-To when it is one of the send's recipients, else the
  *     send's To (the BCC copy's: its BCC); the recipient's status is left alone;
@@ -51,7 +59,7 @@ import { errorForLog, escapeLogValue, type Logger } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
 import type { Send, SendRecipient, Store } from '../store/store.js';
 import { analyseMessage, type MessageAnalysis, type RecipientReport } from './analysis/analyse.js';
-import { DeliveryRecorder, cutText, matchRecipient, type Clock, type IntakeAction, type Outcome } from '../delivery/recorder.js';
+import { DeliveryRecorder, cutText, matchRecipient, type Clock, type DeliveryRecorderOptions, type IntakeAction, type Outcome } from '../delivery/recorder.js';
 
 /** The SMTP/LMTP envelope of the message as Postfix handed it over. */
 export interface IntakeEnvelope {
@@ -89,8 +97,10 @@ export interface BounceIntakeOptions {
   readonly clock?: Clock;
   /** The analysis (default analyseMessage); tests may pass another. */
   readonly analyse?: AnalyseFn;
-  /** Shared with the maillog follower so both serialise per send (default: a new one). */
+  /** Shared with the maillog follower so both serialise per send (default: a new one with `recorderOptions`). */
   readonly recorder?: DeliveryRecorder;
+  /** For the default recorder: bounces.mailboxFullListAfter. */
+  readonly recorderOptions?: DeliveryRecorderOptions;
 }
 
 /** The first MAX_BOUNCE_BYTES (+1, so the analysis can tell it was cut) bytes of a spool. */
@@ -140,7 +150,7 @@ export class BounceIntake {
     this.#log = opts.logger;
     this.#clock = opts.clock ?? (() => new Date());
     this.#analyse = opts.analyse ?? analyseMessage;
-    this.recorder = opts.recorder ?? new DeliveryRecorder(opts.store);
+    this.recorder = opts.recorder ?? new DeliveryRecorder(opts.store, opts.recorderOptions);
   }
 
   async process(raw: Buffer | Spool, envelope: IntakeEnvelope): Promise<IntakeResult> {
@@ -207,7 +217,7 @@ export class BounceIntake {
         format: analysis.format,
         via,
         bccCopy: addr.bccCopy,
-        actions: actions.map((a) => ({ rcpt: escapeLogValue(a.address), event: a.event, status: a.status, listed: a.listed })),
+        actions: actions.map((a) => ({ rcpt: escapeLogValue(a.address), event: a.event, status: a.status, reason: a.reason, listed: a.listed, listing: a.listing })),
         unmatched: unmatched.slice(0, 5).map((u) => escapeLogValue(u)),
         ...(result.reason ? { reason: result.reason } : {}),
       },
@@ -253,6 +263,8 @@ function outcomeOf(send: Send, recipient: SendRecipient, r: RecipientReport, at:
     kind: r.kind,
     status: r.status,
     diagnostic: r.diagnostic,
+    reason: r.reason,
+    reasonRule: r.reasonRule,
     source: 'dsn',
     at,
     extra: { action: r.action, ...(r.remoteMta ? { remoteMta: cutText(r.remoteMta, 100) } : {}), ...extra },
@@ -269,7 +281,7 @@ export function summariseIntake(r: IntakeResult): string {
     const what = r.sendId !== null ? ` (send ${r.sendId}, space ${r.spaceId ?? '?'})` : '';
     return cutText(`ignored ${r.kind}: ${r.reason ?? 'nothing to do'}${what}`, 200);
   }
-  const parts = r.actions.map((a) => `${a.address} ${a.event}${a.status ? ` ${a.status}` : ''}${a.listed ? ' listed' : ''}`);
+  const parts = r.actions.map((a) => `${a.address} ${a.event}${a.status ? ` ${a.status}` : ''}${a.reason ? ` ${a.reason}` : ''}${a.listed ? ' listed' : ''}`);
   const more = r.unmatched.length > 0 ? `; ${r.unmatched.length} unmatched` : '';
   return cutText(`recorded ${r.kind} for send ${r.sendId ?? '?'}${r.bccCopy ? ' (BCC copy)' : ''}: ${parts.join(', ')}${more}`, 200);
 }

@@ -22,6 +22,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_MAILBOX_FULL_LIST_AFTER, type MailboxFullThreshold } from '../core/bounce-listing.js';
 import { normaliseDomain } from '../core/domain.js';
 import { MAX_NODE_NAME_LENGTH, isNodeName, nodeNameFromHost } from '../core/node-name.js';
 import { formatHostPort, parseEndpoint, type Endpoint } from '../lib/endpoint.js';
@@ -233,6 +234,20 @@ const schema = z.strictObject({
     .default({ listen: DEFAULT_METRICS_LISTEN }),
   /** Postfix's log file to follow for delivery status (src/delivery/maillog-follower.ts); null = off. */
   maillog: z.string().min(1).nullable().default(null),
+  bounces: z
+    .strictObject({
+      /**
+       * When a full mailbox lists the address (core/bounce-listing.ts): at least `count` final
+       * mailbox-full bounces, the first at least `days` days before the latest, no delivery between.
+       */
+      mailboxFullListAfter: z
+        .strictObject({
+          count: z.number().int().min(1).max(1000).default(DEFAULT_MAILBOX_FULL_LIST_AFTER.count),
+          days: z.number().int().min(0).max(365).default(DEFAULT_MAILBOX_FULL_LIST_AFTER.days),
+        })
+        .default({ ...DEFAULT_MAILBOX_FULL_LIST_AFTER }),
+    })
+    .default({ mailboxFullListAfter: { ...DEFAULT_MAILBOX_FULL_LIST_AFTER } }),
   dkim: z
     .strictObject({
       /** Days a replaced key pair stays published (retiring) after the new pair starts signing. */
@@ -313,6 +328,8 @@ export interface Config {
    */
   readonly maillog: string | null;
   readonly dkim: { readonly overlapDays: number };
+  /** The bounce intake: when a persistently full mailbox is listed (DEFAULT_MAILBOX_FULL_LIST_AFTER). */
+  readonly bounces: { readonly mailboxFullListAfter: MailboxFullThreshold };
   /**
    * DNS checks of customer domains: `resolvers` as written (host:port; empty: the system's),
    * `checkIntervalMinutes` (0: no scheduled checks), `spf` the mechanism customers publish
@@ -422,6 +439,7 @@ export function parseConfig(
     metrics: { listen: c.metrics.listen },
     maillog: c.maillog === null ? null : path.resolve(ctx.baseDir, c.maillog),
     dkim: { overlapDays: c.dkim.overlapDays },
+    bounces: { mailboxFullListAfter: { count: c.bounces.mailboxFullListAfter.count, days: c.bounces.mailboxFullListAfter.days } },
     dns: {
       resolvers: [...c.dns.resolvers],
       checkIntervalMinutes: c.dns.checkIntervalMinutes,

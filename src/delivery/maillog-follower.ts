@@ -9,7 +9,8 @@
  * and the DSN Postfix then mails to the bounce address (src/bounce/intake.ts). A remote server that
  * accepted the message and bounces it later shows up only as a DSN; a client that asked for
  * NOTIFY=NEVER gets no DSN, so its bounces show up only in the log. Both sources therefore
- * record a bounce (status 'bounced'; for a hard one — a 5.X.Y status — the Bounce list entry)
+ * record a bounce (status 'bounced' with its bounce reason, classified from the line's text
+ * like the DSN's; the Bounce list entry only when core/bounce-listing.ts says so)
  * and the first one adds the event (DeliveryRecorder in recorder.ts: one 'bounced' event per
  * recipient and send).
  *

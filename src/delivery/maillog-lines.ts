@@ -16,6 +16,7 @@ import { MAX_MAILLOG_QUEUE_IDS } from '../lib/limits.js';
 import { escapeLogValue, type Logger } from '../lib/logger.js';
 import type { Send, SendRecipient, Store } from '../store/store.js';
 import { parseMaillogLine, type MaillogRecord } from './maillog-line.js';
+import { classifyBounce } from '../core/bounce-reason.js';
 import { matchRecipient, sameAddress, type Clock, type DeliveryRecorder, type IntakeAction } from './recorder.js';
 
 /** What the follower remembers of a trxmail queue id. */
@@ -124,6 +125,9 @@ export class MaillogLines {
     const outcome = r.status === 'sent' ? 'delivered' : r.status;
     if (r.status === 'deferred') q.deferred.add(target.address);
     else q.deferred.delete(target.address);
+    // The same classifier as the DSN's (core/bounce-reason.ts): the log line's text is the
+    // receiver's reply, so both sources give a bounce the same reason.
+    const c = r.status === 'sent' ? null : classifyBounce({ action: r.status === 'bounced' ? 'failed' : 'delayed', status: r.dsn, diagnostic: r.text });
     const action = await this.#recorder.record({
       send,
       recipient: target,
@@ -131,6 +135,8 @@ export class MaillogLines {
       kind: r.status === 'sent' ? 'success' : hard ? 'hard' : 'soft',
       status: r.dsn,
       diagnostic: r.text,
+      reason: c?.reason ?? null,
+      reasonRule: c === null ? null : `maillog:${c.rule}`,
       source: 'maillog',
       at: r.time ?? this.#clock(),
       extra: { queueId: r.queueId, ...(r.relay !== null ? { relay: r.relay } : {}), ...(q.bccCopy ? { bccCopy: true } : {}) },
@@ -153,6 +159,8 @@ export class MaillogLines {
           kind: 'soft',
           status: null,
           diagnostic: 'expired: still deferred at the end of the queue lifetime, returned to sender',
+          reason: 'expired',
+          reasonRule: 'maillog:status=expired',
           source: 'maillog',
           at: r.time ?? this.#clock(),
           extra: { queueId: r.queueId, expired: true, ...(q.bccCopy ? { bccCopy: true } : {}) },

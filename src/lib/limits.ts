@@ -145,6 +145,8 @@ export const MAX_WEBHOOK_BATCH = 100;
 export const MAX_DOMAIN_CHECK_PROBLEMS = 64;
 /** Longest diagnostic/detail text (characters) stored with a delivery outcome or Bounce list reason; longer is cut. */
 export const MAX_OUTCOME_DETAIL_LENGTH = 300;
+/** Longest classifier rule name stored with a Bounce list entry ('text:gmail-blocked-ip'); longer is a UsageError. */
+export const MAX_BOUNCE_RULE_LENGTH = 100;
 /** Most RCPT TO in one LMTP transaction; one more gets 452 4.5.3 (Postfix sends it in the next transaction). */
 export const MAX_LMTP_RECIPIENTS = 100;
 /** Most Postfix queue ids the maillog follower remembers (from= line to delivery lines); one more forgets the oldest. */

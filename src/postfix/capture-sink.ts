@@ -35,6 +35,8 @@ export interface CaptureSinkOptions {
   readonly port?: number;
   /** Recipients (lower-case) refused with 550 5.1.1. */
   readonly refuse?: ReadonlySet<string>;
+  /** Recipients (lower-case) refused with the given reply, e.g. 554 and "5.7.1 … blocked using zen.spamhaus.org". */
+  readonly refuseWith?: ReadonlyMap<string, { readonly code: number; readonly text: string }>;
   /**
    * The 250 text after DATA: 'captured' (default) `Ok: captured as <n>`, or 'queued'
    * `Ok: queued as CAPT<n>`, the form of Postfix's own reply, so the sink can stand in for
@@ -63,6 +65,13 @@ export class CaptureSink extends EventEmitter<{ message: [CapturedMessage] }> {
         if (opts.refuse?.has(address.address.toLowerCase())) {
           const err = new Error(`5.1.1 <${address.address}>: Recipient address rejected: user unknown`) as Error & { responseCode: number };
           err.responseCode = 550;
+          callback(err);
+          return;
+        }
+        const custom = opts.refuseWith?.get(address.address.toLowerCase());
+        if (custom !== undefined) {
+          const err = new Error(custom.text) as Error & { responseCode: number };
+          err.responseCode = custom.code;
           callback(err);
           return;
         }

@@ -95,7 +95,7 @@ const tag = z
   .refine((v) => [...v].length <= MAX_TAG_LENGTH, `a tag is at most ${MAX_TAG_LENGTH} characters`)
   .refine((v) => !CONTROL.test(v), 'contains control characters');
 const tags = z.array(tag).max(MAX_TAGS, `at most ${MAX_TAGS} tags`);
-const by = z.enum(['day', 'from', 'tag'], { message: 'expected one of day, from, tag' });
+const by = z.enum(['day', 'from', 'tag', 'reason', 'domain'], { message: 'expected one of day, from, tag, reason, domain' });
 const limit = z
   .string()
   .regex(/^\d{1,9}$/, `expected an integer from 1 to ${MAX_API_PAGE_SIZE}`)

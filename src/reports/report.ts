@@ -18,6 +18,11 @@
  *   bouncedSoft            sends with at least one soft bounce for the To: a `deferred` event,
  *                          or a `bounced` event with `kind: "soft"` — whatever came after (a
  *                          send deferred once and then delivered counts in both).
+ *   blocked                sends whose To bounced (status `bounced`) for a reason on the SENDING
+ *                          side (core/bounce-reason.ts SENDER_SIDE_REASONS: blocked IP or
+ *                          blocklist, SPF/DKIM/DMARC failure, content/spam, policy, rate limit):
+ *                          the address was not put on the Bounce list. Also in bouncedHard or
+ *                          bouncedSoft, by the permanence of the failure.
  *   suppressedBounce       sends whose To was suppressed by the Bounce list.
  *   suppressedUnsubscribe  sends whose To was suppressed by the Unsubscribe list.
  *   openedUnique           sends a person opened: a person's `opened` event OR a person's
@@ -39,12 +44,17 @@
  *   from  the From address's key (lower-cased, IDN domain as A-label).
  *   tag   each tag; a send with two tags counts in BOTH groups (so groups may add up to more
  *         than the total), sends without tags in a group with key null ("(no tag)").
+ *   reason  the To recipient's bounce reason: why its last delivery attempt failed (set by a
+ *         bounce or a deferral, cleared by a delivery); sends without one in the group with key
+ *         null ("(none)"). The counts by reason.
+ *   domain  the To recipient's domain (the receiving domain: lower-case, IDN as A-label), e.g.
+ *         to see which receiver blocks the relay.
  * Groups without sends are not listed.
  */
 import type { Cell, Column } from '../lib/table.js';
 import type { ReportCounts, ReportGroupBy, ReportRow } from '../store/store.js';
 
-export const REPORT_GROUPINGS: readonly ReportGroupBy[] = ['day', 'from', 'tag'];
+export const REPORT_GROUPINGS: readonly ReportGroupBy[] = ['day', 'from', 'tag', 'reason', 'domain'];
 
 /** The numbers in their print order, with the column header of tables and CSV. */
 export const REPORT_NUMBERS: readonly { readonly field: keyof ReportCounts; readonly header: string }[] = [
@@ -53,6 +63,7 @@ export const REPORT_NUMBERS: readonly { readonly field: keyof ReportCounts; read
   { field: 'deferred', header: 'DEFERRED' },
   { field: 'bouncedHard', header: 'BOUNCED_HARD' },
   { field: 'bouncedSoft', header: 'BOUNCED_SOFT' },
+  { field: 'blocked', header: 'BLOCKED' },
   { field: 'suppressedBounce', header: 'SUPPRESSED_BOUNCE' },
   { field: 'suppressedUnsubscribe', header: 'SUPPRESSED_UNSUB' },
   { field: 'openedUnique', header: 'OPENED' },
@@ -67,7 +78,7 @@ export const REPORT_NUMBERS: readonly { readonly field: keyof ReportCounts; read
 /** Text of a row's key in tables and CSV. */
 export function reportKeyText(row: ReportRow): string {
   if (row.group === 'total') return 'total';
-  if (row.key === null) return row.group === 'tag' ? '(no tag)' : '';
+  if (row.key === null) return row.group === 'tag' ? '(no tag)' : row.group === 'reason' ? '(none)' : '';
   return row.key;
 }
 

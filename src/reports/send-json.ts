@@ -13,6 +13,7 @@
  *   mailFrom        yes   yes
  *   envelopeSender  yes   -     the bounce address, an operator's detail
  *   from, to, bcc, discarded, tags, flags, flagsSource, recipients, counts   both
+ *                         (a recipient has `reason`, its bounce reason, only when it has one)
  *
  * Key order is part of the output (byte-identical JSON across releases). Pure; throws nothing.
  */

@@ -177,7 +177,7 @@ export class Runtime {
       const a = await listenOn(config, 'auth', owner, (ep) => auth.listen(ep));
       const p = await listenOn(config, 'policy', owner, (ep) => policy.listen(ep));
       const m = await listenOn(config, 'milter', owner, (ep) => milter.listen(ep));
-      const recorder = new DeliveryRecorder(store);
+      const recorder = new DeliveryRecorder(store, { mailboxFullListAfter: config.bounces.mailboxFullListAfter });
       this.lmtp = new LmtpServer({
         intake: new BounceIntake({ store, keys, bounceDomain: bounceDomains, logger, recorder }),
         bounceDomain: bounceDomains,

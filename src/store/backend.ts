@@ -117,6 +117,10 @@ export interface ListEntryRecord {
   /** As given (trimmed); kept from the first add. */
   readonly address: string;
   readonly reason: string;
+  /** A BOUNCE_REASONS value (checked above), or null. */
+  readonly bounceReason: string | null;
+  /** At most MAX_BOUNCE_RULE_LENGTH characters, or null. */
+  readonly rule: string | null;
   readonly addedAtMs: number;
 }
 
@@ -127,13 +131,22 @@ export interface ListHit {
 }
 
 export interface ListBackend {
-  /** Inserts, or updates reason and time of the entry with that key. */
+  /** Inserts, or updates reason, bounceReason, rule and time of the entry with that key. */
   upsertListEntry(entry: ListEntryRecord): Promise<void>;
   removeListEntry(spaceId: number, list: SuppressionList, addressKey: string): Promise<boolean>;
   /** By key. */
   listEntries(spaceId: number, list: SuppressionList): Promise<ListEntry[]>;
   /** The entries of both lists whose key is one of `addressKeys` (distinct, at most MAX_RECIPIENTS), any order. */
   findEntries(spaceId: number, addressKeys: readonly string[]): Promise<ListHit[]>;
+  /**
+   * Bounce streaks (added with migration 6; core/bounce-listing.ts says what they decide). In
+   * one transaction: the row (spaceId, addressKey, reason) gets count + 1 and lastAt = atMs, or
+   * is created with count 1 and firstAt = lastAt = atMs; returns the row afterwards. The space
+   * exists; reason is a BOUNCE_REASONS value.
+   */
+  bumpBounceStreak(spaceId: number, addressKey: string, reason: string, atMs: number): Promise<{ count: number; firstAtMs: number; lastAtMs: number }>;
+  /** Deletes every streak row of the address in the space (any reason). */
+  deleteBounceStreaks(spaceId: number, addressKey: string): Promise<void>;
 }
 
 // ---- sends ---------------------------------------------------------------------------------
@@ -196,6 +209,12 @@ export interface SendPage extends SendQuery {
 
 export interface ReportQuery extends SendQuery {
   readonly spaceId: number;
+  /**
+   * The bounce reasons counted as `blocked` (SENDER_SIDE_REASONS, decided in the neutral
+   * layer): a send is blocked when its To recipient's status is 'bounced' and its reason is
+   * one of these.
+   */
+  readonly blockedReasons: readonly string[];
 }
 
 export interface EventCountRow {
@@ -216,10 +235,18 @@ export interface SendBackend {
   getSend(id: string, spaceId: number | null): Promise<Send | null>;
   /** Newest first (receivedAt, then recording order), recipients in their order. */
   listSends(page: SendPage): Promise<Send[]>;
-  /** Rows as SendStore.report describes them; the space exists. */
+  /**
+   * Rows as SendStore.report describes them; the space exists. Groupings 'reason' (the To
+   * recipient's bounce reason, null when it has none) and 'domain' (the To's key after its
+   * last '@') were added with migration 6, as was the `blocked` number (ReportQuery).
+   */
   report(query: ReportQuery, groupBy: ReportGroupBy | null): Promise<ReportRow[]>;
-  /** Recipients of the send with this loose key, not discarded; the send's status follows its To. One transaction. */
-  updateRecipientStatus(sendId: string, addressKey: string, status: RecipientStatus, detail: string | null): Promise<boolean>;
+  /**
+   * Recipients of the send with this loose key, not discarded: status, detail and bounce reason
+   * (a BOUNCE_REASONS value or null, written as given) set; the send's status follows its To.
+   * One transaction.
+   */
+  updateRecipientStatus(sendId: string, addressKey: string, status: RecipientStatus, detail: string | null, reason: string | null): Promise<boolean>;
   /** Deletes the send of that space with its tags, recipients, events and pending webhook deliveries; one transaction. */
   deleteSend(id: string, spaceId: number): Promise<boolean>;
   /** The new event's id, or 'unknown-send' (nothing written); the delivery only when the space has a webhook. */

@@ -13,6 +13,7 @@
  * not of the space, broken recipient roles, invalid flags, date, limit or detail),
  * TransientError when the backend is unavailable.
  */
+import type { BounceReason } from '../core/bounce-reason.js';
 import type { FlagSource, SuppressionList } from '../core/types.js';
 
 export type RecipientStatus = 'queued' | 'suppressed' | 'delivered' | 'deferred' | 'bounced';
@@ -25,6 +26,12 @@ export interface SendRecipient {
   /** Which list suppressed it, or null. */
   readonly suppressedBy: SuppressionList | null;
   readonly detail: string | null;
+  /**
+   * Why its last delivery attempt failed (core/bounce-reason.ts): set with a 'bounced' or
+   * 'deferred' status, cleared by 'delivered'. A send read back has it only when set (absent,
+   * never null); it is ignored in a NewSend.
+   */
+  readonly reason?: BounceReason;
 }
 
 export interface NewSend {
@@ -166,7 +173,7 @@ export interface ReportFilter {
 }
 
 /** How report rows are grouped; null = the total row only. */
-export type ReportGroupBy = 'day' | 'from' | 'tag';
+export type ReportGroupBy = 'day' | 'from' | 'tag' | 'reason' | 'domain';
 
 /**
  * The numbers of one report row. Every number counts SENDS (about the To recipient) except
@@ -178,6 +185,7 @@ export interface ReportCounts {
   readonly deferred: number;
   readonly bouncedHard: number;
   readonly bouncedSoft: number;
+  readonly blocked: number;
   readonly suppressedBounce: number;
   readonly suppressedUnsubscribe: number;
   readonly openedUnique: number;
@@ -194,7 +202,8 @@ export interface ReportRow extends ReportCounts {
   readonly group: ReportGroupBy | 'total';
   /**
    * Day: YYYY-MM-DD (UTC, of the send's receivedAt). From: the From address's key (domain
-   * normalised, local part lower-cased). Tag: the tag; null for sends without tags. Total: null.
+   * normalised, local part lower-cased). Tag: the tag; null for sends without tags. Reason: the
+   * To's bounce reason; null when it has none. Domain: the To's domain (normalised). Total: null.
    */
   readonly key: string | null;
 }
@@ -222,9 +231,11 @@ export interface SendStore {
   /**
    * Sets status and detail of the send's recipients with this address (matched like list
    * keys: domain IDN-aware, case-insensitive); discarded recipients are never changed. When
-   * the To recipient changes, the send's status follows. False when nothing matched.
+   * the To recipient changes, the send's status follows. `reason` (default null) is the bounce
+   * reason of a 'bounced' or 'deferred' status; it is stored as null for any other status.
+   * UsageError for a reason not in BOUNCE_REASONS. False when nothing matched.
    */
-  updateRecipientStatus(sendId: string, address: string, status: RecipientStatus, detail: string | null): Promise<boolean>;
+  updateRecipientStatus(sendId: string, address: string, status: RecipientStatus, detail: string | null, reason?: BounceReason | null): Promise<boolean>;
   /**
    * Removes a send that was recorded but never promised to the client (its hand-over to
    * Postfix failed and the client was told to try again): the send, its tags, recipients,

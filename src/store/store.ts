@@ -56,7 +56,7 @@ export type {
   NewDkimKey,
 } from './domain-auth-store.js';
 export { DKIM_ALGORITHMS, DKIM_KEY_STATES } from './domain-auth-store.js';
-export type { ListEntry, ListStore } from './list-store.js';
+export type { BounceStreakState, ListEntry, ListStore, NewListEntry } from './list-store.js';
 export type {
   EventCounts,
   EventType,

@@ -64,6 +64,22 @@ describe('trxmail bounce', () => {
     expect(JSON.parse((await cli(cwd, ['bounces', 'list', '--space', 'shop', '--json'])).stdout)).toEqual([]);
   });
 
+  it('parse prints, per failed recipient, the bounce reason, the rule that decided it and what the intake would do', async () => {
+    const r = await cli(cwd, ['bounce', 'parse', dsnFile]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^reason: {5}nobody@example\.net {2}user-unknown \(rule text:user-unknown\)\n {12}lists the address \(address-level permanent failure\)$/m);
+    const json = JSON.parse((await cli(cwd, ['bounce', 'parse', dsnFile, '--json'])).stdout);
+    expect(json.recipients).toMatchObject([{ reason: 'user-unknown', reasonRule: 'text:user-unknown' }]);
+    expect(JSON.parse((await cli(cwd, ['bounces', 'list', 'shop', '--json'])).stdout)).toEqual([]);
+  });
+
+  it('parse says a sender-side cause does not list the address', async () => {
+    const blocked = path.join(cwd, 'blocked.eml');
+    writeFileSync(blocked, readFileSync(dsnFile, 'utf8').replace(/Diagnostic-Code: .*(\r?\n[ \t].*)*/, 'Diagnostic-Code: smtp; 554 5.7.1 Client host [203.0.113.9] blocked using zen.spamhaus.org').replace(/Status: 5\.1\.1/, 'Status: 5.7.1'));
+    const r = await cli(cwd, ['bounce', 'parse', blocked]);
+    expect(r.stdout).toMatch(/^reason: {5}nobody@example\.net {2}blocked \(rule text:blocklisted\)\n {12}not listed: a cause on the sending side, recorded on the send as blocked$/m);
+  });
+
   it('parse refuses a missing file in one line', async () => {
     const r = await cli(cwd, ['bounce', 'parse', path.join(cwd, 'nope.eml')]);
     expect(r).toMatchObject({ code: 1, stderr: expect.stringMatching(/^trxmail: cannot read .*nope\.eml: ENOENT\n$/) });
@@ -73,9 +89,13 @@ describe('trxmail bounce', () => {
     const r = await cli(cwd, ['bounce', '--sender', '', '--recipient', address], readFileSync(dsnFile, 'utf8'));
     expect(r.code).toBe(0);
     const list = JSON.parse((await cli(cwd, ['bounces', 'list', '--space', 'shop', '--json'])).stdout);
-    expect(list).toMatchObject([{ address: 'nobody@example.net', reason: expect.stringMatching(/5\.1\.1/) }]);
+    expect(list).toMatchObject([{ address: 'nobody@example.net', reason: expect.stringMatching(/5\.1\.1/), bounceReason: 'user-unknown', rule: 'text:user-unknown' }]);
+    const table = (await cli(cwd, ['bounces', 'list', '--space', 'shop'])).stdout.split('\n');
+    expect(table[0]?.split(/\s+/).slice(0, 4)).toEqual(['ADDRESS', 'ADDED', 'CAUSE', 'REASON']);
+    expect(table[1]).toMatch(/^nobody@example\.net\s+\S+\s+user-unknown\s+hard bounce 5\.1\.1/);
     const send = JSON.parse((await cli(cwd, ['sends', 'show', SEND, '--json'])).stdout);
-    expect(send.recipients[0].status).toBe('bounced');
+    expect(send.recipients[0]).toMatchObject({ status: 'bounced', reason: 'user-unknown' });
+    expect((await cli(cwd, ['sends', 'show', SEND])).stdout).toMatch(/^ {2}to {8}nobody@example\.net {2}bounced \[user-unknown\]/m);
     expect(send.events.map((e: { type: string }) => e.type)).toContain('bounced');
   });
 });

@@ -24,6 +24,9 @@ const run = promisify(execFile);
 const USER = 'app@bounce.example';
 const PASSWORD = 'bounce password 123';
 const refuse = new Set(['nobody@example.org']);
+/** A receiver that blocks the relay's IP (a sender-side cause: the address must not be listed). */
+const BLOCKED_TEXT = '5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org';
+const refuseWith = new Map([['blocked@example.org', { code: 554, text: BLOCKED_TEXT }]]);
 let stack: Stack;
 let spaceId = 0;
 
@@ -71,7 +74,7 @@ async function remoteDelivery(port: number, from: string, to: string, body: stri
 }
 
 beforeAll(async () => {
-  stack = await startStack({ refuse });
+  stack = await startStack({ refuse, refuseWith });
   spaceId = (await stack.addSpace('bounce', ['bounce.example'], [{ email: USER, password: PASSWORD }])).id;
   const f = stack.runtime?.maillogFollower;
   if (!f) throw new Error('the stack runs no maillog follower');
@@ -117,6 +120,27 @@ describe('a hard bounce, through Postfix and back', () => {
     await send('nobody@example.org', 'flag 11 ignores the bounce list', 11);
     const m = await stack.sink.waitFor((x) => x.raw.includes('Subject: flag 11 ignores the bounce list'));
     expect(m.rcptTo).toEqual(['nobody@example.org']);
+  });
+});
+
+describe('a bounce caused by the sending side (blocked IP), through Postfix and back', () => {
+  it('records the reason on the send from the log line and the DSN, counts it blocked, and does NOT list the address', async () => {
+    const id = await send('blocked@example.org', 'blocked by a blocklist');
+    const [line, dsn] = await Promise.all([deliveryLine(id, 'bounced'), intakeDone(id)]);
+    expect(line.record).toMatchObject({ to: 'blocked@example.org', dsn: '5.7.1' });
+    expect(line.actions.map((a) => [a.reason, a.listed])).toEqual([['blocked', false]]);
+    expect(dsn.msg).toBe('bounce intake: recorded');
+    expect(await recipientOf(stack.store, id)).toMatchObject({ status: 'bounced', reason: 'blocked' });
+    const events = (await stack.store.listEvents(id)).filter((e) => e.type === 'bounced');
+    expect(events).toHaveLength(1);
+    expect(events[0]?.detail).toMatchObject({ reason: 'blocked', status: '5.7.1' });
+    expect((await stack.store.listEntries(spaceId, 'bounce')).some((e) => e.address.toLowerCase() === 'blocked@example.org')).toBe(false);
+    const [total] = await stack.store.report({ spaceId, since: new Date(Date.now() - 3_600_000) }, null);
+    expect(total?.blocked).toBeGreaterThanOrEqual(1);
+    // The next send to the address is not suppressed: it goes out (and is blocked again).
+    const next = await send('blocked@example.org', 'blocked again');
+    expect((await recipientOf(stack.store, next))?.status).not.toBe('suppressed');
+    await deliveryLine(next, 'bounced');
   });
 });
 

@@ -18,7 +18,7 @@ import { TransientError } from '../../src/lib/errors.js';
 import { DEFAULT_MESSAGE_SIZE_LIMIT } from '../../src/lib/limits.js';
 import type { Logger } from '../../src/lib/logger.js';
 import { hashPassword } from '../../src/lib/password.js';
-import { CaptureSink } from '../../src/postfix/capture-sink.js';
+import { CaptureSink, type CaptureSinkOptions } from '../../src/postfix/capture-sink.js';
 import { POSTFIX_INSTALL_HINT, PrivatePostfix, postfixInstalled } from '../../src/postfix/instance.js';
 import { Runtime } from '../../src/server/runtime.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -127,6 +127,8 @@ export interface Stack {
 
 export interface StackOptions {
   readonly refuse?: ReadonlySet<string>;
+  /** Replies the sink gives refused recipients (CaptureSinkOptions.refuseWith). */
+  readonly refuseWith?: CaptureSinkOptions['refuseWith'];
   readonly extraMain?: Readonly<Record<string, string>>;
   /**
    * `tcp` (default here): every listener and the re-injection smtpd on a free loopback port.
@@ -189,6 +191,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // Delivery status comes from the private Postfix's own log file.
     maillog: path.join(dir, 'postfix', 'log', 'maillog'),
     dkim: { overlapDays: 7 },
+    bounces: { mailboxFullListAfter: { count: 3, days: 7 } },
     dns: { resolvers: [], checkIntervalMinutes: 0, spf: `a:${BOUNCE_DOMAIN}`, returnPathTarget: BOUNCE_DOMAIN },
   };
   const postfixIds = { uid: Number((await run('id', ['-u', 'postfix'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postfix'])).stdout.trim()) };
@@ -201,7 +204,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const logs: LogLine[] = [];
   const logEvents = new EventEmitter();
   const logger = recordingLogger(logs, logEvents);
-  const sink = new CaptureSink({ dir: path.join(dir, 'sink'), port: sinkPort, ...(opts.refuse ? { refuse: opts.refuse } : {}) });
+  const sink = new CaptureSink({ dir: path.join(dir, 'sink'), port: sinkPort, ...(opts.refuse ? { refuse: opts.refuse } : {}), ...(opts.refuseWith ? { refuseWith: opts.refuseWith } : {}) });
   await sink.listen();
   const postfix = new PrivatePostfix({
     dir: path.join(dir, 'postfix'),

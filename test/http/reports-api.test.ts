@@ -89,7 +89,7 @@ describe('authentication', () => {
       ['total', null, 9],
     ]);
     expect(rows[3]).toEqual({
-      group: 'total', key: null, sends: 9, delivered: 3, deferred: 1, bouncedHard: 1, bouncedSoft: 3, suppressedBounce: 1,
+      group: 'total', key: null, sends: 9, delivered: 3, deferred: 1, bouncedHard: 1, bouncedSoft: 3, blocked: 0, suppressedBounce: 1,
       suppressedUnsubscribe: 2, openedUnique: 4, openedTotal: 6, openedMachine: 5, clickedUnique: 2, clickedTotal: 4,
       clickedMachine: 9, complained: 2,
     });
@@ -238,6 +238,17 @@ describe('one space per login', () => {
     const spaceParam = await api(main, `/api/v1/sends?space=${seed.alpha.id}`, BETA);
     expect(spaceParam.status).toBe(400);
     expect(spaceParam.body).toMatchObject({ parameter: 'space' });
+  });
+
+  it('groups by reason and by receiving domain; every row has blocked', async () => {
+    const byDomain = await api(main, '/api/v1/report?by=domain', BETA);
+    expect(byDomain.status).toBe(200);
+    const rows = byDomain.body['rows'] as Record<string, unknown>[];
+    expect(rows.at(-1)).toMatchObject({ group: 'total', key: null, blocked: 0 });
+    expect(rows.slice(0, -1).every((r) => r['group'] === 'domain' && typeof r['key'] === 'string' && !String(r['key']).includes('@'))).toBe(true);
+    const byReason = await api(main, '/api/v1/report?by=reason', BETA);
+    expect(byReason.status).toBe(200);
+    expect((byReason.body['rows'] as Record<string, unknown>[]).every((r) => 'blocked' in r)).toBe(true);
   });
 
   it("another space's send id is a 404 exactly like an unknown id", async () => {

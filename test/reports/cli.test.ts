@@ -35,14 +35,14 @@ describe('trxmail report', () => {
     expect(r.stderr).toBe('');
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]?.split(/\s+/)).toEqual([
-      'DAY', 'SENDS', 'DELIVERED', 'DEFERRED', 'BOUNCED_HARD', 'BOUNCED_SOFT', 'SUPPRESSED_BOUNCE', 'SUPPRESSED_UNSUB',
+      'DAY', 'SENDS', 'DELIVERED', 'DEFERRED', 'BOUNCED_HARD', 'BOUNCED_SOFT', 'BLOCKED', 'SUPPRESSED_BOUNCE', 'SUPPRESSED_UNSUB',
       'OPENED', 'OPENS', 'OPENS_MACHINE', 'CLICKED', 'CLICKS', 'CLICKS_MACHINE', 'COMPLAINED',
     ]);
     expect(lines.slice(1).map((l) => l.split(/\s+/))).toEqual([
-      ['2026-03-01', '3', '1', '0', '1', '0', '0', '1', '1', '4', '3', '1', '1', '7', '1'],
-      ['2026-03-02', '3', '0', '1', '0', '1', '1', '1', '0', '0', '2', '0', '0', '0', '0'],
-      ['2026-03-03', '3', '2', '0', '0', '2', '0', '0', '3', '2', '0', '1', '3', '2', '1'],
-      ['total', '9', '3', '1', '1', '3', '1', '2', '4', '6', '5', '2', '4', '9', '2'],
+      ['2026-03-01', '3', '1', '0', '1', '0', '0', '0', '1', '1', '4', '3', '1', '1', '7', '1'],
+      ['2026-03-02', '3', '0', '1', '0', '1', '0', '1', '1', '0', '0', '2', '0', '0', '0', '0'],
+      ['2026-03-03', '3', '2', '0', '0', '2', '0', '0', '0', '3', '2', '0', '1', '3', '2', '1'],
+      ['total', '9', '3', '1', '1', '3', '0', '1', '2', '4', '6', '5', '2', '4', '9', '2'],
     ]);
   });
 
@@ -50,14 +50,14 @@ describe('trxmail report', () => {
     const r = await report(['--space', 'alpha', '--since', '2026-03-01', '--until', '2026-03-04T00:00:00Z', '--by', 'tag', '--csv']);
     const lines = r.stdout.split('\r\n');
     expect(lines[0]).toBe(
-      'TAG,SENDS,DELIVERED,DEFERRED,BOUNCED_HARD,BOUNCED_SOFT,SUPPRESSED_BOUNCE,SUPPRESSED_UNSUB,OPENED,OPENS,OPENS_MACHINE,CLICKED,CLICKS,CLICKS_MACHINE,COMPLAINED',
+      'TAG,SENDS,DELIVERED,DEFERRED,BOUNCED_HARD,BOUNCED_SOFT,BLOCKED,SUPPRESSED_BOUNCE,SUPPRESSED_UNSUB,OPENED,OPENS,OPENS_MACHINE,CLICKED,CLICKS,CLICKS_MACHINE,COMPLAINED',
     );
     expect(lines.slice(1, -1)).toEqual([
-      'promo,4,2,0,1,1,0,1,2,4,3,2,4,9,2',
-      'spring,4,3,1,0,3,0,0,3,5,5,2,4,9,2',
-      'vip,2,1,0,0,1,0,0,2,1,0,1,3,2,1',
-      '(no tag),2,0,0,0,0,1,1,0,0,0,0,0,0,0',
-      'total,9,3,1,1,3,1,2,4,6,5,2,4,9,2',
+      'promo,4,2,0,1,1,0,0,1,2,4,3,2,4,9,2',
+      'spring,4,3,1,0,3,0,0,0,3,5,5,2,4,9,2',
+      'vip,2,1,0,0,1,0,0,0,2,1,0,1,3,2,1',
+      '(no tag),2,0,0,0,0,0,1,1,0,0,0,0,0,0,0',
+      'total,9,3,1,1,3,0,1,2,4,6,5,2,4,9,2',
     ]);
   });
 
@@ -65,7 +65,7 @@ describe('trxmail report', () => {
     const r = await report(['--space', 'alpha', '--from', 'NEWS@shop.example', '--tag', 'promo', '--tag', 'spring', '--json']);
     expect(JSON.parse(r.stdout)).toEqual([
       {
-        group: 'total', key: null, sends: 2, delivered: 2, deferred: 0, bouncedHard: 0, bouncedSoft: 1, suppressedBounce: 0,
+        group: 'total', key: null, sends: 2, delivered: 2, deferred: 0, bouncedHard: 0, bouncedSoft: 1, blocked: 0, suppressedBounce: 0,
         suppressedUnsubscribe: 0, openedUnique: 2, openedTotal: 4, openedMachine: 3, clickedUnique: 2, clickedTotal: 4,
         clickedMachine: 9, complained: 2,
       },
@@ -86,7 +86,7 @@ describe('trxmail report', () => {
       [['--space', 'alpha', '--since', '2026-13-01'], /^trxmail: --since: expected a date/],
       [['--space', 'alpha', '--since', '2026-03-02', '--until', '2026-03-01'], /^trxmail: --since must be before --until/],
       [['--space', 'alpha', '--json', '--csv'], /^trxmail: choose one of --json and --csv/],
-      [['--space', 'alpha', '--by', 'week'], /^trxmail: --by: expected one of day, from, tag, got "week"/],
+      [['--space', 'alpha', '--by', 'week'], /^trxmail: --by: expected one of day, from, tag, reason, domain, got "week"/],
     ];
     for (const [argv, message] of bad) {
       const r = await report(argv);

@@ -17,7 +17,8 @@ import { seedReports, type Seeded } from './seed.js';
 type Nums = [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
 function counts(n: Nums): ReportCounts {
   const [sends, delivered, deferred, bouncedHard, bouncedSoft, suppressedBounce, suppressedUnsubscribe, openedUnique, openedTotal, openedMachine, clickedUnique, clickedTotal, clickedMachine, complained] = n;
-  return { sends, delivered, deferred, bouncedHard, bouncedSoft, suppressedBounce, suppressedUnsubscribe, openedUnique, openedTotal, openedMachine, clickedUnique, clickedTotal, clickedMachine, complained };
+  // blocked: none of these sends bounced for a sender-side reason (test/store/contract covers it).
+  return { sends, delivered, deferred, bouncedHard, bouncedSoft, blocked: 0, suppressedBounce, suppressedUnsubscribe, openedUnique, openedTotal, openedMachine, clickedUnique, clickedTotal, clickedMachine, complained };
 }
 const row = (group: ReportRow['group'], key: string | null, n: Nums): ReportRow => ({ group, key, ...counts(n) });
 

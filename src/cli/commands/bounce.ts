@@ -1,7 +1,8 @@
 /**
  * `trxmail bounce` (Postfix pipe(8) intake: one message for the bounce domain on stdin,
  * recorded; exit 0 once stored or ignored, 75 to have Postfix retry) and `trxmail bounce parse
- * FILE|-` (what trxmail makes of a message, read-only).
+ * FILE|-` (what trxmail makes of a message, read-only: the analysis, then per failed recipient
+ * its bounce reason, the rule that decided it, and whether the intake would list the address).
  *
  * Reads at most 2 × MAX_BOUNCE_BYTES from stdin for `parse -`. Throws: TransientError when
  * the intake asks for a retry, UsageError for an unreadable file or an oversized message.
@@ -9,7 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { analyseMessage } from '../../bounce/analysis/analyse.js';
 import { formatAnalysis } from '../../bounce/analysis/analysis-format.js';
-import { BounceIntake } from '../../bounce/intake.js';
+import type { MessageAnalysis } from '../../bounce/analysis/analyse.js';
+import { BounceIntake, resultOfReport } from '../../bounce/intake.js';
+import { listingVerdict, type ListingVerdict, type MailboxFullThreshold } from '../../core/bounce-listing.js';
 import { runBounceCommand } from '../../bounce/pipe.js';
 import { hmacKeysIfAny, hmacKeysInForce } from '../../config/secrets.js';
 import { TransientError, UsageError } from '../../lib/errors.js';
@@ -38,6 +41,37 @@ function readFileOrFail(file: string): Buffer {
   }
 }
 
+/** What the intake's listing rule (core/bounce-listing.ts) says of a verdict, in words. */
+const LISTING_TEXT: Readonly<Record<ListingVerdict['why'], string>> = {
+  'address-level': 'lists the address (address-level permanent failure)',
+  'mailbox-full-persists': 'lists the address',
+  'mailbox-full-below-threshold': 'not listed: mailbox full, listed only when it persists',
+  'sender-side': 'not listed: a cause on the sending side, recorded on the send as blocked',
+  'not-address-level': 'not listed: not about the address',
+  'not-a-failure': 'not listed: not a failure (yet)',
+};
+
+/**
+ * `bounce parse` lines after the analysis: per failed or delayed recipient, the bounce reason,
+ * the classifier's rule that decided it and what the intake would do with the address.
+ * Untrusted values are shown with control characters as '?'.
+ */
+export function formatReasons(a: MessageAnalysis, threshold: MailboxFullThreshold): string {
+  const safe = (t: string): string => t.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
+  const out: string[] = [];
+  for (const r of a.recipients) {
+    if (r.reason === null) continue;
+    const result = resultOfReport(r);
+    const verdict = listingVerdict({ result, kind: r.kind, reason: r.reason }, null, threshold, new Date(0));
+    const how = verdict.why === 'mailbox-full-below-threshold' && result === 'bounced'
+      ? `not listed now: mailbox full, listed after ${threshold.count} bounces over ${threshold.days} days`
+      : LISTING_TEXT[verdict.why];
+    out.push(`${'reason:'.padEnd(12)}${safe(r.recipient)}  ${r.reason} (rule ${safe(r.reasonRule ?? 'none')})`);
+    out.push(`${''.padEnd(12)}${how}`);
+  }
+  return out.length === 0 ? '' : out.join('\n') + '\n';
+}
+
 export function registerBounceCommands(ctx: CliContext): void {
   const bounce = ctx.program
     .command('bounce')
@@ -47,7 +81,13 @@ export function registerBounceCommands(ctx: CliContext): void {
     .action(async (o: { sender?: string; recipient?: string }) => {
       const result = await runBounceCommand(ctx.io.stdin, o, async () => {
         const config = ctx.getConfig();
-        return new BounceIntake({ store: await ctx.getStore(), keys: hmacKeysInForce(config), bounceDomain: config.bounceDomain, logger: silentLogger });
+        return new BounceIntake({
+          store: await ctx.getStore(),
+          keys: hmacKeysInForce(config),
+          bounceDomain: config.bounceDomain,
+          logger: silentLogger,
+          recorderOptions: { mailboxFullListAfter: config.bounces.mailboxFullListAfter },
+        });
       });
       if (result.exitCode !== EXIT_OK) throw new TransientError('EBOUNCE_TEMPFAIL', result.line.replace(/^trxmail: /, ''));
       ctx.out(`${result.line}\n`);
@@ -61,6 +101,6 @@ export function registerBounceCommands(ctx: CliContext): void {
       const config = ctx.getConfig();
       const raw = file === '-' ? await readAll(ctx.io.stdin) : readFileOrFail(file);
       const a = analyseMessage(raw, { envelopeRecipient: o.recipient, keys: hmacKeysIfAny(config), bounceDomain: config.bounceDomain });
-      ctx.out(o.json ? formatJson(a) : formatAnalysis(a));
+      ctx.out(o.json ? formatJson(a) : formatAnalysis(a) + formatReasons(a, config.bounces.mailboxFullListAfter));
     });
 }

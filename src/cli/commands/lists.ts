@@ -41,9 +41,13 @@ export function registerListCommands(ctx: CliContext): void {
         const cols: Column<(typeof rows)[number]>[] = [
           { header: 'ADDRESS', value: (r) => r.address },
           { header: 'ADDED', value: (r) => r.addedAt },
+          // The bounce reason (taxonomy, core/bounce-reason.ts) that listed it; '-' for complaints and operators' entries.
+          { header: 'CAUSE', value: (r) => r.bounceReason ?? '-' },
           { header: 'REASON', value: (r) => r.reason },
         ];
-        ctx.out(render(outputFormat(o), cols, rows, (r) => ({ address: r.address, addedAt: r.addedAt, reason: r.reason })));
+        ctx.out(
+          render(outputFormat(o), cols, rows, (r) => ({ address: r.address, addedAt: r.addedAt, reason: r.reason, bounceReason: r.bounceReason, rule: r.rule })),
+        );
       },
     );
   }

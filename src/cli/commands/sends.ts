@@ -208,7 +208,9 @@ export function registerSendCommands(ctx: CliContext): void {
         `clicks:      ${countText(counts.clicked, counts.clickedMachine)}`,
         'recipients:',
         ...s.recipients.map(
-          (r) => `  ${r.role.padEnd(9)} ${r.address}  ${r.status}${r.suppressedBy ? ` (${r.suppressedBy} list)` : ''}${r.detail ? `  ${r.detail}` : ''}`,
+          (r) =>
+            `  ${r.role.padEnd(9)} ${r.address}  ${r.status}${r.reason ? ` [${r.reason}]` : ''}${r.suppressedBy ? ` (${r.suppressedBy} list)` : ''}` +
+            `${r.detail ? `  ${r.detail}` : ''}`,
         ),
         'events:',
         ...(events.length ? events.map(eventLine) : ['  -']),

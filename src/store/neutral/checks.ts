@@ -7,11 +7,12 @@
  *
  * Pure. Throws: UsageError.
  */
+import { isBounceReason, type BounceReason } from '../../core/bounce-reason.js';
 import { normaliseDomain } from '../../core/domain.js';
 import { MAX_NODE_NAME_LENGTH, isNodeName } from '../../core/node-name.js';
 import { MAX_FLAGS } from '../../core/types.js';
 import { UsageError } from '../../lib/errors.js';
-import { MAX_SPACE_NAME_LENGTH } from '../../lib/limits.js';
+import { MAX_BOUNCE_RULE_LENGTH, MAX_SPACE_NAME_LENGTH } from '../../lib/limits.js';
 import { addressKey } from '../address-key.js';
 
 /** Operator input quoted for an error message: JSON-escaped, cut at 100 characters. */
@@ -71,4 +72,20 @@ export function checkCount(n: number, what: string): number {
 export function requireText(value: string, what: string): string {
   if (typeof value !== 'string' || value === '') throw new UsageError(`${what} must not be empty`);
   return value;
+}
+
+/** A bounce reason of the taxonomy (core/bounce-reason.ts) or null, else UsageError. */
+export function checkBounceReason(reason: BounceReason | null | undefined, what: string): BounceReason | null {
+  if (reason === undefined || reason === null) return null;
+  if (typeof reason !== 'string' || !isBounceReason(reason)) throw new UsageError(`${what} ${quote(String(reason))} is not a bounce reason`);
+  return reason;
+}
+
+/** A classifier rule name: null, or 1..MAX_BOUNCE_RULE_LENGTH characters without control characters; else UsageError. */
+export function checkBounceRule(rule: string | null | undefined): string | null {
+  if (rule === undefined || rule === null) return null;
+  if (typeof rule !== 'string' || rule === '' || rule.length > MAX_BOUNCE_RULE_LENGTH || /[\u0000-\u001f\u007f]/.test(rule)) {
+    throw new UsageError(`bounce rule ${quote(String(rule))} must be 1..${MAX_BOUNCE_RULE_LENGTH} characters without control characters`);
+  }
+  return rule;
 }

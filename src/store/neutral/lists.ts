@@ -9,14 +9,15 @@
  * Throws: UsageError (unknown space, not an address, invalid date, too many addresses),
  * TransientError and InvariantError from the backend.
  */
+import type { BounceReason } from '../../core/bounce-reason.js';
 import type { SuppressionAnswer, SuppressionList } from '../../core/types.js';
 import { UsageError } from '../../lib/errors.js';
 import { MAX_RECIPIENTS } from '../../lib/limits.js';
 import { addressKey } from '../address-key.js';
 import type { AccountBackend, ListBackend } from '../backend.js';
-import type { ListEntry, ListStore } from '../list-store.js';
+import type { BounceStreakState, ListEntry, ListStore, NewListEntry } from '../list-store.js';
 import { requireSpace, unlessUnknownSpace } from './accounts.js';
-import { requireAddressKey, toMs } from './checks.js';
+import { checkBounceReason, checkBounceRule, requireAddressKey, toMs } from './checks.js';
 
 type Hits = { bounce?: { reason: string }; unsubscribe?: { reason: string } };
 
@@ -26,12 +27,30 @@ export class NeutralLists implements ListStore {
     private readonly accounts: AccountBackend,
   ) {}
 
-  async addListEntry(input: { spaceId: number; list: SuppressionList; address: string; reason: string; addedAt: Date }): Promise<void> {
+  async addListEntry(input: NewListEntry): Promise<void> {
     const address = input.address.trim();
     const addressKeyed = requireAddressKey(address, 'list address');
     const addedAtMs = toMs(input.addedAt, 'addedAt');
+    const bounceReason = checkBounceReason(input.bounceReason, 'list entry bounce reason');
+    const rule = checkBounceRule(input.rule);
     await requireSpace(this.accounts, input.spaceId);
-    await this.backend.upsertListEntry({ spaceId: input.spaceId, list: input.list, addressKey: addressKeyed, address, reason: input.reason, addedAtMs });
+    await this.backend.upsertListEntry({ spaceId: input.spaceId, list: input.list, addressKey: addressKeyed, address, reason: input.reason, bounceReason, rule, addedAtMs });
+  }
+
+  async noteBounceStreak(input: { spaceId: number; address: string; reason: BounceReason; at: Date }): Promise<BounceStreakState> {
+    const key = requireAddressKey(input.address, 'streak address');
+    const reason = checkBounceReason(input.reason, 'streak reason');
+    if (reason === null) throw new UsageError('a bounce streak needs a reason');
+    const atMs = toMs(input.at, 'streak time');
+    await requireSpace(this.accounts, input.spaceId);
+    const row = await this.backend.bumpBounceStreak(input.spaceId, key, reason, atMs);
+    return { count: row.count, firstAt: new Date(row.firstAtMs), lastAt: new Date(row.lastAtMs) };
+  }
+
+  async clearBounceStreaks(spaceId: number, address: string): Promise<void> {
+    const key = requireAddressKey(address, 'streak address');
+    await requireSpace(this.accounts, spaceId);
+    await this.backend.deleteBounceStreaks(spaceId, key);
   }
 
   async removeListEntry(spaceId: number, list: SuppressionList, address: string): Promise<boolean> {

@@ -88,14 +88,16 @@ export class NeutralStore implements Store {
   readonly listEntries: Store['listEntries'] = (spaceId, list) => this.live(() => this.lists.listEntries(spaceId, list));
   readonly lookupSuppression: Store['lookupSuppression'] = (spaceId, addresses) =>
     this.live(() => this.lists.lookupSuppression(spaceId, addresses));
+  readonly noteBounceStreak: Store['noteBounceStreak'] = (input) => this.live(() => this.lists.noteBounceStreak(input));
+  readonly clearBounceStreaks: Store['clearBounceStreaks'] = (spaceId, address) => this.live(() => this.lists.clearBounceStreaks(spaceId, address));
 
   // ---- sends ---------------------------------------------------------------------------------
   readonly recordSend: Store['recordSend'] = (send) => this.live(() => this.sends.recordSend(send));
   readonly getSend: Store['getSend'] = (id, spaceId) => this.live(() => this.sends.getSend(id, spaceId));
   readonly listSends: Store['listSends'] = (filter) => this.live(() => this.sends.listSends(filter));
   readonly report: Store['report'] = (filter, groupBy) => this.live(() => this.sends.report(filter, groupBy));
-  readonly updateRecipientStatus: Store['updateRecipientStatus'] = (sendId, address, status, detail) =>
-    this.live(() => this.sends.updateRecipientStatus(sendId, address, status, detail));
+  readonly updateRecipientStatus: Store['updateRecipientStatus'] = (sendId, address, status, detail, reason) =>
+    this.live(() => this.sends.updateRecipientStatus(sendId, address, status, detail, reason ?? null));
   readonly forgetSend: Store['forgetSend'] = (id, spaceId) => this.live(() => this.sends.forgetSend(id, spaceId));
   readonly noteSendInLog: Store['noteSendInLog'] = (sendId, at) => this.live(() => this.sends.noteSendInLog(sendId, at));
   readonly markNotQueued: Store['markNotQueued'] = (check) => this.live(() => this.sends.markNotQueued(check));

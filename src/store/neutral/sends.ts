@@ -12,6 +12,7 @@
  * broken recipients, invalid flags, date, limit, offset or detail), TransientError and
  * InvariantError from the backend.
  */
+import { BOUNCE_REASONS, SENDER_SIDE_REASONS, type BounceReason } from '../../core/bounce-reason.js';
 import { UsageError } from '../../lib/errors.js';
 import { MAX_EVENT_COUNT_SENDS, MAX_NOT_QUEUED_BATCH, MAX_OUTCOME_DETAIL_LENGTH, MAX_TAGS } from '../../lib/limits.js';
 import { looseAddressKey } from '../address-key.js';
@@ -34,7 +35,7 @@ import type {
   SendStore,
 } from '../send-store.js';
 import { requireSpace } from './accounts.js';
-import { checkCount, checkFlags, checkNodeName, quote, toMs } from './checks.js';
+import { checkBounceReason, checkCount, checkFlags, checkNodeName, quote, toMs } from './checks.js';
 
 /** The webhook event an event of this type queues, or null: every type but 'accepted'. */
 export function webhookEventOf(type: EventType): SendWebhookEventType | null {
@@ -51,8 +52,11 @@ export function sendQuery(filter: { spaceId?: number; from?: string; since?: Dat
   return { spaceId: filter.spaceId ?? null, fromKey, sinceMs, untilMs, tags };
 }
 
+/** The sender-side reasons, in taxonomy order: what the report counts as `blocked`. */
+const BLOCKED_REASONS: readonly string[] = BOUNCE_REASONS.filter((r) => SENDER_SIDE_REASONS.has(r));
+
 export function reportQuery(filter: ReportFilter): ReportQuery {
-  return { ...sendQuery(filter), spaceId: filter.spaceId };
+  return { ...sendQuery(filter), spaceId: filter.spaceId, blockedReasons: BLOCKED_REASONS };
 }
 
 export function sendPage(filter: SendFilter): SendPage {
@@ -149,8 +153,11 @@ export class NeutralSends implements SendStore {
     return this.backend.deleteSend(id, spaceId);
   }
 
-  updateRecipientStatus(sendId: string, address: string, status: RecipientStatus, detail: string | null): Promise<boolean> {
-    return this.backend.updateRecipientStatus(sendId, looseAddressKey(address), status, detail);
+  updateRecipientStatus(sendId: string, address: string, status: RecipientStatus, detail: string | null, reason: BounceReason | null = null): Promise<boolean> {
+    const checked = checkBounceReason(reason, 'recipient bounce reason');
+    // A reason says why delivery failed: only a failed or delayed status keeps one.
+    const kept = status === 'bounced' || status === 'deferred' ? checked : null;
+    return this.backend.updateRecipientStatus(sendId, looseAddressKey(address), status, detail, kept);
   }
 
   async addEvent(event: NewSendEvent): Promise<SendEvent> {

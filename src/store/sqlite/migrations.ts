@@ -310,6 +310,33 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX auth_failures_at ON auth_failures (at);
     `,
   },
+  {
+    version: 7,
+    name: 'bounce reasons and streaks',
+    // Bounce reasons (src/core/bounce-reason.ts; the values are checked by the neutral layer,
+    // not by CHECK constraints, so the taxonomy can grow without a table rebuild):
+    // send_recipients.reason: why the recipient's last delivery attempt failed (set with
+    // 'bounced' / 'deferred', NULL otherwise); list_entries.bounce_reason and .rule: the reason
+    // and the classifier's rule that listed a Bounce list entry (NULL for complaints and
+    // operators' entries). Existing rows keep NULLs: their reason was never classified.
+    // bounce_streaks: per space and address, the final bounces for one reason in a row with no
+    // delivery in between (mailbox-full, core/bounce-listing.ts); deleted on a delivery.
+    sql: `
+      ALTER TABLE send_recipients ADD COLUMN reason TEXT;
+      ALTER TABLE list_entries ADD COLUMN bounce_reason TEXT;
+      ALTER TABLE list_entries ADD COLUMN rule TEXT;
+
+      CREATE TABLE bounce_streaks (
+        space_id    INTEGER NOT NULL REFERENCES spaces (id),
+        address_key TEXT    NOT NULL,
+        reason      TEXT    NOT NULL,
+        count       INTEGER NOT NULL CHECK (count >= 1),
+        first_at    INTEGER NOT NULL,
+        last_at     INTEGER NOT NULL,
+        PRIMARY KEY (space_id, address_key, reason)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

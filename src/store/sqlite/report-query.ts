@@ -2,11 +2,12 @@
  * The aggregate report of the SQLite backend (SendBackend.report): one parameterised
  * statement per report, built from a fixed skeleton plus the filters that are present
  * (send-filter.ts), prepared once per distinct text and cached by SqliteDatabase (the number
- * of texts is bounded: 4 groupings × from/since/until present or not × 0..MAX_TAGS tag
+ * of texts is bounded: 6 groupings × from/since/until present or not × 0..MAX_TAGS tag
  * conditions). The filter arrives validated from the neutral layer.
  *
  * The numbers are defined in src/reports/report.ts; this is their SQL. Shape of the statement:
- *   base  — the matching sends of the space joined to their To recipient (indexes:
+ *   base  — the matching sends of the space joined to their To recipient, with its bounce
+ *           reason and whether that reason is one of query.blockedReasons (indexes:
  *           sends_space_time / sends_space_from_time, send_tags_tag for each tag,
  *           send_recipients' primary key);
  *   ev    — per send, flags and counts from its events (events_send_time by send id); events
@@ -44,6 +45,7 @@ interface RawReportRow {
   deferred: number;
   bounced_hard: number;
   bounced_soft: number;
+  blocked: number;
   suppressed_bounce: number;
   suppressed_unsubscribe: number;
   opened_unique: number;
@@ -62,6 +64,7 @@ const AGGREGATES = `
   coalesce(sum(m.status = 'deferred'), 0) AS deferred,
   coalesce(sum(m.hard), 0) AS bounced_hard,
   coalesce(sum(m.soft), 0) AS bounced_soft,
+  coalesce(sum(m.status = 'bounced' AND m.blocked), 0) AS blocked,
   coalesce(sum(m.status = 'suppressed' AND m.suppressed_by IS 'bounce'), 0) AS suppressed_bounce,
   coalesce(sum(m.status = 'suppressed' AND m.suppressed_by IS 'unsubscribe'), 0) AS suppressed_unsubscribe,
   coalesce(sum(m.opens > 0 OR m.clicks > 0), 0) AS opened_unique,
@@ -102,7 +105,7 @@ ev AS (
   GROUP BY x.send_id
 ),
 m AS MATERIALIZED (
-  SELECT b.id, b.received_at, b.from_key, b.status, b.suppressed_by,
+  SELECT b.id, b.received_at, b.from_key, b.status, b.suppressed_by, b.reason, b.to_key, b.blocked,
     coalesce(ev.hard, 0) AS hard, coalesce(ev.soft, 0) AS soft, coalesce(ev.complained, 0) AS complained,
     coalesce(ev.opens, 0) AS opens, coalesce(ev.opens_machine, 0) AS opens_machine,
     coalesce(ev.clicks, 0) AS clicks, coalesce(ev.clicks_machine, 0) AS clicks_machine
@@ -117,6 +120,12 @@ const GROUP_SELECT: Readonly<Record<ReportGroupBy, string>> = {
   // A send with several tags is in each of their groups; one without tags in the null group.
   tag: `SELECT 'tag' AS grp, t.tag AS key, 0 AS ord, ${AGGREGATES}
         FROM m LEFT JOIN send_tags t ON t.send_id = m.id GROUP BY 2`,
+  // The To recipient's bounce reason (null: none).
+  reason: `SELECT 'reason' AS grp, m.reason AS key, 0 AS ord, ${AGGREGATES} FROM m GROUP BY 2`,
+  // The receiving domain: the To's key after its last '@' (rtrim strips every character that
+  // is not '@' from the right, so its length is the position of the last '@').
+  domain: `SELECT 'domain' AS grp, substr(m.to_key, length(rtrim(m.to_key, replace(m.to_key, '@', ''))) + 1) AS key, 0 AS ord, ${AGGREGATES}
+        FROM m GROUP BY 2`,
 };
 
 /** The statement text and its parameters for a filter and grouping. */
@@ -124,9 +133,11 @@ export function buildReportQuery(query: ReportQuery, groupBy: ReportGroupBy | nu
   // The report always has a space (tenants never see each other's sends).
   // A send Postfix never queued (not_queued_at) is not part of any count.
   const where = sendFilterWhere(query).and('s.not_queued_at IS NULL');
+  // The blocked reasons come as one JSON array parameter, the first of the statement.
   const base = `
 base AS MATERIALIZED (
-  SELECT s.id, s.received_at, s.from_key, s.status, r.suppressed_by, r.address_key AS to_key
+  SELECT s.id, s.received_at, s.from_key, s.status, r.suppressed_by, r.address_key AS to_key, r.reason,
+    coalesce(r.reason IN (SELECT value FROM json_each(?)), 0) AS blocked
   FROM sends s JOIN send_recipients r ON r.send_id = s.id AND r.role = 'to'${where.clause()}
 )`;
   const total = `SELECT 'total' AS grp, NULL AS key, 1 AS ord, ${AGGREGATES} FROM m`;
@@ -134,11 +145,11 @@ base AS MATERIALIZED (
   const text =
     `WITH ${base}, ${EVENTS_CTE} ` +
     `SELECT grp, key, ${COLUMN_NAMES} FROM (${selects}) ORDER BY ord, key IS NULL, key`;
-  return { text, params: where.params };
+  return { text, params: [JSON.stringify(query.blockedReasons), ...where.params] };
 }
 
 const COLUMN_NAMES =
-  'sends, delivered, deferred, bounced_hard, bounced_soft, suppressed_bounce, suppressed_unsubscribe, ' +
+  'sends, delivered, deferred, bounced_hard, bounced_soft, blocked, suppressed_bounce, suppressed_unsubscribe, ' +
   'opened_unique, opened_total, opened_machine, clicked_unique, clicked_total, clicked_machine, complained';
 
 function rowFrom(r: RawReportRow): ReportRow {
@@ -150,6 +161,7 @@ function rowFrom(r: RawReportRow): ReportRow {
     deferred: r.deferred,
     bouncedHard: r.bounced_hard,
     bouncedSoft: r.bounced_soft,
+    blocked: r.blocked,
     suppressedBounce: r.suppressed_bounce,
     suppressedUnsubscribe: r.suppressed_unsubscribe,
     openedUnique: r.opened_unique,

@@ -13,6 +13,7 @@
  * and unknown send are results, not errors.
  */
 import type Database from 'better-sqlite3';
+import type { BounceReason } from '../../core/bounce-reason.js';
 import type { FlagSource, SuppressionList } from '../../core/types.js';
 import { InvariantError } from '../../lib/errors.js';
 import type { DeliveryRecord, EventCountRow, EventRecord, InsertSendResult, ReportQuery, SendBackend, SendPage, SendRecord } from '../backend.js';
@@ -51,6 +52,7 @@ interface RecipientRow {
   status: SendRecipient['status'];
   suppressed_by: SuppressionList | null;
   detail: string | null;
+  reason: BounceReason | null;
 }
 interface EventRow {
   id: number;
@@ -64,11 +66,18 @@ interface EventRow {
 const SEND_COLS =
   's.id, s.space_id, s.user_id, s.mail_from, s.envelope_sender, s.from_addr, s.to_addr, s.bcc, ' +
   's.discarded, s.tags, s.flags, s.flags_source, s.received_at, s.status, s.not_queued_at, s.not_queued_reason, s.log_seen_at, s.node';
-const RECIPIENT_COLS = 'send_id, address, role, status, suppressed_by, detail';
+const RECIPIENT_COLS = 'send_id, address, role, status, suppressed_by, detail, reason';
 const EVENT_COLS = 'id, send_id, recipient, type, at, detail';
 
 function recipientFrom(r: RecipientRow): SendRecipient {
-  return { address: r.address, role: r.role, status: r.status, suppressedBy: r.suppressed_by, detail: r.detail };
+  return {
+    address: r.address,
+    role: r.role,
+    status: r.status,
+    suppressedBy: r.suppressed_by,
+    detail: r.detail,
+    ...(r.reason !== null ? { reason: r.reason } : {}),
+  };
 }
 
 function sendFrom(r: SendRow, recipients: SendRecipient[]): Send {
@@ -123,8 +132,8 @@ function prepare(db: Database.Database) {
     recipientsOf: db.prepare<[string], RecipientRow>(
       `SELECT ${RECIPIENT_COLS} FROM send_recipients WHERE send_id IN (SELECT value FROM json_each(?)) ORDER BY send_id, position`,
     ),
-    updateRecipient: db.prepare<[RecipientStatus, string | null, string, string]>(
-      "UPDATE send_recipients SET status = ?, detail = ? WHERE send_id = ? AND address_key = ? AND role <> 'discarded'",
+    updateRecipient: db.prepare<[RecipientStatus, string | null, string | null, string, string]>(
+      "UPDATE send_recipients SET status = ?, detail = ?, reason = ? WHERE send_id = ? AND address_key = ? AND role <> 'discarded'",
     ),
     syncSendStatus: db.prepare<[string, string]>(
       "UPDATE sends SET status = (SELECT status FROM send_recipients WHERE send_id = ? AND role = 'to') WHERE id = ?",
@@ -257,10 +266,10 @@ export class SqliteSends implements SendBackend {
     return this.db.run(() => runReport(this.db, query, groupBy));
   }
 
-  updateRecipientStatus(sendId: string, addressKey: string, status: RecipientStatus, detail: string | null): Promise<boolean> {
+  updateRecipientStatus(sendId: string, addressKey: string, status: RecipientStatus, detail: string | null, reason: string | null): Promise<boolean> {
     return this.db.run(() =>
       this.db.immediate(() => {
-        const changed = this.sql.updateRecipient.run(status, detail, sendId, addressKey).changes > 0;
+        const changed = this.sql.updateRecipient.run(status, detail, reason, sendId, addressKey).changes > 0;
         if (changed) this.sql.syncSendStatus.run(sendId, sendId);
         return changed;
       }),

@@ -97,7 +97,7 @@ describe('LMTP listener', () => {
     });
     expect(r.rcpt.map((x) => x.code)).toEqual([250, 250]);
     expect(r.data.map((x) => [x.code, x.text])).toEqual([
-      [250, '2.6.0 recorded bounce for send 4jXQZB3dVKzJ9Ft: gone@example.org bounced 5.1.1 listed'],
+      [250, '2.6.0 recorded bounce for send 4jXQZB3dVKzJ9Ft: gone@example.org bounced 5.1.1 user-unknown listed'],
       [250, '2.6.0 ignored bounce: bounce-address-bad-check'],
     ]);
     expect((await db.store.getSend('4jXQZB3dVKzJ9Ft', db.space.id))?.status).toBe('bounced');

@@ -1,6 +1,6 @@
 /**
  * The Store contract: one vitest suite written against the Store interface only, split by
- * aggregate like the interface (accounts.ts, lists.ts, sends.ts, outbox.ts, domain-auth.ts, delivery-cursors.ts, not-queued.ts). Every backend
+ * aggregate like the interface (accounts.ts, lists.ts, bounce-reasons.ts, sends.ts, outbox.ts, domain-auth.ts, delivery-cursors.ts, not-queued.ts). Every backend
  * (SQLite now, PostgreSQL later) runs it from its own *.test.ts:
  *
  *     storeContract('sqlite', async () => SqliteStore.open(tempFile()));
@@ -13,6 +13,7 @@ import { TransientError } from '../../../src/lib/errors.js';
 import type { Store } from '../../../src/store/store.js';
 import { accountsContract } from './accounts.js';
 import { authFailuresContract } from './auth-failures.js';
+import { bounceReasonsContract } from './bounce-reasons.js';
 import { deliveryCursorsContract } from './delivery-cursors.js';
 import { domainAuthContract, unsignedMailContract } from './domain-auth.js';
 import { useFixture } from './fixture.js';
@@ -27,6 +28,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
 
     accountsContract(fixture);
     listsContract(fixture);
+    bounceReasonsContract(fixture);
     sendsContract(fixture);
     forgetSendContract(fixture);
     outboxContract(fixture);

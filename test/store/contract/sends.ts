@@ -368,7 +368,7 @@ export function sendsContract(fixture: CurrentFixture): void {
     const ev = (sendId: string, type: EventType, recipient: string, detail: Record<string, unknown> = {}) =>
       store.addEvent({ sendId, recipient, type, at: at(0), detail });
     const zero = {
-      sends: 0, delivered: 0, deferred: 0, bouncedHard: 0, bouncedSoft: 0, suppressedBounce: 0, suppressedUnsubscribe: 0,
+      sends: 0, delivered: 0, deferred: 0, bouncedHard: 0, bouncedSoft: 0, blocked: 0, suppressedBounce: 0, suppressedUnsubscribe: 0,
       openedUnique: 0, openedTotal: 0, openedMachine: 0, clickedUnique: 0, clickedTotal: 0, clickedMachine: 0, complained: 0,
     };
 

@@ -28,7 +28,7 @@ describe('trxmail bounce (pipe(8) command)', () => {
     const to = bounceAddress(db.space.id, 'Pipe1');
     const msg = postfixDsn({ to, queueId: 'Q', recipients: [{ address: 'gone@example.org', action: 'failed', status: '5.1.1', diagnostic: '550 5.1.1 user unknown' }] });
     const r = await runBounceCommand(stdin(msg), { sender: '', recipient: to }, intakeOn());
-    expect(r).toEqual({ exitCode: EX_OK, line: 'trxmail: recorded bounce for send Pipe1: gone@example.org bounced 5.1.1 listed' });
+    expect(r).toEqual({ exitCode: EX_OK, line: 'trxmail: recorded bounce for send Pipe1: gone@example.org bounced 5.1.1 user-unknown listed' });
     expect((await db.store.getSend('Pipe1', db.space.id))?.status).toBe('bounced');
   });
 

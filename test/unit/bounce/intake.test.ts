@@ -59,7 +59,7 @@ describe('BounceIntake: bounces', () => {
     });
     expect(r).toMatchObject({ outcome: 'recorded', kind: 'bounce', format: 'dsn', sendId: '4jXQZB3dVKzJ9Ft', spaceId: db.space.id, via: 'bounce-address', reason: null });
     expect(r.actions).toEqual([
-      { address: 'gone@example.org', event: 'bounced', kind: 'hard', status: '5.1.1', recipientStatus: 'bounced', eventAdded: true, listed: true },
+      { address: 'gone@example.org', event: 'bounced', kind: 'hard', status: '5.1.1', recipientStatus: 'bounced', eventAdded: true, listed: true, reason: 'user-unknown', listing: 'address-level' },
     ]);
     const s = await stateOf('4jXQZB3dVKzJ9Ft');
     expect(s.send?.status).toBe('bounced');
@@ -73,10 +73,12 @@ describe('BounceIntake: bounces', () => {
         list: 'bounce',
         address: 'gone@example.org',
         reason: 'hard bounce 5.1.1: 550 5.1.1 <gone@example.org>: Recipient address rejected: user unknown',
+        bounceReason: 'user-unknown',
+        rule: 'text:user-unknown',
         addedAt: AT,
       },
     ]);
-    expect(summariseIntake(r)).toBe('recorded bounce for send 4jXQZB3dVKzJ9Ft: gone@example.org bounced 5.1.1 listed');
+    expect(summariseIntake(r)).toBe('recorded bounce for send 4jXQZB3dVKzJ9Ft: gone@example.org bounced 5.1.1 user-unknown listed');
   });
 
   it('soft bounce (Action delayed, 4.x.x): deferred, deferred event, no list entry', async () => {
@@ -237,7 +239,7 @@ describe('BounceIntake: complaints', () => {
     });
     expect(r).toMatchObject({ outcome: 'recorded', kind: 'complaint', format: 'arf' });
     expect(r.actions).toEqual([
-      { address: 'reader@example.org', event: 'complained', kind: 'complaint', status: null, recipientStatus: null, eventAdded: true, listed: true },
+      { address: 'reader@example.org', event: 'complained', kind: 'complaint', status: null, recipientStatus: null, eventAdded: true, listed: true, reason: null, listing: 'complaint' },
     ]);
     const s = await stateOf('Arf1');
     expect(s.send?.status).toBe('queued');

@@ -293,3 +293,23 @@ describe('messageSizeLimit', () => {
     }
   });
 });
+
+describe('bounces', () => {
+  const load = (yaml: string) => parseConfig(parse(yaml) ?? {}, { file: 'trxmail.yaml', env: {}, baseDir: '/etc/trxmail' });
+  it('defaults: a full mailbox is listed after 3 bounces over 7 days', () => {
+    expect(load('{}\n').bounces).toEqual({ mailboxFullListAfter: { count: 3, days: 7 } });
+    expect(load('bounces: {}\n').bounces).toEqual({ mailboxFullListAfter: { count: 3, days: 7 } });
+  });
+  it('takes a count and days (each defaulted alone)', () => {
+    expect(load('bounces:\n  mailboxFullListAfter:\n    count: 5\n    days: 0\n').bounces).toEqual({ mailboxFullListAfter: { count: 5, days: 0 } });
+    expect(load('bounces:\n  mailboxFullListAfter:\n    days: 14\n').bounces).toEqual({ mailboxFullListAfter: { count: 3, days: 14 } });
+  });
+  it.each([
+    ['bounces:\n  mailboxFullListAfter:\n    count: 0\n', /bounces.mailboxFullListAfter.count: /],
+    ['bounces:\n  mailboxFullListAfter:\n    days: -1\n', /bounces.mailboxFullListAfter.days: /],
+    ['bounces:\n  mailboxFullListAfter:\n    count: 1.5\n', /bounces.mailboxFullListAfter.count: /],
+    ['bounces:\n  mailboxFullAfter: 3\n', /bounces/],
+  ])('refuses %j naming the key', (yaml, re) => {
+    expect(() => load(yaml)).toThrow(re);
+  });
+});

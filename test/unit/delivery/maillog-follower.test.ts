@@ -120,6 +120,28 @@ describe('MaillogFollower', () => {
     expect((await db.store.listEvents('Bnc1QidX')).map((e) => [e.type, e.detail['source']])).toEqual([['bounced', 'maillog']]);
   });
 
+  it('bounced (5.7.1) by a blocklist: bounced with reason blocked, NOT listed — neither by the log line nor by the DSN that follows', async () => {
+    await db.send('Blk1QidX', 'reader@example.org');
+    const recorder = new DeliveryRecorder(db.store);
+    const f = await start({ recorder });
+    const done = lineWith(f, 'status=bounced');
+    const sender = bounceAddress(db.space.id, 'Blk1QidX');
+    const text = 'host mx said: 554 5.7.1 Service unavailable; Client host [203.0.113.9] blocked using zen.spamhaus.org (in reply to RCPT TO command)';
+    appendFileSync(file, qmgrFrom('Blk1QidX', sender) + delivery('Blk1QidX', 'reader@example.org', '5.7.1', 'bounced', text));
+    const p = await done;
+    expect(p.actions.map((a) => [a.event, a.kind, a.reason, a.listed, a.listing])).toEqual([['bounced', 'hard', 'blocked', false, 'sender-side']]);
+    const intake = new BounceIntake({ store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock, recorder });
+    const r = await intake.process(
+      postfixDsn({ to: sender, queueId: 'Blk1QidX', recipients: [{ address: 'reader@example.org', action: 'failed', status: '5.7.1', diagnostic: text.slice('host mx said: '.length) }] }),
+      { mailFrom: '', rcptTo: sender },
+    );
+    expect(r.actions.map((a) => [a.eventAdded, a.reason, a.listed])).toEqual([[false, 'blocked', false]]);
+    expect(await db.store.listEntries(db.space.id, 'bounce')).toEqual([]);
+    const to = (await db.store.getSend('Blk1QidX', db.space.id))?.recipients.find((x) => x.role === 'to');
+    expect(to).toMatchObject({ status: 'bounced', reason: 'blocked' });
+    expect((await db.store.listEvents('Blk1QidX')).map((e) => [e.type, e.detail['reason'], e.detail['rule']])).toEqual([['bounced', 'blocked', 'maillog:text:blocklisted']]);
+  });
+
   it('deferred, then expired: deferred, then bounced with kind soft and no list entry', async () => {
     await db.send('Exp1QidX', 'later@deferred.example');
     const f = await start();
