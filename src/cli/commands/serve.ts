@@ -16,6 +16,7 @@ export const SERVE_PARTS: readonly (readonly [string, string])[] = [
   ['listen.auth', 'Dovecot-protocol SASL server for smtpd_sasl_path: customer user logins'],
   ['listen.lmtp', 'LMTP bounce intake: DSNs and complaints sent to the bounce domain'],
   ['listen.socketmap', 'socketmap for relay_domains / transport_maps: the bounce domain and return-path hosts'],
+  ['listen.socketUser', 'owner (user, and listen.socketGroup group) of the unix sockets above, mode 0660: only Postfix reaches them'],
   ['http.listen', 'HTTP service: open pixel, click redirects, reports API, report page, health'],
   ['metrics.listen', 'Prometheus metrics (GET /metrics)'],
   ['maillog', 'follower of Postfix\'s log: delivered / deferred / bounced (only when set)'],
