@@ -27,6 +27,8 @@ export { SQLITE_BUSY_TIMEOUT_MS } from './database.js';
 
 export class SqliteStore extends NeutralStore {
   readonly path: string;
+  /** The schema versions found and left by the migration at open. */
+  readonly migrated: { readonly from: number; readonly to: number };
   private readonly database: SqliteDatabase;
 
   private constructor(database: SqliteDatabase) {
@@ -41,6 +43,7 @@ export class SqliteStore extends NeutralStore {
       close: () => database.close(),
     });
     this.path = database.path;
+    this.migrated = database.migrated;
     this.database = database;
   }
 
