@@ -1,7 +1,7 @@
 /**
  * The `trxmail` command line: administration of spaces, sender domains, users, per-from
  * defaults, the Unsubscribe and Bounce lists, webhooks, send reports, Postfix pieces, the
- * bounce intake, the store's schema, the daemon and the demo. Each command group is a module in commands/ that
+ * bounce intake, the store's schema and copy, the daemon and the demo. Each command group is a module in commands/ that
  * registers on the shared CliContext (context.ts); this file lists them and runs one line.
  *
  * `runCli(argv, io)` runs one command in-process and resolves to the exit code; only

@@ -1,5 +1,5 @@
 /**
- * `trxmail store migrate`: brings the configured store's schema to this version of trxmail
+ * `trxmail store migrate` (and `store copy`, store-copy.ts): migrate brings the configured store's schema to this version of trxmail
  * and says what it did, for admins who migrate before rolling a new version out to several
  * nodes (`serve` migrates at start too; on PostgreSQL, under an advisory lock, so nodes
  * starting together migrate once). Works for both drivers.
@@ -12,9 +12,10 @@
  */
 import { openMigratedStore } from '../../store/open-store.js';
 import type { CliContext } from '../context.js';
+import { registerStoreCopyCommand } from './store-copy.js';
 
 export function registerStoreCommands(ctx: CliContext): void {
-  const store = ctx.program.command('store').description('the database: migrate its schema');
+  const store = ctx.program.command('store').description('the database: migrate its schema, copy it to PostgreSQL');
   store
     .command('migrate')
     .description("bring the configured store's schema to this trxmail's version (serve does it at start too)")
@@ -28,4 +29,5 @@ export function registerStoreCommands(ctx: CliContext): void {
           : `store (${cfg.driver}): schema migrated from version ${migrated.from} to ${migrated.to}\n`,
       );
     });
+  registerStoreCopyCommand(ctx, store);
 }

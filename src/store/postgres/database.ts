@@ -85,7 +85,7 @@ export class PgDatabase {
    * FOR UPDATE / FOR SHARE): all or nothing. When the call's deadline passed while it ran,
    * it rolls back rather than commit a change its caller was told had failed.
    */
-  transaction<T>(fn: (tx: PgTx) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: PgTx) => Promise<T>, deadlineMs: number | null = this.deadlineMs): Promise<T> {
     if (this.closed) return Promise.reject(new TransientError('ESTORE_CLOSED', 'the store is closed'));
     let abandoned = false;
     return this.bounded(
@@ -98,20 +98,24 @@ export class PgDatabase {
       () => {
         abandoned = true;
       },
-      this.deadlineMs,
+      deadlineMs,
     );
   }
 
-  private bounded<T>(call: () => Promise<T>, onDeadline: () => void, deadlineMs: number): Promise<T> {
+  /** `call` bounded by `deadlineMs` (null: only by the statement timeout, for `store copy`). */
+  private bounded<T>(call: () => Promise<T>, onDeadline: () => void, deadlineMs: number | null): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        onDeadline();
-        reject(new TransientError('ESTORE_TIMEOUT', `database did not answer within ${deadlineMs} ms`));
-      }, deadlineMs);
-      timer.unref();
+      const timer =
+        deadlineMs === null
+          ? undefined
+          : setTimeout(() => {
+              if (settled) return;
+              settled = true;
+              onDeadline();
+              reject(new TransientError('ESTORE_TIMEOUT', `database did not answer within ${deadlineMs} ms`));
+            }, deadlineMs);
+      timer?.unref();
       let pending: Promise<T>;
       try {
         pending = call();
