@@ -70,7 +70,7 @@ export const COPY_BATCH_ROWS = 500;
 export interface CopySource {
   count(table: CopyTable): Promise<number>;
   /** The table's rows in batches of at most COPY_BATCH_ROWS, raw (SQLite values). */
-  batches(table: CopyTable): AsyncIterable<CopyRow[]>;
+  batches(table: CopyTable): Iterable<CopyRow[]> | AsyncIterable<CopyRow[]>;
 }
 
 export interface CopySinkSession {

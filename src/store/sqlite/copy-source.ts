@@ -63,7 +63,7 @@ export class SqliteCopySource implements CopySource {
     }
   }
 
-  async *batches(table: CopyTable): AsyncIterable<CopyRow[]> {
+  *batches(table: CopyTable): Iterable<CopyRow[]> {
     const exprs = SOURCE_EXPRESSIONS[table.name] ?? {};
     const cols = table.columns.map((c) => exprs[c] ?? `"${c}"`).join(', ');
     const order = ORDER[table.name] ?? table.identity ?? 'rowid';
