@@ -42,6 +42,30 @@ describe('PostgreSQL store specifics', () => {
     }
   });
 
+  it('lets two nodes claim webhook deliveries at once without ever taking the same one', async () => {
+    const url = await db.freshSchemaUrl();
+    const [n1, n2] = await Promise.all([PostgresStore.open(db.config(url)), PostgresStore.open(db.config(url))]);
+    try {
+      const space = await n1.createSpace({ name: 'hooks' });
+      const user = await n1.createUser({ spaceId: space.id, email: 'u@hooks.example', passwordHash: 'h' });
+      await n1.setWebhook({ spaceId: space.id, url: 'https://hooks.example/x', secret: 's' });
+      await n1.recordSend({
+        id: 'w1', spaceId: space.id, userId: user.id, mailFrom: 'a@hooks.example', envelopeSender: 'b@bounce.example',
+        from: 'a@hooks.example', to: 'r@example.net', bcc: null, discarded: [], tags: [], flags: 3, flagsSource: 'default',
+        receivedAt: new Date(0), recipients: [{ address: 'r@example.net', role: 'to', status: 'queued', suppressedBy: null, detail: null }],
+      });
+      for (let i = 0; i < 20; i++) await n2.addEvent({ sendId: 'w1', recipient: 'r@example.net', type: 'opened', at: new Date(i), detail: {} });
+      const later = new Date(Date.now() + 60_000);
+      const [c1, c2] = await Promise.all([n1.claimWebhookDeliveries(later, 15, 60_000), n2.claimWebhookDeliveries(later, 15, 60_000)]);
+      const ids = [...c1, ...c2].map((d) => d.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids).toHaveLength(20);
+    } finally {
+      await n1.close();
+      await n2.close();
+    }
+  });
+
   it('reopens a migrated schema without migrating again, data kept', async () => {
     const url = await db.freshSchemaUrl();
     const s1 = await PostgresStore.open(db.config(url));
