@@ -6,7 +6,8 @@
  *
  * core is pure (the rules, their types, limits and errors: no node: modules, nothing outside
  * core); lib and mail are shared foundations that know no feature; the SQL backends of the
- * store write SQL only and import no feature folder.
+ * store (store/sqlite, store/postgres) write SQL only, import no feature folder and not each other,
+ * and are the only users of their database client.
  */
 const FOUNDATIONS = '^src/(core|lib|mail)/';
 
@@ -53,6 +54,20 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/store/[^/]+/' },
       to: { path: '^src/', pathNot: ['^src/store/', FOUNDATIONS] },
+    },
+    {
+      name: 'store-backends-apart',
+      comment: 'Each SQL backend (store/sqlite, store/postgres) stands alone: what they share lives in src/store/ itself.',
+      severity: 'error',
+      from: { path: '^src/store/(sqlite|postgres)/' },
+      to: { path: '^src/store/(sqlite|postgres)/', pathNot: '^src/store/$1/' },
+    },
+    {
+      name: 'database-clients-in-their-backend',
+      comment: 'Only the SQLite backend uses better-sqlite3 and only the PostgreSQL backend uses postgres; everything else goes through the Store.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/store/(sqlite|postgres)/' },
+      to: { path: 'node_modules/(better-sqlite3|postgres)/' },
     },
     {
       name: 'src-not-from-tests',

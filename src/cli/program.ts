@@ -1,7 +1,7 @@
 /**
  * The `trxmail` command line: administration of spaces, sender domains, users, per-from
  * defaults, the Unsubscribe and Bounce lists, webhooks, send reports, Postfix pieces, the
- * bounce intake, the daemon and the demo. Each command group is a module in commands/ that
+ * bounce intake, the store's schema and copy, the daemon and the demo. Each command group is a module in commands/ that
  * registers on the shared CliContext (context.ts); this file lists them and runs one line.
  *
  * `runCli(argv, io)` runs one command in-process and resolves to the exit code; only
@@ -24,6 +24,7 @@ import { registerReportCommand } from './commands/report.js';
 import { registerSendCommands } from './commands/sends.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerSpaceCommands } from './commands/space.js';
+import { registerStoreCommands } from './commands/store.js';
 import { registerUserCommands } from './commands/user.js';
 import { registerWebhookCommands } from './commands/webhook.js';
 import { CliContext, EXIT_ERROR, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, type CliIo } from './context.js';
@@ -42,6 +43,7 @@ const COMMAND_GROUPS: readonly ((ctx: CliContext) => void)[] = [
   registerServeCommand,
   registerPostfixConfigCommand,
   registerBounceCommands,
+  registerStoreCommands,
   registerDemoCommand,
 ];
 

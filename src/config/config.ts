@@ -12,6 +12,10 @@
  * the environment wins. With neither, `serve` generates one key and keeps it in the data
  * directory (mode 0600).
  *
+ * Store: SQLite at `store.path` (default <dataDir>/trxmail.db), or with `store.driver: postgres`
+ * PostgreSQL at `store.url` or TRXMAIL_STORE_URL (the environment wins; the URL is never
+ * echoed in an error, it may hold a password).
+ *
  * Errors: ConfigError with one line naming the file and the key, e.g.
  *   `trxmail.yaml: listen.milter: expected inet:host:port or unix:/absolute/path, got "8891"`.
  * Relative paths in the file are resolved against the file's directory; without a file,
@@ -152,6 +156,49 @@ export function normaliseBaseUrl(spec: string): string | null {
   return u.href.replace(/\/+$/, '');
 }
 
+/** trxmail.yaml `store.poolSize` default (postgres): connections per trxmail process at most. */
+export const DEFAULT_PG_POOL_SIZE = 10;
+/** trxmail.yaml `store.statementTimeoutMs` default (postgres), as long as SQLite's busy timeout. */
+export const DEFAULT_PG_STATEMENT_TIMEOUT_MS = 5000;
+/** trxmail.yaml `store.connectTimeoutMs` default (postgres). */
+export const DEFAULT_PG_CONNECT_TIMEOUT_MS = 5000;
+const POSTGRES_URL_MESSAGE = 'expected postgres://[user[:password]@]host[:port][,host2[:port]...]/database[?...]';
+
+/** A postgres:// or postgresql:// URL with a host (several, comma-separated, allowed) and a database. */
+export function isPostgresUrl(spec: string): boolean {
+  const m = /^postgres(?:ql)?:\/\/(?:[^@/]*@)?([^/?#]+)\/([^/?#]+)(?:\?[^#]*)?$/.exec(spec);
+  return m !== null && m[1] !== undefined && m[1].split(',').every((h) => h !== '');
+}
+
+/** The store settings, checked across keys: each key belongs to one driver. */
+function storeConfig(
+  c: z.infer<typeof schema>['store'],
+  ctx: { where: string; env: NodeJS.ProcessEnv; dataDir: string; baseDir: string },
+): Config['store'] {
+  const envUrl = ctx.env['TRXMAIL_STORE_URL'];
+  const url = envUrl !== undefined && envUrl !== '' ? envUrl : c.url;
+  if (c.driver === 'sqlite') {
+    for (const key of ['url', 'poolSize', 'statementTimeoutMs', 'connectTimeoutMs'] as const) {
+      if (c[key] !== undefined) throw new ConfigError(`${ctx.where}: store.${key}: only for store.driver postgres`);
+    }
+    if (envUrl !== undefined && envUrl !== '') throw new ConfigError(`${ctx.where}: TRXMAIL_STORE_URL is set but store.driver is sqlite`);
+    const path_ =
+      c.path === undefined ? path.join(ctx.dataDir, 'trxmail.db') : c.path === ':memory:' ? ':memory:' : path.resolve(ctx.baseDir, c.path);
+    return { driver: 'sqlite', path: path_ };
+  }
+  if (c.path !== undefined) throw new ConfigError(`${ctx.where}: store.path: only for store.driver sqlite (use store.url)`);
+  if (url === undefined) throw new ConfigError(`${ctx.where}: store.url: required with store.driver postgres (or set TRXMAIL_STORE_URL)`);
+  // Never echo the URL: it may hold a password.
+  if (!isPostgresUrl(url)) throw new ConfigError(`${ctx.where}: ${url === envUrl ? 'TRXMAIL_STORE_URL' : 'store.url'}: ${POSTGRES_URL_MESSAGE}`);
+  return {
+    driver: 'postgres',
+    url,
+    poolSize: c.poolSize ?? DEFAULT_PG_POOL_SIZE,
+    statementTimeoutMs: c.statementTimeoutMs ?? DEFAULT_PG_STATEMENT_TIMEOUT_MS,
+    connectTimeoutMs: c.connectTimeoutMs ?? DEFAULT_PG_CONNECT_TIMEOUT_MS,
+  };
+}
+
 const hostPort = z.string().refine((s) => parseHostPort(s) !== null, {
   message: 'expected host:port (IPv6 host in brackets) with a port from 1 to 65535',
 });
@@ -185,9 +232,14 @@ const schema = z.strictObject({
     .default({}),
   store: z
     .strictObject({
-      driver: z.literal('sqlite').default('sqlite'),
-      /** Default: <dataDir>/trxmail.db */
+      driver: z.enum(['sqlite', 'postgres']).default('sqlite'),
+      /** sqlite only. Default: <dataDir>/trxmail.db */
       path: z.string().min(1).optional(),
+      /** postgres only; TRXMAIL_STORE_URL wins. */
+      url: z.string().refine(isPostgresUrl, { message: POSTGRES_URL_MESSAGE }).optional(),
+      poolSize: z.number().int().min(1).max(1000).optional(),
+      statementTimeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+      connectTimeoutMs: z.number().int().min(100).max(600_000).optional(),
     })
     .default({ driver: 'sqlite' }),
   bounceDomain: z
@@ -284,7 +336,19 @@ export interface Config {
   readonly dataDir: string;
   /** This node's name (`node.name`, default the host name made valid): kept with its sends and its maillog position. */
   readonly node: { readonly name: string };
-  readonly store: { readonly driver: 'sqlite'; readonly path: string };
+  /**
+   * sqlite: `path` absolute, or ':memory:'. postgres: `url` from TRXMAIL_STORE_URL or the file
+   * (may hold a password: never logged), pool size and timeouts with their defaults.
+   */
+  readonly store:
+    | { readonly driver: 'sqlite'; readonly path: string }
+    | {
+        readonly driver: 'postgres';
+        readonly url: string;
+        readonly poolSize: number;
+        readonly statementTimeoutMs: number;
+        readonly connectTimeoutMs: number;
+      };
   /** Normalised (lower-case A-label). */
   readonly bounceDomain: string;
   /**
@@ -403,14 +467,13 @@ export function parseConfig(
       message = `expected ${issue.expected}`;
     }
     const got = valueAt(raw, issue.path);
-    const secret = issue.path.includes('secret');
+    const secret = issue.path.includes('secret') || issue.path.includes('url');
     const shown = got === undefined || secret || issue.code === 'unrecognized_keys' ? '' : `, got ${JSON.stringify(got)}`;
     throw new ConfigError(`${where}: ${key === '' ? '(top level)' : key}: ${message}${shown}`);
   }
   const c = result.data;
   const dataDir = path.resolve(ctx.baseDir, c.dataDir);
-  const storePath =
-    c.store.path === undefined ? path.join(dataDir, 'trxmail.db') : c.store.path === ':memory:' ? ':memory:' : path.resolve(ctx.baseDir, c.store.path);
+  const store = storeConfig(c.store, { where, env: ctx.env, dataDir, baseDir: ctx.baseDir });
   const hmacKeys = keysFromEnv(ctx.env['TRXMAIL_HMAC_KEYS']) ?? c.secrets?.keys ?? [];
   const ids = new Set<string>();
   for (const k of hmacKeys) {
@@ -423,7 +486,7 @@ export function parseConfig(
     file: ctx.file,
     dataDir,
     node: { name: c.node.name ?? nodeNameFromHost(hostname()) },
-    store: { driver: c.store.driver, path: storePath },
+    store,
     bounceDomain,
     listen: { ...defaultListen(queueDirectory), ...definedOnly(c.listen) },
     postfix: { queueDirectory },

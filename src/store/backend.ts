@@ -1,5 +1,5 @@
 /**
- * The backend seam of the Store: what a database backend (sqlite/ now, PostgreSQL later)
+ * The backend seam of the Store: what a database backend (sqlite/, postgres/)
  * implements beneath the neutral layer (neutral/). A backend writes only SQL:
  *  - every value it is given is validated and normalised already (names, domains, address
  *    keys, flags 0..15, dates as finite milliseconds since the epoch, counts, JSON text);
@@ -180,6 +180,8 @@ export type InsertSendResult = 'recorded' | 'unknown-space' | 'foreign-user' | '
 export interface EventRecord {
   readonly sendId: string;
   readonly recipient: string;
+  /** Loose key of recipient (the report matches bounce and complaint events to the To by it). */
+  readonly recipientKey: string;
   readonly type: EventType;
   readonly atMs: number;
   /** A JSON object. */

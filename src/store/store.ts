@@ -15,7 +15,7 @@
  *        role/status invariants, the webhook fan-out decision, the closed state. Backend-neutral.
  *          └─ backend.ts — StoreBackend: narrow methods that take already-validated values and
  *             only run SQL, each one atomic (one transaction when it writes several rows).
- *               └─ sqlite/ (embedded default); PostgreSQL later.
+ *               └─ sqlite/ (embedded default); postgres/ (several nodes on one database).
  * Every backend must pass the contract suite in test/store/contract/.
  *
  * Conventions:

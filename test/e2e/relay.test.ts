@@ -306,6 +306,8 @@ describe('store trouble is a 4xx, never a 250', () => {
 
 function writeConfig(): string {
   const file = path.join(stack.dir, 'trxmail.yaml');
-  writeFileSync(file, `dataDir: ${stack.config.dataDir}\nstore:\n  path: ${stack.config.store.path}\n`);
+  const store = stack.config.store;
+  if (store.driver !== 'sqlite') throw new Error('the e2e stack runs on SQLite');
+  writeFileSync(file, `dataDir: ${stack.config.dataDir}\nstore:\n  path: ${store.path}\n`);
   return file;
 }

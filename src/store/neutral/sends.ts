@@ -163,7 +163,7 @@ export class NeutralSends implements SendStore {
   async addEvent(event: NewSendEvent): Promise<SendEvent> {
     const atMs = toMs(event.at, 'event time');
     const json = detailJson(event.detail);
-    const record = { sendId: event.sendId, recipient: event.recipient, type: event.type, atMs, detailJson: json };
+    const record = { sendId: event.sendId, recipient: event.recipient, recipientKey: looseAddressKey(event.recipient), type: event.type, atMs, detailJson: json };
     const webhook = webhookEventOf(event.type);
     const delivery = webhook === null ? null : { ...record, type: webhook, queuedAtMs: Date.now() };
     const id = await this.backend.insertEvent(record, delivery);

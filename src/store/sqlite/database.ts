@@ -60,6 +60,8 @@ export class SqliteDatabase {
     readonly path: string,
     /** The connection, for the modules' fixed statements. */
     readonly db: Database.Database,
+    /** The schema versions found and left by the migration at open. */
+    readonly migrated: { readonly from: number; readonly to: number },
   ) {}
 
   /**
@@ -82,9 +84,9 @@ export class SqliteDatabase {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
-      migrate(db, path);
+      const migrated = migrate(db, path);
       db.pragma(`busy_timeout = ${SQLITE_BUSY_SLICE_MS}`);
-      return new SqliteDatabase(path, db);
+      return new SqliteDatabase(path, db, migrated);
     } catch (err: unknown) {
       db.close();
       const code = sqliteCode(err);

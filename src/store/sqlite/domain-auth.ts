@@ -13,7 +13,7 @@ import { InvariantError } from '../../lib/errors.js';
 import type { DeliveryRecord, DkimKeyRecord, DomainAuthBackend } from '../backend.js';
 import type { DkimAlgorithm, DkimKey, DkimKeyState, DomainAuth, DomainCheckStatus } from '../domain-auth-store.js';
 import type { SqliteDatabase } from './database.js';
-import { parseDetail } from './json-columns.js';
+import { parseDetail } from '../json-columns.js';
 import type { SqliteOutbox } from './outbox.js';
 import { isUniqueViolation } from './sqlite-errors.js';
 

@@ -20,7 +20,7 @@ import type {
   WebhookEventType,
 } from '../outbox-store.js';
 import type { SqliteDatabase } from './database.js';
-import { parseDetail } from './json-columns.js';
+import { parseDetail } from '../json-columns.js';
 import { SqlWhere } from './sql-where.js';
 
 interface WebhookRow {

@@ -19,7 +19,7 @@ import { InvariantError } from '../../lib/errors.js';
 import type { DeliveryRecord, EventCountRow, EventRecord, InsertSendResult, ReportQuery, SendBackend, SendPage, SendRecord } from '../backend.js';
 import type { EventType, RecipientStatus, ReportGroupBy, ReportRow, Send, SendEvent, SendRecipient, SendStatus } from '../send-store.js';
 import type { SqliteDatabase } from './database.js';
-import { parseDetail, parseStringArray } from './json-columns.js';
+import { parseDetail, parseStringArray } from '../json-columns.js';
 import type { SqliteOutbox } from './outbox.js';
 import { registerReportFunctions, runReport } from './report-query.js';
 import { sendFilterWhere } from './send-filter.js';

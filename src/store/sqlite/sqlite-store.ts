@@ -28,6 +28,8 @@ export { SQLITE_BUSY_TIMEOUT_MS } from './database.js';
 
 export class SqliteStore extends NeutralStore {
   readonly path: string;
+  /** The schema versions found and left by the migration at open. */
+  readonly migrated: { readonly from: number; readonly to: number };
   private readonly database: SqliteDatabase;
 
   private constructor(database: SqliteDatabase) {
@@ -44,6 +46,7 @@ export class SqliteStore extends NeutralStore {
       close: () => database.close(),
     });
     this.path = database.path;
+    this.migrated = database.migrated;
     this.database = database;
   }
 

@@ -1,7 +1,7 @@
 /**
  * The Store contract: one vitest suite written against the Store interface only, split by
- * aggregate like the interface (accounts.ts, lists.ts, bounce-reasons.ts, sends.ts, outbox.ts, domain-auth.ts, delivery-cursors.ts, not-queued.ts). Every backend
- * (SQLite now, PostgreSQL later) runs it from its own *.test.ts:
+ * aggregate like the interface (accounts.ts, lists.ts, bounce-reasons.ts, sends.ts, outbox.ts, domain-auth.ts, delivery-cursors.ts, auth-failures.ts, not-queued.ts). Every backend
+ * (sqlite.test.ts, postgres.test.ts against a real PostgreSQL) runs it from its own *.test.ts:
  *
  *     storeContract('sqlite', async () => SqliteStore.open(tempFile()));
  *

@@ -109,6 +109,15 @@ describe('loadConfig', () => {
     ['- just\n- a list\n', /expected a mapping of keys at the top level/],
     ['dataDir: [\n', /invalid YAML/],
     ['dataDir: a\ndataDir: b\n', /invalid YAML/],
+    ['store:\n  driver: postgres\n', /store\.url: required with store\.driver postgres/],
+    ['store:\n  driver: postgres\n  url: "mysql://h/db"\n', /store\.url: expected postgres:\/\//],
+    ['store:\n  driver: postgres\n  url: "postgres://h"\n', /store\.url: expected postgres:\/\//],
+    ['store:\n  driver: postgres\n  url: "postgres://h/db"\n  path: x.db\n', /store\.path: only for store\.driver sqlite/],
+    ['store:\n  url: "postgres://h/db"\n', /store\.url: only for store\.driver postgres$/],
+    ['store:\n  poolSize: 4\n', /store\.poolSize: only for store\.driver postgres$/],
+    ['store:\n  driver: postgres\n  url: "postgres://h/db"\n  poolSize: 0\n', /store\.poolSize: /],
+    ['store:\n  driver: postgres\n  url: "postgres://h/db"\n  statementTimeoutMs: 10\n', /store\.statementTimeoutMs: /],
+    ['store:\n  driver: postgres\n  url: "postgres://h/db"\n  connectTimeoutMs: "5s"\n', /store\.connectTimeoutMs: expected number/],
   ];
   it.each(bad)('refuses %j with one line naming the key and the file', (yaml, re) => {
     const cwd = dirWith(yaml);
@@ -123,6 +132,33 @@ describe('loadConfig', () => {
     expect(msg).toMatch(re);
     expect(msg.startsWith(path.join(cwd, 'trxmail.yaml') + ':')).toBe(true);
     expect(msg).not.toContain('\n');
+  });
+
+  it('reads a postgres store: URL (multi-host), pool size and timeouts with defaults; the environment URL wins', () => {
+    const url = 'postgres://trx:pw@db1:5432,db2:5433/trxmail?target_session_attrs=read-write';
+    const c = loadConfig({ cwd: dirWith(`store:\n  driver: postgres\n  url: "${url}"\n  poolSize: 4\n`), env: {} });
+    expect(c.store).toEqual({ driver: 'postgres', url, poolSize: 4, statementTimeoutMs: 5000, connectTimeoutMs: 5000 });
+    const env = { TRXMAIL_STORE_URL: 'postgresql://other/db' };
+    const e = loadConfig({ cwd: dirWith(`store:\n  driver: postgres\n  url: "${url}"\n  statementTimeoutMs: 200\n  connectTimeoutMs: 300\n`), env });
+    expect(e.store).toEqual({ driver: 'postgres', url: 'postgresql://other/db', poolSize: 10, statementTimeoutMs: 200, connectTimeoutMs: 300 });
+    expect(loadConfig({ cwd: dirWith('store:\n  driver: postgres\n'), env }).store).toMatchObject({ url: 'postgresql://other/db' });
+    expect(() => loadConfig({ cwd: dirWith(null), env })).toThrow(/TRXMAIL_STORE_URL is set but store\.driver is sqlite/);
+  });
+
+  it('never echoes a store URL (it may hold a password) in an error', () => {
+    for (const [yaml, env] of [
+      ['store:\n  driver: postgres\n  url: "mysql://u:hunter2@h/db"\n', {}],
+      ['store:\n  driver: postgres\n', { TRXMAIL_STORE_URL: 'pg://u:hunter2@h/db' }],
+    ] as const) {
+      let msg = '';
+      try {
+        loadConfig({ cwd: dirWith(yaml), env });
+      } catch (e: unknown) {
+        msg = (e as Error).message;
+      }
+      expect(msg).toMatch(/(store\.url|TRXMAIL_STORE_URL): expected postgres:/);
+      expect(msg).not.toContain('hunter2');
+    }
   });
 
   it('never echoes a secret in an error', () => {

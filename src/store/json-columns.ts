@@ -1,12 +1,12 @@
 /**
- * The JSON text columns of the SQLite schema read back: event and delivery details (a JSON
+ * The JSON text columns of the SQL schemas (SQLite, PostgreSQL) read back: event and delivery details (a JSON
  * object), a send's tags and discarded recipients (a JSON array of strings). The schema
  * checks json_valid on write; the shape is checked here on read.
  *
  * Pure. Throws: InvariantError when a stored value has the wrong shape (a bug or a damaged
  * database).
  */
-import { InvariantError } from '../../lib/errors.js';
+import { InvariantError } from '../lib/errors.js';
 
 /** A stored detail as an object. */
 export function parseDetail(json: string): Record<string, unknown> {

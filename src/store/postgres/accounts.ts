@@ -1,0 +1,199 @@
+/**
+ * PostgreSQL backend of the accounts aggregate (AccountBackend in ../backend.ts): spaces,
+ * sender domains, users and from-address defaults. Only SQL: the values arrive validated and
+ * keyed from the neutral layer (../neutral/accounts.ts). Space names are unique compared
+ * ASCII-case-insensitively, like SQLite's NOCASE (index on lower(name COLLATE "C"),
+ * migrations.ts). A taken name, e-mail or key is found with ON CONFLICT DO NOTHING, so no
+ * statement fails on it.
+ *
+ * Throws: what PgDatabase.run maps (TransientError, InvariantError); a taken name or e-mail
+ * is the result 'duplicate', not an error.
+ */
+import type { FromDefault, Space, User } from '../account-store.js';
+import type { AccountBackend, NewSpaceRecord, NewUserRecord, SpacePatch } from '../backend.js';
+import type { PgDatabase } from './database.js';
+
+interface SpaceRow {
+  id: number;
+  name: string;
+  default_flags: number | null;
+  allow_subdomains: boolean;
+  allow_unsigned: boolean;
+  created_at: number;
+}
+interface UserRow {
+  id: number;
+  space_id: number;
+  email: string;
+  password_hash: string;
+  created_at: number;
+}
+interface FromDefaultRow {
+  space_id: number;
+  address: string;
+  flags: number;
+}
+
+function spaceFrom(r: SpaceRow): Space {
+  return {
+    id: r.id,
+    name: r.name,
+    defaultFlags: r.default_flags,
+    allowSubdomains: r.allow_subdomains,
+    allowUnsigned: r.allow_unsigned,
+    createdAt: new Date(r.created_at),
+  };
+}
+
+function userFrom(r: UserRow): User {
+  return { id: r.id, spaceId: r.space_id, email: r.email, passwordHash: r.password_hash, createdAt: new Date(r.created_at) };
+}
+
+export class PgAccounts implements AccountBackend {
+  constructor(private readonly db: PgDatabase) {}
+
+  spaceExists(id: number): Promise<boolean> {
+    return this.db.run(async (sql) => (await sql`SELECT 1 AS one FROM spaces WHERE id = ${id}`).length > 0);
+  }
+
+  insertSpace(space: NewSpaceRecord): Promise<Space | 'duplicate'> {
+    return this.db.run(async (sql) => {
+      const rows = await sql<SpaceRow[]>`
+        INSERT INTO spaces (name, default_flags, allow_subdomains, allow_unsigned, created_at)
+        VALUES (${space.name}, ${space.defaultFlags}, ${space.allowSubdomains}, ${space.allowUnsigned}, ${space.createdAtMs})
+        ON CONFLICT DO NOTHING
+        RETURNING id, name, default_flags, allow_subdomains, allow_unsigned, created_at`;
+      const row = rows[0];
+      return row === undefined ? 'duplicate' : spaceFrom(row);
+    });
+  }
+
+  getSpace(id: number): Promise<Space | null> {
+    return this.db.run(async (sql) => {
+      const [row] = await sql<SpaceRow[]>`
+        SELECT id, name, default_flags, allow_subdomains, allow_unsigned, created_at FROM spaces WHERE id = ${id}`;
+      return row ? spaceFrom(row) : null;
+    });
+  }
+
+  getSpaceByName(name: string): Promise<Space | null> {
+    return this.db.run(async (sql) => {
+      const [row] = await sql<SpaceRow[]>`
+        SELECT id, name, default_flags, allow_subdomains, allow_unsigned, created_at FROM spaces
+        WHERE lower(name COLLATE "C") = lower(${name}::text COLLATE "C")`;
+      return row ? spaceFrom(row) : null;
+    });
+  }
+
+  listSpaces(): Promise<Space[]> {
+    return this.db.run(async (sql) =>
+      (await sql<SpaceRow[]>`SELECT id, name, default_flags, allow_subdomains, allow_unsigned, created_at FROM spaces ORDER BY id`).map(spaceFrom),
+    );
+  }
+
+  updateSpace(id: number, patch: SpacePatch): Promise<Space | null> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx<SpaceRow[]>`
+        SELECT id, name, default_flags, allow_subdomains, allow_unsigned, created_at FROM spaces WHERE id = ${id} FOR UPDATE`;
+      if (!row) return null;
+      const next: SpaceRow = {
+        ...row,
+        default_flags: patch.defaultFlags === undefined ? row.default_flags : patch.defaultFlags,
+        allow_subdomains: patch.allowSubdomains ?? row.allow_subdomains,
+        allow_unsigned: patch.allowUnsigned ?? row.allow_unsigned,
+      };
+      await tx`
+        UPDATE spaces SET default_flags = ${next.default_flags}, allow_subdomains = ${next.allow_subdomains},
+          allow_unsigned = ${next.allow_unsigned} WHERE id = ${id}`;
+      return spaceFrom(next);
+    });
+  }
+
+  addDomain(spaceId: number, domain: string): Promise<void> {
+    return this.db.run(async (sql) => {
+      await sql`INSERT INTO sender_domains (space_id, domain) VALUES (${spaceId}, ${domain}) ON CONFLICT DO NOTHING`;
+    });
+  }
+
+  removeDomain(spaceId: number, domain: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const removed = (await tx`DELETE FROM sender_domains WHERE space_id = ${spaceId} AND domain = ${domain}`).count > 0;
+      // A removed domain's DKIM keys neither sign nor are published any more (kept for the record).
+      if (removed) await tx`UPDATE dkim_keys SET state = 'retired' WHERE space_id = ${spaceId} AND domain = ${domain} AND state <> 'retired'`;
+      return removed;
+    });
+  }
+
+  listDomains(spaceId: number): Promise<string[]> {
+    return this.db.run(async (sql) =>
+      (await sql<{ domain: string }[]>`SELECT domain FROM sender_domains WHERE space_id = ${spaceId} ORDER BY domain COLLATE "C"`).map((r) => r.domain),
+    );
+  }
+
+  insertUser(user: NewUserRecord): Promise<User | 'duplicate'> {
+    return this.db.run(async (sql) => {
+      const [row] = await sql<UserRow[]>`
+        INSERT INTO users (space_id, email, email_key, password_hash, created_at)
+        VALUES (${user.spaceId}, ${user.email}, ${user.emailKey}, ${user.passwordHash}, ${user.createdAtMs})
+        ON CONFLICT (email_key) DO NOTHING
+        RETURNING id, space_id, email, password_hash, created_at`;
+      return row === undefined ? 'duplicate' : userFrom(row);
+    });
+  }
+
+  getUserByKey(emailKey: string): Promise<User | null> {
+    return this.db.run(async (sql) => {
+      const [row] = await sql<UserRow[]>`SELECT id, space_id, email, password_hash, created_at FROM users WHERE email_key = ${emailKey}`;
+      return row ? userFrom(row) : null;
+    });
+  }
+
+  setPasswordHash(emailKey: string, passwordHash: string): Promise<boolean> {
+    return this.db.run(async (sql) => (await sql`UPDATE users SET password_hash = ${passwordHash} WHERE email_key = ${emailKey}`).count > 0);
+  }
+
+  removeUser(emailKey: string): Promise<boolean> {
+    return this.db.run(async (sql) => (await sql`DELETE FROM users WHERE email_key = ${emailKey}`).count > 0);
+  }
+
+  listUsers(spaceId: number | null): Promise<User[]> {
+    return this.db.run(async (sql) => {
+      const rows =
+        spaceId === null
+          ? await sql<UserRow[]>`SELECT id, space_id, email, password_hash, created_at FROM users ORDER BY email_key COLLATE "C"`
+          : await sql<UserRow[]>`
+              SELECT id, space_id, email, password_hash, created_at FROM users WHERE space_id = ${spaceId} ORDER BY email_key COLLATE "C"`;
+      return rows.map(userFrom);
+    });
+  }
+
+  setFromFlags(spaceId: number, addressKey: string, address: string, flags: number): Promise<void> {
+    return this.db.run(async (sql) => {
+      await sql`
+        INSERT INTO from_defaults (space_id, address_key, address, flags) VALUES (${spaceId}, ${addressKey}, ${address}, ${flags})
+        ON CONFLICT (space_id, address_key) DO UPDATE SET address = excluded.address, flags = excluded.flags`;
+    });
+  }
+
+  deleteFromFlags(spaceId: number, addressKey: string): Promise<void> {
+    return this.db.run(async (sql) => {
+      await sql`DELETE FROM from_defaults WHERE space_id = ${spaceId} AND address_key = ${addressKey}`;
+    });
+  }
+
+  getFromFlags(spaceId: number, addressKey: string): Promise<number | null> {
+    return this.db.run(async (sql) => {
+      const [row] = await sql<{ flags: number }[]>`SELECT flags FROM from_defaults WHERE space_id = ${spaceId} AND address_key = ${addressKey}`;
+      return row?.flags ?? null;
+    });
+  }
+
+  listFromFlags(spaceId: number): Promise<FromDefault[]> {
+    return this.db.run(async (sql) =>
+      (
+        await sql<FromDefaultRow[]>`
+          SELECT space_id, address, flags FROM from_defaults WHERE space_id = ${spaceId} ORDER BY address_key COLLATE "C"`
+      ).map((r) => ({ spaceId: r.space_id, address: r.address, flags: r.flags })),
+    );
+  }
+}

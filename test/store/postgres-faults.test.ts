@@ -1,0 +1,112 @@
+/**
+ * The PostgreSQL store when the database fails: unreachable (closed port, a server that
+ * accepts and never answers, one that stops answering mid-query), a statement stuck on a
+ * lock, connections terminated by the server — each a TransientError (the SMTP client gets a
+ * 4xx), never a hang — and the same store working again once the database is back, without
+ * reopening it. No sleeps: every wait is for an event (a rejection, a query's answer).
+ */
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TransientError } from '../../src/lib/errors.js';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { closedPort } from '../helpers/closed-port.js';
+import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+/** `url` with another host:port. */
+function via(url: string, port: number): string {
+  const u = new URL(url);
+  u.host = `127.0.0.1:${port}`;
+  return u.toString();
+}
+
+const quick = { statementTimeoutMs: 300, connectTimeoutMs: 300 };
+
+describe('PostgreSQL store faults', () => {
+  it('refuses to open on a closed port with a TransientError', async () => {
+    const url = via(await db.freshSchemaUrl(), await closedPort());
+    await expect(PostgresStore.open(db.config(url, quick))).rejects.toThrow(TransientError);
+  });
+
+  it('gives up connecting to a server that accepts and never answers (connect timeout)', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address() as net.AddressInfo;
+    try {
+      const err = await PostgresStore.open(db.config(via(await db.freshSchemaUrl(), address.port), quick)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransientError);
+      expect((err as Error).message).toMatch(/CONNECT_TIMEOUT/);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('cancels a statement stuck on a lock (statement timeout) and works once the lock is gone', async () => {
+    const url = await db.freshSchemaUrl();
+    const schema = new URL(url).searchParams.get('search_path') ?? '';
+    const store = await PostgresStore.open(db.config(url, quick));
+    const holder = await db.sql.reserve();
+    try {
+      const space = await store.createSpace({ name: 'locked' });
+      await holder`BEGIN`;
+      await holder`LOCK TABLE ${holder(schema)}.spaces IN ACCESS EXCLUSIVE MODE`;
+      const err = await store.getSpace(space.id).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransientError);
+      expect((err as Error).message).toMatch(/statement timeout|57014/);
+      await holder`ROLLBACK`;
+      expect(await store.getSpace(space.id)).toEqual(space);
+    } finally {
+      holder.release();
+      await store.close();
+    }
+  });
+
+  it('rejects a call to a server that stopped answering mid-use, and works again once it is back', async () => {
+    const proxy = await startTcpProxy('127.0.0.1', Number(new URL(ADMIN_URL).port || 5432));
+    const store = await PostgresStore.open(db.config(via(await db.freshSchemaUrl(), proxy.port), { ...quick, poolSize: 1 }));
+    try {
+      const space = await store.createSpace({ name: 'frozen' });
+      proxy.freeze();
+      const err = await store.getSpace(space.id).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransientError);
+      expect((err as TransientError).code).toBe('ESTORE_TIMEOUT');
+      await proxy.down();
+      await expect(store.listSpaces()).rejects.toThrow(TransientError);
+      await proxy.up();
+      // The pool reconnects by itself: no restart, no new store.
+      expect(await store.getSpace(space.id)).toEqual(space);
+      expect((await store.createSpace({ name: 'after' })).name).toBe('after');
+    } finally {
+      await store.close();
+      await proxy.down().catch(() => undefined);
+    }
+  });
+
+  it('survives the server terminating its connections (pg_terminate_backend)', async () => {
+    const url = await db.freshSchemaUrl();
+    const store = await PostgresStore.open(db.config(url, quick));
+    try {
+      const space = await store.createSpace({ name: 'terminated' });
+      const killed = await db.sql<{ ok: boolean }[]>`
+        SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+        WHERE datname = ${db.name} AND application_name = 'trxmail' AND pid <> pg_backend_pid()`;
+      expect(killed.length).toBeGreaterThan(0);
+      // The first call may still meet a terminated connection (a TransientError: the client
+      // retries); the next one has a fresh connection.
+      const first = await store.getSpace(space.id).catch((e: unknown) => e);
+      if (first instanceof Error) expect(first).toBeInstanceOf(TransientError);
+      else expect(first).toEqual(space);
+      expect(await store.getSpace(space.id)).toEqual(space);
+    } finally {
+      await store.close();
+    }
+  });
+});
