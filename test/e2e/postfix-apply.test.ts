@@ -51,7 +51,12 @@ describe('postfix-config --apply DIR (real Postfix)', () => {
     baseMain = `${pf.baseMainCf()}\n`;
     writeFileSync(path.join(pf.confDir, 'main.cf'), baseMain);
     writeFileSync(path.join(pf.confDir, 'master.cf'), BASE_MASTER_CF);
-    writeFileSync(path.join(dir, 'trxmail.yaml'), `bounceDomain: ${TARGET.bounceDomain}\n`);
+    // TCP listeners, as the check target has them (the shipped default is unix sockets in Postfix's private/).
+    writeFileSync(
+      path.join(dir, 'trxmail.yaml'),
+      `bounceDomain: ${TARGET.bounceDomain}\nlisten:\n  milter: ${TARGET.milter}\n  policy: ${TARGET.policy}\n  auth: ${TARGET.auth}\n` +
+        '  lmtp: inet:127.0.0.1:8894\n  socketmap: inet:127.0.0.1:8895\n',
+    );
     args = [
       'postfix-config', '--apply', pf.confDir, '--tls-cert', pf.certFile, '--tls-key', pf.keyFile,
       '--smtp-listen', `127.0.0.1:${smtp}`, '--submission-listen', `127.0.0.1:${submission}`,
