@@ -1,7 +1,8 @@
 /**
  * The connection pool the PostgreSQL backend modules (accounts.ts, lists.ts, sends.ts,
- * outbox.ts, domain-auth.ts, delivery-cursors.ts) share: open (connect, migrate), the call
- * wrapper with error mapping and a deadline, the transaction helper, close. porsager/postgres:
+ * outbox.ts, domain-auth.ts, delivery-cursors.ts, auth-failures.ts) share: open (connect,
+ * migrate), the call wrapper with error mapping and a deadline, the transaction helper, the
+ * health probe, close. porsager/postgres:
  * pipelining, prepared statements, multi-host URLs with target_session_attrs.
  *
  * Settings (store.* in trxmail.yaml, src/config/config.ts):

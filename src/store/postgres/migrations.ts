@@ -12,7 +12,7 @@
  * another node's migration waits that long at most).
  *
  * The numbering is the PostgreSQL backend's own (its version 1 is the SQLite schema at its
- * version 5, written for PostgreSQL). Never edit a migration that has shipped; add a new one.
+ * version 5, written for PostgreSQL; its version 2 adds what SQLite's versions 6 and 7 add). Never edit a migration that has shipped; add a new one.
  *
  * Throws: ConfigError when the database is newer than this code, or its schema holds tables
  * but no trxmail_migrations (not trxmail's); client errors propagate (the caller maps them).
