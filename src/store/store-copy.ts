@@ -10,6 +10,10 @@
  * PostgreSQL schema has). Ids (and SQLite's send rowid, as sends.seq) are copied as they are,
  * so every reference, webhook delivery id and report order stays the same.
  *
+ * Not copied: auth_failures (failed logins kept for the throttle window, minutes; short-lived
+ * throttle data that every node rebuilds as logins fail). Its rows in the target are neither
+ * counted nor emptied by --replace.
+ *
  * Throws: UsageError (a target that is not empty without `replace`), InvariantError (a count
  * that differs after the copy: nothing committed), and what source and sink throw.
  */
@@ -32,22 +36,23 @@ export interface CopyTable {
   readonly identity?: string;
 }
 
-/** Every table of the store, parents before children. */
+/** Every table of the store, parents before children (all but auth_failures: see above). */
 export const COPY_TABLES: readonly CopyTable[] = [
   { name: 'spaces', columns: ['id', 'name', 'default_flags', 'allow_subdomains', 'allow_unsigned', 'created_at'], booleans: ['allow_subdomains', 'allow_unsigned'], identity: 'id' },
   { name: 'users', columns: ['id', 'space_id', 'email', 'email_key', 'password_hash', 'created_at'], identity: 'id' },
   { name: 'sender_domains', columns: ['space_id', 'domain', 'return_path', 'check_status', 'checked_at', 'check_detail'], json: ['check_detail'] },
   { name: 'from_defaults', columns: ['space_id', 'address_key', 'address', 'flags'] },
-  { name: 'list_entries', columns: ['space_id', 'address_key', 'list', 'address', 'reason', 'added_at'] },
+  { name: 'list_entries', columns: ['space_id', 'address_key', 'list', 'address', 'reason', 'bounce_reason', 'rule', 'added_at'] },
+  { name: 'bounce_streaks', columns: ['space_id', 'address_key', 'reason', 'count', 'first_at', 'last_at'] },
   {
     name: 'sends',
     columns: ['seq', 'id', 'space_id', 'user_id', 'mail_from', 'envelope_sender', 'from_addr', 'from_key', 'to_addr', 'bcc', 'discarded', 'tags', 'flags',
-      'flags_source', 'received_at', 'status', 'log_seen_at', 'not_queued_at', 'not_queued_reason'],
+      'flags_source', 'received_at', 'status', 'log_seen_at', 'not_queued_at', 'not_queued_reason', 'node'],
     json: ['discarded', 'tags'],
     identity: 'seq',
   },
   { name: 'send_tags', columns: ['send_id', 'tag'] },
-  { name: 'send_recipients', columns: ['send_id', 'position', 'address', 'address_key', 'role', 'status', 'suppressed_by', 'detail'] },
+  { name: 'send_recipients', columns: ['send_id', 'position', 'address', 'address_key', 'role', 'status', 'suppressed_by', 'detail', 'reason'] },
   { name: 'events', columns: ['id', 'send_id', 'recipient', 'type', 'at', 'detail'], json: ['detail'], identity: 'id' },
   { name: 'webhooks', columns: ['space_id', 'url', 'secret', 'created_at'] },
   {
@@ -61,7 +66,7 @@ export const COPY_TABLES: readonly CopyTable[] = [
     columns: ['id', 'space_id', 'domain', 'selector', 'algorithm', 'state', 'public_txt', 'wrapped_private_key', 'created_at', 'activated_at', 'retire_after'],
     identity: 'id',
   },
-  { name: 'delivery_cursors', columns: ['path', 'dev', 'ino', 'offset', 'following_since', 'saved_at'] },
+  { name: 'delivery_cursors', columns: ['node', 'path', 'dev', 'ino', 'offset', 'following_since', 'saved_at'] },
 ];
 
 /** Rows per batch read and written. */

@@ -1,8 +1,9 @@
 /**
  * `trxmail store copy --from sqlite:PATH --to postgres://…`: a SQLite store holding every
  * kind of row is copied into a new PostgreSQL schema; read back through the Store API both
- * stores answer the same (accounts, domains, DKIM keys, lists, sends, events, reports,
- * webhooks and their outbox, cursors); ids continue after the copied ones; a target with rows
+ * stores answer the same (accounts, domains, DKIM keys, lists with bounce reasons, bounce
+ * streaks, sends with node and recipient reasons, events, reports, webhooks and their outbox,
+ * cursors per node); ids continue after the copied ones; a target with rows
  * is refused unless --replace.
  */
 import path from 'node:path';
@@ -47,8 +48,10 @@ async function seed(s: Store): Promise<void> {
   await s.setWebhook({ spaceId: a.id, url: 'https://hooks.alpha.example/x', secret: 'whsec_1' });
   await s.recordDomainCheck(a.id, 'alpha.example', { status: 'incomplete', at: at(3), detail: { spf: 'missing', n: 1 } });
   await s.setFromFlags(a.id, 'News@Alpha.example', 9);
-  await s.addListEntry({ spaceId: a.id, list: 'bounce', address: 'Gone@Example.net', reason: 'user unknown', addedAt: at(4) });
+  await s.addListEntry({ spaceId: a.id, list: 'bounce', address: 'Gone@Example.net', reason: 'user unknown', bounceReason: 'user-unknown', rule: 'status:5.1.1', addedAt: at(4) });
   await s.addListEntry({ spaceId: a.id, list: 'unsubscribe', address: 'no@example.net', reason: 'asked', addedAt: at(5) });
+  await s.noteBounceStreak({ spaceId: a.id, address: 'Full@Example.net', reason: 'mailbox-full', at: at(6) });
+  await s.noteBounceStreak({ spaceId: a.id, address: 'full@example.net', reason: 'mailbox-full', at: at(7) });
   for (let i = 0; i < 3; i++) {
     await s.recordSend({
       id: `q${i}`,
@@ -65,6 +68,8 @@ async function seed(s: Store): Promise<void> {
       flagsSource: 'default',
       // Two sends in the same millisecond: their order must survive the copy.
       receivedAt: at(i === 2 ? 10_000 : 10_000 + i),
+      // q2 was recorded before nodes were named.
+      ...(i === 2 ? {} : { node: `node-${i}` }),
       recipients: [
         { address: 'Rcpt@Example.net', role: 'to', status: i === 1 ? 'suppressed' : 'queued', suppressedBy: i === 1 ? 'unsubscribe' : null, detail: null },
         ...(i === 0
@@ -77,6 +82,7 @@ async function seed(s: Store): Promise<void> {
     });
   }
   await s.updateRecipientStatus('q0', 'rcpt@example.net', 'delivered', '250 ok');
+  await s.updateRecipientStatus('q2', 'rcpt@example.net', 'bounced', '554 5.7.1 blocked', 'blocked');
   await s.addEvent({ sendId: 'q0', recipient: 'Rcpt@Example.net', type: 'opened', at: at(20_000), detail: { machine: true, ua: 'x' } });
   await s.addEvent({ sendId: 'q0', recipient: 'Rcpt@Example.net', type: 'clicked', at: at(20_001), detail: { url: 'https://a.example/' } });
   await s.addEvent({ sendId: 'q2', recipient: 'rcpt@example.net', type: 'bounced', at: at(20_002), detail: { kind: 'soft' } });
@@ -85,7 +91,7 @@ async function seed(s: Store): Promise<void> {
   const [claimed] = await s.claimWebhookDeliveries(new Date(Date.now() + 60_000), 1, 60_000);
   if (claimed === undefined) throw new Error('the seed queued no webhook delivery');
   await s.completeWebhookDelivery(claimed.id, { delivered: true, at: at(30_001) });
-  await s.saveDeliveryCursor({ path: '/var/log/mail.log', dev: '2049', ino: '123456789012', offset: 4096, followingSince: at(0), savedAt: at(40_000) });
+  await s.saveDeliveryCursor({ node: 'node-0', path: '/var/log/mail.log', dev: '2049', ino: '123456789012', offset: 4096, followingSince: at(0), savedAt: at(40_000) });
 }
 
 /** Everything the Store API shows, for comparing two stores. */
@@ -104,6 +110,8 @@ async function snapshot(s: Store): Promise<unknown> {
       unsubscribe: await s.listEntries(sp.id, 'unsubscribe'),
       webhook: await s.getWebhook(sp.id),
       report: await s.report({ spaceId: sp.id }, 'tag'),
+      byReason: await s.report({ spaceId: sp.id }, 'reason'),
+      byDomain: await s.report({ spaceId: sp.id }, 'domain'),
     });
   }
   const sends = await s.listSends({});
@@ -120,7 +128,7 @@ async function snapshot(s: Store): Promise<unknown> {
     counts: await s.eventCounts(sends.map((x) => x.id)),
     deliveries: await s.listWebhookDeliveries({}),
     backlog: await s.webhookBacklog(),
-    cursor: await s.getDeliveryCursor('/var/log/mail.log'),
+    cursor: await s.getDeliveryCursor('node-0', '/var/log/mail.log'),
   };
 }
 
@@ -135,7 +143,9 @@ describe('trxmail store copy', () => {
     expect(r.stdout).toMatch(/^sends\s+3\s+3$/m);
     expect(r.stdout).toMatch(/^events\s+3\s+3$/m);
     expect(r.stdout).toMatch(/^dkim_keys\s+2\s+2$/m);
-    expect(r.stdout).toMatch(/copied \d+ rows in 13 tables\n$/);
+    expect(r.stdout).toMatch(/^bounce_streaks\s+1\s+1$/m);
+    expect(r.stdout).not.toMatch(/^auth_failures/m);
+    expect(r.stdout).toMatch(/copied \d+ rows in 14 tables\n$/);
 
     const source = await openStore({ driver: 'sqlite', path: sqlitePath });
     const target = await openStore(db.config(url));
@@ -144,7 +154,18 @@ describe('trxmail store copy', () => {
       // The seed holds what the copy must carry: delivered and pending deliveries, a machine open.
       expect(new Set((await source.listWebhookDeliveries({})).map((d) => d.status))).toEqual(new Set(['delivered', 'pending']));
       expect((await source.eventCounts(['q0']))['q0']).toMatchObject({ openedMachine: 1, clicked: 1 });
+      // The seed holds the columns added with nodes and bounce reasons.
+      expect((await source.getSend('q0', null))?.node).toBe('node-0');
+      expect((await source.getSend('q2', null))?.recipients[0]?.reason).toBe('blocked');
+      const alpha = (await source.listSpaces()).find((x) => x.name === 'Alpha')?.id ?? 0;
+      expect((await source.report({ spaceId: alpha }, null))[0]?.blocked).toBe(1);
       expect(await snapshot(target)).toEqual(expected);
+      // The bounce streak went along: the next bounce continues it.
+      expect(await target.noteBounceStreak({ spaceId: alpha, address: 'full@example.net', reason: 'mailbox-full', at: at(8) })).toEqual({
+        count: 3,
+        firstAt: at(6),
+        lastAt: at(8),
+      });
       // Identity sequences continue after the copied ids.
       const sp = await target.createSpace({ name: 'new' });
       expect(sp.id).toBe(Math.max(...(await source.listSpaces()).map((x) => x.id)) + 1);

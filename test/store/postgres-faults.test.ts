@@ -90,6 +90,26 @@ describe('PostgreSQL store faults', () => {
     }
   });
 
+  it('answers health without ever rejecting: ok, then not ok within the timeouts while the server is frozen or gone, ok again once back', async () => {
+    const proxy = await startTcpProxy('127.0.0.1', Number(new URL(ADMIN_URL).port || 5432));
+    const store = await PostgresStore.open(db.config(via(await db.freshSchemaUrl(), proxy.port), { ...quick, poolSize: 1 }));
+    try {
+      expect(await store.health()).toEqual({ ok: true });
+      proxy.freeze();
+      const frozen = await store.health();
+      expect(frozen.ok).toBe(false);
+      expect(frozen.ok ? '' : frozen.reason).toMatch(/did not answer within 600 ms/);
+      await proxy.down();
+      expect((await store.health()).ok).toBe(false);
+      await proxy.up();
+      expect(await store.health()).toEqual({ ok: true });
+    } finally {
+      await store.close();
+      await proxy.down().catch(() => undefined);
+    }
+    expect(await store.health()).toEqual({ ok: false, reason: 'the store is closed' });
+  });
+
   it('survives the server terminating its connections (pg_terminate_backend)', async () => {
     const url = await db.freshSchemaUrl();
     const store = await PostgresStore.open(db.config(url, quick));

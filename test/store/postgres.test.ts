@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/lib/errors.js';
-import { PG_LATEST_VERSION } from '../../src/store/postgres/migrations.js';
+import { PgDatabase } from '../../src/store/postgres/database.js';
+import { migratePg, PG_LATEST_VERSION, PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { storeContract } from './contract/index.js';
@@ -77,6 +78,41 @@ describe('PostgreSQL store specifics', () => {
       expect((await s2.listSpaces()).map((s) => s.name)).toEqual(['kept']);
     } finally {
       await s2.close();
+    }
+  });
+
+  it('migrates a version 1 schema with rows: old sends have no node, old rows no reasons, the old cursor is taken over by a node', async () => {
+    const url = await db.freshSchemaUrl();
+    const schema = new URL(url).searchParams.get('search_path') ?? '';
+    const cfg = db.config(url);
+    const v1 = PgDatabase.connect(cfg);
+    try {
+      await v1.run((sql) => migratePg(sql, PG_MIGRATIONS.slice(0, 1)));
+    } finally {
+      await v1.close();
+    }
+    const t = db.sql(schema);
+    await db.sql`INSERT INTO ${t}.spaces (id, name, created_at) VALUES (1, 'old', 0)`;
+    await db.sql`INSERT INTO ${t}.users (id, space_id, email, email_key, password_hash, created_at) VALUES (1, 1, 'u@old.example', 'u@old.example', 'h', 0)`;
+    await db.sql`
+      INSERT INTO ${t}.sends (id, space_id, user_id, mail_from, envelope_sender, from_addr, from_key, to_addr, discarded, tags, flags, flags_source, received_at, status)
+      VALUES ('o1', 1, 1, 'a@old.example', 'b@old.example', 'a@old.example', 'a@old.example', 'r@example.net', '[]', '[]', 3, 'default', 1000, 'queued')`;
+    await db.sql`
+      INSERT INTO ${t}.send_recipients (send_id, position, address, address_key, role, status) VALUES ('o1', 0, 'r@example.net', 'r@example.net', 'to', 'queued')`;
+    await db.sql`INSERT INTO ${t}.list_entries (space_id, address_key, list, address, reason, added_at) VALUES (1, 'x@example.net', 'bounce', 'x@example.net', 'r', 5)`;
+    await db.sql`INSERT INTO ${t}.delivery_cursors (path, dev, ino, "offset", following_since, saved_at) VALUES ('/var/log/mail.log', '1', '2', 300, 0, 10)`;
+    const store = await PostgresStore.open(cfg);
+    try {
+      expect(store.migrated).toEqual({ from: 1, to: PG_LATEST_VERSION });
+      const send = await store.getSend('o1', null);
+      expect(send).not.toHaveProperty('node');
+      expect(send?.recipients[0]).not.toHaveProperty('reason');
+      expect(await store.listEntries(1, 'bounce')).toMatchObject([{ address: 'x@example.net', bounceReason: null, rule: null }]);
+      expect(await store.getDeliveryCursor('n1', '/var/log/mail.log')).toMatchObject({ node: 'n1', offset: 300 });
+      // A send without node is marked by whichever node looks.
+      expect(await store.markNotQueued({ node: 'n2', receivedSince: new Date(0), receivedBefore: new Date(2000), at: new Date(3000), reason: 'r', limit: 10 })).toEqual(['o1']);
+    } finally {
+      await store.close();
     }
   });
 

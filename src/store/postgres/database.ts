@@ -1,7 +1,8 @@
 /**
  * The connection pool the PostgreSQL backend modules (accounts.ts, lists.ts, sends.ts,
- * outbox.ts, domain-auth.ts, delivery-cursors.ts) share: open (connect, migrate), the call
- * wrapper with error mapping and a deadline, the transaction helper, close. porsager/postgres:
+ * outbox.ts, domain-auth.ts, delivery-cursors.ts, auth-failures.ts) share: open (connect,
+ * migrate), the call wrapper with error mapping and a deadline, the transaction helper, the
+ * health probe, close. porsager/postgres:
  * pipelining, prepared statements, multi-host URLs with target_session_attrs.
  *
  * Settings (store.* in trxmail.yaml, src/config/config.ts):
@@ -40,6 +41,9 @@ export interface PgOptions {
   readonly connectTimeoutMs: number;
 }
 
+/** What the store's health probe found (Store.health). */
+export type PgHealth = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
 export type PgSql = postgres.Sql<Record<string, never>>;
 export type PgTx = postgres.TransactionSql<Record<string, never>>;
 /** What a backend statement runs on: the pool or a transaction. */
@@ -54,6 +58,8 @@ export class PgDatabase {
     /** The pool, for the modules' statements. */
     readonly sql: PgSql,
     private readonly deadlineMs: number,
+    /** The bound of the health probe: connect + statement timeout (ms). */
+    private readonly probeDeadlineMs: number,
   ) {}
 
   /** A pool on `opts` (no connection is made until the first call). */
@@ -71,13 +77,27 @@ export class PgDatabase {
         numeric: { to: 1700, from: [1700], ...asNumber },
       },
     }) as unknown as PgSql;
-    return new PgDatabase(sql, opts.connectTimeoutMs + opts.statementTimeoutMs + CALL_GRACE_MS);
+    return new PgDatabase(sql, opts.connectTimeoutMs + opts.statementTimeoutMs + CALL_GRACE_MS, opts.connectTimeoutMs + opts.statementTimeoutMs);
   }
 
   /** Runs `fn` on the pool, its error mapped, bounded by the call deadline (or `deadlineMs`: migrations). */
   run<T>(fn: (sql: PgSql) => Promise<T>, deadlineMs: number = this.deadlineMs): Promise<T> {
     if (this.closed) return Promise.reject(new TransientError('ESTORE_CLOSED', 'the store is closed'));
     return this.bounded(() => fn(this.sql), () => undefined, deadlineMs);
+  }
+
+  /**
+   * Store.health: a `SELECT 1` on the pool (a connection is opened if none is idle), bounded
+   * by the connect and statement timeouts. Never rejects: a failure is {ok: false, reason}.
+   */
+  async probe(): Promise<PgHealth> {
+    if (this.closed) return { ok: false, reason: 'the store is closed' };
+    try {
+      await this.run((sql) => sql`SELECT 1 AS one`, this.probeDeadlineMs);
+      return { ok: true };
+    } catch (err: unknown) {
+      return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    }
   }
 
   /**

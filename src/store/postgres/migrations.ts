@@ -12,7 +12,7 @@
  * another node's migration waits that long at most).
  *
  * The numbering is the PostgreSQL backend's own (its version 1 is the SQLite schema at its
- * version 5, written for PostgreSQL). Never edit a migration that has shipped; add a new one.
+ * version 5, written for PostgreSQL; its version 2 adds what SQLite's versions 6 and 7 add). Never edit a migration that has shipped; add a new one.
  *
  * Throws: ConfigError when the database is newer than this code, or its schema holds tables
  * but no trxmail_migrations (not trxmail's); client errors propagate (the caller maps them).
@@ -204,6 +204,47 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         "offset"        bigint NOT NULL CHECK ("offset" >= 0),
         following_since bigint NOT NULL,
         saved_at        bigint NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'several nodes, login failures, bounce reasons and streaks',
+    // The SQLite schema's versions 6 and 7 (see there for the reasons), in one step:
+    // sends.node: the node that accepted the send; NULL for older sends.
+    // delivery_cursors: keyed by (node, path); the rows saved before nodes get node '' (the
+    // neutral layer hands such a position to the first node that asks for it).
+    // auth_failures: failed logins by throttle key, shared by every node; the key is compared
+    // exactly (text equality is bytewise for the deterministic collations).
+    // send_recipients.reason, list_entries.bounce_reason/.rule: bounce reasons (values checked
+    // by the neutral layer, not by CHECK constraints); existing rows keep NULLs.
+    // bounce_streaks: per space and address, final bounces for one reason in a row.
+    sql: `
+      ALTER TABLE sends ADD COLUMN node text;
+
+      ALTER TABLE delivery_cursors ADD COLUMN node text NOT NULL DEFAULT '';
+      ALTER TABLE delivery_cursors ALTER COLUMN node DROP DEFAULT;
+      ALTER TABLE delivery_cursors DROP CONSTRAINT delivery_cursors_pkey;
+      ALTER TABLE delivery_cursors ADD CONSTRAINT delivery_cursors_pkey PRIMARY KEY (node, path);
+
+      CREATE TABLE auth_failures (
+        key text   NOT NULL,
+        at  bigint NOT NULL
+      );
+      CREATE INDEX auth_failures_key_at ON auth_failures (key, at);
+      CREATE INDEX auth_failures_at ON auth_failures (at);
+
+      ALTER TABLE send_recipients ADD COLUMN reason text;
+      ALTER TABLE list_entries ADD COLUMN bounce_reason text, ADD COLUMN rule text;
+
+      CREATE TABLE bounce_streaks (
+        space_id    bigint  NOT NULL REFERENCES spaces (id),
+        address_key text    NOT NULL,
+        reason      text    NOT NULL,
+        count       integer NOT NULL CHECK (count >= 1),
+        first_at    bigint  NOT NULL,
+        last_at     bigint  NOT NULL,
+        PRIMARY KEY (space_id, address_key, reason)
       );
     `,
   },

@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL Store: the neutral layer (../neutral/neutral-store.ts: validation,
  * invariants, webhook fan-out) over the PostgreSQL backend — one module per aggregate
- * (accounts.ts, lists.ts, sends.ts, outbox.ts, domain-auth.ts, delivery-cursors.ts) on one
+ * (accounts.ts, lists.ts, sends.ts, outbox.ts, domain-auth.ts, delivery-cursors.ts,
+ * auth-failures.ts) on one
  * shared pool (database.ts). For several Postfix+trxmail nodes sharing one database. This file
  * only assembles them and migrates at open; it is the one PostgreSQL file that knows the
  * neutral layer.
@@ -14,6 +15,7 @@
  */
 import { NeutralStore } from '../neutral/neutral-store.js';
 import { PgAccounts } from './accounts.js';
+import { PgAuthFailures } from './auth-failures.js';
 import { PgDatabase, type PgOptions } from './database.js';
 import { PgDeliveryCursors } from './delivery-cursors.js';
 import { PgDomainAuth } from './domain-auth.js';
@@ -38,6 +40,8 @@ export class PostgresStore extends NeutralStore {
       outbox,
       domainAuth: new PgDomainAuth(database, outbox),
       cursors: new PgDeliveryCursors(database),
+      authFailures: new PgAuthFailures(database),
+      probe: () => database.probe(),
       close: () => database.close(),
     });
   }

@@ -3,7 +3,9 @@
  * statement per report, the filters that are present composed into a fixed skeleton
  * (sql-where.ts). The numbers are defined in src/reports/report.ts and the statement has the
  * shape of the SQLite one (../sqlite/report-query.ts), in PostgreSQL's words:
- *   base  — the matching sends of the space joined to their To recipient;
+ *   base  — the matching sends of the space joined to their To recipient, with its bounce
+ *           reason and whether that reason is one of query.blockedReasons (one JSON array
+ *           parameter);
  *   ev    — per send, flags and counts from its events; events about a recipient (bounced /
  *           deferred / complained) count only when their recipient's key (events.recipient_key,
  *           written with the event) equals the To's key;
@@ -27,6 +29,7 @@ interface RawReportRow {
   deferred: number;
   bounced_hard: number;
   bounced_soft: number;
+  blocked: number;
   suppressed_bounce: number;
   suppressed_unsubscribe: number;
   opened_unique: number;
@@ -46,6 +49,7 @@ function aggregates(sql: PgRunner): postgres.Fragment {
     count(*) FILTER (WHERE m.status = 'deferred') AS deferred,
     count(*) FILTER (WHERE m.hard) AS bounced_hard,
     count(*) FILTER (WHERE m.soft) AS bounced_soft,
+    count(*) FILTER (WHERE m.status = 'bounced' AND m.blocked) AS blocked,
     count(*) FILTER (WHERE m.status = 'suppressed' AND m.suppressed_by = 'bounce') AS suppressed_bounce,
     count(*) FILTER (WHERE m.status = 'suppressed' AND m.suppressed_by = 'unsubscribe') AS suppressed_unsubscribe,
     count(*) FILTER (WHERE m.opens > 0 OR m.clicks > 0) AS opened_unique,
@@ -84,7 +88,7 @@ ev AS (
   GROUP BY x.send_id
 ),
 m AS MATERIALIZED (
-  SELECT b.id, b.received_at, b.from_key, b.status, b.suppressed_by,
+  SELECT b.id, b.received_at, b.from_key, b.status, b.suppressed_by, b.reason, b.to_key, b.blocked,
     coalesce(ev.hard, false) AS hard, coalesce(ev.soft, false) AS soft, coalesce(ev.complained, false) AS complained,
     coalesce(ev.opens, 0) AS opens, coalesce(ev.opens_machine, 0) AS opens_machine,
     coalesce(ev.clicks, 0) AS clicks, coalesce(ev.clicks_machine, 0) AS clicks_machine
@@ -103,6 +107,12 @@ function groupSelect(sql: PgRunner, groupBy: ReportGroupBy): postgres.Fragment {
     case 'tag':
       // A send with several tags is in each of their groups; one without tags in the null group.
       return sql`SELECT 'tag' AS grp, t.tag AS key, 0 AS ord, ${aggregates(sql)} FROM m LEFT JOIN send_tags t ON t.send_id = m.id GROUP BY 2`;
+    case 'reason':
+      // The To recipient's bounce reason (null: none).
+      return sql`SELECT 'reason' AS grp, m.reason AS key, 0 AS ord, ${aggregates(sql)} FROM m GROUP BY 2`;
+    case 'domain':
+      // The receiving domain: the To's key after its last '@' (the whole key if it has none).
+      return sql`SELECT 'domain' AS grp, reverse(split_part(reverse(m.to_key), '@', 1)) AS key, 0 AS ord, ${aggregates(sql)} FROM m GROUP BY 2`;
   }
 }
 
@@ -115,6 +125,7 @@ function rowFrom(r: RawReportRow): ReportRow {
     deferred: r.deferred,
     bouncedHard: r.bounced_hard,
     bouncedSoft: r.bounced_soft,
+    blocked: r.blocked,
     suppressedBounce: r.suppressed_bounce,
     suppressedUnsubscribe: r.suppressed_unsubscribe,
     openedUnique: r.opened_unique,
@@ -136,10 +147,11 @@ export async function runReport(sql: PgRunner, query: ReportQuery, groupBy: Repo
   const selects = groupBy === null ? total : sql`${groupSelect(sql, groupBy)} UNION ALL ${total}`;
   const rows = await sql<RawReportRow[]>`
     WITH base AS MATERIALIZED (
-      SELECT s.id, s.received_at, s.from_key, s.status, r.suppressed_by, r.address_key AS to_key
+      SELECT s.id, s.received_at, s.from_key, s.status, r.suppressed_by, r.address_key AS to_key, r.reason,
+        coalesce(r.reason IN (SELECT json_array_elements_text(${JSON.stringify(query.blockedReasons)}::text::json)), false) AS blocked
       FROM sends s JOIN send_recipients r ON r.send_id = s.id AND r.role = 'to' ${where}
     ), ${eventsCte(sql)}
-    SELECT grp, key, sends, delivered, deferred, bounced_hard, bounced_soft, suppressed_bounce, suppressed_unsubscribe,
+    SELECT grp, key, sends, delivered, deferred, bounced_hard, bounced_soft, blocked, suppressed_bounce, suppressed_unsubscribe,
       opened_unique, opened_total, opened_machine, clicked_unique, clicked_total, clicked_machine, complained
     FROM (${selects}) t ORDER BY ord, key IS NULL, key COLLATE "C"`;
   return rows.map(rowFrom);

@@ -20,6 +20,7 @@
  * and unknown send are results, not errors.
  */
 import type postgres from 'postgres';
+import type { BounceReason } from '../../core/bounce-reason.js';
 import type { FlagSource, SuppressionList } from '../../core/types.js';
 import { InvariantError } from '../../lib/errors.js';
 import type { DeliveryRecord, EventCountRow, EventRecord, InsertSendResult, ReportQuery, SendBackend, SendPage, SendRecord } from '../backend.js';
@@ -48,6 +49,7 @@ interface SendRow {
   not_queued_at: number | null;
   not_queued_reason: string | null;
   log_seen_at: number | null;
+  node: string | null;
 }
 interface RecipientRow {
   send_id: string;
@@ -56,6 +58,7 @@ interface RecipientRow {
   status: SendRecipient['status'];
   suppressed_by: SuppressionList | null;
   detail: string | null;
+  reason: BounceReason | null;
 }
 interface EventRow {
   id: number;
@@ -69,11 +72,18 @@ interface EventRow {
 function sendCols(sql: PgRunner): postgres.Fragment {
   return sql`s.id, s.space_id, s.user_id, s.mail_from, s.envelope_sender, s.from_addr, s.to_addr, s.bcc,
     s.discarded::text AS discarded, s.tags::text AS tags, s.flags, s.flags_source, s.received_at, s.status,
-    s.not_queued_at, s.not_queued_reason, s.log_seen_at`;
+    s.not_queued_at, s.not_queued_reason, s.log_seen_at, s.node`;
 }
 
 function recipientFrom(r: RecipientRow): SendRecipient {
-  return { address: r.address, role: r.role, status: r.status, suppressedBy: r.suppressed_by, detail: r.detail };
+  return {
+    address: r.address,
+    role: r.role,
+    status: r.status,
+    suppressedBy: r.suppressed_by,
+    detail: r.detail,
+    ...(r.reason !== null ? { reason: r.reason } : {}),
+  };
 }
 
 function sendFrom(r: SendRow, recipients: SendRecipient[]): Send {
@@ -95,6 +105,7 @@ function sendFrom(r: SendRow, recipients: SendRecipient[]): Send {
     status: r.status,
     ...(r.not_queued_at !== null ? { notQueued: { at: new Date(r.not_queued_at), reason: r.not_queued_reason ?? '' } } : {}),
     ...(r.log_seen_at !== null ? { loggedAt: new Date(r.log_seen_at) } : {}),
+    ...(r.node !== null ? { node: r.node } : {}),
   };
 }
 
@@ -126,10 +137,10 @@ export class PgSends implements SendBackend {
       if (user?.space_id !== s.spaceId) return 'foreign-user';
       const inserted = await tx`
         INSERT INTO sends (id, space_id, user_id, mail_from, envelope_sender, from_addr, from_key, to_addr, bcc,
-          discarded, tags, flags, flags_source, received_at, status)
+          discarded, tags, flags, flags_source, received_at, status, node)
         VALUES (${s.id}, ${s.spaceId}, ${s.userId}, ${s.mailFrom}, ${s.envelopeSender}, ${s.from}, ${record.fromKey}, ${s.to}, ${s.bcc},
           ${JSON.stringify(s.discarded)}::text::json, ${JSON.stringify(s.tags)}::text::json, ${s.flags}, ${s.flagsSource}, ${record.receivedAtMs},
-          ${record.status})
+          ${record.status}, ${s.node ?? null})
         ON CONFLICT (id) DO NOTHING RETURNING seq`;
       if (inserted.length === 0) return 'duplicate-id';
       if (s.tags.length > 0) {
@@ -151,7 +162,7 @@ export class PgSends implements SendBackend {
     if (rows.length === 0) return [];
     const bySend = new Map<string, SendRecipient[]>();
     const recipients = await sql<RecipientRow[]>`
-      SELECT send_id, address, role, status, suppressed_by, detail FROM send_recipients
+      SELECT send_id, address, role, status, suppressed_by, detail, reason FROM send_recipients
       WHERE send_id IN (${jsonIds(sql, rows.map((s) => s.id))}) ORDER BY send_id, position`;
     for (const r of recipients) {
       const list = bySend.get(r.send_id);
@@ -194,12 +205,12 @@ export class PgSends implements SendBackend {
     return this.db.run(async (sql) => (await sql`UPDATE sends SET log_seen_at = ${atMs} WHERE id = ${sendId} AND log_seen_at IS NULL`).count > 0);
   }
 
-  markNotQueued(sinceMs: number, beforeMs: number, atMs: number, reason: string, limit: number): Promise<string[]> {
+  markNotQueued(node: string, sinceMs: number, beforeMs: number, atMs: number, reason: string, limit: number): Promise<string[]> {
     return this.db.transaction(async (tx) => {
       const ids = (
         await tx<{ id: string }[]>`
           SELECT id FROM sends
-          WHERE received_at >= ${sinceMs} AND received_at < ${beforeMs} AND log_seen_at IS NULL AND not_queued_at IS NULL AND status = 'queued'
+          WHERE (node = ${node} OR node IS NULL) AND received_at >= ${sinceMs} AND received_at < ${beforeMs} AND log_seen_at IS NULL AND not_queued_at IS NULL AND status = 'queued'
           ORDER BY received_at, seq LIMIT ${limit} FOR UPDATE SKIP LOCKED`
       ).map((r) => r.id);
       if (ids.length > 0) {
@@ -213,12 +224,12 @@ export class PgSends implements SendBackend {
     return this.db.run((sql) => runReport(sql, query, groupBy));
   }
 
-  updateRecipientStatus(sendId: string, addressKey: string, status: RecipientStatus, detail: string | null): Promise<boolean> {
+  updateRecipientStatus(sendId: string, addressKey: string, status: RecipientStatus, detail: string | null, reason: string | null): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       if ((await tx`SELECT 1 AS one FROM sends WHERE id = ${sendId} FOR UPDATE`).length === 0) return false;
       const changed = (
         await tx`
-          UPDATE send_recipients SET status = ${status}, detail = ${detail}
+          UPDATE send_recipients SET status = ${status}, detail = ${detail}, reason = ${reason}
           WHERE send_id = ${sendId} AND address_key = ${addressKey} AND role <> 'discarded'`
       ).count > 0;
       if (changed) {

@@ -23,11 +23,12 @@ const ORDER: Readonly<Record<string, string>> = {
   sender_domains: 'space_id, domain',
   from_defaults: 'space_id, address_key',
   list_entries: 'space_id, address_key, list',
+  bounce_streaks: 'space_id, address_key, reason',
   sends: 'rowid',
   send_tags: 'send_id, tag',
   send_recipients: 'send_id, position',
   webhooks: 'space_id',
-  delivery_cursors: 'path',
+  delivery_cursors: 'node, path',
 };
 
 export class SqliteCopySource implements CopySource {
