@@ -187,19 +187,19 @@ describe('two nodes on one store', () => {
   it("stopping node a's trxmail in the middle of a burst loses nothing that was answered 250", async () => {
     // Twelve sends in flight; trxmail on node a stops once three have been answered 250.
     let answered = 0;
-    let stopped: Promise<void> | null = null;
+    const stop: { done: Promise<void> | null } = { done: null };
     const outcomes = await Promise.all(
       Array.from({ length: 12 }, async (_, i) => {
         try {
           const id = await send(a, `burst${i}@example.org`, `burst ${i}`);
-          if (++answered === 3) stopped = a.stopTrxmail();
+          if (++answered === 3) stop.done = a.stopTrxmail();
           return { i, id };
         } catch (err: unknown) {
           return { i, error: String(err) };
         }
       }),
     );
-    await stopped;
+    await stop.done;
     await a.startTrxmail();
     const accepted = outcomes.filter((o): o is { i: number; id: string } => 'id' in o);
     for (const o of outcomes) if ('error' in o) expect(o.error).toMatch(/\b4\d\d\b/);
