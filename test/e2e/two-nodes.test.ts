@@ -53,6 +53,20 @@ async function send(node: Stack, to: string, subject: string, flags = 0): Promis
   return id;
 }
 
+/**
+ * Waits until the sink has a message containing `marker`, asking Postfix to retry its deferred
+ * mail meanwhile: what it deferred while trxmail (its socketmap) was away is retried now, not
+ * after the queue's backoff (postqueue has no "wait for delivery": poll it).
+ */
+async function delivered(node: Stack, marker: string): Promise<void> {
+  const has = (): boolean => node.sink.messages.some((m) => m.raw.toString('utf8').includes(marker));
+  for (let i = 0; i < 60 && !has(); i++) {
+    await run('postqueue', ['-c', node.postfix.confDir, '-f']);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  expect(has(), `${marker} delivered`).toBe(true);
+}
+
 function body(req: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
     const parts: Buffer[] = [];
@@ -154,7 +168,7 @@ describe('two nodes on one store', () => {
     const out = await run('swaks', ['--server', `127.0.0.1:${b.ports.bounceMx}`, '--ehlo', 'mx.example.org', '--from', '<>', '--to', bounceAddress, '--data', file], {
       timeout: 60_000,
     });
-    expect(out.stdout).toMatch(/<~ 250 /);
+    expect(out.stdout).toMatch(/^<[-~] +250 2\.0\.0 Ok: queued/m);
     expect((await intake).msg).toBe('bounce intake: recorded');
     const listed = (await a.store.listEntries(spaceId, 'bounce')).map((e) => e.address.toLowerCase());
     expect(listed).toContain(target);
@@ -174,7 +188,6 @@ describe('two nodes on one store', () => {
     expect(hooks.some((h) => h.sendId === fromA && h.type === 'delivered')).toBe(true);
     const ids = hooks.map((h) => h.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect((await a.store.webhookBacklog()).pending).toBe(0);
   });
 
   it('keeps one maillog position per node', async () => {
@@ -205,7 +218,7 @@ describe('two nodes on one store', () => {
     for (const o of outcomes) if ('error' in o) expect(o.error).toMatch(/\b4\d\d\b/);
     for (const o of accepted) {
       expect((await b.store.getSend(o.id, spaceId))?.to).toBe(`burst${o.i}@example.org`);
-      await a.sink.waitFor((m) => m.raw.toString('utf8').includes(`Subject: burst ${o.i}\r`));
+      await delivered(a, `Subject: burst ${o.i}\r`);
     }
     expect(accepted.length).toBeGreaterThan(0);
   }, 180_000);
