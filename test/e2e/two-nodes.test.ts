@@ -10,8 +10,9 @@
  *  - each webhook event is delivered once, though both nodes' dispatchers run;
  *  - each node marks only its own sends, and keeps its own maillog position;
  *  - stopping node A's trxmail in the middle of a burst loses nothing that was answered 250.
- * The store is the one TRX_E2E_STORE names ('postgres' runs it on PostgreSQL when that backend
- * is built in), else a shared SQLite file.
+ * The store is a PostgreSQL database of its own on the test server (test/helpers/postgres.ts),
+ * as several nodes use in production; TRX_E2E_STORE=sqlite runs the same on one shared SQLite
+ * file instead.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,7 @@ import { encodeBounceAddress } from '../../src/bounce/bounce-address.js';
 import type { Config } from '../../src/config/config.js';
 import { BOUNCE_DOMAIN, TEST_KEYS, startStack, submit, type Stack } from './stack.js';
 import { promisify } from 'node:util';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 const run = promisify(execFile);
 
@@ -41,8 +43,12 @@ interface Hook {
 const hooks: Hook[] = [];
 let receiver: Server;
 
-function sharedStore(dir: string): Config['store'] {
-  return { driver: 'sqlite', path: path.join(dir, 'shared.db') };
+let database: TestDatabase | null = null;
+
+async function sharedStore(dir: string): Promise<Config['store']> {
+  if (process.env['TRX_E2E_STORE'] === 'sqlite') return { driver: 'sqlite', path: path.join(dir, 'shared.db') };
+  database = await createTestDatabase();
+  return { driver: 'postgres', url: database.url, poolSize: 5, statementTimeoutMs: 5000, connectTimeoutMs: 5000 };
 }
 
 async function send(node: Stack, to: string, subject: string, flags = 0): Promise<string> {
@@ -84,7 +90,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-nodes-'));
-  const store = sharedStore(dir);
+  const store = await sharedStore(dir);
   a = await startStack({ store, nodeName: 'node-a' });
   b = await startStack({ store, nodeName: 'node-b' });
   // As `domain add` does (DKIM keys that sign at once), through node a: node b sees it too.
@@ -97,6 +103,7 @@ afterAll(async () => {
   await a?.stop();
   await b?.stop();
   await new Promise((r) => receiver?.close(r));
+  await database?.drop();
 });
 
 describe('two nodes on one store', () => {
