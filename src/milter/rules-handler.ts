@@ -16,6 +16,13 @@
  *                    spelling of them), header edits as index edits (header-edits.ts), the To
  *                    copy's body (SMFIR_REPLBODY) when tracking rendered one, then continue.
  *
+ * What Postfix sends (negotiate.ts): MAIL (answered: the login check refuses there), RCPT and
+ * the header fields (not answered), the body (not answered: `replyLater`, a spool failure is
+ * the reply to end-of-message), end-of-message; not C (`needsConnectInfo: false`), HELO, DATA,
+ * end-of-headers or unknown commands. The body is always needed: the accept step checks the
+ * MIME limits of every message over it, signs its hash and may render copies from it, so
+ * SMFIR_SKIP never applies.
+ *
  * Spools (the body, the rendered copies) are released at the next MAIL, at abort and at
  * close: the session may still be streaming the replacement body to Postfix after eom().
  *
@@ -29,7 +36,15 @@ import { TransientError } from '../lib/errors.js';
 import { errorForLog, escapeLogValue } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
 import type { Store } from '../store/store.js';
-import type { MilterEdit, MilterEomResult, MilterHandler, MilterHandlerFactory, MilterMessageContext, MilterReply } from './handler.js';
+import type {
+  MilterDeferrableEvent,
+  MilterEdit,
+  MilterEomResult,
+  MilterHandler,
+  MilterHandlerFactory,
+  MilterMessageContext,
+  MilterReply,
+} from './handler.js';
 import { MilterReplies } from './handler.js';
 import { milterHeaderEdits } from './header-edits.js';
 
@@ -50,6 +65,10 @@ export function createRulesHandler(deps: RulesHandlerDeps): MilterHandlerFactory
 }
 
 class RulesHandler implements MilterHandler {
+  /** body() only spools: a spool failure can wait for end-of-message (NR_BODY). */
+  readonly replyLater: readonly MilterDeferrableEvent[] = ['body'];
+  /** eom() does not read the connect information: Postfix need not send C (NOCONNECT). */
+  readonly needsConnectInfo = false;
   private account: Account | null = null;
   private bodySpool: Spool | null = null;
   /** What the last message left to release, once the session has sent its body on. */
