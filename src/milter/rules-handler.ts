@@ -11,7 +11,7 @@
  *        the accept step's outcome →
  *          reject  → core's reply;
  *          discard → SMFIR_DISCARD (the client still gets "250 … queued as <id>");
- *          accept  → change the envelope sender (RET/ENVID kept), insert the DKIM-Signature
+ *          accept  → change the envelope sender (RET/ENVID kept; not when it would not change), insert the DKIM-Signature
  *                    fields at the top, delete the recipients the outcome takes out (every RCPT
  *                    spelling of them), header edits as index edits (header-edits.ts), the To
  *                    copy's body (SMFIR_REPLBODY) when tracking rendered one, then continue.
@@ -78,7 +78,8 @@ class RulesHandler implements MilterHandler {
 
   async body(chunk: Buffer): Promise<undefined> {
     this.bodySpool ??= this.deps.newSpool();
-    await this.bodySpool.write(chunk);
+    // The session hands each chunk over (a private buffer): kept without a copy.
+    await this.bodySpool.write(chunk, true);
     return undefined;
   }
 
@@ -135,8 +136,12 @@ class RulesHandler implements MilterHandler {
         return { edits: [], reply: MilterReplies.discard };
       case 'accept': {
         this.leftovers.push(() => outcome.release());
+        // No sender change that would write the same sender with the same parameters.
+        const sameSender = outcome.envelopeSender === ctx.sender.address && ctx.sender.args.every((a) => KEPT_MAIL_ARGS.test(a));
         const edits: MilterEdit[] = [
-          { kind: 'chgfrom', address: `<${outcome.envelopeSender}>`, args: ctx.sender.args.filter((a) => KEPT_MAIL_ARGS.test(a)) },
+          ...(sameSender
+            ? []
+            : [{ kind: 'chgfrom', address: `<${outcome.envelopeSender}>`, args: ctx.sender.args.filter((a) => KEPT_MAIL_ARGS.test(a)) } as const]),
           // DKIM-Signature fields at the very top (index 0, above Postfix's own Received:), last first
           // so that they end in the outcome's order.
           ...outcome.signatures
@@ -146,7 +151,7 @@ class RulesHandler implements MilterHandler {
             ctx.recipients.map((r) => r.address),
             outcome.removeRecipients,
           ).map((address): MilterEdit => ({ kind: 'delrcpt', address: `<${address}>` })),
-          ...milterHeaderEdits(ctx.headers, outcome.headerEdits),
+          ...milterHeaderEdits(ctx.headers, outcome.headerEdits, ctx.headerLeadingSpace),
           ...(outcome.body ? [{ kind: 'replbody', body: outcome.body.read() } as const] : []),
         ];
         return { edits, reply: MilterReplies.continue };
