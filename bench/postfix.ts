@@ -41,7 +41,11 @@
  * --flags sets the message's X-Mxm-Flags (default 3: open and click tracking, so b also
  * rewrites the HTML body; 0 measures the rules without tracking).
  * --null-milter adds setup n: a milter on trxmail's milter stack that decides nothing
- * (bench/lib/null-milter.ts), to split b's cost into "any milter" and "the rules".
+ * (bench/lib/null-milter.ts), to split b's cost into "any milter" and "the rules"; the
+ * ratios n/a and b/n are printed too.
+ * End-of-message latency in trxmail (n and b): from the session taking Postfix's `E` to its
+ * last reply frame handed to the socket (bench/lib/eom-latency.ts), p50/p99 per run and the
+ * median of those over the rounds.
  * --profile adds one more, unmeasured run of b under the V8 profiler and prints where this
  * process (trxmail's listeners) spent its time; the .cpuprofile is saved in the temp dir.
  *
@@ -68,6 +72,7 @@ import { maillogSize, readMaillogFrom, summariseMaillog, type MaillogSummary } f
 import { makeMessage } from './lib/messages.js';
 import { startNullMilter } from './lib/null-milter.js';
 import { CpuProfiler, summariseProfile, type CpuProfile } from './lib/cpu-profile.js';
+import { EomLatency, quantile } from './lib/eom-latency.js';
 import { cpuBetween, snapshotCpu, type CpuBreakdown } from './lib/proc-cpu.js';
 import type { SmtpLoadResult } from './lib/smtp-load.js';
 import { SmtpSink } from './lib/smtp-sink.js';
@@ -221,8 +226,9 @@ interface ClientContext {
   readonly signal: AbortSignal;
 }
 
+/** A safety timer, not a measure: generous enough for 4 messages/s (a machine shared with others is that slow). */
 function injectionDeadlineMs(count: number): number {
-  return 60_000 + count * 20;
+  return 60_000 + count * 250;
 }
 
 /** smtp-source -d -s S -m N -F file: resolves when it exits 0 (it exits non-zero on any unexpected reply). */
@@ -335,12 +341,15 @@ interface RunResult {
   readonly cpu: CpuBreakdown;
   readonly log: MaillogSummary;
   readonly stored: number;
+  /** End-of-message latencies in trxmail, ms (empty for a). */
+  readonly eomMs: readonly number[];
 }
 
 interface BenchContext extends ClientContext {
   readonly sink: SmtpSink;
   readonly store: Store;
   readonly spaceId: number;
+  readonly eomLatency: EomLatency;
 }
 
 async function waitForMaillog(setup: Setup, offset: number, count: number, signal: AbortSignal): Promise<MaillogSummary> {
@@ -368,6 +377,7 @@ async function runOnce(ctx: BenchContext, setup: Setup, count: number): Promise<
   const logOffset = maillogSize(setup.postfix.logFile);
   const sinkTarget = sink.count + count;
   const startedAt = new Date();
+  ctx.eomLatency.take();
   const cpu0 = snapshotCpu();
   const injection =
     ctx.opts.client === 'source' ? startSmtpSource(ctx, setup.port, count) : await startNodeClient(ctx, setup.port, count);
@@ -376,6 +386,7 @@ async function runOnce(ctx: BenchContext, setup: Setup, count: number): Promise<
   const injectSecs = await injection.done;
   const tLast = await delivered;
   const cpu1 = snapshotCpu();
+  const eomMs = ctx.eomLatency.take();
   const totalSecs = Number(tLast - injection.t0) / 1e9;
   const cpu = cpuBetween(cpu0, cpu1, process.pid, [setup.masterPid]);
 
@@ -396,7 +407,7 @@ async function runOnce(ctx: BenchContext, setup: Setup, count: number): Promise<
     const warn = log.warningCount > 0 ? `; maillog warnings: ${log.warnings.join(' / ')}` : '';
     throw new Error(`setup ${setup.key}: ${problems.join('; ')}${warn} (log: ${setup.postfix.logFile})`);
   }
-  return { setup: setup.key, count, totalSecs, injectSecs, cpu, log, stored: sends.length };
+  return { setup: setup.key, count, totalSecs, injectSecs, cpu, log, stored: sends.length, eomMs };
 }
 
 // ---------------------------------------------------------------- report
@@ -413,11 +424,15 @@ const cpuMs = (r: RunResult): number => (r.cpu.machineBusy * 1000) / r.count;
 /** CPU of the bench's own processes (Postfix, trxmail, client, sink): the machine's minus "other". */
 const ownMs = (r: RunResult): number => ((r.cpu.machineBusy - (r.cpu.byGroup.get('other') ?? 0)) * 1000) / r.count;
 
+const eomP50 = (r: RunResult): number => quantile(r.eomMs, 0.5);
+const eomP99 = (r: RunResult): number => quantile(r.eomMs, 0.99);
+
 function describeRun(tag: string, setup: Setup, r: RunResult): string {
+  const eom = r.eomMs.length > 0 ? `  EOM ms p50 ${eomP50(r).toFixed(2)} p99 ${eomP99(r).toFixed(2)}` : '';
   return (
     `${tag.padEnd(8)} ${setup.key}) ${setup.label.padEnd(18)} ${String(r.count).padStart(6)} msgs ` +
     `${rate(r).toFixed(1).padStart(7)} msg/s (${r.totalSecs.toFixed(2)} s)  injection ${injRate(r).toFixed(1).padStart(7)} msg/s  ` +
-    `CPU ms/msg: machine ${cpuMs(r).toFixed(2)}, own ${ownMs(r).toFixed(2)}  sent ${r.log.sent}  stored ${r.stored}`
+    `CPU ms/msg: machine ${cpuMs(r).toFixed(2)}, own ${ownMs(r).toFixed(2)}  sent ${r.log.sent}  stored ${r.stored}${eom}`
   );
 }
 
@@ -533,7 +548,10 @@ async function main(): Promise<void> {
     const messageLfFile = path.join(dir, 'message-lf.txt');
     writeFileSync(messageCrlfFile, message);
     writeFileSync(messageLfFile, message.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
-    const ctx: BenchContext = { opts, messageLfFile, messageCrlfFile, password, signal, sink, store, spaceId: space.id };
+    const eomLatency = new EomLatency();
+    eomLatency.install();
+    cleanups.push(['EOM latency probe', () => Promise.resolve(eomLatency.uninstall())]);
+    const ctx: BenchContext = { opts, messageLfFile, messageCrlfFile, password, signal, sink, store, spaceId: space.id, eomLatency };
 
     console.log(
       `bench/postfix: ${opts.messages} messages of ${message.length} bytes (X-Mxm-Flags: ${opts.flags}${opts.flags & 3 ? ', tracking on' : ', no tracking'}), ` +
@@ -570,12 +588,16 @@ async function main(): Promise<void> {
       console.log(
         `median ${k}) ${s.label.padEnd(18)} ${med(k, rate).toFixed(1).padStart(7)} msg/s  injection ${med(k, injRate).toFixed(1).padStart(7)} msg/s  CPU ms/msg: machine ${med(k, cpuMs).toFixed(2)}, own ${med(k, ownMs).toFixed(2)}`,
       );
+      if (k !== 'a') console.log(`   EOM latency in trxmail, ms: p50 ${med(k, eomP50).toFixed(2)}, p99 ${med(k, eomP99).toFixed(2)} (medians over the rounds)`);
       console.log(`   CPU ms/msg by process: ${breakdown(of(k), (c) => c.byGroup)}`);
       console.log(`   of which other: ${breakdown(of(k), (c) => c.otherByCommand, 6)}`);
     }
     if (opts.nullMilter) {
       console.log(
         `ratio n/a: throughput ${(med('n', rate) / med('a', rate)).toFixed(3)}, own CPU per message a/n ${(med('a', ownMs) / med('n', ownMs)).toFixed(3)}`,
+      );
+      console.log(
+        `ratio b/n: throughput ${(med('b', rate) / med('n', rate)).toFixed(3)}, own CPU per message n/b ${(med('n', ownMs) / med('b', ownMs)).toFixed(3)}`,
       );
     }
     const ratio = med('b', rate) / med('a', rate);

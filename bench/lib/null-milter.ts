@@ -1,8 +1,8 @@
 /**
  * A milter that decides nothing, on trxmail's own milter stack (MilterServer, session, codec):
  * it answers MAIL and end-of-message with `continue` and makes no edits. It asks Postfix for
- * the same events as the rules handler (mail() and eom(), so headers are sent without
- * waiting for replies and the body is not sent at all).
+ * the events of the rules handler but the body: C not sent (like the rules handler), MAIL
+ * answered, RCPT and headers sent without waiting for replies, and the body not sent at all.
  *
  * bench/postfix --null-milter measures a Postfix with this milter, to split the cost of the
  * trxmail milter into "any milter conversation" (Postfix smtpd/cleanup + our codec/session)
@@ -13,6 +13,7 @@ import { MilterReplies } from '../../src/milter/handler.js';
 import { MilterServer } from '../../src/milter/server.js';
 
 export const nullMilterHandler: MilterHandlerFactory = () => ({
+  needsConnectInfo: false,
   mail: () => MilterReplies.continue,
   eom: () => ({ edits: [], reply: MilterReplies.continue }),
 });

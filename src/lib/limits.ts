@@ -63,6 +63,12 @@ export const MAX_SOCKETMAP_CONNECTIONS = 1000;
 export const MAX_MILTER_FRAME = 1024 * 1024;
 /** Largest payload of a milter packet we send; `b` body replacements are split into packets of this size (Postfix MILTER_CHUNK_SIZE). */
 export const MAX_MILTER_REPLY_PAYLOAD = 65535;
+/**
+ * The response frames of one milter reply (end-of-message edits, then the final reply) are
+ * joined into socket writes of at least this many bytes (the last one shorter): one write
+ * for every reply without a large replacement body.
+ */
+export const MILTER_WRITE_BATCH_BYTES = 64 * 1024;
 /** Longest line (octets, without CRLF) of a custom SMTP reply we send through a milter (RFC 5321 4.5.3.1.5: 512 with CRLF). */
 export const MAX_MILTER_REPLY_LINE = 510;
 /** Longest line (octets, without line break) of a header value we send in a milter header edit (RFC 5322 2.1.1). */

@@ -37,13 +37,17 @@ export class Spool {
     return this.filePath !== null;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  /**
+   * Adds a chunk. `owned`: the caller hands the chunk over and never touches its bytes again,
+   * so it is kept as it is instead of copied (e.g. a milter body chunk, a private buffer).
+   */
+  async write(chunk: Uint8Array, owned = false): Promise<void> {
     if (this.ended || this.disposed) throw new InvariantError('spool: write after end');
     if (this.size + chunk.length > this.maxBytes) {
       throw new RejectError('ESPOOL_FULL', { code: 552, enhanced: '5.3.4', text: `Message size exceeds fixed limit of ${this.maxBytes} bytes` });
     }
     this.size += chunk.length;
-    const copy = Buffer.from(chunk);
+    const copy = owned ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : Buffer.from(chunk);
     if (this.file === null && this.size <= this.memoryLimit) {
       this.chunks.push(copy);
       return;

@@ -10,7 +10,11 @@
  * - calls are strictly sequential: no call starts before the previous one settled;
  * - every method but eom() is optional; an absent method means "not interested": the session
  *   then asks the MTA not to send the event (NOHELO, NODATA, NOEOH, NOBODY, NOUNKNOWN) or
- *   not to wait for a reply to it (NR_CONN, NR_MAIL, NR_RCPT, NR_HDR);
+ *   not to wait for a reply to it (NR_CONN, NR_MAIL, NR_RCPT, NR_HDR); without connect() and
+ *   with `needsConnectInfo: false`, not to send C at all (NOCONNECT);
+ * - an event named in `replyLater` is not waited for either (NR_*), though its method is
+ *   called: a refusal it returns is given at the next event the MTA waits for (at the latest
+ *   end-of-message), and after such a refusal further body chunks are not handed over;
  * - a method returning undefined means `continue`;
  * - every message that reached mail() ends with exactly one eom() or abort(); close() comes
  *   last, once, when the connection ends;
@@ -96,6 +100,7 @@ export interface MilterEnvelopeAddress {
 
 /** Everything the session gathered for one message, handed to eom(). */
 export interface MilterMessageContext {
+  /** The C event, or null when not sent (no connect() method and `needsConnectInfo: false`). */
   readonly connect: MilterConnectInfo | null;
   /** HELO/EHLO name, or null when not sent (the handler has no helo() method). */
   readonly helo: string | null;
@@ -122,7 +127,17 @@ export interface MilterMessageContext {
 /** The reply to give; undefined (or an async method without a return) means continue. */
 export type MilterHandlerResult = MilterReply | void | Promise<MilterReply | void>;
 
+/** Events whose reply the MTA can be told not to wait for (SMFIP_NR_*). */
+export type MilterDeferrableEvent = 'connect' | 'helo' | 'mail' | 'rcpt' | 'data' | 'header' | 'eoh' | 'body' | 'unknown';
+
 export interface MilterHandler {
+  /**
+   * Events this handler has a method for but need not answer at once (the method only
+   * collects, say): the MTA is told not to wait (NR_*), which saves a round trip per event.
+   */
+  readonly replyLater?: readonly MilterDeferrableEvent[];
+  /** false: eom() does not read ctx.connect, so without connect() C is not sent (NOCONNECT). Default true. */
+  readonly needsConnectInfo?: boolean;
   connect?(info: MilterConnectInfo, macros: MilterMacros): MilterHandlerResult;
   helo?(name: string, macros: MilterMacros): MilterHandlerResult;
   /** `sender` without angle brackets ("" for the null sender); `args` ESMTP parameters. */
@@ -132,7 +147,7 @@ export interface MilterHandler {
   /** `value` as in MilterMessageContext.headers (CRLF folds, leading space kept). */
   header?(name: string, value: string): MilterHandlerResult;
   eoh?(macros: MilterMacros): MilterHandlerResult;
-  /** One body chunk (<= 65535 bytes from Postfix); keep nothing you do not need. */
+  /** One body chunk (<= 65535 bytes from Postfix); the handler's own (the session keeps no reference to it). */
   body?(chunk: Buffer): MilterHandlerResult;
   unknown?(line: string, macros: MilterMacros): MilterHandlerResult;
   eom(ctx: MilterMessageContext): MilterEomResult | Promise<MilterEomResult>;

@@ -6,7 +6,9 @@
  * - actions: the configured SMFIF_* bits the MTA offers (no SETSYMLIST below v6);
  * - protocol: HDR_LEADSPC, a NO* bit for each event the handler has no method for (HELO,
  *   DATA, EOH, body, unknown), an NR_* bit for C/MAIL/RCPT/header when it has no method for
- *   them — only bits the MTA offered, or an older MTA would get out of step;
+ *   them (NOCONNECT rather than NR_CONN when it does not need the connect information), an
+ *   NR_* bit for each event it answers later (`replyLater`) — only bits the MTA offered, or
+ *   an older MTA would get out of step;
  * - SETSYMLIST macro lists (default DEFAULT_MACRO_LISTS) when that action was granted.
  * expectsReply() says, under what was settled, whether the MTA waits for a reply to an event.
  *
@@ -22,6 +24,7 @@ import {
   SMFIM_EOH,
   SMFIM_EOM,
   SMFIP_HDR_LEADSPC,
+  SMFIP_NOCONNECT,
   SMFIP_NOBODY,
   SMFIP_NODATA,
   SMFIP_NOEOH,
@@ -87,6 +90,21 @@ const BIT_WITHOUT_METHOD: readonly (readonly [keyof MilterHandler, number])[] = 
   ['header', SMFIP_NR_HDR],
 ];
 
+/** Events that may expect a reply, with the bit that tells the MTA not to wait for one. */
+const NO_REPLY_BIT = {
+  connect: SMFIP_NR_CONN,
+  helo: SMFIP_NR_HELO,
+  mail: SMFIP_NR_MAIL,
+  rcpt: SMFIP_NR_RCPT,
+  data: SMFIP_NR_DATA,
+  header: SMFIP_NR_HDR,
+  eoh: SMFIP_NR_EOH,
+  body: SMFIP_NR_BODY,
+  unknown: SMFIP_NR_UNKN,
+  eom: 0,
+} as const;
+export type ReplyEvent = keyof typeof NO_REPLY_BIT;
+
 /** The MTA's offer, as its `O` packet carries it. */
 export interface OptnegOffer {
   readonly version: number;
@@ -104,6 +122,10 @@ export function negotiate(offer: OptnegOffer, options: NegotiationOptions, handl
   if (version < 6) actions &= ~SMFIF_SETSYMLIST;
   let want = SMFIP_HDR_LEADSPC;
   for (const [method, bit] of BIT_WITHOUT_METHOD) if (!handler[method]) want |= bit;
+  if (!handler.connect && handler.needsConnectInfo === false && (offer.protocol & SMFIP_NOCONNECT) !== 0) {
+    want = (want & ~SMFIP_NR_CONN) | SMFIP_NOCONNECT;
+  }
+  for (const event of handler.replyLater ?? []) if (handler[event]) want |= NO_REPLY_BIT[event];
   const protocol = want & offer.protocol;
   const macroLists: [number, string][] = [];
   if ((actions & SMFIF_SETSYMLIST) !== 0) {
@@ -113,21 +135,6 @@ export function negotiate(offer: OptnegOffer, options: NegotiationOptions, handl
   }
   return { version, actions, protocol, macroLists };
 }
-
-/** Events that may expect a reply, with the bit that tells the MTA not to wait for one. */
-const NO_REPLY_BIT = {
-  connect: SMFIP_NR_CONN,
-  helo: SMFIP_NR_HELO,
-  mail: SMFIP_NR_MAIL,
-  rcpt: SMFIP_NR_RCPT,
-  data: SMFIP_NR_DATA,
-  header: SMFIP_NR_HDR,
-  eoh: SMFIP_NR_EOH,
-  body: SMFIP_NR_BODY,
-  unknown: SMFIP_NR_UNKN,
-  eom: 0,
-} as const;
-export type ReplyEvent = keyof typeof NO_REPLY_BIT;
 
 /** Whether the MTA waits for our reply to `event` under the negotiated `protocol` bits (E: always). */
 export function expectsReply(protocol: number, event: ReplyEvent): boolean {

@@ -19,11 +19,19 @@
  *        the accept step's outcome →
  *          reject  → core's reply;
  *          discard → SMFIR_DISCARD (the client still gets "250 … queued as <id>");
- *          accept  → change the envelope sender (RET/ENVID kept), delete the recipients the
- *                    outcome takes out (every RCPT spelling of them), header edits as index
- *                    edits (header-edits.ts), then insert the DKIM-Signature fields at the top
- *                    (after the edits: a deleted client DKIM-Signature must not be ours), the
- *                    To copy's body (SMFIR_REPLBODY) when tracking rendered one, then continue.
+ *          accept  → change the envelope sender (RET/ENVID kept; not when it would not change),
+ *                    delete the recipients the outcome takes out (every RCPT spelling of them),
+ *                    header edits as index edits (header-edits.ts), then insert the
+ *                    DKIM-Signature fields at the top (after the edits: a deleted client
+ *                    DKIM-Signature must not be ours), the To copy's body (SMFIR_REPLBODY) when
+ *                    tracking rendered one, then continue.
+ *
+ * What Postfix sends (negotiate.ts): MAIL (answered: the login check refuses there), RCPT and
+ * the header fields (not answered), the body (not answered: `replyLater`, a spool failure is
+ * the reply to end-of-message), end-of-message; not C (`needsConnectInfo: false`), HELO, DATA,
+ * end-of-headers or unknown commands. The body is always needed: the accept step checks the
+ * MIME limits of every message over it, signs its hash and may render copies from it, so
+ * SMFIR_SKIP never applies.
  *
  * Spools (the body, the rendered copies) are released at the next MAIL, at abort and at
  * close: the session may still be streaming the replacement body to Postfix after eom().
@@ -40,7 +48,15 @@ import { TransientError } from '../lib/errors.js';
 import { errorForLog, escapeLogValue } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
 import type { Store } from '../store/store.js';
-import type { MilterEdit, MilterEomResult, MilterHandler, MilterHandlerFactory, MilterMessageContext, MilterReply } from './handler.js';
+import type {
+  MilterDeferrableEvent,
+  MilterEdit,
+  MilterEomResult,
+  MilterHandler,
+  MilterHandlerFactory,
+  MilterMessageContext,
+  MilterReply,
+} from './handler.js';
 import { MilterReplies } from './handler.js';
 import { milterHeaderEdits } from './header-edits.js';
 
@@ -71,6 +87,10 @@ export function createRulesHandler(deps: RulesHandlerDeps): MilterHandlerFactory
 }
 
 class RulesHandler implements MilterHandler {
+  /** body() only spools: a spool failure can wait for end-of-message (NR_BODY). */
+  readonly replyLater: readonly MilterDeferrableEvent[] = ['body'];
+  /** eom() does not read the connect information: Postfix need not send C (NOCONNECT). */
+  readonly needsConnectInfo = false;
   private account: Account | null = null;
   /** MAIL came without a SASL login: only mail for the bounce domains may pass (see eom). */
   private unauthenticated = false;
@@ -83,7 +103,8 @@ class RulesHandler implements MilterHandler {
   async body(chunk: Buffer): Promise<undefined> {
     if (this.unauthenticated) return undefined; // passed on unchanged or refused: nothing to keep
     this.bodySpool ??= this.deps.newBodySpool();
-    await this.bodySpool.write(chunk);
+    // The session hands each chunk over (a private buffer): kept without a copy.
+    await this.bodySpool.write(chunk, true);
     return undefined;
   }
 
@@ -143,8 +164,12 @@ class RulesHandler implements MilterHandler {
         return { edits: [], reply: MilterReplies.discard };
       case 'accept': {
         this.leftovers.push(() => outcome.release());
+        // No sender change that would write the same sender with the same parameters.
+        const sameSender = outcome.envelopeSender === ctx.sender.address && ctx.sender.args.every((a) => KEPT_MAIL_ARGS.test(a));
         const edits: MilterEdit[] = [
-          { kind: 'chgfrom', address: `<${outcome.envelopeSender}>`, args: ctx.sender.args.filter((a) => KEPT_MAIL_ARGS.test(a)) },
+          ...(sameSender
+            ? []
+            : [{ kind: 'chgfrom', address: `<${outcome.envelopeSender}>`, args: ctx.sender.args.filter((a) => KEPT_MAIL_ARGS.test(a)) } as const]),
           ...uniqueSpellings(
             ctx.recipients.map((r) => r.address),
             outcome.removeRecipients,
@@ -152,7 +177,7 @@ class RulesHandler implements MilterHandler {
           // Header edits before the signatures: Postfix applies edits in order and counts an
           // inserted field in later SMFIR_CHGHEADER indexes, so deleting the client's
           // DKIM-Signature after ours went in would delete ours.
-          ...milterHeaderEdits(ctx.headers, outcome.headerEdits),
+          ...milterHeaderEdits(ctx.headers, outcome.headerEdits, ctx.headerLeadingSpace),
           // DKIM-Signature fields at the very top (index 0, above Postfix's own Received:), last first
           // so that they end in the outcome's order.
           ...outcome.signatures

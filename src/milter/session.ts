@@ -11,8 +11,8 @@
  * message implicitly, and RCPT/DATA may repeat after DATA was refused.
  *
  * What the session does for the handler:
- * - negotiation (negotiate.ts): version, actions, NO* and NR_* bits from the handler's methods,
- *   SETSYMLIST macro lists;
+ * - negotiation (negotiate.ts): version, actions, NO* and NR_* bits from the handler's methods
+ *   (and its `replyLater` and `needsConnectInfo`), SETSYMLIST macro lists;
  * - macros per stage (macros.ts), message stages cleared when a message ends;
  * - envelope, recipients and header fields collected for eom() (message.ts); body chunks
  *   streamed;
@@ -20,7 +20,7 @@
  *   expects one;
  * - handler errors and invalid handler replies become smtpReplyFor(err) (451 4.3.0 unless a
  *   RejectError), never a crash; end-of-message edits are checked (edits.ts) before any is
- *   sent.
+ *   sent, and go out with the final reply in one write (frame-batch.ts).
  *
  * Limits: those of message.ts (MAX_HEADER_BLOCK_BYTES, MAX_RECIPIENTS) and edits.ts.
  *
@@ -37,6 +37,7 @@ import { SMFIC_HELO, SMFIC_MAIL, SMFIP_HDR_LEADSPC } from './constants.js';
 import { COMMAND_LETTERS, type MilterCommand, type MilterCommandType } from './decode.js';
 import { encodeEdits } from './edits.js';
 import { encodeOptneg, encodeReply } from './encode.js';
+import { FrameBatch, type MilterFrameSink } from './frame-batch.js';
 import type { MilterEdit, MilterHandler, MilterHandlerResult, MilterMessageContext, MilterReply } from './handler.js';
 import { MacroStages } from './macros.js';
 import { envelopeAddress, headerValueFromMta, MilterMessage, TOO_MANY_RCPTS_MSG, TOO_MANY_RCPTS_NOW } from './message.js';
@@ -94,8 +95,7 @@ export interface MilterSessionOptions extends NegotiationOptions {
   readonly logContext?: Readonly<Record<string, unknown>>;
 }
 
-/** Receives response frames in order; may return a promise to apply backpressure. */
-export type MilterFrameSink = (frame: Buffer) => void | Promise<void>;
+export type { MilterFrameSink } from './frame-batch.js';
 
 interface Negotiated {
   readonly version: number;
@@ -300,6 +300,8 @@ export class MilterSession {
     write: MilterFrameSink,
   ): Promise<void> {
     this.st = event;
+    // Refused while the MTA was not waiting (NR_BODY): the rest of the body is not needed.
+    if (event === 'body' && msg.pending !== null && !this.expectsReply(event)) return;
     const sent = await this.respond(event, this.pendingFor(event, msg) ?? (await this.ask(event, call)), write);
     if (sent.kind !== 'continue') this.st = 'decided';
   }
@@ -375,15 +377,18 @@ export class MilterSession {
     const verdict = await this.askEom(msg);
     const edits = verdict.edits;
     let reply = verdict.reply;
+    // The edits and the final reply in one write (a large replacement body in a few).
+    const batch = new FrameBatch(write);
     if ((reply.kind === 'continue' || reply.kind === 'accept') && edits.length > 0) {
       try {
-        await this.sendEdits(edits, write);
+        await this.sendEdits(edits, batch);
       } catch (err: unknown) {
         if (err instanceof SinkFailure) throw err.error;
         reply = this.errorReply('eom', err);
       }
     }
-    await write(encodeReply(reply));
+    await batch.add(encodeReply(reply));
+    await batch.flush();
     this.endMessage();
   }
 
@@ -404,11 +409,11 @@ export class MilterSession {
   }
 
   /** Checks every edit, then sends them in order; a bad edit throws before anything is sent. */
-  private async sendEdits(edits: readonly MilterEdit[], write: MilterFrameSink): Promise<void> {
+  private async sendEdits(edits: readonly MilterEdit[], batch: FrameBatch): Promise<void> {
     const frames = encodeEdits(edits, { actions: this.neg.actions, leadingSpace: this.leadingSpace });
     for await (const frame of frames) {
       try {
-        await write(frame);
+        await batch.add(frame);
       } catch (err: unknown) {
         throw new SinkFailure(err);
       }

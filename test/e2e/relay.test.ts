@@ -97,6 +97,15 @@ describe('transport and authentication', () => {
     expect(fields(delivered.raw, 'From')).toEqual(['news@shop.example']);
   });
 
+  it("Postfix 3.7 granted the rules handler's protocol bits: it sends no C and waits only at MAIL and end-of-message", async () => {
+    await sendRaw('From: a@shop.example\nTo: rcpt-neg@example.org\n\nhello\n', { from: 'news@shop.example', to: ['rcpt-neg@example.org'] });
+    const negotiated = stack.logs.filter((l) => l.msg === 'milter options negotiated').map((l) => l.obj);
+    expect(negotiated.length).toBeGreaterThan(0);
+    // Offered: v6, actions 0x1ff, every protocol bit. Taken: HDR_LEADSPC|NR_BODY|NR_RCPT|NODATA|
+    // NOUNKNOWN|NR_HDR|NOEOH|NOHELO|NOCONNECT — and the message above went through with them.
+    for (const n of negotiated) expect(n).toMatchObject({ mtaVersion: 6, mtaProtocol: 0x1fffff, version: 6, protocol: 0x1883c3 });
+  });
+
   it('implicit TLS on 465 works (nodemailer, secure: true)', async () => {
     const r = await sendRaw('From: a@shop.example\nTo: rcpt465@example.org\n\nhello\n', { from: 'news@shop.example', to: ['rcpt465@example.org'] }, stack.ports.smtps, {
       secure: true,

@@ -25,6 +25,20 @@ describe('Spool', () => {
     await s.dispose();
   });
 
+  it('copies a written chunk, unless the caller hands it over (owned)', async () => {
+    const s = new Spool(dir, 100);
+    const copied = Buffer.from('abc');
+    const owned = Buffer.from('def');
+    await s.write(copied);
+    await s.write(owned, true);
+    copied.write('xyz');
+    owned.write('uvw');
+    await s.end();
+    // The copy kept the bytes as written; the owned chunk is the caller's memory itself.
+    expect((await readAll(s)).toString()).toBe('abcuvw');
+    await s.dispose();
+  });
+
   it('spills one byte past it to a 0600 file, reads it back twice, and removes it on dispose', async () => {
     const s = new Spool(dir, 10);
     await s.write(Buffer.from('0123456789'));
