@@ -53,7 +53,7 @@ import { InvariantError } from '../lib/errors.js';
 import { MAX_TRACKED_HTML_BYTES, MAX_TRACKED_LINKS } from '../lib/limits.js';
 import { BodyRewriterStage, type BodyOutput, type BodyRewriter } from '../transform/body-rewriter.js';
 import { CrlfState } from '../transform/crlf-normaliser.js';
-import { decodeQuotedPrintable, encodeQuotedPrintable } from '../mail/quoted-printable.js';
+import { encodeQuotedPrintable } from '../mail/quoted-printable.js';
 import { decodeRawValue, htmlCharset, type HtmlCharset } from './html-charset.js';
 import { rewriteHtmlDetailed, type HtmlRewriteOptions } from './html-rewrite.js';
 
@@ -154,9 +154,7 @@ class DirectCodec {
 interface Part {
   readonly node: MimeNode;
   readonly charset: HtmlCharset;
-  /** null: quoted-printable, decoded here in one go (as libqp's decoder does) from `raw`. */
-  readonly decoder: DirectCodec | null;
-  readonly raw: Buffer[];
+  readonly decoder: DirectCodec;
   readonly encoder: DirectCodec;
   /** The part is written as quoted-printable: a rewritten part is encoded here in one go. */
   readonly qpOut: boolean;
@@ -185,8 +183,7 @@ class TrackingRewriter implements BodyRewriter {
     const part = this.#part;
     if (part !== null) {
       if (obj.type === 'body') {
-        if (part.decoder === null) part.raw.push(obj.value);
-        else for (const d of part.decoder.write(obj.value)) this.#decoded(part, d, emit);
+        for (const d of part.decoder.write(obj.value)) this.#decoded(part, d, emit);
         return;
       }
       this.#finish(part, emit);
@@ -232,13 +229,13 @@ class TrackingRewriter implements BodyRewriter {
   }
 
   #start(node: MimeNode, charset: HtmlCharset): void {
-    // the same decoder and encoder (and header update) as mailsplit's Rewriter; quoted-printable
-    // is done by mail/quoted-printable.ts (libqp's bytes, faster) except for a part over the cap
+    // the same decoder and encoder (and header update) as mailsplit's Rewriter; a rewritten
+    // part is encoded as quoted-printable by mail/quoted-printable.ts (libqp's bytes, faster)
     const encoding = node.encoding === false ? '' : node.encoding;
-    const decoder = encoding === 'quoted-printable' ? null : new DirectCodec(node.getDecoder());
+    const decoder = new DirectCodec(node.getDecoder());
     const encoder = new DirectCodec(KEPT_ENCODINGS.has(encoding) ? node.getEncoder() : node.getEncoder('quoted-printable'));
     const qpOut = encoding !== 'base64';
-    this.#part = { node, charset, decoder, raw: [], encoder, qpOut, chunks: [], size: 0, passing: false, headed: false, lastByte: -1, crlf: new CrlfState() };
+    this.#part = { node, charset, decoder, encoder, qpOut, chunks: [], size: 0, passing: false, headed: false, lastByte: -1, crlf: new CrlfState() };
   }
 
   #decoded(part: Part, chunk: Buffer, emit: (out: BodyOutput) => void): void {
@@ -279,13 +276,7 @@ class TrackingRewriter implements BodyRewriter {
   /** The part ended: rewrite what was held, encode, and end with a line break. */
   #finish(part: Part, emit: (out: BodyOutput) => void): void {
     this.#part = null;
-    if (part.decoder !== null) {
-      for (const d of part.decoder.end()) this.#decoded(part, d, emit);
-    } else if (part.raw.length > 0) {
-      const raw = Buffer.concat(part.raw);
-      part.raw.length = 0;
-      if (raw.length > 0) this.#decoded(part, decodeQuotedPrintable(raw), emit);
-    }
+    for (const d of part.decoder.end()) this.#decoded(part, d, emit);
     if (!part.passing) {
       const bytes = Buffer.concat(part.chunks, part.size);
       part.chunks.length = 0;

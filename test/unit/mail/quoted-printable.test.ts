@@ -1,13 +1,12 @@
 /**
  * mail/quoted-printable.ts writes exactly what libqp 3.0.1 writes (the library mailsplit's
- * decoder and encoder use): decode === libqp.decode, encode === one libqp Encoder given the
- * bytes in one write. Random bytes biased towards the characters the rules are about (SP,
+ * encoder uses): encode === one libqp Encoder given the bytes in one write. Random bytes biased towards the characters the rules are about (SP,
  * TAB, CR, LF, `=`, `-`, hex digits, 8-bit), long lines, and sizes past the 64 KiB slice.
  */
 import fc from 'fast-check';
 import libqp from 'libqp';
 import { describe, expect, it } from 'vitest';
-import { decodeQuotedPrintable, encodeQuotedPrintable } from '../../../src/mail/quoted-printable.js';
+import { encodeQuotedPrintable } from '../../../src/mail/quoted-printable.js';
 
 function libqpEncode(input: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -29,19 +28,6 @@ const longLines = fc.array(fc.tuple(fc.array(byte, { minLength: 60, maxLength: 3
 );
 
 describe('quoted-printable = libqp', () => {
-  it('decodes like libqp.decode', () => {
-    fc.assert(
-      fc.property(fc.oneof(bytes, longLines), (b) => {
-        expect(decodeQuotedPrintable(b).toString('latin1')).toBe(libqp.decode(b).toString('latin1'));
-      }),
-      { numRuns: 3000, seed: 4242 },
-    );
-    for (const s of ['', '=', '==', '=\r', '=\r\n', 'a=\n', 'a =  \r\nb', '=4=\r\n1', '=4', 'x=4', '=41=4', ' \t\n', 'a\t \r \n=20 ', '=\r\r\n', '=3d=3D=g1']) {
-      const b = Buffer.from(s, 'latin1');
-      expect(decodeQuotedPrintable(b).toString('latin1')).toBe(libqp.decode(b).toString('latin1'));
-    }
-  });
-
   it('encodes like a libqp Encoder given the bytes in one write', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(bytes, longLines), async (b) => {
@@ -61,7 +47,6 @@ describe('quoted-printable = libqp', () => {
       const b = html.subarray(0, end);
       expect(encodeQuotedPrintable(b).toString('latin1')).toBe(await libqpEncode(b));
     }
-    const qp = Buffer.from(await libqpEncode(html), 'latin1');
-    expect(decodeQuotedPrintable(qp).equals(html)).toBe(true);
+    expect(libqp.decode(encodeQuotedPrintable(html)).equals(html)).toBe(true);
   });
 });
