@@ -37,8 +37,8 @@ export interface MessageTransformOptions {
   /** Called once with the top-level header fields; returns the edits to apply. May throw
    *  (e.g. RejectError) — the stream then errors with that error. */
   onHeaders(fields: readonly HeaderField[]): readonly HeaderEdit[] | Promise<readonly HeaderEdit[]>;
-  /** Extra object-mode stages between the header editor and the Joiner (the place where the
-   *  tracking HTML rewrite plugs in later, e.g. a mailsplit Rewriter). Optional. */
+  /** Extra object-mode stages between the header editor and the Joiner (e.g. the tracking
+   *  stage). When every one is a BodyRewriterStage they run inline in one stream. Optional. */
   bodyStages?: readonly import('node:stream').Duplex[];
 }
 
