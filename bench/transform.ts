@@ -10,17 +10,26 @@
  *
  * Then, for a 100 KB HTML newsletter (multipart/alternative, quoted-printable UTF-8 HTML with
  * 300 links), the same pass-through (a) next to (c) the header rewrite plus the tracking stage
- * (open pixel and every link signed with HMAC-SHA256), in the same interleaved rounds, with
- * the ratio c/a.
+ * (open pixel and every link signed by trxmail's own TrackingLinks: HMAC-SHA256 tokens), and
+ * (d) the accept step's two renderings (accept/render-copies.ts: the tracked To body and the
+ * untracked BCC copy, into memory spools), in the same interleaved rounds, with the ratios c/a
+ * and d/a. BENCH_PROFILE=1 adds an unmeasured, profiled run of (c) and prints where the time
+ * went (self time by file and by function; the .cpuprofile is saved in the temp directory).
  */
 import { Joiner, Splitter } from '@zone-eu/mailsplit';
-import { createHmac } from 'node:crypto';
-import { loadavg } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { renderCopies } from '../src/accept/render-copies.js';
 import type { HeaderEdit } from '../src/core/types.js';
+import { Spool } from '../src/lib/spool.js';
+import { parseHeaderBlock } from '../src/mail/header-block.js';
+import { TrackingLinks } from '../src/tracking/links.js';
 import { createTrackingStage } from '../src/tracking/tracking-stage.js';
 import { createMessageTransform } from '../src/transform/message-transform.js';
+import { CpuProfiler, summariseProfile } from './lib/cpu-profile.js';
 import { chunksOf, HEADER, makeMessage } from './lib/messages.js';
 
 const EDITS: readonly HeaderEdit[] = [
@@ -142,14 +151,11 @@ function makeHtmlMessage(size: number, links: number): Buffer {
   );
 }
 
-const KEY = Buffer.alloc(32, 7);
-const sign = (s: string): string => createHmac('sha256', KEY).update(s).digest('base64url');
-const clickUrl = (u: string): string => {
-  const payload = Buffer.from(JSON.stringify({ s: 'Q1aB2cD3eF', r: 'someone@example.net', u }), 'utf8').toString('base64url');
-  return `https://t.oxfordstones.example/c/${payload}.${sign(payload)}`;
-};
-const pixelPayload = Buffer.from(JSON.stringify({ s: 'Q1aB2cD3eF', r: 'someone@example.net' }), 'utf8').toString('base64url');
-const PIXEL_URL = `https://t.oxfordstones.example/o/${pixelPayload}.${sign(pixelPayload)}.gif`;
+const LINKS = new TrackingLinks('https://t.oxfordstones.example', [{ id: 'bench-key', secret: 'bench-secret-'.repeat(3) }]);
+const SEND_ID = '4Xk2pQ7vYzT1';
+const RECIPIENT = 'someone@example.net';
+const PIXEL_URL = LINKS.pixelUrl(SEND_ID, RECIPIENT);
+const clickUrl = (u: string): string | null => LINKS.clickUrl(SEND_ID, RECIPIENT, u);
 
 let lastLinks = 0;
 const tracked = (): Duplex[] => {
@@ -161,6 +167,38 @@ const tracked = (): Duplex[] => {
   return [d];
 };
 
+/** The accept step's two renderings of one message (To body tracked, BCC copy untracked). */
+async function twoCopies(msg: Buffer): Promise<number> {
+  const split = msg.indexOf('\r\n\r\n') + 2;
+  const headers = parseHeaderBlock(msg.subarray(0, split)).fields;
+  const body = new Spool();
+  await body.write(msg.subarray(split + 2));
+  await body.end();
+  const copies = await renderCopies({
+    headers,
+    leadingSpace: true,
+    body,
+    headerEdits: EDITS,
+    tracking: { pixelUrl: PIXEL_URL, clickUrl },
+    wantBccCopy: true,
+    bccHeaderEdits: [{ op: 'set', name: 'X-Trxmail-Ref', value: 'bench' }],
+    newSpool: () => new Spool(),
+  });
+  const bytes = (copies.toBody?.size ?? 0) + (copies.bccMessage?.size ?? 0);
+  await copies.dispose();
+  await body.dispose();
+  return bytes;
+}
+
+async function timeCopies(msg: Buffer, count: number, into: Timing): Promise<void> {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) await twoCopies(msg);
+  into.wall += Number(process.hrtime.bigint() - t0) / 1e9;
+  const c = process.cpuUsage(c0);
+  into.cpu += (c.user + c.system) / 1e6;
+}
+
 {
   const msg = makeHtmlMessage(100 * 1024, 300);
   const chunks = chunksOf(msg, 64 * 1024);
@@ -168,22 +206,49 @@ const tracked = (): Duplex[] => {
   const warm: Timing = { wall: 0, cpu: 0 };
   await timeRound(chunks, raw, perRound, warm);
   await timeRound(chunks, tracked, perRound, warm);
+  await timeCopies(msg, perRound / 2, warm);
   const a: Timing = { wall: 0, cpu: 0 };
   const c: Timing = { wall: 0, cpu: 0 };
+  const d: Timing = { wall: 0, cpu: 0 };
   for (let r = 0; r < ROUNDS; r++) {
     if (r % 2 === 0) {
       await timeRound(chunks, raw, perRound, a);
       await timeRound(chunks, tracked, perRound, c);
+      await timeCopies(msg, perRound, d);
     } else {
+      await timeCopies(msg, perRound, d);
       await timeRound(chunks, tracked, perRound, c);
       await timeRound(chunks, raw, perRound, a);
     }
   }
   const outBytes = await run(chunks, tracked);
+  const copyBytes = await twoCopies(msg);
   const n = perRound * ROUNDS;
   const mb = (msg.length * n) / 1e6;
   const fmt = (t: Timing): string => `${(n / t.wall).toFixed(1).padStart(8)} msg/s ${(mb / t.wall).toFixed(1).padStart(6)} MB/s`;
   console.log(
     `${'100 KB HTML'.padStart(6)} (${(msg.length / 1024).toFixed(0)} KB in, ${(outBytes / 1024).toFixed(0)} KB out, ${lastLinks} links)  a) splitter->joiner ${fmt(a)} | c) header rewrite + tracking ${fmt(c)} | c/a ${(a.wall / c.wall).toFixed(3)} (CPU time: ${(a.cpu / c.cpu).toFixed(3)})`,
   );
+  console.log(
+    `${'100 KB HTML'.padStart(6)} (${(copyBytes / 1024).toFixed(0)} KB out for both)  d) two copies (To tracked + BCC untracked) ${fmt(d)} | d/a ${(a.wall / d.wall).toFixed(3)} (CPU time: ${(a.cpu / d.cpu).toFixed(3)})`,
+  );
+
+  if (process.env.BENCH_PROFILE) {
+    const profiler = new CpuProfiler();
+    await profiler.start(200);
+    const count = perRound * 2;
+    try {
+      for (let i = 0; i < count; i++) await run(chunks, tracked);
+    } finally {
+      const profile = await profiler.stop();
+      const file = join(tmpdir(), `trx-bench-transform-${Date.now()}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      const sum = summariseProfile(profile, 20);
+      console.log(`\nprofile of (c), ${count} messages: busy ${sum.busyMs.toFixed(0)} ms (${(sum.busyMs / count).toFixed(2)} ms/msg); saved ${file}`);
+      console.log('  self time by file:');
+      for (const e of sum.byFile) console.log(`    ${(e.share * 100).toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(6)} ms  ${e.name}`);
+      console.log('  self time by function:');
+      for (const e of sum.byFunction) console.log(`    ${(e.share * 100).toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(6)} ms  ${e.name}`);
+    }
+  }
 }

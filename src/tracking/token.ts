@@ -35,8 +35,9 @@
  *
  * Never throws on input: sign returns null, verify returns null.
  */
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { domainToASCII } from 'node:url';
-import { constantTimeEqual, hmacSha256, sha256Parts, type HmacKey } from '../lib/hmac-keys.js';
+import { constantTimeEqual, macInput, sha256Parts, type HmacKey } from '../lib/hmac-keys.js';
 import { MAX_ADDRESS_LENGTH, MAX_TRACKED_URL_LENGTH, MAX_TRACKING_SEND_ID_BYTES, MAX_TRACKING_TOKEN_LENGTH } from '../lib/limits.js';
 
 /** Format version: first byte of the token and part of the MAC input. */
@@ -54,6 +55,7 @@ const BASE64URL_RE = /^[A-Za-z0-9_-]+$/;
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const HTTP_PREFIX_RE = /^https?:\/\//i;
+const PRINTABLE_ASCII_RE = /^[\x21-\x7e]*$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export type TrackingClaims =
@@ -62,7 +64,10 @@ export type TrackingClaims =
 
 /** Well-formed (no lone surrogates, so UTF-8 round-trips it exactly) and within `maxBytes`. */
 function utf8Fits(s: unknown, maxBytes: number): s is string {
-  return typeof s === 'string' && s.length > 0 && s.length <= maxBytes && !LONE_SURROGATE_RE.test(s) && Buffer.byteLength(s, 'utf8') <= maxBytes;
+  if (typeof s !== 'string' || s.length === 0 || s.length > maxBytes) return false;
+  // visible ASCII (nearly every URL and address): one byte per character, no surrogates
+  if (PRINTABLE_ASCII_RE.test(s)) return true;
+  return !LONE_SURROGATE_RE.test(s) && Buffer.byteLength(s, 'utf8') <= maxBytes;
 }
 
 /** Percent-encode (UTF-8, upper-case hex) every character outside visible ASCII. */
@@ -102,7 +107,7 @@ export function redirectLocation(url: unknown): string | null {
   const authority = url.slice(schemeEnd, authorityEnd);
   // "https:///x" means https://x/ to a browser: not what the link appears to say.
   if (original.hostname === '' || authority === '') return null;
-  if (/^[\x21-\x7e]*$/.test(url)) return url;
+  if (PRINTABLE_ASCII_RE.test(url)) return url;
 
   const at = authority.lastIndexOf('@');
   const userinfo = at >= 0 ? authority.slice(0, at + 1) : '';
@@ -127,8 +132,35 @@ export function redirectLocation(url: unknown): string | null {
   }
 }
 
+/**
+ * Per-key values computed once, not per link (a message signs hundreds of links): the key tag
+ * (a SHA-256) and the secret as a KeyObject (createHmac with raw bytes imports the key every
+ * time). Keys come from the configuration, so the caches stay small; they are cleared past
+ * KEY_CACHE_ENTRIES anyway.
+ */
+const KEY_CACHE_ENTRIES = 32;
+const keyTags = new Map<string, Buffer>();
+const keyObjects = new Map<string, KeyObject>();
+
 function keyTag(id: string): Buffer {
-  return sha256Parts([TAG_PURPOSE, id]).subarray(0, TRACKING_KEY_TAG_BYTES);
+  let tag = keyTags.get(id);
+  if (tag === undefined) {
+    if (keyTags.size >= KEY_CACHE_ENTRIES) keyTags.clear();
+    tag = sha256Parts([TAG_PURPOSE, id]).subarray(0, TRACKING_KEY_TAG_BYTES);
+    keyTags.set(id, tag);
+  }
+  return tag;
+}
+
+/** HMAC-SHA256 over the length-prefixed parts (the same bytes as lib/hmac-keys.ts hmacSha256). */
+function hmac(secret: string, parts: readonly string[]): Buffer {
+  let key = keyObjects.get(secret);
+  if (key === undefined) {
+    if (keyObjects.size >= KEY_CACHE_ENTRIES) keyObjects.clear();
+    key = createSecretKey(Buffer.from(secret, 'utf8'));
+    keyObjects.set(secret, key);
+  }
+  return createHmac('sha256', key).update(macInput(parts)).digest();
 }
 
 function macParts(claims: TrackingClaims): string[] {
@@ -138,14 +170,7 @@ function macParts(claims: TrackingClaims): string[] {
 }
 
 function mac(key: HmacKey, claims: TrackingClaims): Buffer {
-  return hmacSha256(key.secret, macParts(claims)).subarray(0, TRACKING_MAC_BYTES);
-}
-
-function field(s: string): Buffer[] {
-  const bytes = Buffer.from(s, 'utf8');
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(bytes.length, 0);
-  return [len, bytes];
+  return hmac(key.secret, macParts(claims)).subarray(0, TRACKING_MAC_BYTES);
 }
 
 /** True when `claims` can be put in a token (see the header for the rules). */
@@ -164,9 +189,22 @@ function signable(claims: TrackingClaims): boolean {
 export function signTrackingToken(claims: TrackingClaims, keys: readonly HmacKey[]): string | null {
   const key = Array.isArray(keys) ? (keys[0] as HmacKey | undefined) : undefined;
   if (key === undefined || !signable(claims)) return null;
-  const header = Buffer.from([TRACKING_TOKEN_VERSION, ...keyTag(key.id), KIND_BYTE[claims.kind]]);
-  const fields = [...field(claims.sendId), ...field(claims.recipient), ...(claims.kind === 'click' ? field(claims.url) : [])];
-  return Buffer.concat([header, ...fields, mac(key, claims)]).toString('base64url');
+  // one buffer, written in place (the layout in the header comment)
+  const fields = claims.kind === 'click' ? [claims.sendId, claims.recipient, claims.url] : [claims.sendId, claims.recipient];
+  let size = HEADER_BYTES + TRACKING_MAC_BYTES;
+  for (const f of fields) size += 2 + Buffer.byteLength(f, 'utf8');
+  const out = Buffer.allocUnsafe(size);
+  out[0] = TRACKING_TOKEN_VERSION;
+  keyTag(key.id).copy(out, 1);
+  out[HEADER_BYTES - 1] = KIND_BYTE[claims.kind];
+  let pos = HEADER_BYTES;
+  for (const f of fields) {
+    const written = out.write(f, pos + 2, 'utf8');
+    out.writeUInt16BE(written, pos);
+    pos += 2 + written;
+  }
+  mac(key, claims).copy(out, pos);
+  return out.toString('base64url');
 }
 
 /** Reads the length-prefixed fields of `body`; null unless they fill it exactly. */

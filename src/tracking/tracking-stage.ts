@@ -1,6 +1,10 @@
 /**
- * The tracking body stage for createMessageTransform (docs/architecture.md, "The tree of src/"): a mailsplit
- * Rewriter that puts every text/html part through rewriteHtml (open pixel, click links).
+ * The tracking body stage for createMessageTransform (docs/architecture.md, "The tree of src/"): a
+ * synchronous body rewriter (transform/body-rewriter.ts) that puts every text/html part through
+ * rewriteHtml (open pixel, click links). It writes exactly what mailsplit's Rewriter + Joiner +
+ * a CRLF pass wrote (same header updates, same encoders, the same line break after a part),
+ * but runs inline in the transform's one stream: the part's decoder and encoder (mailsplit's
+ * own, from node.getDecoder()/getEncoder()) are driven by direct calls, not piped.
  *
  * Which parts:
  *  - every `text/html` part at any depth of the message (multipart/mixed > alternative >
@@ -21,10 +25,11 @@
  *    line and `skipped: { reason: 'too-large' }`. Nothing is held past the cap + one chunk;
  *  - the bytes are rewritten as a latin1 string (byte-exact; only ASCII is inserted), so
  *    the charset stays and every byte not edited stays;
- *  - transfer encoding (mailsplit Rewriter): base64 and quoted-printable parts are
+ *  - transfer encoding (as mailsplit's Rewriter): base64 and quoted-printable parts are
  *    re-encoded in the same encoding, 7bit/8bit/binary/none become quoted-printable; lines of
- *    both are at most 76 characters. The Rewriter writes a bare LF after some bodies, the
- *    transform's final CRLF pass fixes it;
+ *    both are at most 76 characters. A line break is written after a body that does not end
+ *    in one; what the encoders write is normalised to CRLF here (a part decoded from base64
+ *    may have bare LF line ends, which quoted-printable keeps literal);
  *  - pixel: only in the FIRST part that is rewritten (so a message gets at most one, however
  *    many HTML parts it has); the opt-out attribute data-trx-notrack is removed from every
  *    part that is rewritten.
@@ -37,15 +42,18 @@
  * quoted-printable: `Content-Transfer-Encoding: quoted-printable`), so that an adapter that
  * edits the message in place (the milter) can apply it without re-reading the output.
  *
- * Errors: whatever `clickUrl` throws and decoder/encoder errors destroy the stage with that
- * error (the transform then errors). Logs carry no URLs (they may hold personal data).
+ * Errors: whatever `clickUrl` throws and decoder/encoder errors are thrown by the rewriter
+ * (the transform then errors with them). Logs carry no URLs (they may hold personal data).
  */
-import { Rewriter, type MimeNode } from '@zone-eu/mailsplit';
+import type { MimeNode, SplitterChunk } from '@zone-eu/mailsplit';
 import type { Duplex, Transform } from 'node:stream';
 import type { HeaderEdit } from '../core/types.js';
 import { escapeLogValue } from '../lib/logger.js';
 import { InvariantError } from '../lib/errors.js';
 import { MAX_TRACKED_HTML_BYTES, MAX_TRACKED_LINKS } from '../lib/limits.js';
+import { BodyRewriterStage, type BodyOutput, type BodyRewriter } from '../transform/body-rewriter.js';
+import { CrlfState } from '../transform/crlf-normaliser.js';
+import { encodeQuotedPrintable } from '../mail/quoted-printable.js';
 import { decodeRawValue, htmlCharset, type HtmlCharset } from './html-charset.js';
 import { rewriteHtmlDetailed, type HtmlRewriteOptions } from './html-rewrite.js';
 
@@ -71,6 +79,7 @@ export interface TrackingStageResult {
 }
 
 export interface TrackingStage {
+  /** A body stage for createMessageTransform (run inline: see transform/body-rewriter.ts). */
   readonly stage: Duplex;
   result(): TrackingStageResult;
 }
@@ -80,6 +89,7 @@ const MESSAGE_TYPES = new Set(['message/rfc822', 'message/global']);
 const KEPT_ENCODINGS = new Set(['base64', 'quoted-printable']);
 /** Content-Transfer-Encodings mailsplit decodes (RFC 2045 6.1); '' is none given. */
 const TRANSFER_ENCODINGS = new Set(['', '7bit', '8bit', 'binary', 'quoted-printable', 'base64']);
+const LF = Buffer.from('\n');
 
 /** True when some ancestor of `node` is an attached message. */
 function insideAttachedMessage(node: MimeNode): boolean {
@@ -89,111 +99,220 @@ function insideAttachedMessage(node: MimeNode): boolean {
   return false;
 }
 
-function toError(err: unknown): Error {
-  return err instanceof Error ? err : new InvariantError('non-Error thrown while rewriting HTML', { cause: err });
+/**
+ * A mailsplit decoder or encoder (libqp, libbase64, PassThrough) called directly: their
+ * `_transform`/`_flush` push and call back synchronously, so no stream machinery is needed.
+ */
+class DirectCodec {
+  readonly #t: Transform;
+  #out: Buffer[] = [];
+
+  constructor(t: Transform) {
+    this.#t = t;
+    // string chunks keep their encoding (libqp pushes 'ascii' strings)
+    t.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (chunk !== null && chunk !== undefined) this.#collect(typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : chunk);
+      return true;
+    };
+  }
+
+  #collect(chunk: unknown): void {
+    if (!Buffer.isBuffer(chunk)) throw new InvariantError('tracking: codec pushed something other than bytes');
+    if (chunk.length > 0) this.#out.push(chunk);
+  }
+
+  #call(run: (cb: (err?: Error | null, data?: unknown) => void) => void): Buffer[] {
+    const answer: { called: boolean; failure: Error | null } = { called: false, failure: null };
+    run((err?: Error | null, data?: unknown) => {
+      answer.called = true;
+      if (err) answer.failure = err;
+      else if (data !== null && data !== undefined) this.#collect(data);
+    });
+    if (answer.failure !== null) throw answer.failure;
+    if (!answer.called) throw new InvariantError('tracking: codec did not answer synchronously');
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+
+  write(chunk: Buffer): Buffer[] {
+    return this.#call((cb) => {
+      this.#t._transform(chunk, 'buffer' as BufferEncoding, cb);
+    });
+  }
+
+  end(): Buffer[] {
+    const t = this.#t as Transform & { _flush?: (cb: (err?: Error | null, data?: unknown) => void) => void };
+    if (typeof t._flush !== 'function') return [];
+    return this.#call((cb) => {
+      t._flush?.(cb);
+    });
+  }
 }
 
-/** A body stage for createMessageTransform: rewrites every text/html part outside attached messages. */
-export function createTrackingStage(opts: TrackingStageOptions): TrackingStage {
-  const logger = opts.logger;
-  const stats: TrackingStageResult = { htmlParts: 0, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [], rootHeaderEdits: [] };
-  const charsets = new WeakMap<MimeNode, HtmlCharset>();
+/** One text/html part being rewritten. */
+interface Part {
+  readonly node: MimeNode;
+  readonly charset: HtmlCharset;
+  readonly decoder: DirectCodec;
+  readonly encoder: DirectCodec;
+  /** The part is written as quoted-printable: a rewritten part is encoded here in one go. */
+  readonly qpOut: boolean;
+  /** Decoded bytes held for the rewrite (until the part ends or passes the cap). */
+  readonly chunks: Buffer[];
+  size: number;
+  /** Over MAX_TRACKED_HTML_BYTES: decoded bytes go straight to the encoder. */
+  passing: boolean;
+  /** The node's header block has been emitted. */
+  headed: boolean;
+  /** Last byte the encoder wrote (before CRLF normalisation), -1 before any. */
+  lastByte: number;
+  readonly crlf: CrlfState;
+}
 
-  const rewriter = new Rewriter((node: MimeNode): boolean => {
+class TrackingRewriter implements BodyRewriter {
+  readonly stats: TrackingStageResult = { htmlParts: 0, tracked: 0, linksRewritten: 0, pixelInserted: false, skipped: [], rootHeaderEdits: [] };
+  readonly #opts: TrackingStageOptions;
+  #part: Part | null = null;
+
+  constructor(opts: TrackingStageOptions) {
+    this.#opts = opts;
+  }
+
+  write(obj: SplitterChunk, emit: (out: BodyOutput) => void): void {
+    const part = this.#part;
+    if (part !== null) {
+      if (obj.type === 'body') {
+        for (const d of part.decoder.write(obj.value)) this.#decoded(part, d, emit);
+        return;
+      }
+      this.#finish(part, emit);
+    }
+    if (obj.type === 'node') {
+      const charset = this.#select(obj);
+      if (charset !== null) {
+        this.#start(obj, charset);
+        return;
+      }
+    }
+    emit(obj);
+  }
+
+  end(emit: (out: BodyOutput) => void): void {
+    if (this.#part !== null) this.#finish(this.#part, emit);
+  }
+
+  /** The filter: the part's charset handling when the part is rewritten, else null. */
+  #select(node: MimeNode): HtmlCharset | null {
+    const logger = this.#opts.logger;
+    const stats = this.stats;
     // An HTML *file* attached to the message is the sender's document, not the message body.
-    if (node.contentType !== 'text/html' || node.disposition === 'attachment' || insideAttachedMessage(node)) return false;
+    if (node.contentType !== 'text/html' || node.disposition === 'attachment' || insideAttachedMessage(node)) return null;
     stats.htmlParts++;
-    if (!TRANSFER_ENCODINGS.has(node.encoding === false ? '' : node.encoding)) {
+    const encoding = node.encoding === false ? '' : node.encoding;
+    if (!TRANSFER_ENCODINGS.has(encoding)) {
       // mailsplit would read it as raw bytes and relabel it quoted-printable: leave it be
-      logger?.warn(
-        { encoding: escapeLogValue(node.encoding === false ? '' : node.encoding, 40) },
-        'tracking: HTML part in an unknown transfer encoding passed through untracked',
-      );
-      return false;
+      logger?.warn({ encoding: escapeLogValue(encoding, 40) }, 'tracking: HTML part in an unknown transfer encoding passed through untracked');
+      return null;
     }
     const charset = htmlCharset(node.charset);
     if (charset === null) {
       const label = escapeLogValue(node.charset === false ? '' : node.charset, 40);
       stats.skipped.push({ reason: 'charset', charset: label });
       logger?.warn({ charset: label }, 'tracking: HTML part in an unsupported charset passed through untracked');
-      return false;
+      return null;
     }
-    charsets.set(node, charset);
-    if (node.root && !KEPT_ENCODINGS.has(node.encoding === false ? '' : node.encoding)) {
+    if (node.root && !KEPT_ENCODINGS.has(encoding)) {
       stats.rootHeaderEdits.push({ op: 'set', name: 'Content-Transfer-Encoding', value: 'quoted-printable' });
     }
-    return true;
-  });
-  const stage = rewriter as unknown as Duplex;
-  const fail = (err: unknown): void => {
-    stage.destroy(toError(err));
-  };
+    return charset;
+  }
 
-  const rewritePart = (node: MimeNode, decoder: Transform, encoder: Transform): void => {
-    const charset = charsets.get(node) ?? { decodeAs: 'lenient' };
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let passing = false;
-    const forward = (chunk: Buffer): void => {
-      if (!encoder.write(chunk)) {
-        decoder.pause();
-        encoder.once('drain', () => decoder.resume());
-      }
-    };
-    decoder.on('data', (chunk: Buffer) => {
-      if (passing) {
-        forward(chunk);
-        return;
-      }
-      size += chunk.length;
-      if (size <= MAX_TRACKED_HTML_BYTES) {
-        chunks.push(chunk);
-        return;
-      }
-      passing = true;
-      stats.skipped.push({ reason: 'too-large' });
-      logger?.warn({ limit: MAX_TRACKED_HTML_BYTES }, 'tracking: HTML part larger than MAX_TRACKED_HTML_BYTES passed through untracked');
-      const held = chunks.splice(0);
-      for (const c of held) encoder.write(c);
-      forward(chunk);
-    });
-    decoder.on('end', () => {
-      if (passing) {
-        encoder.end();
-        return;
-      }
-      try {
-        const bytes = Buffer.concat(chunks, size);
-        const input = bytes.toString('latin1');
-        chunks.length = 0;
-        const r = rewriteHtmlDetailed(input, { pixelUrl: stats.pixelInserted ? null : opts.pixelUrl, clickUrl: opts.clickUrl }, (raw) =>
-          decodeRawValue(raw, charset),
-        );
-        stats.linksRewritten += r.linksRewritten;
-        if (r.pixelInserted) stats.pixelInserted = true;
-        if (r.linksRewritten > 0 || r.pixelInserted) stats.tracked++;
-        if (r.linksOverCap > 0) {
-          logger?.warn({ limit: MAX_TRACKED_LINKS, untracked: r.linksOverCap }, 'tracking: links past MAX_TRACKED_LINKS left untracked');
-        }
-        logger?.debug(
-          { bytes: size, links: r.linksRewritten, pixel: r.pixelInserted, optOuts: r.optOuts },
-          'tracking: HTML part rewritten',
-        );
-        encoder.end(r.html === input ? bytes : Buffer.from(r.html, 'latin1'));
-      } catch (err: unknown) {
-        fail(err);
-      }
-    });
-    decoder.on('error', fail);
-    encoder.on('error', fail);
-  };
+  #start(node: MimeNode, charset: HtmlCharset): void {
+    // the same decoder and encoder (and header update) as mailsplit's Rewriter; a rewritten
+    // part is encoded as quoted-printable by mail/quoted-printable.ts (libqp's bytes, faster)
+    const encoding = node.encoding === false ? '' : node.encoding;
+    const decoder = new DirectCodec(node.getDecoder());
+    const encoder = new DirectCodec(KEPT_ENCODINGS.has(encoding) ? node.getEncoder() : node.getEncoder('quoted-printable'));
+    const qpOut = encoding !== 'base64';
+    this.#part = { node, charset, decoder, encoder, qpOut, chunks: [], size: 0, passing: false, headed: false, lastByte: -1, crlf: new CrlfState() };
+  }
 
-  rewriter.on('node', ({ node, decoder, encoder }) => {
-    rewritePart(node, decoder, encoder);
-  });
+  #decoded(part: Part, chunk: Buffer, emit: (out: BodyOutput) => void): void {
+    if (part.passing) {
+      this.#encoded(part, part.encoder.write(chunk), emit);
+      return;
+    }
+    part.size += chunk.length;
+    if (part.size <= MAX_TRACKED_HTML_BYTES) {
+      part.chunks.push(chunk);
+      return;
+    }
+    part.passing = true;
+    this.stats.skipped.push({ reason: 'too-large' });
+    this.#opts.logger?.warn({ limit: MAX_TRACKED_HTML_BYTES }, 'tracking: HTML part larger than MAX_TRACKED_HTML_BYTES passed through untracked');
+    const held = part.chunks.splice(0);
+    for (const c of held) this.#encoded(part, part.encoder.write(c), emit);
+    this.#encoded(part, part.encoder.write(chunk), emit);
+  }
 
+  /** Writes encoder output: the node first, then the bytes, CRLF-normalised. */
+  #encoded(part: Part, chunks: readonly Buffer[], emit: (out: BodyOutput) => void): void {
+    for (const value of chunks) {
+      if (value.length === 0) continue;
+      this.#head(part, emit);
+      part.lastByte = value[value.length - 1]!;
+      const normal = part.crlf.normalise(value);
+      if (normal !== null) emit({ node: part.node, type: 'body', value: normal });
+    }
+  }
+
+  #head(part: Part, emit: (out: BodyOutput) => void): void {
+    if (part.headed) return;
+    part.headed = true;
+    emit(part.node);
+  }
+
+  /** The part ended: rewrite what was held, encode, and end with a line break. */
+  #finish(part: Part, emit: (out: BodyOutput) => void): void {
+    this.#part = null;
+    for (const d of part.decoder.end()) this.#decoded(part, d, emit);
+    if (!part.passing) {
+      const bytes = Buffer.concat(part.chunks, part.size);
+      part.chunks.length = 0;
+      const html = this.#rewrite(bytes, part.charset);
+      this.#encoded(part, part.qpOut ? [encodeQuotedPrintable(html)] : part.encoder.write(html), emit);
+    }
+    this.#encoded(part, part.encoder.end(), emit);
+    this.#head(part, emit);
+    // as the Rewriter: make sure the body ends with a line break
+    if (part.lastByte !== 0x0a) this.#encoded(part, [LF], emit);
+  }
+
+  #rewrite(bytes: Buffer, charset: HtmlCharset): Buffer {
+    const stats = this.stats;
+    const logger = this.#opts.logger;
+    const input = bytes.toString('latin1');
+    const r = rewriteHtmlDetailed(input, { pixelUrl: stats.pixelInserted ? null : this.#opts.pixelUrl, clickUrl: this.#opts.clickUrl }, (raw) =>
+      decodeRawValue(raw, charset),
+    );
+    stats.linksRewritten += r.linksRewritten;
+    if (r.pixelInserted) stats.pixelInserted = true;
+    if (r.linksRewritten > 0 || r.pixelInserted) stats.tracked++;
+    if (r.linksOverCap > 0) {
+      logger?.warn({ limit: MAX_TRACKED_LINKS, untracked: r.linksOverCap }, 'tracking: links past MAX_TRACKED_LINKS left untracked');
+    }
+    logger?.debug({ bytes: bytes.length, links: r.linksRewritten, pixel: r.pixelInserted, optOuts: r.optOuts }, 'tracking: HTML part rewritten');
+    return r.html === input ? bytes : Buffer.from(r.html, 'latin1');
+  }
+}
+
+/** A body stage for createMessageTransform: rewrites every text/html part outside attached messages. */
+export function createTrackingStage(opts: TrackingStageOptions): TrackingStage {
+  const rewriter = new TrackingRewriter(opts);
+  const stats = rewriter.stats;
   return {
-    stage,
+    stage: new BodyRewriterStage(rewriter),
     result: () => ({ ...stats, skipped: [...stats.skipped], rootHeaderEdits: [...stats.rootHeaderEdits] }),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * One stream that does the work of CrlfNormaliser -> Splitter -> root header edit [-> Joiner].
+ * One stream that does the work of CrlfNormaliser -> Splitter -> root header edit
+ * [-> body rewriters] [-> Joiner].
  *
  * Bytes in; out either bytes (`join: true`, the whole pipeline when there are no body stages)
  * or mailsplit objects (`join: false`, to feed body stages and a Joiner). Doing it in one
@@ -12,6 +13,10 @@
  * splitter emits meanwhile are queued (at most one input chunk's worth, because the write
  * callback waits too) and released in order once the edits are applied.
  *
+ * Body rewriters (body-rewriter.ts) run inline after the root header edit, each feeding the
+ * next; their `end` runs once the splitter has flushed. What the last one emits is joined
+ * (or pushed as objects).
+ *
  * Limits: SPLITTER_OPTIONS (MAX_HEADER_BLOCK_BYTES, MAX_MIME_NODES). Errors: RejectError
  * 'EMAXLEN' 552 5.3.4, whatever onHeaders throws, InvariantError for bad edits; the stream is
  * destroyed with the error.
@@ -20,6 +25,7 @@ import { Splitter } from '@zone-eu/mailsplit';
 import type { SplitterChunk } from '@zone-eu/mailsplit';
 import { Transform, type TransformCallback } from 'node:stream';
 import { InvariantError } from '../lib/errors.js';
+import type { BodyOutput, BodyRewriter } from './body-rewriter.js';
 import { CrlfState } from './crlf-normaliser.js';
 import { editRootHeaders, type OnHeaders } from './root-header-editor.js';
 import { mapSplitterError, SPLITTER_OPTIONS } from './splitter-limits.js';
@@ -28,6 +34,8 @@ export interface MessageStageOptions {
   readonly onHeaders: OnHeaders;
   /** true: write message bytes (Joiner built in); false: write mailsplit objects. */
   readonly join: boolean;
+  /** Synchronous body rewriters, in order (none by default). */
+  readonly rewriters?: readonly BodyRewriter[];
 }
 
 function toError(err: unknown): Error {
@@ -45,11 +53,27 @@ export class MessageStage extends Transform {
   #queue: SplitterChunk[] = [];
   /** First error from an edit; reported by the next write callback. */
   #failure: Error | null = null;
+  readonly #rewriters: readonly BodyRewriter[];
+  /** #sinks[i] takes what rewriter i emits; #sinks[n] writes out. */
+  readonly #sinks: Array<(out: BodyOutput) => void>;
 
   constructor(opts: MessageStageOptions) {
     super({ readableObjectMode: !opts.join, writableObjectMode: false, decodeStrings: true });
     this.#onHeaders = opts.onHeaders;
     this.#join = opts.join;
+    this.#rewriters = opts.rewriters ?? [];
+    const sinks: Array<(out: BodyOutput) => void> = [];
+    sinks[this.#rewriters.length] = (out) => {
+      this.#write(out);
+    };
+    for (let i = this.#rewriters.length - 1; i >= 0; i--) {
+      const rewriter = this.#rewriters[i]!;
+      const next = sinks[i + 1]!;
+      sinks[i] = (out) => {
+        rewriter.write(out, next);
+      };
+    }
+    this.#sinks = sinks;
     this.#splitter.push = (obj: unknown): boolean => {
       // the splitter calls this from its own setImmediate callbacks: an exception here
       // would be uncaught and end the process, so it becomes the stream's error instead
@@ -73,7 +97,20 @@ export class MessageStage extends Transform {
     });
   }
 
-  override _flush(callback: TransformCallback): void {
+  override _flush(flushed: TransformCallback): void {
+    const callback: TransformCallback = (err?: Error | null) => {
+      if (err) {
+        flushed(err);
+        return;
+      }
+      try {
+        for (let i = 0; i < this.#rewriters.length; i++) this.#rewriters[i]!.end(this.#sinks[i + 1]!);
+      } catch (e: unknown) {
+        flushed(toError(e));
+        return;
+      }
+      flushed();
+    };
     const tail = this.#normaliser.takePending();
     const flushSplitter = (): void => {
       this.#splitter._flush((err?: Error | null) => {
@@ -147,6 +184,10 @@ export class MessageStage extends Transform {
   }
 
   #emit(obj: SplitterChunk): void {
+    this.#sinks[0]!(obj);
+  }
+
+  #write(obj: BodyOutput): void {
     if (!this.#join) {
       this.push(obj);
     } else if (obj.type === 'node') {

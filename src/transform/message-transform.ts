@@ -2,7 +2,8 @@
  * Streaming message rewrite (docs/architecture.md, "The tree of src/"): bytes in, bytes out.
  *
  *   no body stages:  MessageStage(join)                     (one stream: normalise, split, edit, join)
- *   body stages:     MessageStage -> ...bodyStages -> Joiner -> CrlfNormaliser
+ *   only BodyRewriterStages: MessageStage(join, rewriters)   (one stream: the rewriters run inline)
+ *   other body stages: MessageStage -> ...bodyStages -> Joiner -> CrlfNormaliser
  *
  * - Input line endings are normalised to CRLF first (LF-only and mixed input, across chunk
  *   boundaries). For CRLF input every untouched header line and the whole body leave
@@ -28,6 +29,7 @@ import * as nodeStream from 'node:stream';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { HeaderEdit, HeaderField } from '../core/types.js';
+import { BodyRewriterStage } from './body-rewriter.js';
 import { CrlfNormaliser } from './crlf-normaliser.js';
 import { MessageStage } from './message-stage.js';
 
@@ -35,8 +37,8 @@ export interface MessageTransformOptions {
   /** Called once with the top-level header fields; returns the edits to apply. May throw
    *  (e.g. RejectError) — the stream then errors with that error. */
   onHeaders(fields: readonly HeaderField[]): readonly HeaderEdit[] | Promise<readonly HeaderEdit[]>;
-  /** Extra object-mode stages between the header editor and the Joiner (the place where the
-   *  tracking HTML rewrite plugs in later, e.g. a mailsplit Rewriter). Optional. */
+  /** Extra object-mode stages between the header editor and the Joiner (e.g. the tracking
+   *  stage). When every one is a BodyRewriterStage they run inline in one stream. Optional. */
   bodyStages?: readonly import('node:stream').Duplex[];
 }
 
@@ -49,6 +51,10 @@ export function createMessageTransform(opts: MessageTransformOptions): Duplex {
     opts.onHeaders(fields);
   const bodyStages = opts.bodyStages ?? [];
   if (bodyStages.length === 0) return new MessageStage({ onHeaders, join: true });
+  if (bodyStages.every((s) => s instanceof BodyRewriterStage)) {
+    // synchronous rewriters: run inline, no stream per stage (body-rewriter.ts)
+    return new MessageStage({ onHeaders, join: true, rewriters: bodyStages.map((s) => s.rewriter) });
+  }
   return compose(
     new MessageStage({ onHeaders, join: false }),
     ...bodyStages,

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
@@ -59,6 +60,31 @@ describe('CrlfNormaliser', () => {
       }
     }
     expect(await normaliseChunks([...s].map((c) => Buffer.from(c, 'latin1')))).toBe(reference(s));
+  });
+});
+
+describe('CrlfState on random line endings', () => {
+  it('equals the reference for random CR/LF/CRLF text split anywhere (clean chunks are passed on as they are)', () => {
+    const text = fc.array(fc.constantFrom('a', 'b', '\r', '\n', '\r\n', '\r\n', '\r\n'), { maxLength: 60 }).map((p) => p.join(''));
+    fc.assert(
+      fc.property(text, fc.array(fc.nat(80), { maxLength: 5 }), (s, cuts) => {
+        const buf = Buffer.from(s, 'latin1');
+        const at = [...new Set(cuts.map((c) => Math.min(c, buf.length)))].sort((x, y) => x - y);
+        const n = new CrlfState();
+        let out = '';
+        let prev = 0;
+        for (const c of [...at, buf.length]) {
+          const chunk = buf.subarray(prev, c);
+          const r = n.normalise(chunk);
+          if (r !== null) out += r.toString('latin1');
+          prev = c;
+        }
+        const tail = n.takePending();
+        if (tail !== null) out += tail.toString('latin1');
+        expect(out).toBe(reference(s));
+      }),
+      { numRuns: 2000, seed: 1202 },
+    );
   });
 });
 
