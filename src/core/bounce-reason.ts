@@ -133,7 +133,7 @@ const TEXT_RULES: readonly TextRule[] = [
     name: 'rate',
     reason: 'rate-limited',
     pattern:
-      /rate[- ]limit|unusual rate|too many (?:messages|connections|recipients|e-?mails|concurrent|sessions)|throttl|sending limit|limits? for how many messages|temporarily deferred due to|\[TS(?:S)?0[1-4]\]|\bRP-00\d\b|\bDYN:T\d\b|unusual sending activity|receiving mail at a rate|server busy\. please try again later|exceeded (?:the )?(?:maximum )?(?:number of )?(?:messages|connections)/i,
+      /rate[- ]limit|unusual rate|sending quota|daily (?:user )?(?:sending )?(?:quota|limit)|too many (?:messages|connections|recipients|e-?mails|concurrent|sessions)|throttl|sending limit|limits? for how many messages|temporarily deferred due to|\[TS(?:S)?0[1-4]\]|\bRP-00\d\b|\bDYN:T\d\b|unusual sending activity|receiving mail at a rate|server busy\. please try again later|exceeded (?:the )?(?:maximum )?(?:number of )?(?:messages|connections)/i,
   },
   {
     name: 'blocklisted',

@@ -115,3 +115,11 @@ describe('listing', () => {
     expect(isBounceReason('')).toBe(false);
   });
 });
+
+describe('sender quotas are not a full mailbox', () => {
+  it("Gmail's daily sending quota is rate-limited (sender side), never mailbox-full", () => {
+    const c = classifyBounce({ action: 'failed', status: '5.4.5', diagnostic: '550-5.4.5 Daily user sending quota exceeded. Learn more at https://support.google.com/mail/?p=SendingLimits' });
+    expect(c.reason).toBe('rate-limited');
+    expect(c.listsAddress).toBe(false);
+  });
+});
