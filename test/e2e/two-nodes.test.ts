@@ -25,6 +25,7 @@ import { encodeBounceAddress } from '../../src/bounce/bounce-address.js';
 import type { Config } from '../../src/config/config.js';
 import { BOUNCE_DOMAIN, TEST_KEYS, startStack, submit, type Stack } from './stack.js';
 import { promisify } from 'node:util';
+import { hashPassword } from '../../src/lib/password.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 const run = promisify(execFile);
@@ -229,4 +230,17 @@ describe('two nodes on one store', () => {
     }
     expect(accepted.length).toBeGreaterThan(0);
   }, 180_000);
+
+  it('a password change, a removed sender domain and a removed user on node a hold on node b at once', async () => {
+    const NEW = 'a new password for node b 456';
+    await a.store.setPasswordHash(USER, await hashPassword(NEW));
+    const msg = ['From: news@nodes.example', 'To: later@example.org', 'Subject: after the change', '', 'x', ''].join('\r\n');
+    const envelope = { from: 'news@nodes.example', to: ['later@example.org'] };
+    await expect(submit(b, { user: USER, pass: PASSWORD }, envelope, msg)).rejects.toMatchObject({ responseCode: 535 });
+    expect(await submit(b, { user: USER, pass: NEW }, envelope, msg)).toMatch(/^250 /);
+    await a.store.removeDomain(spaceId, 'nodes.example');
+    await expect(submit(b, { user: USER, pass: NEW }, envelope, msg)).rejects.toMatchObject({ responseCode: 553 });
+    await a.store.removeUser(USER);
+    await expect(submit(b, { user: USER, pass: NEW }, envelope, msg)).rejects.toMatchObject({ responseCode: 535 });
+  });
 });
