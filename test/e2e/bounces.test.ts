@@ -8,19 +8,14 @@
  * No polling: the tests wait for the events that say the work is done — the runtime's maillog
  * follower's 'processed' event for a log line, the bounce intake's log line for a DSN.
  */
-import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBounceAddress } from '../../src/bounce/bounce-address.js';
 import type { ProcessedLine } from '../../src/delivery/maillog-follower.js';
 import type { Store } from '../../src/store/store.js';
 import { firstMatch } from '../helpers/events.js';
-import { BOUNCE_DOMAIN, startStack, submit, TEST_KEYS, type LogLine, type Stack } from './stack.js';
+import { BOUNCE_DOMAIN, remoteSmtp, startStack, submit, TEST_KEYS, userUnknownDsn, type LogLine, type Stack } from './stack.js';
 
-const run = promisify(execFile);
 const USER = 'app@bounce.example';
 const PASSWORD = 'bounce password 123';
 const refuse = new Set(['nobody@example.org']);
@@ -53,25 +48,9 @@ const intakeDone = (sendId: string): Promise<LogLine> =>
 const recipientOf = async (store: Store, id: string, role: 'to' | 'bcc' = 'to') =>
   (await store.getSend(id, spaceId))?.recipients.find((r) => r.role === role);
 
-/**
- * Another mail server's delivery to the bounce domain's MX listener: plain SMTP, no TLS, no
- * AUTH, with swaks. Resolves with swaks' transcript (it exits non-zero on a refusal).
- */
-async function remoteDelivery(port: number, from: string, to: string, body: string[] | null): Promise<string> {
-  const args = ['--server', `127.0.0.1:${port}`, '--ehlo', 'mx.remote.example', '--from', from, '--to', to];
-  if (body) {
-    const file = path.join(stack.dir, `remote-${Date.now()}-${Math.random().toString(36).slice(2)}.eml`);
-    writeFileSync(file, body.join('\r\n') + '\r\n');
-    args.push('--data', file);
-  } else {
-    args.push('--quit-after', 'RCPT');
-  }
-  // stdin closed: swaks must never wait for an answer at a prompt
-  return run('swaks', args, { timeout: 60_000 }).then(
-    (r) => r.stdout,
-    (e: { stdout?: string }) => e.stdout ?? '',
-  );
-}
+/** Another mail server's delivery to the bounce domain's MX listener (see remoteSmtp). */
+const remoteDelivery = (port: number, from: string, to: string, body: string[] | null): Promise<string> =>
+  remoteSmtp(stack, port, ['--from', from, '--to', to], body);
 
 beforeAll(async () => {
   stack = await startStack({ refuse, refuseWith });
@@ -156,28 +135,7 @@ describe('delivery status from the Postfix log', () => {
 });
 
 describe("the bounce domain's MX listener (mail from other servers)", () => {
-  const dsn = (rcpt: string, failed: string): string[] => [
-    'From: MAILER-DAEMON@mx.remote.example',
-    `To: ${rcpt}`,
-    'Subject: Undelivered Mail Returned to Sender',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="r1"',
-    '',
-    '--r1',
-    'Content-Type: text/plain',
-    '',
-    'The mail system could not deliver your message.',
-    '--r1',
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; mx.remote.example',
-    '',
-    `Final-Recipient: rfc822; ${failed}`,
-    'Action: failed',
-    'Status: 5.1.1',
-    'Diagnostic-Code: smtp; 550 5.1.1 user unknown',
-    '--r1--',
-  ];
+  const dsn = userUnknownDsn;
 
   it('accepts plain unauthenticated mail for the bounce domain, but a forged bounce address changes nothing', async () => {
     const forged = `trx-${spaceId}-aaaaaaaaaaaa-aaaaaaaaaaaaa@${BOUNCE_DOMAIN}`;

@@ -10,12 +10,10 @@
  * No polling: waits for the bounce intake's log line.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBounceAddress } from '../../src/bounce/bounce-address.js';
-import { BOUNCE_DOMAIN, startStack, submit, TEST_KEYS, type Stack } from './stack.js';
+import { BOUNCE_DOMAIN, remoteSmtp, startStack, submit, TEST_KEYS, userUnknownDsn, type Stack } from './stack.js';
 
 const run = promisify(execFile);
 const USER = 'app@one.example';
@@ -23,44 +21,9 @@ const PASSWORD = 'one address password';
 let stack: Stack;
 let spaceId = 0;
 
-/** swaks on the port-25 listener; resolves with its transcript (it exits non-zero on a refusal). */
-async function swaks(args: string[], body: string[] | null): Promise<string> {
-  const all = ['--server', `127.0.0.1:${stack.ports.smtp}`, '--ehlo', 'mx.remote.example', ...args];
-  if (body) {
-    const file = path.join(stack.dir, `one-${Date.now()}-${Math.random().toString(36).slice(2)}.eml`);
-    writeFileSync(file, body.join('\r\n') + '\r\n');
-    all.push('--data', file);
-  } else {
-    all.push('--quit-after', 'RCPT');
-  }
-  return run('swaks', all, { timeout: 60_000 }).then(
-    (r) => r.stdout,
-    (e: { stdout?: string }) => e.stdout ?? '',
-  );
-}
-
-const dsn = (rcpt: string, failed: string): string[] => [
-  'From: MAILER-DAEMON@mx.remote.example',
-  `To: ${rcpt}`,
-  'Subject: Undelivered Mail Returned to Sender',
-  'MIME-Version: 1.0',
-  'Content-Type: multipart/report; report-type=delivery-status; boundary="r1"',
-  '',
-  '--r1',
-  'Content-Type: text/plain',
-  '',
-  'The mail system could not deliver your message.',
-  '--r1',
-  'Content-Type: message/delivery-status',
-  '',
-  'Reporting-MTA: dns; mx.remote.example',
-  '',
-  `Final-Recipient: rfc822; ${failed}`,
-  'Action: failed',
-  'Status: 5.1.1',
-  'Diagnostic-Code: smtp; 550 5.1.1 user unknown',
-  '--r1--',
-];
+/** Another server on the port-25 listener (see remoteSmtp). */
+const swaks = (args: string[], body: string[] | null): Promise<string> => remoteSmtp(stack, stack.ports.smtp, args, body);
+const dsn = userUnknownDsn;
 
 beforeAll(async () => {
   stack = await startStack({ noBounceMx: true });

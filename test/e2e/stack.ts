@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import nodemailer from 'nodemailer';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -298,3 +298,51 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   }
   return stack;
 }
+
+/**
+ * Another mail server talking plain SMTP (no TLS unless `args` asks, no AUTH) to one of the
+ * stack's listeners, with swaks: `args` adds --from/--to/--tls...; `body` lines are sent as DATA,
+ * null stops after RCPT. Resolves with swaks' transcript (it exits non-zero on a refusal).
+ */
+export async function remoteSmtp(stack: Pick<Stack, 'dir'>, port: number, args: string[], body: string[] | null): Promise<string> {
+  const all = ['--server', `127.0.0.1:${port}`, '--ehlo', 'mx.remote.example', ...args];
+  if (body) {
+    const file = path.join(stack.dir, `remote-${Date.now()}-${Math.random().toString(36).slice(2)}.eml`);
+    writeFileSync(file, body.join('\r\n') + '\r\n');
+    all.push('--data', file);
+  } else {
+    all.push('--quit-after', 'RCPT');
+  }
+  // stdin closed: swaks must never wait for an answer at a prompt
+  return run('swaks', all, { timeout: 60_000 }).then(
+    (r) => r.stdout,
+    (e: { stdout?: string }) => e.stdout ?? '',
+  );
+}
+
+/** A remote server's DSN to `rcpt` (a bounce address): `failed` got 550 5.1.1 user unknown. */
+export function userUnknownDsn(rcpt: string, failed: string): string[] {
+  return [
+    'From: MAILER-DAEMON@mx.remote.example',
+    `To: ${rcpt}`,
+    'Subject: Undelivered Mail Returned to Sender',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="r1"',
+    '',
+    '--r1',
+    'Content-Type: text/plain',
+    '',
+    'The mail system could not deliver your message.',
+    '--r1',
+    'Content-Type: message/delivery-status',
+    '',
+    'Reporting-MTA: dns; mx.remote.example',
+    '',
+    `Final-Recipient: rfc822; ${failed}`,
+    'Action: failed',
+    'Status: 5.1.1',
+    'Diagnostic-Code: smtp; 550 5.1.1 user unknown',
+    '--r1--',
+  ];
+}
+

@@ -17,13 +17,13 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBounceAddress } from '../../src/bounce/bounce-address.js';
 import type { Config } from '../../src/config/config.js';
-import { BOUNCE_DOMAIN, TEST_KEYS, startStack, submit, type Stack } from './stack.js';
+import { BOUNCE_DOMAIN, TEST_KEYS, remoteSmtp, startStack, submit, userUnknownDsn, type Stack } from './stack.js';
 import { promisify } from 'node:util';
 import { hashPassword } from '../../src/lib/password.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -145,38 +145,11 @@ describe('two nodes on one store', () => {
     const target = 'gone@example.org';
     const id = await send(a, target, 'will bounce elsewhere');
     const bounceAddress = encodeBounceAddress({ spaceId, sendId: id }, TEST_KEYS, BOUNCE_DOMAIN);
-    const dsn = [
-      `From: MAILER-DAEMON@mx.example.org`,
-      `To: ${bounceAddress}`,
-      'Subject: Undelivered Mail Returned to Sender',
-      'MIME-Version: 1.0',
-      'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"',
-      '',
-      '--b1',
-      'Content-Type: text/plain',
-      '',
-      'The mail could not be delivered.',
-      '--b1',
-      'Content-Type: message/delivery-status',
-      '',
-      'Reporting-MTA: dns; mx.example.org',
-      '',
-      `Final-Recipient: rfc822; ${target}`,
-      'Action: failed',
-      'Status: 5.1.1',
-      `Diagnostic-Code: smtp; 550 5.1.1 <${target}>: Recipient address rejected: User unknown`,
-      '--b1--',
-      '',
-    ].join('\r\n');
     // Another mail server hands the DSN to node b's bounce MX (plain SMTP), which routes it to
     // node b's LMTP intake.
-    const file = path.join(b.dir, 'dsn.eml');
-    writeFileSync(file, dsn);
     const intake = b.logged((l) => l.msg.startsWith('bounce intake: ') && l.obj['sendId'] === id);
-    const out = await run('swaks', ['--server', `127.0.0.1:${b.ports.bounceMx}`, '--ehlo', 'mx.example.org', '--from', '<>', '--to', bounceAddress, '--data', file], {
-      timeout: 60_000,
-    });
-    expect(out.stdout).toMatch(/^<[-~] +250 2\.0\.0 Ok: queued/m);
+    const transcript = await remoteSmtp(b, b.ports.bounceMx, ['--from', '<>', '--to', bounceAddress], userUnknownDsn(bounceAddress, target));
+    expect(transcript).toMatch(/^<[-~] +250 2\.0\.0 Ok: queued/m);
     expect((await intake).msg).toBe('bounce intake: recorded');
     const listed = (await a.store.listEntries(spaceId, 'bounce')).map((e) => e.address.toLowerCase());
     expect(listed).toContain(target);
