@@ -32,6 +32,7 @@ import type {
   WebhookDeliveryStatus,
   WebhookEventType,
 } from './outbox-store.js';
+import type { RetentionBackend } from './retention-backend.js';
 import type { EventType, NewSend, RecipientStatus, ReportGroupBy, ReportRow, Send, SendEvent, SendStatus } from './send-store.js';
 
 export interface StoreBackend {
@@ -42,6 +43,7 @@ export interface StoreBackend {
   readonly domainAuth: DomainAuthBackend;
   readonly cursors: CursorBackend;
   readonly authFailures: AuthFailureBackend;
+  readonly retention: RetentionBackend;
   /** Store.health: whether a write could start now, without waiting or retrying; never rejects. */
   probe(): Promise<StoreHealth>;
   /** Releases the database; called once. */

@@ -6,7 +6,8 @@
  *   OutboxStore  (outbox-store.ts)   webhooks and webhook deliveries;
  *   DomainAuthStore (domain-auth-store.ts) DKIM keys, return-path hosts, DNS checks per domain;
  *   DeliveryCursorStore (delivery-cursor-store.ts) where the maillog follower stopped reading (per node);
- *   AuthFailureStore (auth-failure-store.ts) failed logins by throttle key, shared by the nodes.
+ *   AuthFailureStore (auth-failure-store.ts) failed logins by throttle key, shared by the nodes;
+ *   RetentionStore (retention-store.ts) purging old sends into daily report aggregates.
  * Callers import every type from here.
  *
  * Layering:
@@ -39,6 +40,7 @@ import type { DeliveryCursorStore } from './delivery-cursor-store.js';
 import type { DomainAuthStore } from './domain-auth-store.js';
 import type { ListStore } from './list-store.js';
 import type { OutboxStore } from './outbox-store.js';
+import type { RetentionStore } from './retention-store.js';
 import type { SendStore } from './send-store.js';
 
 export type { AccountStore, FromDefault, Space, User } from './account-store.js';
@@ -91,7 +93,9 @@ export type {
 /** What Store.health found: whether the store can take a write now, and why not. */
 export type StoreHealth = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
-export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore, DeliveryCursorStore, AuthFailureStore {
+export type { PurgeableCount, PurgeSendsRequest, PurgeSendsResult, RetentionStore } from './retention-store.js';
+
+export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore, DeliveryCursorStore, AuthFailureStore, RetentionStore {
   /**
    * Whether the store can take a write now (for /health), found without waiting for a lock
    * or retrying: resolves quickly whatever the state of the database; never rejects.

@@ -15,6 +15,7 @@ import {
   MAX_WEBHOOK_BATCH,
   MAX_WEBHOOK_ERROR_LENGTH,
 } from '../../src/lib/limits.js';
+import type { RetentionBackend } from '../../src/store/retention-backend.js';
 import type { AccountBackend,
   AuthFailureBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
 import { NeutralStore } from '../../src/store/neutral/neutral-store.js';
@@ -50,6 +51,7 @@ function fake(answers: Answers = {}): { store: Store; calls: Call[] } {
     outbox: part<OutboxBackend>('outbox'),
     domainAuth: part<DomainAuthBackend>('domainAuth'),
     authFailures: part<AuthFailureBackend>('authFailures'),
+    retention: part<RetentionBackend>('retention'),
     probe: () => Promise.resolve({ ok: true }),
     cursors: part<CursorBackend>('cursors'),
     close: () => {

@@ -19,6 +19,7 @@ import { NeutralDeliveryCursors } from './delivery-cursors.js';
 import { NeutralDomainAuth } from './domain-auth.js';
 import { NeutralLists } from './lists.js';
 import { NeutralOutbox } from './outbox.js';
+import { NeutralRetention } from './retention.js';
 import { NeutralSends } from './sends.js';
 
 export class NeutralStore implements Store {
@@ -29,6 +30,7 @@ export class NeutralStore implements Store {
   private readonly domainAuth: NeutralDomainAuth;
   private readonly cursors: NeutralDeliveryCursors;
   private readonly authFailures: NeutralAuthFailures;
+  private readonly retention: NeutralRetention;
   private closed = false;
 
   constructor(private readonly backend: StoreBackend) {
@@ -39,6 +41,7 @@ export class NeutralStore implements Store {
     this.domainAuth = new NeutralDomainAuth(backend.domainAuth, backend.accounts);
     this.cursors = new NeutralDeliveryCursors(backend.cursors);
     this.authFailures = new NeutralAuthFailures(backend.authFailures);
+    this.retention = new NeutralRetention(backend.retention, backend.accounts);
   }
 
   /** Runs `call` while the store is open; its synchronous throw, too, becomes a rejection. */
@@ -95,7 +98,9 @@ export class NeutralStore implements Store {
   readonly recordSend: Store['recordSend'] = (send) => this.live(() => this.sends.recordSend(send));
   readonly getSend: Store['getSend'] = (id, spaceId) => this.live(() => this.sends.getSend(id, spaceId));
   readonly listSends: Store['listSends'] = (filter) => this.live(() => this.sends.listSends(filter));
-  readonly report: Store['report'] = (filter, groupBy) => this.live(() => this.sends.report(filter, groupBy));
+  // The sends still kept plus the daily aggregates of purged ones (neutral/retention.ts).
+  readonly report: Store['report'] = (filter, groupBy) =>
+    this.live(async () => this.retention.reportWithDays(filter, groupBy, await this.sends.report(filter, groupBy)));
   readonly updateRecipientStatus: Store['updateRecipientStatus'] = (sendId, address, status, detail, reason) =>
     this.live(() => this.sends.updateRecipientStatus(sendId, address, status, detail, reason ?? null));
   readonly forgetSend: Store['forgetSend'] = (id, spaceId) => this.live(() => this.sends.forgetSend(id, spaceId));
@@ -139,4 +144,11 @@ export class NeutralStore implements Store {
   readonly recordAuthFailure: Store['recordAuthFailure'] = (keys, at, expireBefore) =>
     this.live(() => this.authFailures.recordAuthFailure(keys, at, expireBefore));
   readonly clearAuthFailures: Store['clearAuthFailures'] = (key) => this.live(() => this.authFailures.clearAuthFailures(key));
+
+  // ---- retention -----------------------------------------------------------------------------
+  readonly purgeSends: Store['purgeSends'] = (request) => this.live(() => this.retention.purgeSends(request));
+  readonly countPurgeable: Store['countPurgeable'] = (before, spaceId) => this.live(() => this.retention.countPurgeable(before, spaceId));
+  readonly purgeWebhookDeliveries: Store['purgeWebhookDeliveries'] = (before, limit) =>
+    this.live(() => this.retention.purgeWebhookDeliveries(before, limit));
+  readonly listReportDays: Store['listReportDays'] = (spaceId) => this.live(() => this.retention.listReportDays(spaceId));
 }

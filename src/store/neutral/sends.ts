@@ -53,7 +53,7 @@ export function sendQuery(filter: { spaceId?: number; from?: string; since?: Dat
 }
 
 /** The sender-side reasons, in taxonomy order: what the report counts as `blocked`. */
-const BLOCKED_REASONS: readonly string[] = BOUNCE_REASONS.filter((r) => SENDER_SIDE_REASONS.has(r));
+export const BLOCKED_REASONS: readonly string[] = BOUNCE_REASONS.filter((r) => SENDER_SIDE_REASONS.has(r));
 
 export function reportQuery(filter: ReportFilter): ReportQuery {
   return { ...sendQuery(filter), spaceId: filter.spaceId, blockedReasons: BLOCKED_REASONS };

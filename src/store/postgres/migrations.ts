@@ -248,6 +248,40 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'retention: daily report aggregates',
+    // As SQLite's version 8: report_days holds the report numbers of purged sends
+    // (core/retention.ts); reason '' for none; rows only ever add up (INSERT ... ON CONFLICT
+    // DO UPDATE adds). webhook_outbox_done: the purge of finished deliveries by done_at.
+    sql: `
+      CREATE TABLE report_days (
+        space_id               bigint NOT NULL REFERENCES spaces (id),
+        day                    text   NOT NULL,
+        from_key               text   NOT NULL,
+        tags                   text   NOT NULL,
+        reason                 text   NOT NULL,
+        domain                 text   NOT NULL,
+        sends                  bigint NOT NULL,
+        delivered              bigint NOT NULL,
+        deferred               bigint NOT NULL,
+        bounced_hard           bigint NOT NULL,
+        bounced_soft           bigint NOT NULL,
+        blocked                bigint NOT NULL,
+        suppressed_bounce      bigint NOT NULL,
+        suppressed_unsubscribe bigint NOT NULL,
+        opened_unique          bigint NOT NULL,
+        opened_total           bigint NOT NULL,
+        opened_machine         bigint NOT NULL,
+        clicked_unique         bigint NOT NULL,
+        clicked_total          bigint NOT NULL,
+        clicked_machine        bigint NOT NULL,
+        complained             bigint NOT NULL,
+        PRIMARY KEY (space_id, day, from_key, tags, reason, domain)
+      );
+      CREATE INDEX webhook_outbox_done ON webhook_outbox (status, done_at);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

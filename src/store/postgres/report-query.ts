@@ -42,7 +42,7 @@ interface RawReportRow {
 }
 
 /** The aggregate columns, the same for every row. */
-function aggregates(sql: PgRunner): postgres.Fragment {
+export function aggregates(sql: PgRunner): postgres.Fragment {
   return sql`
     count(*) AS sends,
     count(*) FILTER (WHERE m.status = 'delivered') AS delivered,
@@ -66,7 +66,7 @@ function aggregates(sql: PgRunner): postgres.Fragment {
  * event or a 'bounced' event with kind "soft". Only JSON true in detail.machine marks machine
  * traffic (as in countEvents).
  */
-function eventsCte(sql: PgRunner): postgres.Fragment {
+export function eventsCte(sql: PgRunner): postgres.Fragment {
   return sql`
 ev AS (
   SELECT x.send_id,

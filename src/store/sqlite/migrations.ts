@@ -337,6 +337,41 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 8,
+    name: 'retention: daily report aggregates',
+    // report_days: the report numbers of purged sends (core/retention.ts), one row per space,
+    // UTC day received, From key, tag set (JSON array, distinct, sorted), To's bounce reason
+    // ('' for none: a key column cannot be NULL) and To's domain; rows only ever add up.
+    // webhook_outbox_done: the purge of finished webhook deliveries by done_at.
+    sql: `
+      CREATE TABLE report_days (
+        space_id               INTEGER NOT NULL REFERENCES spaces (id),
+        day                    TEXT    NOT NULL,
+        from_key               TEXT    NOT NULL,
+        tags                   TEXT    NOT NULL CHECK (json_valid(tags)),
+        reason                 TEXT    NOT NULL,
+        domain                 TEXT    NOT NULL,
+        sends                  INTEGER NOT NULL,
+        delivered              INTEGER NOT NULL,
+        deferred               INTEGER NOT NULL,
+        bounced_hard           INTEGER NOT NULL,
+        bounced_soft           INTEGER NOT NULL,
+        blocked                INTEGER NOT NULL,
+        suppressed_bounce      INTEGER NOT NULL,
+        suppressed_unsubscribe INTEGER NOT NULL,
+        opened_unique          INTEGER NOT NULL,
+        opened_total           INTEGER NOT NULL,
+        opened_machine         INTEGER NOT NULL,
+        clicked_unique         INTEGER NOT NULL,
+        clicked_total          INTEGER NOT NULL,
+        clicked_machine        INTEGER NOT NULL,
+        complained             INTEGER NOT NULL,
+        PRIMARY KEY (space_id, day, from_key, tags, reason, domain)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX webhook_outbox_done ON webhook_outbox (status, done_at);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -58,7 +58,7 @@ interface RawReportRow {
 }
 
 /** The aggregate columns, the same for every row. */
-const AGGREGATES = `
+export const AGGREGATES = `
   count(*) AS sends,
   coalesce(sum(m.status = 'delivered'), 0) AS delivered,
   coalesce(sum(m.status = 'deferred'), 0) AS deferred,
@@ -81,7 +81,7 @@ const AGGREGATES = `
  * action delayed, or Postfix's status=deferred) or a 'bounced' event with kind "soft".
  * json_type(...) IS 'true': only JSON true marks machine traffic (as in eventCounts).
  */
-const EVENTS_CTE = `
+export const EVENTS_CTE = `
 ev AS (
   SELECT x.send_id,
     max(x.type = 'bounced' AND NOT x.soft AND x.to_match) AS hard,

@@ -21,6 +21,7 @@ import { SqliteDomainAuth } from './domain-auth.js';
 import { SqliteLists } from './lists.js';
 import { SqliteOutbox } from './outbox.js';
 import { reportPlan } from './report-query.js';
+import { SqliteRetention } from './retention.js';
 import { SqliteSends } from './sends.js';
 import { mapSqliteError } from './sqlite-errors.js';
 
@@ -42,6 +43,7 @@ export class SqliteStore extends NeutralStore {
       domainAuth: new SqliteDomainAuth(database, outbox),
       cursors: new SqliteDeliveryCursors(database),
       authFailures: new SqliteAuthFailures(database),
+      retention: new SqliteRetention(database),
       probe: () => Promise.resolve(database.probe()),
       close: () => database.close(),
     });
