@@ -67,6 +67,12 @@ export const COPY_TABLES: readonly CopyTable[] = [
     identity: 'id',
   },
   { name: 'delivery_cursors', columns: ['node', 'path', 'dev', 'ino', 'offset', 'following_since', 'saved_at'] },
+  {
+    name: 'report_days',
+    columns: ['space_id', 'day', 'from_key', 'tags', 'reason', 'domain', 'sends', 'delivered', 'deferred', 'bounced_hard', 'bounced_soft', 'blocked',
+      'suppressed_bounce', 'suppressed_unsubscribe', 'opened_unique', 'opened_total', 'opened_machine', 'clicked_unique', 'clicked_total',
+      'clicked_machine', 'complained'],
+  },
 ];
 
 /** Rows per batch read and written. */

@@ -91,6 +91,14 @@ async function seed(s: Store): Promise<void> {
   const [claimed] = await s.claimWebhookDeliveries(new Date(Date.now() + 60_000), 1, 60_000);
   if (claimed === undefined) throw new Error('the seed queued no webhook delivery');
   await s.completeWebhookDelivery(claimed.id, { delivered: true, at: at(30_001) });
+  // An old send purged into the daily aggregates (report_days): its numbers must travel too.
+  await s.recordSend({
+    id: 'old1', spaceId: a.id, userId: u.id, mailFrom: 'news@alpha.example', envelopeSender: `trx-${a.id}-old1-x@bounces.alpha.example`,
+    from: 'News@alpha.example', to: 'Old@Example.org', bcc: null, discarded: [], tags: ['welcome'], flags: 3, flagsSource: 'default',
+    receivedAt: at(-30 * 86_400_000), recipients: [{ address: 'Old@Example.org', role: 'to', status: 'queued', suppressedBy: null, detail: null }],
+  });
+  await s.addEvent({ sendId: 'old1', recipient: 'Old@Example.org', type: 'opened', at: at(-29 * 86_400_000), detail: {} });
+  expect((await s.purgeSends({ before: at(-10 * 86_400_000) })).sends).toBe(1);
   await s.saveDeliveryCursor({ node: 'node-0', path: '/var/log/mail.log', dev: '2049', ino: '123456789012', offset: 4096, followingSince: at(0), savedAt: at(40_000) });
 }
 
@@ -112,6 +120,8 @@ async function snapshot(s: Store): Promise<unknown> {
       report: await s.report({ spaceId: sp.id }, 'tag'),
       byReason: await s.report({ spaceId: sp.id }, 'reason'),
       byDomain: await s.report({ spaceId: sp.id }, 'domain'),
+      byDay: await s.report({ spaceId: sp.id }, 'day'),
+      reportDays: await s.listReportDays(sp.id),
     });
   }
   const sends = await s.listSends({});
@@ -145,7 +155,8 @@ describe('trxmail store copy', () => {
     expect(r.stdout).toMatch(/^dkim_keys\s+2\s+2$/m);
     expect(r.stdout).toMatch(/^bounce_streaks\s+1\s+1$/m);
     expect(r.stdout).not.toMatch(/^auth_failures/m);
-    expect(r.stdout).toMatch(/copied \d+ rows in 14 tables\n$/);
+    expect(r.stdout).toMatch(/^report_days\s+1\s+1$/m);
+    expect(r.stdout).toMatch(/copied \d+ rows in 15 tables\n$/);
 
     const source = await openStore({ driver: 'sqlite', path: sqlitePath });
     const target = await openStore(db.config(url));

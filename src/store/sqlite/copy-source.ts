@@ -29,6 +29,7 @@ const ORDER: Readonly<Record<string, string>> = {
   send_recipients: 'send_id, position',
   webhooks: 'space_id',
   delivery_cursors: 'node, path',
+  report_days: 'space_id, day, from_key, tags, reason, domain',
 };
 
 export class SqliteCopySource implements CopySource {
