@@ -31,6 +31,7 @@ import { normaliseDomain } from '../core/domain.js';
 import { MAX_NODE_NAME_LENGTH, isNodeName, nodeNameFromHost } from '../core/node-name.js';
 import { formatHostPort, parseEndpoint, type Endpoint } from '../lib/endpoint.js';
 import { ConfigError } from '../lib/errors.js';
+import { retentionSchema, type RetentionConfig } from './retention.js';
 import { DEFAULT_MESSAGE_SIZE_LIMIT, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE_LIMIT } from '../lib/limits.js';
 export * from './defaults.js';
 import { DEFAULT_HTTP_LISTEN, DEFAULT_POSTFIX_QUEUE_DIR, DEFAULT_SOCKET_USER, DEFAULT_SOCKET_GROUP, defaultListen, defaultReinject, DEFAULT_METRICS_LISTEN, DEFAULT_DKIM_OVERLAP_DAYS, DEFAULT_DNS_CHECK_MINUTES, parseHostPort, normaliseBaseUrl, BASE_URL_MESSAGE } from './defaults.js';
@@ -231,6 +232,7 @@ const schema = z.strictObject({
       returnPathTarget: z.string().refine((d) => normaliseDomain(d) !== null, { message: 'expected a domain name' }).optional(),
     })
     .default({ resolvers: [], checkIntervalMinutes: DEFAULT_DNS_CHECK_MINUTES }),
+  retention: retentionSchema,
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -314,6 +316,8 @@ export interface Config {
    * (default bounceDomain), normalised.
    */
   readonly dns: { readonly resolvers: readonly string[]; readonly checkIntervalMinutes: number; readonly spf: string; readonly returnPathTarget: string };
+  /** How long sends and finished webhook deliveries are kept (config/retention.ts; 0: forever). */
+  readonly retention: RetentionConfig;
 }
 
 export interface LoadOptions {
@@ -422,6 +426,7 @@ export function parseConfig(
       spf: c.dns.spf ?? `a:${bounceDomain}`,
       returnPathTarget: c.dns.returnPathTarget === undefined ? bounceDomain : (normaliseDomain(c.dns.returnPathTarget) ?? c.dns.returnPathTarget),
     },
+    retention: { sendsDays: c.retention.sendsDays, webhookDays: c.retention.webhookDays },
   };
   return deepFreeze(config);
 }

@@ -193,6 +193,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     dkim: { overlapDays: 7 },
     bounces: { mailboxFullListAfter: { count: 3, days: 7 } },
     dns: { resolvers: [], checkIntervalMinutes: 0, spf: `a:${BOUNCE_DOMAIN}`, returnPathTarget: BOUNCE_DOMAIN },
+    retention: { sendsDays: 0, webhookDays: 0 },
   };
   const postfixIds = { uid: Number((await run('id', ['-u', 'postfix'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postfix'])).stdout.trim()) };
   mkdirSync(path.join(dir, 'vmail'));

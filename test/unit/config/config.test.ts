@@ -1,3 +1,4 @@
+import { MAX_RETENTION_DAYS, MIN_RETENTION_DAYS } from '../../../src/core/retention.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -345,6 +346,31 @@ describe('bounces', () => {
     ['bounces:\n  mailboxFullListAfter:\n    days: -1\n', /bounces.mailboxFullListAfter.days: /],
     ['bounces:\n  mailboxFullListAfter:\n    count: 1.5\n', /bounces.mailboxFullListAfter.count: /],
     ['bounces:\n  mailboxFullAfter: 3\n', /bounces/],
+  ])('refuses %j naming the key', (yaml, re) => {
+    expect(() => load(yaml)).toThrow(re);
+  });
+});
+
+describe('retention', () => {
+  const load = (yaml: string) => parseConfig(parse(yaml) ?? {}, { file: 'trxmail.yaml', env: {}, baseDir: '/etc/trxmail' });
+  it('defaults: everything is kept forever (0)', () => {
+    expect(load('{}\n').retention).toEqual({ sendsDays: 0, webhookDays: 0 });
+    expect(load('retention: {}\n').retention).toEqual({ sendsDays: 0, webhookDays: 0 });
+  });
+  it('takes 0, MIN_RETENTION_DAYS and MAX_RETENTION_DAYS (each defaulted alone)', () => {
+    expect(MIN_RETENTION_DAYS).toBe(7);
+    expect(MAX_RETENTION_DAYS).toBe(3650);
+    expect(load(`retention:\n  sendsDays: ${MIN_RETENTION_DAYS}\n`).retention).toEqual({ sendsDays: MIN_RETENTION_DAYS, webhookDays: 0 });
+    expect(load(`retention:\n  sendsDays: 90\n  webhookDays: ${MAX_RETENTION_DAYS}\n`).retention).toEqual({ sendsDays: 90, webhookDays: MAX_RETENTION_DAYS });
+  });
+  it.each([
+    [`retention:\n  sendsDays: ${MIN_RETENTION_DAYS - 1}\n`, /^trxmail.yaml: retention.sendsDays: expected 0 \(keep forever\) or a whole number of days from 7 to 3650, got 6$/],
+    [`retention:\n  sendsDays: ${MAX_RETENTION_DAYS + 1}\n`, /retention.sendsDays: .* got 3651$/],
+    ['retention:\n  sendsDays: -1\n', /retention.sendsDays: /],
+    ['retention:\n  sendsDays: 30.5\n', /retention.sendsDays: /],
+    ['retention:\n  sendsDays: "90d"\n', /retention.sendsDays: expected number/],
+    ['retention:\n  webhookDays: 1\n', /retention.webhookDays: /],
+    ['retention:\n  eventsDays: 30\n', /retention.eventsDays: unknown key/],
   ])('refuses %j naming the key', (yaml, re) => {
     expect(() => load(yaml)).toThrow(re);
   });
