@@ -88,7 +88,6 @@ describe('foldPurgedSends', () => {
       [1, '2025-01-10', ['a', 'b'], null, 'example.net', 2, 5, 1],
       [1, '2025-01-10', ['a'], null, 'example.net', 1, 0, 0],
       [1, '2025-01-10', [], 'blocked', 'gmail.example', 1, 0, 0],
-      [1, '2025-01-10', [], null, 'example.net', 1, 0, 0],
       [2, '2025-01-10', [], null, 'example.net', 1, 0, 0],
     ]);
     expect(foldPurgedSends([])).toEqual([]);
