@@ -2,8 +2,8 @@
  * `trxmail serve`: every configured listener in one process — the milter, the policy
  * service, the Dovecot-protocol SASL server, the bounce intake (LMTP) and Postfix log
  * follower, the socketmap for return-path hosts, the tracking/reports HTTP service, the
- * metrics listener, the webhook dispatcher and the scheduled DNS check of the sender
- * domains — on one store.
+ * metrics listener, the webhook dispatcher, the scheduled DNS check of the sender
+ * domains and the retention purge — on one store.
  *
  * start() opens the store and the listeners; stop() stops accepting, lets transactions in
  * flight finish (bounded by each server's close deadline), then closes the store. The
@@ -42,6 +42,7 @@ import { reinjectTo } from '../accept/reinject.js';
 import { SPOOL_MEMORY_BYTES } from '../lib/limits.js';
 import { Spool } from '../lib/spool.js';
 import { DomainChecker } from '../dkim/domain-checker.js';
+import { RetentionPurger } from '../retention/purger.js';
 import { createRulesHandler } from '../milter/rules-handler.js';
 import { MilterServer } from '../milter/server.js';
 import { createRulesDecider } from '../policy/rules-decider.js';
@@ -109,6 +110,7 @@ export class Runtime {
   private metricsServer: MetricsServer | null = null;
   private webhooks: WebhookDispatcher | null = null;
   private domainChecker: DomainChecker | null = null;
+  private retention: RetentionPurger | null = null;
   private removeBacklog: (() => void) | null = null;
   /** Bound endpoints in Postfix notation (real ports when 0 was configured). */
   endpoints: RuntimeEndpoints | null = null;
@@ -217,6 +219,9 @@ export class Runtime {
       // DKIM keys for sender domains without any (once), then the scheduled DNS checks.
       this.domainChecker = new DomainChecker({ store, config, hmacKeys: keys, logger });
       void this.domainChecker.start();
+      // Retention (retention.sendsDays / webhookDays): old sends into daily aggregates, in small batches.
+      this.retention = new RetentionPurger({ store, retention: config.retention, logger });
+      this.retention.start();
       this.endpoints = {
         milter: formatEndpoint(m),
         policy: formatEndpoint(p),
@@ -244,6 +249,7 @@ export class Runtime {
     if (this.maillog) closing.push(Promise.resolve(this.maillog.stop()));
     if (this.webhooks) closing.push(this.webhooks.close());
     if (this.domainChecker) closing.push(this.domainChecker.stop());
+    if (this.retention) closing.push(this.retention.stop());
     if (this.metricsServer) closing.push(this.metricsServer.close());
     this.removeBacklog?.();
     this.bounceDomains?.stop();
@@ -258,6 +264,7 @@ export class Runtime {
     this.maillog = null;
     this.webhooks = null;
     this.domainChecker = null;
+    this.retention = null;
     this.metricsServer = null;
     this.removeBacklog = null;
     this.store = null;

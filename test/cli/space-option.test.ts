@@ -101,9 +101,9 @@ describe('serve --help', () => {
     const r = await cli(tempWorkDir(), ['serve', '--help']);
     expect(r.code).toBe(0);
     const config = loadConfig({ configPath: undefined, env: {}, cwd: tempWorkDir() });
-    const keys = [...Object.keys(config.listen).filter((k) => k !== 'socketGroup').map((k) => `listen.${k}`), 'http.listen', 'metrics.listen', 'maillog', 'dns.checkIntervalMinutes', 'reinject'];
+    const keys = [...Object.keys(config.listen).filter((k) => k !== 'socketGroup').map((k) => `listen.${k}`), 'http.listen', 'metrics.listen', 'maillog', 'dns.checkIntervalMinutes', 'retention.sendsDays', 'reinject'];
     for (const key of keys) expect(r.stdout, key).toMatch(new RegExp(`^ {2}${key.replace(/\./g, '\\.')} +\\S`, 'm'));
-    for (const what of ['milter', 'policy', 'SASL', 'LMTP', 'socketmap', 'HTTP', 'metrics', "Postfix's log", 'webhook dispatcher', 'DNS check']) {
+    for (const what of ['milter', 'policy', 'SASL', 'LMTP', 'socketmap', 'HTTP', 'metrics', "Postfix's log", 'webhook dispatcher', 'DNS check', 'retention purge']) {
       expect(r.stdout, what).toContain(what);
     }
   });

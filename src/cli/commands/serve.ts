@@ -22,6 +22,7 @@ export const SERVE_PARTS: readonly (readonly [string, string])[] = [
   ['maillog', 'follower of Postfix\'s log: delivered / deferred / bounced (only when set)'],
   ['(always)', 'webhook dispatcher: POSTs queued events, retries with back-off'],
   ['dns.checkIntervalMinutes', 'scheduled DNS check of every sender domain (0: never); at start, DKIM keys for domains without any'],
+  ['retention.sendsDays', 'retention purge (with retention.webhookDays; 0: never): old sends into daily report aggregates, in small batches, at start and every 15 min'],
   ['reinject', 'where untracked BCC copies are handed to Postfix (a client, not a listener)'],
 ];
 

@@ -102,5 +102,4 @@ describe('RetentionPurger', () => {
     ]);
     store = SqliteStore.open(':memory:');
   });
-
 });
