@@ -22,6 +22,8 @@ export interface CliIo {
   readonly stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** The time now (default the system clock); tests inject one (`trxmail purge`). */
+  readonly clock?: () => Date;
 }
 
 export const EXIT_OK = 0;

@@ -20,6 +20,7 @@ import { registerDomainCommands } from './commands/domain.js';
 import { registerFromCommands } from './commands/from.js';
 import { registerListCommands } from './commands/lists.js';
 import { registerPostfixCheckCommand, registerPostfixConfigCommand } from './commands/postfix.js';
+import { registerPurgeCommand } from './commands/purge.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerSendCommands } from './commands/sends.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -38,6 +39,7 @@ const COMMAND_GROUPS: readonly ((ctx: CliContext) => void)[] = [
   registerListCommands,
   registerSendCommands,
   registerReportCommand,
+  registerPurgeCommand,
   registerWebhookCommands,
   registerPostfixCheckCommand,
   registerServeCommand,
