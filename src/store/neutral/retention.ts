@@ -84,6 +84,6 @@ export class NeutralRetention implements RetentionStore {
     if (range === null) return [...live];
     const days = await this.backend.reportDays({ spaceId: filter.spaceId, fromKey: query.fromKey, ...range });
     if (days.length === 0) return [...live];
-    return mergeReportRows(live, reportFromDays(days, query.tags, groupBy)) as ReportRow[];
+    return mergeReportRows(live, reportFromDays(days, query.tags, groupBy));
   }
 }
