@@ -13,6 +13,8 @@ export {
   MAX_ECHO_LENGTH,
   MAX_HEADER_LINE_OCTETS,
 } from '../core/limits.js';
+/** Retention (core/retention.ts): the shortest and longest retention, sends per purge batch. */
+export { MIN_RETENTION_DAYS, MAX_RETENTION_DAYS, PURGE_BATCH_SIZE, MAX_PURGE_BATCH_SIZE } from '../core/retention.js';
 
 /** Largest top-level header block the transform accepts (bytes); above it: 552 5.3.4. Postfix's header_size_limit is 102400. */
 export const MAX_HEADER_BLOCK_BYTES = 1024 * 1024;
