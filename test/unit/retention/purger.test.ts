@@ -49,6 +49,16 @@ describe('purgeSendsBefore', () => {
   });
 });
 
+describe('PURGE_BATCH_SIZE', () => {
+  it('is the default batch: one send past it takes a second batch', async () => {
+    const user = (await store.listUsers(space.id))[0]!;
+    for (let i = 0; i < PURGE_BATCH_SIZE + 1 - 2; i++) await store.recordSend({ ...newSend(`b${i}`, space.id, user.id), receivedAt: daysAgo(30) });
+    // With s10 and s8: PURGE_BATCH_SIZE + 1 old sends.
+    expect((await store.purgeSends({ before: daysAgo(7, 0) })).sends).toBe(PURGE_BATCH_SIZE);
+    expect(await store.purgeSends({ before: daysAgo(7, 0) })).toMatchObject({ sends: 1 });
+  });
+});
+
 describe('RetentionPurger', () => {
   it('purges sends older than retention.sendsDays whole days; the report keeps their numbers', async () => {
     const before = await store.report({ spaceId: space.id }, 'day');
