@@ -118,13 +118,15 @@ export function retentionContract(fixture: CurrentFixture): void {
   let a: Space;
   let b: Space;
   let send: Fixture['send'];
-  beforeEach(async () => {
-    let userB: { id: number };
-    ({ store, a, b, send, userB } = fixture());
-    await recordMix(store, send, b, userB.id);
-  });
 
   describe('retention', () => {
+    // Inside the describe: the mix is for these tests only.
+    beforeEach(async () => {
+      let userB: { id: number };
+      ({ store, a, b, send, userB } = fixture());
+      await recordMix(store, send, b, userB.id);
+    });
+
     it('a report gives the same numbers after the purge as before, for every grouping and filter', async () => {
       const before = await reports(store, a.id);
       // sanity: the mix has numbers in every column worth checking
