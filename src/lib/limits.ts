@@ -12,6 +12,7 @@ export {
   MAX_RECIPIENTS,
   MAX_ECHO_LENGTH,
   MAX_HEADER_LINE_OCTETS,
+  MAX_MESSAGE_ID_LENGTH,
 } from '../core/limits.js';
 
 /** Largest top-level header block the transform accepts (bytes); above it: 552 5.3.4. Postfix's header_size_limit is 102400. */
