@@ -240,9 +240,12 @@ describe('trxmail sends', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('tags:        welcome, march');
     expect(r.stdout).toMatch(/bcc\s+copy@example\.org {2}suppressed \(bounce list\)/);
-    expect(r.stdout).toMatch(/2026-11-10T12:00:05\.000Z {2}delivered +rcpt@example\.org {2}\{"dsn":"2\.0\.0"\}/);
+    expect(r.stdout).toMatch(/2026-11-10T12:00:05\.000Z {2}delivered +rcpt@example\.org \(to\) {2}delivered: 2\.0\.0/);
+    // The suppressed BCC is an event of the timeline, with its list.
+    expect(r.stdout).toMatch(/2026-11-10T12:00:00\.000Z {2}suppressed +copy@example\.org \(bcc\) {2}suppressed by the bounce list/);
     const j = JSON.parse((await cli(cwd, ['sends', 'show', '4aaaaaaaaaaaaA1', '--json'])).stdout);
-    expect(j.events).toHaveLength(1);
+    expect(j.events.map((e: { type: string }) => e.type)).toEqual(['suppressed', 'delivered']);
+    expect(j.timeline.map((e: { type: string }) => e.type)).toEqual(['accepted', 'discarded', 'suppressed', 'delivered']);
     expect(j.flagsSource).toBe('default');
   });
 });
