@@ -50,7 +50,7 @@ describe('cursor', () => {
 describe('parse*Query', () => {
   it('defaults: no dates, no tags, total only, DEFAULT_API_PAGE_SIZE', () => {
     expect(parseReportQuery('')).toEqual({ ok: true, value: { tags: [], by: null } });
-    expect(parseSendsQuery('')).toEqual({ ok: true, value: { tags: [], limit: DEFAULT_API_PAGE_SIZE } });
+    expect(parseSendsQuery('')).toEqual({ ok: true, value: { tags: [], limit: DEFAULT_API_PAGE_SIZE, search: {} } });
     expect(parseNoQuery('')).toEqual({ ok: true, value: null });
   });
 
