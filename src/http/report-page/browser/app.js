@@ -13,6 +13,12 @@
  * sends them with every later request (the password never passes through this script).
  * Shows the totals, a line chart by day drawn as SVG elements (sends, delivered, opened,
  * clicked, bounced), the grouped rows, and the sends one page at a time (nextCursor).
+ * Opens and clicks are people's; machine traffic (image proxies, link scanners) is shown apart.
+ * Search: the "Find a send" box asks api/v1/sends?q= (the send id, a Message-ID or a recipient
+ * address, in the user's space, whatever the date filter) and lists what it finds; clicking a
+ * send there or in the list of sends shows its timeline (api/v1/sends/<id> → timeline: accepted,
+ * BCC copy, suppressed, deferred / delivered / bounced with the remote server's reply, opened
+ * and clicked by a person or a machine, complaints).
  *
  * Every value from the API is put into the page with textContent or setAttribute, never as
  * markup: addresses and tags come from senders. No inline style either (strict CSP): colours
@@ -28,7 +34,9 @@
  *   status: HTMLElement, filters: HTMLFormElement, since: HTMLInputElement, until: HTMLInputElement,
  *   from: HTMLInputElement, tags: HTMLInputElement, by: HTMLSelectElement, totals: HTMLElement,
  *   chart: HTMLElement, legend: HTMLElement, 'groups-title': HTMLElement, groups: HTMLTableElement,
- *   sends: HTMLTableElement, prev: HTMLButtonElement, page: HTMLElement, next: HTMLButtonElement
+ *   sends: HTMLTableElement, prev: HTMLButtonElement, page: HTMLElement, next: HTMLButtonElement,
+ *   'search-form': HTMLFormElement, search: HTMLInputElement, found: HTMLTableElement, detail: HTMLElement,
+ *   'detail-title': HTMLElement, timeline: HTMLOListElement
  * }} PageElements
  */
 /**
@@ -43,10 +51,14 @@
  * @typedef {Record<CountName, number> & { group: string, key: string | null }} ReportRow
  * @typedef {{ filter: { since: string | null, until: string | null }, rows: ReportRow[] }} ReportAnswer
  * @typedef {{ id: string, receivedAt: string, mailFrom: string, from: string | null, to: string,
- *   tags?: string[], toState: string, counts?: { opened: number, clicked: number } }} SendRow
+ *   tags?: string[], toState: string,
+ *   counts?: { opened: number, clicked: number, openedMachine?: number, clickedMachine?: number } }} SendRow
  * @typedef {{ sends: SendRow[], nextCursor: string | null }} SendsPage
+ * @typedef {{ at: string, type: string, recipient: string | null, role: string | null, summary: string,
+ *   by?: string }} TimelineEntry
+ * @typedef {{ send: SendRow, timeline: TimelineEntry[] }} SendAnswer
  * @typedef {{ error?: unknown, parameter?: string }} ErrorBody
- * @typedef {{ report: ReportAnswer, sends: SendsPage }} Answers
+ * @typedef {{ report: ReportAnswer, sends: SendsPage, send: SendAnswer }} Answers
  * @typedef {{ name: string, label: string, value: (r: ReportRow) => number }} Series
  */
 
@@ -183,12 +195,13 @@
 
   /**
    * @template {keyof Answers} P
-   * @param {P} path
+   * @param {P} kind what the answer is
    * @param {URLSearchParams} params
+   * @param {string} [path] the path below api/v1/ when it is not `kind` (sends/<id>)
    * @returns {Promise<Answers[P]>}
    */
-  function getJson(path, params) {
-    var url = new URL(path, api);
+  function getJson(kind, params, path) {
+    var url = new URL(path || kind, api);
     url.search = params.toString();
     return fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' }).then(function (res) {
       return res.text().then(function (text) {
@@ -334,14 +347,29 @@
   /** @param {unknown} iso */
   function when(iso) { return typeof iso === 'string' ? iso.slice(0, 16).replace('T', ' ') : ''; }
 
-  /** @param {SendsPage} page */
-  function renderSends(page) {
-    var body = /** @type {HTMLTableSectionElement} */ ($('sends').tBodies[0]);
+  /**
+   * People's count, and the machines' apart when there are any.
+   * @param {number} people
+   * @param {number | undefined} machines
+   */
+  function countCell(people, machines) {
+    var td = el('td', 'num', people);
+    if (machines) td.appendChild(el('span', 'machine', '+' + machines + ' machine'));
+    return td;
+  }
+
+  /**
+   * @param {HTMLTableElement} table
+   * @param {SendRow[]} sends
+   * @param {string} empty
+   */
+  function fillSends(table, sends, empty) {
+    var body = /** @type {HTMLTableSectionElement} */ (table.tBodies[0]);
     clear(body);
-    if (page.sends.length === 0) {
-      var tr0 = el('tr'); var td0 = el('td', 'empty', 'No sends.'); td0.colSpan = 8; tr0.appendChild(td0); body.appendChild(tr0);
+    if (sends.length === 0) {
+      var tr0 = el('tr'); var td0 = el('td', 'empty', empty); td0.colSpan = 8; tr0.appendChild(td0); body.appendChild(tr0);
     }
-    page.sends.forEach(function (s) {
+    sends.forEach(function (s) {
       var tr = el('tr');
       tr.setAttribute('data-id', s.id);
       tr.appendChild(el('td', null, when(s.receivedAt)));
@@ -352,10 +380,15 @@
       (s.tags || []).forEach(function (t) { tags.appendChild(el('span', 'tag', t)); });
       tr.appendChild(tags);
       tr.appendChild(el('td', 'state', s.toState));
-      tr.appendChild(el('td', 'num', s.counts ? s.counts.opened : 0));
-      tr.appendChild(el('td', 'num', s.counts ? s.counts.clicked : 0));
+      tr.appendChild(countCell(s.counts ? s.counts.opened : 0, s.counts && s.counts.openedMachine));
+      tr.appendChild(countCell(s.counts ? s.counts.clicked : 0, s.counts && s.counts.clickedMachine));
       body.appendChild(tr);
     });
+  }
+
+  /** @param {SendsPage} page */
+  function renderSends(page) {
+    fillSends($('sends'), page.sends, 'No sends.');
     if (page.nextCursor && cursors.length === pageIndex + 1) cursors.push(page.nextCursor);
     $('next').disabled = !page.nextCursor;
     $('prev').disabled = pageIndex === 0;
@@ -412,6 +445,76 @@
     }, /** @param {Error} err */ function (err) { finish(gen, false, err.message); });
   }
 
+  /** One generation for search and timeline loads, apart from the report's. */
+  var detailGeneration = 0;
+
+  /**
+   * @param {number} gen
+   * @param {boolean} ok
+   * @param {string} message
+   */
+  function finishDetail(gen, ok, message) {
+    if (gen !== detailGeneration) return;
+    setState(ok ? 'ready' : 'error', message);
+    document.body.setAttribute('data-loads', String(Number(document.body.getAttribute('data-loads')) + 1));
+  }
+
+  function search() {
+    var text = $('search').value.trim();
+    if (text === '') return;
+    var gen = ++detailGeneration;
+    setState('loading', 'Searching…');
+    var p = new URLSearchParams();
+    p.set('q', text);
+    p.set('limit', String(pageSize));
+    getJson('sends', p).then(function (page) {
+      if (gen !== detailGeneration) return;
+      $('found').hidden = false;
+      fillSends($('found'), page.sends, 'No send found for "' + text + '".');
+      finishDetail(gen, true, page.sends.length + (page.sends.length === 1 ? ' send found' : ' sends found') + (page.nextCursor ? ' (first ' + page.sends.length + ')' : ''));
+    }, /** @param {Error} err */ function (err) { finishDetail(gen, false, err.message); });
+  }
+
+  /** @param {TimelineEntry} e */
+  function timelineItem(e) {
+    var li = el('li');
+    li.setAttribute('data-type', e.type);
+    if (e.by) li.setAttribute('data-by', e.by);
+    var t = el('time', 'at', e.at.slice(0, 19).replace('T', ' '));
+    t.setAttribute('datetime', e.at);
+    li.appendChild(t);
+    li.appendChild(el('span', 'type', e.type));
+    li.appendChild(el('span', 'who', e.recipient === null ? '' : e.recipient + (e.role ? ' (' + e.role + ')' : '')));
+    li.appendChild(el('span', 'summary', e.summary));
+    return li;
+  }
+
+  /** @param {string} id */
+  function showTimeline(id) {
+    var gen = ++detailGeneration;
+    setState('loading', 'Loading the timeline…');
+    getJson('send', new URLSearchParams(), 'sends/' + encodeURIComponent(id)).then(function (answer) {
+      if (gen !== detailGeneration) return;
+      var list = $('timeline');
+      clear(list);
+      answer.timeline.forEach(function (e) { list.appendChild(timelineItem(e)); });
+      $('detail-title').textContent = 'Timeline of ' + answer.send.id + ' to ' + answer.send.to;
+      $('detail').hidden = false;
+      $('detail').setAttribute('data-id', answer.send.id);
+      document.querySelectorAll('tr.selected').forEach(function (r) { r.classList.remove('selected'); });
+      document.querySelectorAll('tr[data-id]').forEach(function (r) { if (r.getAttribute('data-id') === answer.send.id) r.classList.add('selected'); });
+      finishDetail(gen, true, '');
+    }, /** @param {Error} err */ function (err) { finishDetail(gen, false, err.message); });
+  }
+
+  /** @param {Event} e */
+  function onSendClick(e) {
+    var target = /** @type {Element | null} */ (e.target);
+    var row = target && target.closest ? target.closest('tr[data-id]') : null;
+    var id = row && row.getAttribute('data-id');
+    if (id) showTimeline(id);
+  }
+
   function apply() {
     applied = readForm();
     var q = filterParams(applied);
@@ -427,6 +530,9 @@
     $('filters').addEventListener('submit', function (e) { e.preventDefault(); apply(); });
     $('next').addEventListener('click', function () { if (cursors[pageIndex + 1]) { pageIndex++; loadSends(); } });
     $('prev').addEventListener('click', function () { if (pageIndex > 0) { pageIndex--; loadSends(); } });
+    $('search-form').addEventListener('submit', function (e) { e.preventDefault(); search(); });
+    $('found').addEventListener('click', onSendClick);
+    $('sends').addEventListener('click', onSendClick);
     apply();
   });
 })();
