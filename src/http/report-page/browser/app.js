@@ -13,12 +13,9 @@
  * sends them with every later request (the password never passes through this script).
  * Shows the totals, a line chart by day drawn as SVG elements (sends, delivered, opened,
  * clicked, bounced), the grouped rows, and the sends one page at a time (nextCursor).
- * Opens and clicks are people's; machine traffic (image proxies, link scanners) is shown apart.
- * Search: the "Find a send" box asks api/v1/sends?q= (the send id, a Message-ID or a recipient
- * address, in the user's space, whatever the date filter) and lists what it finds; clicking a
- * send there or in the list of sends shows its timeline (api/v1/sends/<id> → timeline: accepted,
- * BCC copy, suppressed, deferred / delivered / bounced with the remote server's reply, opened
- * and clicked by a person or a machine, complaints).
+ * Opens and clicks are people's; machines' (image proxies, link scanners) are shown apart.
+ * "Find a send" asks api/v1/sends?q= (id, Message-ID or recipient; any date); clicking a send
+ * shows its timeline (api/v1/sends/<id>, src/reports/timeline.ts) with the remote replies.
  *
  * Every value from the API is put into the page with textContent or setAttribute, never as
  * markup: addresses and tags come from senders. No inline style either (strict CSP): colours
@@ -118,11 +115,7 @@
     return e;
   }
 
-  /**
-   * @param {string} tag
-   * @param {Record<string, string | number>} attrs
-   * @returns {Element}
-   */
+  /** @param {string} tag @param {Record<string, string | number>} attrs @returns {Element} */
   function svg(tag, attrs) {
     var e = document.createElementNS(SVG_NS, tag);
     Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, String(attrs[k])); });
@@ -132,10 +125,7 @@
   /** @param {Node} node */
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
-  /**
-   * @param {string} state
-   * @param {string} [message]
-   */
+  /** @param {string} state @param {string} [message] */
   function setState(state, message) {
     document.body.setAttribute('data-state', state);
     $('status').textContent = message || '';
@@ -182,10 +172,7 @@
     return p;
   }
 
-  /**
-   * @param {number} status
-   * @param {ErrorBody | null} body
-   */
+  /** @param {number} status @param {ErrorBody | null} body */
   function describeError(status, body) {
     var text = body && typeof body.error === 'string' ? body.error : 'HTTP ' + status;
     if (status === 401) return 'Not signed in: ' + text + '. Reload the page to enter your e-mail and password.';
@@ -229,11 +216,7 @@
     });
   }
 
-  /**
-   * @param {ReportAnswer['filter']} filter
-   * @param {ReportRow[]} rows
-   * @returns {string[]}
-   */
+  /** @param {ReportAnswer['filter']} filter @param {ReportRow[]} rows @returns {string[]} */
   function chartDays(filter, rows) {
     var keys = rows.map(function (r) { return r.key; }).filter(function (k) { return typeof k === 'string'; });
     var first = filter.since ? isoDay(new Date(filter.since)) : keys[0];
@@ -256,10 +239,7 @@
     return 10 * p;
   }
 
-  /**
-   * @param {ReportAnswer['filter']} filter
-   * @param {ReportRow[]} rows
-   */
+  /** @param {ReportAnswer['filter']} filter @param {ReportRow[]} rows */
   function renderChart(filter, rows) {
     var box = $('chart');
     var legend = $('legend');
@@ -319,10 +299,7 @@
     box.appendChild(root);
   }
 
-  /**
-   * @param {string} by
-   * @param {ReportRow[]} rows
-   */
+  /** @param {string} by @param {ReportRow[]} rows */
   function renderGroups(by, rows) {
     var table = $('groups');
     $('groups-title').textContent = 'By ' + (by === 'from' ? 'from address' : by);
@@ -358,11 +335,7 @@
     return td;
   }
 
-  /**
-   * @param {HTMLTableElement} table
-   * @param {SendRow[]} sends
-   * @param {string} empty
-   */
+  /** @param {HTMLTableElement} table @param {SendRow[]} sends @param {string} empty */
   function fillSends(table, sends, empty) {
     var body = /** @type {HTMLTableSectionElement} */ (table.tBodies[0]);
     clear(body);
@@ -399,9 +372,10 @@
    * @param {number} gen
    * @param {boolean} ok
    * @param {string} message
+   * @param {number} [current] the generation in force (default: the report's; searches have their own)
    */
-  function finish(gen, ok, message) {
-    if (gen !== generation) return;
+  function finish(gen, ok, message, current) {
+    if (gen !== (current === undefined ? generation : current)) return;
     setState(ok ? 'ready' : 'error', message);
     document.body.setAttribute('data-loads', String(Number(document.body.getAttribute('data-loads')) + 1));
   }
@@ -448,31 +422,19 @@
   /** One generation for search and timeline loads, apart from the report's. */
   var detailGeneration = 0;
 
-  /**
-   * @param {number} gen
-   * @param {boolean} ok
-   * @param {string} message
-   */
-  function finishDetail(gen, ok, message) {
-    if (gen !== detailGeneration) return;
-    setState(ok ? 'ready' : 'error', message);
-    document.body.setAttribute('data-loads', String(Number(document.body.getAttribute('data-loads')) + 1));
-  }
-
   function search() {
     var text = $('search').value.trim();
     if (text === '') return;
     var gen = ++detailGeneration;
     setState('loading', 'Searching…');
-    var p = new URLSearchParams();
-    p.set('q', text);
-    p.set('limit', String(pageSize));
+    var p = new URLSearchParams({ q: text, limit: String(pageSize) });
     getJson('sends', p).then(function (page) {
       if (gen !== detailGeneration) return;
       $('found').hidden = false;
       fillSends($('found'), page.sends, 'No send found for "' + text + '".');
-      finishDetail(gen, true, page.sends.length + (page.sends.length === 1 ? ' send found' : ' sends found') + (page.nextCursor ? ' (first ' + page.sends.length + ')' : ''));
-    }, /** @param {Error} err */ function (err) { finishDetail(gen, false, err.message); });
+      var n = page.sends.length;
+      finish(gen, true, n + (n === 1 ? ' send found' : ' sends found') + (page.nextCursor ? ' (the newest ' + n + ')' : ''), detailGeneration);
+    }, /** @param {Error} err */ function (err) { finish(gen, false, err.message, detailGeneration); });
   }
 
   /** @param {TimelineEntry} e */
@@ -480,9 +442,8 @@
     var li = el('li');
     li.setAttribute('data-type', e.type);
     if (e.by) li.setAttribute('data-by', e.by);
-    var t = el('time', 'at', e.at.slice(0, 19).replace('T', ' '));
+    var t = li.appendChild(el('time', 'at', e.at.slice(0, 19).replace('T', ' ')));
     t.setAttribute('datetime', e.at);
-    li.appendChild(t);
     li.appendChild(el('span', 'type', e.type));
     li.appendChild(el('span', 'who', e.recipient === null ? '' : e.recipient + (e.role ? ' (' + e.role + ')' : '')));
     li.appendChild(el('span', 'summary', e.summary));
@@ -501,16 +462,14 @@
       $('detail-title').textContent = 'Timeline of ' + answer.send.id + ' to ' + answer.send.to;
       $('detail').hidden = false;
       $('detail').setAttribute('data-id', answer.send.id);
-      document.querySelectorAll('tr.selected').forEach(function (r) { r.classList.remove('selected'); });
-      document.querySelectorAll('tr[data-id]').forEach(function (r) { if (r.getAttribute('data-id') === answer.send.id) r.classList.add('selected'); });
-      finishDetail(gen, true, '');
-    }, /** @param {Error} err */ function (err) { finishDetail(gen, false, err.message); });
+      document.querySelectorAll('tr[data-id]').forEach(function (r) { r.classList.toggle('selected', r.getAttribute('data-id') === answer.send.id); });
+      finish(gen, true, '', detailGeneration);
+    }, /** @param {Error} err */ function (err) { finish(gen, false, err.message, detailGeneration); });
   }
 
   /** @param {Event} e */
   function onSendClick(e) {
-    var target = /** @type {Element | null} */ (e.target);
-    var row = target && target.closest ? target.closest('tr[data-id]') : null;
+    var row = e.target instanceof Element ? e.target.closest('tr[data-id]') : null;
     var id = row && row.getAttribute('data-id');
     if (id) showTimeline(id);
   }
