@@ -22,7 +22,7 @@ import type { SqliteDatabase } from './database.js';
 import { parseDetail, parseStringArray } from '../json-columns.js';
 import type { SqliteOutbox } from './outbox.js';
 import { registerReportFunctions, runReport } from './report-query.js';
-import { sendFilterWhere, sendSearchWhere } from './send-filter.js';
+import { selectiveSearch, sendFilterWhere, sendSearchWhere } from './send-filter.js';
 import { isUniqueViolation } from './sqlite-errors.js';
 
 interface SendRow {
@@ -234,7 +234,7 @@ export class SqliteSends implements SendBackend {
 
   listSends(page: SendPage): Promise<Send[]> {
     return this.db.run(() => {
-      const where = sendSearchWhere(sendFilterWhere(page), page.search);
+      const where = sendSearchWhere(sendFilterWhere(page, { spaceIndex: !selectiveSearch(page.search) }), page.search);
       if (page.before !== null) {
         const t = page.before.receivedAtMs;
         // The same-millisecond tie is broken by rowid, as in the ORDER BY; the cursor's send is
