@@ -151,6 +151,11 @@ describe('delivery status from the Postfix log', () => {
     // The receiving server's own reply, as Postfix logged it.
     expect(delivered?.reply).toMatch(/^250 /);
     expect(delivered?.role).toBe('to');
+    // A message without a Message-ID gets Postfix's own (<queue id>@myhostname) before the
+    // milter sees the headers: that one is kept, so every send has one.
+    const plain = await send('fine@example.org', 'no message id');
+    await deliveryLine(plain, 'sent');
+    expect((await stack.store.getSend(plain, spaceId))?.messageId).toMatch(new RegExp(`^${plain}@`));
   });
 });
 
