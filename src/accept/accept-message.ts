@@ -44,6 +44,7 @@
 import { Readable } from 'node:stream';
 import { evaluate, senderDomainOf } from '../core/evaluate.js';
 import { rejection } from '../core/replies.js';
+import { messageIdOf } from '../core/message-id.js';
 import type { Acceptance, HeaderEdit, HeaderField, Rejection } from '../core/types.js';
 import { copySendId } from '../bounce/bounce-address.js';
 import { createBodyHasher, signatureFields, signMessage, type SigningKey } from '../dkim/signer.js';
@@ -124,6 +125,12 @@ const BCC_PENDING = 'separate untracked copy, being handed to Postfix';
 
 /** A sender that core will refuse has no domain setup. */
 const NO_SETUP: DomainSetup = { returnPath: null, signingKeys: [] };
+
+/** The send's messageId field: the client's Message-ID when it has a valid one (searches find the send by it). */
+function withMessageId(headers: readonly HeaderField[]): { messageId?: string } {
+  const id = messageIdOf(headers);
+  return id === null ? {} : { messageId: id };
+}
 
 function refEdit(bounceAddress: string): HeaderEdit {
   return { op: 'set', name: REF_HEADER, value: bounceAddress.slice(0, bounceAddress.lastIndexOf('@')) };
@@ -340,6 +347,7 @@ async function record(facts: AcceptFacts, account: Account, v: Acceptance, bccDe
     receivedAt: ports.clock(),
     recipients,
     ...(ports.node !== undefined ? { node: ports.node } : {}),
+    ...withMessageId(facts.headers),
   };
   try {
     // One atomic write: suppression is on the recipients (status, list, reason), so a

@@ -20,3 +20,5 @@ export const MAX_RECIPIENTS = 1000;
 export const MAX_ECHO_LENGTH = 64;
 /** Hard limit of one header line the transform writes, in octets without CRLF (RFC 5322 2.1.1). */
 export const MAX_HEADER_LINE_OCTETS = 998;
+/** Longest Message-ID kept with a send and searched for (between the angle brackets), in characters. */
+export const MAX_MESSAGE_ID_LENGTH = 500;

@@ -6,8 +6,11 @@
  *   GET /api/v1/sends?since&until&from&tag&limit&cursor   newest first, one page:
  *       {"sends": [...], "nextCursor": "..." | null}; pass nextCursor as `cursor` for the next
  *       page (keyset paging: no send skipped or repeated while new ones arrive).
- *   GET /api/v1/sends/:id   {"send": {...}, "events": [...]} the send and its events, oldest
- *       first (a timeline).
+ *       Search terms (recipient, messageId, status, reason, q) narrow the page, in the space
+ *       of the login only.
+ *   GET /api/v1/sends/:id   {"send": {...}, "events": [...], "timeline": [...]} the send, its
+ *       events oldest first, and its timeline (src/reports/timeline.ts: the record's entries
+ *       and the events, with the remote reply, reason, list, person or machine).
  *   GET /api/v1/domains   {"domains": [{domain, unicode, returnPath, checkStatus, checkedAt,
  *       keys: [{selector, algorithm, state, createdAt, activatedAt, retireAfter}]}]} the
  *       space's sender domains, sorted (src/reports/domain-json.ts; never a private key).
@@ -53,6 +56,7 @@ import { encodeCursor, parseNoQuery, parseReportQuery, parseSendsQuery, type Api
 import { domainJson } from '../reports/domain-json.js';
 import { reportRowJson } from '../reports/report.js';
 import { NO_EVENT_COUNTS, sendJson } from '../reports/send-json.js';
+import { buildTimeline, timelineEntryJson } from '../reports/timeline.js';
 import type { SendEvent, Store } from '../store/store.js';
 
 export const API_PREFIX = '/api/v1';
@@ -249,9 +253,9 @@ export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions
   const sends: Handler = async (req, spaceId) => {
     const q = parseSendsQuery(queryOf(req));
     if (!q.ok) return badRequest(q);
-    const { limit, cursor, tags, ...range } = q.value;
+    const { limit, cursor, tags, search, ...range } = q.value;
     // One more than asked: tells whether there is a next page.
-    const found = await store.listSends({ spaceId, ...range, tags, limit: limit + 1, ...(cursor ? { before: cursor } : {}) });
+    const found = await store.listSends({ spaceId, ...range, ...search, tags, limit: limit + 1, ...(cursor ? { before: cursor } : {}) });
     const page = found.slice(0, limit);
     const last = page[page.length - 1];
     const counts = page.length > 0 && page.length <= MAX_EVENT_COUNT_SENDS ? await store.eventCounts(page.map((s) => s.id)) : {};
@@ -271,7 +275,14 @@ export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions
     const s = await store.getSend(id, spaceId);
     if (s === null) return { status: 404, body: { error: 'no such send' } };
     const [events, counts] = await Promise.all([store.listEvents(s.id), store.eventCounts([s.id])]);
-    return { status: 200, body: { send: sendJson(s, { view: 'api', counts: counts[s.id] ?? NO_EVENT_COUNTS }), events: events.map(eventJson) } };
+    return {
+      status: 200,
+      body: {
+        send: sendJson(s, { view: 'api', counts: counts[s.id] ?? NO_EVENT_COUNTS }),
+        events: events.map(eventJson),
+        timeline: buildTimeline(s, events).map(timelineEntryJson),
+      },
+    };
   };
 
   const domains: Handler = async (req, spaceId) => {

@@ -12,6 +12,7 @@ export {
   MAX_RECIPIENTS,
   MAX_ECHO_LENGTH,
   MAX_HEADER_LINE_OCTETS,
+  MAX_MESSAGE_ID_LENGTH,
 } from '../core/limits.js';
 /** Retention (core/retention.ts): the shortest and longest retention, sends per purge batch. */
 export { MIN_RETENTION_DAYS, MAX_RETENTION_DAYS, PURGE_BATCH_SIZE, MAX_PURGE_BATCH_SIZE } from '../core/retention.js';

@@ -3,7 +3,9 @@
  * zod. Pure: a URL query string in, a typed value or ONE error naming the parameter out.
  *
  *   GET /api/v1/report  since, until, from, tag (repeatable: every tag must be on the send), by
- *   GET /api/v1/sends   since, until, from, tag, limit, cursor
+ *   GET /api/v1/sends   since, until, from, tag, limit, cursor, and the search terms
+ *                       recipient, messageId, status, reason, q (the search box: the send id,
+ *                       a Message-ID or a recipient address; SendFilter in send-store.ts)
  *   GET /api/v1/sends/:id  no parameters
  *
  * Dates (since, until): the grammar of src/reports/date-bound.ts, shared with `trxmail sends
@@ -17,11 +19,15 @@
  * Refused, each with the parameter's name: unknown parameters, a parameter given twice (tag
  * excepted), empty values, malformed dates, since >= until, limit not a decimal integer in
  * range, more than MAX_TAGS tags or a tag longer than MAX_TAG_LENGTH, a from longer than
- * MAX_ADDRESS_LENGTH, control characters, a cursor that does not decode. Never throws.
+ * MAX_ADDRESS_LENGTH, control characters, a cursor that does not decode, a status or reason
+ * not in its list, a recipient longer than MAX_ADDRESS_LENGTH, a messageId or q longer than
+ * MAX_MESSAGE_ID_LENGTH. Never throws.
  */
 import { z } from 'zod';
-import { MAX_ADDRESS_LENGTH, MAX_API_PAGE_SIZE, MAX_TAG_LENGTH, MAX_TAGS } from '../lib/limits.js';
-import type { ReportGroupBy } from '../store/store.js';
+import { BOUNCE_REASONS, type BounceReason } from '../core/bounce-reason.js';
+import { normalizeMessageId } from '../core/message-id.js';
+import { MAX_ADDRESS_LENGTH, MAX_API_PAGE_SIZE, MAX_MESSAGE_ID_LENGTH, MAX_TAG_LENGTH, MAX_TAGS } from '../lib/limits.js';
+import type { ReportGroupBy, SendStatus } from '../store/store.js';
 import { parseDateBound } from './date-bound.js';
 
 /** Sends per page when `limit` is not given. */
@@ -60,6 +66,17 @@ export interface SendsQuery {
   readonly tags: string[];
   readonly limit: number;
   readonly cursor?: Cursor;
+  readonly search: SendsSearch;
+}
+
+/** The search terms of `GET /api/v1/sends` (absent: no condition). */
+export interface SendsSearch {
+  recipient?: string;
+  messageId?: string;
+  status?: SendStatus;
+  reason?: BounceReason;
+  /** The `q` parameter: the store's SendFilter.text. */
+  text?: string;
 }
 
 type Result<T> = { readonly ok: true; readonly value: T } | ApiError;
@@ -101,6 +118,19 @@ const limit = z
   .regex(/^\d{1,9}$/, `expected an integer from 1 to ${MAX_API_PAGE_SIZE}`)
   .transform(Number)
   .pipe(z.number().int().min(1, `expected an integer from 1 to ${MAX_API_PAGE_SIZE}`).max(MAX_API_PAGE_SIZE, `expected an integer from 1 to ${MAX_API_PAGE_SIZE}`));
+
+const recipient = z
+  .string()
+  .max(MAX_ADDRESS_LENGTH, `longer than ${MAX_ADDRESS_LENGTH} characters`)
+  .refine((v) => !CONTROL.test(v), 'contains control characters');
+const searchText = z
+  .string()
+  .refine((v) => [...v].length <= MAX_MESSAGE_ID_LENGTH, `longer than ${MAX_MESSAGE_ID_LENGTH} characters`)
+  .refine((v) => !CONTROL.test(v), 'contains control characters');
+const messageId = searchText.refine((v) => normalizeMessageId(v) !== null, 'expected a Message-ID like <abc@host.example> (no spaces)');
+const statuses = ['queued', 'suppressed', 'delivered', 'deferred', 'bounced'] as const satisfies readonly SendStatus[];
+const status = z.enum(statuses, { message: `expected one of ${statuses.join(', ')}` });
+const reason = z.enum(BOUNCE_REASONS as unknown as [BounceReason, ...BounceReason[]], { message: `expected one of ${BOUNCE_REASONS.join(', ')}` });
 
 const cursorJson = z.strictObject({
   t: z.number().int().min(0).max(8.64e15),
@@ -201,12 +231,35 @@ export function parseReportQuery(query: string): Result<ReportQuery> {
   return r.ok ? { ok: true, value: { ...c.value, by: r.value } } : r;
 }
 
+/** The search terms of `GET /api/v1/sends`. */
+function search(params: Map<string, string[]>): Result<SendsSearch> {
+  const out: SendsSearch = {};
+  const terms: [string, keyof SendsSearch, z.ZodType<string>][] = [
+    ['recipient', 'recipient', recipient],
+    ['messageId', 'messageId', messageId],
+    ['status', 'status', status],
+    ['reason', 'reason', reason],
+    ['q', 'text', searchText],
+  ];
+  for (const [name, key, schema] of terms) {
+    const v = params.get(name)?.[0];
+    if (v === undefined) continue;
+    const r = field(schema, name, v.trim());
+    if (!r.ok) return r;
+    if (r.value === '') return fail(name, 'empty value');
+    (out as Record<string, string>)[key] = r.value;
+  }
+  return { ok: true, value: out };
+}
+
 /** `GET /api/v1/sends` parameters. */
 export function parseSendsQuery(query: string): Result<SendsQuery> {
-  const params = collect(query, ['since', 'until', 'from', 'tag', 'limit', 'cursor'], ['tag']);
+  const params = collect(query, ['since', 'until', 'from', 'tag', 'limit', 'cursor', 'recipient', 'messageId', 'status', 'reason', 'q'], ['tag']);
   if (!params.ok) return params;
   const c = common(params.value);
   if (!c.ok) return c;
+  const found = search(params.value);
+  if (!found.ok) return found;
   let n = DEFAULT_API_PAGE_SIZE;
   const l = params.value.get('limit')?.[0];
   if (l !== undefined) {
@@ -215,10 +268,10 @@ export function parseSendsQuery(query: string): Result<SendsQuery> {
     n = r.value;
   }
   const cur = params.value.get('cursor')?.[0];
-  if (cur === undefined) return { ok: true, value: { ...c.value, limit: n } };
+  if (cur === undefined) return { ok: true, value: { ...c.value, limit: n, search: found.value } };
   const decoded = decodeCursor(cur);
   if (decoded === null) return fail('cursor', 'not a cursor this API returned');
-  return { ok: true, value: { ...c.value, limit: n, cursor: decoded } };
+  return { ok: true, value: { ...c.value, limit: n, cursor: decoded, search: found.value } };
 }
 
 /** Parameters of a path without any (`GET /api/v1/sends/:id`). */

@@ -13,6 +13,7 @@
  *   mailFrom        yes   yes
  *   envelopeSender  yes   -     the bounce address, an operator's detail
  *   from, to, bcc, discarded, tags, flags, flagsSource, recipients, counts   both
+ *   messageId       yes   yes   only when the message had one (between the <>)
  *                         (a recipient has `reason`, its bounce reason, only when it has one)
  *
  * Key order is part of the output (byte-identical JSON across releases). Pure; throws nothing.
@@ -56,6 +57,8 @@ export function sendJson(s: Send, v: SendJsonView): Record<string, unknown> {
     bcc: s.bcc,
     discarded: s.discarded,
     tags: s.tags,
+    // Only when the message had a (valid) Message-ID.
+    ...(s.messageId !== undefined ? { messageId: s.messageId } : {}),
     flags: s.flags,
     flagsSource: s.flagsSource,
     recipients: s.recipients,

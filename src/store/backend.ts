@@ -174,6 +174,8 @@ export interface SendRecord {
   readonly recipientKeys: readonly string[];
   /** The To recipient's status. */
   readonly status: SendStatus;
+  /** Events written with the send (one 'suppressed' per suppressed recipient). */
+  readonly events: readonly EventRecord[];
 }
 
 /** What insertSend found; only 'recorded' wrote anything. */
@@ -209,6 +211,22 @@ export interface SendPage extends SendQuery {
   readonly offset: number;
   /** Only sends after this one, newest first (see SendFilter.before). */
   readonly before: { readonly receivedAtMs: number; readonly id: string } | null;
+  /** Search terms (SendFilter), checked and keyed; null = no condition. */
+  readonly search: SendSearch;
+}
+
+/** The search conditions of a page of sends; every non-null one must hold. */
+export interface SendSearch {
+  /** A recipient (any role) has this loose key. */
+  readonly recipientKey: string | null;
+  /** sends.message_id equals it (normalised). */
+  readonly messageId: string | null;
+  /** sends.status equals it. */
+  readonly status: string | null;
+  /** The To recipient's reason equals it. */
+  readonly reason: string | null;
+  /** The send id is `id`, OR its Message-ID is `messageId` (when not null), OR a recipient has the loose key `key`. */
+  readonly text: { readonly id: string; readonly messageId: string | null; readonly key: string } | null;
 }
 
 export interface ReportQuery extends SendQuery {

@@ -59,6 +59,11 @@ export interface NewSend {
    * decides the send was never queued (markNotQueued).
    */
   readonly node?: string;
+  /**
+   * The message's Message-ID (core/message-id.ts: between the brackets, unfolded), searched
+   * with SendFilter.messageId; absent when the message had none (or an invalid one).
+   */
+  readonly messageId?: string;
 }
 
 export interface Send extends NewSend {
@@ -157,6 +162,19 @@ export interface SendFilter {
    * positions by time. Paging with it neither skips nor repeats sends when new ones arrive.
    */
   readonly before?: { readonly receivedAt: Date; readonly id: string };
+  /** Search: sends with a recipient (To, BCC or discarded) of this address (matched like list keys). */
+  readonly recipient?: string;
+  /** Search: the send's Message-ID (brackets optional, compared exactly; core/message-id.ts). */
+  readonly messageId?: string;
+  /** Search: the send's status (its To recipient's). */
+  readonly status?: SendStatus;
+  /** Search: the To recipient's bounce reason (BOUNCE_REASONS). */
+  readonly reason?: BounceReason;
+  /**
+   * Search box: sends whose id (from the 250 reply) is this text, whose Message-ID is it, or
+   * one of whose recipients has this address — any of the three.
+   */
+  readonly text?: string;
 }
 
 /**
@@ -213,8 +231,8 @@ export interface SendStore {
    * Records a send, its tags and recipients atomically. UsageError on a duplicate id (in any
    * space), an unknown space, a user not of that space, or recipients that are not exactly one
    * with role 'to' (role 'discarded' if and only if status 'discarded'). Each suppressed
-   * recipient queues a 'suppressed' webhook delivery (detail { list, reason }) in the same
-   * transaction when the space has a webhook.
+   * recipient gets a 'suppressed' event (detail { list, reason }, at receivedAt) and queues a
+   * 'suppressed' webhook delivery in the same transaction when the space has a webhook.
    */
   recordSend(send: NewSend): Promise<void>;
   /** spaceId null = any space (operator CLI); otherwise only that space's send. */

@@ -47,7 +47,7 @@ export const COPY_TABLES: readonly CopyTable[] = [
   {
     name: 'sends',
     columns: ['seq', 'id', 'space_id', 'user_id', 'mail_from', 'envelope_sender', 'from_addr', 'from_key', 'to_addr', 'bcc', 'discarded', 'tags', 'flags',
-      'flags_source', 'received_at', 'status', 'log_seen_at', 'not_queued_at', 'not_queued_reason', 'node'],
+      'flags_source', 'received_at', 'status', 'log_seen_at', 'not_queued_at', 'not_queued_reason', 'node', 'message_id'],
     json: ['discarded', 'tags'],
     identity: 'seq',
   },

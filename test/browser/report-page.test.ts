@@ -5,7 +5,10 @@
  * signs in with HTTP Basic (httpCredentials answers the API's 401), applies tag filters and
  * must show the hand-counted numbers, one chart point per day and series, the right sends,
  * nothing of the other space, sender-supplied text as text, and no console error (a CSP
- * violation is one). Saves a screenshot to test/browser/out/report-page.png.
+ * violation is one). Search: a send recorded with its Message-ID, deferred and then delivered
+ * through Postfix's own log lines (the maillog follower's MaillogLines and the recorder, as in
+ * production), is found by its recipient and its timeline shows the remote server's replies.
+ * Saves screenshots to test/browser/out/report-page.png and report-page-timeline.png.
  *
  * Chromium missing: every test FAILS with the install command (never skipped).
  */
@@ -17,15 +20,26 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialVerifier } from '../../src/auth/credentials.js';
 import { HttpService } from '../../src/http/server.js';
+import { MaillogLines } from '../../src/delivery/maillog-lines.js';
+import { DeliveryRecorder } from '../../src/delivery/recorder.js';
+import { silentLogger } from '../../src/lib/logger.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { recordingLogger, KEYS } from '../http/helpers.js';
-import { PASSWORD_A, seedReports, type Seeded } from '../reports/seed.js';
+import { PASSWORD_A, PASSWORD_B, seedReports, type Seeded } from '../reports/seed.js';
+import { BOUNCE_DOMAIN, KEYS as BOUNCE_KEYS, bounceAddress } from '../unit/bounce/intake.helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const INSTALL = 'apt-get install -y chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'out');
 const SCREENSHOT = path.join(OUT, 'report-page.png');
+const TIMELINE_SCREENSHOT = path.join(OUT, 'report-page-timeline.png');
+const BETA = { username: 'user@beta.example', password: PASSWORD_B };
+// The searched send: its queue id, recipient and the remote server's replies in Postfix's log.
+const FOUND_ID = '4fQ1wS0mT2zK7Lp';
+const FOUND_TO = 'ann.search@example.net';
+const GREYLISTED = '451 4.7.1 <ann.search@example.net>: Recipient address rejected: greylisted, try again in 300 s';
+const ACCEPTED_REMOTE = '250 2.0.0 Ok: queued as 4Rmt9Xy';
 
 // Hand counts (report.test.ts), in the page's metric order.
 const METRICS = ['sends', 'delivered', 'deferred', 'bouncedHard', 'bouncedSoft', 'suppressedBounce', 'suppressedUnsubscribe', 'openedUnique', 'openedTotal', 'openedMachine', 'clickedUnique', 'clickedTotal', 'clickedMachine', 'complained'];
@@ -135,6 +149,39 @@ beforeAll(async () => {
     receivedAt: new Date('2026-04-02T08:00:00Z'),
     recipients: [{ address: 'x@example.net', role: 'to', status: 'queued', suppressedBy: null, detail: null }],
   });
+  // The searched send, in January (outside every range above), then Postfix's log lines for it
+  // (rsyslog's RFC 3339 stamps: the events get the times of the lines).
+  await store.recordSend({
+    id: FOUND_ID,
+    spaceId: seed.alpha.id,
+    userId: seed.userA.id,
+    mailFrom: 'news@shop.example',
+    envelopeSender: bounceAddress(seed.alpha.id, FOUND_ID),
+    from: 'news@shop.example',
+    to: FOUND_TO,
+    bcc: null,
+    discarded: [],
+    tags: ['welcome'],
+    flags: 3,
+    flagsSource: 'default',
+    receivedAt: new Date('2026-01-10T08:00:00Z'),
+    messageId: 'welcome.42@shop.example',
+    recipients: [{ address: FOUND_TO, role: 'to', status: 'queued', suppressedBy: null, detail: null }],
+  });
+  const lines = new MaillogLines({ store, keys: BOUNCE_KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock: () => new Date('2026-01-10T08:10:00Z'), recorder: new DeliveryRecorder(store) });
+  const smtp = (t: string, dsn: string, status: string, text: string): string =>
+    `2026-01-10T${t}.000000+00:00 relay postfix/smtp[2846]: ${FOUND_ID}: to=<${FOUND_TO}>, relay=mx.example.net[192.0.2.7]:25, delay=1.2, delays=0.01/0.01/0.5/0.6, dsn=${dsn}, status=${status} (${text})`;
+  for (const line of [
+    `2026-01-10T08:00:01.000000+00:00 relay postfix/qmgr[2842]: ${FOUND_ID}: from=<${bounceAddress(seed.alpha.id, FOUND_ID)}>, size=2345, nrcpt=1 (queue active)`,
+    smtp('08:00:02', '4.7.1', 'deferred', `host mx.example.net[192.0.2.7] said: ${GREYLISTED} (in reply to RCPT TO command)`),
+    smtp('08:05:03', '2.0.0', 'sent', ACCEPTED_REMOTE),
+  ]) {
+    const done = await lines.handle(line);
+    if (done.ignored !== null) throw new Error(`maillog line not recorded (${done.ignored}): ${line}`);
+  }
+  // An image proxy's open and a person's click (what the tracking endpoints record).
+  await store.addEvent({ sendId: FOUND_ID, recipient: FOUND_TO, type: 'opened', at: new Date('2026-01-10T08:06:00Z'), detail: { machine: true, machineReason: 'image-proxy:GoogleImageProxy', userAgent: 'GoogleImageProxy' } });
+  await store.addEvent({ sendId: FOUND_ID, recipient: FOUND_TO, type: 'clicked', at: new Date('2026-01-10T09:00:00Z'), detail: { url: 'https://shop.example/welcome', userAgent: 'Mozilla/5.0' } });
   service = new HttpService({ store, keys: KEYS, logger: recordingLogger(), basePath: '/mail', reports: { store, credentials: new CredentialVerifier(store) } });
   const { host, port } = await service.listen('127.0.0.1', 0);
   base = `http://${host}:${port}`;
@@ -226,6 +273,57 @@ describe('the report page in headless Chromium', () => {
     expect(await p.textContent('#sends tr[data-id="x1"] .from')).toBe('"<b>Boss</b>" <evil@shop.example>');
     expect(await p.locator('img, #sends b, #sends script').count()).toBe(0);
     expect(await p.title()).toBe('trxmail report');
+    expect(problems).toEqual([]);
+  });
+
+  it('finds a send by its recipient and shows its timeline with the remote server\'s replies', async () => {
+    const ctx = await browserContext(ALPHA);
+    const p = await page(ctx);
+    await p.goto(`${base}/mail/report?since=2026-03-01&until=2026-03-03`);
+    expect(await loaded(p, 1)).toBe('ready');
+    // The recipient in another case: addresses match like the lists (the date filter does not apply).
+    await p.fill('#search', 'Ann.Search@EXAMPLE.net');
+    await p.click('#find');
+    expect(await loaded(p, 2)).toBe('ready');
+    expect(await attrs(p, '#found tbody tr[data-id]', 'data-id')).toEqual([FOUND_ID]);
+    expect(await p.textContent('#found tr[data-id] .state')).toBe('delivered');
+    await p.click(`#found tr[data-id="${FOUND_ID}"]`);
+    expect(await loaded(p, 3)).toBe('ready');
+    expect(await attrs(p, '#timeline li', 'data-type')).toEqual(['accepted', 'deferred', 'delivered', 'opened', 'clicked']);
+    const summaries = await p.locator('#timeline li .summary').allTextContents();
+    expect(summaries[0]).toBe(`accepted as ${FOUND_ID} from news@shop.example, Message-ID <welcome.42@shop.example>`);
+    // The remote server's replies, as Postfix logged them.
+    expect(summaries[1]).toContain(GREYLISTED);
+    expect(summaries[2]).toBe(`delivered via mx.example.net[192.0.2.7]:25: ${ACCEPTED_REMOTE}`);
+    expect(await attrs(p, '#timeline li', 'data-by')).toEqual(['', '', '', 'machine', 'person']);
+    expect(await p.textContent('#detail-title')).toBe(`Timeline of ${FOUND_ID} to ${FOUND_TO}`);
+    await p.screenshot({ path: TIMELINE_SCREENSHOT, fullPage: true });
+
+    // By Message-ID (brackets and all) and by the id from the 250 reply.
+    await p.fill('#search', '<welcome.42@shop.example>');
+    await p.click('#find');
+    expect(await loaded(p, 4)).toBe('ready');
+    expect(await attrs(p, '#found tbody tr[data-id]', 'data-id')).toEqual([FOUND_ID]);
+    // A send of the list below opens its timeline too: a1, with machines' opens shown apart.
+    await p.click('#sends tr[data-id="a1"]');
+    expect(await loaded(p, 5)).toBe('ready');
+    expect(await p.getAttribute('#detail', 'data-id')).toBe('a1');
+    expect(await p.textContent('#sends tr[data-id="a1"] td:nth-child(7)')).toBe('4+3 machine');
+    expect(problems).toEqual([]);
+  });
+
+  it('search never finds another space\'s send', async () => {
+    const ctx = await browserContext(BETA);
+    const p = await page(ctx);
+    await p.goto(`${base}/report?since=2026-03-01&until=2026-03-03`);
+    expect(await loaded(p, 1)).toBe('ready');
+    for (const [n, text] of [[2, FOUND_TO], [3, FOUND_ID], [4, 'r-a1@example.net']] as const) {
+      await p.fill('#search', text);
+      await p.click('#find');
+      expect(await loaded(p, n)).toBe('ready');
+      expect(await attrs(p, '#found tbody tr[data-id]', 'data-id')).toEqual([]);
+      expect(await p.textContent('#found tbody')).toBe(`No send found for "${text}".`);
+    }
     expect(problems).toEqual([]);
   });
 

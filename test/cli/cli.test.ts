@@ -204,6 +204,27 @@ describe('trxmail sends', () => {
     expect(await ids(['--space', 'one', '--until', '2026-11-11T12:00:00Z'])).toEqual(['4aaaaaaaaaaaaA1']);
   });
 
+  it('searches by recipient, status, reason and the --search text (id or address), within --space', async () => {
+    expect(await ids(['--space', 'one', '--recipient', 'COPY@example.org'])).toEqual(['4aaaaaaaaaaaaA1']);
+    expect(await ids(['--recipient', 'rcpt@example.org', '--tag', 'march'])).toEqual(['4bbbbbbbbbbbbB1', '4aaaaaaaaaaaaA1']);
+    expect(await ids(['--space', 'two', '--search', '4aaaaaaaaaaaaA2'])).toEqual([]);
+    expect(await ids(['--space', 'one', '--search', '4aaaaaaaaaaaaA2'])).toEqual(['4aaaaaaaaaaaaA2']);
+    expect(await ids(['--space', 'one', '--search', 'x@example.org'])).toEqual(['4aaaaaaaaaaaaA1']);
+    expect(await ids(['--status', 'queued', '--space', 'two'])).toEqual(['4bbbbbbbbbbbbB1']);
+    expect(await ids(['--reason', 'user-unknown'])).toEqual([]);
+    expect(await ids(['--message-id', '<none@one.example>'])).toEqual([]);
+    for (const [argv, message] of [
+      [['--status', 'lost'], /^trxmail: --status: expected one of queued, suppressed, delivered, deferred, bounced, got "lost"\n$/],
+      [['--reason', 'bad'], /^trxmail: --reason: expected one of .*, got "bad"\n$/],
+      [['--message-id', 'a b'], /^trxmail: message id must be an id like <abc@host\.example>.*\n$/],
+      [['--recipient', ' '], /^trxmail: recipient must not be empty\n$/],
+    ] as const) {
+      const r = await cli(cwd, ['sends', 'list', ...argv]);
+      expect(r).toMatchObject({ code: 1, stdout: '' });
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
   // Issue 12 item 7: on old main a list cut at --limit said nothing, and there was no --before.
   it('says on stderr when it stopped at the limit, with the next page command; the pages cover every send once', async () => {
     const page = async (argv: string[]): Promise<{ ids: string[]; stderr: string }> => {
@@ -240,9 +261,12 @@ describe('trxmail sends', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('tags:        welcome, march');
     expect(r.stdout).toMatch(/bcc\s+copy@example\.org {2}suppressed \(bounce list\)/);
-    expect(r.stdout).toMatch(/2026-11-10T12:00:05\.000Z {2}delivered +rcpt@example\.org {2}\{"dsn":"2\.0\.0"\}/);
+    expect(r.stdout).toMatch(/2026-11-10T12:00:05\.000Z {2}delivered +rcpt@example\.org \(to\) {2}delivered: 2\.0\.0/);
+    // The suppressed BCC is an event of the timeline, with its list.
+    expect(r.stdout).toMatch(/2026-11-10T12:00:00\.000Z {2}suppressed +copy@example\.org \(bcc\) {2}suppressed by the bounce list/);
     const j = JSON.parse((await cli(cwd, ['sends', 'show', '4aaaaaaaaaaaaA1', '--json'])).stdout);
-    expect(j.events).toHaveLength(1);
+    expect(j.events.map((e: { type: string }) => e.type)).toEqual(['suppressed', 'delivered']);
+    expect(j.timeline.map((e: { type: string }) => e.type)).toEqual(['accepted', 'discarded', 'suppressed', 'delivered']);
     expect(j.flagsSource).toBe('default');
   });
 });

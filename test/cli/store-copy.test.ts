@@ -70,6 +70,8 @@ async function seed(s: Store): Promise<void> {
       receivedAt: at(i === 2 ? 10_000 : 10_000 + i),
       // q2 was recorded before nodes were named.
       ...(i === 2 ? {} : { node: `node-${i}` }),
+      // Only q0's message had a Message-ID.
+      ...(i === 0 ? { messageId: 'q0.1@alpha.example' } : {}),
       recipients: [
         { address: 'Rcpt@Example.net', role: 'to', status: i === 1 ? 'suppressed' : 'queued', suppressedBy: i === 1 ? 'unsubscribe' : null, detail: null },
         ...(i === 0
@@ -151,7 +153,8 @@ describe('trxmail store copy', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^TABLE\s+READ\s+WRITTEN\n/);
     expect(r.stdout).toMatch(/^sends\s+3\s+3$/m);
-    expect(r.stdout).toMatch(/^events\s+3\s+3$/m);
+    // q1's suppressed recipient is an event too.
+    expect(r.stdout).toMatch(/^events\s+4\s+4$/m);
     expect(r.stdout).toMatch(/^dkim_keys\s+2\s+2$/m);
     expect(r.stdout).toMatch(/^bounce_streaks\s+1\s+1$/m);
     expect(r.stdout).not.toMatch(/^auth_failures/m);
@@ -168,6 +171,9 @@ describe('trxmail store copy', () => {
       // The seed holds the columns added with nodes and bounce reasons.
       expect((await source.getSend('q0', null))?.node).toBe('node-0');
       expect((await source.getSend('q2', null))?.recipients[0]?.reason).toBe('blocked');
+      // ... and the Message-ID searched for (migration 8 / 3), found in the target too.
+      expect((await source.getSend('q0', null))?.messageId).toBe('q0.1@alpha.example');
+      expect((await target.listSends({ messageId: 'q0.1@alpha.example' })).map((x) => x.id)).toEqual(['q0']);
       const alpha = (await source.listSpaces()).find((x) => x.name === 'Alpha')?.id ?? 0;
       expect((await source.report({ spaceId: alpha }, null))[0]?.blocked).toBe(1);
       expect(await snapshot(target)).toEqual(expected);
@@ -181,7 +187,7 @@ describe('trxmail store copy', () => {
       const sp = await target.createSpace({ name: 'new' });
       expect(sp.id).toBe(Math.max(...(await source.listSpaces()).map((x) => x.id)) + 1);
       const ev = await target.addEvent({ sendId: 'q1', recipient: 'rcpt@example.net', type: 'opened', at: at(50_000), detail: {} });
-      expect(ev.id).toBe(4);
+      expect(ev.id).toBe(5);
     } finally {
       await source.close();
       await target.close();

@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBounceAddress } from '../../src/bounce/bounce-address.js';
 import type { ProcessedLine } from '../../src/delivery/maillog-follower.js';
+import { buildTimeline } from '../../src/reports/timeline.js';
 import type { Store } from '../../src/store/store.js';
 import { firstMatch } from '../helpers/events.js';
 import { BOUNCE_DOMAIN, remoteSmtp, startStack, submit, TEST_KEYS, userUnknownDsn, type LogLine, type Stack } from './stack.js';
@@ -25,8 +26,17 @@ const refuseWith = new Map([['blocked@example.org', { code: 554, text: BLOCKED_T
 let stack: Stack;
 let spaceId = 0;
 
-async function send(to: string, subject: string, flags?: number): Promise<string> {
-  const raw = [`From: news@bounce.example`, `To: ${to}`, `Subject: ${subject}`, ...(flags === undefined ? [] : [`X-Mxm-Flags: ${flags}`]), '', 'hello', ''].join('\r\n');
+async function send(to: string, subject: string, flags?: number, messageId?: string): Promise<string> {
+  const raw = [
+    `From: news@bounce.example`,
+    `To: ${to}`,
+    `Subject: ${subject}`,
+    ...(flags === undefined ? [] : [`X-Mxm-Flags: ${flags}`]),
+    ...(messageId === undefined ? [] : [`Message-ID: <${messageId}>`]),
+    '',
+    'hello',
+    '',
+  ].join('\r\n');
   const response = await submit(stack, { user: USER, pass: PASSWORD }, { from: 'news@bounce.example', to: [to] }, raw);
   const id = /^250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)$/.exec(response)?.[1];
   if (!id) throw new Error(`not queued: ${response}`);
@@ -124,13 +134,28 @@ describe('a bounce caused by the sending side (blocked IP), through Postfix and 
 });
 
 describe('delivery status from the Postfix log', () => {
-  it('moves a delivered send to delivered, with an event', async () => {
-    const id = await send('fine@example.org', 'delivered status');
+  it('moves a delivered send to delivered, with an event; found by its recipient and Message-ID, its timeline has the remote reply', async () => {
+    const id = await send('fine@example.org', 'delivered status', undefined, 'delivered.status.1@bounce.example');
     const line = await deliveryLine(id, 'sent');
     expect(line.actions).toHaveLength(1);
     expect((await recipientOf(stack.store, id))?.status).toBe('delivered');
     const ev = (await stack.store.listEvents(id)).filter((e) => e.type === 'delivered');
     expect(ev).toHaveLength(1);
+    // The milter kept the Message-ID; search finds the send by it and by its recipient.
+    expect((await stack.store.getSend(id, spaceId))?.messageId).toBe('delivered.status.1@bounce.example');
+    expect((await stack.store.listSends({ spaceId, messageId: '<delivered.status.1@bounce.example>' })).map((x) => x.id)).toEqual([id]);
+    expect((await stack.store.listSends({ spaceId, recipient: 'FINE@example.org', limit: 50 })).map((x) => x.id)).toContain(id);
+    expect(await stack.store.listSends({ spaceId: spaceId + 1000, text: id })).toEqual([]);
+    const send0 = await stack.store.getSend(id, spaceId);
+    const delivered = buildTimeline(send0!, await stack.store.listEvents(id)).find((e) => e.type === 'delivered');
+    // The receiving server's own reply, as Postfix logged it.
+    expect(delivered?.reply).toMatch(/^250 /);
+    expect(delivered?.role).toBe('to');
+    // A message without a Message-ID gets Postfix's own (<queue id>@myhostname) before the
+    // milter sees the headers: that one is kept, so every send has one.
+    const plain = await send('fine@example.org', 'no message id');
+    await deliveryLine(plain, 'sent');
+    expect((await stack.store.getSend(plain, spaceId))?.messageId).toMatch(new RegExp(`^${plain}@`));
   });
 });
 

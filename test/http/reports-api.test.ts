@@ -324,6 +324,41 @@ describe('domains', () => {
   });
 });
 
+describe('search and timeline', () => {
+  const idsOf = (r: { body: Record<string, unknown> }): string[] => (r.body['sends'] as { id: string }[]).map((s) => s.id);
+
+  it('finds sends by recipient (any role, any case), status, reason and the q box, in the login\'s space only', async () => {
+    expect(idsOf(await api(main, '/api/v1/sends?recipient=R-A7%40Example.NET'))).toEqual(['a7']);
+    expect(idsOf(await api(main, '/api/v1/sends?recipient=bcc-a6%40example.org'))).toEqual(['a6']);
+    expect(idsOf(await api(main, '/api/v1/sends?status=bounced'))).toEqual(['a9', 'a2']);
+    expect(idsOf(await api(main, '/api/v1/sends?status=suppressed&tag=promo'))).toEqual(['a5']);
+    expect(idsOf(await api(main, '/api/v1/sends?q=a3'))).toEqual(['a3']);
+    expect(idsOf(await api(main, '/api/v1/sends?q=r-a3%40example.net'))).toEqual(['a3']);
+    // beta's sends are never found from alpha, by id or by address, and the other way round
+    expect(idsOf(await api(main, '/api/v1/sends?q=b1'))).toEqual([]);
+    expect(idsOf(await api(main, '/api/v1/sends?recipient=r-b1%40example.net'))).toEqual([]);
+    expect(idsOf(await api(main, '/api/v1/sends?q=a3', BETA))).toEqual([]);
+    expect(idsOf(await api(main, '/api/v1/sends?recipient=r-b1%40example.net', BETA))).toEqual(['b1']);
+  });
+
+  it('pages search results with the cursor', async () => {
+    const first = await api(main, '/api/v1/sends?status=delivered&limit=2');
+    expect(idsOf(first)).toEqual(['a7', 'a6']);
+    const next = await api(main, `/api/v1/sends?status=delivered&limit=2&cursor=${String(first.body['nextCursor'])}`);
+    expect(idsOf(next)).toEqual(['a1', 'a0']);
+    expect(next.body['nextCursor']).toBeNull();
+  });
+
+  it('GET /sends/:id carries the timeline: the record\'s entries and the events, with reply, list and person or machine', async () => {
+    const r = await api(main, '/api/v1/sends/a3');
+    const timeline = r.body['timeline'] as { type: string; role: string | null; by?: string; reply?: string; summary: string }[];
+    expect(timeline.map((e) => `${e.type}:${e.role ?? '-'}:${e.by ?? '-'}`)).toEqual(['accepted:to:-', 'deferred:to:-', 'opened:to:machine', 'opened:to:machine']);
+    expect(timeline[1]).toMatchObject({ reply: '4.2.2', summary: 'deferred: 4.2.2' });
+    const suppressed = await api(main, '/api/v1/sends/a4');
+    expect((suppressed.body['timeline'] as { type: string; list?: string }[])[1]).toMatchObject({ type: 'suppressed', list: 'bounce' });
+  });
+});
+
 describe('sends list', () => {
   it('pages through every send with the cursor, newest first, none skipped or repeated', async () => {
     const seen: string[] = [];
@@ -398,6 +433,16 @@ describe('malformed parameters', () => {
     [`/api/v1/sends?cursor=${b64([1, 'a1'])}`, 'cursor'],
     [`/api/v1/sends?cursor=${'A'.repeat(600)}`, 'cursor'],
     ['/api/v1/sends/a1?verbose=1', 'verbose'],
+    ['/api/v1/sends?status=lost', 'status'],
+    ['/api/v1/sends?status=Delivered', 'status'],
+    ['/api/v1/sends?reason=cosmic-rays', 'reason'],
+    [`/api/v1/sends?recipient=${'a'.repeat(300)}%40example.net`, 'recipient'],
+    ['/api/v1/sends?recipient=a%0Ab%40example.net', 'recipient'],
+    ['/api/v1/sends?recipient=a%40x.example&recipient=b%40x.example', 'recipient'],
+    ['/api/v1/sends?messageId=a%20b%40c', 'messageId'],
+    [`/api/v1/sends?messageId=${'x'.repeat(600)}`, 'messageId'],
+    ['/api/v1/sends?q=%20', 'q'],
+    ['/api/v1/sends?q=a%00b', 'q'],
     [`/api/v1/report?since=2026-03-01&${'x'.repeat(9000)}=1`, null],
   ];
 

@@ -64,19 +64,25 @@ describe('opens and clicks in the reports', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('opens:       2 (+1 machine)\n');
     expect(r.stdout).toContain('clicks:      1 (+2 machine)\n');
-    const timeline = r.stdout.slice(r.stdout.indexOf('events:\n') + 'events:\n'.length).trimEnd().split('\n');
-    expect(timeline).toHaveLength(6);
+    const timeline = r.stdout.slice(r.stdout.indexOf('timeline:\n') + 'timeline:\n'.length).trimEnd().split('\n');
+    // The accepted and BCC copy entries of the send record, then the six events.
+    expect(timeline).toHaveLength(8);
     const rest = timeline.map((l) => l.replace(/^ {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}/, ''));
-    expect(rest).toEqual([
-      `opened     ${RCPT}  machine (image-proxy:GoogleImageProxy)  ua ${JSON.stringify(PROXY)}`,
-      `opened     ${RCPT}  person  ua ${JSON.stringify(CHROME)}`,
-      `opened     ${RCPT}  person  ua ${JSON.stringify(CHROME)}`,
-      `clicked    ${RCPT}  machine (link-scanner:Mimecast)  https://shop.example/a?x=1  ua "Mozilla/5.0 (compatible; Mimecast URL Protect)"`,
-      `clicked    ${RCPT}  machine (method:HEAD)  https://shop.example/a?x=1  ua ${JSON.stringify(CHROME)}`,
-      `clicked    ${RCPT}  person  https://shop.example/a?x=1  ua ${JSON.stringify(CHROME)}`,
+    expect(rest[0]).toMatch(new RegExp(`^accepted   ${RCPT} \\(to\\) {2}accepted as ${SEND_ID} from `));
+    expect(rest[1]).toBe('bcc-copy   copy@example.org (bcc)  BCC copy, untracked');
+    expect(rest.slice(2)).toEqual([
+      `opened     ${RCPT} (to)  opened by a machine (image-proxy:GoogleImageProxy)  ua ${JSON.stringify(PROXY)}`,
+      `opened     ${RCPT} (to)  opened by a person  ua ${JSON.stringify(CHROME)}`,
+      `opened     ${RCPT} (to)  opened by a person  ua ${JSON.stringify(CHROME)}`,
+      `clicked    ${RCPT} (to)  clicked by a machine (link-scanner:Mimecast)  https://shop.example/a?x=1  ua "Mozilla/5.0 (compatible; Mimecast URL Protect)"`,
+      `clicked    ${RCPT} (to)  clicked by a machine (method:HEAD)  https://shop.example/a?x=1  ua ${JSON.stringify(CHROME)}`,
+      `clicked    ${RCPT} (to)  clicked by a person  https://shop.example/a?x=1  ua ${JSON.stringify(CHROME)}`,
     ]);
     const j = JSON.parse((await cli(h.dir, ['sends', 'show', SEND_ID, '--json'])).stdout);
     expect(j.counts).toMatchObject({ opened: 2, clickedMachine: 2 });
     expect(j.events).toHaveLength(6);
+    expect(j.timeline.map((e: { type: string; by?: string }) => `${e.type}:${e.by ?? '-'}`)).toEqual([
+      'accepted:-', 'bcc-copy:-', 'opened:machine', 'opened:person', 'opened:person', 'clicked:machine', 'clicked:machine', 'clicked:person',
+    ]);
   });
 });

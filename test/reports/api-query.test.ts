@@ -3,7 +3,7 @@
  * caps (MAX_QUERY_LENGTH, MAX_CURSOR_LENGTH, MAX_TAGS).
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_TAGS } from '../../src/lib/limits.js';
+import { MAX_MESSAGE_ID_LENGTH, MAX_TAGS } from '../../src/lib/limits.js';
 import {
   DEFAULT_API_PAGE_SIZE,
   MAX_CURSOR_LENGTH,
@@ -50,8 +50,32 @@ describe('cursor', () => {
 describe('parse*Query', () => {
   it('defaults: no dates, no tags, total only, DEFAULT_API_PAGE_SIZE', () => {
     expect(parseReportQuery('')).toEqual({ ok: true, value: { tags: [], by: null } });
-    expect(parseSendsQuery('')).toEqual({ ok: true, value: { tags: [], limit: DEFAULT_API_PAGE_SIZE } });
+    expect(parseSendsQuery('')).toEqual({ ok: true, value: { tags: [], limit: DEFAULT_API_PAGE_SIZE, search: {} } });
     expect(parseNoQuery('')).toEqual({ ok: true, value: null });
+  });
+
+  it('reads the search terms of GET /sends (trimmed), and refuses bad ones naming them', () => {
+    expect(parseSendsQuery('recipient=+Ann%40Example.net+&messageId=%3Cm1%40x.example%3E&status=bounced&reason=user-unknown&q=4Xyz')).toEqual({
+      ok: true,
+      value: {
+        tags: [],
+        limit: DEFAULT_API_PAGE_SIZE,
+        search: { recipient: 'Ann@Example.net', messageId: '<m1@x.example>', status: 'bounced', reason: 'user-unknown', text: '4Xyz' },
+      },
+    });
+    expect(parseSendsQuery(`messageId=${'x'.repeat(MAX_MESSAGE_ID_LENGTH - 2)}%40y`)).toMatchObject({ ok: true });
+    for (const [q, parameter] of [
+      [`messageId=${'x'.repeat(MAX_MESSAGE_ID_LENGTH - 1)}%40y`, 'messageId'],
+      ['messageId=a+b', 'messageId'],
+      ['status=sent', 'status'],
+      ['reason=spam', 'reason'],
+      ['q=+', 'q'],
+      ['recipient=a%01b', 'recipient'],
+    ] as const) {
+      expect(parseSendsQuery(q), q).toMatchObject({ ok: false, parameter });
+    }
+    // Not on the report.
+    expect(parseReportQuery('q=x')).toMatchObject({ ok: false, parameter: 'q' });
   });
 
   it(`takes up to MAX_TAGS (${MAX_TAGS}) tags, in order`, () => {

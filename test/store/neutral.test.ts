@@ -149,7 +149,12 @@ describe('neutral layer: what the backend is given', () => {
       },
       {
         method: 'sends.listSends',
-        args: [{ spaceId: 1, fromKey: 'not an address', sinceMs: T.getTime(), untilMs: null, tags: ['b', 'a'], before: null, limit: null, offset: 0 }],
+        args: [
+          {
+            spaceId: 1, fromKey: 'not an address', sinceMs: T.getTime(), untilMs: null, tags: ['b', 'a'], before: null, limit: null, offset: 0,
+            search: { recipientKey: null, messageId: null, status: null, reason: null, text: null },
+          },
+        ],
       },
     ]);
   });
@@ -175,6 +180,11 @@ describe('neutral layer: what the backend is given', () => {
       fromKey: 'news@shop.example',
       recipientKeys: ['to@xn--bcher-kva.example', 'copy@example.org', 'd@example.org'],
       status: 'suppressed',
+      // Each suppressed recipient is also an event of the send, written with it.
+      events: [
+        { sendId: 'q1', recipient: 'To@Bücher.example', recipientKey: 'to@xn--bcher-kva.example', type: 'suppressed', atMs: T.getTime(), detailJson: '{"list":"bounce","reason":"550 5.1.1"}' },
+        { sendId: 'q1', recipient: 'copy@example.org', recipientKey: 'copy@example.org', type: 'suppressed', atMs: T.getTime(), detailJson: '{"list":"unsubscribe","reason":"opted out"}' },
+      ],
     });
     expect(deliveries.map(({ queuedAtMs: _q, ...d }) => d)).toEqual([
       { type: 'suppressed', sendId: 'q1', recipient: 'To@Bücher.example', atMs: T.getTime(), detailJson: '{"list":"bounce","reason":"550 5.1.1"}' },

@@ -2,7 +2,10 @@
  * `trxmail sends list|show`: per-send reports.
  *
  * Filters: --space, --tag (repeatable; every tag must be on the send), --from, --since,
- * --until. Paging: at most --limit rows (default DEFAULT_SENDS_LIMIT); when more sends match,
+ * --until; search (the store's SendFilter search terms, each combined with the others):
+ * --recipient (any recipient, To/BCC/discarded, matched like list keys), --message-id (with or
+ * without <>), --status (the To's), --reason (the To's bounce reason), --search TEXT (the id
+ * from the 250 reply, a Message-ID or a recipient address). Paging: at most --limit rows (default DEFAULT_SENDS_LIMIT); when more sends match,
  * one line on stderr says so and gives the next page's command (`--before <last id>`, the
  * store's keyset cursor: nothing skipped or repeated when new sends arrive); stdout keeps
  * only the rows, so JSON and CSV stay whole. Dates are ISO 8601: `2026-11-22` (a whole day in UTC) or `2026-11-22T10:00:00Z`.
@@ -11,16 +14,20 @@
  *
  * Opens and clicks (Store.eventCounts): the table shows people's counts (OPENS, CLICKS); CSV
  * adds OPENS_MACHINE and CLICKS_MACHINE at the end, JSON a `counts` object (the JSON of a send
- * is src/reports/send-json.ts, CLI view). `sends show` prints the events as a timeline; for
- * opens and clicks it says "person" or "machine (<why>)", the URL of a click and the user agent.
+ * is src/reports/send-json.ts, CLI view). `sends show` prints the send's timeline
+ * (src/reports/timeline.ts: accepted, BCC copy, suppressed with the list, deferred / delivered /
+ * bounced with the remote server's reply, opened and clicked by a person or a machine (<why>)
+ * with the URL and the user agent, complaints); --json adds `timeline` beside `events`.
  *
  * Throws UsageError: bad option values, an unknown space or send id.
  */
 import { UsageError } from '../../lib/errors.js';
 import { MAX_EVENT_COUNT_SENDS } from '../../lib/limits.js';
 import { formatJson, type Column } from '../../lib/table.js';
+import { BOUNCE_REASONS, type BounceReason } from '../../core/bounce-reason.js';
 import { NO_EVENT_COUNTS, recipientState, sendJson } from '../../reports/send-json.js';
-import type { EventCounts, Send, SendEvent, SendFilter, Store } from '../../store/store.js';
+import { buildTimeline, timelineEntryJson, timelineLine } from '../../reports/timeline.js';
+import type { EventCounts, Send, SendFilter, SendStatus, Store } from '../../store/store.js';
 import type { Command } from 'commander';
 import { outputFormat, render, type CliContext } from '../context.js';
 import { collect, parseFilterOptions } from '../options.js';
@@ -84,19 +91,18 @@ function countText(human: number, machine: number): string {
   return machine > 0 ? `${human} (+${machine} machine)` : String(human);
 }
 
-/** One timeline line: opens and clicks spelled out, other events with their detail as JSON. */
-export function eventLine(e: SendEvent): string {
-  const head = `  ${e.at.toISOString()}  ${e.type.padEnd(10)} ${e.recipient}`;
-  if (e.type !== 'opened' && e.type !== 'clicked') {
-    return head + (Object.keys(e.detail).length ? '  ' + JSON.stringify(e.detail) : '');
-  }
-  const { url, userAgent, machine, machineReason, ...rest } = e.detail;
-  const who = machine === true ? `machine${typeof machineReason === 'string' ? ` (${machineReason})` : ''}` : 'person';
-  const parts = [head, who];
-  if (typeof url === 'string') parts.push(url);
-  if (typeof userAgent === 'string') parts.push(`ua ${userAgent === '' ? '-' : JSON.stringify(userAgent)}`);
-  if (Object.keys(rest).length) parts.push(JSON.stringify(rest));
-  return parts.join('  ');
+const STATUSES: readonly SendStatus[] = ['queued', 'suppressed', 'delivered', 'deferred', 'bounced'];
+
+function statusOption(value: string): SendStatus {
+  const hit = STATUSES.find((x) => x === value);
+  if (hit === undefined) throw new UsageError(`--status: expected one of ${STATUSES.join(', ')}, got "${value}"`);
+  return hit;
+}
+
+function reasonOption(value: string): BounceReason {
+  const hit = BOUNCE_REASONS.find((x) => x === value);
+  if (hit === undefined) throw new UsageError(`--reason: expected one of ${BOUNCE_REASONS.join(', ')}, got "${value}"`);
+  return hit;
 }
 
 /** The command line of the next page: this one's options with --before set to the last id shown. */
@@ -129,6 +135,11 @@ export function registerSendCommands(ctx: CliContext): void {
     .option('--until <date>', 'received before (a plain date includes that whole day)')
     .option('-n, --limit <n>', `at most this many rows (default ${DEFAULT_SENDS_LIMIT}); when more match, stderr says how to get the next page`, limitOption)
     .option('--before <id>', 'the next page: only sends older than this send (the last id of the previous page)')
+    .option('-r, --recipient <address>', 'search: sends with this recipient (To, BCC or discarded)')
+    .option('--message-id <id>', 'search: the send of this Message-ID (with or without <>)')
+    .option('--status <status>', `search: the To's status (${STATUSES.join(', ')})`, statusOption)
+    .option('--reason <reason>', "search: the To's bounce reason (see bounce reasons)", reasonOption)
+    .option('--search <text>', 'search: the id from the 250 reply, a Message-ID or a recipient address')
     .option('--json', 'print JSON')
     .option('--csv', 'print CSV')
     .action(
@@ -141,6 +152,11 @@ export function registerSendCommands(ctx: CliContext): void {
           until?: string;
           limit?: number;
           before?: string;
+          recipient?: string;
+          messageId?: string;
+          status?: SendStatus;
+          reason?: BounceReason;
+          search?: string;
           json?: boolean;
           csv?: boolean;
         },
@@ -151,6 +167,11 @@ export function registerSendCommands(ctx: CliContext): void {
         // One row more than asked for tells whether another page exists.
         const filter: { -readonly [K in keyof SendFilter]: SendFilter[K] } = { limit: limit + 1, ...parseFilterOptions(o) };
         if (o.space !== undefined) filter.spaceId = (await ctx.space(o.space)).id;
+        if (o.recipient !== undefined) filter.recipient = o.recipient;
+        if (o.messageId !== undefined) filter.messageId = o.messageId;
+        if (o.status !== undefined) filter.status = o.status;
+        if (o.reason !== undefined) filter.reason = o.reason;
+        if (o.search !== undefined) filter.text = o.search;
         const store = await ctx.getStore();
         if (o.before !== undefined) {
           const last = await store.getSend(o.before, filter.spaceId ?? null);
@@ -186,14 +207,16 @@ export function registerSendCommands(ctx: CliContext): void {
       const space = (await store.getSpace(s.spaceId))?.name ?? String(s.spaceId);
       const events = await store.listEvents(id);
       const counts = (await store.eventCounts([id]))[id] ?? NO_EVENT_COUNTS;
+      const timeline = buildTimeline(s, events);
       if (o.json) {
-        ctx.out(formatJson({ ...sendJson(s, { view: 'cli', space, counts }), events }));
+        ctx.out(formatJson({ ...sendJson(s, { view: 'cli', space, counts }), events, timeline: timeline.map(timelineEntryJson) }));
         return;
       }
       const lines = [
         `id:          ${s.id}`,
         `space:       ${space}`,
         `received:    ${s.receivedAt.toISOString()}`,
+        `message-id:  ${s.messageId ? `<${s.messageId}>` : '-'}`,
         `status:      ${s.status}`,
         ...(s.notQueued ? [`not queued:  ${s.notQueued.at.toISOString()} ${s.notQueued.reason}`] : []),
         `mail from:   ${s.mailFrom}`,
@@ -212,8 +235,8 @@ export function registerSendCommands(ctx: CliContext): void {
             `  ${r.role.padEnd(9)} ${r.address}  ${r.status}${r.reason ? ` [${r.reason}]` : ''}${r.suppressedBy ? ` (${r.suppressedBy} list)` : ''}` +
             `${r.detail ? `  ${r.detail}` : ''}`,
         ),
-        'events:',
-        ...(events.length ? events.map(eventLine) : ['  -']),
+        'timeline:',
+        ...timeline.map(timelineLine),
       ];
       // Control characters (from senders' messages, bounce details) must not reach the terminal.
       ctx.out(lines.map((l) => l.replace(/[\u0000-\u001f\u007f]/g, '?')).join('\n') + '\n');

@@ -38,6 +38,21 @@ export const INDEX_HTML = `<!doctype html>
   </select></label>
   <button type="submit" id="apply">Apply</button>
 </form>
+<section aria-labelledby="search-title">
+  <h2 id="search-title">Find a send</h2>
+  <form id="search-form" autocomplete="off" role="search">
+    <label>Recipient address, Message-ID or id (from the 250 reply) <input type="search" name="q" id="search" maxlength="500" placeholder="ann@example.net"></label>
+    <button type="submit" id="find">Find</button>
+  </form>
+  <div class="scroll"><table id="found" hidden>
+    <thead><tr><th>Received (UTC)</th><th>Id</th><th>From</th><th>To</th><th>Tags</th><th>State</th><th class="num">Opens</th><th class="num">Clicks</th></tr></thead>
+    <tbody></tbody>
+  </table></div>
+</section>
+<section id="detail" aria-labelledby="detail-title" hidden>
+  <h2 id="detail-title">Timeline</h2>
+  <ol id="timeline" class="timeline"></ol>
+</section>
 <section aria-labelledby="totals-title">
   <h2 id="totals-title">Totals</h2>
   <div id="totals" class="totals"></div>
@@ -57,6 +72,7 @@ export const INDEX_HTML = `<!doctype html>
     <thead><tr><th>Received (UTC)</th><th>Id</th><th>From</th><th>To</th><th>Tags</th><th>State</th><th class="num">Opens</th><th class="num">Clicks</th></tr></thead>
     <tbody></tbody>
   </table></div>
+  <p class="hint">Opens and clicks are people's; machines (image proxies, link scanners) are counted apart. Click a send for its timeline.</p>
   <div class="pager">
     <button type="button" id="prev" disabled>Previous</button>
     <span id="page">page 1</span>
@@ -103,4 +119,19 @@ td { max-width: 22rem; overflow: hidden; text-overflow: ellipsis; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 .tag { display: inline-block; background: #eef1f6; border-radius: 3px; padding: 0 0.3em; margin-right: 0.25em; }
 .pager { display: flex; gap: 1rem; align-items: center; margin-top: 0.5rem; }
+[hidden] { display: none !important; }
+#search-form label { flex: 1 1 30rem; }
+tr[data-id] { cursor: pointer; }
+tr[data-id]:hover td { background: #f0f4fb; }
+tr.selected td { background: #e3ecfa; }
+.machine { color: #777; font-size: 0.8em; margin-left: 0.3em; }
+.hint { font-size: 0.8rem; color: #666; margin: 0.3rem 0; }
+.timeline { list-style: none; padding: 0; margin: 0; background: #fff; border: 1px solid #dde1e7; border-radius: 6px; }
+.timeline li { display: grid; grid-template-columns: 11rem 7rem 16rem 1fr; gap: 0.5rem; padding: 0.35rem 0.75rem; border-bottom: 1px solid #eef0f3; font-size: 0.85rem; }
+.timeline .type { font-weight: 600; }
+.timeline .who, .timeline .summary { overflow-wrap: anywhere; }
+.timeline li[data-type="bounced"] .type, .timeline li[data-type="complained"] .type { color: #c0392b; }
+.timeline li[data-type="deferred"] .type, .timeline li[data-type="suppressed"] .type { color: #b36b00; }
+.timeline li[data-type="delivered"] .type { color: #1f9d55; }
+.timeline li[data-by="machine"] { color: #777; }
 `;

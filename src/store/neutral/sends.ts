@@ -3,8 +3,10 @@
  * id, flags 0..15, exactly one To recipient, role 'discarded' if and only if status
  * 'discarded'), keys addresses, turns filters into backend queries, and makes the webhook
  * fan-out decision — which events queue a delivery (every type but 'accepted'; one
- * 'suppressed' per suppressed recipient of a recorded send) — that the backend writes in the
- * same transaction when the space has a webhook. The backend (backend.ts) only runs SQL.
+ * 'suppressed' event and delivery per suppressed recipient of a recorded send) — that the
+ * backend writes in the same transaction when the space has a webhook. Search terms (recipient,
+ * Message-ID, status, reason, the search box's text) are checked and keyed here too. The
+ * backend (backend.ts) only runs SQL.
  *
  * Limits: filters take at most MAX_TAGS tags, eventCounts at most MAX_EVENT_COUNT_SENDS ids.
  *
@@ -13,10 +15,11 @@
  * InvariantError from the backend.
  */
 import { BOUNCE_REASONS, SENDER_SIDE_REASONS, type BounceReason } from '../../core/bounce-reason.js';
+import { normalizeMessageId } from '../../core/message-id.js';
 import { UsageError } from '../../lib/errors.js';
-import { MAX_EVENT_COUNT_SENDS, MAX_NOT_QUEUED_BATCH, MAX_OUTCOME_DETAIL_LENGTH, MAX_TAGS } from '../../lib/limits.js';
+import { MAX_ADDRESS_LENGTH, MAX_EVENT_COUNT_SENDS, MAX_MESSAGE_ID_LENGTH, MAX_NOT_QUEUED_BATCH, MAX_OUTCOME_DETAIL_LENGTH, MAX_TAGS } from '../../lib/limits.js';
 import { looseAddressKey } from '../address-key.js';
-import type { AccountBackend, DeliveryRecord, ReportQuery, SendBackend, SendPage, SendQuery, SendRecord } from '../backend.js';
+import type { AccountBackend, DeliveryRecord, EventRecord, ReportQuery, SendBackend, SendPage, SendQuery, SendRecord, SendSearch } from '../backend.js';
 import type { SendWebhookEventType } from '../outbox-store.js';
 import type {
   EventCounts,
@@ -64,7 +67,43 @@ export function sendPage(filter: SendFilter): SendPage {
   const before = filter.before === undefined ? null : { receivedAtMs: toMs(filter.before.receivedAt, 'cursor time'), id: filter.before.id };
   const limit = filter.limit === undefined ? null : checkCount(filter.limit, 'limit');
   const offset = filter.offset === undefined ? 0 : checkCount(filter.offset, 'offset');
-  return { ...query, before, limit, offset };
+  return { ...query, before, limit, offset, search: sendSearch(filter) };
+}
+
+const SEND_STATUSES: ReadonlySet<string> = new Set<SendStatus>(['queued', 'suppressed', 'delivered', 'deferred', 'bounced']);
+
+/** A search term: not empty, at most MAX_MESSAGE_ID_LENGTH characters (an address is shorter), one line. */
+function searchTerm(value: string, what: string): string {
+  const t = value.trim();
+  if (t === '') throw new UsageError(`${what} must not be empty`);
+  if ([...t].length > MAX_MESSAGE_ID_LENGTH) throw new UsageError(`${what} is longer than ${MAX_MESSAGE_ID_LENGTH} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(t)) throw new UsageError(`${what} contains control characters`);
+  return t;
+}
+
+/** The search terms of a filter, checked and keyed (UsageError naming the bad one). */
+export function sendSearch(filter: SendFilter): SendSearch {
+  let recipientKey: string | null = null;
+  if (filter.recipient !== undefined) {
+    const r = searchTerm(filter.recipient, 'recipient');
+    if (r.length > MAX_ADDRESS_LENGTH) throw new UsageError(`recipient is longer than ${MAX_ADDRESS_LENGTH} characters`);
+    recipientKey = looseAddressKey(r);
+  }
+  let messageId: string | null = null;
+  if (filter.messageId !== undefined) {
+    messageId = normalizeMessageId(searchTerm(filter.messageId, 'message id'));
+    if (messageId === null) throw new UsageError(`message id must be an id like <abc@host.example> (at most ${MAX_MESSAGE_ID_LENGTH} characters, no spaces)`);
+  }
+  if (filter.status !== undefined && !SEND_STATUSES.has(filter.status)) {
+    throw new UsageError(`status must be one of ${[...SEND_STATUSES].join(', ')}, got ${quote(String(filter.status))}`);
+  }
+  const reason = filter.reason === undefined ? null : checkBounceReason(filter.reason, 'reason');
+  let text: SendSearch['text'] = null;
+  if (filter.text !== undefined) {
+    const t = searchTerm(filter.text, 'search text');
+    text = { id: t, messageId: normalizeMessageId(t), key: looseAddressKey(t) };
+  }
+  return { recipientKey, messageId, status: filter.status ?? null, reason, text };
 }
 
 /** The send checked and keyed for the backend; UsageError naming what is wrong. */
@@ -83,12 +122,24 @@ export function sendRecord(send: NewSend): SendRecord {
       throw new UsageError(`send ${quote(send.id)}: recipient ${quote(r.address)} has role ${r.role} but status ${r.status}`);
     }
   }
+  if (send.messageId !== undefined && normalizeMessageId(send.messageId) !== send.messageId) {
+    throw new UsageError(`send ${quote(send.id)}: message id ${quote(send.messageId.slice(0, 100))} is not a normalised Message-ID`);
+  }
+  const recipientKeys = send.recipients.map((r) => looseAddressKey(r.address));
+  // A suppressed recipient is an event of the send's timeline, like a delivery or a bounce.
+  const events: EventRecord[] = [];
+  send.recipients.forEach((r, i) => {
+    if (r.status !== 'suppressed') return;
+    const detailJson = JSON.stringify({ list: r.suppressedBy, reason: r.detail });
+    events.push({ sendId: send.id, recipient: r.address, recipientKey: recipientKeys[i] ?? looseAddressKey(r.address), type: 'suppressed', atMs: receivedAtMs, detailJson });
+  });
   return {
     send,
     receivedAtMs,
     fromKey: looseAddressKey(send.from),
-    recipientKeys: send.recipients.map((r) => looseAddressKey(r.address)),
+    recipientKeys,
     status: to.status as SendStatus, // not 'discarded': checked above
+    events,
   };
 }
 
@@ -113,16 +164,14 @@ export class NeutralSends implements SendStore {
   async recordSend(send: NewSend): Promise<void> {
     const record = sendRecord(send);
     const queuedAtMs = Date.now();
-    const deliveries: DeliveryRecord[] = send.recipients
-      .filter((r) => r.status === 'suppressed')
-      .map((r) => ({
-        type: 'suppressed',
-        sendId: send.id,
-        recipient: r.address,
-        atMs: record.receivedAtMs,
-        detailJson: JSON.stringify({ list: r.suppressedBy, reason: r.detail }),
-        queuedAtMs,
-      }));
+    const deliveries: DeliveryRecord[] = record.events.map((e) => ({
+      type: 'suppressed',
+      sendId: e.sendId,
+      recipient: e.recipient,
+      atMs: e.atMs,
+      detailJson: e.detailJson,
+      queuedAtMs,
+    }));
     const result = await this.backend.insertSend(record, deliveries);
     switch (result) {
       case 'recorded':

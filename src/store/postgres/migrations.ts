@@ -282,6 +282,17 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX webhook_outbox_done ON webhook_outbox (status, done_at);
     `,
   },
+  {
+    version: 4,
+    name: 'message search',
+    // The SQLite schema's version 9: sends.message_id (NULL when the message had none, and for
+    // older sends) and the search indexes by Message-ID and by recipient address key.
+    sql: `
+      ALTER TABLE sends ADD COLUMN message_id text;
+      CREATE INDEX sends_message_id ON sends (message_id);
+      CREATE INDEX send_recipients_key ON send_recipients (address_key, send_id);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -29,7 +29,7 @@ import type { EventType, RecipientStatus, ReportGroupBy, ReportRow, Send, SendEv
 import type { PgDatabase, PgRunner } from './database.js';
 import type { PgOutbox } from './outbox.js';
 import { runReport } from './report-query.js';
-import { sendFilterConditions, whereOf } from './sql-where.js';
+import { sendFilterConditions, sendSearchConditions, whereOf } from './sql-where.js';
 
 interface SendRow {
   id: string;
@@ -50,6 +50,7 @@ interface SendRow {
   not_queued_reason: string | null;
   log_seen_at: number | null;
   node: string | null;
+  message_id: string | null;
 }
 interface RecipientRow {
   send_id: string;
@@ -72,7 +73,7 @@ interface EventRow {
 function sendCols(sql: PgRunner): postgres.Fragment {
   return sql`s.id, s.space_id, s.user_id, s.mail_from, s.envelope_sender, s.from_addr, s.to_addr, s.bcc,
     s.discarded::text AS discarded, s.tags::text AS tags, s.flags, s.flags_source, s.received_at, s.status,
-    s.not_queued_at, s.not_queued_reason, s.log_seen_at, s.node`;
+    s.not_queued_at, s.not_queued_reason, s.log_seen_at, s.node, s.message_id`;
 }
 
 function recipientFrom(r: RecipientRow): SendRecipient {
@@ -106,6 +107,7 @@ function sendFrom(r: SendRow, recipients: SendRecipient[]): Send {
     ...(r.not_queued_at !== null ? { notQueued: { at: new Date(r.not_queued_at), reason: r.not_queued_reason ?? '' } } : {}),
     ...(r.log_seen_at !== null ? { loggedAt: new Date(r.log_seen_at) } : {}),
     ...(r.node !== null ? { node: r.node } : {}),
+    ...(r.message_id !== null ? { messageId: r.message_id } : {}),
   };
 }
 
@@ -137,10 +139,10 @@ export class PgSends implements SendBackend {
       if (user?.space_id !== s.spaceId) return 'foreign-user';
       const inserted = await tx`
         INSERT INTO sends (id, space_id, user_id, mail_from, envelope_sender, from_addr, from_key, to_addr, bcc,
-          discarded, tags, flags, flags_source, received_at, status, node)
+          discarded, tags, flags, flags_source, received_at, status, node, message_id)
         VALUES (${s.id}, ${s.spaceId}, ${s.userId}, ${s.mailFrom}, ${s.envelopeSender}, ${s.from}, ${record.fromKey}, ${s.to}, ${s.bcc},
           ${JSON.stringify(s.discarded)}::text::json, ${JSON.stringify(s.tags)}::text::json, ${s.flags}, ${s.flagsSource}, ${record.receivedAtMs},
-          ${record.status}, ${s.node ?? null})
+          ${record.status}, ${s.node ?? null}, ${s.messageId ?? null})
         ON CONFLICT (id) DO NOTHING RETURNING seq`;
       if (inserted.length === 0) return 'duplicate-id';
       if (s.tags.length > 0) {
@@ -152,6 +154,11 @@ export class PgSends implements SendBackend {
         INSERT INTO send_recipients (send_id, position, address, address_key, role, status, suppressed_by, detail)
         SELECT ${s.id}, (r.ord - 1)::integer, r.x->>'address', r.x->>'key', r.x->>'role', r.x->>'status', r.x->>'suppressedBy', r.x->>'detail'
         FROM json_array_elements(${JSON.stringify(recipients)}::text::json) WITH ORDINALITY AS r(x, ord)`;
+      for (const e of record.events) {
+        await tx`
+          INSERT INTO events (send_id, recipient, recipient_key, type, at, detail)
+          VALUES (${e.sendId}, ${e.recipient}, ${e.recipientKey}, ${e.type}, ${e.atMs}, ${e.detailJson}::text::json)`;
+      }
       await this.outbox.queue(tx, s.spaceId, deliveries);
       return 'recorded';
     });
@@ -184,7 +191,7 @@ export class PgSends implements SendBackend {
 
   listSends(page: SendPage): Promise<Send[]> {
     return this.db.run(async (sql) => {
-      const conditions = sendFilterConditions(sql, page);
+      const conditions = [...sendFilterConditions(sql, page), ...sendSearchConditions(sql, page.search)];
       if (page.before !== null) {
         const t = page.before.receivedAtMs;
         // The same-millisecond tie is broken by seq, as in the ORDER BY; the cursor's send is

@@ -7,7 +7,7 @@
  * Pure. Throws nothing.
  */
 import type postgres from 'postgres';
-import type { SendQuery } from '../backend.js';
+import type { SendQuery, SendSearch } from '../backend.js';
 import type { PgRunner } from './database.js';
 
 /** ' WHERE a AND b' of the conditions, or an empty fragment without any. */
@@ -29,5 +29,25 @@ export function sendFilterConditions(sql: PgRunner, q: SendQuery): postgres.Frag
   if (q.sinceMs !== null) conditions.push(sql`s.received_at >= ${q.sinceMs}`);
   if (q.untilMs !== null) conditions.push(sql`s.received_at < ${q.untilMs}`);
   for (const tag of q.tags) conditions.push(sql`s.id IN (SELECT send_id FROM send_tags WHERE tag = ${tag})`);
+  return conditions;
+}
+
+/**
+ * The search conditions of a page of sends (listSends): recipient, Message-ID, status, the
+ * To's reason, the search box's text; each an index lookup (migration 3).
+ */
+export function sendSearchConditions(sql: PgRunner, q: SendSearch): postgres.Fragment[] {
+  const conditions: postgres.Fragment[] = [];
+  if (q.recipientKey !== null) conditions.push(sql`s.id IN (SELECT send_id FROM send_recipients WHERE address_key = ${q.recipientKey})`);
+  if (q.messageId !== null) conditions.push(sql`s.message_id = ${q.messageId}`);
+  if (q.status !== null) conditions.push(sql`s.status = ${q.status}`);
+  if (q.reason !== null) {
+    conditions.push(sql`EXISTS (SELECT 1 FROM send_recipients r WHERE r.send_id = s.id AND r.role = 'to' AND r.reason = ${q.reason})`);
+  }
+  const t = q.text;
+  if (t !== null) {
+    const byMessageId = t.messageId === null ? sql`` : sql`UNION SELECT id FROM sends WHERE message_id = ${t.messageId}`;
+    conditions.push(sql`s.id IN (SELECT ${t.id}::text ${byMessageId} UNION SELECT send_id FROM send_recipients WHERE address_key = ${t.key})`);
+  }
   return conditions;
 }

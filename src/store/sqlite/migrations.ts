@@ -372,6 +372,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_outbox_done ON webhook_outbox (status, done_at);
     `,
   },
+  {
+    version: 9,
+    name: 'message search',
+    // sends.message_id: the message's Message-ID (core/message-id.ts; NULL when it had none,
+    // and for sends recorded before). Indexes for the search of listSends: by Message-ID and
+    // by recipient address key (To, BCC or discarded; send_id makes the lookup covering).
+    // Tags already have send_tags_tag, the send id its primary key.
+    sql: `
+      ALTER TABLE sends ADD COLUMN message_id TEXT;
+      CREATE INDEX sends_message_id ON sends (message_id);
+      CREATE INDEX send_recipients_key ON send_recipients (address_key, send_id);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

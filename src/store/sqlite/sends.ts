@@ -22,7 +22,7 @@ import type { SqliteDatabase } from './database.js';
 import { parseDetail, parseStringArray } from '../json-columns.js';
 import type { SqliteOutbox } from './outbox.js';
 import { registerReportFunctions, runReport } from './report-query.js';
-import { sendFilterWhere } from './send-filter.js';
+import { selectiveSearch, sendFilterWhere, sendSearchWhere } from './send-filter.js';
 import { isUniqueViolation } from './sqlite-errors.js';
 
 interface SendRow {
@@ -44,6 +44,7 @@ interface SendRow {
   not_queued_reason: string | null;
   log_seen_at: number | null;
   node: string | null;
+  message_id: string | null;
 }
 interface RecipientRow {
   send_id: string;
@@ -65,7 +66,7 @@ interface EventRow {
 
 const SEND_COLS =
   's.id, s.space_id, s.user_id, s.mail_from, s.envelope_sender, s.from_addr, s.to_addr, s.bcc, ' +
-  's.discarded, s.tags, s.flags, s.flags_source, s.received_at, s.status, s.not_queued_at, s.not_queued_reason, s.log_seen_at, s.node';
+  's.discarded, s.tags, s.flags, s.flags_source, s.received_at, s.status, s.not_queued_at, s.not_queued_reason, s.log_seen_at, s.node, s.message_id';
 const RECIPIENT_COLS = 'send_id, address, role, status, suppressed_by, detail, reason';
 const EVENT_COLS = 'id, send_id, recipient, type, at, detail';
 
@@ -100,6 +101,7 @@ function sendFrom(r: SendRow, recipients: SendRecipient[]): Send {
     ...(r.not_queued_at !== null ? { notQueued: { at: new Date(r.not_queued_at), reason: r.not_queued_reason ?? '' } } : {}),
     ...(r.log_seen_at !== null ? { loggedAt: new Date(r.log_seen_at) } : {}),
     ...(r.node !== null ? { node: r.node } : {}),
+    ...(r.message_id !== null ? { messageId: r.message_id } : {}),
   };
 }
 
@@ -112,10 +114,10 @@ function prepare(db: Database.Database) {
     spaceExists: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM spaces WHERE id = ?'),
     userSpace: db.prepare<[number], { space_id: number }>('SELECT space_id FROM users WHERE id = ?'),
     insertSend: db.prepare<
-      [string, number, number, string, string, string, string, string, string | null, string, string, number, FlagSource, number, SendStatus, string | null]
+      [string, number, number, string, string, string, string, string, string | null, string, string, number, FlagSource, number, SendStatus, string | null, string | null]
     >(
       'INSERT INTO sends (id, space_id, user_id, mail_from, envelope_sender, from_addr, from_key, to_addr, bcc, ' +
-        'discarded, tags, flags, flags_source, received_at, status, node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'discarded, tags, flags, flags_source, received_at, status, node, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     insertTag: db.prepare<[string, string]>('INSERT OR IGNORE INTO send_tags (send_id, tag) VALUES (?, ?)'),
     insertRecipient: db.prepare<[string, number, string, string, string, string, string | null, string | null]>(
@@ -192,6 +194,7 @@ export class SqliteSends implements SendBackend {
             record.receivedAtMs,
             record.status,
             s.node ?? null,
+            s.messageId ?? null,
           );
         } catch (err: unknown) {
           if (isUniqueViolation(err)) return 'duplicate-id';
@@ -203,6 +206,7 @@ export class SqliteSends implements SendBackend {
           if (key === undefined) throw new InvariantError(`send ${s.id}: no key for recipient ${position}`);
           this.sql.insertRecipient.run(s.id, position, r.address, key, r.role, r.status, r.suppressedBy, r.detail);
         });
+        for (const e of record.events) this.sql.insertEvent.run(e.sendId, e.recipient, e.type, e.atMs, e.detailJson);
         this.outbox.queue(s.spaceId, deliveries);
         return 'recorded';
       }),
@@ -230,7 +234,7 @@ export class SqliteSends implements SendBackend {
 
   listSends(page: SendPage): Promise<Send[]> {
     return this.db.run(() => {
-      const where = sendFilterWhere(page);
+      const where = sendSearchWhere(sendFilterWhere(page, { spaceIndex: !selectiveSearch(page.search) }), page.search);
       if (page.before !== null) {
         const t = page.before.receivedAtMs;
         // The same-millisecond tie is broken by rowid, as in the ORDER BY; the cursor's send is

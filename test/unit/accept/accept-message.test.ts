@@ -209,6 +209,20 @@ describe('acceptMessage', () => {
     expect(spoolFiles()).toEqual([]);
   });
 
+  it('records the message\'s Message-ID with the send (searchable), and none when it has none or an invalid one', async () => {
+    const withId = await facts({ headers: headers(undefined, [{ name: 'Message-ID', value: ' <hello.1@shop.example>' }]) });
+    accepted(await acceptMessage(withId, ports()));
+    expect((await store.getSend(withId.sendId, account.space.id))?.messageId).toBe('hello.1@shop.example');
+    expect((await store.listSends({ spaceId: account.space.id, messageId: '<hello.1@shop.example>' })).map((s) => s.id)).toEqual([withId.sendId]);
+    for (const extra of [[], [{ name: 'Message-ID', value: ' <no id here>' }]]) {
+      const f = await facts({ headers: headers(undefined, extra) });
+      accepted(await acceptMessage(f, ports()));
+      const send = await store.getSend(f.sendId, account.space.id);
+      expect(send).not.toBeNull();
+      expect(send?.messageId).toBeUndefined();
+    }
+  });
+
   it(`refuses more than MAX_MIME_NODES (${MAX_MIME_NODES}) MIME parts with 552 5.3.4 also without tracking (X-Mxm-Flags: 0), recording nothing`, async () => {
     const multipart = (parts: number): Buffer => Buffer.from(`${'--b\r\nContent-Type: text/plain\r\n\r\npart\r\n'.repeat(parts)}--b--\r\n`);
     const mixed = [
@@ -246,6 +260,11 @@ describe('acceptMessage', () => {
     ]);
     expect(sink.messages).toHaveLength(0);
     expect(spoolFiles()).toEqual([]);
+    // Each suppressed recipient is an event of the send's timeline, with its list.
+    expect((await store.listEvents(f.sendId)).map((e) => [e.type, e.recipient, e.detail['list']])).toEqual([
+      ['suppressed', 'gone@example.net', 'bounce'],
+      ['suppressed', 'gone-too@example.org', 'bounce'],
+    ]);
   });
 
   it("rejects with core's reply and records nothing", async () => {

@@ -144,12 +144,19 @@ describe('MaillogFollower', () => {
 
   it('deferred, then expired: deferred, then bounced with kind soft and no list entry', async () => {
     await db.send('Exp1QidX', 'later@deferred.example');
+    await db.store.setWebhook({ spaceId: db.space.id, url: 'https://hooks.example/x', secret: 'whsec_x' });
     const f = await start();
     const sender = bounceAddress(db.space.id, 'Exp1QidX');
     const first = lineWith(f, 'status=deferred');
     appendFileSync(file, qmgrFrom('Exp1QidX', sender) + delivery('Exp1QidX', 'Later@Deferred.Example', '4.4.1', 'deferred', 'connect to mx.example.org[192.0.2.1]:25: Connection refused'));
     expect((await first).actions.map((a) => [a.address, a.event])).toEqual([['later@deferred.example', 'deferred']]);
     expect((await db.store.getSend('Exp1QidX', db.space.id))?.status).toBe('deferred');
+    // The deferral is an event with the remote reply, and a webhook like the others.
+    const [deferredEvent] = await db.store.listEvents('Exp1QidX');
+    expect(deferredEvent).toMatchObject({ type: 'deferred', detail: { status: '4.4.1', diagnostic: 'connect to mx.example.org[192.0.2.1]:25: Connection refused' } });
+    expect((await db.store.listWebhookDeliveries({})).map((d) => [d.type, d.sendId, d.detail['diagnostic']])).toEqual([
+      ['deferred', 'Exp1QidX', 'connect to mx.example.org[192.0.2.1]:25: Connection refused'],
+    ]);
     const end = lineWith(f, 'status=expired');
     appendFileSync(file, expired('Exp1QidX', sender));
     expect((await end).actions.map((a) => [a.event, a.kind, a.listed])).toEqual([['bounced', 'soft', false]]);

@@ -13,6 +13,9 @@
  * sends them with every later request (the password never passes through this script).
  * Shows the totals, a line chart by day drawn as SVG elements (sends, delivered, opened,
  * clicked, bounced), the grouped rows, and the sends one page at a time (nextCursor).
+ * Opens and clicks are people's; machines' (image proxies, link scanners) are shown apart.
+ * "Find a send" asks api/v1/sends?q= (id, Message-ID or recipient; any date); clicking a send
+ * shows its timeline (api/v1/sends/<id>, src/reports/timeline.ts) with the remote replies.
  *
  * Every value from the API is put into the page with textContent or setAttribute, never as
  * markup: addresses and tags come from senders. No inline style either (strict CSP): colours
@@ -28,7 +31,9 @@
  *   status: HTMLElement, filters: HTMLFormElement, since: HTMLInputElement, until: HTMLInputElement,
  *   from: HTMLInputElement, tags: HTMLInputElement, by: HTMLSelectElement, totals: HTMLElement,
  *   chart: HTMLElement, legend: HTMLElement, 'groups-title': HTMLElement, groups: HTMLTableElement,
- *   sends: HTMLTableElement, prev: HTMLButtonElement, page: HTMLElement, next: HTMLButtonElement
+ *   sends: HTMLTableElement, prev: HTMLButtonElement, page: HTMLElement, next: HTMLButtonElement,
+ *   'search-form': HTMLFormElement, search: HTMLInputElement, found: HTMLTableElement, detail: HTMLElement,
+ *   'detail-title': HTMLElement, timeline: HTMLOListElement
  * }} PageElements
  */
 /**
@@ -43,10 +48,14 @@
  * @typedef {Record<CountName, number> & { group: string, key: string | null }} ReportRow
  * @typedef {{ filter: { since: string | null, until: string | null }, rows: ReportRow[] }} ReportAnswer
  * @typedef {{ id: string, receivedAt: string, mailFrom: string, from: string | null, to: string,
- *   tags?: string[], toState: string, counts?: { opened: number, clicked: number } }} SendRow
+ *   tags?: string[], toState: string,
+ *   counts?: { opened: number, clicked: number, openedMachine?: number, clickedMachine?: number } }} SendRow
  * @typedef {{ sends: SendRow[], nextCursor: string | null }} SendsPage
+ * @typedef {{ at: string, type: string, recipient: string | null, role: string | null, summary: string,
+ *   by?: string }} TimelineEntry
+ * @typedef {{ send: SendRow, timeline: TimelineEntry[] }} SendAnswer
  * @typedef {{ error?: unknown, parameter?: string }} ErrorBody
- * @typedef {{ report: ReportAnswer, sends: SendsPage }} Answers
+ * @typedef {{ report: ReportAnswer, sends: SendsPage, send: SendAnswer }} Answers
  * @typedef {{ name: string, label: string, value: (r: ReportRow) => number }} Series
  */
 
@@ -106,11 +115,7 @@
     return e;
   }
 
-  /**
-   * @param {string} tag
-   * @param {Record<string, string | number>} attrs
-   * @returns {Element}
-   */
+  /** @param {string} tag @param {Record<string, string | number>} attrs @returns {Element} */
   function svg(tag, attrs) {
     var e = document.createElementNS(SVG_NS, tag);
     Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, String(attrs[k])); });
@@ -120,10 +125,7 @@
   /** @param {Node} node */
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
-  /**
-   * @param {string} state
-   * @param {string} [message]
-   */
+  /** @param {string} state @param {string} [message] */
   function setState(state, message) {
     document.body.setAttribute('data-state', state);
     $('status').textContent = message || '';
@@ -170,10 +172,7 @@
     return p;
   }
 
-  /**
-   * @param {number} status
-   * @param {ErrorBody | null} body
-   */
+  /** @param {number} status @param {ErrorBody | null} body */
   function describeError(status, body) {
     var text = body && typeof body.error === 'string' ? body.error : 'HTTP ' + status;
     if (status === 401) return 'Not signed in: ' + text + '. Reload the page to enter your e-mail and password.';
@@ -183,12 +182,13 @@
 
   /**
    * @template {keyof Answers} P
-   * @param {P} path
+   * @param {P} kind what the answer is
    * @param {URLSearchParams} params
+   * @param {string} [path] the path below api/v1/ when it is not `kind` (sends/<id>)
    * @returns {Promise<Answers[P]>}
    */
-  function getJson(path, params) {
-    var url = new URL(path, api);
+  function getJson(kind, params, path) {
+    var url = new URL(path || kind, api);
     url.search = params.toString();
     return fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' }).then(function (res) {
       return res.text().then(function (text) {
@@ -216,11 +216,7 @@
     });
   }
 
-  /**
-   * @param {ReportAnswer['filter']} filter
-   * @param {ReportRow[]} rows
-   * @returns {string[]}
-   */
+  /** @param {ReportAnswer['filter']} filter @param {ReportRow[]} rows @returns {string[]} */
   function chartDays(filter, rows) {
     var keys = rows.map(function (r) { return r.key; }).filter(function (k) { return typeof k === 'string'; });
     var first = filter.since ? isoDay(new Date(filter.since)) : keys[0];
@@ -243,10 +239,7 @@
     return 10 * p;
   }
 
-  /**
-   * @param {ReportAnswer['filter']} filter
-   * @param {ReportRow[]} rows
-   */
+  /** @param {ReportAnswer['filter']} filter @param {ReportRow[]} rows */
   function renderChart(filter, rows) {
     var box = $('chart');
     var legend = $('legend');
@@ -306,10 +299,7 @@
     box.appendChild(root);
   }
 
-  /**
-   * @param {string} by
-   * @param {ReportRow[]} rows
-   */
+  /** @param {string} by @param {ReportRow[]} rows */
   function renderGroups(by, rows) {
     var table = $('groups');
     $('groups-title').textContent = 'By ' + (by === 'from' ? 'from address' : by);
@@ -334,14 +324,25 @@
   /** @param {unknown} iso */
   function when(iso) { return typeof iso === 'string' ? iso.slice(0, 16).replace('T', ' ') : ''; }
 
-  /** @param {SendsPage} page */
-  function renderSends(page) {
-    var body = /** @type {HTMLTableSectionElement} */ ($('sends').tBodies[0]);
+  /**
+   * People's count, and the machines' apart when there are any.
+   * @param {number} people
+   * @param {number | undefined} machines
+   */
+  function countCell(people, machines) {
+    var td = el('td', 'num', people);
+    if (machines) td.appendChild(el('span', 'machine', '+' + machines + ' machine'));
+    return td;
+  }
+
+  /** @param {HTMLTableElement} table @param {SendRow[]} sends @param {string} empty */
+  function fillSends(table, sends, empty) {
+    var body = /** @type {HTMLTableSectionElement} */ (table.tBodies[0]);
     clear(body);
-    if (page.sends.length === 0) {
-      var tr0 = el('tr'); var td0 = el('td', 'empty', 'No sends.'); td0.colSpan = 8; tr0.appendChild(td0); body.appendChild(tr0);
+    if (sends.length === 0) {
+      var tr0 = el('tr'); var td0 = el('td', 'empty', empty); td0.colSpan = 8; tr0.appendChild(td0); body.appendChild(tr0);
     }
-    page.sends.forEach(function (s) {
+    sends.forEach(function (s) {
       var tr = el('tr');
       tr.setAttribute('data-id', s.id);
       tr.appendChild(el('td', null, when(s.receivedAt)));
@@ -352,10 +353,15 @@
       (s.tags || []).forEach(function (t) { tags.appendChild(el('span', 'tag', t)); });
       tr.appendChild(tags);
       tr.appendChild(el('td', 'state', s.toState));
-      tr.appendChild(el('td', 'num', s.counts ? s.counts.opened : 0));
-      tr.appendChild(el('td', 'num', s.counts ? s.counts.clicked : 0));
+      tr.appendChild(countCell(s.counts ? s.counts.opened : 0, s.counts && s.counts.openedMachine));
+      tr.appendChild(countCell(s.counts ? s.counts.clicked : 0, s.counts && s.counts.clickedMachine));
       body.appendChild(tr);
     });
+  }
+
+  /** @param {SendsPage} page */
+  function renderSends(page) {
+    fillSends($('sends'), page.sends, 'No sends.');
     if (page.nextCursor && cursors.length === pageIndex + 1) cursors.push(page.nextCursor);
     $('next').disabled = !page.nextCursor;
     $('prev').disabled = pageIndex === 0;
@@ -366,9 +372,10 @@
    * @param {number} gen
    * @param {boolean} ok
    * @param {string} message
+   * @param {number} [current] the generation in force (default: the report's; searches have their own)
    */
-  function finish(gen, ok, message) {
-    if (gen !== generation) return;
+  function finish(gen, ok, message, current) {
+    if (gen !== (current === undefined ? generation : current)) return;
     setState(ok ? 'ready' : 'error', message);
     document.body.setAttribute('data-loads', String(Number(document.body.getAttribute('data-loads')) + 1));
   }
@@ -412,6 +419,61 @@
     }, /** @param {Error} err */ function (err) { finish(gen, false, err.message); });
   }
 
+  /** One generation for search and timeline loads, apart from the report's. */
+  var detailGeneration = 0;
+
+  function search() {
+    var text = $('search').value.trim();
+    if (text === '') return;
+    var gen = ++detailGeneration;
+    setState('loading', 'Searching…');
+    var p = new URLSearchParams({ q: text, limit: String(pageSize) });
+    getJson('sends', p).then(function (page) {
+      if (gen !== detailGeneration) return;
+      $('found').hidden = false;
+      fillSends($('found'), page.sends, 'No send found for "' + text + '".');
+      var n = page.sends.length;
+      finish(gen, true, n + (n === 1 ? ' send found' : ' sends found') + (page.nextCursor ? ' (the newest ' + n + ')' : ''), detailGeneration);
+    }, /** @param {Error} err */ function (err) { finish(gen, false, err.message, detailGeneration); });
+  }
+
+  /** @param {TimelineEntry} e */
+  function timelineItem(e) {
+    var li = el('li');
+    li.setAttribute('data-type', e.type);
+    if (e.by) li.setAttribute('data-by', e.by);
+    var t = li.appendChild(el('time', 'at', e.at.slice(0, 19).replace('T', ' ')));
+    t.setAttribute('datetime', e.at);
+    li.appendChild(el('span', 'type', e.type));
+    li.appendChild(el('span', 'who', e.recipient === null ? '' : e.recipient + (e.role ? ' (' + e.role + ')' : '')));
+    li.appendChild(el('span', 'summary', e.summary));
+    return li;
+  }
+
+  /** @param {string} id */
+  function showTimeline(id) {
+    var gen = ++detailGeneration;
+    setState('loading', 'Loading the timeline…');
+    getJson('send', new URLSearchParams(), 'sends/' + encodeURIComponent(id)).then(function (answer) {
+      if (gen !== detailGeneration) return;
+      var list = $('timeline');
+      clear(list);
+      answer.timeline.forEach(function (e) { list.appendChild(timelineItem(e)); });
+      $('detail-title').textContent = 'Timeline of ' + answer.send.id + ' to ' + answer.send.to;
+      $('detail').hidden = false;
+      $('detail').setAttribute('data-id', answer.send.id);
+      document.querySelectorAll('tr[data-id]').forEach(function (r) { r.classList.toggle('selected', r.getAttribute('data-id') === answer.send.id); });
+      finish(gen, true, '', detailGeneration);
+    }, /** @param {Error} err */ function (err) { finish(gen, false, err.message, detailGeneration); });
+  }
+
+  /** @param {Event} e */
+  function onSendClick(e) {
+    var row = e.target instanceof Element ? e.target.closest('tr[data-id]') : null;
+    var id = row && row.getAttribute('data-id');
+    if (id) showTimeline(id);
+  }
+
   function apply() {
     applied = readForm();
     var q = filterParams(applied);
@@ -427,6 +489,9 @@
     $('filters').addEventListener('submit', function (e) { e.preventDefault(); apply(); });
     $('next').addEventListener('click', function () { if (cursors[pageIndex + 1]) { pageIndex++; loadSends(); } });
     $('prev').addEventListener('click', function () { if (pageIndex > 0) { pageIndex--; loadSends(); } });
+    $('search-form').addEventListener('submit', function (e) { e.preventDefault(); search(); });
+    $('found').addEventListener('click', onSendClick);
+    $('sends').addEventListener('click', onSendClick);
     apply();
   });
 })();
