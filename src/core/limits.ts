@@ -20,3 +20,5 @@ export const MAX_RECIPIENTS = 1000;
 export const MAX_ECHO_LENGTH = 64;
 /** Hard limit of one header line the transform writes, in octets without CRLF (RFC 5322 2.1.1). */
 export const MAX_HEADER_LINE_OCTETS = 998;
+/** Longest space pause reason kept and echoed in the 451 (an operator's text, or the auto-pause's own). */
+export const MAX_PAUSE_REASON_LENGTH = 200;

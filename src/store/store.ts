@@ -6,7 +6,8 @@
  *   OutboxStore  (outbox-store.ts)   webhooks and webhook deliveries;
  *   DomainAuthStore (domain-auth-store.ts) DKIM keys, return-path hosts, DNS checks per domain;
  *   DeliveryCursorStore (delivery-cursor-store.ts) where the maillog follower stopped reading (per node);
- *   AuthFailureStore (auth-failure-store.ts) failed logins by throttle key, shared by the nodes.
+ *   AuthFailureStore (auth-failure-store.ts) failed logins by throttle key, shared by the nodes;
+ *   SendingStore (sending-store.ts) sending limits, usage and pause per space, shared by the nodes.
  * Callers import every type from here.
  *
  * Layering:
@@ -40,9 +41,11 @@ import type { DomainAuthStore } from './domain-auth-store.js';
 import type { ListStore } from './list-store.js';
 import type { OutboxStore } from './outbox-store.js';
 import type { SendStore } from './send-store.js';
+import type { SendingStore } from './sending-store.js';
 
 export type { AccountStore, FromDefault, Space, User } from './account-store.js';
 export type { AuthFailureStore } from './auth-failure-store.js';
+export type { LimitWindow, OutcomeCounts, SendingLimits, SendingReservation, SendingState, SendingStore, SendingUsage, SpacePause } from './sending-store.js';
 export type { DeliveryCursor, DeliveryCursorStore } from './delivery-cursor-store.js';
 export type {
   DkimAlgorithm,
@@ -91,7 +94,7 @@ export type {
 /** What Store.health found: whether the store can take a write now, and why not. */
 export type StoreHealth = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
-export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore, DeliveryCursorStore, AuthFailureStore {
+export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore, DeliveryCursorStore, AuthFailureStore, SendingStore {
   /**
    * Whether the store can take a write now (for /health), found without waiting for a lock
    * or retrying: resolves quickly whatever the state of the database; never rejects.

@@ -16,7 +16,7 @@ import {
   MAX_WEBHOOK_ERROR_LENGTH,
 } from '../../src/lib/limits.js';
 import type { AccountBackend,
-  AuthFailureBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
+  AuthFailureBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendingBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
 import { NeutralStore } from '../../src/store/neutral/neutral-store.js';
 import type { NewSend, SendRecipient, Store } from '../../src/store/store.js';
 
@@ -50,6 +50,7 @@ function fake(answers: Answers = {}): { store: Store; calls: Call[] } {
     outbox: part<OutboxBackend>('outbox'),
     domainAuth: part<DomainAuthBackend>('domainAuth'),
     authFailures: part<AuthFailureBackend>('authFailures'),
+    sending: part<SendingBackend>('sending'),
     probe: () => Promise.resolve({ ok: true }),
     cursors: part<CursorBackend>('cursors'),
     close: () => {

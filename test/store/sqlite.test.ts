@@ -63,7 +63,7 @@ describe('SQLite store specifics', () => {
       .prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
       .all()
       .map((r) => r.name);
-    expect(tables).toEqual(['auth_failures', 'bounce_streaks', 'delivery_cursors', 'dkim_keys', 'events', 'from_defaults', 'list_entries', 'send_recipients', 'send_tags', 'sender_domains', 'sends', 'spaces', 'users', 'webhook_outbox', 'webhooks']);
+    expect(tables).toEqual(['auth_failures', 'bounce_streaks', 'delivery_cursors', 'dkim_keys', 'events', 'from_defaults', 'list_entries', 'send_recipients', 'send_tags', 'sender_domains', 'sends', 'space_sending', 'space_usage', 'spaces', 'users', 'webhook_outbox', 'webhooks']);
     db.close();
   });
 

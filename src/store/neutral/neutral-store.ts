@@ -19,6 +19,7 @@ import { NeutralDeliveryCursors } from './delivery-cursors.js';
 import { NeutralDomainAuth } from './domain-auth.js';
 import { NeutralLists } from './lists.js';
 import { NeutralOutbox } from './outbox.js';
+import { NeutralSending } from './sending.js';
 import { NeutralSends } from './sends.js';
 
 export class NeutralStore implements Store {
@@ -29,6 +30,7 @@ export class NeutralStore implements Store {
   private readonly domainAuth: NeutralDomainAuth;
   private readonly cursors: NeutralDeliveryCursors;
   private readonly authFailures: NeutralAuthFailures;
+  private readonly sending: NeutralSending;
   private closed = false;
 
   constructor(private readonly backend: StoreBackend) {
@@ -39,6 +41,7 @@ export class NeutralStore implements Store {
     this.domainAuth = new NeutralDomainAuth(backend.domainAuth, backend.accounts);
     this.cursors = new NeutralDeliveryCursors(backend.cursors);
     this.authFailures = new NeutralAuthFailures(backend.authFailures);
+    this.sending = new NeutralSending(backend.sending, backend.accounts);
   }
 
   /** Runs `call` while the store is open; its synchronous throw, too, becomes a rejection. */
@@ -139,4 +142,15 @@ export class NeutralStore implements Store {
   readonly recordAuthFailure: Store['recordAuthFailure'] = (keys, at, expireBefore) =>
     this.live(() => this.authFailures.recordAuthFailure(keys, at, expireBefore));
   readonly clearAuthFailures: Store['clearAuthFailures'] = (key) => this.live(() => this.authFailures.clearAuthFailures(key));
+
+  // ---- sending limits and pause --------------------------------------------------------------
+  readonly getSendingState: Store['getSendingState'] = (spaceId) => this.live(() => this.sending.getSendingState(spaceId));
+  readonly setSendingLimits: Store['setSendingLimits'] = (spaceId, patch) => this.live(() => this.sending.setSendingLimits(spaceId, patch));
+  readonly sendingUsage: Store['sendingUsage'] = (spaceId, at) => this.live(() => this.sending.sendingUsage(spaceId, at));
+  readonly reserveSending: Store['reserveSending'] = (spaceId, count, at) => this.live(() => this.sending.reserveSending(spaceId, count, at));
+  readonly noteSendingOutcome: Store['noteSendingOutcome'] = (spaceId, kind, at, since) =>
+    this.live(() => this.sending.noteSendingOutcome(spaceId, kind, at, since));
+  readonly sendingOutcomes: Store['sendingOutcomes'] = (spaceId, since) => this.live(() => this.sending.sendingOutcomes(spaceId, since));
+  readonly pauseSpace: Store['pauseSpace'] = (spaceId, input) => this.live(() => this.sending.pauseSpace(spaceId, input));
+  readonly resumeSpace: Store['resumeSpace'] = (spaceId, at) => this.live(() => this.sending.resumeSpace(spaceId, at));
 }

@@ -22,6 +22,7 @@ import { PgDomainAuth } from './domain-auth.js';
 import { PgLists } from './lists.js';
 import { MIGRATION_STATEMENT_TIMEOUT_MS, migratePg, type MigrateResult } from './migrations.js';
 import { PgOutbox } from './outbox.js';
+import { PgSending } from './sending.js';
 import { PgSends } from './sends.js';
 
 export type { PgOptions } from './database.js';
@@ -41,6 +42,7 @@ export class PostgresStore extends NeutralStore {
       domainAuth: new PgDomainAuth(database, outbox),
       cursors: new PgDeliveryCursors(database),
       authFailures: new PgAuthFailures(database),
+      sending: new PgSending(database, outbox),
       probe: () => database.probe(),
       close: () => database.close(),
     });

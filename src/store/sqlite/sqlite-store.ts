@@ -22,6 +22,7 @@ import { SqliteLists } from './lists.js';
 import { SqliteOutbox } from './outbox.js';
 import { reportPlan } from './report-query.js';
 import { SqliteSends } from './sends.js';
+import { SqliteSending } from './sending.js';
 import { mapSqliteError } from './sqlite-errors.js';
 
 export { SQLITE_BUSY_TIMEOUT_MS } from './database.js';
@@ -42,6 +43,7 @@ export class SqliteStore extends NeutralStore {
       domainAuth: new SqliteDomainAuth(database, outbox),
       cursors: new SqliteDeliveryCursors(database),
       authFailures: new SqliteAuthFailures(database),
+      sending: new SqliteSending(database, outbox),
       probe: () => Promise.resolve(database.probe()),
       close: () => database.close(),
     });
