@@ -8,6 +8,7 @@
  */
 import { checkSender } from '../core/evaluate.js';
 import { rejection } from '../core/replies.js';
+import { sendingRejection } from '../core/sending-limits.js';
 import type { Rejection, SpaceFacts } from '../core/types.js';
 import type { Space, Store, User } from '../store/store.js';
 
@@ -40,10 +41,11 @@ export async function loadAccount(store: Pick<Store, 'getUserByEmail' | 'getSpac
 /**
  * The account of `login` when it may send as `mailFrom`, else core's rejection: no login or
  * a login the store does not know (a removed user) → auth-required; a sender outside the
- * space's domains → core's sender reply.
+ * space's domains → core's sender reply; a paused space → core's `space-paused` (451 4.7.1,
+ * with the pause's reason; AUTH itself still works).
  */
 export async function checkLogin(
-  store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>,
+  store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains' | 'getSendingState'>,
   login: string | null,
   mailFrom: string,
 ): Promise<{ readonly account: Account; readonly rejection: null } | { readonly account: Account | null; readonly rejection: Rejection }> {
@@ -51,5 +53,7 @@ export async function checkLogin(
   const account = await loadAccount(store, login);
   if (!account) return { account: null, rejection: rejection('auth-required') };
   const refused = checkSender(account.facts, mailFrom);
-  return refused ? { account, rejection: refused } : { account, rejection: null };
+  if (refused) return { account, rejection: refused };
+  const { pause } = await store.getSendingState(account.space.id);
+  return pause ? { account, rejection: sendingRejection({ kind: 'paused', reason: pause.reason }) } : { account, rejection: null };
 }
