@@ -149,6 +149,8 @@ export interface StackOptions {
   readonly messageSizeLimit?: number;
   /** trxmail's clock (sending-limit windows without waiting); default the real one. */
   readonly clock?: () => Date;
+  /** trxmail.yaml `autoPause`; default DEFAULT_AUTO_PAUSE. */
+  readonly autoPause?: Config['autoPause'];
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -195,7 +197,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     maillog: path.join(dir, 'postfix', 'log', 'maillog'),
     dkim: { overlapDays: 7 },
     bounces: { mailboxFullListAfter: { count: 3, days: 7 } },
-    autoPause: { ...DEFAULT_AUTO_PAUSE },
+    autoPause: opts.autoPause ?? { ...DEFAULT_AUTO_PAUSE },
     dns: { resolvers: [], checkIntervalMinutes: 0, spf: `a:${BOUNCE_DOMAIN}`, returnPathTarget: BOUNCE_DOMAIN },
   };
   const postfixIds = { uid: Number((await run('id', ['-u', 'postfix'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postfix'])).stdout.trim()) };
