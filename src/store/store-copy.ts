@@ -67,6 +67,12 @@ export const COPY_TABLES: readonly CopyTable[] = [
     identity: 'id',
   },
   { name: 'delivery_cursors', columns: ['node', 'path', 'dev', 'ino', 'offset', 'following_since', 'saved_at'] },
+  {
+    name: 'space_sending',
+    columns: ['space_id', 'per_minute', 'per_hour', 'per_day', 'paused_at', 'pause_reason', 'pause_auto', 'resumed_at'],
+    booleans: ['pause_auto'],
+  },
+  { name: 'space_usage', columns: ['space_id', 'minute', 'sent', 'hard_bounced', 'complained'] },
 ];
 
 /** Rows per batch read and written. */

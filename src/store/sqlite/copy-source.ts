@@ -29,6 +29,8 @@ const ORDER: Readonly<Record<string, string>> = {
   send_recipients: 'send_id, position',
   webhooks: 'space_id',
   delivery_cursors: 'node, path',
+  space_sending: 'space_id',
+  space_usage: 'space_id, minute',
 };
 
 export class SqliteCopySource implements CopySource {
