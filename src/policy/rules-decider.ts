@@ -21,7 +21,7 @@
  *
  * The limit check reads the space's recorded usage (recipients of accepted messages, minute
  * buckets in the store, shared by the nodes: one state read and, when the space has limits,
- * one usage read) and asks core whether one more recipient fits. The count itself is taken at
+ * one usage read; the state is the one checkLogin read for the pause) and asks core whether one more recipient fits. The count itself is taken at
  * end of message (accept step, reserveSending), where a concurrent burst that passed RCPT is
  * refused with the same reply.
  *
@@ -45,9 +45,9 @@ export function createRulesDecider(
       const r = coreRejection('starttls-required');
       return `${r.code} ${r.enhanced} ${r.text}`;
     }
-    const { account, rejection } = await checkLogin(store, login, smtpPathFromPostfixInternal(request['sender'] ?? ''));
-    if (rejection) return `${rejection.code} ${rejection.enhanced} ${rejection.text}`;
-    const { limits } = await store.getSendingState(account.space.id);
+    const checked = await checkLogin(store, login, smtpPathFromPostfixInternal(request['sender'] ?? ''));
+    if (checked.rejection) return `${checked.rejection.code} ${checked.rejection.enhanced} ${checked.rejection.text}`;
+    const { account, sending: { limits } } = checked;
     if (LIMIT_WINDOWS.every((w) => limits[w] === null)) return 'DUNNO';
     const verdict = sendingVerdict(null, limits, await store.sendingUsage(account.space.id, clock()), 1);
     if (verdict === null) return 'DUNNO';
