@@ -20,10 +20,10 @@
  * (smtpPathFromPostfixInternal) before the check, so both give the same answer.
  *
  * The limit check reads the space's recorded usage (recipients of accepted messages, minute
- * buckets in the store, shared by the nodes: one state read and, when the space has limits,
- * one usage read; the state is the one checkLogin read for the pause) and asks core whether one more recipient fits. The count itself is taken at
- * end of message (accept step, reserveSending), where a concurrent burst that passed RCPT is
- * refused with the same reply.
+ * buckets in the store, shared by the nodes: the sending state checkLogin read for the pause,
+ * and one usage read when the space has limits) and asks core whether one more recipient
+ * fits. The count itself is taken at end of message (accept step, reserveSending), where a
+ * concurrent burst that passed RCPT is refused with the same reply.
  *
  * Store trouble throws TransientError: the session drops the connection without a reply,
  * Postfix retries and then applies the configured default action (a 451).
