@@ -296,7 +296,7 @@ describe('SQLite migrations', () => {
     expect(after.pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
     expect(after.prepare('SELECT * FROM webhook_outbox ORDER BY id').all()).toEqual(before);
     const indexes = after.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'webhook_outbox' ORDER BY name").all();
-    expect(indexes).toEqual([{ name: 'webhook_outbox_due' }, { name: 'webhook_outbox_space' }]);
+    expect(indexes).toEqual([{ name: 'webhook_outbox_done' }, { name: 'webhook_outbox_due' }, { name: 'webhook_outbox_space' }]);
     expect(after.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name LIKE 'webhook_outbox_v%'").get()).toEqual({ n: 0 });
     const domain = after.prepare(
       "INSERT INTO webhook_outbox (space_id, type, send_id, recipient, at, detail, created_at, next_attempt_at) VALUES (1, 'domain', '', '', 1, '{}', 1, 1)",

@@ -345,7 +345,10 @@ export const MIGRATIONS: readonly Migration[] = [
     // (start, ms), recipients sent and hard bounces and complaints recorded (core/sending-limits.ts),
     // deleted by the space's own writes once older than USAGE_RETENTION_MS.
     // webhook_outbox gets the 'space' event type (paused/resumed); SQLite cannot alter a CHECK,
-    // so the table is rebuilt as in migration 4 (id sequence carried over).
+    // so the table is rebuilt as in migration 4 (id sequence carried over). The rebuild drops
+    // the table's indexes, so every index it may have is created again — including
+    // webhook_outbox_done (status, done_at), which the retention migration adds on main: this
+    // migration must run after that one (IF NOT EXISTS keeps it harmless where it did not).
     sql: `
       CREATE TABLE space_sending (
         space_id     INTEGER PRIMARY KEY REFERENCES spaces (id),
@@ -395,6 +398,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE webhook_outbox_v8 RENAME TO webhook_outbox;
       CREATE INDEX webhook_outbox_due   ON webhook_outbox (status, next_attempt_at, id);
       CREATE INDEX webhook_outbox_space ON webhook_outbox (space_id, status, id);
+      CREATE INDEX IF NOT EXISTS webhook_outbox_done ON webhook_outbox (status, done_at);
     `,
   },
 ];
