@@ -6,6 +6,12 @@
  *   1. no account (no SASL login, or one the store no longer knows) → reject auth-required;
  *   2. core's verdict (src/core/evaluate.ts) on the envelope and headers, with the
  *      per-From-address flags and the suppression answers from the store → reject: core's reply;
+ *   2b. the space's sending limits and pause (core/sending-limits.ts): the recipients the
+ *      message will be delivered to are counted in the store in the same transaction that
+ *      checks them (reserveSending), so a burst spread over several nodes cannot pass a limit
+ *      → reject: core's `sending-limit` (451 4.7.0) or `space-paused` (451 4.7.1). A message
+ *      that fails after this (store, re-injection) stays counted: the overshoot is bounded
+ *      by the failures, never in the client's favour;
  *   3. accept, nobody left to deliver to (every recipient suppressed): the send is recorded and
  *      the outcome is `discard` — the client still gets 250 and the id, nothing is delivered;
  *   4. accept with tracking (core's TrackingPlan; tracking configured; the body kept): the To
@@ -45,6 +51,7 @@ import { Readable } from 'node:stream';
 import { evaluate, senderDomainOf } from '../core/evaluate.js';
 import { rejection } from '../core/replies.js';
 import { messageIdOf } from '../core/message-id.js';
+import { sendingRejection } from '../core/sending-limits.js';
 import type { Acceptance, HeaderEdit, HeaderField, Rejection } from '../core/types.js';
 import { copySendId } from '../bounce/bounce-address.js';
 import { createBodyHasher, signatureFields, signMessage, type SigningKey } from '../dkim/signer.js';
@@ -181,6 +188,14 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
     // client retries once a key is active (`trxmail domain dkim …`) or the space allows it.
     logger.error({ queueId: sendId, space: account.space.name, domain: senderDomain }, 'no active DKIM key for the sender domain: message deferred (451)');
     throw new TransientError('ENODKIMKEY', `no active DKIM key for ${senderDomain}`);
+  }
+  if (!nothingLeft) {
+    const reservation = await store.reserveSending(account.space.id, verdict.deliverTo.length, ports.clock());
+    if (!reservation.admitted) {
+      const refused = sendingRejection(reservation.verdict);
+      logger.info({ queueId: sendId, space: account.space.name, reason: refused.reason, usage: reservation.usage }, 'message refused: sending limit or pause');
+      return { kind: 'reject', rejection: refused };
+    }
   }
   if (facts.body !== null && (nothingLeft || !ports.tracking || !verdict.tracking)) {
     // The tracking rewrite enforces the MIME limits as it reads; without it, one counting pass.

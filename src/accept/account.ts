@@ -8,8 +8,9 @@
  */
 import { checkSender } from '../core/evaluate.js';
 import { rejection } from '../core/replies.js';
+import { sendingRejection } from '../core/sending-limits.js';
 import type { Rejection, SpaceFacts } from '../core/types.js';
-import type { Space, Store, User } from '../store/store.js';
+import type { SendingState, Space, Store, User } from '../store/store.js';
 
 export interface Account {
   readonly user: User;
@@ -40,16 +41,23 @@ export async function loadAccount(store: Pick<Store, 'getUserByEmail' | 'getSpac
 /**
  * The account of `login` when it may send as `mailFrom`, else core's rejection: no login or
  * a login the store does not know (a removed user) → auth-required; a sender outside the
- * space's domains → core's sender reply.
+ * space's domains → core's sender reply; a paused space → core's `space-paused` (451 4.7.1,
+ * with the pause's reason; AUTH itself still works). Accepted: the space's sending state read
+ * for that check comes along (the policy service checks the limits with it).
  */
 export async function checkLogin(
-  store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>,
+  store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains' | 'getSendingState'>,
   login: string | null,
   mailFrom: string,
-): Promise<{ readonly account: Account; readonly rejection: null } | { readonly account: Account | null; readonly rejection: Rejection }> {
+): Promise<
+  { readonly account: Account; readonly rejection: null; readonly sending: SendingState } | { readonly account: Account | null; readonly rejection: Rejection }
+> {
   if (login === null || login === '') return { account: null, rejection: rejection('auth-required') };
   const account = await loadAccount(store, login);
   if (!account) return { account: null, rejection: rejection('auth-required') };
   const refused = checkSender(account.facts, mailFrom);
-  return refused ? { account, rejection: refused } : { account, rejection: null };
+  if (refused) return { account, rejection: refused };
+  const sending = await store.getSendingState(account.space.id);
+  const { pause } = sending;
+  return pause ? { account, rejection: sendingRejection({ kind: 'paused', reason: pause.reason }) } : { account, rejection: null, sending };
 }

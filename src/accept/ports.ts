@@ -46,7 +46,7 @@ export interface DomainSetup {
 }
 
 export interface AcceptPorts {
-  readonly store: Pick<Store, 'getFromFlags' | 'lookupSuppression' | 'recordSend' | 'forgetSend' | 'updateRecipientStatus'>;
+  readonly store: Pick<Store, 'getFromFlags' | 'lookupSuppression' | 'recordSend' | 'forgetSend' | 'updateRecipientStatus' | 'reserveSending'>;
   /**
    * The HMAC-signed bounce address of a send (src/bounce/bounce-address.ts) in `host`, or in
    * the relay's bounce domain when `host` is null.

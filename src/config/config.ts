@@ -27,6 +27,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_MAILBOX_FULL_LIST_AFTER, type MailboxFullThreshold } from '../core/bounce-listing.js';
+import { DEFAULT_AUTO_PAUSE, MAX_AUTO_PAUSE_WINDOW_HOURS, type AutoPauseSettings } from '../core/sending-limits.js';
 import { normaliseDomain } from '../core/domain.js';
 import { MAX_NODE_NAME_LENGTH, isNodeName, nodeNameFromHost } from '../core/node-name.js';
 import { formatHostPort, parseEndpoint, type Endpoint } from '../lib/endpoint.js';
@@ -214,6 +215,16 @@ const schema = z.strictObject({
         .default({ ...DEFAULT_MAILBOX_FULL_LIST_AFTER }),
     })
     .default({ mailboxFullListAfter: { ...DEFAULT_MAILBOX_FULL_LIST_AFTER } }),
+  /** The automatic pause of a space (core/sending-limits.ts): rates in percent of the recipients sent. */
+  autoPause: z
+    .strictObject({
+      enabled: z.boolean().default(DEFAULT_AUTO_PAUSE.enabled),
+      windowHours: z.number().int().min(1).max(MAX_AUTO_PAUSE_WINDOW_HOURS).default(DEFAULT_AUTO_PAUSE.windowHours),
+      minVolume: z.number().int().min(1).max(10_000_000).default(DEFAULT_AUTO_PAUSE.minVolume),
+      hardBounceRate: z.number().gt(0).max(100).default(DEFAULT_AUTO_PAUSE.hardBounceRate),
+      complaintRate: z.number().gt(0).max(100).default(DEFAULT_AUTO_PAUSE.complaintRate),
+    })
+    .default({ ...DEFAULT_AUTO_PAUSE }),
   dkim: z
     .strictObject({
       /** Days a replaced key pair stays published (retiring) after the new pair starts signing. */
@@ -309,6 +320,8 @@ export interface Config {
   readonly dkim: { readonly overlapDays: number };
   /** The bounce intake: when a persistently full mailbox is listed (DEFAULT_MAILBOX_FULL_LIST_AFTER). */
   readonly bounces: { readonly mailboxFullListAfter: MailboxFullThreshold };
+  /** The automatic pause of a space (DEFAULT_AUTO_PAUSE): window, minimum volume, thresholds in percent. */
+  readonly autoPause: AutoPauseSettings;
   /**
    * DNS checks of customer domains: `resolvers` as written (host:port; empty: the system's),
    * `checkIntervalMinutes` (0: no scheduled checks), `spf` the mechanism customers publish
@@ -420,6 +433,7 @@ export function parseConfig(
     maillog: c.maillog === null ? null : path.resolve(ctx.baseDir, c.maillog),
     dkim: { overlapDays: c.dkim.overlapDays },
     bounces: { mailboxFullListAfter: { count: c.bounces.mailboxFullListAfter.count, days: c.bounces.mailboxFullListAfter.days } },
+    autoPause: { ...c.autoPause },
     dns: {
       resolvers: [...c.dns.resolvers],
       checkIntervalMinutes: c.dns.checkIntervalMinutes,

@@ -22,3 +22,5 @@ export const MAX_ECHO_LENGTH = 64;
 export const MAX_HEADER_LINE_OCTETS = 998;
 /** Longest Message-ID kept with a send and searched for (between the angle brackets), in characters. */
 export const MAX_MESSAGE_ID_LENGTH = 500;
+/** Longest space pause reason kept and echoed in the 451 (an operator's text, or the auto-pause's own). */
+export const MAX_PAUSE_REASON_LENGTH = 200;

@@ -10,7 +10,7 @@
  * Pure: no I/O. Throws nothing.
  */
 import { RejectError } from './errors.js';
-import { MAX_ECHO_LENGTH, MAX_TAG_LENGTH, MAX_TAGS } from './limits.js';
+import { MAX_ECHO_LENGTH, MAX_PAUSE_REASON_LENGTH, MAX_TAG_LENGTH, MAX_TAGS } from './limits.js';
 import { MAX_FLAGS, type RejectReason, type Rejection } from './types.js';
 
 /**
@@ -106,6 +106,18 @@ export const REPLIES = {
     code: 554,
     enhanced: '5.7.1',
     text: (address: string) => `To: address <${safeEcho(address)}> is not one of the RCPT TO recipients`,
+  },
+  // Sending limits and pause (core/sending-limits.ts): temporary, the client retries later.
+  // At RCPT Postfix puts `<rcpt>: Recipient address rejected: ` before the text.
+  'sending-limit': {
+    code: 451,
+    enhanced: '4.7.0',
+    text: (limit: number, window: string) => `Sending limit of ${limit} messages per ${window} reached for this space; try again later`,
+  },
+  'space-paused': {
+    code: 451,
+    enhanced: '4.7.1',
+    text: (reason: string) => `Sending paused for this space: ${safeEcho(reason, MAX_PAUSE_REASON_LENGTH)}; contact your administrator`,
   },
 } as const satisfies { readonly [R in RejectReason]: ReplySpec<never[]> };
 

@@ -91,7 +91,9 @@ export type RejectReason =
   | 'invalid-flags'
   | 'too-many-tags'
   | 'tag-too-long'
-  | 'tag-control-character';
+  | 'tag-control-character'
+  | 'sending-limit'
+  | 'space-paused';
 
 /**
  * A header edit, applied in list order. Names compare case-insensitively.

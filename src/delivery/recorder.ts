@@ -32,6 +32,7 @@ import {
 import { listKey } from '../core/domain.js';
 import { MAX_ADDRESS_LENGTH, MAX_OUTCOME_DETAIL_LENGTH } from '../lib/limits.js';
 import type { RecipientStatus, Send, SendRecipient, Store } from '../store/store.js';
+import type { AutoPause } from './auto-pause.js';
 
 export type Clock = () => Date;
 
@@ -91,16 +92,23 @@ export interface Outcome {
 export interface DeliveryRecorderOptions {
   /** trxmail.yaml `bounces.mailboxFullListAfter` (default DEFAULT_MAILBOX_FULL_LIST_AFTER). */
   readonly mailboxFullListAfter?: MailboxFullThreshold;
+  /**
+   * Counts hard bounces (those that list the address, once per send and recipient) and
+   * complaints for the space's automatic pause (auto-pause.ts); absent: not counted.
+   */
+  readonly autoPause?: AutoPause;
 }
 
 export class DeliveryRecorder {
   readonly #store: Store;
   readonly #busy = new Map<string, Promise<unknown>>();
   readonly #mailboxFull: MailboxFullThreshold;
+  readonly #autoPause: AutoPause | null;
 
   constructor(store: Store, opts: DeliveryRecorderOptions = {}) {
     this.#store = store;
     this.#mailboxFull = opts.mailboxFullListAfter ?? DEFAULT_MAILBOX_FULL_LIST_AFTER;
+    this.#autoPause = opts.autoPause ?? null;
   }
 
   /** Runs `fn` after every earlier call for `sendId` has settled. */
@@ -182,6 +190,9 @@ export class DeliveryRecorder {
       });
       // A new streak starts should the address come off the list and fill up again.
       if (verdict.why === 'mailbox-full-persists') await store.clearBounceStreaks(o.send.spaceId, rcpt.address);
+      // A hard bounce for the automatic pause: once per send and recipient (the log line and
+      // the DSN of one bounce add one event between them).
+      if (eventAdded && o.result === 'bounced') await this.#autoPause?.note(o.send.spaceId, 'hard-bounce', o.at);
     }
     return { address: rcpt.address, event: o.result, kind: o.kind, status: o.status, recipientStatus: now, eventAdded, listed: verdict.list, reason, listing: verdict.why };
   }
@@ -204,6 +215,7 @@ export class DeliveryRecorder {
         reason: `complaint (${feedbackType})`,
         addedAt: o.at,
       });
+      await this.#autoPause?.note(o.send.spaceId, 'complaint', o.at);
       return {
         address: o.recipient.address,
         event: 'complained',

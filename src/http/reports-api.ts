@@ -14,6 +14,9 @@
  *   GET /api/v1/domains   {"domains": [{domain, unicode, returnPath, checkStatus, checkedAt,
  *       keys: [{selector, algorithm, state, createdAt, activatedAt, retireAfter}]}]} the
  *       space's sender domains, sorted (src/reports/domain-json.ts; never a private key).
+ *   GET /api/v1/sending   {"limits": {minute, hour, day}, "usage": {minute, hour, day},
+ *       "paused": {reason, since, auto} | null} the space's sending limits (null: none), the
+ *       recipients counted in each rolling window now, and its pause (core/sending-limits.ts).
  * Parameters: src/reports/api-query.ts. Every malformed or unknown parameter → 400
  * {"error": "...", "parameter": "..."}; never a 500 for anything a client sends.
  * JSON dates are ISO 8601 (UTC, milliseconds).
@@ -72,7 +75,7 @@ export interface ApiLogger {
 }
 
 export interface ReportsApiOptions {
-  readonly store: Pick<Store, 'report' | 'listSends' | 'getSend' | 'listEvents' | 'eventCounts' | 'listDomains' | 'getDomainAuth' | 'listDkimKeys'>;
+  readonly store: Pick<Store, 'report' | 'listSends' | 'getSend' | 'listEvents' | 'eventCounts' | 'listDomains' | 'getDomainAuth' | 'listDkimKeys' | 'getSendingState' | 'sendingUsage'>;
   /** Share the runtime's instance with the auth server: one throttle for SMTP AUTH and the API. */
   readonly credentials: Pick<CredentialVerifier, 'verify'>;
   /** A TLS-terminating proxy is in front: serve requests from non-loopback peers too. */
@@ -301,7 +304,16 @@ export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions
     return { status: 200, body: { domains: rows } };
   };
 
+  const sending: Handler = async (req, spaceId) => {
+    const q = parseNoQuery(queryOf(req));
+    if (!q.ok) return badRequest(q);
+    const [state, usage] = await Promise.all([store.getSendingState(spaceId), store.sendingUsage(spaceId, new Date())]);
+    const paused = state.pause === null ? null : { reason: state.pause.reason, since: state.pause.since.toISOString(), auto: state.pause.auto };
+    return { status: 200, body: { limits: state.limits, usage, paused } };
+  };
+
   for (const prefix of prefixes) {
+    app.get(`${prefix}${API_PREFIX}/sending`, guarded(sending));
     app.get(`${prefix}${API_PREFIX}/domains`, guarded(domains));
     app.get(`${prefix}${API_PREFIX}/report`, guarded(report));
     app.get(`${prefix}${API_PREFIX}/sends`, guarded(sends));

@@ -7,6 +7,8 @@
  *  no SASL login, TLS session              → `530 5.7.0 Authentication required`
  *  login unknown to the store             → `530 5.7.0 Authentication required`
  *  sender not in the login's space domains → core's reply (553 5.1.7 / 553 5.7.1)
+ *  the space is paused                     → core's `space-paused` (451 4.7.1 + the reason)
+ *  one more recipient would pass a limit   → core's `sending-limit` (451 4.7.0, the limit named)
  *  otherwise                               → DUNNO (never OK: the policy cannot open the relay)
  *
  * The session is plain text when Postfix sends no `encryption_protocol` (docs/protocols.md §0).
@@ -17,23 +19,39 @@
  * `"john smith"@d`); it is turned back into the RFC 5321 form the milter sees
  * (smtpPathFromPostfixInternal) before the check, so both give the same answer.
  *
+ * The limit check reads the space's recorded usage (recipients of accepted messages, minute
+ * buckets in the store, shared by the nodes: the sending state checkLogin read for the pause,
+ * and one usage read when the space has limits) and asks core whether one more recipient
+ * fits. The count itself is taken at end of message (accept step, reserveSending), where a
+ * concurrent burst that passed RCPT is refused with the same reply.
+ *
  * Store trouble throws TransientError: the session drops the connection without a reply,
  * Postfix retries and then applies the configured default action (a 451).
  */
 import { checkLogin } from '../accept/account.js';
 import { rejection as coreRejection } from '../core/replies.js';
+import { LIMIT_WINDOWS, sendingRejection, sendingVerdict } from '../core/sending-limits.js';
 import { smtpPathFromPostfixInternal } from '../core/envelope-address.js';
 import type { Store } from '../store/store.js';
 import type { PolicyDecider } from './session.js';
 
-export function createRulesDecider(store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>): PolicyDecider {
+export function createRulesDecider(
+  store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains' | 'getSendingState' | 'sendingUsage'>,
+  clock: () => Date = () => new Date(),
+): PolicyDecider {
   return async (request) => {
     const login = request['sasl_username'] ?? null;
     if ((login === null || login === '') && (request['encryption_protocol'] ?? '') === '') {
       const r = coreRejection('starttls-required');
       return `${r.code} ${r.enhanced} ${r.text}`;
     }
-    const { rejection } = await checkLogin(store, login, smtpPathFromPostfixInternal(request['sender'] ?? ''));
-    return rejection ? `${rejection.code} ${rejection.enhanced} ${rejection.text}` : 'DUNNO';
+    const checked = await checkLogin(store, login, smtpPathFromPostfixInternal(request['sender'] ?? ''));
+    if (checked.rejection) return `${checked.rejection.code} ${checked.rejection.enhanced} ${checked.rejection.text}`;
+    const { account, sending: { limits } } = checked;
+    if (LIMIT_WINDOWS.every((w) => limits[w] === null)) return 'DUNNO';
+    const verdict = sendingVerdict(null, limits, await store.sendingUsage(account.space.id, clock()), 1);
+    if (verdict === null) return 'DUNNO';
+    const r = sendingRejection(verdict);
+    return `${r.code} ${r.enhanced} ${r.text}`;
   };
 }

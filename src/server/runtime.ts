@@ -22,6 +22,7 @@ import { parseHostPort, parseReinject, type Config, type ListenerName } from '..
 import { HttpService } from '../http/server.js';
 import { BounceIntake } from '../bounce/intake.js';
 import { BounceDomainSet } from '../bounce/bounce-domains.js';
+import { AutoPause } from '../delivery/auto-pause.js';
 import { DeliveryRecorder } from '../delivery/recorder.js';
 import { LmtpServer } from '../bounce/lmtp.js';
 import { MaillogFollower } from '../delivery/maillog-follower.js';
@@ -123,20 +124,22 @@ export class Runtime {
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
-    private readonly injected?: { store?: Store },
+    /** A store and a clock (tests: sending-limit windows without waiting) in place of the real ones. */
+    private readonly injected?: { store?: Store; clock?: () => Date },
   ) {}
 
   async start(): Promise<RuntimeEndpoints> {
     const { config, logger } = this;
     const keys = hmacKeysInForce(config);
     const store = this.injected?.store ?? (await openStore(config.store));
+    const clock = this.injected?.clock ?? (() => new Date());
     const spoolDir = path.join(config.dataDir, 'spool');
     this.store = store;
     try {
       // Failed logins are kept in the store too: every node on it meets the same limits.
       const credentials = new CredentialVerifier(store, { logger, shared: store });
       this.auth = new AuthServer({ verify: credentials.authVerifier, logger });
-      this.policy = new PolicyServer({ decide: createRulesDecider(store), logger });
+      this.policy = new PolicyServer({ decide: createRulesDecider(store, clock), logger });
       // Bounces: DSNs and complaints over LMTP; delivered/deferred/bounced from Postfix's log.
       // Bounce addresses live in the bounce domain and in every customer's return-path host.
       const bounceDomains = new BounceDomainSet(config.bounceDomain, store, logger);
@@ -156,7 +159,7 @@ export class Runtime {
           },
           newSpool: () => new Spool(spoolDir),
           newBodySpool: () => new Spool(spoolDir, SPOOL_MEMORY_BYTES, config.messageSizeLimit),
-          clock: () => new Date(),
+          clock,
           node: config.node.name,
           metrics,
         }),
@@ -179,9 +182,12 @@ export class Runtime {
       const a = await listenOn(config, 'auth', owner, (ep) => auth.listen(ep));
       const p = await listenOn(config, 'policy', owner, (ep) => policy.listen(ep));
       const m = await listenOn(config, 'milter', owner, (ep) => milter.listen(ep));
-      const recorder = new DeliveryRecorder(store, { mailboxFullListAfter: config.bounces.mailboxFullListAfter });
+      const recorder = new DeliveryRecorder(store, {
+        mailboxFullListAfter: config.bounces.mailboxFullListAfter,
+        autoPause: new AutoPause(store, config.autoPause, logger),
+      });
       this.lmtp = new LmtpServer({
-        intake: new BounceIntake({ store, keys, bounceDomain: bounceDomains, logger, recorder }),
+        intake: new BounceIntake({ store, keys, bounceDomain: bounceDomains, logger, recorder, clock }),
         bounceDomain: bounceDomains,
         logger,
       });

@@ -24,6 +24,8 @@ import type { DeliveryCursor } from './delivery-cursor-store.js';
 import type { DkimKey, DomainAuth, DomainCheckStatus, NewDkimKey } from './domain-auth-store.js';
 import type { ListEntry } from './list-store.js';
 import type { StoreHealth } from './store.js';
+import type { LimitWindow, OutcomeCounts } from '../core/sending-limits.js';
+import type { SendingState } from './sending-store.js';
 import type {
   DueWebhookDelivery,
   Webhook,
@@ -44,6 +46,7 @@ export interface StoreBackend {
   readonly cursors: CursorBackend;
   readonly authFailures: AuthFailureBackend;
   readonly retention: RetentionBackend;
+  readonly sending: SendingBackend;
   /** Store.health: whether a write could start now, without waiting or retrying; never rejects. */
   probe(): Promise<StoreHealth>;
   /** Releases the database; called once. */
@@ -398,4 +401,42 @@ export interface CursorBackend {
   getCursor(node: string, path: string): Promise<DeliveryCursor | null>;
   /** Inserts or replaces the row of (`cursor.node`, `cursor.path`). */
   upsertCursor(cursor: CursorRecord): Promise<void>;
+}
+
+// ---- sending limits and pause (added with SQLite migration 8, PostgreSQL migration 3) ---------
+
+export interface PauseRecord {
+  readonly reason: string;
+  readonly auto: boolean;
+}
+
+export interface SendingBackend {
+  /** The space's row as a state; no row: no limits, not paused, never resumed. */
+  getState(spaceId: number): Promise<SendingState>;
+  /** Inserts or updates the limits present in `patch`; the state afterwards. */
+  setLimits(spaceId: number, patch: Partial<Record<LimitWindow, number | null>>): Promise<SendingState>;
+  /** For each start in `sinceMs`: the sums of the space's buckets at or after it. */
+  sums(spaceId: number, sinceMs: readonly number[]): Promise<OutcomeCounts[]>;
+  /**
+   * One transaction, serialised per space (PostgreSQL locks the space's row): reads the state
+   * and the `sent` sums since each of `sinceMs`, calls `admit(state, sent)`, and when it says
+   * yes adds `count` to `sent` of the bucket `bucketMs` (count > 0) and deletes the space's
+   * buckets before `expireBeforeMs`.
+   */
+  reserve(
+    spaceId: number,
+    count: number,
+    bucketMs: number,
+    sinceMs: readonly number[],
+    expireBeforeMs: number,
+    admit: (state: SendingState, sent: readonly number[]) => boolean,
+  ): Promise<{ readonly state: SendingState; readonly sent: readonly number[]; readonly admitted: boolean }>;
+  /** One transaction: adds one to `column` of the bucket, deletes buckets before expireBeforeMs, returns the sums since sinceMs. */
+  bumpOutcome(spaceId: number, column: 'hard_bounced' | 'complained', bucketMs: number, sinceMs: number, expireBeforeMs: number): Promise<OutcomeCounts>;
+  /**
+   * One transaction: pause (record) when not paused, or resume (null: paused_at cleared,
+   * resumed_at = atMs) when paused; when that changed anything, queues `delivery` if the space
+   * has a webhook. Whether it changed.
+   */
+  setPause(spaceId: number, pause: PauseRecord | null, atMs: number, delivery: DeliveryRecord): Promise<boolean>;
 }

@@ -21,9 +21,10 @@ export type SendWebhookEventType = Exclude<EventType, 'accepted'>;
 /**
  * Event types pushed to a space's webhook: the send events, and 'domain' — a sender domain's
  * DNS check status changed (queued by recordDomainCheck; it has no send and no recipient:
- * sendId and recipient are '').
+ * sendId and recipient are ''), and 'space' — the space was paused or resumed (queued by
+ * pauseSpace/resumeSpace, sending-store.ts; no send and no recipient either).
  */
-export type WebhookEventType = SendWebhookEventType | 'domain';
+export type WebhookEventType = SendWebhookEventType | 'domain' | 'space';
 export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   'delivered',
   'bounced',
@@ -33,6 +34,7 @@ export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   'complained',
   'suppressed',
   'domain',
+  'space',
 ];
 
 /**
@@ -62,9 +64,9 @@ export interface WebhookDelivery {
   readonly spaceId: number;
   readonly spaceName: string;
   readonly type: WebhookEventType;
-  /** '' for a 'domain' event. */
+  /** '' for a 'domain' or 'space' event. */
   readonly sendId: string;
-  /** '' for a 'domain' event. */
+  /** '' for a 'domain' or 'space' event. */
   readonly recipient: string;
   readonly at: Date;
   readonly detail: Readonly<Record<string, unknown>>;

@@ -73,6 +73,12 @@ export const COPY_TABLES: readonly CopyTable[] = [
       'suppressed_bounce', 'suppressed_unsubscribe', 'opened_unique', 'opened_total', 'opened_machine', 'clicked_unique', 'clicked_total',
       'clicked_machine', 'complained'],
   },
+  {
+    name: 'space_sending',
+    columns: ['space_id', 'per_minute', 'per_hour', 'per_day', 'paused_at', 'pause_reason', 'pause_auto', 'resumed_at'],
+    booleans: ['pause_auto'],
+  },
+  { name: 'space_usage', columns: ['space_id', 'minute', 'sent', 'hard_bounced', 'complained'] },
 ];
 
 /** Rows per batch read and written. */

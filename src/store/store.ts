@@ -8,6 +8,7 @@
  *   DeliveryCursorStore (delivery-cursor-store.ts) where the maillog follower stopped reading (per node);
  *   AuthFailureStore (auth-failure-store.ts) failed logins by throttle key, shared by the nodes;
  *   RetentionStore (retention-store.ts) purging old sends into daily report aggregates.
+ *   SendingStore (sending-store.ts) sending limits, usage and pause per space, shared by the nodes.
  * Callers import every type from here.
  *
  * Layering:
@@ -42,9 +43,11 @@ import type { ListStore } from './list-store.js';
 import type { OutboxStore } from './outbox-store.js';
 import type { RetentionStore } from './retention-store.js';
 import type { SendStore } from './send-store.js';
+import type { SendingStore } from './sending-store.js';
 
 export type { AccountStore, FromDefault, Space, User } from './account-store.js';
 export type { AuthFailureStore } from './auth-failure-store.js';
+export type { LimitWindow, OutcomeCounts, SendingLimits, SendingReservation, SendingState, SendingStore, SendingUsage, SpacePause } from './sending-store.js';
 export type { DeliveryCursor, DeliveryCursorStore } from './delivery-cursor-store.js';
 export type {
   DkimAlgorithm,
@@ -95,7 +98,7 @@ export type StoreHealth = { readonly ok: true } | { readonly ok: false; readonly
 
 export type { PurgeableCount, PurgeSendsRequest, PurgeSendsResult, RetentionStore } from './retention-store.js';
 
-export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore, DeliveryCursorStore, AuthFailureStore, RetentionStore {
+export interface Store extends AccountStore, ListStore, SendStore, OutboxStore, DomainAuthStore, DeliveryCursorStore, AuthFailureStore, RetentionStore, SendingStore {
   /**
    * Whether the store can take a write now (for /health), found without waiting for a lock
    * or retrying: resolves quickly whatever the state of the database; never rejects.

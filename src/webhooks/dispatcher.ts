@@ -12,7 +12,8 @@
  *
  * Body (JSON, UTF-8): { id, type, sendId, recipient, at (ISO 8601), detail, space (name) };
  * a 'domain' event (a sender domain's DNS check status changed) has no send and no recipient:
- * { id, type: "domain", at, detail: { domain, from, to, at, missing }, space }.
+ * { id, type: "domain", at, detail: { domain, from, to, at, missing }, space }; a 'space' event
+ * (the space was paused or resumed) neither: { id, type: "space", at, detail: { state, reason, auto, at }, space }.
  * 2xx = delivered; anything else (3xx too: redirects are not followed), a network error or
  * a timeout = failed, retried. Only the status is read; the response body is discarded.
  * Logs delivery id, space, type and the error; never the secret or the body.
@@ -47,10 +48,13 @@ export interface SendWebhookPayload {
   readonly space: string;
 }
 
-/** The body of a 'domain' event: no send, no recipient; detail { domain, from, to, at, missing }. */
+/**
+ * The body of a 'domain' event (detail { domain, from, to, at, missing }) or a 'space' event
+ * (detail { state: 'paused' | 'resumed', reason, auto, at }): no send, no recipient.
+ */
 export interface DomainWebhookPayload {
   readonly id: number;
-  readonly type: 'domain';
+  readonly type: 'domain' | 'space';
   readonly at: string;
   readonly detail: Readonly<Record<string, unknown>>;
   readonly space: string;
@@ -61,7 +65,7 @@ export type WebhookPayload = SendWebhookPayload | DomainWebhookPayload;
 export function webhookBody(d: DueWebhookDelivery): string {
   const at = d.at.toISOString();
   const payload: WebhookPayload =
-    d.type === 'domain'
+    d.type === 'domain' || d.type === 'space'
       ? { id: d.id, type: d.type, at, detail: d.detail, space: d.spaceName }
       : { id: d.id, type: d.type, sendId: d.sendId, recipient: d.recipient, at, detail: d.detail, space: d.spaceName };
   return JSON.stringify(payload);

@@ -24,7 +24,7 @@ describe('trxmail CLI administration', () => {
     expect(spaces[0]).toMatchObject({ name: 'acme', defaultFlags: 7, allowSubdomains: false, allowUnsigned: false });
     expect([...spaces[0].domains].sort()).toEqual(['acme.example', 'xn--bcher-kva.example']);
     const table = await cli(cwd, ['space', 'list']);
-    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+FLAGS\s+SUBDOMAINS\s+UNSIGNED\s+DOMAINS\s+CREATED$/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+FLAGS\s+SUBDOMAINS\s+UNSIGNED\s+DOMAINS\s+SENT\/LIMIT\s+PAUSED\s+CREATED$/);
     expect(table.stdout).toContain('bücher.example');
   });
 
@@ -34,7 +34,7 @@ describe('trxmail CLI administration', () => {
     );
     expect((await cli(cwd, ['space', 'set', 'acme', '--no-allow-subdomains'])).stdout).toContain('subdomains not allowed');
     const r = await cli(cwd, ['space', 'set', 'acme']);
-    expect(r).toMatchObject({ code: 1, stderr: 'trxmail: nothing to change: give --flags, --[no-]allow-subdomains or --[no-]allow-unsigned\n' });
+    expect(r).toMatchObject({ code: 1, stderr: 'trxmail: nothing to change: give --flags, --[no-]allow-subdomains, --[no-]allow-unsigned or --limit\n' });
     expect((await cli(cwd, ['space', 'set', 'acme', '--allow-unsigned'])).stdout).toContain(', unsigned mail allowed');
     expect(JSON.parse((await cli(cwd, ['space', 'list', '--json'])).stdout)[0]).toMatchObject({ allowUnsigned: true });
     expect((await cli(cwd, ['space', 'set', 'acme', '--no-allow-unsigned'])).stdout).not.toContain('unsigned');

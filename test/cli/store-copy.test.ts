@@ -102,6 +102,11 @@ async function seed(s: Store): Promise<void> {
   await s.addEvent({ sendId: 'old1', recipient: 'Old@Example.org', type: 'opened', at: at(-29 * 86_400_000), detail: {} });
   expect((await s.purgeSends({ before: at(-10 * 86_400_000) })).sends).toBe(1);
   await s.saveDeliveryCursor({ node: 'node-0', path: '/var/log/mail.log', dev: '2049', ino: '123456789012', offset: 4096, followingSince: at(0), savedAt: at(40_000) });
+  // Sending limits, usage and an automatic pause (space_sending, space_usage).
+  await s.setSendingLimits(a.id, { minute: 50, day: 1000 });
+  await s.reserveSending(a.id, 3, at(50_000));
+  await s.noteSendingOutcome(a.id, 'hard-bounce', at(110_000), at(0));
+  await s.pauseSpace(a.id, { reason: 'hard-bounce rate 33.3% over 24 h (limit 10%)', at: at(110_000), auto: true });
 }
 
 /** Everything the Store API shows, for comparing two stores. */
@@ -141,6 +146,9 @@ async function snapshot(s: Store): Promise<unknown> {
     deliveries: await s.listWebhookDeliveries({}),
     backlog: await s.webhookBacklog(),
     cursor: await s.getDeliveryCursor('node-0', '/var/log/mail.log'),
+    sending: await Promise.all(
+      spaces.map(async (sp) => ({ state: await s.getSendingState(sp.id), usage: await s.sendingUsage(sp.id, at(120_000)), outcomes: await s.sendingOutcomes(sp.id, at(0)) })),
+    ),
   };
 }
 
@@ -157,9 +165,11 @@ describe('trxmail store copy', () => {
     expect(r.stdout).toMatch(/^events\s+4\s+4$/m);
     expect(r.stdout).toMatch(/^dkim_keys\s+2\s+2$/m);
     expect(r.stdout).toMatch(/^bounce_streaks\s+1\s+1$/m);
+    expect(r.stdout).toMatch(/^space_sending\s+1\s+1$/m);
+    expect(r.stdout).toMatch(/^space_usage\s+2\s+2$/m);
     expect(r.stdout).not.toMatch(/^auth_failures/m);
     expect(r.stdout).toMatch(/^report_days\s+1\s+1$/m);
-    expect(r.stdout).toMatch(/copied \d+ rows in 15 tables\n$/);
+    expect(r.stdout).toMatch(/copied \d+ rows in 17 tables\n$/);
 
     const source = await openStore({ driver: 'sqlite', path: sqlitePath });
     const target = await openStore(db.config(url));

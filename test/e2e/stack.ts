@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { defaultListen, defaultReinject, type Config } from '../../src/config/config.js';
 import { TransientError } from '../../src/lib/errors.js';
 import { DEFAULT_MESSAGE_SIZE_LIMIT } from '../../src/lib/limits.js';
+import { DEFAULT_AUTO_PAUSE } from '../../src/core/sending-limits.js';
 import type { Logger } from '../../src/lib/logger.js';
 import { hashPassword } from '../../src/lib/password.js';
 import { CaptureSink, type CaptureSinkOptions } from '../../src/postfix/capture-sink.js';
@@ -146,6 +147,10 @@ export interface StackOptions {
   readonly noBounceMx?: boolean;
   /** Postfix's and trxmail's message size limit. */
   readonly messageSizeLimit?: number;
+  /** trxmail's clock (sending-limit windows without waiting); default the real one. */
+  readonly clock?: () => Date;
+  /** trxmail.yaml `autoPause`; default DEFAULT_AUTO_PAUSE. */
+  readonly autoPause?: Config['autoPause'];
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -192,6 +197,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     maillog: path.join(dir, 'postfix', 'log', 'maillog'),
     dkim: { overlapDays: 7 },
     bounces: { mailboxFullListAfter: { count: 3, days: 7 } },
+    autoPause: opts.autoPause ?? { ...DEFAULT_AUTO_PAUSE },
     dns: { resolvers: [], checkIntervalMinutes: 0, spf: `a:${BOUNCE_DOMAIN}`, returnPathTarget: BOUNCE_DOMAIN },
     retention: { sendsDays: 0, webhookDays: 0 },
   };
@@ -240,7 +246,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     failing,
     runtime: null,
     async startTrxmail() {
-      const rt = new Runtime(config, logger, { store: faulty });
+      const rt = new Runtime(config, logger, { store: faulty, ...(opts.clock ? { clock: opts.clock } : {}) });
       await rt.start();
       this.runtime = rt;
     },

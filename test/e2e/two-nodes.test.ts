@@ -178,6 +178,33 @@ describe('two nodes on one store', () => {
     expect(pb?.node).toBe('node-b');
   });
 
+  it('a sending limit counts the sends of both nodes: sequential and concurrent bursts stop at the limit', async () => {
+    // An hourly limit (the real clock: a rolling hour holds the whole test) 4 above what the
+    // earlier tests sent: two through each node pass, the fifth through either is refused at RCPT.
+    const used = (await a.store.sendingUsage(spaceId, new Date())).hour;
+    await a.store.setSendingLimits(spaceId, { hour: used + 4 });
+    const limitText = `Sending limit of ${used + 4} messages per hour reached for this space; try again later`;
+    for (const [i, node] of [a, b, a, b].entries()) await send(node, `limit${i}@example.org`, `limit ${i}`);
+    for (const node of [a, b]) {
+      await expect(send(node, 'over@example.org', 'over the limit')).rejects.toMatchObject({
+        message: expect.stringContaining(`451 4.7.0 <over@example.org>: Recipient address rejected: ${limitText}`),
+      });
+    }
+    expect((await b.store.sendingUsage(spaceId, new Date())).hour).toBe(used + 4);
+    // Concurrent: 8 sends at once, 4 through each node, against 3 left: exactly 3 pass. A send
+    // that passed RCPT while the others were in flight is refused at the end of the message
+    // with the same reply (the count is taken in the store transaction that checks it).
+    await a.store.setSendingLimits(spaceId, { hour: used + 7 });
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => send(i % 2 === 0 ? a : b, `race${i}@example.org`, `race ${i}`).then(() => 'ok', (err: unknown) => String(err))),
+    );
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(3);
+    for (const o of outcomes.filter((x) => x !== 'ok')) expect(o).toContain(`451 4.7.0`);
+    for (const o of outcomes.filter((x) => x !== 'ok')) expect(o).toContain(`Sending limit of ${used + 7} messages per hour reached for this space; try again later`);
+    expect((await a.store.sendingUsage(spaceId, new Date())).hour).toBe(used + 7);
+    await a.store.setSendingLimits(spaceId, { hour: null });
+  });
+
   it("stopping node a's trxmail in the middle of a burst loses nothing that was answered 250", async () => {
     // Twelve sends in flight; trxmail on node a stops once three have been answered 250.
     let answered = 0;

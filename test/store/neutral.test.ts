@@ -17,7 +17,7 @@ import {
 } from '../../src/lib/limits.js';
 import type { RetentionBackend } from '../../src/store/retention-backend.js';
 import type { AccountBackend,
-  AuthFailureBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
+  AuthFailureBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendingBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
 import { NeutralStore } from '../../src/store/neutral/neutral-store.js';
 import type { NewSend, SendRecipient, Store } from '../../src/store/store.js';
 
@@ -52,6 +52,7 @@ function fake(answers: Answers = {}): { store: Store; calls: Call[] } {
     domainAuth: part<DomainAuthBackend>('domainAuth'),
     authFailures: part<AuthFailureBackend>('authFailures'),
     retention: part<RetentionBackend>('retention'),
+    sending: part<SendingBackend>('sending'),
     probe: () => Promise.resolve({ ok: true }),
     cursors: part<CursorBackend>('cursors'),
     close: () => {

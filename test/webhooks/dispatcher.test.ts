@@ -182,6 +182,21 @@ describe('webhook dispatcher', () => {
     });
   });
 
+  it("delivers a 'space' event (paused, resumed) without send and recipient", async () => {
+    await store.pauseSpace(space.id, { reason: 'hard-bounce rate 12.0% over 24 h (limit 10%)', at: clock(), auto: true });
+    await store.pauseSpace(other.id, { reason: 'not this space', at: clock(), auto: false });
+    expect(await dispatcher().runOnce()).toEqual({ delivered: 1, failed: 0, expired: 0 });
+    const [r] = receiver.received;
+    expect(r?.signatureOk).toBe(true);
+    expect(Object.keys(r?.json ?? {}).sort()).toEqual(['at', 'detail', 'id', 'space', 'type']);
+    expect(r?.json).toMatchObject({
+      type: 'space',
+      space: 'shop',
+      at: new Date(now).toISOString(),
+      detail: { state: 'paused', reason: 'hard-bounce rate 12.0% over 24 h (limit 10%)', auto: true, at: new Date(now).toISOString() },
+    });
+  });
+
   it('retries with backoff while the receiver is down (closed port, then 500) and delivers after it comes back; recording never waits', async () => {
     const port = receiver.port;
     await receiver.stop(); // closed port: connection refused

@@ -20,6 +20,7 @@ import { NeutralDomainAuth } from './domain-auth.js';
 import { NeutralLists } from './lists.js';
 import { NeutralOutbox } from './outbox.js';
 import { NeutralRetention } from './retention.js';
+import { NeutralSending } from './sending.js';
 import { NeutralSends } from './sends.js';
 
 export class NeutralStore implements Store {
@@ -31,6 +32,7 @@ export class NeutralStore implements Store {
   private readonly cursors: NeutralDeliveryCursors;
   private readonly authFailures: NeutralAuthFailures;
   private readonly retention: NeutralRetention;
+  private readonly sending: NeutralSending;
   private closed = false;
 
   constructor(private readonly backend: StoreBackend) {
@@ -42,6 +44,7 @@ export class NeutralStore implements Store {
     this.cursors = new NeutralDeliveryCursors(backend.cursors);
     this.authFailures = new NeutralAuthFailures(backend.authFailures);
     this.retention = new NeutralRetention(backend.retention, backend.accounts);
+    this.sending = new NeutralSending(backend.sending, backend.accounts);
   }
 
   /** Runs `call` while the store is open; its synchronous throw, too, becomes a rejection. */
@@ -151,4 +154,14 @@ export class NeutralStore implements Store {
   readonly purgeWebhookDeliveries: Store['purgeWebhookDeliveries'] = (before, limit) =>
     this.live(() => this.retention.purgeWebhookDeliveries(before, limit));
   readonly listReportDays: Store['listReportDays'] = (spaceId) => this.live(() => this.retention.listReportDays(spaceId));
+  // ---- sending limits and pause --------------------------------------------------------------
+  readonly getSendingState: Store['getSendingState'] = (spaceId) => this.live(() => this.sending.getSendingState(spaceId));
+  readonly setSendingLimits: Store['setSendingLimits'] = (spaceId, patch) => this.live(() => this.sending.setSendingLimits(spaceId, patch));
+  readonly sendingUsage: Store['sendingUsage'] = (spaceId, at) => this.live(() => this.sending.sendingUsage(spaceId, at));
+  readonly reserveSending: Store['reserveSending'] = (spaceId, count, at) => this.live(() => this.sending.reserveSending(spaceId, count, at));
+  readonly noteSendingOutcome: Store['noteSendingOutcome'] = (spaceId, kind, at, since) =>
+    this.live(() => this.sending.noteSendingOutcome(spaceId, kind, at, since));
+  readonly sendingOutcomes: Store['sendingOutcomes'] = (spaceId, since) => this.live(() => this.sending.sendingOutcomes(spaceId, since));
+  readonly pauseSpace: Store['pauseSpace'] = (spaceId, input) => this.live(() => this.sending.pauseSpace(spaceId, input));
+  readonly resumeSpace: Store['resumeSpace'] = (spaceId, at) => this.live(() => this.sending.resumeSpace(spaceId, at));
 }

@@ -293,6 +293,38 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX send_recipients_key ON send_recipients (address_key, send_id);
     `,
   },
+  {
+    version: 5,
+    name: 'sending limits, usage and pause',
+    // As SQLite migration 10: space_sending (limits, pause, last resume), space_usage (minute
+    // buckets: recipients sent, hard bounces, complaints) and the 'space' webhook event type.
+    sql: `
+      CREATE TABLE space_sending (
+        space_id     bigint  PRIMARY KEY REFERENCES spaces (id),
+        per_minute   bigint  CHECK (per_minute >= 0),
+        per_hour     bigint  CHECK (per_hour >= 0),
+        per_day      bigint  CHECK (per_day >= 0),
+        paused_at    bigint,
+        pause_reason text,
+        pause_auto   boolean NOT NULL DEFAULT false,
+        resumed_at   bigint,
+        CHECK ((paused_at IS NULL) = (pause_reason IS NULL))
+      );
+
+      CREATE TABLE space_usage (
+        space_id     bigint  NOT NULL REFERENCES spaces (id),
+        minute       bigint  NOT NULL,
+        sent         integer NOT NULL DEFAULT 0 CHECK (sent >= 0),
+        hard_bounced integer NOT NULL DEFAULT 0 CHECK (hard_bounced >= 0),
+        complained   integer NOT NULL DEFAULT 0 CHECK (complained >= 0),
+        PRIMARY KEY (space_id, minute)
+      );
+
+      ALTER TABLE webhook_outbox DROP CONSTRAINT webhook_outbox_type_check;
+      ALTER TABLE webhook_outbox ADD CONSTRAINT webhook_outbox_type_check
+        CHECK (type IN ('suppressed', 'delivered', 'deferred', 'bounced', 'opened', 'clicked', 'complained', 'domain', 'space'));
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

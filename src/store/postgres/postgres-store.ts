@@ -23,6 +23,7 @@ import { PgLists } from './lists.js';
 import { MIGRATION_STATEMENT_TIMEOUT_MS, migratePg, type MigrateResult } from './migrations.js';
 import { PgOutbox } from './outbox.js';
 import { PgRetention } from './retention.js';
+import { PgSending } from './sending.js';
 import { PgSends } from './sends.js';
 
 export type { PgOptions } from './database.js';
@@ -43,6 +44,7 @@ export class PostgresStore extends NeutralStore {
       cursors: new PgDeliveryCursors(database),
       authFailures: new PgAuthFailures(database),
       retention: new PgRetention(database),
+      sending: new PgSending(database, outbox),
       probe: () => database.probe(),
       close: () => database.close(),
     });

@@ -30,6 +30,8 @@ const ORDER: Readonly<Record<string, string>> = {
   webhooks: 'space_id',
   delivery_cursors: 'node, path',
   report_days: 'space_id, day, from_key, tags, reason, domain',
+  space_sending: 'space_id',
+  space_usage: 'space_id, minute',
 };
 
 export class SqliteCopySource implements CopySource {

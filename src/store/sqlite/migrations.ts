@@ -16,6 +16,7 @@
  */
 import type Database from 'better-sqlite3';
 import { ConfigError, InvariantError } from '../../lib/errors.js';
+import { MIGRATIONS_FROM_8 } from './migrations-from-8.js';
 
 /** "trxm" as a big-endian 32-bit integer: PRAGMA application_id of every trxmail database. */
 export const TRXMAIL_APPLICATION_ID = 0x7472786d;
@@ -337,54 +338,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
-  {
-    version: 8,
-    name: 'retention: daily report aggregates',
-    // report_days: the report numbers of purged sends (core/retention.ts), one row per space,
-    // UTC day received, From key, tag set (JSON array, distinct, sorted), To's bounce reason
-    // ('' for none: a key column cannot be NULL) and To's domain; rows only ever add up.
-    // webhook_outbox_done: the purge of finished webhook deliveries by done_at.
-    sql: `
-      CREATE TABLE report_days (
-        space_id               INTEGER NOT NULL REFERENCES spaces (id),
-        day                    TEXT    NOT NULL,
-        from_key               TEXT    NOT NULL,
-        tags                   TEXT    NOT NULL CHECK (json_valid(tags)),
-        reason                 TEXT    NOT NULL,
-        domain                 TEXT    NOT NULL,
-        sends                  INTEGER NOT NULL,
-        delivered              INTEGER NOT NULL,
-        deferred               INTEGER NOT NULL,
-        bounced_hard           INTEGER NOT NULL,
-        bounced_soft           INTEGER NOT NULL,
-        blocked                INTEGER NOT NULL,
-        suppressed_bounce      INTEGER NOT NULL,
-        suppressed_unsubscribe INTEGER NOT NULL,
-        opened_unique          INTEGER NOT NULL,
-        opened_total           INTEGER NOT NULL,
-        opened_machine         INTEGER NOT NULL,
-        clicked_unique         INTEGER NOT NULL,
-        clicked_total          INTEGER NOT NULL,
-        clicked_machine        INTEGER NOT NULL,
-        complained             INTEGER NOT NULL,
-        PRIMARY KEY (space_id, day, from_key, tags, reason, domain)
-      ) STRICT, WITHOUT ROWID;
-      CREATE INDEX webhook_outbox_done ON webhook_outbox (status, done_at);
-    `,
-  },
-  {
-    version: 9,
-    name: 'message search',
-    // sends.message_id: the message's Message-ID (core/message-id.ts; NULL when it had none,
-    // and for sends recorded before). Indexes for the search of listSends: by Message-ID and
-    // by recipient address key (To, BCC or discarded; send_id makes the lookup covering).
-    // Tags already have send_tags_tag, the send id its primary key.
-    sql: `
-      ALTER TABLE sends ADD COLUMN message_id TEXT;
-      CREATE INDEX sends_message_id ON sends (message_id);
-      CREATE INDEX send_recipients_key ON send_recipients (address_key, send_id);
-    `,
-  },
+  ...MIGRATIONS_FROM_8,
 ];
 
 /** The schema version this code writes. */

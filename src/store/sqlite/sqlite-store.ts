@@ -23,6 +23,7 @@ import { SqliteOutbox } from './outbox.js';
 import { reportPlan } from './report-query.js';
 import { SqliteRetention } from './retention.js';
 import { SqliteSends } from './sends.js';
+import { SqliteSending } from './sending.js';
 import { mapSqliteError } from './sqlite-errors.js';
 
 export { SQLITE_BUSY_TIMEOUT_MS } from './database.js';
@@ -44,6 +45,7 @@ export class SqliteStore extends NeutralStore {
       cursors: new SqliteDeliveryCursors(database),
       authFailures: new SqliteAuthFailures(database),
       retention: new SqliteRetention(database),
+      sending: new SqliteSending(database, outbox),
       probe: () => Promise.resolve(database.probe()),
       close: () => database.close(),
     });

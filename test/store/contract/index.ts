@@ -1,6 +1,6 @@
 /**
  * The Store contract: one vitest suite written against the Store interface only, split by
- * aggregate like the interface (accounts.ts, lists.ts, bounce-reasons.ts, sends.ts, search.ts, outbox.ts, domain-auth.ts, delivery-cursors.ts, auth-failures.ts, not-queued.ts, retention.ts). Every backend
+ * aggregate like the interface (accounts.ts, lists.ts, bounce-reasons.ts, sends.ts, search.ts, outbox.ts, domain-auth.ts, delivery-cursors.ts, auth-failures.ts, not-queued.ts, retention.ts, sending.ts). Every backend
  * (sqlite.test.ts, postgres.test.ts against a real PostgreSQL) runs it from its own *.test.ts:
  *
  *     storeContract('sqlite', async () => SqliteStore.open(tempFile()));
@@ -23,6 +23,7 @@ import { outboxContract } from './outbox.js';
 import { retentionContract } from './retention.js';
 import { searchContract } from './search.js';
 import { forgetSendContract, sendsContract } from './sends.js';
+import { sendingContract } from './sending.js';
 
 export function storeContract(name: string, makeStore: () => Promise<Store>): void {
   describe(`Store contract: ${name}`, () => {
@@ -41,6 +42,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     authFailuresContract(fixture);
     notQueuedContract(fixture);
     retentionContract(fixture);
+    sendingContract(fixture);
 
     describe('lifecycle', () => {
       it('refuses work after close with a TransientError, and close is idempotent', async () => {

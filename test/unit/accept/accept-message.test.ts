@@ -102,6 +102,7 @@ function storeWith(over: Partial<AcceptStore>): AcceptStore {
     recordSend: (...a) => store.recordSend(...a),
     forgetSend: (...a) => store.forgetSend(...a),
     updateRecipientStatus: (...a) => store.updateRecipientStatus(...a),
+    reserveSending: (...a) => store.reserveSending(...a),
     ...over,
   };
 }

@@ -32,6 +32,8 @@ describe('REPLIES table', () => {
     ['too-many-recipients', 554, '5.5.3'],
     ['no-to', 554, '5.6.0'],
     ['to-not-in-rcpt', 554, '5.7.1'],
+    ['sending-limit', 451, '4.7.0'],
+    ['space-paused', 451, '4.7.1'],
   ];
   it('covers every reason with the agreed codes', () => {
     expect(Object.keys(REPLIES).sort()).toEqual(expected.map((e) => e[0]).sort());
@@ -62,6 +64,8 @@ describe('REPLIES table', () => {
     expect(rejection('no-to').text).toBe('Message must have a To: header with one recipient address');
     expect(rejection('to-not-in-rcpt', 'x@y.z').text).toBe('To: address <x@y.z> is not one of the RCPT TO recipients');
     expect(rejection('too-many-recipients', 1001, 1000).text).toBe('Too many recipients (1001, at most 1000)');
+    expect(rejection('sending-limit', 100, 'minute').text).toBe('Sending limit of 100 messages per minute reached for this space; try again later');
+    expect(rejection('space-paused', 'a\r\nb').text).toBe('Sending paused for this space: a??b; contact your administrator');
   });
 
   it('every text is one line of printable ASCII, whatever the client sent', () => {

@@ -1,0 +1,53 @@
+/**
+ * The sending aggregate of the Store (issue 16 items 1–2): each space's sending limits and
+ * pause state, and its usage — recipients sent, hard bounces and complaints — in one-minute
+ * buckets shared by every node (core/sending-limits.ts says what they decide; the store
+ * counts). Buckets older than USAGE_RETENTION_MS are deleted by the writes of their space.
+ *
+ * A space without a row has no limits and is not paused. Pausing and resuming queue a 'space'
+ * webhook delivery (detail `{ state: 'paused' | 'resumed', reason, auto }`) in the same
+ * transaction when the space has a webhook then, and only when the state changed.
+ *
+ * Throws: UsageError for an unknown space, a limit outside 0..MAX_SENDING_LIMIT, an empty or
+ * too long reason (MAX_PAUSE_REASON_LENGTH), an invalid date or count; TransientError when
+ * the backend is unavailable.
+ */
+import type { LimitWindow, OutcomeCounts, SendingLimits, SendingUsage, SendingVerdict, SpacePause } from '../core/sending-limits.js';
+
+export type { LimitWindow, OutcomeCounts, SendingLimits, SendingUsage, SpacePause } from '../core/sending-limits.js';
+
+export interface SendingState {
+  readonly spaceId: number;
+  readonly limits: SendingLimits;
+  readonly pause: SpacePause | null;
+  /** When the space was last resumed (the auto-pause counts only after it), or null. */
+  readonly resumedAt: Date | null;
+}
+
+/** What reserveSending found: admitted (and counted), or the verdict that refused it (nothing counted). */
+export type SendingReservation =
+  | { readonly admitted: true; readonly usage: SendingUsage }
+  | { readonly admitted: false; readonly usage: SendingUsage; readonly verdict: SendingVerdict };
+
+export interface SendingStore {
+  /** The space's limits and pause (no row: no limits, not paused). */
+  getSendingState(spaceId: number): Promise<SendingState>;
+  /** Sets the windows present in `patch` (null removes that limit). */
+  setSendingLimits(spaceId: number, patch: Partial<Record<LimitWindow, number | null>>): Promise<SendingState>;
+  /** Recipients counted in each window at `at`. */
+  sendingUsage(spaceId: number, at: Date): Promise<SendingUsage>;
+  /**
+   * In one transaction (several nodes take turns per space): reads the state and the usage at
+   * `at`, asks core's sendingVerdict for `count` more, and only when it admits adds `count` to
+   * the bucket of `at`. count 0 is admitted unless paused, and counts nothing.
+   */
+  reserveSending(spaceId: number, count: number, at: Date): Promise<SendingReservation>;
+  /** Adds one hard bounce or complaint to the bucket of `at`; returns the counts of buckets since `since`. */
+  noteSendingOutcome(spaceId: number, kind: 'hard-bounce' | 'complaint', at: Date, since: Date): Promise<OutcomeCounts>;
+  /** The counts of buckets since `since`. */
+  sendingOutcomes(spaceId: number, since: Date): Promise<OutcomeCounts>;
+  /** False when it was paused already (nothing changes, no webhook). */
+  pauseSpace(spaceId: number, input: { reason: string; at: Date; auto: boolean }): Promise<boolean>;
+  /** False when it was not paused. */
+  resumeSpace(spaceId: number, at: Date): Promise<boolean>;
+}

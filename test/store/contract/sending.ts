@@ -1,0 +1,106 @@
+/**
+ * Store contract, sending aggregate (SendingStore): limits per space, usage in rolling minute
+ * buckets, the reservation that admits or refuses by core's rule (and counts only what it
+ * admits), hard bounces and complaints counted since a time, pause and resume with their
+ * 'space' webhook event (once per change), spaces apart, bad input refused.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { MAX_PAUSE_REASON_LENGTH } from '../../../src/core/limits.js';
+import { MAX_SENDING_LIMIT } from '../../../src/core/sending-limits.js';
+import { UsageError } from '../../../src/lib/errors.js';
+import type { Space, Store } from '../../../src/store/store.js';
+import { at, unknownSpace } from './fixture.js';
+import type { CurrentFixture } from './fixture.js';
+
+const MIN = 60_000;
+
+export function sendingContract(fixture: CurrentFixture): void {
+  let store: Store;
+  let a: Space;
+  let b: Space;
+  beforeEach(() => {
+    ({ store, a, b } = fixture());
+  });
+
+  describe('sending limits and pause', () => {
+    it('a space without settings has no limits, is not paused and has used nothing', async () => {
+      expect(await store.getSendingState(a.id)).toEqual({ spaceId: a.id, limits: { minute: null, hour: null, day: null }, pause: null, resumedAt: null });
+      expect(await store.sendingUsage(a.id, at(0))).toEqual({ minute: 0, hour: 0, day: 0 });
+    });
+
+    it('sets and removes limits per window, space by space', async () => {
+      await store.setSendingLimits(a.id, { minute: 10, day: 1000 });
+      const s = await store.setSendingLimits(a.id, { hour: 100, day: null });
+      expect(s.limits).toEqual({ minute: 10, hour: 100, day: null });
+      expect((await store.getSendingState(b.id)).limits).toEqual({ minute: null, hour: null, day: null });
+    });
+
+    it('admits up to the limit and refuses the excess, counting only what it admits', async () => {
+      await store.setSendingLimits(a.id, { minute: 3 });
+      expect(await store.reserveSending(a.id, 2, at(0))).toEqual({ admitted: true, usage: { minute: 2, hour: 2, day: 2 } });
+      expect((await store.reserveSending(a.id, 1, at(1000))).admitted).toBe(true);
+      const refused = await store.reserveSending(a.id, 1, at(2000));
+      expect(refused).toEqual({ admitted: false, usage: { minute: 3, hour: 3, day: 3 }, verdict: { kind: 'limit', window: 'minute', limit: 3, used: 3 } });
+      expect(await store.sendingUsage(a.id, at(2000))).toEqual({ minute: 3, hour: 3, day: 3 });
+      // Another space counts apart.
+      expect((await store.reserveSending(b.id, 1, at(2000))).admitted).toBe(true);
+      expect(await store.sendingUsage(b.id, at(2000))).toEqual({ minute: 1, hour: 1, day: 1 });
+    });
+
+    it('rolls the windows by minute buckets: the minute passes, the hour and the day keep counting', async () => {
+      const t = Math.floor(at(0).getTime() / MIN) * MIN; // the start of a bucket
+      await store.setSendingLimits(a.id, { minute: 2, hour: 3 });
+      expect((await store.reserveSending(a.id, 2, new Date(t + 59_000))).admitted).toBe(true);
+      expect((await store.reserveSending(a.id, 1, new Date(t + 59_999))).admitted).toBe(false);
+      expect(await store.reserveSending(a.id, 1, new Date(t + MIN))).toEqual({ admitted: true, usage: { minute: 1, hour: 3, day: 3 } });
+      const r = await store.reserveSending(a.id, 1, new Date(t + 2 * MIN));
+      expect(r.admitted === false && r.verdict).toEqual({ kind: 'limit', window: 'hour', limit: 3, used: 3 });
+      // An hour after the first bucket it has left the hourly window; the day still counts it.
+      expect(await store.sendingUsage(a.id, new Date(t + 60 * MIN))).toEqual({ minute: 0, hour: 1, day: 3 });
+    });
+
+    it('pause refuses every reservation with its reason; resume lifts it; each change once, with its webhook event', async () => {
+      await store.setWebhook({ spaceId: a.id, url: 'https://hooks.example/x', secret: 's3cret' });
+      expect(await store.pauseSpace(a.id, { reason: 'complaints under review', at: at(0), auto: false })).toBe(true);
+      expect(await store.pauseSpace(a.id, { reason: 'again', at: at(10), auto: true })).toBe(false);
+      const state = await store.getSendingState(a.id);
+      expect(state.pause).toEqual({ reason: 'complaints under review', since: at(0), auto: false });
+      const r = await store.reserveSending(a.id, 0, at(20));
+      expect(r.admitted === false && r.verdict).toEqual({ kind: 'paused', reason: 'complaints under review' });
+      expect((await store.getSendingState(b.id)).pause).toBeNull();
+      expect(await store.resumeSpace(a.id, at(30))).toBe(true);
+      expect(await store.resumeSpace(a.id, at(40))).toBe(false);
+      expect(await store.getSendingState(a.id)).toMatchObject({ pause: null, resumedAt: at(30) });
+      expect((await store.reserveSending(a.id, 1, at(50))).admitted).toBe(true);
+      const events = (await store.listWebhookDeliveries({ spaceId: a.id })).reverse();
+      expect(events.map((e) => [e.type, e.sendId, e.recipient, e.detail['state'], e.detail['reason'], e.detail['auto']])).toEqual([
+        ['space', '', '', 'paused', 'complaints under review', false],
+        ['space', '', '', 'resumed', null, false],
+      ]);
+    });
+
+    it('counts hard bounces and complaints with the sends, since a time', async () => {
+      await store.reserveSending(a.id, 4, at(0));
+      await store.noteSendingOutcome(a.id, 'hard-bounce', at(MIN), at(-MIN));
+      expect(await store.noteSendingOutcome(a.id, 'complaint', at(2 * MIN), at(-MIN))).toEqual({ sent: 4, hardBounced: 1, complained: 1 });
+      expect(await store.sendingOutcomes(a.id, at(MIN))).toEqual({ sent: 0, hardBounced: 1, complained: 1 });
+      expect(await store.sendingOutcomes(b.id, at(-MIN))).toEqual({ sent: 0, hardBounced: 0, complained: 0 });
+    });
+
+    it('refuses bad input and unknown spaces with a UsageError', async () => {
+      await expect(store.getSendingState(unknownSpace)).rejects.toThrow(UsageError);
+      await expect(store.setSendingLimits(a.id, { minute: -1 })).rejects.toThrow(UsageError);
+      await expect(store.setSendingLimits(a.id, { hour: MAX_SENDING_LIMIT + 1 })).rejects.toThrow(UsageError);
+      await expect(store.setSendingLimits(a.id, { day: 1.5 })).rejects.toThrow(UsageError);
+      await expect(store.setSendingLimits(a.id, {})).rejects.toThrow(UsageError);
+      expect((await store.setSendingLimits(a.id, { day: MAX_SENDING_LIMIT })).limits.day).toBe(MAX_SENDING_LIMIT);
+      await expect(store.reserveSending(a.id, -1, at(0))).rejects.toThrow(UsageError);
+      await expect(store.reserveSending(a.id, 1, new Date(Number.NaN))).rejects.toThrow(UsageError);
+      await expect(store.pauseSpace(a.id, { reason: '', at: at(0), auto: false })).rejects.toThrow(UsageError);
+      await expect(store.pauseSpace(a.id, { reason: 'x'.repeat(MAX_PAUSE_REASON_LENGTH + 1), at: at(0), auto: false })).rejects.toThrow(UsageError);
+      await expect(store.pauseSpace(a.id, { reason: 'a\nb', at: at(0), auto: false })).rejects.toThrow(UsageError);
+      expect(await store.pauseSpace(a.id, { reason: 'x'.repeat(MAX_PAUSE_REASON_LENGTH), at: at(0), auto: false })).toBe(true);
+      await expect(store.resumeSpace(unknownSpace, at(0))).rejects.toThrow(UsageError);
+    });
+  });
+}
