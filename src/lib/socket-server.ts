@@ -95,6 +95,12 @@ export interface SocketServerOptions {
   readonly logger: Logger;
   /** Clock for the rate limit of the cap warning; default Date.now. */
   readonly now?: () => number;
+  /**
+   * A handler's drop() resets a TCP connection (RST) instead of closing it (FIN); unix-socket
+   * connections are closed either way. For a peer that takes a closed connection for a
+   * failure but only notices it is gone when a later write fails (see AuthServer).
+   */
+  readonly resetOnDrop?: boolean;
 }
 
 /** Per listener: open connections and the state of the cap warning. */
@@ -274,7 +280,8 @@ export class SocketServer {
       drop: (err: Error) => {
         // The handler has logged why; this only records the drop.
         log.debug({ conn: id, peer, reason: err.message }, `${name}: dropping connection at the handler's request`);
-        socket.destroy();
+        if (this.#options.resetOnDrop === true && socket.remoteAddress !== undefined && !socket.destroyed) socket.resetAndDestroy();
+        else socket.destroy();
       },
     };
 

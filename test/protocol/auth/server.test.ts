@@ -112,6 +112,27 @@ describe('AuthServer over TCP', () => {
     expect((await client.closed).replace(HANDSHAKE_RE, '')).toBe('');
   });
 
+  it('resets the TCP connection on a temporary failure (RST, not FIN: Postfix before 3.11 notices only a failed write), closes a unix one', async () => {
+    const { server } = makeServer(fakeVerify([]));
+    const tcp = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    if (tcp.kind !== 'tcp') throw new Error('expected tcp');
+    const socket = net.connect(tcp.port, tcp.host);
+    const ended = new Promise<string>((resolve) => {
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      socket.on('end', () => resolve('end'));
+    });
+    socket.resume();
+    socket.write(POSTFIX_HELLO + postfixAuth(1, 'PLAIN', { resp: plain('', 'temp@example.com', PASSWORD) }));
+    expect(await ended).toBe('ECONNRESET');
+    socket.destroy();
+
+    const path = join(dir, 'auth.sock');
+    await server.listen({ kind: 'unix', path });
+    const client = await connectClient({ path });
+    client.socket.write(POSTFIX_HELLO + postfixAuth(1, 'PLAIN', { resp: plain('', 'temp@example.com', PASSWORD) }));
+    expect((await client.closed).replace(HANDSHAKE_RE, '')).toBe('');
+  });
+
   it('closes an idle connection after idleTimeoutMs', async () => {
     const { server, records } = makeServer(fakeVerify([]), { idleTimeoutMs: 50 });
     const bound = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
