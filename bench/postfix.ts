@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/postfix.ts [--messages N] [--sessions S] [--size BYTES] [--rounds R]
  *                            [--warmup W] [--client source|node] [--no-prime] [--null-milter]
- *                            [--store sqlite|postgres|both] [--pg-url URL]
+ *                            [--store sqlite|postgres|both] [--pg-url URL] [--pg-pool N]
  *                            [--flags F] [--profile] [--keep]
  *
  * Private Postfix instances (src/postfix/instance.ts, the shipped postfix/ files), all
@@ -18,6 +18,7 @@
  * interleaved per round with a; the ratio b'/b is then printed: the aim is PostgreSQL keeping
  * at least 0.9 of SQLite's throughput at 20 sessions). The database server's processes that
  * serve b' are counted in its CPU ("postgres (bench db)") when the server runs on this machine.
+ * b' uses the shipped store settings (poolSize 10, timeouts 5 s); --pg-pool sets the pool size.
  * Each run injects N messages over S parallel sessions, reusing connections, and measures
  * throughput = messages counted by smtp-sink / wall time from the first injection to the last
  * delivery, plus the injection rate (the client's own wall time). A warm-up run on each
@@ -97,8 +98,8 @@ const LOGIN = `bench@${SENDER_DOMAIN}`;
 const POSTFIX_FIRST_PORT: Readonly<Record<SetupKey, number>> = { a: 5, n: 10, b: 15, "b'": 20 };
 const NODE_FIRST_PORT = { b: 25, "b'": 32 } as const;
 const PORT_COUNT = 39;
-/** b' store settings: the shipped defaults (poolSize 10 ≥ what 20 sessions keep busy at once), timeouts as shipped. */
-const PG_STORE = { poolSize: 10, statementTimeoutMs: 5000, connectTimeoutMs: 5000 } as const;
+/** b' store timeouts: as shipped (the pool size is --pg-pool, default the shipped 10). */
+const PG_STORE = { statementTimeoutMs: 5000, connectTimeoutMs: 5000 } as const;
 
 // ---------------------------------------------------------------- arguments
 
@@ -120,6 +121,8 @@ interface Options {
   readonly store: 'sqlite' | 'postgres' | 'both';
   /** The PostgreSQL server (admin URL) for b'. */
   readonly pgUrl: string;
+  /** b''s store.poolSize. */
+  readonly pgPool: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -139,6 +142,7 @@ function parseOptions(argv: string[]): Options {
       flags: { type: 'string', default: '3' },
       store: { type: 'string', default: 'sqlite' },
       'pg-url': { type: 'string' },
+      'pg-pool': { type: 'string', default: '10' },
     },
     strict: true,
   });
@@ -165,6 +169,7 @@ function parseOptions(argv: string[]): Options {
     flags: int('flags', values.flags, 0, 15),
     store,
     pgUrl: values['pg-url'] ?? process.env['TRXMAIL_TEST_PG_URL'] ?? DEFAULT_PG_ADMIN_URL,
+    pgPool: int('pg-pool', values['pg-pool'], 1, 1000),
   };
 }
 
@@ -546,7 +551,7 @@ async function main(): Promise<void> {
         const created = await createBenchDatabase(opts.pgUrl);
         db = created;
         cleanups.push([`database ${created.name}`, () => created.drop()]);
-        nodes.set(key, await startNode(key, { driver: 'postgres', url: created.url, ...PG_STORE }));
+        nodes.set(key, await startNode(key, { driver: 'postgres', url: created.url, poolSize: opts.pgPool, ...PG_STORE }));
       }
     }
     /** The node whose policy service and SASL server setups a and n use. */
@@ -614,6 +619,7 @@ async function main(): Promise<void> {
     if (opts.nullMilter) console.log('        n) = a milter on trxmail\'s milter stack that answers continue and edits nothing');
     console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
     console.log(`sink: smtp-sink on 127.0.0.1:${sinkPort}; work dir ${dir}`);
+    if (db !== null) console.log(`b': database ${db.name} on ${new URL(opts.pgUrl).host}, store.poolSize ${opts.pgPool}`);
 
     for (const s of setups) console.log(describeRun('warm-up', s, await runOnce(ctx, s, opts.warmup)));
     const results: RunResult[] = [];
