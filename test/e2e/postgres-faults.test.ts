@@ -1,9 +1,9 @@
 /**
  * PostgreSQL stopped under a real Postfix (issue 14 item 3, acceptance): trxmail on a
  * PostgreSQL cluster of this test's own (test/helpers/private-postgres.ts), which the test
- * really stops (`pg_ctl stop -m fast`), starts again, and then freezes (every server
- * process SIGSTOPped: TCP connects, nothing answers: only the client's deadlines end a call). Real SMTP clients on the submission port:
- * step-by-step sessions (test/helpers/smtp-client.ts) stopped between two commands, and
+ * really stops (`pg_ctl stop -m fast`), starts again, and then freezes (every server process
+ * SIGSTOPped: TCP connects, nothing answers, only the client's deadlines end a call). Real
+ * SMTP clients on the submission port: step-by-step sessions (test/helpers/smtp-client.ts) stopped between two commands, and
  * nodemailer as an application. What must hold while the database is gone:
  *  - AUTH → `454 4.7.0` (temporary), never 535 or any 5xx;
  *  - a session that logged in before: MAIL → the milter's 451 4.3.0, RCPT → the policy
@@ -18,6 +18,10 @@
  * database was down) reach the store.
  * Postfix holds outgoing mail (`defer_transports = smtp`) until the test flushes the queue,
  * so deliveries happen when the test says: during the outage for the sends before it.
+ * Defects this found, fixed in src/ with tests of their own: the client's reconnect backoff
+ * (20 s of 4xx after the server was back), a stale 57P01 handed to the first statement after
+ * reconnecting, and Postfix (before 3.11) answering AUTH 454 by itself after a TCP auth
+ * connection was closed rather than reset.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
