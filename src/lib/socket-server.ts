@@ -131,6 +131,21 @@ function endSocket(socket: net.Socket): void {
   if (!socket.destroyed && !socket.writableEnded) socket.end(() => socket.destroy());
 }
 
+/**
+ * Hands what was written to the kernel, then resets the TCP connection (RST): the replies
+ * already written reach the peer, and the peer's next write fails (resetOnDrop). A peer that
+ * does not take our bytes is reset after `graceMs` all the same.
+ */
+function resetAfterFlush(socket: net.Socket, graceMs: number): void {
+  const timer = setTimeout(() => socket.resetAndDestroy(), graceMs);
+  timer.unref();
+  socket.pause();
+  socket.end(() => {
+    clearTimeout(timer);
+    if (!socket.destroyed) socket.resetAndDestroy();
+  });
+}
+
 const WAKE = Symbol('wake');
 const IDLE = Symbol('idle');
 const END: IteratorResult<Buffer, undefined> = { done: true, value: undefined };
@@ -280,7 +295,7 @@ export class SocketServer {
       drop: (err: Error) => {
         // The handler has logged why; this only records the drop.
         log.debug({ conn: id, peer, reason: err.message }, `${name}: dropping connection at the handler's request`);
-        if (this.#options.resetOnDrop === true && socket.remoteAddress !== undefined && !socket.destroyed) socket.resetAndDestroy();
+        if (this.#options.resetOnDrop === true && socket.remoteAddress !== undefined && !socket.destroyed) resetAfterFlush(socket, this.#options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
         else socket.destroy();
       },
     };
