@@ -17,8 +17,8 @@
  * an EOF; on a unix socket its next request then fails to write and it reconnects, but on TCP
  * the write to a closed (FIN) connection succeeds, the read sees EOF again, and the smtpd
  * process answered its next AUTH 454 too without asking trxmail — once the store was back.
- * So a dropped TCP connection is reset (RST, `resetOnDrop`): Postfix's next write fails and
- * it reconnects.
+ * So a dropped TCP connection is reset (RST, `resetOnDrop`) once the replies written so far
+ * are handed over: Postfix's next write fails and it reconnects.
  *
  * Throws ConfigError from listen() when an endpoint cannot be used.
  */
