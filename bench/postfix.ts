@@ -3,13 +3,22 @@
  *
  *   npx tsx bench/postfix.ts [--messages N] [--sessions S] [--size BYTES] [--rounds R]
  *                            [--warmup W] [--client source|node] [--no-prime] [--null-milter]
+ *                            [--store sqlite|postgres|both] [--pg-url URL] [--pg-pool N]
  *                            [--flags F] [--profile] [--keep]
  *
- * Two private Postfix instances (src/postfix/instance.ts, the shipped postfix/ files), both
+ * Private Postfix instances (src/postfix/instance.ts, the shipped postfix/ files), all
  * relaying to one `smtp-sink`, run side by side (only one is loaded at a time):
- *   a) without the milter (`smtpd_milters =`);
- *   b) as shipped: the trxmail milter, with its policy service and SASL server, all served by
- *      this process (src/server/runtime.ts) on a temporary SQLite store.
+ *   a)  without the milter (`smtpd_milters =`);
+ *   b)  as shipped: the trxmail milter, with its policy service and SASL server, all served by
+ *       a trxmail node in this process (bench/lib/trxmail-node.ts) on a temporary SQLite store;
+ *   b') the same on a PostgreSQL store (issue 14 item 6): a node of its own in this process, on
+ *       a temporary database (bench/lib/pg-bench-db.ts) of the server at --pg-url, else
+ *       $TRXMAIL_TEST_PG_URL, else postgres://postgres@127.0.0.1:5432/postgres (trust).
+ * --store picks b (sqlite, the default), b' (postgres) or both (b and b' in the same run,
+ * interleaved per round with a; the ratio b'/b is then printed: the aim is PostgreSQL keeping
+ * at least 0.9 of SQLite's throughput at 20 sessions). The database server's processes that
+ * serve b' are counted in its CPU ("postgres (bench db)") when the server runs on this machine.
+ * b' uses the shipped store settings (poolSize 10, timeouts 5 s); --pg-pool sets the pool size.
  * Each run injects N messages over S parallel sessions, reusing connections, and measures
  * throughput = messages counted by smtp-sink / wall time from the first injection to the last
  * delivery, plus the injection rate (the client's own wall time). A warm-up run on each
@@ -60,13 +69,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { parseConfig } from '../src/config/config.js';
-import { hashPassword } from '../src/lib/password.js';
 import { POSTFIX_INSTALL_HINT, PrivatePostfix, postfixInstalled } from '../src/postfix/instance.js';
-import { Runtime } from '../src/server/runtime.js';
-import { openStore } from '../src/store/open-store.js';
-import type { Store } from '../src/store/store.js';
 import { freePorts } from '../test/helpers/net.js';
 import { maillogSize, readMaillogFrom, summariseMaillog, type MaillogSummary } from './lib/maillog.js';
 import { makeMessage } from './lib/messages.js';
@@ -76,6 +79,8 @@ import { EomLatency, quantile } from './lib/eom-latency.js';
 import { cpuBetween, snapshotCpu, type CpuBreakdown } from './lib/proc-cpu.js';
 import type { SmtpLoadResult } from './lib/smtp-load.js';
 import { SmtpSink } from './lib/smtp-sink.js';
+import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, type BenchDatabase } from './lib/pg-bench-db.js';
+import { startTrxmailNode, type TrxmailNode, type TrxmailNodePorts } from './lib/trxmail-node.js';
 
 const SMTP_SOURCE_BIN = '/usr/sbin/smtp-source';
 const HOSTNAME = 'relay.bench.test';
@@ -86,11 +91,15 @@ const MAIL_FROM = `news@${SENDER_DOMAIN}`;
 const RCPT_TO = 'someone@example.net';
 const LOGIN = `bench@${SENDER_DOMAIN}`;
 /**
- * Ports (indexes into the free ports): 0 sink, 1-3 milter/policy/auth, 4 null milter,
- * 5-9 setup a, 10-14 setup n, 15-19 setup b (smtp, submission, smtps, reinject, bench),
- * 20 trxmail's HTTP service, 21 its LMTP listener, 22 its socketmap.
+ * Ports (indexes into the free ports): 0 sink, 4 null milter, then 5 per Postfix (smtp,
+ * submission, smtps, reinject, bench): 5-9 setup a, 10-14 n, 15-19 b, 20-24 b'; then 7 per
+ * trxmail node (milter, policy, auth, lmtp, socketmap, http, metrics): 25-31 b's, 32-38 b''s.
  */
-const B_FIRST_PORT = 15;
+const POSTFIX_FIRST_PORT: Readonly<Record<SetupKey, number>> = { a: 5, n: 10, b: 15, "b'": 20 };
+const NODE_FIRST_PORT = { b: 25, "b'": 32 } as const;
+const PORT_COUNT = 39;
+/** b' store timeouts: as shipped (the pool size is --pg-pool, default the shipped 10). */
+const PG_STORE = { statementTimeoutMs: 5000, connectTimeoutMs: 5000 } as const;
 
 // ---------------------------------------------------------------- arguments
 
@@ -108,6 +117,12 @@ interface Options {
   readonly primeLogin: boolean;
   /** X-Mxm-Flags of the message (3 = open and click tracking, the product default). */
   readonly flags: number;
+  /** Which trxmail setups run: b (SQLite), b' (PostgreSQL) or both. */
+  readonly store: 'sqlite' | 'postgres' | 'both';
+  /** The PostgreSQL server (admin URL) for b'. */
+  readonly pgUrl: string;
+  /** b''s store.poolSize. */
+  readonly pgPool: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -125,6 +140,9 @@ function parseOptions(argv: string[]): Options {
       'null-milter': { type: 'boolean', default: false },
       'no-prime': { type: 'boolean', default: false },
       flags: { type: 'string', default: '3' },
+      store: { type: 'string', default: 'sqlite' },
+      'pg-url': { type: 'string' },
+      'pg-pool': { type: 'string', default: '10' },
     },
     strict: true,
   });
@@ -135,6 +153,8 @@ function parseOptions(argv: string[]): Options {
   };
   const client = values.client;
   if (client !== 'source' && client !== 'node') throw new Error(`--client: expected source or node, got ${client}`);
+  const store = values.store;
+  if (store !== 'sqlite' && store !== 'postgres' && store !== 'both') throw new Error(`--store: expected sqlite, postgres or both, got ${store}`);
   return {
     messages: int('messages', values.messages, 1, 1_000_000),
     sessions: int('sessions', values.sessions, 1, 200),
@@ -147,13 +167,16 @@ function parseOptions(argv: string[]): Options {
     nullMilter: values['null-milter'],
     primeLogin: !values['no-prime'],
     flags: int('flags', values.flags, 0, 15),
+    store,
+    pgUrl: values['pg-url'] ?? process.env['TRXMAIL_TEST_PG_URL'] ?? DEFAULT_PG_ADMIN_URL,
+    pgPool: int('pg-pool', values['pg-pool'], 1, 1000),
   };
 }
 
 // ---------------------------------------------------------------- set-up
 
-type SetupKey = 'a' | 'n' | 'b';
-const LABELS: Readonly<Record<SetupKey, string>> = { a: 'without milter', n: 'null milter', b: 'with trxmail' };
+type SetupKey = 'a' | 'n' | 'b' | "b'";
+const LABELS: Readonly<Record<SetupKey, string>> = { a: 'without milter', n: 'null milter', b: 'trxmail, SQLite', "b'": 'trxmail, PostgreSQL' };
 
 interface Setup {
   readonly key: SetupKey;
@@ -162,6 +185,10 @@ interface Setup {
   /** Where the client injects. */
   readonly port: number;
   masterPid: number;
+  /** b and b': the trxmail node whose milter this Postfix uses. */
+  readonly node: TrxmailNode | null;
+  /** b': the database, whose server processes are counted with the run. */
+  readonly db: BenchDatabase | null;
 }
 
 /** A bench-only smtpd: plain text, no SASL, relay for loopback, no policy; the login macro given. */
@@ -347,9 +374,15 @@ interface RunResult {
 
 interface BenchContext extends ClientContext {
   readonly sink: SmtpSink;
-  readonly store: Store;
-  readonly spaceId: number;
+  /** Every trxmail node of the bench (b, b'). */
+  readonly nodes: readonly TrxmailNode[];
   readonly eomLatency: EomLatency;
+}
+
+/** The pids of the database server's processes serving `setup` (b'), each named for the CPU breakdown. */
+async function databasePids(setup: Setup): Promise<Map<number, string>> {
+  const pids = setup.db === null ? [] : await setup.db.backendPids();
+  return new Map(pids.map((pid) => [pid, 'postgres (bench db)']));
 }
 
 async function waitForMaillog(setup: Setup, offset: number, count: number, signal: AbortSignal): Promise<MaillogSummary> {
@@ -372,12 +405,13 @@ async function primeLogin(ctx: ClientContext, port: number): Promise<void> {
 }
 
 async function runOnce(ctx: BenchContext, setup: Setup, count: number): Promise<RunResult> {
-  const { sink, store, signal } = ctx;
+  const { sink, signal } = ctx;
   if (ctx.opts.client === 'node' && ctx.opts.primeLogin) await primeLogin(ctx, setup.port);
   const logOffset = maillogSize(setup.postfix.logFile);
   const sinkTarget = sink.count + count;
   const startedAt = new Date();
   ctx.eomLatency.take();
+  const dbPids = await databasePids(setup);
   const cpu0 = snapshotCpu();
   const injection =
     ctx.opts.client === 'source' ? startSmtpSource(ctx, setup.port, count) : await startNodeClient(ctx, setup.port, count);
@@ -388,26 +422,31 @@ async function runOnce(ctx: BenchContext, setup: Setup, count: number): Promise<
   const cpu1 = snapshotCpu();
   const eomMs = ctx.eomLatency.take();
   const totalSecs = Number(tLast - injection.t0) / 1e9;
-  const cpu = cpuBetween(cpu0, cpu1, process.pid, [setup.masterPid]);
+  for (const [pid, name] of await databasePids(setup)) dbPids.set(pid, name);
+  const cpu = cpuBetween(cpu0, cpu1, process.pid, [setup.masterPid], dbPids);
 
   const log = await waitForMaillog(setup, logOffset, count, signal);
   const problems: string[] = [];
   if (log.sent !== count) problems.push(`maillog shows ${log.sent} status=sent, expected ${count}`);
   if (log.rejectCount > 0) problems.push(`maillog has ${log.rejectCount} rejections: ${log.rejects.join(' / ')}`);
   if (log.deferred + log.bounced > 0) problems.push(`maillog has ${log.deferred} deferred and ${log.bounced} bounced deliveries`);
-  const sends = await store.listSends({ spaceId: ctx.spaceId, since: startedAt });
-  if (setup.key === 'b') {
-    if (sends.length !== count) problems.push(`store has ${sends.length} sends for this run, expected ${count}`);
-    const unsent = sends.filter((s) => !log.sentIds.has(s.id));
-    if (unsent.length > 0) problems.push(`${unsent.length} recorded sends have no status=sent in the maillog (e.g. ${unsent[0]?.id})`);
-  } else if (sends.length !== 0) {
-    problems.push(`store has ${sends.length} sends though setup ${setup.key} does not run trxmail's milter`);
+  let stored = 0;
+  for (const node of ctx.nodes) {
+    const sends = await node.store.listSends({ spaceId: node.spaceId, since: startedAt, limit: count + 1 });
+    if (node === setup.node) {
+      stored = sends.length;
+      if (sends.length !== count) problems.push(`store of node ${node.name} has ${sends.length} sends for this run, expected ${count}`);
+      const unsent = sends.filter((s) => !log.sentIds.has(s.id));
+      if (unsent.length > 0) problems.push(`${unsent.length} recorded sends have no status=sent in the maillog (e.g. ${unsent[0]?.id})`);
+    } else if (sends.length !== 0) {
+      problems.push(`store of node ${node.name} has ${sends.length} sends though setup ${setup.key} does not use its milter`);
+    }
   }
   if (problems.length > 0) {
     const warn = log.warningCount > 0 ? `; maillog warnings: ${log.warnings.join(' / ')}` : '';
     throw new Error(`setup ${setup.key}: ${problems.join('; ')}${warn} (log: ${setup.postfix.logFile})`);
   }
-  return { setup: setup.key, count, totalSecs, injectSecs, cpu, log, stored: sends.length, eomMs };
+  return { setup: setup.key, count, totalSecs, injectSecs, cpu, log, stored, eomMs };
 }
 
 // ---------------------------------------------------------------- report
@@ -424,15 +463,20 @@ const cpuMs = (r: RunResult): number => (r.cpu.machineBusy * 1000) / r.count;
 /** CPU of the bench's own processes (Postfix, trxmail, client, sink): the machine's minus "other". */
 const ownMs = (r: RunResult): number => ((r.cpu.machineBusy - (r.cpu.byGroup.get('other') ?? 0)) * 1000) / r.count;
 
+/** The trxmail node's own CPU (this process: only the loaded setup's node works during a run). */
+const nodeMs = (r: RunResult): number => ((r.cpu.byGroup.get('trxmail (node)') ?? 0) * 1000) / r.count;
+/** The database server's processes serving b' (0 for the others, or a server on another machine). */
+const dbMs = (r: RunResult): number => ((r.cpu.byGroup.get('postgres (bench db)') ?? 0) * 1000) / r.count;
+
 const eomP50 = (r: RunResult): number => quantile(r.eomMs, 0.5);
 const eomP99 = (r: RunResult): number => quantile(r.eomMs, 0.99);
 
 function describeRun(tag: string, setup: Setup, r: RunResult): string {
   const eom = r.eomMs.length > 0 ? `  EOM ms p50 ${eomP50(r).toFixed(2)} p99 ${eomP99(r).toFixed(2)}` : '';
   return (
-    `${tag.padEnd(8)} ${setup.key}) ${setup.label.padEnd(18)} ${String(r.count).padStart(6)} msgs ` +
+    `${tag.padEnd(8)} ${`${setup.key})`.padEnd(3)} ${setup.label.padEnd(20)} ${String(r.count).padStart(6)} msgs ` +
     `${rate(r).toFixed(1).padStart(7)} msg/s (${r.totalSecs.toFixed(2)} s)  injection ${injRate(r).toFixed(1).padStart(7)} msg/s  ` +
-    `CPU ms/msg: machine ${cpuMs(r).toFixed(2)}, own ${ownMs(r).toFixed(2)}  sent ${r.log.sent}  stored ${r.stored}${eom}`
+    `CPU ms/msg: machine ${cpuMs(r).toFixed(2)}, own ${ownMs(r).toFixed(2)}, node ${nodeMs(r).toFixed(2)}  sent ${r.log.sent}  stored ${r.stored}${eom}`
   );
 }
 
@@ -467,47 +511,51 @@ async function main(): Promise<void> {
   chmodSync(dir, 0o755);
   const cleanups: Array<[string, () => Promise<void>]> = [];
   try {
-    const ports = await freePorts(23);
+    const ports = await freePorts(PORT_COUNT);
     const port = (i: number): number => ports[i]!;
     const sinkPort = port(0);
-    // Through the real parser, so defaults fill in whatever keys the configuration grows.
-    const config = parseConfig(
-      {
-        dataDir: path.join(dir, 'data'),
-        store: { driver: 'sqlite', path: path.join(dir, 'data', 'trxmail.db') },
-        bounceDomain: BOUNCE_DOMAIN,
-        listen: {
-          milter: `inet:127.0.0.1:${port(1)}`,
-          policy: `inet:127.0.0.1:${port(2)}`,
-          auth: `inet:127.0.0.1:${port(3)}`,
-          lmtp: `inet:127.0.0.1:${port(21)}`,
-          socketmap: `inet:127.0.0.1:${port(22)}`,
-        },
-        http: { listen: `127.0.0.1:${port(20)}` },
-        // Setup b's re-injection listener (BCC copies; the bench message has one recipient).
-        reinject: `127.0.0.1:${port(B_FIRST_PORT + 3)}`,
-        secrets: { keys: [{ id: 'bench', secret: randomBytes(24).toString('hex') }] },
-        log: { level: 'info' },
-      },
-      { file: null, env: {}, baseDir: dir },
-    );
-
-    const store = await openStore(config.store);
-    cleanups.push(['store', () => store.close()]);
     const password = randomBytes(12).toString('hex');
-    const space = await store.createSpace({ name: 'bench' });
-    await store.addDomain(space.id, SENDER_DOMAIN);
-    await store.createUser({ spaceId: space.id, email: LOGIN, passwordHash: await hashPassword(password) });
-
-    // As shipped (`trxmail serve`): pino JSON lines at info, synchronous writes — to a file here.
-    const logFile = path.join(dir, 'trxmail.log');
-    const logger = pino(
-      { level: config.log.level, base: { component: 'trxmail' }, timestamp: pino.stdTimeFunctions.isoTime },
-      pino.destination({ dest: logFile, sync: true }),
-    );
-    const runtime = new Runtime(config, logger, { store });
-    await runtime.start();
-    cleanups.push(['trxmail listeners', () => runtime.stop()]);
+    const secret = randomBytes(24).toString('hex');
+    const nodePorts = (first: number): TrxmailNodePorts => ({
+      milter: port(first),
+      policy: port(first + 1),
+      auth: port(first + 2),
+      lmtp: port(first + 3),
+      socketmap: port(first + 4),
+      http: port(first + 5),
+      metrics: port(first + 6),
+      reinject: port(0), // set per setup below
+    });
+    const startNode = async (key: 'b' | "b'", store: Record<string, unknown>): Promise<TrxmailNode> => {
+      const node = await startTrxmailNode({
+        name: key === 'b' ? 'bench-sqlite' : 'bench-postgres',
+        dir: path.join(dir, key === 'b' ? 'node-sqlite' : 'node-postgres'),
+        store,
+        ports: { ...nodePorts(NODE_FIRST_PORT[key]), reinject: port(POSTFIX_FIRST_PORT[key] + 3) },
+        bounceDomain: BOUNCE_DOMAIN,
+        secret,
+        senderDomain: SENDER_DOMAIN,
+        login: LOGIN,
+        password,
+      });
+      cleanups.push([`trxmail node ${node.name}`, () => node.close()]);
+      return node;
+    };
+    const trxKeys: Array<'b' | "b'"> = opts.store === 'sqlite' ? ['b'] : opts.store === 'postgres' ? ["b'"] : ['b', "b'"];
+    const nodes = new Map<'b' | "b'", TrxmailNode>();
+    let db: BenchDatabase | null = null;
+    for (const key of trxKeys) {
+      if (key === 'b') {
+        nodes.set(key, await startNode(key, { driver: 'sqlite', path: path.join(dir, 'node-sqlite', 'data', 'trxmail.db') }));
+      } else {
+        const created = await createBenchDatabase(opts.pgUrl);
+        db = created;
+        cleanups.push([`database ${created.name}`, () => created.drop()]);
+        nodes.set(key, await startNode(key, { driver: 'postgres', url: created.url, poolSize: opts.pgPool, ...PG_STORE }));
+      }
+    }
+    /** The node whose policy service and SASL server setups a and n use. */
+    const primary = [...nodes.values()][0]!;
 
     const sink = await SmtpSink.start(sinkPort);
     cleanups.push(['smtp-sink', () => sink.stop()]);
@@ -516,24 +564,27 @@ async function main(): Promise<void> {
       const nullMilter = await startNullMilter(port(4));
       cleanups.push(['null milter', () => nullMilter.close()]);
     }
-    const makeSetup = (key: SetupKey, first: number): Setup => {
+    const makeSetup = (key: SetupKey): Setup => {
+      const first = POSTFIX_FIRST_PORT[key];
       const p = { smtp: port(first), submission: port(first + 1), smtps: port(first + 2), reinject: port(first + 3) };
       const benchPort = port(first + 4);
+      const node = key === 'b' || key === "b'" ? (nodes.get(key) ?? null) : null;
+      const listen = (node ?? primary).config.listen;
       const postfix = new PrivatePostfix({
-        dir: path.join(dir, `postfix-${key}`),
+        dir: path.join(dir, `postfix-${key === "b'" ? 'b2' : key}`),
         hostname: HOSTNAME,
         ports: p,
-        endpoints: key === 'n' ? { ...config.listen, milter: `inet:127.0.0.1:${port(4)}` } : config.listen,
+        endpoints: key === 'n' ? { ...listen, milter: `inet:127.0.0.1:${port(4)}` } : listen,
         bounceDomain: BOUNCE_DOMAIN,
         bounceTransport: 'discard:',
         relayhost: `[127.0.0.1]:${sinkPort}`,
         withoutMilter: key === 'a',
         extraMaster: benchListener(benchPort),
       });
-      return { key, label: LABELS[key], postfix, port: opts.client === 'source' ? benchPort : p.submission, masterPid: 0 };
+      return { key, label: LABELS[key], postfix, port: opts.client === 'source' ? benchPort : p.submission, masterPid: 0, node, db: key === "b'" ? db : null };
     };
-    const setups: Setup[] = [makeSetup('a', 5), ...(opts.nullMilter ? [makeSetup('n', 10)] : []), makeSetup('b', B_FIRST_PORT)];
-    const setupB = setups[setups.length - 1]!;
+    const setups: Setup[] = [makeSetup('a'), ...(opts.nullMilter ? [makeSetup('n')] : []), ...trxKeys.map(makeSetup)];
+    const trxSetups = setups.filter((x) => x.node !== null);
     for (const s of setups) {
       await s.postfix.configure();
       cleanups.push([`postfix ${s.key}`, () => stopPostfix(s.postfix)]);
@@ -551,7 +602,7 @@ async function main(): Promise<void> {
     const eomLatency = new EomLatency();
     eomLatency.install();
     cleanups.push(['EOM latency probe', () => Promise.resolve(eomLatency.uninstall())]);
-    const ctx: BenchContext = { opts, messageLfFile, messageCrlfFile, password, signal, sink, store, spaceId: space.id, eomLatency };
+    const ctx: BenchContext = { opts, messageLfFile, messageCrlfFile, password, signal, sink, nodes: [...nodes.values()], eomLatency };
 
     console.log(
       `bench/postfix: ${opts.messages} messages of ${message.length} bytes (X-Mxm-Flags: ${opts.flags}${opts.flags & 3 ? ', tracking on' : ', no tracking'}), ` +
@@ -568,6 +619,7 @@ async function main(): Promise<void> {
     if (opts.nullMilter) console.log('        n) = a milter on trxmail\'s milter stack that answers continue and edits nothing');
     console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
     console.log(`sink: smtp-sink on 127.0.0.1:${sinkPort}; work dir ${dir}`);
+    if (db !== null) console.log(`b': database ${db.name} on ${new URL(opts.pgUrl).host}, store.poolSize ${opts.pgPool}`);
 
     for (const s of setups) console.log(describeRun('warm-up', s, await runOnce(ctx, s, opts.warmup)));
     const results: RunResult[] = [];
@@ -586,7 +638,7 @@ async function main(): Promise<void> {
     for (const s of setups) {
       const k = s.key;
       console.log(
-        `median ${k}) ${s.label.padEnd(18)} ${med(k, rate).toFixed(1).padStart(7)} msg/s  injection ${med(k, injRate).toFixed(1).padStart(7)} msg/s  CPU ms/msg: machine ${med(k, cpuMs).toFixed(2)}, own ${med(k, ownMs).toFixed(2)}`,
+        `median ${`${k})`.padEnd(3)} ${s.label.padEnd(20)} ${med(k, rate).toFixed(1).padStart(7)} msg/s  injection ${med(k, injRate).toFixed(1).padStart(7)} msg/s  CPU ms/msg: machine ${med(k, cpuMs).toFixed(2)}, own ${med(k, ownMs).toFixed(2)}`,
       );
       if (k !== 'a') console.log(`   EOM latency in trxmail, ms: p50 ${med(k, eomP50).toFixed(2)}, p99 ${med(k, eomP99).toFixed(2)} (medians over the rounds)`);
       console.log(`   CPU ms/msg by process: ${breakdown(of(k), (c) => c.byGroup)}`);
@@ -596,38 +648,53 @@ async function main(): Promise<void> {
       console.log(
         `ratio n/a: throughput ${(med('n', rate) / med('a', rate)).toFixed(3)}, own CPU per message a/n ${(med('a', ownMs) / med('n', ownMs)).toFixed(3)}`,
       );
+      for (const s of trxSetups) {
+        console.log(
+          `ratio ${s.key}/n: throughput ${(med(s.key, rate) / med('n', rate)).toFixed(3)}, own CPU per message n/${s.key} ${(med('n', ownMs) / med(s.key, ownMs)).toFixed(3)}`,
+        );
+      }
+    }
+    for (const s of trxSetups) {
+      const k = s.key;
       console.log(
-        `ratio b/n: throughput ${(med('b', rate) / med('n', rate)).toFixed(3)}, own CPU per message n/b ${(med('n', ownMs) / med('b', ownMs)).toFixed(3)}`,
+        `ratio ${k}/a: throughput ${(med(k, rate) / med('a', rate)).toFixed(3)}, injection ${(med(k, injRate) / med('a', injRate)).toFixed(3)}, ` +
+          `own CPU per message a/${k} ${(med('a', ownMs) / med(k, ownMs)).toFixed(3)} (target: throughput >= 0.85); ` +
+          `trxmail node CPU ${med(k, nodeMs).toFixed(2)} ms/msg${k === "b'" ? `, database server ${med(k, dbMs).toFixed(2)} ms/msg` : ''}`,
       );
     }
-    const ratio = med('b', rate) / med('a', rate);
-    console.log(
-      `ratio b/a: throughput ${ratio.toFixed(3)}, injection ${(med('b', injRate) / med('a', injRate)).toFixed(3)}, ` +
-        `own CPU per message a/b ${(med('a', ownMs) / med('b', ownMs)).toFixed(3)} (target: throughput >= 0.85)`,
-    );
+    if (nodes.size === 2) {
+      console.log(
+        `ratio b'/b (PostgreSQL/SQLite): throughput ${(med("b'", rate) / med('b', rate)).toFixed(3)} (aim: >= 0.9), ` +
+          `trxmail node CPU per message ${(med("b'", nodeMs) / med('b', nodeMs)).toFixed(3)}, ` +
+          `EOM p50 ${(med("b'", eomP50) / med('b', eomP50)).toFixed(3)}, p99 ${(med("b'", eomP99) / med('b', eomP99)).toFixed(3)}`,
+      );
+    }
+    console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
     if (opts.profile) {
-      const profiler = new CpuProfiler();
-      await profiler.start();
-      let profile: CpuProfile;
-      let res: RunResult;
-      try {
-        res = await runOnce(ctx, setupB, opts.messages);
-      } finally {
-        profile = await profiler.stop();
+      for (const setup of trxSetups) {
+        const profiler = new CpuProfiler();
+        await profiler.start();
+        let profile: CpuProfile;
+        let res: RunResult;
+        try {
+          res = await runOnce(ctx, setup, opts.messages);
+        } finally {
+          profile = await profiler.stop();
+        }
+        const file = path.join(tmpdir(), `trx-bench-postfix-${setup.key === "b'" ? 'b2' : setup.key}-${Date.now()}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(profile));
+        const sum = summariseProfile(profile, 25);
+        console.log('');
+        console.log(describeRun('profiled', setup, res));
+        console.log(
+          `profile of this process during that run: busy ${sum.busyMs.toFixed(0)} ms (${(sum.busyMs / res.count).toFixed(3)} ms/msg), idle ${sum.idleMs.toFixed(0)} ms; saved ${file}`,
+        );
+        console.log('  self time by file:');
+        for (const e of sum.byFile) console.log(`    ${(e.share * 100).toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(6)} ms  ${e.name}`);
+        console.log('  self time by function:');
+        for (const e of sum.byFunction) console.log(`    ${(e.share * 100).toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(6)} ms  ${e.name}`);
       }
-      const file = path.join(tmpdir(), `trx-bench-postfix-b-${Date.now()}.cpuprofile`);
-      writeFileSync(file, JSON.stringify(profile));
-      const sum = summariseProfile(profile, 25);
-      console.log('');
-      console.log(describeRun('profiled', setupB, res));
-      console.log(
-        `profile of this process during that run: busy ${sum.busyMs.toFixed(0)} ms (${(sum.busyMs / res.count).toFixed(3)} ms/msg), idle ${sum.idleMs.toFixed(0)} ms; saved ${file}`,
-      );
-      console.log('  self time by file:');
-      for (const e of sum.byFile) console.log(`    ${(e.share * 100).toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(6)} ms  ${e.name}`);
-      console.log('  self time by function:');
-      for (const e of sum.byFunction) console.log(`    ${(e.share * 100).toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(6)} ms  ${e.name}`);
     }
   } finally {
     process.removeListener('SIGINT', onSignal);

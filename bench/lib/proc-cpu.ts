@@ -7,7 +7,8 @@
  *  - per process: utime+stime of every /proc/<pid>/stat, grouped by command name, counted
  *    only for the bench's own processes — the Node process (trxmail's listeners), its
  *    children (smtp-source, smtp-sink, the Node load client) and the children of the given
- *    Postfix master processes; everything else on the machine is "other";
+ *    Postfix master processes, and processes the caller names (the PostgreSQL server's
+ *    processes serving the bench database); everything else on the machine is "other";
  *  - Postfix daemons that exit during the run (cleanup and smtp end after max_use = 100
  *    requests) are not in the second snapshot: their time is in the master's cutime+cstime
  *    (the master waits for them), reported as "postfix (exited children)"; likewise the
@@ -104,9 +105,16 @@ export interface CpuBreakdown {
 
 /**
  * Groups: `trxmail (node)` for selfPid, the command name for its children and for the
- * masters' children, `postfix master`, `postfix (exited children)`, and `other`.
+ * masters' children, `postfix master`, `postfix (exited children)`, the group `named` gives
+ * a pid (e.g. the database server's processes that served the bench), and `other`.
  */
-export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, selfPid: number, masterPids: readonly number[]): CpuBreakdown {
+export function cpuBetween(
+  a: CpuSnapshot,
+  b: CpuSnapshot,
+  selfPid: number,
+  masterPids: readonly number[],
+  named: ReadonlyMap<number, string> = new Map(),
+): CpuBreakdown {
   const hz = ticksPerSecond();
   const masters = new Set(masterPids);
   const groups = new Map<string, number>();
@@ -128,6 +136,7 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, selfPid: number, mast
       add('postfix (exited children)', after.childTicks - (same ? before.childTicks : 0));
     } else if (after.ppid === selfPid) group = after.comm;
     else if (masters.has(after.ppid)) group = `postfix ${after.comm}`;
+    else if (named.has(pid)) group = named.get(pid) ?? null;
     if (group !== null) add(group, delta);
     else addTo(others, after.comm.replace(/\/.*$/, ''), delta);
   }

@@ -22,9 +22,10 @@ export interface Account {
 export async function loadAccount(store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>, login: string): Promise<Account | null> {
   const user = await store.getUserByEmail(login);
   if (!user) return null;
-  const space = await store.getSpace(user.spaceId);
+  // Both at once: on PostgreSQL each is a round trip, and this runs at MAIL and again at RCPT.
+  // A user's space exists (spaces are never deleted), so listDomains cannot meet an unknown one.
+  const [space, domains] = await Promise.all([store.getSpace(user.spaceId), store.listDomains(user.spaceId)]);
   if (!space) return null;
-  const domains = await store.listDomains(space.id);
   return {
     user,
     space,

@@ -12,6 +12,14 @@
  * reconnect on EOF. The default is therefore long: 3 hours, more than an smtpd process
  * lives with Postfix's defaults (max_use 100 clients, max_idle 100 s between them).
  *
+ * A temporary failure (store down) drops the connection on purpose, so Postfix answers that
+ * AUTH with 454 4.7.0 (session.ts). Postfix before 3.11 keeps the dead connection after such
+ * an EOF; on a unix socket its next request then fails to write and it reconnects, but on TCP
+ * the write to a closed (FIN) connection succeeds, the read sees EOF again, and the smtpd
+ * process answered its next AUTH 454 too without asking trxmail — once the store was back.
+ * So a dropped TCP connection is reset (RST, `resetOnDrop`) once the replies written so far
+ * are handed over: Postfix's next write fails and it reconnects.
+ *
  * Throws ConfigError from listen() when an endpoint cannot be used.
  */
 import { randomBytes } from 'node:crypto';
@@ -43,6 +51,7 @@ export class AuthServer extends SocketServer {
     const spid = options.spid ?? process.pid;
     super({
       name: 'auth',
+      resetOnDrop: true,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_AUTH_IDLE_TIMEOUT_MS,
       maxConnections: options.maxConnections ?? MAX_AUTH_CONNECTIONS,
       logger,

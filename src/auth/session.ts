@@ -98,7 +98,8 @@ export interface AuthSessionOptions {
    * Drop the connection. When given, a temporary failure (store down, verify() rejected)
    * drops the connection instead of answering FAIL: Postfix then tells its client
    * `454 4.7.0 Temporary authentication failure` (seen on 3.7.11), where any FAIL would be
-   * a permanent-looking `535 5.7.8`. Postfix reconnects for its next AUTH.
+   * a permanent-looking `535 5.7.8`. Postfix reconnects for its next AUTH when its write
+   * fails: the server resets TCP connections for that (server.ts).
    */
   readonly drop?: (err: Error) => void;
 }

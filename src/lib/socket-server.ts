@@ -95,6 +95,12 @@ export interface SocketServerOptions {
   readonly logger: Logger;
   /** Clock for the rate limit of the cap warning; default Date.now. */
   readonly now?: () => number;
+  /**
+   * A handler's drop() resets a TCP connection (RST) instead of closing it (FIN); unix-socket
+   * connections are closed either way. For a peer that takes a closed connection for a
+   * failure but only notices it is gone when a later write fails (see AuthServer).
+   */
+  readonly resetOnDrop?: boolean;
 }
 
 /** Per listener: open connections and the state of the cap warning. */
@@ -123,6 +129,21 @@ function isStream(handler: ConnectionHandler | StreamConnectionHandler): handler
 /** Flush what was written, then close both directions (unless already on the way). */
 function endSocket(socket: net.Socket): void {
   if (!socket.destroyed && !socket.writableEnded) socket.end(() => socket.destroy());
+}
+
+/**
+ * Hands what was written to the kernel, then resets the TCP connection (RST): the replies
+ * already written reach the peer, and the peer's next write fails (resetOnDrop). A peer that
+ * does not take our bytes is reset after `graceMs` all the same.
+ */
+function resetAfterFlush(socket: net.Socket, graceMs: number): void {
+  const timer = setTimeout(() => socket.resetAndDestroy(), graceMs);
+  timer.unref();
+  socket.pause();
+  socket.end(() => {
+    clearTimeout(timer);
+    if (!socket.destroyed) socket.resetAndDestroy();
+  });
 }
 
 const WAKE = Symbol('wake');
@@ -274,7 +295,8 @@ export class SocketServer {
       drop: (err: Error) => {
         // The handler has logged why; this only records the drop.
         log.debug({ conn: id, peer, reason: err.message }, `${name}: dropping connection at the handler's request`);
-        socket.destroy();
+        if (this.#options.resetOnDrop === true && socket.remoteAddress !== undefined && !socket.destroyed) resetAfterFlush(socket, this.#options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
+        else socket.destroy();
       },
     };
 

@@ -306,6 +306,28 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   return stack;
 }
 
+/** Waits until Postfix's queue is empty (flushing it meanwhile), so every copy that was ever queued has been delivered. */
+export async function queueDrained(stack: Pick<Stack, 'postfix'>): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const { stdout } = await run('postqueue', ['-c', stack.postfix.confDir, '-j']);
+    if (stdout.trim() === '') return;
+    await run('postqueue', ['-c', stack.postfix.confDir, '-f']);
+    // postqueue has no "wait until empty": poll it.
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the Postfix queue did not drain');
+}
+
+/** Copies of the message with `subject` at the sink, per envelope recipient. */
+export function copies(stack: Pick<Stack, 'sink'>, subject: string): Record<string, number> {
+  const count: Record<string, number> = {};
+  for (const m of stack.sink.messages) {
+    if (!m.raw.toString('utf8').includes(`Subject: ${subject}`)) continue;
+    for (const r of m.rcptTo) count[r] = (count[r] ?? 0) + 1;
+  }
+  return count;
+}
+
 /**
  * Another mail server talking plain SMTP (no TLS unless `args` asks, no AUTH) to one of the
  * stack's listeners, with swaks: `args` adds --from/--to/--tls...; `body` lines are sent as DATA,

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { holdSqliteWriteLock } from '../helpers/sqlite-lock.js';
-import { startStack, submit, type Stack } from './stack.js';
+import { copies, queueDrained, startStack, submit, type Stack } from './stack.js';
 
 const run = promisify(execFile);
 const USER = 'app@faults.example';
@@ -37,28 +37,6 @@ async function attempt(stack: Stack, to: string, bcc: string, subject: string): 
     const e = err as { responseCode?: number; response?: string; message?: string };
     return { code: e.responseCode ?? 0, reply: e.response ?? e.message ?? String(err) };
   }
-}
-
-/** Waits until Postfix's queue is empty, so every copy that was ever queued has been delivered. */
-async function queueDrained(stack: Stack): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const { stdout } = await run('postqueue', ['-c', stack.postfix.confDir, '-j']);
-    if (stdout.trim() === '') return;
-    await run('postqueue', ['-c', stack.postfix.confDir, '-f']);
-    // postqueue has no "wait until empty": poll it.
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the Postfix queue did not drain');
-}
-
-/** Copies of the message with `subject` at the sink, per envelope recipient. */
-function copies(stack: Stack, subject: string): Record<string, number> {
-  const count: Record<string, number> = {};
-  for (const m of stack.sink.messages) {
-    if (!m.raw.toString('utf8').includes(`Subject: ${subject}`)) continue;
-    for (const r of m.rcptTo) count[r] = (count[r] ?? 0) + 1;
-  }
-  return count;
 }
 
 /** Sends recorded for the To address `to`. */

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvariantError, TransientError, UsageError } from '../../src/lib/errors.js';
-import { isUniqueViolation, mapPgError } from '../../src/store/postgres/pg-errors.js';
+import { isTerminatedSession, isUniqueViolation, mapPgError } from '../../src/store/postgres/pg-errors.js';
 
 function serverError(code: string, message = 'server said no'): Error {
   const e = new Error(message);
@@ -50,5 +50,12 @@ describe('mapPgError', () => {
     expect(isUniqueViolation(serverError('23505'))).toBe(true);
     expect(isUniqueViolation(serverError('23503'))).toBe(false);
     expect(isUniqueViolation(clientError('23505'))).toBe(false);
+  });
+
+  it('tells a session the server ended (tried once more) from other failures', () => {
+    for (const c of ['57P01', '57P02', '57P03']) expect(isTerminatedSession(serverError(c)), c).toBe(true);
+    // A statement timeout, a lost connection (the statement may have committed), a bug: not tried again.
+    for (const c of ['57014', '08006', '40001', '23505']) expect(isTerminatedSession(serverError(c)), c).toBe(false);
+    for (const c of ['CONNECTION_CLOSED', 'ECONNRESET', '57P01']) expect(isTerminatedSession(clientError(c)), c).toBe(false);
   });
 });

@@ -8,6 +8,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientError } from '../../src/lib/errors.js';
+import { PgDatabase } from '../../src/store/postgres/database.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { closedPort } from '../helpers/closed-port.js';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -90,6 +91,34 @@ describe('PostgreSQL store faults', () => {
     }
   });
 
+  it('fails at once while the server is down, however often it was tried, and works at once when it is back (bounded reconnect backoff)', async () => {
+    const proxy = await startTcpProxy('127.0.0.1', Number(new URL(ADMIN_URL).port || 5432));
+    const store = await PostgresStore.open(db.config(via(await db.freshSchemaUrl(), proxy.port), { ...quick, poolSize: 3 }));
+    try {
+      const space = await store.createSpace({ name: 'bounced back' });
+      await proxy.down();
+      // Many failed connections, in parallel and one after the other: the client's own backoff
+      // would have grown to 10-20 s by now.
+      for (let round = 0; round < 4; round++) {
+        const errors = await Promise.all(Array.from({ length: 6 }, () => store.getSpace(space.id).catch((e: unknown) => e)));
+        for (const e of errors) expect(e).toBeInstanceOf(TransientError);
+      }
+      const started = Date.now();
+      const refused = await store.getSpace(space.id).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(TransientError);
+      // Refused, not left waiting for the call deadline (300 + 300 + 2000 ms).
+      expect((refused as TransientError).code).toBe('ESTORE_UNAVAILABLE');
+      expect(Date.now() - started).toBeLessThan(1000);
+      await proxy.up();
+      const back = Date.now();
+      expect(await store.getSpace(space.id)).toEqual(space);
+      expect(Date.now() - back).toBeLessThan(1000);
+    } finally {
+      await store.close();
+      await proxy.down().catch(() => undefined);
+    }
+  });
+
   it('answers health without ever rejecting: ok, then not ok within the timeouts while the server is frozen or gone, ok again once back', async () => {
     const proxy = await startTcpProxy('127.0.0.1', Number(new URL(ADMIN_URL).port || 5432));
     const store = await PostgresStore.open(db.config(via(await db.freshSchemaUrl(), proxy.port), { ...quick, poolSize: 1 }));
@@ -108,6 +137,32 @@ describe('PostgreSQL store faults', () => {
       await proxy.down().catch(() => undefined);
     }
     expect(await store.health()).toEqual({ ok: false, reason: 'the store is closed' });
+  });
+
+  it('answers the first call after a statement was cut by the server ending its session (the client keeps that error for its next statement)', async () => {
+    const url = new URL(await db.freshSchemaUrl());
+    url.searchParams.set('application_name', 'cut-statement');
+    const database = PgDatabase.connect({ url: url.toString(), poolSize: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 1000 });
+    try {
+      await database.run((sql) => sql`SELECT 1 AS one`);
+      const sleeping = database.run((sql) => sql`SELECT pg_sleep(5) AS cut`).catch((e: unknown) => e);
+      // The statement runs on the server (an event: its row in pg_stat_activity), then its session is ended.
+      let killed: { ok: boolean }[] = [];
+      for (let i = 0; i < 100 && killed.length === 0; i++) {
+        killed = await db.sql<{ ok: boolean }[]>`
+          SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE datname = ${db.name} AND state = 'active' AND query LIKE 'SELECT pg_sleep(5)%' AND pid <> pg_backend_pid()`;
+        if (killed.length === 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(killed).toHaveLength(1);
+      expect(await sleeping).toBeInstanceOf(TransientError);
+      // The same (only) connection reconnects; its first statement must not get the old 57P01.
+      const started = Date.now();
+      expect(await database.run(async (sql) => (await sql<{ one: number }[]>`SELECT 1 AS one`)[0]?.one)).toBe(1);
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await database.close();
+    }
   });
 
   it('survives the server terminating its connections (pg_terminate_backend)', async () => {

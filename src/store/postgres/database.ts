@@ -14,7 +14,10 @@
  *  - statementTimeoutMs: sent as the session's statement_timeout, so a statement stuck on a
  *    lock or a slow plan is cancelled by the server (57014 → TransientError);
  *  - connectTimeoutMs: how long opening one connection may take (CONNECT_TIMEOUT →
- *    TransientError).
+ *    TransientError). After a failed connection the pool tries again within
+ *    RECONNECT_DELAY_CAP_MS: a stopped server is a 4xx at once, a server back is used at once.
+ * A call whose server session was ended before it could commit (57P01/57P02/57P03) is made
+ * once more on another connection (see bounded()).
  * Every call is also bounded on the client: a call that has not settled after
  * connectTimeoutMs + statementTimeoutMs + CALL_GRACE_MS (a server that stopped answering
  * mid-query, which only TCP keepalive would notice, minutes later) rejects with
@@ -29,10 +32,26 @@
  */
 import postgres from 'postgres';
 import { TransientError } from '../../lib/errors.js';
-import { mapPgError } from './pg-errors.js';
+import { isTerminatedSession, mapPgError } from './pg-errors.js';
 
 /** Added to connect + statement timeout for the client-side deadline of one call (ms). */
 export const CALL_GRACE_MS = 2000;
+
+/**
+ * The longest a pool connection waits before it tries to connect again after a failed
+ * connection (ms). The client's own backoff grows to 10-20 s after a few failures (shared by
+ * the whole pool), so once the server was down for a moment every call waited that long for
+ * its connection — past the call deadline: the server back, trxmail still answered 4xx for
+ * up to 20 s, and a server still down made each call wait the whole deadline instead of
+ * failing at once (refused). Reconnects are made only for calls that wait, and once the cap is
+ * reached each pool connection tries at most once per RECONNECT_DELAY_CAP_MS / 2.
+ */
+export const RECONNECT_DELAY_CAP_MS = 500;
+
+/** The pause before the `retries`-th reconnect, in seconds (the client's unit): 10 ms doubling, capped, with jitter. */
+export function reconnectDelaySeconds(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(10 * 2 ** retries, RECONNECT_DELAY_CAP_MS) / 1000;
+}
 
 export interface PgOptions {
   readonly url: string;
@@ -68,6 +87,7 @@ export class PgDatabase {
       max: opts.poolSize,
       connect_timeout: opts.connectTimeoutMs / 1000,
       idle_timeout: 60,
+      backoff: reconnectDelaySeconds,
       // No array or custom types are used: skip the type query on every new connection.
       fetch_types: false,
       onnotice: () => undefined,
@@ -122,7 +142,15 @@ export class PgDatabase {
     );
   }
 
-  /** `call` bounded by `deadlineMs` (null: only by the statement timeout, for `store copy`). */
+  /**
+   * `call` bounded by `deadlineMs` (null: only by the statement timeout, for `store copy`).
+   * A call the server's session ended under (isTerminatedSession: nothing was committed) is
+   * made once more, within the same deadline, on another connection. Besides a session
+   * terminated on purpose, this covers a flaw of the client (postgres 3.4.9): when the server
+   * ends a session while a statement runs (a fast stop), the connection keeps that error and
+   * hands it to its first statement after it has reconnected — which never ran — so without
+   * the second try the first call on each such connection failed once the server was back.
+   */
   private bounded<T>(call: () => Promise<T>, onDeadline: () => void, deadlineMs: number | null): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
@@ -136,26 +164,33 @@ export class PgDatabase {
               reject(new TransientError('ESTORE_TIMEOUT', `database did not answer within ${deadlineMs} ms`));
             }, deadlineMs);
       timer?.unref();
-      let pending: Promise<T>;
-      try {
-        pending = call();
-      } catch (err: unknown) {
-        pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      }
-      pending.then(
-        (value) => {
-          clearTimeout(timer);
-          if (settled) return;
-          settled = true;
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          if (settled) return;
-          settled = true;
-          reject(mapPgError(err));
-        },
-      );
+      const attempt = (retried: boolean): void => {
+        let pending: Promise<T>;
+        try {
+          pending = call();
+        } catch (err: unknown) {
+          pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+        }
+        pending.then(
+          (value) => {
+            clearTimeout(timer);
+            if (settled) return;
+            settled = true;
+            resolve(value);
+          },
+          (err: unknown) => {
+            if (!settled && !retried && !this.closed && isTerminatedSession(err)) {
+              attempt(true);
+              return;
+            }
+            clearTimeout(timer);
+            if (settled) return;
+            settled = true;
+            reject(mapPgError(err));
+          },
+        );
+      };
+      attempt(false);
     });
   }
 

@@ -55,6 +55,21 @@ function isServerError(err: unknown): boolean {
   return err instanceof Error && err.name === 'PostgresError';
 }
 
+/**
+ * SQLSTATEs of a server process that was terminated (admin shutdown: a fast stop or
+ * pg_terminate_backend; crash shutdown) or of a server not accepting connections yet (cannot
+ * connect now). The statement that gets one did not commit: the server ends the session at an
+ * interrupt check, never between a commit and its CommandComplete (a statement that committed
+ * answers first; the error then goes to the next one, or to none).
+ */
+const TERMINATED_STATES = new Set(['57P01', '57P02', '57P03']);
+
+/** The server ended the session before the statement could commit (TERMINATED_STATES): trying it again on another connection is safe. */
+export function isTerminatedSession(err: unknown): boolean {
+  const code = pgCode(err);
+  return isServerError(err) && code !== null && TERMINATED_STATES.has(code);
+}
+
 /** A UNIQUE or PRIMARY KEY violation (23505). */
 export function isUniqueViolation(err: unknown): boolean {
   return isServerError(err) && pgCode(err) === '23505';

@@ -112,6 +112,31 @@ describe('AuthServer over TCP', () => {
     expect((await client.closed).replace(HANDSHAKE_RE, '')).toBe('');
   });
 
+  it('resets the TCP connection on a temporary failure (after the replies written so far): the next write fails, as Postfix before 3.11 needs to reconnect; closes a unix one', async () => {
+    const { server } = makeServer(fakeVerify([]));
+    const tcp = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    if (tcp.kind !== 'tcp') throw new Error('expected tcp');
+    // As Postfix's auth client: it reads EOF for the dropped request, and writes its next one on the same connection.
+    const socket = net.connect({ port: tcp.port, host: tcp.host, allowHalfOpen: true });
+    socket.on('error', () => undefined);
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString('utf8')));
+    const nextWrite = new Promise<string>((resolve) => {
+      socket.on('end', () => socket.write(postfixAuth(2, 'PLAIN', { resp: plain('', JOE, PASSWORD) }), (err) => resolve((err as NodeJS.ErrnoException | null | undefined)?.code ?? 'written')));
+    });
+    socket.write(POSTFIX_HELLO + postfixAuth(1, 'PLAIN', { resp: plain('', 'temp@example.com', PASSWORD) }));
+    expect(['ECONNRESET', 'EPIPE']).toContain(await nextWrite);
+    // The handshake written before the drop arrived in full.
+    expect(received).toMatch(HANDSHAKE_RE);
+    socket.destroy();
+
+    const path = join(dir, 'auth.sock');
+    await server.listen({ kind: 'unix', path });
+    const client = await connectClient({ path });
+    client.socket.write(POSTFIX_HELLO + postfixAuth(1, 'PLAIN', { resp: plain('', 'temp@example.com', PASSWORD) }));
+    expect((await client.closed).replace(HANDSHAKE_RE, '')).toBe('');
+  });
+
   it('closes an idle connection after idleTimeoutMs', async () => {
     const { server, records } = makeServer(fakeVerify([]), { idleTimeoutMs: 50 });
     const bound = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
