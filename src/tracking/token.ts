@@ -39,6 +39,7 @@ import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { constantTimeEqual, macInput, sha256Parts, type HmacKey } from '../lib/hmac-keys.js';
 import { MAX_ADDRESS_LENGTH, MAX_TRACKED_URL_LENGTH, MAX_TRACKING_SEND_ID_BYTES, MAX_TRACKING_TOKEN_LENGTH } from '../lib/limits.js';
+import { HmacSha256Prefix } from './hmac-prefix.js';
 
 /** Format version: first byte of the token and part of the MAC input. */
 export const TRACKING_TOKEN_VERSION = 1;
@@ -205,6 +206,40 @@ export function signTrackingToken(claims: TrackingClaims, keys: readonly HmacKey
   }
   mac(key, claims).copy(out, pos);
   return out.toString('base64url');
+}
+
+/**
+ * The click tokens of one send and recipient, signed with the first key: `sign(url)` returns
+ * exactly signTrackingToken({ kind: 'click', sendId, recipient, url }, keys) — the same bytes,
+ * so verifyTrackingToken and every token issued before need nothing new — but computed with
+ * the HMAC states of the common MAC input prepared once (hmac-prefix.ts) and the token's
+ * common bytes written once, so a link costs its own bytes only. null when there is no key or
+ * the send id or recipient cannot be carried (then no click can be signed).
+ */
+export function clickTokenSigner(sendId: string, recipient: string, keys: readonly HmacKey[]): ((url: string) => string | null) | null {
+  const key = Array.isArray(keys) ? (keys[0] as HmacKey | undefined) : undefined;
+  if (key === undefined || !signable({ kind: 'open', sendId, recipient })) return null;
+  const hmacState = new HmacSha256Prefix(Buffer.from(key.secret, 'utf8'), macInput([MAC_PURPOSE, String(TRACKING_TOKEN_VERSION), 'click', sendId, recipient]));
+  const sendIdBytes = Buffer.byteLength(sendId, 'utf8');
+  const head = HEADER_BYTES + 2 + sendIdBytes + 2 + Buffer.byteLength(recipient, 'utf8');
+  // the token's bytes: the common head, then the URL's length and bytes, then the MAC
+  const buf = Buffer.alloc(head + 2 + MAX_TRACKED_URL_LENGTH + TRACKING_MAC_BYTES);
+  buf[0] = TRACKING_TOKEN_VERSION;
+  keyTag(key.id).copy(buf, 1);
+  buf[HEADER_BYTES - 1] = KIND_BYTE.click;
+  buf.writeUInt16BE(sendIdBytes, HEADER_BYTES);
+  buf.write(sendId, HEADER_BYTES + 2, 'utf8');
+  buf.writeUInt16BE(head - HEADER_BYTES - 4 - sendIdBytes, HEADER_BYTES + 2 + sendIdBytes);
+  buf.write(recipient, HEADER_BYTES + 4 + sendIdBytes, 'utf8');
+  return (url: string): string | null => {
+    if (redirectLocation(url) === null) return null;
+    // redirectLocation checked the URL fits in MAX_TRACKED_URL_LENGTH UTF-8 bytes
+    const n = buf.write(url, head + 2, 'utf8');
+    buf.writeUInt16BE(n, head);
+    const end = head + 2 + n;
+    hmacState.mac(buf, head + 2, end, buf, end, TRACKING_MAC_BYTES);
+    return buf.toString('base64url', 0, end + TRACKING_MAC_BYTES);
+  };
 }
 
 /** Reads the length-prefixed fields of `body`; null unless they fill it exactly. */

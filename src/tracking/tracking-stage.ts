@@ -54,6 +54,7 @@ import { MAX_TRACKED_HTML_BYTES, MAX_TRACKED_LINKS } from '../lib/limits.js';
 import { BodyRewriterStage, type BodyOutput, type BodyRewriter } from '../transform/body-rewriter.js';
 import { CrlfState } from '../transform/crlf-normaliser.js';
 import { encodeQuotedPrintable } from '../mail/quoted-printable.js';
+import { QuotedPrintableDecoder } from '../mail/quoted-printable-decoder.js';
 import { decodeRawValue, htmlCharset, type HtmlCharset } from './html-charset.js';
 import { rewriteHtmlDetailed, type HtmlRewriteOptions } from './html-rewrite.js';
 
@@ -103,7 +104,7 @@ function insideAttachedMessage(node: MimeNode): boolean {
  * A mailsplit decoder or encoder (libqp, libbase64, PassThrough) called directly: their
  * `_transform`/`_flush` push and call back synchronously, so no stream machinery is needed.
  */
-class DirectCodec {
+class DirectCodec implements Codec {
   readonly #t: Transform;
   #out: Buffer[] = [];
 
@@ -150,11 +151,32 @@ class DirectCodec {
   }
 }
 
+/** A decoder or encoder driven by direct calls. */
+interface Codec {
+  write(chunk: Buffer): Buffer[];
+  end(): Buffer[];
+}
+
+/** mail/quoted-printable-decoder.ts: libqp's decode, streaming, in one pass over the bytes. */
+class QpDecoder implements Codec {
+  readonly #d = new QuotedPrintableDecoder();
+
+  write(chunk: Buffer): Buffer[] {
+    const out = this.#d.write(chunk);
+    return out.length === 0 ? [] : [out];
+  }
+
+  end(): Buffer[] {
+    const out = this.#d.end();
+    return out.length === 0 ? [] : [out];
+  }
+}
+
 /** One text/html part being rewritten. */
 interface Part {
   readonly node: MimeNode;
   readonly charset: HtmlCharset;
-  readonly decoder: DirectCodec;
+  readonly decoder: Codec;
   readonly encoder: DirectCodec;
   /** The part is written as quoted-printable: a rewritten part is encoded here in one go. */
   readonly qpOut: boolean;
@@ -232,7 +254,7 @@ class TrackingRewriter implements BodyRewriter {
     // the same decoder and encoder (and header update) as mailsplit's Rewriter; a rewritten
     // part is encoded as quoted-printable by mail/quoted-printable.ts (libqp's bytes, faster)
     const encoding = node.encoding === false ? '' : node.encoding;
-    const decoder = new DirectCodec(node.getDecoder());
+    const decoder = encoding === 'quoted-printable' ? new QpDecoder() : new DirectCodec(node.getDecoder());
     const encoder = new DirectCodec(KEPT_ENCODINGS.has(encoding) ? node.getEncoder() : node.getEncoder('quoted-printable'));
     const qpOut = encoding !== 'base64';
     this.#part = { node, charset, decoder, encoder, qpOut, chunks: [], size: 0, passing: false, headed: false, lastByte: -1, crlf: new CrlfState() };
