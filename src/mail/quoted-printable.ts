@@ -4,154 +4,202 @@
  *
  * encodeQuotedPrintable(bytes) is byte-for-byte the output of one libqp 3.0.1 Encoder (lines
  * of at most 76, not binary) given `bytes` in one write — what mailsplit's Rewriter wrote:
- * the same escapes (whitespace before a line break or the end, a hyphen starting a line), the
- * same 64 KiB slices and the same soft line breaks (wrap/wrapLine below are libqp's, MIT
- * licence, Andris Reinman). Checked against libqp by test/unit/mail/quoted-printable.test.ts.
- * It takes about half the CPU time of the stream: one pass over the bytes into one buffer,
- * and only lines longer than 76 characters go through wrapLine.
+ * the same escapes (whitespace before a line break or the end, a hyphen starting a line) and
+ * the same soft line breaks (wrapLine below is libqp's wrapLine, MIT licence, Andris Reinman,
+ * done on bytes). libqp encodes 64 KiB slices and re-wraps the unfinished last line of each
+ * with the next; that gives what wrapping each whole line gives, which is what is done here.
+ * Checked against libqp by test/unit/mail/quoted-printable.test.ts.
+ *
+ * One pass over the input, line by line, into one growing buffer: no strings, no regular
+ * expressions; a line whose encoding is longer than 76 characters is encoded, then wrapped
+ * from a scratch copy.
  *
  * Pure; never throws.
  */
 
 const LINE_LENGTH = 76;
-const ENCODE_SLICE_SIZE = 64 * 1024;
+/** libqp's wrapLine looks for a soft-break place in the last third of a line. */
+const LINE_MARGIN = Math.floor(LINE_LENGTH / 3);
 const HEX = Buffer.from('0123456789ABCDEF', 'latin1');
+const EQ = 0x3d;
+const CR = 0x0d;
+const LF = 0x0a;
+const HYPHEN = 0x2d;
 /** 1 for bytes written as they are: TAB, LF, CR and printable ASCII except `=`. */
 const LITERAL = new Uint8Array(256);
 for (let i = 0; i < 256; i++) LITERAL[i] = i === 0x09 || i === 0x0a || i === 0x0d || (i >= 0x20 && i <= 0x7e && i !== 0x3d) ? 1 : 0;
+/** 1 for the characters libqp breaks a long line after: SP, TAB, `.`, `,`, `!`, `?`. */
+const BREAK = new Uint8Array(256);
+for (const c of ' \t.,!?') BREAK[c.charCodeAt(0)] = 1;
+const HEX_VALUE = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX_VALUE['0123456789ABCDEF'.charCodeAt(i)] = i;
+  HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
+}
+const ESCAPED_HYPHEN = [EQ, 0x32, 0x44]; // "=2D"
 
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
-  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
-  return -1;
+/** A byte buffer that grows. */
+class Out {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(size, 64));
+  }
+
+  ensure(more: number): void {
+    if (this.pos + more <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + more));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
 }
 
 /**
- * libqp's encodeBytes (not binary): `next` is the byte after `bytes` (undefined: the end of the
- * input), `previous` the byte before (undefined: a line start). Returns a latin1 string.
+ * libqp's encodeBytes for `input[start, end)`, the whole input being `input` (the bytes
+ * around the range decide whether whitespace before a line break and a hyphen starting a
+ * line are escaped).
  */
-function encodeBytes(bytes: Uint8Array, next: number | undefined, previous: number | undefined): string {
-  const len = bytes.length;
-  const out = Buffer.allocUnsafe(len * 3);
-  let pos = 0;
-  let prev = previous;
-  for (let i = 0; i < len; i++) {
-    const ord = bytes[i]!;
+function encodeRange(input: Uint8Array, start: number, end: number, out: Out): void {
+  out.ensure((end - start) * 3);
+  const buf = out.buf;
+  let pos = out.pos;
+  const n = input.length;
+  for (let i = start; i < end; i++) {
+    const ord = input[i]!;
     if (LITERAL[ord] === 1) {
       if (ord === 0x20 || ord === 0x09) {
-        const following = i + 1 < len ? bytes[i + 1] : next;
-        if (following !== undefined && following !== 0x0a && following !== 0x0d) {
-          out[pos++] = ord;
-          prev = ord;
+        const following = i + 1 < n ? input[i + 1]! : -1;
+        if (following !== -1 && following !== LF && following !== CR) {
+          buf[pos++] = ord;
           continue;
         }
-      } else if (ord !== 0x2d || (prev !== undefined && prev !== 0x0a && prev !== 0x0d)) {
-        out[pos++] = ord;
-        prev = ord;
+      } else if (ord !== HYPHEN || (i > 0 && input[i - 1] !== LF && input[i - 1] !== CR)) {
+        buf[pos++] = ord;
         continue;
       }
     }
-    out[pos++] = 0x3d;
-    out[pos++] = HEX[ord >> 4]!;
-    out[pos++] = HEX[ord & 15]!;
-    prev = ord;
+    buf[pos++] = EQ;
+    buf[pos++] = HEX[ord >> 4]!;
+    buf[pos++] = HEX[ord & 15]!;
   }
-  return out.toString('latin1', 0, pos);
+  out.pos = pos;
 }
 
-/** libqp's trimUtf8Sequence. */
-function trimUtf8Sequence(line: string): string {
-  let end = line.length;
-  while (end >= 3 && line.charCodeAt(end - 3) === 0x3d) {
-    const hi = hexValue(line.charCodeAt(end - 2));
-    const lo = hexValue(line.charCodeAt(end - 1));
-    if (hi < 0 || lo < 0) break;
-    const code = hi * 16 + lo;
-    if (code < 0x80) break;
-    end -= 3;
-    if (code >= 0xc0) break;
-  }
-  return end > (line.startsWith('=2D') ? 3 : 0) ? line.substring(0, end) : line;
-}
-
-const SOFT_BREAK_AT = /[ \t.,!?][^ \t.,!?]*$/;
-const PARTIAL_ESCAPE_END = /[=][\da-f]{0,2}$/i;
-const PARTIAL_ESCAPE = /[=][\da-f]?$/i;
-const WHOLE_ESCAPE_END = /[=][\da-f]{2}$/i;
-
-/** libqp's wrapLine with lineLength 76. */
-function wrapLine(str: string): string {
-  const lineLength = LINE_LENGTH;
-  const len = str.length;
-  const lineMargin = Math.floor(lineLength / 3);
+/**
+ * libqp's wrapLine (lineLength 76) for the encoded line `src[0, len)`, written to `out`.
+ * Each output line is a window of 76 characters from `pos` — "=2D" and the rest when a hyphen
+ * starts a continuation line — cut after its last SP, TAB, `.`, `,`, `!` or `?` in the last
+ * third, else before a trailing partial escape (and the UTF-8 sequence it ends), else one
+ * character (or one whole escape) short, and ended with a soft break.
+ */
+function wrapLine(src: Uint8Array, len: number, out: Out): void {
   let pos = 0;
-  let result = '';
   for (;;) {
-    const escapeHyphen = pos > 0 && str.charCodeAt(pos) === 0x2d;
-    if (len - pos + (escapeHyphen ? 2 : 0) <= lineLength) {
-      result += escapeHyphen ? '=2D' + str.substring(pos + 1) : str.substring(pos);
-      break;
+    const hyphen = pos > 0 && src[pos] === HYPHEN;
+    if (len - pos + (hyphen ? 2 : 0) <= LINE_LENGTH) {
+      writeWindow(src, pos, hyphen, len - pos + (hyphen ? 2 : 0), out, false);
+      return;
     }
-    let line = escapeHyphen ? '=2D' + str.substr(pos + 1, lineLength - 3) : str.substr(pos, lineLength);
-    const match = SOFT_BREAK_AT.exec(line.substr(-lineMargin));
-    if (match) {
-      line = line.substring(0, line.length - (match[0].length - 1));
-    } else if (PARTIAL_ESCAPE_END.test(line)) {
-      line = trimUtf8Sequence(line.replace(PARTIAL_ESCAPE, ''));
+    // the window: v(k) is character k of libqp's `line`
+    const base = hyphen ? pos - 2 : pos;
+    let lineLen = LINE_LENGTH;
+    let brk = -1;
+    for (let k = LINE_LENGTH - 1; k >= LINE_LENGTH - LINE_MARGIN; k--) {
+      if (BREAK[at(src, base, hyphen, k)] === 1) {
+        brk = k;
+        break;
+      }
     }
-    if (line.length === lineLength) {
-      line = line.substring(0, line.length - (WHOLE_ESCAPE_END.test(line) ? 3 : 1));
+    if (brk >= 0) {
+      lineLen = brk + 1;
+    } else {
+      const c73 = at(src, base, hyphen, 73);
+      const c74 = at(src, base, hyphen, 74);
+      const c75 = at(src, base, hyphen, 75);
+      let escapeEnd = true;
+      if (c75 === EQ) lineLen = 75;
+      else if (c74 === EQ && HEX_VALUE[c75]! >= 0) lineLen = 74;
+      else escapeEnd = c73 === EQ && HEX_VALUE[c74]! >= 0 && HEX_VALUE[c75]! >= 0;
+      if (escapeEnd) {
+        // libqp's trimUtf8Sequence: drop trailing escaped continuation bytes and their lead byte
+        let end = lineLen;
+        while (end >= 3 && at(src, base, hyphen, end - 3) === EQ) {
+          const hi = HEX_VALUE[at(src, base, hyphen, end - 2)]!;
+          const lo = HEX_VALUE[at(src, base, hyphen, end - 1)]!;
+          if (hi < 0 || lo < 0) break;
+          const code = hi * 16 + lo;
+          if (code < 0x80) break;
+          end -= 3;
+          if (code >= 0xc0) break;
+        }
+        const startsEscapedHyphen = at(src, base, hyphen, 0) === EQ && at(src, base, hyphen, 1) === 0x32 && at(src, base, hyphen, 2) === 0x44;
+        if (end > (startsEscapedHyphen ? 3 : 0)) lineLen = end;
+      }
     }
-    pos += escapeHyphen ? line.length - 2 : line.length;
-    result += line + '=\r\n';
+    if (lineLen === LINE_LENGTH) {
+      lineLen -= at(src, base, hyphen, 73) === EQ && HEX_VALUE[at(src, base, hyphen, 74)]! >= 0 && HEX_VALUE[at(src, base, hyphen, 75)]! >= 0 ? 3 : 1;
+    }
+    writeWindow(src, pos, hyphen, lineLen, out, true);
+    pos += hyphen ? lineLen - 2 : lineLen;
   }
-  return result;
 }
 
-/** libqp's wrap with lineLength 76: every line (between CRLF or LF) wrapped on its own. */
-function wrap(str: string): string {
-  if (str.length <= LINE_LENGTH) return str;
-  let out = '';
-  let start = 0;
-  for (;;) {
-    const lf = str.indexOf('\n', start);
-    if (lf < 0) {
-      const last = str.substring(start);
-      out += last.length <= LINE_LENGTH ? last : wrapLine(last);
-      return out;
-    }
-    const end = lf > start && str.charCodeAt(lf - 1) === 0x0d ? lf - 1 : lf;
-    const line = str.substring(start, end);
-    out += (line.length <= LINE_LENGTH ? line : wrapLine(line)) + str.substring(end, lf + 1);
-    start = lf + 1;
+/** Character `k` of the window that starts at `base + 2` after an escaped hyphen, else at `base`. */
+function at(src: Uint8Array, base: number, hyphen: boolean, k: number): number {
+  return hyphen && k < 3 ? ESCAPED_HYPHEN[k]! : src[base + k]!;
+}
+
+/** Writes the first `count` characters of the window at `pos` (and a soft break). */
+function writeWindow(src: Uint8Array, pos: number, hyphen: boolean, count: number, out: Out, softBreak: boolean): void {
+  out.ensure(count + 3);
+  const buf = out.buf;
+  let o = out.pos;
+  let from = pos;
+  let n = count;
+  if (hyphen) {
+    buf[o++] = EQ;
+    buf[o++] = 0x32;
+    buf[o++] = 0x44;
+    from = pos + 1;
+    n = count - 3;
   }
+  for (let i = 0; i < n; i++) buf[o++] = src[from + i]!;
+  if (softBreak) {
+    buf[o++] = EQ;
+    buf[o++] = CR;
+    buf[o++] = LF;
+  }
+  out.pos = o;
 }
 
 /** The output of a libqp Encoder (lineLength 76) given `input` in one write, then ended. */
 export function encodeQuotedPrintable(input: Uint8Array): Buffer {
-  const parts: string[] = [];
-  let curLine = '';
-  let lastByte: number | undefined;
-  const encodeSlices = (buf: Uint8Array, next: number | undefined): void => {
-    for (let start = 0; start < buf.length; start += ENCODE_SLICE_SIZE) {
-      const end = Math.min(start + ENCODE_SLICE_SIZE, buf.length);
-      let qp = encodeBytes(buf.subarray(start, end), end < buf.length ? buf[end] : next, lastByte);
-      lastByte = buf[end - 1];
-      qp = curLine + qp;
-      const cr = qp.endsWith('\r') ? '\r' : '';
-      qp = wrap(cr ? qp.slice(0, -1) : qp);
-      const lastLF = qp.lastIndexOf('\n');
-      curLine = qp.substring(lastLF + 1) + cr;
-      qp = qp.substring(0, lastLF + 1);
-      if (qp) parts.push(qp);
+  const n = input.length;
+  if (n === 0) return Buffer.alloc(0);
+  const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const out = new Out(n + (n >> 3) + 16);
+  let scratch = Buffer.allocUnsafe(256);
+  let start = 0;
+  while (start < n) {
+    const lf = bytes.indexOf(LF, start);
+    const lineEnd = lf < 0 ? n : lf;
+    // a CR before the LF belongs to the line break, not to the line (libqp's wrap)
+    const end = lf > start && bytes[lf - 1] === CR ? lf - 1 : lineEnd;
+    const at = out.pos;
+    encodeRange(bytes, start, end, out);
+    const len = out.pos - at;
+    if (len > LINE_LENGTH) {
+      if (scratch.length < len) scratch = Buffer.allocUnsafe(len * 2);
+      out.buf.copy(scratch, 0, at, out.pos);
+      out.pos = at;
+      wrapLine(scratch, len, out);
     }
-  };
-  if (input.length === 0) return Buffer.alloc(0);
-  const last = input[input.length - 1]!;
-  const held = last === 0x20 || last === 0x09 ? last : undefined;
-  encodeSlices(held === undefined ? input : input.subarray(0, input.length - 1), held);
-  if (held !== undefined) encodeSlices(Uint8Array.of(held), undefined);
-  if (curLine) parts.push(wrap(curLine));
-  return Buffer.from(parts.join(''), 'latin1');
+    if (lf < 0) break;
+    out.ensure(2);
+    if (end < lf) out.buf[out.pos++] = CR;
+    out.buf[out.pos++] = LF;
+    start = lf + 1;
+  }
+  return out.buf.subarray(0, out.pos);
 }
