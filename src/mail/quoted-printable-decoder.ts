@@ -41,6 +41,10 @@ function undecided(c: number): boolean {
 
 const EMPTY = Buffer.alloc(0);
 
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 export class QuotedPrintableDecoder {
   /** Input bytes not decoded yet (a tail of SP, TAB, `=` and CR), in chunks (joined once, when decided). */
   #held: Buffer[] = [];
@@ -58,7 +62,7 @@ export class QuotedPrintableDecoder {
     }
     const held = this.#held;
     const start = held.length === 0 ? 0 : held.reduce((n, b) => n + b.length, 0);
-    const input = start === 0 ? chunk : Buffer.concat([...held, chunk]);
+    const input = start === 0 ? asBuffer(chunk) : Buffer.concat([...held, chunk]);
     this.#held = cut === chunk.length ? [] : [Buffer.from(chunk.subarray(cut))];
     return this.#decode(input, start + cut, false);
   }
@@ -70,39 +74,48 @@ export class QuotedPrintableDecoder {
     return this.#decode(input, input.length, true);
   }
 
-  #decode(input: Uint8Array, n: number, last: boolean): Buffer {
+  #decode(input: Buffer, n: number, last: boolean): Buffer {
     const escape = this.#escape;
     if (n === 0 && escape.length === 0) return EMPTY;
     const out = Buffer.allocUnsafe(escape.length + n);
     let o = 0;
     for (const c of escape) out[o++] = c;
-    const escaped = o;
     this.#escape = [];
-    // steps 1 and 2 into `out` after the held escape
-    for (let i = 0; i < n; i++) {
-      const c = input[i]!;
-      if (c === SP || c === TAB) {
-        let j = i + 1;
-        while (j < n && (input[j] === SP || input[j] === TAB)) j++;
-        if (j === n ? last : input[j] === CR || input[j] === LF) {
-          i = j - 1; // step 1: trailing whitespace
-          continue;
-        }
-        for (; i < j; i++) out[o++] = input[i]!;
-        i--;
+    // steps 1 and 2, a line at a time (they never reach past an LF); the held escape is step 2
+    // output already, so it is not looked at again
+    let nextCr = input.indexOf(CR);
+    for (let s = 0; s < n; ) {
+      let lf = input.indexOf(LF, s);
+      if (lf >= n) lf = -1;
+      const next = lf < 0 ? n : lf + 1;
+      if (nextCr >= 0 && nextCr < s) nextCr = input.indexOf(CR, s);
+      const lineBreak = lf > s && input[lf - 1] === CR ? lf - 1 : lf < 0 ? n : lf;
+      if (nextCr >= 0 && nextCr < lineBreak) {
+        // a CR that is not part of a line break: byte by byte
+        o = lineSteps(input, s, next, n, last, out, o);
+        s = next;
         continue;
       }
-      out[o++] = c;
+      let t = lineBreak;
+      const settled = lf >= 0 || last;
+      if (settled) while (t > s && (input[t - 1] === SP || input[t - 1] === TAB)) t--; // step 1
+      if (settled && t > s && input[t - 1] === EQ) {
+        o += input.copy(out, o, s, t - 1); // step 2: a soft line break
+      } else {
+        o += input.copy(out, o, s, t);
+        o += input.copy(out, o, lineBreak, next);
+      }
+      s = next;
     }
-    // the held escape is step 2 output already: step 2 does not run over it again
-    o = softBreaks(out, escaped, o, last);
     return this.#escapes(out, o, last);
   }
 
   /** Step 3 in place over `out[0, n)`; holds a trailing partial escape unless `last`. */
   #escapes(out: Buffer, n: number, last: boolean): Buffer {
-    let o = 0;
-    let i = 0;
+    // nothing to do before the first `=`
+    let i = out.indexOf(EQ);
+    if (i < 0 || i >= n) return out.subarray(0, n);
+    let o = i;
     for (; i < n; i++) {
       const c = out[i]!;
       if (c === EQ) {
@@ -127,25 +140,43 @@ export class QuotedPrintableDecoder {
 }
 
 /**
- * Step 2 in place over `buf[from, to)`: removes `=` CRLF, `=` LF, and (when `last`) a final
- * `=`. Returns the new end.
+ * Steps 1 and 2 byte by byte for the line `input[s, next)` (`next` is past its LF, or `n`):
+ * the slow path for a line with a bare CR. Returns the new end of `out`.
  */
-function softBreaks(buf: Uint8Array, from: number, to: number, last: boolean): number {
-  let o = from;
+function lineSteps(input: Uint8Array, s: number, next: number, n: number, last: boolean, out: Uint8Array, o: number): number {
+  const from = o;
+  for (let i = s; i < next; i++) {
+    const c = input[i]!;
+    if (c === SP || c === TAB) {
+      let j = i + 1;
+      while (j < next && (input[j] === SP || input[j] === TAB)) j++;
+      if (j === n ? last : input[j] === CR || input[j] === LF) {
+        i = j - 1; // step 1: whitespace before a line break or the end
+        continue;
+      }
+      for (; i < j; i++) out[o++] = input[i]!;
+      i--;
+      continue;
+    }
+    out[o++] = c;
+  }
+  // step 2 in place over this line's output
+  const to = o;
+  o = from;
   for (let i = from; i < to; i++) {
-    const c = buf[i]!;
+    const c = out[i]!;
     if (c === EQ) {
-      if (i + 1 < to && buf[i + 1] === LF) {
+      if (i + 1 < to && out[i + 1] === LF) {
         i += 1;
         continue;
       }
-      if (i + 2 < to && buf[i + 1] === CR && buf[i + 2] === LF) {
+      if (i + 2 < to && out[i + 1] === CR && out[i + 2] === LF) {
         i += 2;
         continue;
       }
-      if (i + 1 === to && last) continue;
+      if (i + 1 === to && next === n && last) continue;
     }
-    buf[o++] = c;
+    out[o++] = c;
   }
   return o;
 }

@@ -83,6 +83,19 @@ function encodeNonAscii(s: string): string {
 }
 
 /**
+ * redirectLocation for a URL of visible ASCII characters (nearly every link), without building a
+ * URL object: the URL itself when it starts with http:// or https:// (any case), something
+ * follows the `//` that is not `/`, `?`, `#` or `\\` (an authority as written), and the WHATWG
+ * parser accepts it — which for these special schemes means a non-empty host too.
+ */
+function asciiRedirectLocation(url: string): string | null {
+  if (url.length === 0 || !HTTP_PREFIX_RE.test(url)) return null;
+  const c = url.charCodeAt(url.indexOf('//') + 2);
+  if (Number.isNaN(c) || c === 0x2f || c === 0x3f || c === 0x23 || c === 0x5c) return null;
+  return URL.canParse(url) ? url : null;
+}
+
+/**
  * The Location header value that sends a browser to `url`, or null when `url` is not a URL
  * trxmail tracks: an absolute `http://` or `https://` URL (scheme in any case) that the WHATWG
  * URL parser accepts, at most MAX_TRACKED_URL_LENGTH UTF-8 bytes, without control characters.
@@ -95,6 +108,7 @@ function encodeNonAscii(s: string): string {
  * (`new URL(location).href === new URL(url).href`); when it is not, null.
  */
 export function redirectLocation(url: unknown): string | null {
+  if (typeof url === 'string' && url.length <= MAX_TRACKED_URL_LENGTH && PRINTABLE_ASCII_RE.test(url)) return asciiRedirectLocation(url);
   if (!utf8Fits(url, MAX_TRACKED_URL_LENGTH) || CONTROL_RE.test(url) || !HTTP_PREFIX_RE.test(url)) return null;
   let original: URL;
   try {

@@ -66,6 +66,37 @@ describe('clickTokenSigner', () => {
   });
 });
 
+/** redirectLocation's rule for an ASCII URL as it was written before its fast path (a URL object). */
+function slowAsciiLocation(url: string): string | null {
+  if (url.length === 0 || url.length > MAX_TRACKED_URL_LENGTH || !/^[\x21-\x7e]*$/.test(url) || !/^https?:\/\//i.test(url)) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  const schemeEnd = url.indexOf('//') + 2;
+  let authorityEnd = url.slice(schemeEnd).search(/[/?#\\]/);
+  authorityEnd = authorityEnd < 0 ? url.length : schemeEnd + authorityEnd;
+  return parsed.hostname === '' || url.slice(schemeEnd, authorityEnd) === '' ? null : url;
+}
+
+describe('redirectLocation for visible-ASCII URLs (no URL object)', () => {
+  it('answers what the URL-object rule answers', () => {
+    const part = fc.string({ unit: fc.constantFrom(...'aZ09-._~!$&\'()*+,;=:@/%?#[]\\^`{|}<>"'), maxLength: 20 });
+    const ascii = fc.tuple(fc.constantFrom('http://', 'https://', 'HTTP://', 'http:/', 'http:', 'ftp://', ''), part, part).map(([s, a, b]) => `${s}${a}${b}`);
+    fc.assert(
+      fc.property(ascii, (url) => {
+        expect(redirectLocation(url)).toBe(slowAsciiLocation(url));
+      }),
+      { numRuns: 5000, seed: 77 },
+    );
+    for (const url of ['http://@/', 'http://:80/', 'https:///x', 'http://[::1]/', 'http://a:b@c/', 'http://x?', 'http://x#', 'http://\\x', 'https://%41.example/', 'http://1.2.3.4.5/', 'http://x:99999/']) {
+      expect(redirectLocation(url)).toBe(slowAsciiLocation(url));
+    }
+  });
+});
+
 describe('tokens issued before the fast signer', () => {
   it('still verify, to the same claims', () => {
     expect(issued.tokens.length).toBeGreaterThanOrEqual(5);
