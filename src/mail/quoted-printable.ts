@@ -10,9 +10,10 @@
  * with the next; that gives what wrapping each whole line gives, which is what is done here.
  * Checked against libqp by test/unit/mail/quoted-printable.test.ts.
  *
- * One pass over the input, line by line, into one growing buffer: no strings, no regular
- * expressions; a line whose encoding is longer than 76 characters is encoded, then wrapped
- * from a scratch copy.
+ * One pass over the input into one growing buffer, no strings, no regular expressions: bytes
+ * are encoded straight into the output and, each time the current output line passes 76
+ * characters, libqp's cut is made in place (the few characters after the cut move right to
+ * make room for the soft break, and for "=2D" when a hyphen starts the next line).
  *
  * Pure; never throws.
  */
@@ -36,141 +37,50 @@ for (let i = 0; i < 16; i++) {
   HEX_VALUE['0123456789ABCDEF'.charCodeAt(i)] = i;
   HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
 }
-const ESCAPED_HYPHEN = [EQ, 0x32, 0x44]; // "=2D"
-
-/** A byte buffer that grows. */
-class Out {
-  buf: Buffer;
-  pos = 0;
-
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(size, 64));
-  }
-
-  ensure(more: number): void {
-    if (this.pos + more <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + more));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-}
 
 /**
- * libqp's encodeBytes for `input[start, end)`, the whole input being `input` (the bytes
- * around the range decide whether whitespace before a line break and a hyphen starting a
- * line are escaped).
+ * libqp's wrapLine decision for the output line starting at `win` in `buf` (more than 76
+ * characters of it are written): how many characters stay on it before the soft break. Cut
+ * after the last SP, TAB, `.`, `,`, `!` or `?` in its last third; else before a trailing
+ * partial escape (and the escaped UTF-8 sequence it ends); else one character (or one whole
+ * escape) short of 76.
  */
-function encodeRange(input: Uint8Array, start: number, end: number, out: Out): void {
-  out.ensure((end - start) * 3);
-  const buf = out.buf;
-  let pos = out.pos;
-  const n = input.length;
-  for (let i = start; i < end; i++) {
-    const ord = input[i]!;
-    if (LITERAL[ord] === 1) {
-      if (ord === 0x20 || ord === 0x09) {
-        const following = i + 1 < n ? input[i + 1]! : -1;
-        if (following !== -1 && following !== LF && following !== CR) {
-          buf[pos++] = ord;
-          continue;
-        }
-      } else if (ord !== HYPHEN || (i > 0 && input[i - 1] !== LF && input[i - 1] !== CR)) {
-        buf[pos++] = ord;
-        continue;
-      }
-    }
-    buf[pos++] = EQ;
-    buf[pos++] = HEX[ord >> 4]!;
-    buf[pos++] = HEX[ord & 15]!;
+function cutAt(buf: Buffer, win: number): number {
+  for (let k = LINE_LENGTH - 1; k >= LINE_LENGTH - LINE_MARGIN; k--) {
+    if (BREAK[buf[win + k]!] === 1) return k + 1 === LINE_LENGTH ? k : k + 1;
   }
-  out.pos = pos;
+  const c73 = buf[win + 73]!;
+  const c74 = buf[win + 74]!;
+  const c75 = buf[win + 75]!;
+  const wholeEscape = c73 === EQ && HEX_VALUE[c74]! >= 0 && HEX_VALUE[c75]! >= 0;
+  let len = LINE_LENGTH;
+  if (c75 === EQ) len = 75;
+  else if (c74 === EQ && HEX_VALUE[c75]! >= 0) len = 74;
+  if (len < LINE_LENGTH || wholeEscape) {
+    // libqp's trimUtf8Sequence: drop trailing escaped continuation bytes and their lead byte
+    let end = len;
+    while (end >= 3 && buf[win + end - 3] === EQ) {
+      const hi = HEX_VALUE[buf[win + end - 2]!]!;
+      const lo = HEX_VALUE[buf[win + end - 1]!]!;
+      if (hi < 0 || lo < 0) break;
+      const code = hi * 16 + lo;
+      if (code < 0x80) break;
+      end -= 3;
+      if (code >= 0xc0) break;
+    }
+    const startsEscapedHyphen = buf[win] === EQ && buf[win + 1] === 0x32 && buf[win + 2] === 0x44;
+    if (end > (startsEscapedHyphen ? 3 : 0)) len = end;
+  }
+  if (len === LINE_LENGTH) len -= wholeEscape ? 3 : 1;
+  return len;
 }
 
-/**
- * libqp's wrapLine (lineLength 76) for the encoded line `src[0, len)`, written to `out`.
- * Each output line is a window of 76 characters from `pos` — "=2D" and the rest when a hyphen
- * starts a continuation line — cut after its last SP, TAB, `.`, `,`, `!` or `?` in the last
- * third, else before a trailing partial escape (and the UTF-8 sequence it ends), else one
- * character (or one whole escape) short, and ended with a soft break.
- */
-function wrapLine(src: Uint8Array, len: number, out: Out): void {
-  let pos = 0;
-  for (;;) {
-    const hyphen = pos > 0 && src[pos] === HYPHEN;
-    if (len - pos + (hyphen ? 2 : 0) <= LINE_LENGTH) {
-      writeWindow(src, pos, hyphen, len - pos + (hyphen ? 2 : 0), out, false);
-      return;
-    }
-    // the window: v(k) is character k of libqp's `line`
-    const base = hyphen ? pos - 2 : pos;
-    let lineLen = LINE_LENGTH;
-    let brk = -1;
-    for (let k = LINE_LENGTH - 1; k >= LINE_LENGTH - LINE_MARGIN; k--) {
-      if (BREAK[at(src, base, hyphen, k)] === 1) {
-        brk = k;
-        break;
-      }
-    }
-    if (brk >= 0) {
-      lineLen = brk + 1;
-    } else {
-      const c73 = at(src, base, hyphen, 73);
-      const c74 = at(src, base, hyphen, 74);
-      const c75 = at(src, base, hyphen, 75);
-      let escapeEnd = true;
-      if (c75 === EQ) lineLen = 75;
-      else if (c74 === EQ && HEX_VALUE[c75]! >= 0) lineLen = 74;
-      else escapeEnd = c73 === EQ && HEX_VALUE[c74]! >= 0 && HEX_VALUE[c75]! >= 0;
-      if (escapeEnd) {
-        // libqp's trimUtf8Sequence: drop trailing escaped continuation bytes and their lead byte
-        let end = lineLen;
-        while (end >= 3 && at(src, base, hyphen, end - 3) === EQ) {
-          const hi = HEX_VALUE[at(src, base, hyphen, end - 2)]!;
-          const lo = HEX_VALUE[at(src, base, hyphen, end - 1)]!;
-          if (hi < 0 || lo < 0) break;
-          const code = hi * 16 + lo;
-          if (code < 0x80) break;
-          end -= 3;
-          if (code >= 0xc0) break;
-        }
-        const startsEscapedHyphen = at(src, base, hyphen, 0) === EQ && at(src, base, hyphen, 1) === 0x32 && at(src, base, hyphen, 2) === 0x44;
-        if (end > (startsEscapedHyphen ? 3 : 0)) lineLen = end;
-      }
-    }
-    if (lineLen === LINE_LENGTH) {
-      lineLen -= at(src, base, hyphen, 73) === EQ && HEX_VALUE[at(src, base, hyphen, 74)]! >= 0 && HEX_VALUE[at(src, base, hyphen, 75)]! >= 0 ? 3 : 1;
-    }
-    writeWindow(src, pos, hyphen, lineLen, out, true);
-    pos += hyphen ? lineLen - 2 : lineLen;
-  }
-}
-
-/** Character `k` of the window that starts at `base + 2` after an escaped hyphen, else at `base`. */
-function at(src: Uint8Array, base: number, hyphen: boolean, k: number): number {
-  return hyphen && k < 3 ? ESCAPED_HYPHEN[k]! : src[base + k]!;
-}
-
-/** Writes the first `count` characters of the window at `pos` (and a soft break). */
-function writeWindow(src: Uint8Array, pos: number, hyphen: boolean, count: number, out: Out, softBreak: boolean): void {
-  out.ensure(count + 3);
-  const buf = out.buf;
-  let o = out.pos;
-  let from = pos;
-  let n = count;
-  if (hyphen) {
-    buf[o++] = EQ;
-    buf[o++] = 0x32;
-    buf[o++] = 0x44;
-    from = pos + 1;
-    n = count - 3;
-  }
-  for (let i = 0; i < n; i++) buf[o++] = src[from + i]!;
-  if (softBreak) {
-    buf[o++] = EQ;
-    buf[o++] = CR;
-    buf[o++] = LF;
-  }
-  out.pos = o;
+/** `buf`, or a bigger copy of its first `used` bytes, with room for `more` bytes after them. */
+function room(buf: Buffer, used: number, more: number): Buffer {
+  if (used + more <= buf.length) return buf;
+  const next = Buffer.allocUnsafe(Math.max(buf.length * 2, used + more));
+  buf.copy(next, 0, 0, used);
+  return next;
 }
 
 /** The output of a libqp Encoder (lineLength 76) given `input` in one write, then ended. */
@@ -178,28 +88,59 @@ export function encodeQuotedPrintable(input: Uint8Array): Buffer {
   const n = input.length;
   if (n === 0) return Buffer.alloc(0);
   const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  const out = new Out(n + (n >> 3) + 16);
-  let scratch = Buffer.allocUnsafe(256);
+  let buf = Buffer.allocUnsafe(n + (n >> 2) + 64);
+  let o = 0;
   let start = 0;
   while (start < n) {
     const lf = bytes.indexOf(LF, start);
     const lineEnd = lf < 0 ? n : lf;
     // a CR before the LF belongs to the line break, not to the line (libqp's wrap)
     const end = lf > start && bytes[lf - 1] === CR ? lf - 1 : lineEnd;
-    const at = out.pos;
-    encodeRange(bytes, start, end, out);
-    const len = out.pos - at;
-    if (len > LINE_LENGTH) {
-      if (scratch.length < len) scratch = Buffer.allocUnsafe(len * 2);
-      out.buf.copy(scratch, 0, at, out.pos);
-      out.pos = at;
-      wrapLine(scratch, len, out);
+    buf = room(buf, o, (end - start) * 3 + 8);
+    /** Start of the current output line. */
+    let win = o;
+    for (let i = start; i < end; i++) {
+      const ord = bytes[i]!;
+      let literal = false;
+      if (LITERAL[ord] === 1) {
+        if (ord === 0x20 || ord === 0x09) {
+          const following = i + 1 < n ? bytes[i + 1]! : -1;
+          literal = following !== -1 && following !== LF && following !== CR;
+        } else {
+          literal = ord !== HYPHEN || (i > 0 && bytes[i - 1] !== LF && bytes[i - 1] !== CR);
+        }
+      }
+      if (literal) {
+        buf[o++] = ord;
+      } else {
+        buf[o++] = EQ;
+        buf[o++] = HEX[ord >> 4]!;
+        buf[o++] = HEX[ord & 15]!;
+      }
+      while (o - win > LINE_LENGTH) {
+        // the line is too long whatever follows: cut it as libqp does, in place
+        const cut = win + cutAt(buf, win);
+        buf = room(buf, o, 5 + (end - i) * 3);
+        buf.copyWithin(cut + 3, cut, o);
+        buf[cut] = EQ;
+        buf[cut + 1] = CR;
+        buf[cut + 2] = LF;
+        o += 3;
+        win = cut + 3;
+        if (buf[win] === HYPHEN) {
+          // a literal hyphen starting a line is written "=2D"
+          buf.copyWithin(win + 3, win + 1, o);
+          buf[win] = EQ;
+          buf[win + 1] = 0x32;
+          buf[win + 2] = 0x44;
+          o += 2;
+        }
+      }
     }
     if (lf < 0) break;
-    out.ensure(2);
-    if (end < lf) out.buf[out.pos++] = CR;
-    out.buf[out.pos++] = LF;
+    if (end < lf) buf[o++] = CR;
+    buf[o++] = LF;
     start = lf + 1;
   }
-  return out.buf.subarray(0, out.pos);
+  return buf.subarray(0, o);
 }
