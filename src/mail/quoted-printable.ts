@@ -88,7 +88,7 @@ export function encodeQuotedPrintable(input: Uint8Array): Buffer {
   const n = input.length;
   if (n === 0) return Buffer.alloc(0);
   const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  let buf = Buffer.allocUnsafe(n + (n >> 2) + 64);
+  let buf: Buffer = Buffer.allocUnsafe(n + (n >> 2) + 64);
   let o = 0;
   let start = 0;
   while (start < n) {
