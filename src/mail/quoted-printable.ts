@@ -26,9 +26,21 @@ const EQ = 0x3d;
 const CR = 0x0d;
 const LF = 0x0a;
 const HYPHEN = 0x2d;
-/** 1 for bytes written as they are: TAB, LF, CR and printable ASCII except `=`. */
-const LITERAL = new Uint8Array(256);
-for (let i = 0; i < 256; i++) LITERAL[i] = i === 0x09 || i === 0x0a || i === 0x0d || (i >= 0x20 && i <= 0x7e && i !== 0x3d) ? 1 : 0;
+/** How a byte is written: as it is (PLAIN: LF, CR, printable ASCII but SP, `-` and `=`), as
+ *  it is unless a line break or the end follows (BLANK: SP, TAB), as it is unless it starts a
+ *  line (DASH: `-`), or as `=XX` (ESCAPE). */
+const PLAIN = 0;
+const BLANK = 1;
+const DASH = 2;
+const ESCAPE = 3;
+const KIND = new Uint8Array(256).fill(ESCAPE);
+for (let i = 0x21; i <= 0x7e; i++) KIND[i] = PLAIN;
+KIND[LF] = PLAIN;
+KIND[CR] = PLAIN;
+KIND[EQ] = ESCAPE;
+KIND[0x20] = BLANK;
+KIND[0x09] = BLANK;
+KIND[HYPHEN] = DASH;
 /** 1 for the characters libqp breaks a long line after: SP, TAB, `.`, `,`, `!`, `?`. */
 const BREAK = new Uint8Array(256);
 for (const c of ' \t.,!?') BREAK[c.charCodeAt(0)] = 1;
@@ -102,14 +114,13 @@ export function encodeQuotedPrintable(input: Uint8Array): Buffer {
     let win = o;
     for (let i = start; i < end; i++) {
       const ord = bytes[i]!;
-      let literal = false;
-      if (LITERAL[ord] === 1) {
-        if (ord === 0x20 || ord === 0x09) {
-          const following = i + 1 < n ? bytes[i + 1]! : -1;
-          literal = following !== -1 && following !== LF && following !== CR;
-        } else {
-          literal = ord !== HYPHEN || (i > 0 && bytes[i - 1] !== LF && bytes[i - 1] !== CR);
-        }
+      const kind = KIND[ord]!;
+      let literal = kind === PLAIN;
+      if (kind === BLANK) {
+        const following = i + 1 < n ? bytes[i + 1]! : -1;
+        literal = following !== -1 && following !== LF && following !== CR;
+      } else if (kind === DASH) {
+        literal = i > 0 && bytes[i - 1] !== LF && bytes[i - 1] !== CR;
       }
       if (literal) {
         buf[o++] = ord;
