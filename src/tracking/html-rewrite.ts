@@ -135,11 +135,12 @@ function whitespaceBefore(html: string, at: number): number {
   return at;
 }
 
-export function rewriteHtmlDetailed(
+/** The edits of the rewrite, in document order, and its counts. */
+function htmlEdits(
   html: string,
   opts: HtmlRewriteOptions,
-  decodeRaw: (raw: string) => string = (raw) => raw,
-): HtmlRewriteDetails {
+  decodeRaw: (raw: string) => string,
+): Omit<HtmlRewriteDetails, 'html'> & { readonly edits: readonly Edit[] } {
   const links: LinkTag[] = [];
   let baseRaw: string | null = null;
   let lastBodyEnd = -1;
@@ -195,9 +196,18 @@ export function rewriteHtmlDetailed(
     edits.push({ start: at, end: at, text: pixelTag(opts.pixelUrl) });
   }
 
-  if (edits.length === 0) return { html, linksRewritten, pixelInserted, linksOverCap, optOuts };
   // opt-out removals of one tag come in document order, but the pixel may land anywhere
-  edits.sort((a, b) => a.start - b.start);
+  if (opts.pixelUrl !== null) edits.sort((a, b) => a.start - b.start);
+  return { edits, linksRewritten, pixelInserted, linksOverCap, optOuts };
+}
+
+export function rewriteHtmlDetailed(
+  html: string,
+  opts: HtmlRewriteOptions,
+  decodeRaw: (raw: string) => string = (raw) => raw,
+): HtmlRewriteDetails {
+  const { edits, ...r } = htmlEdits(html, opts, decodeRaw);
+  if (edits.length === 0) return { html, ...r };
   const parts: string[] = [];
   let pos = 0;
   for (const e of edits) {
@@ -205,7 +215,34 @@ export function rewriteHtmlDetailed(
     pos = e.end;
   }
   parts.push(html.slice(pos));
-  return { html: parts.join(''), linksRewritten, pixelInserted, linksOverCap, optOuts };
+  return { html: parts.join(''), ...r };
+}
+
+/**
+ * The same rewrite on bytes (the part's bytes, which `html` spells as latin1): unchanged
+ * ranges are copied from `bytes`, the inserted text (ASCII) written as latin1; `bytes` itself
+ * when nothing changed. The tracking stage's path: no string of the whole rewritten part.
+ */
+export function rewriteHtmlBytes(
+  bytes: Buffer,
+  html: string,
+  opts: HtmlRewriteOptions,
+  decodeRaw: (raw: string) => string = (raw) => raw,
+): Omit<HtmlRewriteDetails, 'html'> & { readonly bytes: Buffer } {
+  const { edits, ...r } = htmlEdits(html, opts, decodeRaw);
+  if (edits.length === 0) return { bytes, ...r };
+  let size = bytes.length;
+  for (const e of edits) size += e.text.length - (e.end - e.start);
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  let o = 0;
+  for (const e of edits) {
+    o += bytes.copy(out, o, pos, e.start);
+    o += out.write(e.text, o, 'latin1');
+    pos = e.end;
+  }
+  bytes.copy(out, o, pos);
+  return { bytes: out, ...r };
 }
 
 /** Insert the open pixel and rewrite trackable links of one HTML document (see the header). */

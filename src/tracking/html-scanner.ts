@@ -192,8 +192,41 @@ function bogusEnd(html: string, from: number): number {
   return gt < 0 ? -1 : gt + 1;
 }
 
+/** Names (lower case, at most MAX_SPECIAL_NAME long) grouped by length. */
+function byLength(names: Iterable<string>): Array<string[] | undefined> {
+  const out: Array<string[] | undefined> = [];
+  for (const name of names) {
+    if (name.length === 0 || name.length > MAX_SPECIAL_NAME) continue;
+    (out[name.length] ??= []).push(name);
+  }
+  return out;
+}
+
+/**
+ * The name of `names` that `html[start, end)` spells (A-Z folded to lower case, the spec's
+ * "ASCII lowercase"), or '' — compared in place, so the many tags nobody looks for cost no
+ * string.
+ */
+function matchName(html: string, start: number, end: number, names: Array<string[] | undefined>): string {
+  const len = end - start;
+  const candidates = len <= MAX_SPECIAL_NAME ? names[len] : undefined;
+  if (candidates === undefined) return '';
+  for (const name of candidates) {
+    let k = 0;
+    for (; k < len; k++) {
+      let c = html.charCodeAt(start + k);
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      if (c !== name.charCodeAt(k)) break;
+    }
+    if (k === len) return name;
+  }
+  return '';
+}
+
 export function scanHtml(html: string, visitor: HtmlScanVisitor): void {
   const n = html.length;
+  const startNames = byLength([...visitor.startTagsOf, ...RAW_TEXT, 'plaintext']);
+  const endNames = byLength(visitor.endTagsOf);
   let i = 0;
   while (i < n) {
     const lt = html.indexOf('<', i);
@@ -202,8 +235,8 @@ export function scanHtml(html: string, visitor: HtmlScanVisitor): void {
     if (isAsciiAlpha(c)) {
       const nameEnd = tagNameEnd(html, lt + 1);
       if (nameEnd >= n) return;
-      // only names up to the longest one anybody looks for are folded (and allocated)
-      const name = nameEnd - lt - 1 <= MAX_SPECIAL_NAME ? asciiLower(html.slice(lt + 1, nameEnd)) : '';
+      // only the names somebody looks for are recognised (raw text, plaintext, the visitor's)
+      const name = matchName(html, lt + 1, nameEnd, startNames);
       const attributes: HtmlAttribute[] | null = visitor.startTagsOf.has(name) ? [] : null;
       const end = scanAttributes(html, nameEnd, attributes);
       if (end < 0) return;
@@ -223,10 +256,8 @@ export function scanHtml(html: string, visitor: HtmlScanVisitor): void {
         if (nameEnd >= n) return;
         const end = scanAttributes(html, nameEnd, null);
         if (end < 0) return;
-        if (nameEnd - lt - 2 <= MAX_SPECIAL_NAME) {
-          const name = asciiLower(html.slice(lt + 2, nameEnd));
-          if (visitor.endTagsOf.has(name)) visitor.endTag?.(name, lt, end);
-        }
+        const name = matchName(html, lt + 2, nameEnd, endNames);
+        if (name !== '') visitor.endTag?.(name, lt, end);
         i = end;
       } else if (c2 === GT) {
         i = lt + 3;

@@ -12,7 +12,7 @@
  */
 import { InvariantError } from '../lib/errors.js';
 import type { HmacKey } from '../lib/hmac-keys.js';
-import { signTrackingToken } from './token.js';
+import { clickTokenSigner, signTrackingToken } from './token.js';
 
 /** Path segment of the open pixel. */
 export const OPEN_PATH = 'o';
@@ -22,6 +22,8 @@ export const CLICK_PATH = 'c';
 export class TrackingLinks {
   readonly baseUrl: string;
   private readonly keys: readonly HmacKey[];
+  /** The click signer of the send and recipient asked last (a message asks for all its links in a row). */
+  private last: { sendId: string; recipient: string; sign: ((url: string) => string | null) | null } | null = null;
 
   constructor(baseUrl: string, keys: readonly HmacKey[]) {
     const trimmed = baseUrl.replace(/\/+$/, '');
@@ -51,7 +53,12 @@ export class TrackingLinks {
    * absolute http/https URL, longer than MAX_TRACKED_URL_LENGTH, or ids a token cannot carry).
    */
   clickUrl(sendId: string, recipient: string, url: string): string | null {
-    const token = signTrackingToken({ kind: 'click', sendId, recipient, url }, this.keys);
+    let last = this.last;
+    if (last === null || last.sendId !== sendId || last.recipient !== recipient) {
+      last = { sendId, recipient, sign: clickTokenSigner(sendId, recipient, this.keys) };
+      this.last = last;
+    }
+    const token = last.sign === null ? null : last.sign(url);
     return token === null ? null : `${this.baseUrl}/${CLICK_PATH}/${token}`;
   }
 }

@@ -39,6 +39,7 @@ import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { constantTimeEqual, macInput, sha256Parts, type HmacKey } from '../lib/hmac-keys.js';
 import { MAX_ADDRESS_LENGTH, MAX_TRACKED_URL_LENGTH, MAX_TRACKING_SEND_ID_BYTES, MAX_TRACKING_TOKEN_LENGTH } from '../lib/limits.js';
+import { HmacSha256Prefix } from './hmac-prefix.js';
 
 /** Format version: first byte of the token and part of the MAC input. */
 export const TRACKING_TOKEN_VERSION = 1;
@@ -82,6 +83,19 @@ function encodeNonAscii(s: string): string {
 }
 
 /**
+ * redirectLocation for a URL of visible ASCII characters (nearly every link), without building a
+ * URL object: the URL itself when it starts with http:// or https:// (any case), something
+ * follows the `//` that is not `/`, `?`, `#` or `\\` (an authority as written), and the WHATWG
+ * parser accepts it — which for these special schemes means a non-empty host too.
+ */
+function asciiRedirectLocation(url: string): string | null {
+  if (url.length === 0 || !HTTP_PREFIX_RE.test(url)) return null;
+  const c = url.charCodeAt(url.indexOf('//') + 2);
+  if (Number.isNaN(c) || c === 0x2f || c === 0x3f || c === 0x23 || c === 0x5c) return null;
+  return URL.canParse(url) ? url : null;
+}
+
+/**
  * The Location header value that sends a browser to `url`, or null when `url` is not a URL
  * trxmail tracks: an absolute `http://` or `https://` URL (scheme in any case) that the WHATWG
  * URL parser accepts, at most MAX_TRACKED_URL_LENGTH UTF-8 bytes, without control characters.
@@ -94,6 +108,7 @@ function encodeNonAscii(s: string): string {
  * (`new URL(location).href === new URL(url).href`); when it is not, null.
  */
 export function redirectLocation(url: unknown): string | null {
+  if (typeof url === 'string' && url.length <= MAX_TRACKED_URL_LENGTH && PRINTABLE_ASCII_RE.test(url)) return asciiRedirectLocation(url);
   if (!utf8Fits(url, MAX_TRACKED_URL_LENGTH) || CONTROL_RE.test(url) || !HTTP_PREFIX_RE.test(url)) return null;
   let original: URL;
   try {
@@ -205,6 +220,40 @@ export function signTrackingToken(claims: TrackingClaims, keys: readonly HmacKey
   }
   mac(key, claims).copy(out, pos);
   return out.toString('base64url');
+}
+
+/**
+ * The click tokens of one send and recipient, signed with the first key: `sign(url)` returns
+ * exactly signTrackingToken({ kind: 'click', sendId, recipient, url }, keys) — the same bytes,
+ * so verifyTrackingToken and every token issued before need nothing new — but computed with
+ * the HMAC states of the common MAC input prepared once (hmac-prefix.ts) and the token's
+ * common bytes written once, so a link costs its own bytes only. null when there is no key or
+ * the send id or recipient cannot be carried (then no click can be signed).
+ */
+export function clickTokenSigner(sendId: string, recipient: string, keys: readonly HmacKey[]): ((url: string) => string | null) | null {
+  const key = Array.isArray(keys) ? (keys[0] as HmacKey | undefined) : undefined;
+  if (key === undefined || !signable({ kind: 'open', sendId, recipient })) return null;
+  const hmacState = new HmacSha256Prefix(Buffer.from(key.secret, 'utf8'), macInput([MAC_PURPOSE, String(TRACKING_TOKEN_VERSION), 'click', sendId, recipient]));
+  const sendIdBytes = Buffer.byteLength(sendId, 'utf8');
+  const head = HEADER_BYTES + 2 + sendIdBytes + 2 + Buffer.byteLength(recipient, 'utf8');
+  // the token's bytes: the common head, then the URL's length and bytes, then the MAC
+  const buf = Buffer.alloc(head + 2 + MAX_TRACKED_URL_LENGTH + TRACKING_MAC_BYTES);
+  buf[0] = TRACKING_TOKEN_VERSION;
+  keyTag(key.id).copy(buf, 1);
+  buf[HEADER_BYTES - 1] = KIND_BYTE.click;
+  buf.writeUInt16BE(sendIdBytes, HEADER_BYTES);
+  buf.write(sendId, HEADER_BYTES + 2, 'utf8');
+  buf.writeUInt16BE(head - HEADER_BYTES - 4 - sendIdBytes, HEADER_BYTES + 2 + sendIdBytes);
+  buf.write(recipient, HEADER_BYTES + 4 + sendIdBytes, 'utf8');
+  return (url: string): string | null => {
+    if (redirectLocation(url) === null) return null;
+    // redirectLocation checked the URL fits in MAX_TRACKED_URL_LENGTH UTF-8 bytes
+    const n = buf.write(url, head + 2, 'utf8');
+    buf.writeUInt16BE(n, head);
+    const end = head + 2 + n;
+    hmacState.mac(buf, head + 2, end, buf, end, TRACKING_MAC_BYTES);
+    return buf.toString('base64url', 0, end + TRACKING_MAC_BYTES);
+  };
 }
 
 /** Reads the length-prefixed fields of `body`; null unless they fill it exactly. */

@@ -23,8 +23,11 @@
  *  - size: decoded bytes are buffered up to MAX_TRACKED_HTML_BYTES; at one byte more the part
  *    passes through untracked (content unchanged, transfer encoding as below) with a warn
  *    line and `skipped: { reason: 'too-large' }`. Nothing is held past the cap + one chunk;
- *  - the bytes are rewritten as a latin1 string (byte-exact; only ASCII is inserted), so
- *    the charset stays and every byte not edited stays;
+ *  - the bytes are scanned as a latin1 string (byte-exact) and rewritten as bytes: unchanged
+ *    ranges copied, only ASCII inserted (html-rewrite.ts rewriteHtmlBytes), so the charset
+ *    stays and every byte not edited stays;
+ *  - quoted-printable is decoded by mail/quoted-printable-decoder.ts (libqp's decode, as it
+ *    goes) and a rewritten part encoded by mail/quoted-printable.ts (libqp's encoder output);
  *  - transfer encoding (as mailsplit's Rewriter): base64 and quoted-printable parts are
  *    re-encoded in the same encoding, 7bit/8bit/binary/none become quoted-printable; lines of
  *    both are at most 76 characters. A line break is written after a body that does not end
@@ -54,8 +57,9 @@ import { MAX_TRACKED_HTML_BYTES, MAX_TRACKED_LINKS } from '../lib/limits.js';
 import { BodyRewriterStage, type BodyOutput, type BodyRewriter } from '../transform/body-rewriter.js';
 import { CrlfState } from '../transform/crlf-normaliser.js';
 import { encodeQuotedPrintable } from '../mail/quoted-printable.js';
+import { QuotedPrintableDecoder } from '../mail/quoted-printable-decoder.js';
 import { decodeRawValue, htmlCharset, type HtmlCharset } from './html-charset.js';
-import { rewriteHtmlDetailed, type HtmlRewriteOptions } from './html-rewrite.js';
+import { rewriteHtmlBytes, type HtmlRewriteOptions } from './html-rewrite.js';
 
 export interface TrackingLogger {
   warn(obj: Record<string, unknown>, msg: string): void;
@@ -103,7 +107,7 @@ function insideAttachedMessage(node: MimeNode): boolean {
  * A mailsplit decoder or encoder (libqp, libbase64, PassThrough) called directly: their
  * `_transform`/`_flush` push and call back synchronously, so no stream machinery is needed.
  */
-class DirectCodec {
+class DirectCodec implements Codec {
   readonly #t: Transform;
   #out: Buffer[] = [];
 
@@ -150,11 +154,32 @@ class DirectCodec {
   }
 }
 
+/** A decoder or encoder driven by direct calls. */
+interface Codec {
+  write(chunk: Buffer): Buffer[];
+  end(): Buffer[];
+}
+
+/** mail/quoted-printable-decoder.ts: libqp's decode, streaming, in one pass over the bytes. */
+class QpDecoder implements Codec {
+  readonly #d = new QuotedPrintableDecoder();
+
+  write(chunk: Buffer): Buffer[] {
+    const out = this.#d.write(chunk);
+    return out.length === 0 ? [] : [out];
+  }
+
+  end(): Buffer[] {
+    const out = this.#d.end();
+    return out.length === 0 ? [] : [out];
+  }
+}
+
 /** One text/html part being rewritten. */
 interface Part {
   readonly node: MimeNode;
   readonly charset: HtmlCharset;
-  readonly decoder: DirectCodec;
+  readonly decoder: Codec;
   readonly encoder: DirectCodec;
   /** The part is written as quoted-printable: a rewritten part is encoded here in one go. */
   readonly qpOut: boolean;
@@ -232,7 +257,7 @@ class TrackingRewriter implements BodyRewriter {
     // the same decoder and encoder (and header update) as mailsplit's Rewriter; a rewritten
     // part is encoded as quoted-printable by mail/quoted-printable.ts (libqp's bytes, faster)
     const encoding = node.encoding === false ? '' : node.encoding;
-    const decoder = new DirectCodec(node.getDecoder());
+    const decoder = encoding === 'quoted-printable' ? new QpDecoder() : new DirectCodec(node.getDecoder());
     const encoder = new DirectCodec(KEPT_ENCODINGS.has(encoding) ? node.getEncoder() : node.getEncoder('quoted-printable'));
     const qpOut = encoding !== 'base64';
     this.#part = { node, charset, decoder, encoder, qpOut, chunks: [], size: 0, passing: false, headed: false, lastByte: -1, crlf: new CrlfState() };
@@ -292,8 +317,7 @@ class TrackingRewriter implements BodyRewriter {
   #rewrite(bytes: Buffer, charset: HtmlCharset): Buffer {
     const stats = this.stats;
     const logger = this.#opts.logger;
-    const input = bytes.toString('latin1');
-    const r = rewriteHtmlDetailed(input, { pixelUrl: stats.pixelInserted ? null : this.#opts.pixelUrl, clickUrl: this.#opts.clickUrl }, (raw) =>
+    const r = rewriteHtmlBytes(bytes, bytes.toString('latin1'), { pixelUrl: stats.pixelInserted ? null : this.#opts.pixelUrl, clickUrl: this.#opts.clickUrl }, (raw) =>
       decodeRawValue(raw, charset),
     );
     stats.linksRewritten += r.linksRewritten;
@@ -303,7 +327,7 @@ class TrackingRewriter implements BodyRewriter {
       logger?.warn({ limit: MAX_TRACKED_LINKS, untracked: r.linksOverCap }, 'tracking: links past MAX_TRACKED_LINKS left untracked');
     }
     logger?.debug({ bytes: bytes.length, links: r.linksRewritten, pixel: r.pixelInserted, optOuts: r.optOuts }, 'tracking: HTML part rewritten');
-    return r.html === input ? bytes : Buffer.from(r.html, 'latin1');
+    return r.bytes;
   }
 }
 
