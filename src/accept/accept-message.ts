@@ -42,7 +42,8 @@
  *
  * MIME limits (MAX_MIME_NODES, MAX_HEADER_BLOCK_BYTES) hold for every message with a body:
  * the tracking rewrite enforces them as it reads; when it does not run (tracking off, nobody
- * to deliver to) one counting pass does (src/transform/mime-limits.ts), before the record.
+ * to deliver to) one counting pass does (src/transform/mime-limits.ts), before the record —
+ * skipped for a message too small to break them (mime-limits-bound.ts).
  *
  * Throws: TransientError (store, re-injection, spool I/O: a 4xx), RejectError from the
  * transform (552 5.3.4 past a MIME limit); nothing else on purpose.
@@ -54,7 +55,7 @@ import { messageIdOf } from '../core/message-id.js';
 import { sendingRejection } from '../core/sending-limits.js';
 import type { Acceptance, HeaderEdit, HeaderField, Rejection } from '../core/types.js';
 import { copySendId } from '../bounce/bounce-address.js';
-import { createBodyHasher, signatureFields, signMessage, type SigningKey } from '../dkim/signer.js';
+import { createBodyHasher, signatureFieldsOffThread, signMessage, type SigningKey } from '../dkim/signer.js';
 import { applyEditsToFields } from '../mail/header-block.js';
 import { checkMimeLimits } from '../transform/mime-limits.js';
 import { InvariantError, TransientError } from '../lib/errors.js';
@@ -63,6 +64,7 @@ import type { Spool } from '../lib/spool.js';
 import type { NewSend, SendRecipient } from '../store/store.js';
 import type { Account } from './account.js';
 import type { AcceptPorts, DomainSetup } from './ports.js';
+import { withinMimeLimitsBound } from './mime-limits-bound.js';
 import { renderCopies, type RenderedCopies } from './render-copies.js';
 
 /**
@@ -198,8 +200,9 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
     }
   }
   if (facts.body !== null && (nothingLeft || !ports.tracking || !verdict.tracking)) {
-    // The tracking rewrite enforces the MIME limits as it reads; without it, one counting pass.
-    await checkMimeLimits(originalMessage(facts, facts.body));
+    // The tracking rewrite enforces the MIME limits as it reads; without it, one counting pass,
+    // unless the message is too small to break them (mime-limits-bound.ts).
+    if (!(await withinMimeLimitsBound(facts.headers, facts.body))) await checkMimeLimits(originalMessage(facts, facts.body));
   }
   const rendered = nothingLeft ? null : await render(facts, account, verdict, setup, ports);
   const bccCopy = rendered?.copies.bccMessage && verdict.bcc !== null ? { spool: rendered.copies.bccMessage, to: verdict.bcc } : null;
@@ -253,7 +256,8 @@ async function signToCopy(
   const hasher = createBodyHasher();
   for await (const chunk of body.read()) hasher.update(chunk);
   const headers = applyEditsToFields(facts.headers, facts.headerLeadingSpace, edits);
-  return signatureFields({ headers, bodyHash: hasher.digest(), keys, time: ports.clock() });
+  // Off the event loop: RSA-2048 costs about a millisecond of CPU that the other sessions need not wait for.
+  return await signatureFieldsOffThread({ headers, bodyHash: hasher.digest(), keys, time: ports.clock() });
 }
 
 /** The message as received: header block, blank line, body. */

@@ -146,8 +146,18 @@ function unpackSendId(packed: string): string | null {
   return out.length === n && acc === 0 ? out : null;
 }
 
+/** Key ids come from the configuration: a handful, asked for every message. Bounded anyway. */
+const keyTags = new Map<string, string>();
+const MAX_KEY_TAGS_REMEMBERED = 64;
+
 function keyTag(id: string): string {
-  return base32Encode(sha256Parts([TAG_PURPOSE, id]).subarray(0, 2)).slice(0, BOUNCE_KEY_TAG_CHARS);
+  let tag = keyTags.get(id);
+  if (tag === undefined) {
+    tag = base32Encode(sha256Parts([TAG_PURPOSE, id]).subarray(0, 2)).slice(0, BOUNCE_KEY_TAG_CHARS);
+    if (keyTags.size >= MAX_KEY_TAGS_REMEMBERED) keyTags.clear();
+    keyTags.set(id, tag);
+  }
+  return tag;
 }
 
 function macChars(key: HmacKey, spaceId: string, sendId: string): string {

@@ -13,6 +13,8 @@ import punycode from 'punycode/punycode.js';
 import { MAX_DOMAIN_LENGTH } from './limits.js';
 
 const LABEL_RE = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+/** Only ASCII letters, digits, hyphens and dots: NFC and IDNA's ToASCII leave it as it is, but for case. */
+const ASCII_HOST_RE = /^[A-Za-z0-9.-]+$/;
 
 /**
  * The label separators IDNA maps to `.` (UTS #46 §4, RFC 3490 §3.1): IDEOGRAPHIC FULL STOP
@@ -38,13 +40,18 @@ export function normaliseDomain(input: string): string | null {
   let d = withAsciiDots(input.trim());
   if (d.endsWith('.')) d = d.slice(0, -1);
   if (d === '' || d.startsWith('[')) return null;
-  // NFC first so composed and decomposed forms of the same U-label agree; then lower-case.
-  d = d.normalize('NFC').toLowerCase();
   let ascii: string;
-  try {
-    ascii = punycode.toASCII(d);
-  } catch {
-    return null;
+  if (ASCII_HOST_RE.test(d)) {
+    // Nothing for NFC or IDNA to change (the common case, asked several times per message).
+    ascii = d.toLowerCase();
+  } else {
+    // NFC first so composed and decomposed forms of the same U-label agree; then lower-case.
+    d = d.normalize('NFC').toLowerCase();
+    try {
+      ascii = punycode.toASCII(d);
+    } catch {
+      return null;
+    }
   }
   if (ascii.length > MAX_DOMAIN_LENGTH) return null;
   const labels = ascii.split('.');

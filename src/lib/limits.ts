@@ -168,6 +168,11 @@ export const MAX_CURSOR_PATH_LENGTH = 4096;
 export const MAX_AUTH_FAILURE_KEYS = 4;
 /** Longest login-failure key (a JSON pair of a client address key and a login of at most MAX_ADDRESS_LENGTH characters, escaped). */
 export const MAX_AUTH_FAILURE_KEY_LENGTH = 2048;
+/**
+ * Most sends recorded in one transaction by the store's group commit (store/neutral/group-commit.ts):
+ * the sends that arrive together are written together; more wait for the next transaction.
+ */
+export const MAX_GROUP_COMMIT_SENDS = 64;
 /** Most sends one markNotQueued call marks (the maillog follower's phantom check); the rest wait for the next call. */
 export const MAX_NOT_QUEUED_BATCH = 100;
 /** Most bytes of one bounce or complaint message that are analysed; the rest is ignored and the analysis notes 'truncated'. */

@@ -181,7 +181,13 @@ export interface SendRecord {
   readonly events: readonly EventRecord[];
 }
 
-/** What insertSend found; only 'recorded' wrote anything. */
+/** One send for insertSends: the checked record and the webhook deliveries it queues. */
+export interface SendInsert {
+  readonly record: SendRecord;
+  readonly deliveries: readonly DeliveryRecord[];
+}
+
+/** What insertSends found for one send; only 'recorded' wrote anything. */
 export type InsertSendResult = 'recorded' | 'unknown-space' | 'foreign-user' | 'duplicate-id';
 
 export interface EventRecord {
@@ -252,10 +258,13 @@ export interface EventCountRow {
 
 export interface SendBackend {
   /**
-   * Checks, in one transaction, that the space exists and the user is of it, then writes the
-   * send, its distinct tags, its recipients and — when the space has a webhook — the deliveries.
+   * Writes several sends in ONE transaction (the neutral layer's group commit): for each, checks
+   * that the space exists and the user is of it, then writes the send, its distinct tags, its
+   * recipients and — when the space has a webhook — the deliveries. Resolves with one result
+   * per send, in order ('duplicate-id' etc. write nothing for that send and do not fail the
+   * others); rejects, having committed nothing, when the transaction fails.
    */
-  insertSend(record: SendRecord, deliveries: readonly DeliveryRecord[]): Promise<InsertSendResult>;
+  insertSends(sends: readonly SendInsert[]): Promise<InsertSendResult[]>;
   /** spaceId null = any space. */
   getSend(id: string, spaceId: number | null): Promise<Send | null>;
   /** Newest first (receivedAt, then recording order), recipients in their order. */

@@ -10,6 +10,7 @@ import { TransientError, UsageError } from '../../src/lib/errors.js';
 import {
   MAX_DOMAIN_CHECK_PROBLEMS,
   MAX_EVENT_COUNT_SENDS,
+  MAX_GROUP_COMMIT_SENDS,
   MAX_RECIPIENTS,
   MAX_TAGS,
   MAX_WEBHOOK_BATCH,
@@ -17,7 +18,7 @@ import {
 } from '../../src/lib/limits.js';
 import type { RetentionBackend } from '../../src/store/retention-backend.js';
 import type { AccountBackend,
-  AuthFailureBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendingBackend, SendRecord, StoreBackend } from '../../src/store/backend.js';
+  AuthFailureBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendingBackend, SendInsert, SendRecord, StoreBackend } from '../../src/store/backend.js';
 import { NeutralStore } from '../../src/store/neutral/neutral-store.js';
 import type { NewSend, SendRecipient, Store } from '../../src/store/store.js';
 
@@ -161,7 +162,7 @@ describe('neutral layer: what the backend is given', () => {
   });
 
   it('decides the fan-out of a send: one suppressed delivery per suppressed recipient', async () => {
-    const { store, calls } = fake({ 'sends.insertSend': () => 'recorded' });
+    const { store, calls } = fake({ 'sends.insertSends': (sends) => (sends as unknown[]).map(() => 'recorded') });
     const send = newSend({
       to: 'To@Bücher.example',
       bcc: 'copy@example.org',
@@ -173,8 +174,8 @@ describe('neutral layer: what the backend is given', () => {
     });
     await store.recordSend(send);
     const [call] = calls;
-    expect(call?.method).toBe('sends.insertSend');
-    const [record, deliveries] = call!.args as [SendRecord, DeliveryRecord[]];
+    expect(call?.method).toBe('sends.insertSends');
+    const [[{ record, deliveries }]] = call!.args as [[SendInsert]];
     expect(record).toEqual({
       send,
       receivedAtMs: T.getTime(),
@@ -251,15 +252,74 @@ describe("neutral layer: the backend's findings become UsageErrors", () => {
     ['empty list of an unknown space', { 'accounts.spaceExists': () => false, 'accounts.listDomains': () => [] }, (s) => s.listDomains(9), /unknown space id 9/],
     ['duplicate space', { 'accounts.insertSpace': () => 'duplicate' }, (s) => s.createSpace({ name: 'Alpha' }), /a space named "Alpha" exists already/],
     ['duplicate user', { 'accounts.insertUser': () => 'duplicate' }, (s) => s.createUser({ spaceId: 1, email: 'u@x.example', passwordHash: 'h' }), /exists already/],
-    ['send in an unknown space', { 'sends.insertSend': () => 'unknown-space' }, (s) => s.recordSend(newSend()), /unknown space id 1/],
-    ['send of a foreign user', { 'sends.insertSend': () => 'foreign-user' }, (s) => s.recordSend(newSend()), /user id 2 is not a user of space 1/],
-    ['duplicate send id', { 'sends.insertSend': () => 'duplicate-id' }, (s) => s.recordSend(newSend()), /a send with id "q1" is recorded already/],
+    ['send in an unknown space', { 'sends.insertSends': () => ['unknown-space'] }, (s) => s.recordSend(newSend()), /unknown space id 1/],
+    ['send of a foreign user', { 'sends.insertSends': () => ['foreign-user'] }, (s) => s.recordSend(newSend()), /user id 2 is not a user of space 1/],
+    ['duplicate send id', { 'sends.insertSends': () => ['duplicate-id'] }, (s) => s.recordSend(newSend()), /a send with id "q1" is recorded already/],
     ['event of an unknown send', { 'sends.insertEvent': () => 'unknown-send' }, (s) => s.addEvent({ sendId: 'zz', recipient: 'r', type: 'opened', at: T, detail: {} }), /unknown send id "zz"/],
   ])('%s', async (_label, answers, call, message) => {
     const { store } = fake(answers);
     const err: unknown = await call(store).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toMatch(message);
+  });
+});
+
+describe('neutral layer: group commit of recordSend', () => {
+  it('writes the sends recorded in one event-loop turn in one backend call, each settling with its own result', async () => {
+    const { store, calls } = fake({ 'sends.insertSends': (sends) => (sends as SendInsert[]).map((s) => (s.record.send.id === 'dup' ? 'duplicate-id' : 'recorded')) });
+    const results = await Promise.allSettled([store.recordSend(newSend({ id: 'a' })), store.recordSend(newSend({ id: 'dup' })), store.recordSend(newSend({ id: 'c' }))]);
+    expect(calls.map((c) => c.method)).toEqual(['sends.insertSends']);
+    expect((calls[0]!.args[0] as SendInsert[]).map((s) => s.record.send.id)).toEqual(['a', 'dup', 'c']);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/a send with id "dup" is recorded already/);
+  });
+
+  it('fails every send of a batch whose transaction failed, with that error', async () => {
+    const down = new TransientError('ESTORE_IO', 'disk I/O error');
+    const { store } = fake({
+      'sends.insertSends': () => {
+        throw down;
+      },
+    });
+    const results = await Promise.allSettled([store.recordSend(newSend({ id: 'a' })), store.recordSend(newSend({ id: 'b' }))]);
+    expect(results).toEqual([
+      { status: 'rejected', reason: down },
+      { status: 'rejected', reason: down },
+    ]);
+  });
+
+  it('fails every send of a batch when the backend answers for fewer sends than it was given', async () => {
+    const { store } = fake({ 'sends.insertSends': () => ['recorded'] });
+    const results = await Promise.allSettled([store.recordSend(newSend({ id: 'a' })), store.recordSend(newSend({ id: 'b' }))]);
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).name : 'fulfilled'))).toEqual(['InvariantError', 'InvariantError']);
+  });
+
+  it('sends recorded while a batch is being written go in the next batch, after it', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const batches: string[][] = [];
+    const { store } = fake({
+      'sends.insertSends': async (sends) => {
+        batches.push((sends as SendInsert[]).map((s) => s.record.send.id));
+        if (batches.length === 1) await gate;
+        return (sends as SendInsert[]).map(() => 'recorded');
+      },
+    });
+    const first = store.recordSend(newSend({ id: 'a' }));
+    await new Promise<void>((r) => setImmediate(r));
+    expect(batches).toEqual([['a']]);
+    const later = [store.recordSend(newSend({ id: 'b' })), store.recordSend(newSend({ id: 'c' }))];
+    await new Promise<void>((r) => setImmediate(r));
+    expect(batches).toEqual([['a']]);
+    release();
+    await Promise.all([first, ...later]);
+    expect(batches).toEqual([['a'], ['b', 'c']]);
+  });
+
+  it('splits what arrives together into batches of at most MAX_GROUP_COMMIT_SENDS', async () => {
+    const { store, calls } = fake({ 'sends.insertSends': (sends) => (sends as unknown[]).map(() => 'recorded') });
+    await Promise.all(Array.from({ length: MAX_GROUP_COMMIT_SENDS + 1 }, (_, i) => store.recordSend(newSend({ id: `s${i}` }))));
+    expect(calls.map((c) => (c.args[0] as unknown[]).length)).toEqual([MAX_GROUP_COMMIT_SENDS, 1]);
   });
 });
 

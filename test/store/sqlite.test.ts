@@ -183,6 +183,35 @@ describe('SQLite store specifics', () => {
     await store.close();
   });
 
+  it('fails every send of a group commit when one of them fails mid-way, and keeps none of them', async () => {
+    const path = tempPath();
+    const store = SqliteStore.open(path);
+    const space = await store.createSpace({ name: 'group' });
+    const user = await store.createUser({ spaceId: space.id, email: 'u@group.example', passwordHash: 'h' });
+    const db = raw(path);
+    db.exec(`CREATE TRIGGER boom BEFORE INSERT ON send_recipients WHEN NEW.address = 'boom@example.net'
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+    const boom = minimalSend('g2', space.id, user.id, {
+      to: 'boom@example.net',
+      recipients: [{ address: 'boom@example.net', role: 'to', status: 'queued', suppressedBy: null, detail: null }],
+    });
+    // Recorded in the same turn: one transaction; the second send's failure rolls back all three.
+    const results = await Promise.allSettled([
+      store.recordSend(minimalSend('g1', space.id, user.id)),
+      store.recordSend(boom),
+      store.recordSend(minimalSend('g3', space.id, user.id)),
+    ]);
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).name : r.status))).toEqual(['InvariantError', 'InvariantError', 'InvariantError']);
+    for (const table of ['sends', 'send_tags', 'send_recipients']) {
+      expect(db.prepare(`SELECT count(*) AS n FROM ${table}`).get()).toEqual({ n: 0 });
+    }
+    db.exec('DROP TRIGGER boom');
+    db.close();
+    await Promise.all([store.recordSend(minimalSend('g1', space.id, user.id)), store.recordSend(boom), store.recordSend(minimalSend('g3', space.id, user.id))]);
+    expect((await store.listSends({ spaceId: space.id })).map((s) => s.id).sort()).toEqual(['g1', 'g2', 'g3']);
+    await store.close();
+  });
+
   it('gives a TransientError when another connection holds the write lock past busy_timeout', async () => {
     const path = tempPath();
     const store = SqliteStore.open(path);

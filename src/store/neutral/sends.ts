@@ -7,6 +7,9 @@
  * backend writes in the same transaction when the space has a webhook. Search terms (recipient,
  * Message-ID, status, reason, the search box's text) are checked and keyed here too. The
  * backend (backend.ts) only runs SQL.
+ * recordSend goes through a group commit (group-commit.ts): the sends recorded in one
+ * event-loop turn are written in one transaction; each call resolves only once its own send is
+ * committed, and a failed transaction fails every send in it.
  *
  * Limits: filters take at most MAX_TAGS tags, eventCounts at most MAX_EVENT_COUNT_SENDS ids.
  *
@@ -17,9 +20,21 @@
 import { BOUNCE_REASONS, SENDER_SIDE_REASONS, type BounceReason } from '../../core/bounce-reason.js';
 import { normalizeMessageId } from '../../core/message-id.js';
 import { UsageError } from '../../lib/errors.js';
-import { MAX_ADDRESS_LENGTH, MAX_EVENT_COUNT_SENDS, MAX_MESSAGE_ID_LENGTH, MAX_NOT_QUEUED_BATCH, MAX_OUTCOME_DETAIL_LENGTH, MAX_TAGS } from '../../lib/limits.js';
+import { MAX_ADDRESS_LENGTH, MAX_EVENT_COUNT_SENDS, MAX_GROUP_COMMIT_SENDS, MAX_MESSAGE_ID_LENGTH, MAX_NOT_QUEUED_BATCH, MAX_OUTCOME_DETAIL_LENGTH, MAX_TAGS } from '../../lib/limits.js';
 import { looseAddressKey } from '../address-key.js';
-import type { AccountBackend, DeliveryRecord, EventRecord, ReportQuery, SendBackend, SendPage, SendQuery, SendRecord, SendSearch } from '../backend.js';
+import type {
+  AccountBackend,
+  DeliveryRecord,
+  EventRecord,
+  InsertSendResult,
+  ReportQuery,
+  SendBackend,
+  SendInsert,
+  SendPage,
+  SendQuery,
+  SendRecord,
+  SendSearch,
+} from '../backend.js';
 import type { SendWebhookEventType } from '../outbox-store.js';
 import type {
   EventCounts,
@@ -39,6 +54,7 @@ import type {
 } from '../send-store.js';
 import { requireSpace } from './accounts.js';
 import { checkBounceReason, checkCount, checkFlags, checkNodeName, quote, toMs } from './checks.js';
+import { GroupCommit } from './group-commit.js';
 
 /** The webhook event an event of this type queues, or null: every type but 'accepted'. */
 export function webhookEventOf(type: EventType): SendWebhookEventType | null {
@@ -156,10 +172,15 @@ function detailJson(detail: Readonly<Record<string, unknown>>): string {
 }
 
 export class NeutralSends implements SendStore {
+  /** recordSend's group commit: the sends recorded in one event-loop turn share one transaction. */
+  private readonly recording: GroupCommit<SendInsert, InsertSendResult>;
+
   constructor(
     private readonly backend: SendBackend,
     private readonly accounts: AccountBackend,
-  ) {}
+  ) {
+    this.recording = new GroupCommit((sends) => backend.insertSends(sends), MAX_GROUP_COMMIT_SENDS);
+  }
 
   async recordSend(send: NewSend): Promise<void> {
     const record = sendRecord(send);
@@ -172,7 +193,7 @@ export class NeutralSends implements SendStore {
       detailJson: e.detailJson,
       queuedAtMs,
     }));
-    const result = await this.backend.insertSend(record, deliveries);
+    const result = await this.recording.submit({ record, deliveries });
     switch (result) {
       case 'recorded':
         return;

@@ -2,8 +2,9 @@
  * PostgreSQL backend of the sends aggregate (SendBackend in ../backend.ts): sends, send_tags,
  * send_recipients and events, the open/click counts and the report (report-query.ts). Only
  * SQL: the neutral layer (../neutral/sends.ts) has checked the send's invariants, keyed its
- * addresses and decided which webhook deliveries to queue; insertSend and insertEvent write
- * them with the outbox module (outbox.ts) in their own transaction.
+ * addresses and decided which webhook deliveries to queue; insertSends (a group of sends, see
+ * ../neutral/group-commit.ts) and insertEvent write them with the outbox module (outbox.ts) in
+ * their own transaction.
  *
  * Concurrency (several nodes share the database): a duplicate send id is found with ON
  * CONFLICT DO NOTHING (the transaction goes on, nothing fails); changes to one send
@@ -23,10 +24,10 @@ import type postgres from 'postgres';
 import type { BounceReason } from '../../core/bounce-reason.js';
 import type { FlagSource, SuppressionList } from '../../core/types.js';
 import { InvariantError } from '../../lib/errors.js';
-import type { DeliveryRecord, EventCountRow, EventRecord, InsertSendResult, ReportQuery, SendBackend, SendPage, SendRecord } from '../backend.js';
+import type { DeliveryRecord, EventCountRow, EventRecord, InsertSendResult, ReportQuery, SendBackend, SendInsert, SendPage, SendRecord } from '../backend.js';
 import { parseDetail, parseStringArray } from '../json-columns.js';
 import type { EventType, RecipientStatus, ReportGroupBy, ReportRow, Send, SendEvent, SendRecipient, SendStatus } from '../send-store.js';
-import type { PgDatabase, PgRunner } from './database.js';
+import type { PgDatabase, PgRunner, PgTx } from './database.js';
 import type { PgOutbox } from './outbox.js';
 import { runReport } from './report-query.js';
 import { sendFilterConditions, sendSearchConditions, whereOf } from './sql-where.js';
@@ -120,48 +121,62 @@ function jsonIds(sql: PgRunner, ids: readonly string[]): postgres.Fragment {
   return sql`SELECT json_array_elements_text(${JSON.stringify(ids)}::text::json)`;
 }
 
+/** A send's recipients with their keys, as the JSON text insertSends expands (InvariantError: a key missing). */
+function recipientsJson(record: SendRecord): string {
+  const s = record.send;
+  return JSON.stringify(
+    s.recipients.map((r, position) => {
+      const key = record.recipientKeys[position];
+      if (key === undefined) throw new InvariantError(`send ${s.id}: no key for recipient ${position}`);
+      return { address: r.address, key, role: r.role, status: r.status, suppressedBy: r.suppressedBy, detail: r.detail };
+    }),
+  );
+}
+
 export class PgSends implements SendBackend {
   constructor(
     private readonly db: PgDatabase,
     private readonly outbox: PgOutbox,
   ) {}
 
-  insertSend(record: SendRecord, deliveries: readonly DeliveryRecord[]): Promise<InsertSendResult> {
+  /**
+   * The sends' statements are issued together on the transaction's connection, so the client
+   * pipelines them (porsager/postgres): a group costs the round trips of one send, not of each.
+   * Each send's own statements stay in order; the server runs them in the order issued.
+   */
+  insertSends(sends: readonly SendInsert[]): Promise<InsertSendResult[]> {
+    return this.db.transaction(async (tx) => await Promise.all(sends.map((s) => this.insertOne(tx, s.record, recipientsJson(s.record), s.deliveries))));
+  }
+
+  private async insertOne(tx: PgTx, record: SendRecord, recipients: string, deliveries: readonly DeliveryRecord[]): Promise<InsertSendResult> {
     const s = record.send;
-    const recipients = s.recipients.map((r, position) => {
-      const key = record.recipientKeys[position];
-      if (key === undefined) throw new InvariantError(`send ${s.id}: no key for recipient ${position}`);
-      return { address: r.address, key, role: r.role, status: r.status, suppressedBy: r.suppressedBy, detail: r.detail };
-    });
-    return this.db.transaction(async (tx): Promise<InsertSendResult> => {
-      if ((await tx`SELECT 1 AS one FROM spaces WHERE id = ${s.spaceId}`).length === 0) return 'unknown-space';
-      const [user] = await tx<{ space_id: number }[]>`SELECT space_id FROM users WHERE id = ${s.userId} FOR SHARE`;
-      if (user?.space_id !== s.spaceId) return 'foreign-user';
-      const inserted = await tx`
-        INSERT INTO sends (id, space_id, user_id, mail_from, envelope_sender, from_addr, from_key, to_addr, bcc,
-          discarded, tags, flags, flags_source, received_at, status, node, message_id)
-        VALUES (${s.id}, ${s.spaceId}, ${s.userId}, ${s.mailFrom}, ${s.envelopeSender}, ${s.from}, ${record.fromKey}, ${s.to}, ${s.bcc},
-          ${JSON.stringify(s.discarded)}::text::json, ${JSON.stringify(s.tags)}::text::json, ${s.flags}, ${s.flagsSource}, ${record.receivedAtMs},
-          ${record.status}, ${s.node ?? null}, ${s.messageId ?? null})
-        ON CONFLICT (id) DO NOTHING RETURNING seq`;
-      if (inserted.length === 0) return 'duplicate-id';
-      if (s.tags.length > 0) {
-        await tx`
-          INSERT INTO send_tags (send_id, tag) SELECT ${s.id}, t FROM json_array_elements_text(${JSON.stringify(s.tags)}::text::json) AS t
-          ON CONFLICT DO NOTHING`;
-      }
+    if ((await tx`SELECT 1 AS one FROM spaces WHERE id = ${s.spaceId}`).length === 0) return 'unknown-space';
+    const [user] = await tx<{ space_id: number }[]>`SELECT space_id FROM users WHERE id = ${s.userId} FOR SHARE`;
+    if (user?.space_id !== s.spaceId) return 'foreign-user';
+    const inserted = await tx`
+      INSERT INTO sends (id, space_id, user_id, mail_from, envelope_sender, from_addr, from_key, to_addr, bcc,
+        discarded, tags, flags, flags_source, received_at, status, node, message_id)
+      VALUES (${s.id}, ${s.spaceId}, ${s.userId}, ${s.mailFrom}, ${s.envelopeSender}, ${s.from}, ${record.fromKey}, ${s.to}, ${s.bcc},
+        ${JSON.stringify(s.discarded)}::text::json, ${JSON.stringify(s.tags)}::text::json, ${s.flags}, ${s.flagsSource}, ${record.receivedAtMs},
+        ${record.status}, ${s.node ?? null}, ${s.messageId ?? null})
+      ON CONFLICT (id) DO NOTHING RETURNING seq`;
+    if (inserted.length === 0) return 'duplicate-id';
+    if (s.tags.length > 0) {
       await tx`
-        INSERT INTO send_recipients (send_id, position, address, address_key, role, status, suppressed_by, detail)
-        SELECT ${s.id}, (r.ord - 1)::integer, r.x->>'address', r.x->>'key', r.x->>'role', r.x->>'status', r.x->>'suppressedBy', r.x->>'detail'
-        FROM json_array_elements(${JSON.stringify(recipients)}::text::json) WITH ORDINALITY AS r(x, ord)`;
-      for (const e of record.events) {
-        await tx`
-          INSERT INTO events (send_id, recipient, recipient_key, type, at, detail)
-          VALUES (${e.sendId}, ${e.recipient}, ${e.recipientKey}, ${e.type}, ${e.atMs}, ${e.detailJson}::text::json)`;
-      }
-      await this.outbox.queue(tx, s.spaceId, deliveries);
-      return 'recorded';
-    });
+        INSERT INTO send_tags (send_id, tag) SELECT ${s.id}, t FROM json_array_elements_text(${JSON.stringify(s.tags)}::text::json) AS t
+        ON CONFLICT DO NOTHING`;
+    }
+    await tx`
+      INSERT INTO send_recipients (send_id, position, address, address_key, role, status, suppressed_by, detail)
+      SELECT ${s.id}, (r.ord - 1)::integer, r.x->>'address', r.x->>'key', r.x->>'role', r.x->>'status', r.x->>'suppressedBy', r.x->>'detail'
+      FROM json_array_elements(${recipients}::text::json) WITH ORDINALITY AS r(x, ord)`;
+    for (const e of record.events) {
+      await tx`
+        INSERT INTO events (send_id, recipient, recipient_key, type, at, detail)
+        VALUES (${e.sendId}, ${e.recipient}, ${e.recipientKey}, ${e.type}, ${e.atMs}, ${e.detailJson}::text::json)`;
+    }
+    await this.outbox.queue(tx, s.spaceId, deliveries);
+    return 'recorded';
   }
 
   /** Attaches recipients to send rows (one query for the whole page). */

@@ -2,8 +2,9 @@
  * SQLite backend of the sends aggregate (SendBackend in ../backend.ts): sends, send_tags,
  * send_recipients and events, the open/click counts and the report (report-query.ts). Only
  * SQL: the neutral layer (../neutral/sends.ts) has checked the send's invariants, keyed its
- * addresses and decided which webhook deliveries to queue; insertSend and insertEvent write
- * them with the outbox module (outbox.ts) in their own IMMEDIATE transaction.
+ * addresses and decided which webhook deliveries to queue; insertSends (a group of sends, see
+ * ../neutral/group-commit.ts) and insertEvent write them with the outbox module (outbox.ts) in
+ * their own IMMEDIATE transaction.
  *
  * Many-id lookups (recipients of a page of sends, event counts) pass the ids as one JSON array
  * parameter (json_each): one statement whatever their number.
@@ -16,7 +17,7 @@ import type Database from 'better-sqlite3';
 import type { BounceReason } from '../../core/bounce-reason.js';
 import type { FlagSource, SuppressionList } from '../../core/types.js';
 import { InvariantError } from '../../lib/errors.js';
-import type { DeliveryRecord, EventCountRow, EventRecord, InsertSendResult, ReportQuery, SendBackend, SendPage, SendRecord } from '../backend.js';
+import type { DeliveryRecord, EventCountRow, EventRecord, InsertSendResult, ReportQuery, SendBackend, SendInsert, SendPage, SendRecord } from '../backend.js';
 import type { EventType, RecipientStatus, ReportGroupBy, ReportRow, Send, SendEvent, SendRecipient, SendStatus } from '../send-store.js';
 import type { SqliteDatabase } from './database.js';
 import { parseDetail, parseStringArray } from '../json-columns.js';
@@ -170,47 +171,52 @@ export class SqliteSends implements SendBackend {
     registerReportFunctions(db.db);
   }
 
-  insertSend(record: SendRecord, deliveries: readonly DeliveryRecord[]): Promise<InsertSendResult> {
+  insertSends(sends: readonly SendInsert[]): Promise<InsertSendResult[]> {
+    return this.db.run(() => this.db.immediate(() => sends.map((s) => this.insertOne(s.record, s.deliveries))));
+  }
+
+  /**
+   * One send inside insertSends' transaction. The checks come before any write, and a duplicate
+   * id fails the first INSERT, which SQLite undoes alone: a send that is not 'recorded' leaves
+   * nothing behind and the transaction goes on for the others.
+   */
+  private insertOne(record: SendRecord, deliveries: readonly DeliveryRecord[]): InsertSendResult {
     const s = record.send;
-    return this.db.run(() =>
-      this.db.immediate((): InsertSendResult => {
-        if (this.sql.spaceExists.get(s.spaceId) === undefined) return 'unknown-space';
-        if (this.sql.userSpace.get(s.userId)?.space_id !== s.spaceId) return 'foreign-user';
-        try {
-          this.sql.insertSend.run(
-            s.id,
-            s.spaceId,
-            s.userId,
-            s.mailFrom,
-            s.envelopeSender,
-            s.from,
-            record.fromKey,
-            s.to,
-            s.bcc,
-            JSON.stringify(s.discarded),
-            JSON.stringify(s.tags),
-            s.flags,
-            s.flagsSource,
-            record.receivedAtMs,
-            record.status,
-            s.node ?? null,
-            s.messageId ?? null,
-          );
-        } catch (err: unknown) {
-          if (isUniqueViolation(err)) return 'duplicate-id';
-          throw err;
-        }
-        for (const tag of s.tags) this.sql.insertTag.run(s.id, tag);
-        s.recipients.forEach((r, position) => {
-          const key = record.recipientKeys[position];
-          if (key === undefined) throw new InvariantError(`send ${s.id}: no key for recipient ${position}`);
-          this.sql.insertRecipient.run(s.id, position, r.address, key, r.role, r.status, r.suppressedBy, r.detail);
-        });
-        for (const e of record.events) this.sql.insertEvent.run(e.sendId, e.recipient, e.type, e.atMs, e.detailJson);
-        this.outbox.queue(s.spaceId, deliveries);
-        return 'recorded';
-      }),
-    );
+    if (this.sql.spaceExists.get(s.spaceId) === undefined) return 'unknown-space';
+    if (this.sql.userSpace.get(s.userId)?.space_id !== s.spaceId) return 'foreign-user';
+    try {
+      this.sql.insertSend.run(
+        s.id,
+        s.spaceId,
+        s.userId,
+        s.mailFrom,
+        s.envelopeSender,
+        s.from,
+        record.fromKey,
+        s.to,
+        s.bcc,
+        JSON.stringify(s.discarded),
+        JSON.stringify(s.tags),
+        s.flags,
+        s.flagsSource,
+        record.receivedAtMs,
+        record.status,
+        s.node ?? null,
+        s.messageId ?? null,
+      );
+    } catch (err: unknown) {
+      if (isUniqueViolation(err)) return 'duplicate-id';
+      throw err;
+    }
+    for (const tag of s.tags) this.sql.insertTag.run(s.id, tag);
+    s.recipients.forEach((r, position) => {
+      const key = record.recipientKeys[position];
+      if (key === undefined) throw new InvariantError(`send ${s.id}: no key for recipient ${position}`);
+      this.sql.insertRecipient.run(s.id, position, r.address, key, r.role, r.status, r.suppressedBy, r.detail);
+    });
+    for (const e of record.events) this.sql.insertEvent.run(e.sendId, e.recipient, e.type, e.atMs, e.detailJson);
+    this.outbox.queue(s.spaceId, deliveries);
+    return 'recorded';
   }
 
   /** Attaches recipients to send rows (one query for the whole page). */

@@ -4,7 +4,7 @@
  * and the report.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { UsageError } from '../../../src/lib/errors.js';
+import { TransientError, UsageError } from '../../../src/lib/errors.js';
 import { MAX_EVENT_COUNT_SENDS, MAX_TAGS } from '../../../src/lib/limits.js';
 import type { EventType, NewSend, SendRecipient, Space, Store, User } from '../../../src/store/store.js';
 import { T0, at, recipient, unknownSpace } from './fixture.js';
@@ -120,6 +120,57 @@ export function sendsContract(fixture: CurrentFixture): void {
       await store.recordSend(good);
       expect((await store.getSend('atomic-1', a.id))?.recipients).toEqual(good.recipients);
       expect((await store.listSends({ tags: ['t1'] })).map((s) => s.id)).toEqual(['atomic-1']);
+    });
+
+    describe('sends recorded together (group commit: one transaction)', () => {
+      it('records each with its own outcome: a duplicate or an unknown space fails alone', async () => {
+        await store.recordSend(send({ id: 'dup', tags: ['first'] }));
+        const g1 = send({ id: 'g-1', tags: ['x'], bcc: 'b@example.org', recipients: [recipient('rcpt@example.net', 'to'), recipient('b@example.org', 'bcc')] });
+        const g2 = send({ id: 'g-2', spaceId: b.id, userId: userB.id });
+        const results = await Promise.allSettled([
+          store.recordSend(g1),
+          store.recordSend(send({ id: 'dup' })),
+          store.recordSend(send({ id: 'g-3', spaceId: unknownSpace })),
+          store.recordSend(g2),
+          store.recordSend(send({ id: 'g-1', tags: ['second'] })),
+        ]);
+        expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).name : r.status))).toEqual([
+          'fulfilled',
+          'UsageError',
+          'UsageError',
+          'fulfilled',
+          'UsageError',
+        ]);
+        expect(String((results[4] as PromiseRejectedResult).reason)).toMatch(/recorded already/);
+        const got = await store.getSend('g-1', a.id);
+        expect(got?.tags).toEqual(['x']);
+        expect(got?.recipients).toEqual(g1.recipients);
+        expect((await store.getSend('g-2', b.id))?.userId).toBe(userB.id);
+        expect((await store.getSend('dup', null))?.tags).toEqual(['first']);
+        expect(await store.getSend('g-3', null)).toBeNull();
+      });
+
+      it('fails every send in the group when one fails mid-way, and keeps none of them', async () => {
+        const bad = send({
+          id: 'g-bad',
+          bcc: 'b@example.org',
+          // An invalid role slipped past the type system: the backend refuses it mid-transaction.
+          recipients: [recipient('rcpt@example.net', 'to'), { ...recipient('b@example.org', 'bcc'), role: 'cc' as SendRecipient['role'] }],
+        });
+        const results = await Promise.allSettled([store.recordSend(send({ id: 'g-a', tags: ['t'] })), store.recordSend(bad), store.recordSend(send({ id: 'g-b' }))]);
+        expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+        for (const id of ['g-a', 'g-bad', 'g-b']) expect(await store.getSend(id, null)).toBeNull();
+        expect(await store.listSends({})).toEqual([]);
+        await Promise.all([store.recordSend(send({ id: 'g-a', tags: ['t'] })), store.recordSend(send({ id: 'g-b' }))]);
+        expect((await store.listSends({})).map((s) => s.id).sort()).toEqual(['g-a', 'g-b']);
+      });
+
+      it('fails the sends of a group whose store closes before it is written, with a TransientError', async () => {
+        const settled = Promise.allSettled([store.recordSend(send({ id: 'c-1' })), store.recordSend(send({ id: 'c-2' }))]);
+        await store.close();
+        const results = await settled;
+        expect(results.map((r) => (r.status === 'rejected' && r.reason instanceof TransientError ? r.reason.code : r.status))).toEqual(['ESTORE_CLOSED', 'ESTORE_CLOSED']);
+      });
     });
 
     describe('listSends', () => {
