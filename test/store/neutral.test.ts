@@ -18,7 +18,7 @@ import {
 } from '../../src/lib/limits.js';
 import type { RetentionBackend } from '../../src/store/retention-backend.js';
 import type { AccountBackend,
-  AuthFailureBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendingBackend, SendInsert, SendRecord, StoreBackend } from '../../src/store/backend.js';
+  AuthFailureBackend, CursorBackend, DeliveryRecord, DomainAuthBackend, ListBackend, OutboxBackend, SendBackend, SendingBackend, SendInsert, StoreBackend } from '../../src/store/backend.js';
 import { NeutralStore } from '../../src/store/neutral/neutral-store.js';
 import type { NewSend, SendRecipient, Store } from '../../src/store/store.js';
 
