@@ -178,6 +178,7 @@ export class DeliveryRecorder {
         reason: cutText(`${why} ${o.status ?? '5.0.0'}${diagnostic ? `: ${diagnostic}` : ''}`),
         bounceReason: reason,
         rule,
+        source: 'bounce',
         addedAt: o.at,
       });
       // A new streak starts should the address come off the list and fill up again.
@@ -202,6 +203,7 @@ export class DeliveryRecorder {
         list: 'bounce',
         address: o.recipient.address,
         reason: `complaint (${feedbackType})`,
+        source: 'complaint',
         addedAt: o.at,
       });
       return {

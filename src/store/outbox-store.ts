@@ -32,6 +32,7 @@ export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   'clicked',
   'complained',
   'suppressed',
+  'unsubscribed',
   'domain',
 ];
 
