@@ -11,6 +11,8 @@
  *   GET /api/v1/domains   {"domains": [{domain, unicode, returnPath, checkStatus, checkedAt,
  *       keys: [{selector, algorithm, state, createdAt, activatedAt, retireAfter}]}]} the
  *       space's sender domains, sorted (src/reports/domain-json.ts; never a private key).
+ *   GET|POST /api/v1/lists/:list, DELETE /api/v1/lists/:list/:address, GET
+ *       /api/v1/lists/:list/changes   the space's Bounce and Unsubscribe lists (lists-api.ts).
  * Parameters: src/reports/api-query.ts. Every malformed or unknown parameter → 400
  * {"error": "...", "parameter": "..."}; never a 500 for anything a client sends.
  * JSON dates are ISO 8601 (UTC, milliseconds).
@@ -54,6 +56,7 @@ import { domainJson } from '../reports/domain-json.js';
 import { reportRowJson } from '../reports/report.js';
 import { NO_EVENT_COUNTS, sendJson } from '../reports/send-json.js';
 import type { SendEvent, Store } from '../store/store.js';
+import { listsApiRoutes, type ListsApiStore } from './lists-api.js';
 
 export const API_PREFIX = '/api/v1';
 export const API_REALM = 'trxmail';
@@ -68,7 +71,7 @@ export interface ApiLogger {
 }
 
 export interface ReportsApiOptions {
-  readonly store: Pick<Store, 'report' | 'listSends' | 'getSend' | 'listEvents' | 'eventCounts' | 'listDomains' | 'getDomainAuth' | 'listDkimKeys'>;
+  readonly store: Pick<Store, 'report' | 'listSends' | 'getSend' | 'listEvents' | 'eventCounts' | 'listDomains' | 'getDomainAuth' | 'listDkimKeys'> & ListsApiStore;
   /** Share the runtime's instance with the auth server: one throttle for SMTP AUTH and the API. */
   readonly credentials: Pick<CredentialVerifier, 'verify'>;
   /** A TLS-terminating proxy is in front: serve requests from non-loopback peers too. */
@@ -295,5 +298,6 @@ export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions
     app.get(`${prefix}${API_PREFIX}/report`, guarded(report));
     app.get(`${prefix}${API_PREFIX}/sends`, guarded(sends));
     app.get(`${prefix}${API_PREFIX}/sends/:id`, guarded(oneSend));
+    for (const r of listsApiRoutes(store)) app.route({ method: r.method, url: `${prefix}${API_PREFIX}${r.path}`, handler: guarded(r.handler) });
   }
 }
