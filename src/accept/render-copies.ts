@@ -154,14 +154,16 @@ export async function renderCopies(input: RenderCopiesInput): Promise<RenderedCo
 
     let bccMessage: Spool | null = null;
     if (input.wantBccCopy) {
-      const bccStage = createTrackingStage({ pixelUrl: null, clickUrl: null, ...logger });
+      // When the To body is rewritten, the BCC body goes through the same stage untracked (so
+      // both are encoded alike); when the To body is left as received, so is the BCC body.
+      const bccStages = toBody === null ? [] : [createTrackingStage({ pixelUrl: null, clickUrl: null, ...logger }).stage];
       bccMessage = input.newSpool();
       spools.push(bccMessage);
       await pipeline(
         original(input),
         createMessageTransform({
           onHeaders: () => [...input.headerEdits, ...toHeaderEdits, ...input.bccHeaderEdits],
-          bodyStages: [bccStage.stage],
+          bodyStages: bccStages,
         }),
         toSpool(bccMessage),
       );

@@ -420,6 +420,16 @@ describe('acceptMessage', () => {
       await o.release();
     });
 
+    it('HTML without tracking (flags 0): the separate BCC copy keeps the body and its transfer encoding byte for byte', async () => {
+      const f = await facts({ headers: headers(undefined, [{ name: 'X-Mxm-Flags', value: '0' }, { name: 'X-Mxm-Unsubscribe', value: 'one-click' }]) });
+      const o = accepted(await acceptMessage(f, ports({ tracking: withUnsubscribe() })));
+      expect(o.body).toBeNull();
+      const bcc = sink.messages[0]!.raw.toString('utf8');
+      expect(bcc.slice(bcc.indexOf('\r\n\r\n') + 4)).toBe(HTML_BODY.toString('utf8'));
+      expect(bcc).not.toMatch(/Content-Transfer-Encoding/i);
+      await o.release();
+    });
+
     it('not asked for: no fields, and no separate BCC copy for a message without tracking', async () => {
       const o = accepted(await acceptMessage(await facts({ headers: plain([]), body: await bodySpool(Buffer.from('x\r\n')) }), ports({ tracking: withUnsubscribe() })));
       expect(setValue(o, 'List-Unsubscribe')).toBeUndefined();
