@@ -31,6 +31,14 @@
  *      return-path host when it has one. A sender domain without an active key: TransientError
  *      (451) unless the space allows unsigned mail (Space.allowUnsigned).
  *
+ * One-click unsubscribe (core's oneClickUnsubscribe, README "One-click unsubscribe"): the To
+ * copy gets List-Unsubscribe (the signed URL, tracking.unsubscribeUrl) and
+ * List-Unsubscribe-Post: List-Unsubscribe=One-Click, replacing the client's own fields of
+ * those names; both are signed by DKIM with the rest. The BCC recipient must not get the To
+ * recipient's link: when it receives the message, its copy is rendered and handed over
+ * separately even without tracking. Without tracking ports (no http.baseUrl) the fields are
+ * not added and a warning is logged.
+ *
  * Every accepted message gets REF_HEADER (the local part of its bounce address, HMAC-checked)
  * so a complaint that returns only the original message still finds the send.
  *
@@ -53,6 +61,7 @@ import { evaluate, senderDomainOf } from '../core/evaluate.js';
 import { rejection } from '../core/replies.js';
 import { messageIdOf } from '../core/message-id.js';
 import { sendingRejection } from '../core/sending-limits.js';
+import { LIST_UNSUBSCRIBE_POST_VALUE, listUnsubscribeValue } from '../core/unsubscribe.js';
 import type { Acceptance, HeaderEdit, HeaderField, Rejection } from '../core/types.js';
 import { copySendId } from '../bounce/bounce-address.js';
 import { createBodyHasher, signatureFieldsOffThread, signMessage, type SigningKey } from '../dkim/signer.js';
@@ -204,7 +213,8 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
     // unless the message is too small to break them (mime-limits-bound.ts).
     if (!(await withinMimeLimitsBound(facts.headers, facts.body))) await checkMimeLimits(originalMessage(facts, facts.body));
   }
-  const rendered = nothingLeft ? null : await render(facts, account, verdict, setup, ports);
+  const unsubscribeEdits = nothingLeft ? [] : oneClickEdits(facts, account, verdict, ports);
+  const rendered = nothingLeft ? null : await render(facts, account, verdict, setup, ports, unsubscribeEdits.length > 0);
   const bccCopy = rendered?.copies.bccMessage && verdict.bcc !== null ? { spool: rendered.copies.bccMessage, to: verdict.bcc } : null;
   try {
     // Recorded BEFORE the BCC copy is handed over: a store that fails here costs the client a
@@ -219,7 +229,7 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
   logAccepted(facts, account, verdict, tracked, ports);
   if (nothingLeft) return { kind: 'discard', sendId };
   const bccTakenOut = tracked?.bccCopyQueueId != null && verdict.bcc !== null ? [verdict.bcc] : [];
-  const headerEdits = [...verdict.headerEdits, ...(tracked?.copies.toHeaderEdits ?? []), refEdit(verdict.envelopeSender)];
+  const headerEdits = [...verdict.headerEdits, ...(tracked?.copies.toHeaderEdits ?? []), ...unsubscribeEdits, refEdit(verdict.envelopeSender)];
   const body = tracked?.copies.toBody ?? null;
   let signatures: HeaderField[];
   try {
@@ -272,14 +282,39 @@ async function* withFieldsAbove(fields: readonly HeaderField[], message: AsyncIt
   yield* message;
 }
 
+/** The To copy's one-click unsubscribe fields, or none (not asked for, or not configured). */
+function oneClickEdits(facts: AcceptFacts, account: Account, v: Acceptance, ports: AcceptPorts): HeaderEdit[] {
+  if (!v.oneClickUnsubscribe) return [];
+  const sign = ports.tracking?.unsubscribeUrl;
+  const url = sign ? sign({ spaceId: account.space.id, sendId: facts.sendId, recipient: v.to }) : null;
+  const value = url === null ? null : listUnsubscribeValue(url);
+  if (value === null) {
+    ports.logger.warn({ queueId: facts.sendId }, 'one-click unsubscribe asked for but not available (http.baseUrl not configured, or the URL cannot be signed): sent without List-Unsubscribe');
+    return [];
+  }
+  return [
+    { op: 'set', name: 'List-Unsubscribe', value },
+    { op: 'set', name: 'List-Unsubscribe-Post', value: LIST_UNSUBSCRIBE_POST_VALUE },
+  ];
+}
+
 /**
  * Renders the To copy (and the untracked BCC copy, signed as a whole message) when core's
- * tracking plan applies; null when it does not or the rewrite tracked nothing.
+ * tracking plan applies, or the BCC copy alone when the To copy carries one-click unsubscribe
+ * fields the BCC recipient must not get; null when neither applies or nothing was rendered.
  */
-async function render(facts: AcceptFacts, account: Account, v: Acceptance, setup: DomainSetup, ports: AcceptPorts): Promise<Rendered | null> {
+async function render(
+  facts: AcceptFacts,
+  account: Account,
+  v: Acceptance,
+  setup: DomainSetup,
+  ports: AcceptPorts,
+  toCopyOwnFields: boolean,
+): Promise<Rendered | null> {
   const tracking = ports.tracking;
   const plan = v.tracking;
-  if (!tracking || !plan || !facts.body) return null;
+  const bccReceives = v.bcc !== null && v.deliverTo.includes(v.bcc);
+  if (!tracking || !facts.body || (!plan && !(toCopyOwnFields && bccReceives))) return null;
   const sendId = facts.sendId;
   const bccBounce = ports.bounceAddress(account.space.id, copySendId(sendId), setup.returnPath);
   const copies = await renderCopies({
@@ -288,15 +323,19 @@ async function render(facts: AcceptFacts, account: Account, v: Acceptance, setup
     body: facts.body,
     headerEdits: v.headerEdits,
     tracking: {
-      pixelUrl: plan.open ? tracking.links.pixelUrl(sendId, v.to) : null,
-      clickUrl: plan.click ? (url: string) => tracking.links.clickUrl(sendId, v.to, url) : null,
+      pixelUrl: plan?.open ? tracking.links.pixelUrl(sendId, v.to) : null,
+      clickUrl: plan?.click ? (url: string) => tracking.links.clickUrl(sendId, v.to, url) : null,
     },
-    wantBccCopy: plan.bccCopy,
+    wantBccCopy: bccReceives,
+    bccCopyEvenUntracked: toCopyOwnFields,
     bccHeaderEdits: [refEdit(bccBounce)],
     newSpool: ports.newSpool,
     logger: ports.logger,
   });
-  if (!copies.toBody) return null;
+  if (!copies.toBody && !copies.bccMessage) {
+    await copies.dispose();
+    return null;
+  }
   try {
     const bccSignatures = copies.bccMessage ? await signMessage(copies.bccMessage.read(), setup.signingKeys, ports.clock()) : [];
     return { copies, bccBounce, bccSignatures };

@@ -11,6 +11,7 @@ import type { Spool } from '../lib/spool.js';
 import type { TrxMetrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import type { TrackingLinks } from '../tracking/links.js';
+import type { UnsubscribeClaims } from '../tracking/unsubscribe-token.js';
 
 /** A whole message to hand to Postfix as a separate transaction (the untracked BCC copy). */
 export interface ReinjectMessage {
@@ -32,6 +33,11 @@ export type Reinject = (msg: ReinjectMessage) => Promise<string>;
 export interface TrackingPorts {
   readonly links: TrackingLinks;
   readonly reinject: Reinject;
+  /**
+   * The signed one-click unsubscribe URL (tracking/unsubscribe-token.ts) of a space's send to
+   * a recipient, or null when it cannot be signed; absent: one-click unsubscribe is not offered.
+   */
+  readonly unsubscribeUrl?: (claims: UnsubscribeClaims) => string | null;
 }
 
 /** The instruments the accept step counts with (src/metrics/metrics.ts). */

@@ -15,7 +15,9 @@
  * Both stream through the transform into Spools (memory up to SPOOL_MEMORY_BYTES, then a
  * temporary file), so memory stays bounded whatever the message size. When the rewrite
  * tracked nothing (no HTML part, unknown charset, part over the cap) there is no To body and
- * no BCC copy: the message stays one transaction.
+ * no BCC copy: the message stays one transaction — unless `bccCopyEvenUntracked` (the To
+ * copy gets headers of its own, the one-click unsubscribe URL): then the To body is left as
+ * received (toBody null) and the BCC copy is still rendered.
  *
  * Throws what the transform throws (RejectError for EMAXLEN, TransientError for spool I/O);
  * spools are disposed on error.
@@ -39,6 +41,11 @@ export interface RenderCopiesInput {
   readonly tracking: Pick<TrackingStageOptions, 'pixelUrl' | 'clickUrl'>;
   /** Whether a separate untracked BCC copy is wanted. */
   readonly wantBccCopy: boolean;
+  /**
+   * Render the BCC copy (when wanted) even when the To copy's rewrite tracked nothing: the To
+   * copy carries something the BCC recipient must not get (its one-click unsubscribe URL).
+   */
+  readonly bccCopyEvenUntracked?: boolean;
   /** Header edits for the BCC copy only, applied last (e.g. its own X-Trxmail-Ref). */
   readonly bccHeaderEdits: readonly HeaderEdit[];
   /** Where rendered copies go. */
@@ -47,7 +54,7 @@ export interface RenderCopiesInput {
 }
 
 export interface RenderedCopies {
-  /** The To copy's new body, or null when tracking changed nothing. */
+  /** The To copy's new body, or null when tracking changed nothing (keep the received body). */
   readonly toBody: Spool | null;
   /** Top-level header changes the rewrite made (to apply to the To copy too). */
   readonly toHeaderEdits: readonly HeaderEdit[];
@@ -117,35 +124,52 @@ export async function renderCopies(input: RenderCopiesInput): Promise<RenderedCo
   };
   const logger = input.logger ? { logger: input.logger } : {};
   try {
-    // The To copy: no header edits here (the caller edits its own copy), tracking on.
-    const toStage = createTrackingStage({ ...input.tracking, ...logger });
-    const toBody = input.newSpool();
-    spools.push(toBody);
-    await pipeline(original(input), createMessageTransform({ onHeaders: () => [], bodyStages: [toStage.stage] }), new BodyOnly(toBody));
-    await toBody.end();
-    const result = toStage.result();
-    if (result.tracked === 0) {
+    // The To copy: no header edits here (the caller edits its own copy), tracking on. Without
+    // any tracking asked for there is no To rendering at all.
+    let toBody: Spool | null = null;
+    let toHeaderEdits: readonly HeaderEdit[] = [];
+    let linksRewritten = 0;
+    let pixelInserted = false;
+    if (input.tracking.pixelUrl !== null || input.tracking.clickUrl !== null) {
+      const toStage = createTrackingStage({ ...input.tracking, ...logger });
+      const spool = input.newSpool();
+      spools.push(spool);
+      await pipeline(original(input), createMessageTransform({ onHeaders: () => [], bodyStages: [toStage.stage] }), new BodyOnly(spool));
+      await spool.end();
+      const result = toStage.result();
+      if (result.tracked > 0) {
+        toBody = spool;
+        toHeaderEdits = result.rootHeaderEdits;
+        linksRewritten = result.linksRewritten;
+        pixelInserted = result.pixelInserted;
+      } else {
+        spools.splice(spools.indexOf(spool), 1);
+        await spool.dispose();
+      }
+    }
+    if (toBody === null && !input.bccCopyEvenUntracked) {
       await dispose();
       return NO_COPIES;
     }
-    const toHeaderEdits = result.rootHeaderEdits;
 
     let bccMessage: Spool | null = null;
     if (input.wantBccCopy) {
-      const bccStage = createTrackingStage({ pixelUrl: null, clickUrl: null, ...logger });
+      // When the To body is rewritten, the BCC body goes through the same stage untracked (so
+      // both are encoded alike); when the To body is left as received, so is the BCC body.
+      const bccStages = toBody === null ? [] : [createTrackingStage({ pixelUrl: null, clickUrl: null, ...logger }).stage];
       bccMessage = input.newSpool();
       spools.push(bccMessage);
       await pipeline(
         original(input),
         createMessageTransform({
           onHeaders: () => [...input.headerEdits, ...toHeaderEdits, ...input.bccHeaderEdits],
-          bodyStages: [bccStage.stage],
+          bodyStages: bccStages,
         }),
         toSpool(bccMessage),
       );
       await bccMessage.end();
     }
-    return { toBody, toHeaderEdits, bccMessage, linksRewritten: result.linksRewritten, pixelInserted: result.pixelInserted, dispose };
+    return { toBody, toHeaderEdits, bccMessage, linksRewritten, pixelInserted, dispose };
   } catch (err: unknown) {
     await dispose();
     throw err;

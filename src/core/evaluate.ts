@@ -8,7 +8,8 @@
  *
  * Order of the rejection checks (the first failing one is returned):
  *   1. sender     null-sender, sender-syntax, sender-domain-not-allowed
- *   2. flags      invalid-flags (first X-Mxm-Flags field)
+ *   2. flags      invalid-flags (first X-Mxm-Flags field), then invalid-unsubscribe (first
+ *                 X-Mxm-Unsubscribe field, core/unsubscribe.ts)
  *   3. tags       too-many-tags, then tag-too-long, then tag-control-character
  *   4. To         no-recipients, too-many-recipients (RCPT count), no-to, to-not-in-rcpt
  *
@@ -43,6 +44,7 @@ import { effectiveFlags, trimWsp } from './flags.js';
 import { REMOVED_FIELDS } from './removed-fields.js';
 import { rejection } from './replies.js';
 import { parseTags } from './tags.js';
+import { unsubscribeOption } from './unsubscribe.js';
 import {
   FLAG_CHECK_UNSUBSCRIBE,
   FLAG_CLICK_TRACKING,
@@ -150,6 +152,8 @@ export function evaluate(facts: Facts): Verdict {
   const flagsResult = effectiveFlags(facts.headers, facts.fromAddressFlags, facts.space.defaultFlags);
   if (!flagsResult.ok) return rejection('invalid-flags', flagsResult.value);
   const flags = flagsResult.flags;
+  const unsubscribe = unsubscribeOption(facts.headers, facts.unsubscribeDefaults?.fromAddress ?? null, facts.unsubscribeDefaults?.space ?? null);
+  if (!unsubscribe.ok) return rejection('invalid-unsubscribe', unsubscribe.value);
 
   // 3. Tags.
   const tagsResult = parseTags(facts.headers);
@@ -249,6 +253,7 @@ export function evaluate(facts: Facts): Verdict {
     flags,
     flagsSource: flagsResult.source,
     tags: tagsResult.tags,
+    oneClickUnsubscribe: unsubscribe.oneClick && deliverTo.includes(toRcpt),
     tracking: trackingPlan(flags, facts.headers, deliverTo, toRcpt, bcc),
   };
   return acceptance;

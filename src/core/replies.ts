@@ -71,6 +71,11 @@ export const REPLIES = {
     text: (value: string) =>
       `X-Mxm-Flags value "${safeEcho(value)}" is invalid: expected an integer from 0 to ${MAX_FLAGS}`,
   },
+  'invalid-unsubscribe': {
+    code: 554,
+    enhanced: '5.6.0',
+    text: (value: string) => `X-Mxm-Unsubscribe value "${safeEcho(value)}" is invalid: expected one-click or none`,
+  },
   'too-many-tags': {
     code: 554,
     enhanced: '5.6.0',

@@ -64,6 +64,11 @@ export interface Facts {
    * A missing key means "not on any list".
    */
   readonly suppression: Readonly<Record<string, SuppressionAnswer>>;
+  /**
+   * One-click unsubscribe defaults (X-Mxm-Unsubscribe, core/unsubscribe.ts) of the From
+   * address and of the space; null or absent: none configured.
+   */
+  readonly unsubscribeDefaults?: { readonly fromAddress: boolean | null; readonly space: boolean | null };
   /** The envelope sender to use for the message (bounce address), computed by the adapter. */
   readonly bounceAddress: string;
 }
@@ -89,6 +94,7 @@ export type RejectReason =
   | 'no-to'
   | 'to-not-in-rcpt'
   | 'invalid-flags'
+  | 'invalid-unsubscribe'
   | 'too-many-tags'
   | 'tag-too-long'
   | 'tag-control-character'
@@ -141,6 +147,12 @@ export interface Acceptance {
   readonly flags: number;
   readonly flagsSource: FlagSource;
   readonly tags: readonly string[];
+  /**
+   * The To copy gets one-click unsubscribe headers (core/unsubscribe.ts): asked for, and the
+   * To recipient receives the message. The adapter signs the URL and adds the fields to the
+   * To copy only.
+   */
+  readonly oneClickUnsubscribe: boolean;
   /** What tracking this message gets, or null when none (see TrackingPlan). */
   readonly tracking: TrackingPlan | null;
 }

@@ -186,6 +186,7 @@ export class DeliveryRecorder {
         reason: cutText(`${why} ${o.status ?? '5.0.0'}${diagnostic ? `: ${diagnostic}` : ''}`),
         bounceReason: reason,
         rule,
+        source: 'bounce',
         addedAt: o.at,
       });
       // A new streak starts should the address come off the list and fill up again.
@@ -213,6 +214,7 @@ export class DeliveryRecorder {
         list: 'bounce',
         address: o.recipient.address,
         reason: `complaint (${feedbackType})`,
+        source: 'complaint',
         addedAt: o.at,
       });
       await this.#autoPause?.note(o.send.spaceId, 'complaint', o.at);

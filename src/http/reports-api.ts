@@ -17,6 +17,8 @@
  *   GET /api/v1/sending   {"limits": {minute, hour, day}, "usage": {minute, hour, day},
  *       "paused": {reason, since, auto} | null} the space's sending limits (null: none), the
  *       recipients counted in each rolling window now, and its pause (core/sending-limits.ts).
+ *   GET|POST /api/v1/lists/:list, DELETE /api/v1/lists/:list/:address, GET
+ *       /api/v1/lists/:list/changes   the space's Bounce and Unsubscribe lists (lists-api.ts).
  * Parameters: src/reports/api-query.ts. Every malformed or unknown parameter → 400
  * {"error": "...", "parameter": "..."}; never a 500 for anything a client sends.
  * JSON dates are ISO 8601 (UTC, milliseconds).
@@ -61,6 +63,7 @@ import { reportRowJson } from '../reports/report.js';
 import { NO_EVENT_COUNTS, sendJson } from '../reports/send-json.js';
 import { buildTimeline, timelineEntryJson } from '../reports/timeline.js';
 import type { SendEvent, Store } from '../store/store.js';
+import { listsApiRoutes, type ListsApiStore } from './lists-api.js';
 
 export const API_PREFIX = '/api/v1';
 export const API_REALM = 'trxmail';
@@ -75,7 +78,7 @@ export interface ApiLogger {
 }
 
 export interface ReportsApiOptions {
-  readonly store: Pick<Store, 'report' | 'listSends' | 'getSend' | 'listEvents' | 'eventCounts' | 'listDomains' | 'getDomainAuth' | 'listDkimKeys' | 'getSendingState' | 'sendingUsage'>;
+  readonly store: Pick<Store, 'report' | 'listSends' | 'getSend' | 'listEvents' | 'eventCounts' | 'listDomains' | 'getDomainAuth' | 'listDkimKeys' | 'getSendingState' | 'sendingUsage'> & ListsApiStore;
   /** Share the runtime's instance with the auth server: one throttle for SMTP AUTH and the API. */
   readonly credentials: Pick<CredentialVerifier, 'verify'>;
   /** A TLS-terminating proxy is in front: serve requests from non-loopback peers too. */
@@ -318,5 +321,6 @@ export function registerReportsApi(app: FastifyInstance, opts: ReportsApiOptions
     app.get(`${prefix}${API_PREFIX}/report`, guarded(report));
     app.get(`${prefix}${API_PREFIX}/sends`, guarded(sends));
     app.get(`${prefix}${API_PREFIX}/sends/:id`, guarded(oneSend));
+    for (const r of listsApiRoutes(store)) app.route({ method: r.method, url: `${prefix}${API_PREFIX}${r.path}`, handler: guarded(r.handler) });
   }
 }

@@ -7,6 +7,8 @@
  *                         redirectLocation: an ASCII URL byte for byte, a non-ASCII one in
  *                         the ASCII form a browser requests), `Referrer-Policy: no-referrer`
  *                         (the target never sees the tracking URL); records `clicked`.
+ *   GET|HEAD|POST /u/<token>   one-click unsubscribe (RFC 8058): the confirmation page on GET,
+ *                         the unsubscribe on POST (unsubscribe.ts).
  *   GET|HEAD /health      200 {"status":"ok"} when the store can take a write now
  *                         (Store.health: no waiting for a lock); 503 {"status":"unavailable"}
  *                         when it cannot (locked by another process, closed, unreachable) or
@@ -46,6 +48,7 @@ import { MAX_TRACKING_TOKEN_LENGTH } from '../lib/limits.js';
 import type { NewSendEvent, Store } from '../store/store.js';
 import { registerReportsApi, type ReportsApiOptions } from './reports-api.js';
 import { registerReportPage } from './report-page.js';
+import { registerUnsubscribe } from './unsubscribe.js';
 import { CLICK_PATH, OPEN_PATH } from '../tracking/links.js';
 import { classifyRequest, truncateUserAgent } from '../tracking/machine-traffic.js';
 import { redirectLocation, verifyTrackingToken } from '../tracking/token.js';
@@ -78,8 +81,8 @@ export interface HttpLogger {
 }
 
 export interface HttpServiceOptions {
-  /** Only addEvent (recording) and health are used. */
-  readonly store: Pick<Store, 'addEvent' | 'health'>;
+  /** Only addEvent (recording), addListEntry (one-click unsubscribe) and health are used. */
+  readonly store: Pick<Store, 'addEvent' | 'addListEntry' | 'health'>;
   /** Keys that verify tokens (Config hmacKeysInForce): all of them, the first one signs elsewhere. */
   readonly keys: readonly HmacKey[];
   readonly logger: HttpLogger;
@@ -179,6 +182,11 @@ export class HttpService {
       this.app.get(`${prefix}/${CLICK_PATH}/:token`, (req: TokenRequest, reply) => this.track('click', req, reply));
       this.app.get(`${prefix}/health`, (_req, reply) => this.health(reply));
     }
+    registerUnsubscribe(
+      this.app,
+      { store: this.store, keys: this.keys, clock: this.clock, storeTimeoutMs: this.storeTimeoutMs, logger: this.logger, notFound: (r) => this.notFound(r), within },
+      basePath === '' ? [''] : ['', basePath],
+    );
     if (opts.reports) {
       registerReportsApi(this.app, opts.reports, this.logger, basePath === '' ? [''] : ['', basePath]);
       registerReportPage(this.app, basePath === '' ? [''] : ['', basePath]);

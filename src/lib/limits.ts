@@ -187,3 +187,16 @@ export const MAX_BOUNCE_MIME_DEPTH = 12;
 export const MAX_BOUNCE_TEXT_BYTES = 256 * 1024;
 /** Most sends one page of the reports API (`GET /api/v1/sends?limit=`) returns; more: 400. */
 export const MAX_API_PAGE_SIZE = 500;
+/**
+ * Longest unsubscribe token (characters) the HTTP service looks at; longer: 404 without
+ * verifying. The longest token signed (space id, send id and address at their caps) has 480.
+ */
+export const MAX_UNSUBSCRIBE_TOKEN_LENGTH = 512;
+/** Largest request body (bytes) of a one-click unsubscribe POST (RFC 8058 sends 26); larger: 413. */
+export const MAX_UNSUBSCRIBE_BODY_BYTES = 1024;
+/** Most entries one page of the suppression API (`GET /api/v1/lists/:list?limit=`) returns; more: 400. */
+export const MAX_LIST_PAGE_SIZE = 500;
+/** Longest search text (characters) of the suppression API (`?q=`); longer: 400. */
+export const MAX_LIST_SEARCH_LENGTH = 256;
+/** Longest reason (characters) of a list entry added over the API or the CLI; longer: 400 / UsageError. */
+export const MAX_LIST_REASON_LENGTH = 500;

@@ -98,6 +98,10 @@ function eventEntry(send: Send, e: SendEvent): TimelineEntry {
       const type = str(d['feedbackType']);
       return { ...base, summary: `complained${type ? ` (${type})` : ''}: the address is on the Bounce list` };
     }
+    case 'unsubscribed': {
+      const via = str(d['via']);
+      return { ...base, summary: `unsubscribed${via ? ` via ${via}` : ''}: the address is on the Unsubscribe list`, list: 'unsubscribe' };
+    }
     case 'accepted':
     default: {
       // Types without a summary of their own (and any added later): the detail as JSON.

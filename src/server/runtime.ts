@@ -30,6 +30,7 @@ import { ConfigError } from '../lib/errors.js';
 import { metrics } from '../metrics/metrics.js';
 import { MetricsServer } from '../metrics/server.js';
 import { TrackingLinks } from '../tracking/links.js';
+import { unsubscribeUrl } from '../tracking/unsubscribe-token.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { hmacKeysInForce } from '../config/secrets.js';
 import { encodeBounceAddress } from '../bounce/bounce-address.js';
@@ -145,6 +146,7 @@ export class Runtime {
       const bounceDomains = new BounceDomainSet(config.bounceDomain, store, logger);
       await bounceDomains.start();
       this.bounceDomains = bounceDomains;
+      const links = new TrackingLinks(config.http.baseUrl, keys);
       this.milter = new MilterServer({
         handler: createRulesHandler({
           store,
@@ -154,8 +156,9 @@ export class Runtime {
           bounceAddress: (spaceId, sendId, host) => encodeBounceAddress({ spaceId, sendId }, keys, host ?? config.bounceDomain),
           domainSetup: new DomainSetups(store, keys).get,
           tracking: {
-            links: new TrackingLinks(config.http.baseUrl, keys),
+            links,
             reinject: reinjectTo(reinjectTarget(config)),
+            unsubscribeUrl: (claims) => unsubscribeUrl(links.baseUrl, claims, keys),
           },
           newSpool: () => new Spool(spoolDir),
           newBodySpool: () => new Spool(spoolDir, SPOOL_MEMORY_BYTES, config.messageSizeLimit),

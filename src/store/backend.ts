@@ -22,7 +22,7 @@ import type { SuppressionList } from '../core/types.js';
 import type { FromDefault, Space, User } from './account-store.js';
 import type { DeliveryCursor } from './delivery-cursor-store.js';
 import type { DkimKey, DomainAuth, DomainCheckStatus, NewDkimKey } from './domain-auth-store.js';
-import type { ListEntry } from './list-store.js';
+import type { ListChange, ListEntry, ListSource } from './list-store.js';
 import type { StoreHealth } from './store.js';
 import type { LimitWindow, OutcomeCounts } from '../core/sending-limits.js';
 import type { SendingState } from './sending-store.js';
@@ -126,7 +126,16 @@ export interface ListEntryRecord {
   readonly bounceReason: string | null;
   /** At most MAX_BOUNCE_RULE_LENGTH characters, or null. */
   readonly rule: string | null;
+  /** A LIST_SOURCES value (checked above). */
+  readonly source: ListSource;
   readonly addedAtMs: number;
+}
+
+/** A list change row to write with the entry's change. */
+export interface ListChangeRecord {
+  readonly source: ListSource;
+  readonly reason: string;
+  readonly atMs: number;
 }
 
 export interface ListHit {
@@ -136,9 +145,18 @@ export interface ListHit {
 }
 
 export interface ListBackend {
-  /** Inserts, or updates reason, bounceReason, rule and time of the entry with that key. */
-  upsertListEntry(entry: ListEntryRecord): Promise<void>;
-  removeListEntry(spaceId: number, list: SuppressionList, addressKey: string): Promise<boolean>;
+  /**
+   * Inserts, or (unless ifAbsent) updates reason, bounceReason, rule, source and time of the
+   * entry with that key; in the same transaction, when the key was not on the list, writes an
+   * 'added' list_changes row (source and reason of the entry, at addedAtMs). True when inserted.
+   */
+  upsertListEntry(entry: ListEntryRecord, ifAbsent: boolean): Promise<boolean>;
+  /** Deletes; when a row was deleted, writes a 'removed' list_changes row with its address in the same transaction. */
+  removeListEntry(spaceId: number, list: SuppressionList, addressKey: string, change: ListChangeRecord): Promise<boolean>;
+  /** Entries with key > afterKey (when given) whose key contains `contains` (when given), by key, at most `limit`. */
+  searchListEntries(q: { spaceId: number; list: SuppressionList; contains: string | null; afterKey: string | null; limit: number }): Promise<ListEntry[]>;
+  /** Changes with id < beforeId (when given), newest first, at most `limit`. */
+  listChanges(spaceId: number, list: SuppressionList, beforeId: number | null, limit: number): Promise<ListChange[]>;
   /** By key. */
   listEntries(spaceId: number, list: SuppressionList): Promise<ListEntry[]>;
   /** The entries of both lists whose key is one of `addressKeys` (distinct, at most MAX_RECIPIENTS), any order. */

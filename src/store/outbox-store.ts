@@ -33,6 +33,7 @@ export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   'clicked',
   'complained',
   'suppressed',
+  'unsubscribed',
   'domain',
   'space',
 ];

@@ -104,7 +104,9 @@ export type EventType =
   | 'bounced'
   | 'opened'
   | 'clicked'
-  | 'complained';
+  | 'complained'
+  /** The recipient used the send's one-click unsubscribe URL (http/unsubscribe.ts). */
+  | 'unsubscribed';
 
 export interface NewSendEvent {
   readonly sendId: string;

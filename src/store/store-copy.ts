@@ -42,7 +42,8 @@ export const COPY_TABLES: readonly CopyTable[] = [
   { name: 'users', columns: ['id', 'space_id', 'email', 'email_key', 'password_hash', 'created_at'], identity: 'id' },
   { name: 'sender_domains', columns: ['space_id', 'domain', 'return_path', 'check_status', 'checked_at', 'check_detail'], json: ['check_detail'] },
   { name: 'from_defaults', columns: ['space_id', 'address_key', 'address', 'flags'] },
-  { name: 'list_entries', columns: ['space_id', 'address_key', 'list', 'address', 'reason', 'bounce_reason', 'rule', 'added_at'] },
+  { name: 'list_entries', columns: ['space_id', 'address_key', 'list', 'address', 'reason', 'bounce_reason', 'rule', 'source', 'added_at'] },
+  { name: 'list_changes', columns: ['id', 'space_id', 'list', 'address', 'action', 'source', 'reason', 'at'], identity: 'id' },
   { name: 'bounce_streaks', columns: ['space_id', 'address_key', 'reason', 'count', 'first_at', 'last_at'] },
   {
     name: 'sends',

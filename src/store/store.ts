@@ -61,7 +61,8 @@ export type {
   NewDkimKey,
 } from './domain-auth-store.js';
 export { DKIM_ALGORITHMS, DKIM_KEY_STATES } from './domain-auth-store.js';
-export type { BounceStreakState, ListEntry, ListStore, NewListEntry } from './list-store.js';
+export type { BounceStreakState, ListChange, ListEntry, ListEntryPage, ListRemoval, ListSource, ListStore, NewListEntry } from './list-store.js';
+export { LIST_SOURCES } from './list-store.js';
 export type {
   EventCounts,
   EventType,

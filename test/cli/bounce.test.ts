@@ -89,10 +89,10 @@ describe('trxmail bounce', () => {
     const r = await cli(cwd, ['bounce', '--sender', '', '--recipient', address], readFileSync(dsnFile, 'utf8'));
     expect(r.code).toBe(0);
     const list = JSON.parse((await cli(cwd, ['bounces', 'list', '--space', 'shop', '--json'])).stdout);
-    expect(list).toMatchObject([{ address: 'nobody@example.net', reason: expect.stringMatching(/5\.1\.1/), bounceReason: 'user-unknown', rule: 'text:user-unknown' }]);
+    expect(list).toMatchObject([{ address: 'nobody@example.net', reason: expect.stringMatching(/5\.1\.1/), source: 'bounce', bounceReason: 'user-unknown', rule: 'text:user-unknown' }]);
     const table = (await cli(cwd, ['bounces', 'list', '--space', 'shop'])).stdout.split('\n');
-    expect(table[0]?.split(/\s+/).slice(0, 4)).toEqual(['ADDRESS', 'ADDED', 'CAUSE', 'REASON']);
-    expect(table[1]).toMatch(/^nobody@example\.net\s+\S+\s+user-unknown\s+hard bounce 5\.1\.1/);
+    expect(table[0]?.split(/\s+/).slice(0, 5)).toEqual(['ADDRESS', 'ADDED', 'CAUSE', 'SOURCE', 'REASON']);
+    expect(table[1]).toMatch(/^nobody@example\.net\s+\S+\s+user-unknown\s+bounce\s+hard bounce 5\.1\.1/);
     const send = JSON.parse((await cli(cwd, ['sends', 'show', SEND, '--json'])).stdout);
     expect(send.recipients[0]).toMatchObject({ status: 'bounced', reason: 'user-unknown' });
     expect((await cli(cwd, ['sends', 'show', SEND])).stdout).toMatch(/^ {2}to {8}nobody@example\.net {2}bounced \[user-unknown\]/m);

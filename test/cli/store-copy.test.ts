@@ -123,6 +123,7 @@ async function snapshot(s: Store): Promise<unknown> {
       from: await s.listFromFlags(sp.id),
       bounce: await s.listEntries(sp.id, 'bounce'),
       unsubscribe: await s.listEntries(sp.id, 'unsubscribe'),
+      changes: [...(await s.listChanges(sp.id, 'bounce', null, 100)), ...(await s.listChanges(sp.id, 'unsubscribe', null, 100))],
       webhook: await s.getWebhook(sp.id),
       report: await s.report({ spaceId: sp.id }, 'tag'),
       byReason: await s.report({ spaceId: sp.id }, 'reason'),
@@ -169,7 +170,8 @@ describe('trxmail store copy', () => {
     expect(r.stdout).toMatch(/^space_usage\s+2\s+2$/m);
     expect(r.stdout).not.toMatch(/^auth_failures/m);
     expect(r.stdout).toMatch(/^report_days\s+1\s+1$/m);
-    expect(r.stdout).toMatch(/copied \d+ rows in 17 tables\n$/);
+    expect(r.stdout).toMatch(/^list_changes\s+2\s+2$/m);
+    expect(r.stdout).toMatch(/copied \d+ rows in 18 tables\n$/);
 
     const source = await openStore({ driver: 'sqlite', path: sqlitePath });
     const target = await openStore(db.config(url));
@@ -198,6 +200,8 @@ describe('trxmail store copy', () => {
       expect(sp.id).toBe(Math.max(...(await source.listSpaces()).map((x) => x.id)) + 1);
       const ev = await target.addEvent({ sendId: 'q1', recipient: 'rcpt@example.net', type: 'opened', at: at(50_000), detail: {} });
       expect(ev.id).toBe(5);
+      expect(await target.removeListEntry(alpha, 'unsubscribe', 'no@example.net')).toBe(true);
+      expect((await target.listChanges(alpha, 'unsubscribe', null, 1))[0]?.id).toBe(3);
     } finally {
       await source.close();
       await target.close();

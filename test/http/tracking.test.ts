@@ -330,7 +330,7 @@ describe('HTTP tracking service when the store fails', () => {
     h = await startHarness();
     const real = h.store;
     const hanging = new Promise<never>(() => undefined);
-    const stuck: Pick<Store, 'addEvent' | 'health'> = { addEvent: () => hanging, health: () => hanging };
+    const stuck: Pick<Store, 'addEvent' | 'addListEntry' | 'health'> = { addEvent: () => hanging, addListEntry: () => hanging, health: () => hanging };
     await h.service.close();
     const { HttpService } = await import('../../src/http/server.js');
     const service = new HttpService({ store: stuck, keys: KEYS, logger: h.logger, storeTimeoutMs: 50 });
@@ -351,8 +351,11 @@ describe('HTTP tracking service when the store fails', () => {
     h = await startHarness();
     await h.service.close();
     const { HttpService } = await import('../../src/http/server.js');
-    const throwing: Pick<Store, 'addEvent' | 'health'> = {
+    const throwing: Pick<Store, 'addEvent' | 'addListEntry' | 'health'> = {
       addEvent: () => {
+        throw new TransientError('ESTORE_IO', 'disk gone');
+      },
+      addListEntry: () => {
         throw new TransientError('ESTORE_IO', 'disk gone');
       },
       health: () => {

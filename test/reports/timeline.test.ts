@@ -34,8 +34,8 @@ const SEND: Send = {
 };
 
 let nextId = 1;
-function ev(type: EventType | 'unsubscribed', s: number, detail: Record<string, unknown>, recipient = 'Ann@Example.NET'): SendEvent {
-  return { id: nextId++, sendId: SEND.id, recipient, type: type as EventType, at: at(s), detail };
+function ev(type: EventType, s: number, detail: Record<string, unknown>, recipient = 'Ann@Example.NET'): SendEvent {
+  return { id: nextId++, sendId: SEND.id, recipient, type, at: at(s), detail };
 }
 
 describe('buildTimeline', () => {
@@ -47,7 +47,7 @@ describe('buildTimeline', () => {
       ev('opened', 700, { machine: true, machineReason: 'image-proxy:GoogleImageProxy', userAgent: 'GoogleImageProxy' }),
       ev('clicked', 800, { url: 'https://shop.example/a', userAgent: 'Mozilla/5.0' }),
       ev('complained', 900, { feedbackType: 'abuse' }),
-      ev('unsubscribed', 950, { method: 'one-click' }),
+      ev('unsubscribed', 950, { via: 'one-click' }),
     ];
     const t = buildTimeline(SEND, events);
     expect(t.map((e) => [e.type, e.recipient, e.role, e.at.getTime() - T])).toEqual([
@@ -72,7 +72,7 @@ describe('buildTimeline', () => {
     expect(opened).toMatchObject({ by: 'machine', summary: 'opened by a machine (image-proxy:GoogleImageProxy)  ua "GoogleImageProxy"' });
     expect(clicked).toMatchObject({ by: 'person', summary: 'clicked by a person  https://shop.example/a  ua "Mozilla/5.0"' });
     expect(complained?.summary).toBe('complained (abuse): the address is on the Bounce list');
-    expect(other?.summary).toBe('unsubscribed  {"method":"one-click"}');
+    expect(other?.summary).toBe('unsubscribed via one-click: the address is on the Unsubscribe list');
   });
 
   it('shows a bounce with its kind and reason, and suppression by event or, for older sends, by the record', () => {

@@ -147,7 +147,7 @@ describe('neutral layer: what the backend is given', () => {
       { method: 'accounts.setFromFlags', args: [1, 'news@xn--bcher-kva.example', 'News@Bücher.Example', 5] },
       {
         method: 'lists.upsertListEntry',
-        args: [{ spaceId: 1, list: 'bounce', addressKey: 'gone@example.net', address: 'Gone@Example.NET', reason: 'hard', bounceReason: null, rule: null, addedAtMs: T.getTime() }],
+        args: [{ spaceId: 1, list: 'bounce', addressKey: 'gone@example.net', address: 'Gone@Example.NET', reason: 'hard', bounceReason: null, rule: null, source: 'operator', addedAtMs: T.getTime() }, false],
       },
       {
         method: 'sends.listSends',

@@ -100,6 +100,9 @@ describe('PostgreSQL store specifics', () => {
     await db.sql`
       INSERT INTO ${t}.send_recipients (send_id, position, address, address_key, role, status) VALUES ('o1', 0, 'r@example.net', 'r@example.net', 'to', 'queued')`;
     await db.sql`INSERT INTO ${t}.list_entries (space_id, address_key, list, address, reason, added_at) VALUES (1, 'x@example.net', 'bounce', 'x@example.net', 'r', 5)`;
+    await db.sql`INSERT INTO ${t}.list_entries (space_id, address_key, list, address, reason, added_at) VALUES (1, 'c@example.net', 'bounce', 'c@example.net', 'complaint (abuse)', 5)`;
+    await db.sql`INSERT INTO ${t}.list_entries (space_id, address_key, list, address, reason, added_at) VALUES (1, 'h@example.net', 'bounce', 'h@example.net', 'hard bounce 5.1.1', 5)`;
+    await db.sql`INSERT INTO ${t}.events (send_id, recipient, recipient_key, type, at, detail) VALUES ('o1', 'r@example.net', 'r@example.net', 'opened', 1, '{}')`;
     await db.sql`INSERT INTO ${t}.delivery_cursors (path, dev, ino, "offset", following_since, saved_at) VALUES ('/var/log/mail.log', '1', '2', 300, 0, 10)`;
     const store = await PostgresStore.open(cfg);
     try {
@@ -107,7 +110,14 @@ describe('PostgreSQL store specifics', () => {
       const send = await store.getSend('o1', null);
       expect(send).not.toHaveProperty('node');
       expect(send?.recipients[0]).not.toHaveProperty('reason');
-      expect(await store.listEntries(1, 'bounce')).toMatchObject([{ address: 'x@example.net', bounceReason: null, rule: null }]);
+      // Migration 3: existing entries classified by their reason; 'unsubscribed' events accepted.
+      expect(await store.listEntries(1, 'bounce')).toMatchObject([
+        { address: 'c@example.net', source: 'complaint' },
+        { address: 'h@example.net', source: 'bounce' },
+        { address: 'x@example.net', bounceReason: null, rule: null, source: 'operator' },
+      ]);
+      await store.addEvent({ sendId: 'o1', recipient: 'r@example.net', type: 'unsubscribed', at: new Date(2), detail: {} });
+      expect((await store.listEvents('o1')).map((e) => e.type)).toEqual(['opened', 'unsubscribed']);
       expect(await store.getDeliveryCursor('n1', '/var/log/mail.log')).toMatchObject({ node: 'n1', offset: 300 });
       // A send without node is marked by whichever node looks.
       expect(await store.markNotQueued({ node: 'n2', receivedSince: new Date(0), receivedBefore: new Date(2000), at: new Date(3000), reason: 'r', limit: 10 })).toEqual(['o1']);

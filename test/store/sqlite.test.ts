@@ -63,7 +63,7 @@ describe('SQLite store specifics', () => {
       .prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
       .all()
       .map((r) => r.name);
-    expect(tables).toEqual(['auth_failures', 'bounce_streaks', 'delivery_cursors', 'dkim_keys', 'events', 'from_defaults', 'list_entries', 'report_days', 'send_recipients', 'send_tags', 'sender_domains', 'sends', 'space_sending', 'space_usage', 'spaces', 'users', 'webhook_outbox', 'webhooks']);
+    expect(tables).toEqual(['auth_failures', 'bounce_streaks', 'delivery_cursors', 'dkim_keys', 'events', 'from_defaults', 'list_changes', 'list_entries', 'report_days', 'send_recipients', 'send_tags', 'sender_domains', 'sends', 'space_sending', 'space_usage', 'spaces', 'users', 'webhook_outbox', 'webhooks']);
     db.close();
   });
 
@@ -80,6 +80,38 @@ describe('SQLite store specifics', () => {
     await store.saveDeliveryCursor({ node: 'mx1', path: '/var/log/mail.log', dev: '1', ino: '2', offset: 50, followingSince: new Date(0), savedAt: new Date(1) });
     expect(await store.getDeliveryCursor('mx1', '/var/log/mail.log')).toMatchObject({ offset: 50 });
     await store.close();
+  });
+
+  it('migration 8 keeps events and outbox rows with their ids and sequences, and classifies existing list entries', async () => {
+    const path = tempPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    migrate(old, path, MIGRATIONS.slice(0, 7));
+    old.exec(`
+      INSERT INTO spaces (id, name, created_at) VALUES (1, 'old', 0);
+      INSERT INTO sends (id, space_id, user_id, mail_from, envelope_sender, from_addr, from_key, to_addr, bcc, discarded, tags, flags, flags_source, received_at, status)
+        VALUES ('s1', 1, 1, 'a@x.example', 'b@y.example', 'a@x.example', 'a@x.example', 'r@z.example', NULL, '[]', '[]', 3, 'default', 0, 'queued');
+      INSERT INTO events (id, send_id, recipient, type, at, detail) VALUES (40, 's1', 'r@z.example', 'opened', 1, '{}');
+      INSERT INTO webhook_outbox (id, space_id, type, send_id, recipient, at, detail, created_at, next_attempt_at) VALUES (70, 1, 'opened', 's1', 'r@z.example', 1, '{}', 1, 1);
+      INSERT INTO list_entries (space_id, address_key, list, address, reason, added_at, bounce_reason) VALUES
+        (1, 'c@z.example', 'bounce', 'c@z.example', 'complaint (abuse)', 0, NULL),
+        (1, 'h@z.example', 'bounce', 'h@z.example', 'hard bounce 5.1.1: no such user', 0, NULL),
+        (1, 'r@z.example', 'bounce', 'r@z.example', 'whatever', 0, 'user-unknown'),
+        (1, 'o@z.example', 'bounce', 'o@z.example', 'added by operator', 0, NULL),
+        (1, 'u@z.example', 'unsubscribe', 'u@z.example', 'asked', 0, NULL);
+    `);
+    old.close();
+    const store = SqliteStore.open(path);
+    const e = await store.addEvent({ sendId: 's1', recipient: 'r@z.example', type: 'unsubscribed', at: new Date(2), detail: {} });
+    expect(e.id).toBe(41);
+    expect((await store.listEvents('s1')).map((x) => [x.id, x.type])).toEqual([[40, 'opened'], [41, 'unsubscribed']]);
+    const sources = Object.fromEntries([...(await store.listEntries(1, 'bounce')), ...(await store.listEntries(1, 'unsubscribe'))].map((x) => [x.address, x.source]));
+    expect(sources).toEqual({ 'c@z.example': 'complaint', 'h@z.example': 'bounce', 'r@z.example': 'bounce', 'o@z.example': 'operator', 'u@z.example': 'operator' });
+    await store.close();
+    const db = raw(path);
+    expect(db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'webhook_outbox'").get()).toEqual({ seq: 70 });
+    db.close();
   });
 
   it('creates the parent directory and reopens with its data', async () => {

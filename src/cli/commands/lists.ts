@@ -43,10 +43,12 @@ export function registerListCommands(ctx: CliContext): void {
           { header: 'ADDED', value: (r) => r.addedAt },
           // The bounce reason (taxonomy, core/bounce-reason.ts) that listed it; '-' for complaints and operators' entries.
           { header: 'CAUSE', value: (r) => r.bounceReason ?? '-' },
+          // Who put it there: bounce, complaint, unsubscribe-link, api, operator.
+          { header: 'SOURCE', value: (r) => r.source },
           { header: 'REASON', value: (r) => r.reason },
         ];
         ctx.out(
-          render(outputFormat(o), cols, rows, (r) => ({ address: r.address, addedAt: r.addedAt, reason: r.reason, bounceReason: r.bounceReason, rule: r.rule })),
+          render(outputFormat(o), cols, rows, (r) => ({ address: r.address, addedAt: r.addedAt, reason: r.reason, source: r.source, bounceReason: r.bounceReason, rule: r.rule })),
         );
       },
     );

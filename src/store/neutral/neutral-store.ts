@@ -89,8 +89,10 @@ export class NeutralStore implements Store {
 
   // ---- lists ---------------------------------------------------------------------------------
   readonly addListEntry: Store['addListEntry'] = (input) => this.live(() => this.lists.addListEntry(input));
-  readonly removeListEntry: Store['removeListEntry'] = (spaceId, list, address) =>
-    this.live(() => this.lists.removeListEntry(spaceId, list, address));
+  readonly removeListEntry: Store['removeListEntry'] = (spaceId, list, address, by) =>
+    this.live(() => this.lists.removeListEntry(spaceId, list, address, by));
+  readonly searchListEntries: Store['searchListEntries'] = (page) => this.live(() => this.lists.searchListEntries(page));
+  readonly listChanges: Store['listChanges'] = (spaceId, list, before, limit) => this.live(() => this.lists.listChanges(spaceId, list, before, limit));
   readonly listEntries: Store['listEntries'] = (spaceId, list) => this.live(() => this.lists.listEntries(spaceId, list));
   readonly lookupSuppression: Store['lookupSuppression'] = (spaceId, addresses) =>
     this.live(() => this.lists.lookupSuppression(spaceId, addresses));

@@ -117,4 +117,85 @@ export const MIGRATIONS_FROM_8: readonly Migration[] = [
       CREATE INDEX webhook_outbox_done ON webhook_outbox (status, done_at);
     `,
   },
+  {
+    version: 11,
+    name: "one-click unsubscribe: the 'unsubscribed' event, list entry sources, list changes",
+    // events and webhook_outbox: the type 'unsubscribed' (a recipient used the one-click
+    // unsubscribe URL of a send, src/http/unsubscribe.ts). SQLite cannot alter a CHECK, so both
+    // tables are rebuilt as in version 4 (the outbox keeps version 10's 'space' type and every
+    // index, webhook_outbox_done of version 8 included; ids and their sequences carried over: webhook bodies
+    // and receivers dedupe on the outbox id; nothing references either table).
+    // list_entries.source: who put the entry there — 'bounce' (bounce intake or maillog),
+    // 'complaint' (ARF), 'unsubscribe-link' (one-click), 'api' (suppression API), 'operator'
+    // (CLI). Existing rows: 'complaint' for Bounce entries whose reason says so, 'bounce' for
+    // other Bounce entries with a bounce reason or the intake's wording, else 'operator'.
+    // list_changes: one row per removal from a list (and per addition by the API, CLI or the
+    // unsubscribe link), kept for the space's history (GET /api/v1/lists/:list/changes).
+    sql: `
+      CREATE TABLE events_v11 (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        send_id   TEXT    NOT NULL REFERENCES sends (id),
+        recipient TEXT    NOT NULL,
+        type      TEXT    NOT NULL CHECK (type IN ('accepted', 'suppressed', 'delivered', 'deferred',
+                                                   'bounced', 'opened', 'clicked', 'complained', 'unsubscribed')),
+        at        INTEGER NOT NULL,
+        detail    TEXT    NOT NULL CHECK (json_valid(detail))
+      ) STRICT;
+      INSERT INTO events_v11 (id, send_id, recipient, type, at, detail)
+        SELECT id, send_id, recipient, type, at, detail FROM events ORDER BY id;
+      DELETE FROM sqlite_sequence WHERE name = 'events_v11';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'events_v11', seq FROM sqlite_sequence WHERE name = 'events';
+      DROP TABLE events;
+      ALTER TABLE events_v11 RENAME TO events;
+      CREATE INDEX events_send_time ON events (send_id, at, id);
+
+      CREATE TABLE webhook_outbox_v11 (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        space_id        INTEGER NOT NULL REFERENCES spaces (id),
+        type            TEXT    NOT NULL CHECK (type IN ('suppressed', 'delivered', 'deferred', 'bounced',
+                                                         'opened', 'clicked', 'complained', 'domain', 'space', 'unsubscribed')),
+        send_id         TEXT    NOT NULL,
+        recipient       TEXT    NOT NULL,
+        at              INTEGER NOT NULL,
+        detail          TEXT    NOT NULL CHECK (json_valid(detail)),
+        status          TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'expired')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        done_at         INTEGER
+      ) STRICT;
+      INSERT INTO webhook_outbox_v11 (id, space_id, type, send_id, recipient, at, detail, status, attempts, created_at,
+                                     next_attempt_at, last_error, done_at)
+        SELECT id, space_id, type, send_id, recipient, at, detail, status, attempts, created_at,
+               next_attempt_at, last_error, done_at
+        FROM webhook_outbox ORDER BY id;
+      DELETE FROM sqlite_sequence WHERE name = 'webhook_outbox_v11';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'webhook_outbox_v11', seq FROM sqlite_sequence WHERE name = 'webhook_outbox';
+      DROP TABLE webhook_outbox;
+      ALTER TABLE webhook_outbox_v11 RENAME TO webhook_outbox;
+      CREATE INDEX webhook_outbox_due   ON webhook_outbox (status, next_attempt_at, id);
+      CREATE INDEX webhook_outbox_space ON webhook_outbox (space_id, status, id);
+      CREATE INDEX webhook_outbox_done  ON webhook_outbox (status, done_at);
+
+      ALTER TABLE list_entries ADD COLUMN source TEXT NOT NULL DEFAULT 'operator'
+        CHECK (source IN ('bounce', 'complaint', 'unsubscribe-link', 'api', 'operator'));
+      UPDATE list_entries SET source = 'complaint' WHERE list = 'bounce' AND reason LIKE 'complaint%';
+      UPDATE list_entries SET source = 'bounce'
+        WHERE list = 'bounce' AND source = 'operator'
+          AND (bounce_reason IS NOT NULL OR reason LIKE 'hard bounce%' OR reason LIKE 'mailbox full%');
+
+      CREATE TABLE list_changes (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        space_id  INTEGER NOT NULL REFERENCES spaces (id),
+        list      TEXT    NOT NULL CHECK (list IN ('bounce', 'unsubscribe')),
+        address   TEXT    NOT NULL,
+        action    TEXT    NOT NULL CHECK (action IN ('added', 'removed')),
+        source    TEXT    NOT NULL CHECK (source IN ('bounce', 'complaint', 'unsubscribe-link', 'api', 'operator')),
+        reason    TEXT    NOT NULL,
+        at        INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX list_changes_space ON list_changes (space_id, list, id);
+    `,
+  },
 ];

@@ -17,6 +17,7 @@ import { bounceReasonsContract } from './bounce-reasons.js';
 import { deliveryCursorsContract } from './delivery-cursors.js';
 import { domainAuthContract, unsignedMailContract } from './domain-auth.js';
 import { useFixture } from './fixture.js';
+import { listChangesContract } from './list-changes.js';
 import { listsContract } from './lists.js';
 import { notQueuedContract } from './not-queued.js';
 import { outboxContract } from './outbox.js';
@@ -31,6 +32,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
 
     accountsContract(fixture);
     listsContract(fixture);
+    listChangesContract(fixture);
     bounceReasonsContract(fixture);
     sendsContract(fixture);
     forgetSendContract(fixture);

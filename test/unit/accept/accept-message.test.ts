@@ -29,6 +29,7 @@ import { CaptureSink } from '../../../src/postfix/capture-sink.js';
 import { openStore } from '../../../src/store/open-store.js';
 import type { Store } from '../../../src/store/store.js';
 import { TrackingLinks } from '../../../src/tracking/links.js';
+import { unsubscribeUrl, verifyUnsubscribeToken } from '../../../src/tracking/unsubscribe-token.js';
 
 const KEYS = [{ id: 'k1', secret: 'accept-step-test-secret-0123456789' }];
 const BOUNCE_DOMAIN = 'bounces.relay.example';
@@ -391,5 +392,77 @@ describe('acceptMessage', () => {
     expect(o.removeRecipients).toEqual([]);
     expect(sink.messages).toHaveLength(0);
     expect(spoolFiles()).toEqual([]);
+  });
+
+  describe('one-click unsubscribe (X-Mxm-Unsubscribe: one-click)', () => {
+    const withUnsubscribe = (): AcceptPorts['tracking'] => ({
+      links: new TrackingLinks('https://t.relay.example', KEYS),
+      reinject: reinjectTo({ kind: 'tcp', host: '127.0.0.1', port: sink.port }),
+      unsubscribeUrl: (c) => unsubscribeUrl('https://t.relay.example', c, KEYS),
+    });
+    const setValue = (o: { headerEdits: readonly { op: string; name: string; value?: string }[] }, name: string): string | undefined =>
+      o.headerEdits.find((e) => e.op === 'set' && e.name === name)?.value;
+    const plain = (extra: HeaderField[]): HeaderField[] =>
+      headers(undefined, extra).map((h) => (h.name === 'Content-Type' ? { name: h.name, value: 'text/plain; charset=utf-8' } : h));
+
+    it("the To copy gets the signed URL and List-Unsubscribe-Post; the BCC copy, handed over apart, gets neither, even without tracking", async () => {
+      const f = await facts({
+        headers: plain([{ name: 'X-Mxm-Unsubscribe', value: 'one-click' }, { name: 'List-Unsubscribe', value: '<mailto:client@shop.example>' }]),
+        body: await bodySpool(Buffer.from('Plain text\r\n')),
+      });
+      const o = accepted(await acceptMessage(f, ports({ tracking: withUnsubscribe() })));
+      const value = setValue(o, 'List-Unsubscribe') ?? '';
+      const m = /^<https:\/\/t\.relay\.example\/u\/([A-Za-z0-9_-]+)>$/.exec(value);
+      expect(m, value).not.toBeNull();
+      expect(verifyUnsubscribeToken(m?.[1], KEYS)).toEqual({ spaceId: account.space.id, sendId: f.sendId, recipient: 'reader@example.net' });
+      expect(setValue(o, 'List-Unsubscribe-Post')).toBe('List-Unsubscribe=One-Click');
+      expect(o.headerEdits).toContainEqual({ op: 'delete', name: 'X-Mxm-Unsubscribe' });
+      // The client's own List-Unsubscribe is replaced in the To copy (set replaces the first, drops the rest).
+      expect(applyEditsToFields(f.headers, false, o.headerEdits).filter((h) => h.name === 'List-Unsubscribe')).toEqual([{ name: 'List-Unsubscribe', value: ` ${value}` }]);
+      expect(o.body).toBeNull();
+      expect(o.removeRecipients).toEqual(['archive@example.org']);
+      expect(sink.messages).toHaveLength(1);
+      const bcc = sink.messages[0]!.raw.toString('utf8');
+      expect(bcc).not.toContain('/u/');
+      expect(bcc).not.toContain('List-Unsubscribe-Post');
+      expect(bcc).toContain('List-Unsubscribe: <mailto:client@shop.example>');
+      expect(bcc).not.toContain('X-Mxm-Unsubscribe');
+      await o.release();
+      expect(spoolFiles()).toEqual([]);
+    });
+
+    it('with tracking too: the tracked To copy has the fields, the untracked BCC copy not', async () => {
+      const f = await facts({ headers: headers(undefined, [{ name: 'X-Mxm-Unsubscribe', value: 'one-click' }]) });
+      const o = accepted(await acceptMessage(f, ports({ tracking: withUnsubscribe() })));
+      expect(setValue(o, 'List-Unsubscribe')).toMatch(/^<https:\/\/t\.relay\.example\/u\//);
+      expect(o.body).not.toBeNull();
+      expect(sink.messages[0]!.raw.toString('utf8')).not.toContain('List-Unsubscribe');
+      await o.release();
+    });
+
+    it('HTML without tracking (flags 0): the separate BCC copy keeps the body and its transfer encoding byte for byte', async () => {
+      const f = await facts({ headers: headers(undefined, [{ name: 'X-Mxm-Flags', value: '0' }, { name: 'X-Mxm-Unsubscribe', value: 'one-click' }]) });
+      const o = accepted(await acceptMessage(f, ports({ tracking: withUnsubscribe() })));
+      expect(o.body).toBeNull();
+      const bcc = sink.messages[0]!.raw.toString('utf8');
+      expect(bcc.slice(bcc.indexOf('\r\n\r\n') + 4)).toBe(HTML_BODY.toString('utf8'));
+      expect(bcc).not.toMatch(/Content-Transfer-Encoding/i);
+      await o.release();
+    });
+
+    it('not asked for: no fields, and no separate BCC copy for a message without tracking', async () => {
+      const o = accepted(await acceptMessage(await facts({ headers: plain([]), body: await bodySpool(Buffer.from('x\r\n')) }), ports({ tracking: withUnsubscribe() })));
+      expect(setValue(o, 'List-Unsubscribe')).toBeUndefined();
+      expect(o.removeRecipients).toEqual([]);
+      expect(sink.messages).toHaveLength(0);
+    });
+
+    it('asked for without the unsubscribe port (no http.baseUrl): sent without the fields, one transaction', async () => {
+      const f = await facts({ headers: plain([{ name: 'X-Mxm-Unsubscribe', value: 'one-click' }]), body: await bodySpool(Buffer.from('x\r\n')) });
+      const o = accepted(await acceptMessage(f, ports()));
+      expect(setValue(o, 'List-Unsubscribe-Post')).toBeUndefined();
+      expect(o.removeRecipients).toEqual([]);
+      expect(sink.messages).toHaveLength(0);
+    });
   });
 });

@@ -75,6 +75,7 @@ describe('BounceIntake: bounces', () => {
         reason: 'hard bounce 5.1.1: 550 5.1.1 <gone@example.org>: Recipient address rejected: user unknown',
         bounceReason: 'user-unknown',
         rule: 'text:user-unknown',
+        source: 'bounce',
         addedAt: AT,
       },
     ]);
@@ -246,7 +247,7 @@ describe('BounceIntake: complaints', () => {
     expect(s.events.map((e) => [e.type, e.recipient, e.detail['feedbackType'], e.detail['userAgent']])).toEqual([
       ['complained', 'reader@example.org', 'abuse', 'MailboxFBL/1.0'],
     ]);
-    expect(s.bounceList.map((e) => [e.address, e.reason])).toEqual([['reader@example.org', 'complaint (abuse)']]);
+    expect(s.bounceList.map((e) => [e.address, e.reason, e.source])).toEqual([['reader@example.org', 'complaint (abuse)', 'complaint']]);
   });
 
   it('without Original-Rcpt-To: the To of the returned original, else the send\'s To', async () => {

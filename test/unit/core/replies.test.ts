@@ -25,6 +25,7 @@ describe('REPLIES table', () => {
     ['sender-syntax', 553, '5.1.7'],
     ['sender-domain-not-allowed', 553, '5.7.1'],
     ['invalid-flags', 554, '5.6.0'],
+    ['invalid-unsubscribe', 554, '5.6.0'],
     ['too-many-tags', 554, '5.6.0'],
     ['tag-too-long', 554, '5.6.0'],
     ['tag-control-character', 554, '5.6.0'],
