@@ -3,7 +3,12 @@
  * notes on the schema; it appends these). Never edit a migration that has shipped; add a new
  * one at the end.
  */
-import type { Migration } from './migrations.js';
+/** One schema step (migrations.ts re-exports this type). */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
 
 export const MIGRATIONS_FROM_8: readonly Migration[] = [
   {

@@ -16,16 +16,12 @@
  */
 import type Database from 'better-sqlite3';
 import { ConfigError, InvariantError } from '../../lib/errors.js';
-import { MIGRATIONS_FROM_8 } from './migrations-from-8.js';
+import { MIGRATIONS_FROM_8, type Migration } from './migrations-from-8.js';
 
 /** "trxm" as a big-endian 32-bit integer: PRAGMA application_id of every trxmail database. */
 export const TRXMAIL_APPLICATION_ID = 0x7472786d;
 
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+export type { Migration } from './migrations-from-8.js';
 
 /*
  * Notes on the schema:
