@@ -98,7 +98,7 @@ type AcceptStore = AcceptPorts['store'];
 /** The real store, with `over` in place of some methods. */
 function storeWith(over: Partial<AcceptStore>): AcceptStore {
   return {
-    getFromFlags: (...a) => store.getFromFlags(...a),
+    getFromDefault: (...a) => store.getFromDefault(...a),
     lookupSuppression: (...a) => store.lookupSuppression(...a),
     recordSend: (...a) => store.recordSend(...a),
     forgetSend: (...a) => store.forgetSend(...a),
