@@ -30,7 +30,7 @@ describe('trxmail CLI administration', () => {
 
   it('changes a space and refuses an empty change', async () => {
     expect((await cli(cwd, ['space', 'set', 'acme', '--flags', 'default', '--allow-subdomains'])).stdout).toBe(
-      'space acme: flags default, subdomains allowed\n',
+      'space acme: flags default, unsubscribe default, subdomains allowed\n',
     );
     expect((await cli(cwd, ['space', 'set', 'acme', '--no-allow-subdomains'])).stdout).toContain('subdomains not allowed');
     const r = await cli(cwd, ['space', 'set', 'acme']);

@@ -12,7 +12,7 @@
 import type { UnsubscribeDefault } from '../../core/unsubscribe.js';
 import type { FromDefault, Space, User } from '../account-store.js';
 import type { AccountBackend, NewSpaceRecord, NewUserRecord, SpacePatch } from '../backend.js';
-import type { PgDatabase, PgTx } from './database.js';
+import type { PgDatabase } from './database.js';
 
 interface SpaceRow {
   id: number;
@@ -55,11 +55,6 @@ function userFrom(r: UserRow): User {
 
 function fromDefaultFrom(r: FromDefaultRow): FromDefault {
   return { spaceId: r.space_id, address: r.address, flags: r.flags, unsubscribe: r.unsubscribe };
-}
-
-/** Deletes the address's row when it holds neither default any more. */
-async function deleteEmpty(tx: PgTx, spaceId: number, addressKey: string): Promise<void> {
-  await tx`DELETE FROM from_defaults WHERE space_id = ${spaceId} AND address_key = ${addressKey} AND flags IS NULL AND unsubscribe IS NULL`;
 }
 
 export class PgAccounts implements AccountBackend {
@@ -189,8 +184,9 @@ export class PgAccounts implements AccountBackend {
           ON CONFLICT (space_id, address_key) DO UPDATE SET address = excluded.address, flags = excluded.flags`;
         return;
       }
+      // Clearing the one default a row holds deletes the row (a row holds at least one).
+      await tx`DELETE FROM from_defaults WHERE space_id = ${spaceId} AND address_key = ${addressKey} AND unsubscribe IS NULL`;
       await tx`UPDATE from_defaults SET flags = NULL WHERE space_id = ${spaceId} AND address_key = ${addressKey}`;
-      await deleteEmpty(tx, spaceId, addressKey);
     });
   }
 
@@ -202,8 +198,8 @@ export class PgAccounts implements AccountBackend {
           ON CONFLICT (space_id, address_key) DO UPDATE SET address = excluded.address, unsubscribe = excluded.unsubscribe`;
         return;
       }
+      await tx`DELETE FROM from_defaults WHERE space_id = ${spaceId} AND address_key = ${addressKey} AND flags IS NULL`;
       await tx`UPDATE from_defaults SET unsubscribe = NULL WHERE space_id = ${spaceId} AND address_key = ${addressKey}`;
-      await deleteEmpty(tx, spaceId, addressKey);
     });
   }
 

@@ -107,9 +107,9 @@ function prepare(db: Database.Database) {
         'ON CONFLICT (space_id, address_key) DO UPDATE SET address = excluded.address, unsubscribe = excluded.unsubscribe',
     ),
     clearFromUnsubscribe: db.prepare<[number, string]>('UPDATE from_defaults SET unsubscribe = NULL WHERE space_id = ? AND address_key = ?'),
-    deleteEmptyFromDefault: db.prepare<[number, string]>(
-      'DELETE FROM from_defaults WHERE space_id = ? AND address_key = ? AND flags IS NULL AND unsubscribe IS NULL',
-    ),
+    // Clearing the one default a row holds deletes the row (a row holds at least one).
+    deleteOnlyFlags: db.prepare<[number, string]>('DELETE FROM from_defaults WHERE space_id = ? AND address_key = ? AND unsubscribe IS NULL'),
+    deleteOnlyUnsubscribe: db.prepare<[number, string]>('DELETE FROM from_defaults WHERE space_id = ? AND address_key = ? AND flags IS NULL'),
     getFromDefault: db.prepare<[number, string], FromDefaultRow>(`SELECT ${FROM_COLS} FROM from_defaults WHERE space_id = ? AND address_key = ?`),
     listFromFlags: db.prepare<[number], FromDefaultRow>(`SELECT ${FROM_COLS} FROM from_defaults WHERE space_id = ? ORDER BY address_key`),
   };
@@ -234,8 +234,8 @@ export class SqliteAccounts implements AccountBackend {
       this.db.immediate(() => {
         if (flags !== null) this.sql.upsertFromFlags.run(spaceId, addressKey, address, flags);
         else {
+          this.sql.deleteOnlyFlags.run(spaceId, addressKey);
           this.sql.clearFromFlags.run(spaceId, addressKey);
-          this.sql.deleteEmptyFromDefault.run(spaceId, addressKey);
         }
       }),
     );
@@ -246,8 +246,8 @@ export class SqliteAccounts implements AccountBackend {
       this.db.immediate(() => {
         if (unsubscribe !== null) this.sql.upsertFromUnsubscribe.run(spaceId, addressKey, address, unsubscribe);
         else {
+          this.sql.deleteOnlyUnsubscribe.run(spaceId, addressKey);
           this.sql.clearFromUnsubscribe.run(spaceId, addressKey);
-          this.sql.deleteEmptyFromDefault.run(spaceId, addressKey);
         }
       }),
     );
