@@ -18,7 +18,7 @@ export function registerFromCommands(ctx: CliContext): void {
     ctx,
     from
       .command('set <address> [flags]')
-      .description('set the default X-Mxm-Flags for a From address (0-15, or "default" to remove)')
+      .description('set the default X-Mxm-Flags (0-15, or "default" to remove) and/or --unsubscribe default for a From address')
       .option('--unsubscribe <value>', 'default X-Mxm-Unsubscribe for the From address: one-click, none, or "default" to remove', parseUnsubscribeOption),
     { min: 1, max: 2 },
     async (spaceName, [address = '', flags], o) => {
