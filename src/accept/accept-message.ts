@@ -61,7 +61,7 @@ import { evaluate, senderDomainOf } from '../core/evaluate.js';
 import { rejection } from '../core/replies.js';
 import { messageIdOf } from '../core/message-id.js';
 import { sendingRejection } from '../core/sending-limits.js';
-import { LIST_UNSUBSCRIBE_POST_VALUE, listUnsubscribeValue } from '../core/unsubscribe.js';
+import { LIST_UNSUBSCRIBE_POST_VALUE, listUnsubscribeValue, unsubscribeDefaultValue } from '../core/unsubscribe.js';
 import type { Acceptance, HeaderEdit, HeaderField, Rejection } from '../core/types.js';
 import { copySendId } from '../bounce/bounce-address.js';
 import { createBodyHasher, signatureFieldsOffThread, signMessage, type SigningKey } from '../dkim/signer.js';
@@ -174,8 +174,8 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
   const { account, sendId } = facts;
   if (!account) return { kind: 'reject', rejection: rejection('auth-required') };
   const senderDomain = senderDomainOf(account.facts, facts.mailFrom);
-  const [fromAddressFlags, suppression, setup] = await Promise.all([
-    store.getFromFlags(account.space.id, facts.mailFrom),
+  const [fromDefault, suppression, setup] = await Promise.all([
+    store.getFromDefault(account.space.id, facts.mailFrom),
     store.lookupSuppression(account.space.id, facts.rcptTo),
     senderDomain === null ? NO_SETUP : ports.domainSetup(account.space.id, senderDomain),
   ]);
@@ -185,8 +185,12 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
     mailFrom: facts.mailFrom,
     rcptTo: facts.rcptTo,
     headers: facts.headers,
-    fromAddressFlags,
+    fromAddressFlags: fromDefault?.flags ?? null,
     suppression,
+    unsubscribeDefaults: {
+      fromAddress: unsubscribeDefaultValue(fromDefault?.unsubscribe ?? null),
+      space: unsubscribeDefaultValue(account.space.unsubscribe),
+    },
     bounceAddress: ports.bounceAddress(account.space.id, sendId, setup.returnPath),
   });
   if (verdict.kind === 'reject') {

@@ -52,7 +52,7 @@ export interface DomainSetup {
 }
 
 export interface AcceptPorts {
-  readonly store: Pick<Store, 'getFromFlags' | 'lookupSuppression' | 'recordSend' | 'forgetSend' | 'updateRecipientStatus' | 'reserveSending'>;
+  readonly store: Pick<Store, 'getFromDefault' | 'lookupSuppression' | 'recordSend' | 'forgetSend' | 'updateRecipientStatus' | 'reserveSending'>;
   /**
    * The HMAC-signed bounce address of a send (src/bounce/bounce-address.ts) in `host`, or in
    * the relay's bounce domain when `host` is null.

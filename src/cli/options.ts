@@ -1,10 +1,12 @@
 /**
- * Option values several commands take, parsed once: X-Mxm-Flags values (`space`, `from`),
+ * Option values several commands take, parsed once: X-Mxm-Flags and X-Mxm-Unsubscribe
+ * default values (`space`, `from`),
  * repeatable options, and the report filter of `sends list` and `report` (--since, --until,
  * --from, --tag; dates in the grammar of src/reports/date-bound.ts, which the reports API
  * shares). Throws UsageError naming the option; commander reports it as one line.
  */
 import { MAX_FLAGS } from '../core/types.js';
+import { isUnsubscribeDefault, type UnsubscribeDefault } from '../core/unsubscribe.js';
 import { UsageError } from '../lib/errors.js';
 import { parseDateBound } from '../reports/date-bound.js';
 
@@ -28,6 +30,23 @@ export function flagsValue(f: number | 'default' | undefined): number | null {
 /** How flags print: a number, or "default". */
 export function flagsText(flags: number | null): string {
   return flags === null ? 'default' : String(flags);
+}
+
+/** `--unsubscribe` value: one-click, none, or `default` (= not configured; returned as a string, like parseFlagsOption). */
+export function parseUnsubscribeOption(value: string): UnsubscribeDefault | 'default' {
+  const v = value.trim().toLowerCase();
+  if (v === 'default' || isUnsubscribeDefault(v)) return v;
+  throw new UsageError(`--unsubscribe must be "one-click", "none" or "default", got "${value}"`);
+}
+
+/** What the store keeps for a parsed --unsubscribe value: null means "not configured". */
+export function unsubscribeValue(u: UnsubscribeDefault | 'default'): UnsubscribeDefault | null {
+  return u === 'default' ? null : u;
+}
+
+/** How an unsubscribe default prints: its value, or "default" (none configured: off unless asked per message). */
+export function unsubscribeText(u: UnsubscribeDefault | null): string {
+  return u ?? 'default';
 }
 
 /** Commander argument parser of a repeatable option: every value, in order. */

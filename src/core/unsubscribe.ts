@@ -26,6 +26,18 @@ export const NO_UNSUBSCRIBE = 'none';
 /** The header value RFC 8058 section 3.1 prescribes. */
 export const LIST_UNSUBSCRIBE_POST_VALUE = 'List-Unsubscribe=One-Click';
 
+/** A stored default of a space or a From address (null in the store: none configured). */
+export type UnsubscribeDefault = typeof ONE_CLICK | typeof NO_UNSUBSCRIBE;
+
+export function isUnsubscribeDefault(value: unknown): value is UnsubscribeDefault {
+  return value === ONE_CLICK || value === NO_UNSUBSCRIBE;
+}
+
+/** A stored default as unsubscribeOption takes it: true for one-click, false for none, null for none configured. */
+export function unsubscribeDefaultValue(value: UnsubscribeDefault | null): boolean | null {
+  return value === null ? null : value === ONE_CLICK;
+}
+
 export type UnsubscribeOption =
   | { readonly ok: true; readonly oneClick: boolean; readonly source: 'header' | 'from-address' | 'space' | 'default' }
   /** `value` is the offending field body, unfolded and trimmed (for the reply, after safeEcho). */

@@ -1,6 +1,6 @@
 /**
  * The accounts aggregate of the Store: customer spaces (tenants), their allowed sender
- * domains, their users (SMTP logins) and per-From-address default flags.
+ * domains, their users (SMTP logins) and per-From-address defaults (flags, one-click unsubscribe).
  *
  * Conventions (the whole Store's are in store.ts):
  *  - Domains are stored normalised: lower-case A-label, no trailing dot (core/domain.ts).
@@ -12,6 +12,7 @@
  * Throws: UsageError for operator mistakes (unknown space, duplicate name or e-mail, invalid
  * name, domain, address or flags), TransientError when the backend is unavailable.
  */
+import type { UnsubscribeDefault } from '../core/unsubscribe.js';
 
 export interface Space {
   readonly id: number;
@@ -22,6 +23,8 @@ export interface Space {
   readonly allowSubdomains: boolean;
   /** Mail of a sender domain without an active DKIM key leaves unsigned (else: 451 until one is active). */
   readonly allowUnsigned: boolean;
+  /** Space default one-click unsubscribe (X-Mxm-Unsubscribe), or null (none configured: off). */
+  readonly unsubscribe: UnsubscribeDefault | null;
   readonly createdAt: Date;
 }
 
@@ -37,15 +40,25 @@ export interface User {
 export interface FromDefault {
   readonly spaceId: number;
   readonly address: string;
-  readonly flags: number;
+  /** Null: no default flags for the address (the row holds only an unsubscribe default). */
+  readonly flags: number | null;
+  /** Null: no one-click unsubscribe default for the address. */
+  readonly unsubscribe: UnsubscribeDefault | null;
+}
+
+export interface SpaceSettings {
+  defaultFlags?: number | null;
+  allowSubdomains?: boolean;
+  allowUnsigned?: boolean;
+  unsubscribe?: UnsubscribeDefault | null;
 }
 
 export interface AccountStore {
-  createSpace(input: { name: string; defaultFlags?: number | null; allowSubdomains?: boolean; allowUnsigned?: boolean }): Promise<Space>;
+  createSpace(input: { name: string } & SpaceSettings): Promise<Space>;
   getSpace(id: number): Promise<Space | null>;
   getSpaceByName(name: string): Promise<Space | null>;
   listSpaces(): Promise<Space[]>;
-  updateSpace(id: number, patch: { defaultFlags?: number | null; allowSubdomains?: boolean; allowUnsigned?: boolean }): Promise<Space>;
+  updateSpace(id: number, patch: SpaceSettings): Promise<Space>;
 
   /** Adds a normalised domain; adding one that is there already is not an error. */
   addDomain(spaceId: number, domain: string): Promise<void>;
@@ -63,9 +76,14 @@ export interface AccountStore {
   /** Ordered by e-mail (lower-cased). */
   listUsers(spaceId?: number): Promise<User[]>;
 
-  /** flags null removes the default. UsageError when the address is not an address. */
+  /** flags null removes the default flags. UsageError when the address is not an address. */
   setFromFlags(spaceId: number, address: string, flags: number | null): Promise<void>;
-  /** Null when there is no default (or `address` is not an address). */
+  /** null removes the one-click unsubscribe default. UsageError when the address is not an address or the value not a default. */
+  setFromUnsubscribe(spaceId: number, address: string, unsubscribe: UnsubscribeDefault | null): Promise<void>;
+  /** Null when there is no default flags (or `address` is not an address). */
   getFromFlags(spaceId: number, address: string): Promise<number | null>;
+  /** Both defaults of the address in one read; null when it has none (or is not an address). */
+  getFromDefault(spaceId: number, address: string): Promise<FromDefault | null>;
+  /** Every address with a default (flags, unsubscribe or both), by key. */
   listFromFlags(spaceId: number): Promise<FromDefault[]>;
 }

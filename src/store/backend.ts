@@ -19,6 +19,7 @@
  * neutral layer passes only values the schema accepts).
  */
 import type { SuppressionList } from '../core/types.js';
+import type { UnsubscribeDefault } from '../core/unsubscribe.js';
 import type { FromDefault, Space, User } from './account-store.js';
 import type { DeliveryCursor } from './delivery-cursor-store.js';
 import type { DkimKey, DomainAuth, DomainCheckStatus, NewDkimKey } from './domain-auth-store.js';
@@ -60,6 +61,7 @@ export interface NewSpaceRecord {
   readonly defaultFlags: number | null;
   readonly allowSubdomains: boolean;
   readonly allowUnsigned: boolean;
+  readonly unsubscribe: UnsubscribeDefault | null;
   readonly createdAtMs: number;
 }
 
@@ -67,6 +69,7 @@ export interface SpacePatch {
   readonly defaultFlags?: number | null;
   readonly allowSubdomains?: boolean;
   readonly allowUnsigned?: boolean;
+  readonly unsubscribe?: UnsubscribeDefault | null;
 }
 
 export interface NewUserRecord {
@@ -105,10 +108,13 @@ export interface AccountBackend {
   /** By key; spaceId null = every space. */
   listUsers(spaceId: number | null): Promise<User[]>;
 
-  /** Inserts or replaces (address shown as given last). */
-  setFromFlags(spaceId: number, addressKey: string, address: string, flags: number): Promise<void>;
-  deleteFromFlags(spaceId: number, addressKey: string): Promise<void>;
-  getFromFlags(spaceId: number, addressKey: string): Promise<number | null>;
+  /**
+   * Sets one default of the address (inserts or updates; address shown as given last); null
+   * clears it, and a row left with neither default is deleted.
+   */
+  setFromFlags(spaceId: number, addressKey: string, address: string, flags: number | null): Promise<void>;
+  setFromUnsubscribe(spaceId: number, addressKey: string, address: string, unsubscribe: UnsubscribeDefault | null): Promise<void>;
+  getFromDefault(spaceId: number, addressKey: string): Promise<FromDefault | null>;
   /** By key. */
   listFromFlags(spaceId: number): Promise<FromDefault[]>;
 }

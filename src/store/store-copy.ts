@@ -38,10 +38,10 @@ export interface CopyTable {
 
 /** Every table of the store, parents before children (all but auth_failures: see above). */
 export const COPY_TABLES: readonly CopyTable[] = [
-  { name: 'spaces', columns: ['id', 'name', 'default_flags', 'allow_subdomains', 'allow_unsigned', 'created_at'], booleans: ['allow_subdomains', 'allow_unsigned'], identity: 'id' },
+  { name: 'spaces', columns: ['id', 'name', 'default_flags', 'allow_subdomains', 'allow_unsigned', 'unsubscribe', 'created_at'], booleans: ['allow_subdomains', 'allow_unsigned'], identity: 'id' },
   { name: 'users', columns: ['id', 'space_id', 'email', 'email_key', 'password_hash', 'created_at'], identity: 'id' },
   { name: 'sender_domains', columns: ['space_id', 'domain', 'return_path', 'check_status', 'checked_at', 'check_detail'], json: ['check_detail'] },
-  { name: 'from_defaults', columns: ['space_id', 'address_key', 'address', 'flags'] },
+  { name: 'from_defaults', columns: ['space_id', 'address_key', 'address', 'flags', 'unsubscribe'] },
   { name: 'list_entries', columns: ['space_id', 'address_key', 'list', 'address', 'reason', 'bounce_reason', 'rule', 'source', 'added_at'] },
   { name: 'list_changes', columns: ['id', 'space_id', 'list', 'address', 'action', 'source', 'reason', 'at'], identity: 'id' },
   { name: 'bounce_streaks', columns: ['space_id', 'address_key', 'reason', 'count', 'first_at', 'last_at'] },

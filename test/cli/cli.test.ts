@@ -24,20 +24,37 @@ describe('trxmail CLI administration', () => {
     expect(spaces[0]).toMatchObject({ name: 'acme', defaultFlags: 7, allowSubdomains: false, allowUnsigned: false });
     expect([...spaces[0].domains].sort()).toEqual(['acme.example', 'xn--bcher-kva.example']);
     const table = await cli(cwd, ['space', 'list']);
-    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+FLAGS\s+SUBDOMAINS\s+UNSIGNED\s+DOMAINS\s+SENT\/LIMIT\s+PAUSED\s+CREATED$/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+FLAGS\s+UNSUBSCRIBE\s+SUBDOMAINS\s+UNSIGNED\s+DOMAINS\s+SENT\/LIMIT\s+PAUSED\s+CREATED$/);
     expect(table.stdout).toContain('bücher.example');
   });
 
   it('changes a space and refuses an empty change', async () => {
     expect((await cli(cwd, ['space', 'set', 'acme', '--flags', 'default', '--allow-subdomains'])).stdout).toBe(
-      'space acme: flags default, subdomains allowed\n',
+      'space acme: flags default, unsubscribe default, subdomains allowed\n',
     );
     expect((await cli(cwd, ['space', 'set', 'acme', '--no-allow-subdomains'])).stdout).toContain('subdomains not allowed');
     const r = await cli(cwd, ['space', 'set', 'acme']);
-    expect(r).toMatchObject({ code: 1, stderr: 'trxmail: nothing to change: give --flags, --[no-]allow-subdomains, --[no-]allow-unsigned or --limit\n' });
+    expect(r).toMatchObject({ code: 1, stderr: 'trxmail: nothing to change: give --flags, --unsubscribe, --[no-]allow-subdomains, --[no-]allow-unsigned or --limit\n' });
     expect((await cli(cwd, ['space', 'set', 'acme', '--allow-unsigned'])).stdout).toContain(', unsigned mail allowed');
     expect(JSON.parse((await cli(cwd, ['space', 'list', '--json'])).stdout)[0]).toMatchObject({ allowUnsigned: true });
     expect((await cli(cwd, ['space', 'set', 'acme', '--no-allow-unsigned'])).stdout).not.toContain('unsigned');
+  });
+
+  it('sets, shows and removes the space\'s one-click unsubscribe default', async () => {
+    expect((await cli(cwd, ['space', 'set', 'acme', '--unsubscribe', 'one-click'])).stdout).toBe(
+      'space acme: flags default, unsubscribe one-click, subdomains not allowed\n',
+    );
+    expect(JSON.parse((await cli(cwd, ['space', 'list', '--json'])).stdout)[0]).toMatchObject({ name: 'acme', unsubscribe: 'one-click' });
+    expect((await cli(cwd, ['space', 'list'])).stdout.split('\n')[1]).toMatch(/^acme\s+default\s+one-click\s+no\s/);
+    expect((await cli(cwd, ['space', 'set', 'acme', '--unsubscribe', 'None'])).stdout).toContain('unsubscribe none,');
+    expect((await cli(cwd, ['space', 'set', 'acme', '--unsubscribe', 'default'])).stdout).toContain('unsubscribe default,');
+    expect(JSON.parse((await cli(cwd, ['space', 'list', '--json'])).stdout)[0]).toMatchObject({ unsubscribe: null });
+    const bad = await cli(cwd, ['space', 'set', 'acme', '--unsubscribe', 'yes']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('--unsubscribe must be "one-click", "none" or "default", got "yes"');
+    expect((await cli(cwd, ['space', 'add', 'letters', '--unsubscribe', 'one-click'])).code).toBe(0);
+    expect(JSON.parse((await cli(cwd, ['space', 'list', '--json'])).stdout)[1]).toMatchObject({ name: 'letters', unsubscribe: 'one-click' });
   });
 
   it('adds a user with the password from stdin and stores only a scrypt hash', async () => {
@@ -74,9 +91,34 @@ describe('trxmail CLI administration', () => {
 
   it('manages per-from defaults and both suppression lists', async () => {
     expect((await cli(cwd, ['from', 'set', '--space', 'acme', 'News@Acme.Example', '5'])).code).toBe(0);
-    expect(JSON.parse((await cli(cwd, ['from', 'list', '--space', 'acme', '--json'])).stdout)).toEqual([{ address: 'News@Acme.Example', flags: 5 }]);
+    expect(JSON.parse((await cli(cwd, ['from', 'list', '--space', 'acme', '--json'])).stdout)).toEqual([{ address: 'News@Acme.Example', flags: 5, unsubscribe: null }]);
     expect((await cli(cwd, ['from', 'set', '--space', 'acme', 'news@acme.example', 'default'])).code).toBe(0);
     expect(JSON.parse((await cli(cwd, ['from', 'list', '--space', 'acme', '--json'])).stdout)).toEqual([]);
+    // the one-click unsubscribe default: alone, beside flags, each removed on its own
+    expect(await cli(cwd, ['from', 'set', '--space', 'acme', 'news@acme.example', '--unsubscribe', 'one-click'])).toEqual({
+      code: 0,
+      stdout: 'unsubscribe default for news@acme.example: one-click\n',
+      stderr: '',
+    });
+    expect((await cli(cwd, ['from', 'set', '--space', 'acme', 'news@acme.example', '3', '--unsubscribe', 'none'])).stdout).toBe(
+      'default flags for news@acme.example: 3\nunsubscribe default for news@acme.example: none\n',
+    );
+    const table = (await cli(cwd, ['from', 'list', '--space', 'acme'])).stdout.split('\n');
+    expect(table[0]).toMatch(/^ADDRESS\s+FLAGS\s+UNSUBSCRIBE$/);
+    expect(table[1]).toMatch(/^news@acme\.example\s+3\s+none$/);
+    expect((await cli(cwd, ['from', 'set', '--space', 'acme', 'news@acme.example', 'default'])).code).toBe(0);
+    expect(JSON.parse((await cli(cwd, ['from', 'list', '--space', 'acme', '--json'])).stdout)).toEqual([
+      { address: 'news@acme.example', flags: null, unsubscribe: 'none' },
+    ]);
+    expect((await cli(cwd, ['from', 'set', '--space', 'acme', 'news@acme.example', '--unsubscribe', 'default'])).stdout).toBe(
+      'unsubscribe default for news@acme.example removed\n',
+    );
+    expect(JSON.parse((await cli(cwd, ['from', 'list', '--space', 'acme', '--json'])).stdout)).toEqual([]);
+    const nothing = await cli(cwd, ['from', 'set', '--space', 'acme', 'news@acme.example']);
+    expect(nothing).toMatchObject({ code: 1, stdout: '', stderr: 'trxmail: nothing to set: give flags, --unsubscribe or both\n' });
+    const bad = await cli(cwd, ['from', 'set', '--space', 'acme', 'news@acme.example', '--unsubscribe', 'on']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trimEnd().split('\n')).toHaveLength(1);
 
     expect((await cli(cwd, ['unsubscribe', 'add', '--space', 'acme', 'Bob@Example.org', '--reason', 'asked by phone'])).code).toBe(0);
     const unsub = JSON.parse((await cli(cwd, ['unsubscribe', 'list', '--space', 'acme', '--json'])).stdout);

@@ -37,7 +37,7 @@ afterAll(async () => {
 async function seed(s: Store): Promise<void> {
   await s.createSpace({ name: 'unused' });
   const a = await s.createSpace({ name: 'Alpha', defaultFlags: 7, allowSubdomains: true });
-  await s.updateSpace(a.id, { allowUnsigned: true });
+  await s.updateSpace(a.id, { allowUnsigned: true, unsubscribe: 'one-click' });
   const u = await s.createUser({ spaceId: a.id, email: 'App@Alpha.example', passwordHash: 'scrypt$x' });
   await s.addDomain(a.id, 'alpha.example');
   await s.addDomain(a.id, 'bücher.example');
@@ -48,6 +48,8 @@ async function seed(s: Store): Promise<void> {
   await s.setWebhook({ spaceId: a.id, url: 'https://hooks.alpha.example/x', secret: 'whsec_1' });
   await s.recordDomainCheck(a.id, 'alpha.example', { status: 'incomplete', at: at(3), detail: { spf: 'missing', n: 1 } });
   await s.setFromFlags(a.id, 'News@Alpha.example', 9);
+  await s.setFromUnsubscribe(a.id, 'News@Alpha.example', 'none');
+  await s.setFromUnsubscribe(a.id, 'letters@alpha.example', 'one-click');
   await s.addListEntry({ spaceId: a.id, list: 'bounce', address: 'Gone@Example.net', reason: 'user unknown', bounceReason: 'user-unknown', rule: 'status:5.1.1', addedAt: at(4) });
   await s.addListEntry({ spaceId: a.id, list: 'unsubscribe', address: 'no@example.net', reason: 'asked', addedAt: at(5) });
   await s.noteBounceStreak({ spaceId: a.id, address: 'Full@Example.net', reason: 'mailbox-full', at: at(6) });
@@ -189,6 +191,12 @@ describe('trxmail store copy', () => {
       const alpha = (await source.listSpaces()).find((x) => x.name === 'Alpha')?.id ?? 0;
       expect((await source.report({ spaceId: alpha }, null))[0]?.blocked).toBe(1);
       expect(await snapshot(target)).toEqual(expected);
+      // The one-click unsubscribe defaults (SQLite 12 / PostgreSQL 7) went along.
+      expect((await target.getSpace(alpha))?.unsubscribe).toBe('one-click');
+      expect(await target.listFromFlags(alpha)).toEqual([
+        { spaceId: alpha, address: 'letters@alpha.example', flags: null, unsubscribe: 'one-click' },
+        { spaceId: alpha, address: 'News@Alpha.example', flags: 9, unsubscribe: 'none' },
+      ]);
       // The bounce streak went along: the next bounce continues it.
       expect(await target.noteBounceStreak({ spaceId: alpha, address: 'full@example.net', reason: 'mailbox-full', at: at(8) })).toEqual({
         count: 3,

@@ -103,6 +103,7 @@ describe('PostgreSQL store specifics', () => {
     await db.sql`INSERT INTO ${t}.list_entries (space_id, address_key, list, address, reason, added_at) VALUES (1, 'c@example.net', 'bounce', 'c@example.net', 'complaint (abuse)', 5)`;
     await db.sql`INSERT INTO ${t}.list_entries (space_id, address_key, list, address, reason, added_at) VALUES (1, 'h@example.net', 'bounce', 'h@example.net', 'hard bounce 5.1.1', 5)`;
     await db.sql`INSERT INTO ${t}.events (send_id, recipient, recipient_key, type, at, detail) VALUES ('o1', 'r@example.net', 'r@example.net', 'opened', 1, '{}')`;
+    await db.sql`INSERT INTO ${t}.from_defaults (space_id, address_key, address, flags) VALUES (1, 'news@old.example', 'News@old.example', 9)`;
     await db.sql`INSERT INTO ${t}.delivery_cursors (path, dev, ino, "offset", following_since, saved_at) VALUES ('/var/log/mail.log', '1', '2', 300, 0, 10)`;
     const store = await PostgresStore.open(cfg);
     try {
@@ -119,6 +120,9 @@ describe('PostgreSQL store specifics', () => {
       await store.addEvent({ sendId: 'o1', recipient: 'r@example.net', type: 'unsubscribed', at: new Date(2), detail: {} });
       expect((await store.listEvents('o1')).map((e) => e.type)).toEqual(['opened', 'unsubscribed']);
       expect(await store.getDeliveryCursor('n1', '/var/log/mail.log')).toMatchObject({ node: 'n1', offset: 300 });
+      // Migration 7: From defaults kept, no unsubscribe default anywhere yet.
+      expect(await store.getSpace(1)).toMatchObject({ unsubscribe: null });
+      expect(await store.listFromFlags(1)).toEqual([{ spaceId: 1, address: 'News@old.example', flags: 9, unsubscribe: null }]);
       // A send without node is marked by whichever node looks.
       expect(await store.markNotQueued({ node: 'n2', receivedSince: new Date(0), receivedBefore: new Date(2000), at: new Date(3000), reason: 'r', limit: 10 })).toEqual(['o1']);
     } finally {

@@ -114,6 +114,31 @@ describe('SQLite store specifics', () => {
     db.close();
   });
 
+  it('migration 12 keeps the From defaults and their flags; spaces and From addresses start without an unsubscribe default', async () => {
+    const path = tempPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    migrate(old, path, MIGRATIONS.slice(0, 11));
+    old.exec(`
+      INSERT INTO spaces (id, name, default_flags, created_at) VALUES (1, 'old', 5, 0);
+      INSERT INTO from_defaults (space_id, address_key, address, flags) VALUES (1, 'news@x.example', 'News@x.example', 9);
+    `);
+    old.close();
+    const store = SqliteStore.open(path);
+    expect(await store.getSpace(1)).toMatchObject({ defaultFlags: 5, unsubscribe: null });
+    expect(await store.listFromFlags(1)).toEqual([{ spaceId: 1, address: 'News@x.example', flags: 9, unsubscribe: null }]);
+    await store.setFromUnsubscribe(1, 'news@x.example', 'one-click');
+    await store.setFromFlags(1, 'news@x.example', null);
+    expect(await store.getFromDefault(1, 'news@x.example')).toMatchObject({ flags: null, unsubscribe: 'one-click' });
+    await store.close();
+    const db = raw(path);
+    // A row holds at least one default.
+    expect(() => db.prepare("INSERT INTO from_defaults (space_id, address_key, address) VALUES (1, 'a@x.example', 'a@x.example')").run()).toThrow(/CHECK/);
+    expect(() => db.prepare("UPDATE spaces SET unsubscribe = 'yes' WHERE id = 1").run()).toThrow(/CHECK/);
+    db.close();
+  });
+
   it('creates the parent directory and reopens with its data', async () => {
     const path = join(root, 'nested', 'deeper', 'again', 'x.db');
     const s1 = SqliteStore.open(path);

@@ -9,7 +9,8 @@
  * address or empty password hash), TransientError and InvariantError from the backend.
  */
 import { UsageError } from '../../lib/errors.js';
-import type { AccountStore, FromDefault, Space, User } from '../account-store.js';
+import { isUnsubscribeDefault, type UnsubscribeDefault } from '../../core/unsubscribe.js';
+import type { AccountStore, FromDefault, Space, SpaceSettings, User } from '../account-store.js';
 import { addressKey } from '../address-key.js';
 import type { AccountBackend } from '../backend.js';
 import { checkFlags, checkSpaceName, quote, requireAddressKey, requireDomain, requireText } from './checks.js';
@@ -29,18 +30,26 @@ export async function unlessUnknownSpace<T>(accounts: AccountBackend, spaceId: n
   return rows;
 }
 
+/** A one-click unsubscribe default ('one-click', 'none') or null, else UsageError. */
+function checkUnsubscribe(value: UnsubscribeDefault | null, what: string): UnsubscribeDefault | null {
+  if (value !== null && !isUnsubscribeDefault(value)) throw new UsageError(`${what} must be "one-click" or "none", got ${quote(String(value))}`);
+  return value;
+}
+
 export class NeutralAccounts implements AccountStore {
   constructor(private readonly backend: AccountBackend) {}
 
-  async createSpace(input: { name: string; defaultFlags?: number | null; allowSubdomains?: boolean; allowUnsigned?: boolean }): Promise<Space> {
+  async createSpace(input: { name: string } & SpaceSettings): Promise<Space> {
     const name = checkSpaceName(input.name);
     const defaultFlags = input.defaultFlags ?? null;
     if (defaultFlags !== null) checkFlags(defaultFlags, 'default flags');
+    const unsubscribe = checkUnsubscribe(input.unsubscribe ?? null, 'space unsubscribe default');
     const space = await this.backend.insertSpace({
       name,
       defaultFlags,
       allowSubdomains: input.allowSubdomains === true,
       allowUnsigned: input.allowUnsigned === true,
+      unsubscribe,
       createdAtMs: Date.now(),
     });
     if (space === 'duplicate') throw new UsageError(`a space named ${quote(name)} exists already`);
@@ -59,8 +68,9 @@ export class NeutralAccounts implements AccountStore {
     return this.backend.listSpaces();
   }
 
-  async updateSpace(id: number, patch: { defaultFlags?: number | null; allowSubdomains?: boolean; allowUnsigned?: boolean }): Promise<Space> {
-    const checked: { defaultFlags?: number | null; allowSubdomains?: boolean; allowUnsigned?: boolean } = {};
+  async updateSpace(id: number, patch: SpaceSettings): Promise<Space> {
+    const checked: SpaceSettings = {};
+    if (patch.unsubscribe !== undefined) checked.unsubscribe = checkUnsubscribe(patch.unsubscribe, 'space unsubscribe default');
     if (patch.allowUnsigned !== undefined) checked.allowUnsigned = Boolean(patch.allowUnsigned);
     if (patch.defaultFlags !== undefined) {
       checked.defaultFlags = patch.defaultFlags === null ? null : checkFlags(patch.defaultFlags, 'default flags');
@@ -123,15 +133,26 @@ export class NeutralAccounts implements AccountStore {
     const key = requireAddressKey(trimmed, 'from address');
     if (flags !== null) checkFlags(flags, 'flags');
     await requireSpace(this.backend, spaceId);
-    if (flags === null) await this.backend.deleteFromFlags(spaceId, key);
-    else await this.backend.setFromFlags(spaceId, key, trimmed, flags);
+    await this.backend.setFromFlags(spaceId, key, trimmed, flags);
+  }
+
+  async setFromUnsubscribe(spaceId: number, address: string, unsubscribe: UnsubscribeDefault | null): Promise<void> {
+    const trimmed = address.trim();
+    const key = requireAddressKey(trimmed, 'from address');
+    checkUnsubscribe(unsubscribe, 'unsubscribe default');
+    await requireSpace(this.backend, spaceId);
+    await this.backend.setFromUnsubscribe(spaceId, key, trimmed, unsubscribe);
   }
 
   async getFromFlags(spaceId: number, address: string): Promise<number | null> {
+    return (await this.getFromDefault(spaceId, address))?.flags ?? null;
+  }
+
+  async getFromDefault(spaceId: number, address: string): Promise<FromDefault | null> {
     const key = addressKey(address);
-    const flags = key === null ? null : await this.backend.getFromFlags(spaceId, key);
-    if (flags === null) await requireSpace(this.backend, spaceId);
-    return flags;
+    const found = key === null ? null : await this.backend.getFromDefault(spaceId, key);
+    if (found === null) await requireSpace(this.backend, spaceId);
+    return found;
   }
 
   async listFromFlags(spaceId: number): Promise<FromDefault[]> {

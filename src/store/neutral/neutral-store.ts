@@ -84,6 +84,9 @@ export class NeutralStore implements Store {
   readonly listUsers: Store['listUsers'] = (spaceId) => this.live(() => this.accounts.listUsers(spaceId));
   readonly setFromFlags: Store['setFromFlags'] = (spaceId, address, flags) =>
     this.live(() => this.accounts.setFromFlags(spaceId, address, flags));
+  readonly setFromUnsubscribe: Store['setFromUnsubscribe'] = (spaceId, address, unsubscribe) =>
+    this.live(() => this.accounts.setFromUnsubscribe(spaceId, address, unsubscribe));
+  readonly getFromDefault: Store['getFromDefault'] = (spaceId, address) => this.live(() => this.accounts.getFromDefault(spaceId, address));
   readonly getFromFlags: Store['getFromFlags'] = (spaceId, address) => this.live(() => this.accounts.getFromFlags(spaceId, address));
   readonly listFromFlags: Store['listFromFlags'] = (spaceId) => this.live(() => this.accounts.listFromFlags(spaceId));
 

@@ -9,6 +9,7 @@
  * Throws: what PgDatabase.run maps (TransientError, InvariantError); a taken name or e-mail
  * is the result 'duplicate', not an error.
  */
+import type { UnsubscribeDefault } from '../../core/unsubscribe.js';
 import type { FromDefault, Space, User } from '../account-store.js';
 import type { AccountBackend, NewSpaceRecord, NewUserRecord, SpacePatch } from '../backend.js';
 import type { PgDatabase } from './database.js';
@@ -19,6 +20,7 @@ interface SpaceRow {
   default_flags: number | null;
   allow_subdomains: boolean;
   allow_unsigned: boolean;
+  unsubscribe: UnsubscribeDefault | null;
   created_at: number;
 }
 interface UserRow {
@@ -31,7 +33,8 @@ interface UserRow {
 interface FromDefaultRow {
   space_id: number;
   address: string;
-  flags: number;
+  flags: number | null;
+  unsubscribe: UnsubscribeDefault | null;
 }
 
 function spaceFrom(r: SpaceRow): Space {
@@ -41,12 +44,17 @@ function spaceFrom(r: SpaceRow): Space {
     defaultFlags: r.default_flags,
     allowSubdomains: r.allow_subdomains,
     allowUnsigned: r.allow_unsigned,
+    unsubscribe: r.unsubscribe,
     createdAt: new Date(r.created_at),
   };
 }
 
 function userFrom(r: UserRow): User {
   return { id: r.id, spaceId: r.space_id, email: r.email, passwordHash: r.password_hash, createdAt: new Date(r.created_at) };
+}
+
+function fromDefaultFrom(r: FromDefaultRow): FromDefault {
+  return { spaceId: r.space_id, address: r.address, flags: r.flags, unsubscribe: r.unsubscribe };
 }
 
 export class PgAccounts implements AccountBackend {
@@ -59,10 +67,10 @@ export class PgAccounts implements AccountBackend {
   insertSpace(space: NewSpaceRecord): Promise<Space | 'duplicate'> {
     return this.db.run(async (sql) => {
       const rows = await sql<SpaceRow[]>`
-        INSERT INTO spaces (name, default_flags, allow_subdomains, allow_unsigned, created_at)
-        VALUES (${space.name}, ${space.defaultFlags}, ${space.allowSubdomains}, ${space.allowUnsigned}, ${space.createdAtMs})
+        INSERT INTO spaces (name, default_flags, allow_subdomains, allow_unsigned, unsubscribe, created_at)
+        VALUES (${space.name}, ${space.defaultFlags}, ${space.allowSubdomains}, ${space.allowUnsigned}, ${space.unsubscribe}, ${space.createdAtMs})
         ON CONFLICT DO NOTHING
-        RETURNING id, name, default_flags, allow_subdomains, allow_unsigned, created_at`;
+        RETURNING id, name, default_flags, allow_subdomains, allow_unsigned, unsubscribe, created_at`;
       const row = rows[0];
       return row === undefined ? 'duplicate' : spaceFrom(row);
     });
@@ -71,7 +79,7 @@ export class PgAccounts implements AccountBackend {
   getSpace(id: number): Promise<Space | null> {
     return this.db.run(async (sql) => {
       const [row] = await sql<SpaceRow[]>`
-        SELECT id, name, default_flags, allow_subdomains, allow_unsigned, created_at FROM spaces WHERE id = ${id}`;
+        SELECT id, name, default_flags, allow_subdomains, allow_unsigned, unsubscribe, created_at FROM spaces WHERE id = ${id}`;
       return row ? spaceFrom(row) : null;
     });
   }
@@ -79,7 +87,7 @@ export class PgAccounts implements AccountBackend {
   getSpaceByName(name: string): Promise<Space | null> {
     return this.db.run(async (sql) => {
       const [row] = await sql<SpaceRow[]>`
-        SELECT id, name, default_flags, allow_subdomains, allow_unsigned, created_at FROM spaces
+        SELECT id, name, default_flags, allow_subdomains, allow_unsigned, unsubscribe, created_at FROM spaces
         WHERE lower(name COLLATE "C") = lower(${name}::text COLLATE "C")`;
       return row ? spaceFrom(row) : null;
     });
@@ -87,24 +95,25 @@ export class PgAccounts implements AccountBackend {
 
   listSpaces(): Promise<Space[]> {
     return this.db.run(async (sql) =>
-      (await sql<SpaceRow[]>`SELECT id, name, default_flags, allow_subdomains, allow_unsigned, created_at FROM spaces ORDER BY id`).map(spaceFrom),
+      (await sql<SpaceRow[]>`SELECT id, name, default_flags, allow_subdomains, allow_unsigned, unsubscribe, created_at FROM spaces ORDER BY id`).map(spaceFrom),
     );
   }
 
   updateSpace(id: number, patch: SpacePatch): Promise<Space | null> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx<SpaceRow[]>`
-        SELECT id, name, default_flags, allow_subdomains, allow_unsigned, created_at FROM spaces WHERE id = ${id} FOR UPDATE`;
+        SELECT id, name, default_flags, allow_subdomains, allow_unsigned, unsubscribe, created_at FROM spaces WHERE id = ${id} FOR UPDATE`;
       if (!row) return null;
       const next: SpaceRow = {
         ...row,
         default_flags: patch.defaultFlags === undefined ? row.default_flags : patch.defaultFlags,
         allow_subdomains: patch.allowSubdomains ?? row.allow_subdomains,
         allow_unsigned: patch.allowUnsigned ?? row.allow_unsigned,
+        unsubscribe: patch.unsubscribe === undefined ? row.unsubscribe : patch.unsubscribe,
       };
       await tx`
         UPDATE spaces SET default_flags = ${next.default_flags}, allow_subdomains = ${next.allow_subdomains},
-          allow_unsigned = ${next.allow_unsigned} WHERE id = ${id}`;
+          allow_unsigned = ${next.allow_unsigned}, unsubscribe = ${next.unsubscribe} WHERE id = ${id}`;
       return spaceFrom(next);
     });
   }
@@ -167,24 +176,38 @@ export class PgAccounts implements AccountBackend {
     });
   }
 
-  setFromFlags(spaceId: number, addressKey: string, address: string, flags: number): Promise<void> {
-    return this.db.run(async (sql) => {
-      await sql`
-        INSERT INTO from_defaults (space_id, address_key, address, flags) VALUES (${spaceId}, ${addressKey}, ${address}, ${flags})
-        ON CONFLICT (space_id, address_key) DO UPDATE SET address = excluded.address, flags = excluded.flags`;
+  setFromFlags(spaceId: number, addressKey: string, address: string, flags: number | null): Promise<void> {
+    return this.db.transaction(async (tx) => {
+      if (flags !== null) {
+        await tx`
+          INSERT INTO from_defaults (space_id, address_key, address, flags) VALUES (${spaceId}, ${addressKey}, ${address}, ${flags})
+          ON CONFLICT (space_id, address_key) DO UPDATE SET address = excluded.address, flags = excluded.flags`;
+        return;
+      }
+      // Clearing the one default a row holds deletes the row (a row holds at least one).
+      await tx`DELETE FROM from_defaults WHERE space_id = ${spaceId} AND address_key = ${addressKey} AND unsubscribe IS NULL`;
+      await tx`UPDATE from_defaults SET flags = NULL WHERE space_id = ${spaceId} AND address_key = ${addressKey}`;
     });
   }
 
-  deleteFromFlags(spaceId: number, addressKey: string): Promise<void> {
-    return this.db.run(async (sql) => {
-      await sql`DELETE FROM from_defaults WHERE space_id = ${spaceId} AND address_key = ${addressKey}`;
+  setFromUnsubscribe(spaceId: number, addressKey: string, address: string, unsubscribe: UnsubscribeDefault | null): Promise<void> {
+    return this.db.transaction(async (tx) => {
+      if (unsubscribe !== null) {
+        await tx`
+          INSERT INTO from_defaults (space_id, address_key, address, unsubscribe) VALUES (${spaceId}, ${addressKey}, ${address}, ${unsubscribe})
+          ON CONFLICT (space_id, address_key) DO UPDATE SET address = excluded.address, unsubscribe = excluded.unsubscribe`;
+        return;
+      }
+      await tx`DELETE FROM from_defaults WHERE space_id = ${spaceId} AND address_key = ${addressKey} AND flags IS NULL`;
+      await tx`UPDATE from_defaults SET unsubscribe = NULL WHERE space_id = ${spaceId} AND address_key = ${addressKey}`;
     });
   }
 
-  getFromFlags(spaceId: number, addressKey: string): Promise<number | null> {
+  getFromDefault(spaceId: number, addressKey: string): Promise<FromDefault | null> {
     return this.db.run(async (sql) => {
-      const [row] = await sql<{ flags: number }[]>`SELECT flags FROM from_defaults WHERE space_id = ${spaceId} AND address_key = ${addressKey}`;
-      return row?.flags ?? null;
+      const [row] = await sql<FromDefaultRow[]>`
+        SELECT space_id, address, flags, unsubscribe FROM from_defaults WHERE space_id = ${spaceId} AND address_key = ${addressKey}`;
+      return row ? fromDefaultFrom(row) : null;
     });
   }
 
@@ -192,8 +215,8 @@ export class PgAccounts implements AccountBackend {
     return this.db.run(async (sql) =>
       (
         await sql<FromDefaultRow[]>`
-          SELECT space_id, address, flags FROM from_defaults WHERE space_id = ${spaceId} ORDER BY address_key COLLATE "C"`
-      ).map((r) => ({ spaceId: r.space_id, address: r.address, flags: r.flags })),
+          SELECT space_id, address, flags, unsubscribe FROM from_defaults WHERE space_id = ${spaceId} ORDER BY address_key COLLATE "C"`
+      ).map(fromDefaultFrom),
     );
   }
 }

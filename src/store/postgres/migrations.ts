@@ -359,6 +359,19 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX list_changes_space ON list_changes (space_id, list, id);
     `,
   },
+  {
+    version: 7,
+    name: 'one-click unsubscribe defaults of spaces and From addresses',
+    // The SQLite schema's version 12 (see there): spaces.unsubscribe and
+    // from_defaults.unsubscribe ('one-click' or 'none'; NULL: none configured); a From
+    // address's row may now hold only one of its two defaults, never neither.
+    sql: `
+      ALTER TABLE spaces ADD COLUMN unsubscribe text CHECK (unsubscribe IN ('one-click', 'none'));
+      ALTER TABLE from_defaults ALTER COLUMN flags DROP NOT NULL;
+      ALTER TABLE from_defaults ADD COLUMN unsubscribe text CHECK (unsubscribe IN ('one-click', 'none'));
+      ALTER TABLE from_defaults ADD CONSTRAINT from_defaults_some_default CHECK (flags IS NOT NULL OR unsubscribe IS NOT NULL);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

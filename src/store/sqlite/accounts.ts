@@ -9,6 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import { InvariantError } from '../../lib/errors.js';
+import type { UnsubscribeDefault } from '../../core/unsubscribe.js';
 import type { FromDefault, Space, User } from '../account-store.js';
 import type { AccountBackend, NewSpaceRecord, NewUserRecord, SpacePatch } from '../backend.js';
 import type { SqliteDatabase } from './database.js';
@@ -20,6 +21,7 @@ interface SpaceRow {
   default_flags: number | null;
   allow_subdomains: number;
   allow_unsigned: number;
+  unsubscribe: UnsubscribeDefault | null;
   created_at: number;
 }
 interface UserRow {
@@ -32,10 +34,12 @@ interface UserRow {
 interface FromDefaultRow {
   space_id: number;
   address: string;
-  flags: number;
+  flags: number | null;
+  unsubscribe: UnsubscribeDefault | null;
 }
 
-const SPACE_COLS = 'id, name, default_flags, allow_subdomains, allow_unsigned, created_at';
+const SPACE_COLS = 'id, name, default_flags, allow_subdomains, allow_unsigned, unsubscribe, created_at';
+const FROM_COLS = 'space_id, address, flags, unsubscribe';
 const USER_COLS = 'id, space_id, email, password_hash, created_at';
 
 function spaceFrom(r: SpaceRow): Space {
@@ -45,6 +49,7 @@ function spaceFrom(r: SpaceRow): Space {
     defaultFlags: r.default_flags,
     allowSubdomains: r.allow_subdomains === 1,
     allowUnsigned: r.allow_unsigned === 1,
+    unsubscribe: r.unsubscribe,
     createdAt: new Date(r.created_at),
   };
 }
@@ -54,7 +59,7 @@ function userFrom(r: UserRow): User {
 }
 
 function fromDefaultFrom(r: FromDefaultRow): FromDefault {
-  return { spaceId: r.space_id, address: r.address, flags: r.flags };
+  return { spaceId: r.space_id, address: r.address, flags: r.flags, unsubscribe: r.unsubscribe };
 }
 
 /** A row the statement before has just written; InvariantError when it cannot be read back. */
@@ -66,14 +71,14 @@ function inserted<T>(row: T | undefined, what: string): T {
 function prepare(db: Database.Database) {
   return {
     spaceExists: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM spaces WHERE id = ?'),
-    insertSpace: db.prepare<[string, number | null, number, number, number]>(
-      'INSERT INTO spaces (name, default_flags, allow_subdomains, allow_unsigned, created_at) VALUES (?, ?, ?, ?, ?)',
+    insertSpace: db.prepare<[string, number | null, number, number, UnsubscribeDefault | null, number]>(
+      'INSERT INTO spaces (name, default_flags, allow_subdomains, allow_unsigned, unsubscribe, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     getSpace: db.prepare<[number], SpaceRow>(`SELECT ${SPACE_COLS} FROM spaces WHERE id = ?`),
     getSpaceByName: db.prepare<[string], SpaceRow>(`SELECT ${SPACE_COLS} FROM spaces WHERE name = ?`),
     listSpaces: db.prepare<[], SpaceRow>(`SELECT ${SPACE_COLS} FROM spaces ORDER BY id`),
-    updateSpace: db.prepare<[number | null, number, number, number]>(
-      'UPDATE spaces SET default_flags = ?, allow_subdomains = ?, allow_unsigned = ? WHERE id = ?',
+    updateSpace: db.prepare<[number | null, number, number, UnsubscribeDefault | null, number]>(
+      'UPDATE spaces SET default_flags = ?, allow_subdomains = ?, allow_unsigned = ?, unsubscribe = ? WHERE id = ?',
     ),
 
     addDomain: db.prepare<[number, string]>('INSERT OR IGNORE INTO sender_domains (space_id, domain) VALUES (?, ?)'),
@@ -96,11 +101,17 @@ function prepare(db: Database.Database) {
       'INSERT INTO from_defaults (space_id, address_key, address, flags) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT (space_id, address_key) DO UPDATE SET address = excluded.address, flags = excluded.flags',
     ),
-    deleteFromFlags: db.prepare<[number, string]>('DELETE FROM from_defaults WHERE space_id = ? AND address_key = ?'),
-    getFromFlags: db.prepare<[number, string], { flags: number }>('SELECT flags FROM from_defaults WHERE space_id = ? AND address_key = ?'),
-    listFromFlags: db.prepare<[number], FromDefaultRow>(
-      'SELECT space_id, address, flags FROM from_defaults WHERE space_id = ? ORDER BY address_key',
+    clearFromFlags: db.prepare<[number, string]>('UPDATE from_defaults SET flags = NULL WHERE space_id = ? AND address_key = ?'),
+    upsertFromUnsubscribe: db.prepare<[number, string, string, UnsubscribeDefault]>(
+      'INSERT INTO from_defaults (space_id, address_key, address, unsubscribe) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT (space_id, address_key) DO UPDATE SET address = excluded.address, unsubscribe = excluded.unsubscribe',
     ),
+    clearFromUnsubscribe: db.prepare<[number, string]>('UPDATE from_defaults SET unsubscribe = NULL WHERE space_id = ? AND address_key = ?'),
+    // Clearing the one default a row holds deletes the row (a row holds at least one).
+    deleteOnlyFlags: db.prepare<[number, string]>('DELETE FROM from_defaults WHERE space_id = ? AND address_key = ? AND unsubscribe IS NULL'),
+    deleteOnlyUnsubscribe: db.prepare<[number, string]>('DELETE FROM from_defaults WHERE space_id = ? AND address_key = ? AND flags IS NULL'),
+    getFromDefault: db.prepare<[number, string], FromDefaultRow>(`SELECT ${FROM_COLS} FROM from_defaults WHERE space_id = ? AND address_key = ?`),
+    listFromFlags: db.prepare<[number], FromDefaultRow>(`SELECT ${FROM_COLS} FROM from_defaults WHERE space_id = ? ORDER BY address_key`),
   };
 }
 
@@ -118,7 +129,14 @@ export class SqliteAccounts implements AccountBackend {
   insertSpace(space: NewSpaceRecord): Promise<Space | 'duplicate'> {
     return this.db.run(() => {
       try {
-        const info = this.sql.insertSpace.run(space.name, space.defaultFlags, space.allowSubdomains ? 1 : 0, space.allowUnsigned ? 1 : 0, space.createdAtMs);
+        const info = this.sql.insertSpace.run(
+          space.name,
+          space.defaultFlags,
+          space.allowSubdomains ? 1 : 0,
+          space.allowUnsigned ? 1 : 0,
+          space.unsubscribe,
+          space.createdAtMs,
+        );
         return spaceFrom(inserted(this.sql.getSpace.get(Number(info.lastInsertRowid)), 'space'));
       } catch (err: unknown) {
         if (isUniqueViolation(err)) return 'duplicate';
@@ -153,8 +171,9 @@ export class SqliteAccounts implements AccountBackend {
         const flags = patch.defaultFlags === undefined ? row.default_flags : patch.defaultFlags;
         const sub = patch.allowSubdomains === undefined ? row.allow_subdomains : patch.allowSubdomains ? 1 : 0;
         const unsigned = patch.allowUnsigned === undefined ? row.allow_unsigned : patch.allowUnsigned ? 1 : 0;
-        this.sql.updateSpace.run(flags, sub, unsigned, id);
-        return spaceFrom({ ...row, default_flags: flags, allow_subdomains: sub, allow_unsigned: unsigned });
+        const unsubscribe = patch.unsubscribe === undefined ? row.unsubscribe : patch.unsubscribe;
+        this.sql.updateSpace.run(flags, sub, unsigned, unsubscribe, id);
+        return spaceFrom({ ...row, default_flags: flags, allow_subdomains: sub, allow_unsigned: unsigned, unsubscribe });
       }),
     );
   }
@@ -210,20 +229,35 @@ export class SqliteAccounts implements AccountBackend {
     return this.db.run(() => (spaceId === null ? this.sql.listUsers.all() : this.sql.listUsersInSpace.all(spaceId)).map(userFrom));
   }
 
-  setFromFlags(spaceId: number, addressKey: string, address: string, flags: number): Promise<void> {
-    return this.db.run(() => {
-      this.sql.upsertFromFlags.run(spaceId, addressKey, address, flags);
-    });
+  setFromFlags(spaceId: number, addressKey: string, address: string, flags: number | null): Promise<void> {
+    return this.db.run(() =>
+      this.db.immediate(() => {
+        if (flags !== null) this.sql.upsertFromFlags.run(spaceId, addressKey, address, flags);
+        else {
+          this.sql.deleteOnlyFlags.run(spaceId, addressKey);
+          this.sql.clearFromFlags.run(spaceId, addressKey);
+        }
+      }),
+    );
   }
 
-  deleteFromFlags(spaceId: number, addressKey: string): Promise<void> {
-    return this.db.run(() => {
-      this.sql.deleteFromFlags.run(spaceId, addressKey);
-    });
+  setFromUnsubscribe(spaceId: number, addressKey: string, address: string, unsubscribe: UnsubscribeDefault | null): Promise<void> {
+    return this.db.run(() =>
+      this.db.immediate(() => {
+        if (unsubscribe !== null) this.sql.upsertFromUnsubscribe.run(spaceId, addressKey, address, unsubscribe);
+        else {
+          this.sql.deleteOnlyUnsubscribe.run(spaceId, addressKey);
+          this.sql.clearFromUnsubscribe.run(spaceId, addressKey);
+        }
+      }),
+    );
   }
 
-  getFromFlags(spaceId: number, addressKey: string): Promise<number | null> {
-    return this.db.run(() => this.sql.getFromFlags.get(spaceId, addressKey)?.flags ?? null);
+  getFromDefault(spaceId: number, addressKey: string): Promise<FromDefault | null> {
+    return this.db.run(() => {
+      const row = this.sql.getFromDefault.get(spaceId, addressKey);
+      return row ? fromDefaultFrom(row) : null;
+    });
   }
 
   listFromFlags(spaceId: number): Promise<FromDefault[]> {

@@ -203,4 +203,29 @@ export const MIGRATIONS_FROM_8: readonly Migration[] = [
       CREATE INDEX list_changes_space ON list_changes (space_id, list, id);
     `,
   },
+  {
+    version: 12,
+    name: 'one-click unsubscribe defaults of spaces and From addresses',
+    // spaces.unsubscribe and from_defaults.unsubscribe: 'one-click' or 'none' (X-Mxm-Unsubscribe,
+    // core/unsubscribe.ts); NULL: none configured. from_defaults is rebuilt so that flags may be
+    // NULL (a row holding only the unsubscribe default); a row holds at least one of the two.
+    // Nothing references from_defaults, so the rebuild is safe with foreign_keys on.
+    sql: `
+      ALTER TABLE spaces ADD COLUMN unsubscribe TEXT CHECK (unsubscribe IN ('one-click', 'none'));
+
+      CREATE TABLE from_defaults_v12 (
+        space_id    INTEGER NOT NULL REFERENCES spaces (id),
+        address_key TEXT    NOT NULL,
+        address     TEXT    NOT NULL,
+        flags       INTEGER CHECK (flags BETWEEN 0 AND 15),
+        unsubscribe TEXT    CHECK (unsubscribe IN ('one-click', 'none')),
+        CHECK (flags IS NOT NULL OR unsubscribe IS NOT NULL),
+        PRIMARY KEY (space_id, address_key)
+      ) STRICT, WITHOUT ROWID;
+      INSERT INTO from_defaults_v12 (space_id, address_key, address, flags)
+        SELECT space_id, address_key, address, flags FROM from_defaults;
+      DROP TABLE from_defaults;
+      ALTER TABLE from_defaults_v12 RENAME TO from_defaults;
+    `,
+  },
 ];

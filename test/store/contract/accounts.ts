@@ -1,11 +1,12 @@
 /**
  * Store contract, accounts aggregate (AccountStore): spaces, sender domains, users and
- * per-from-address default flags — normalisation, case- and IDN-insensitive keys, tenant
+ * per-from-address defaults (flags, one-click unsubscribe) — normalisation, case- and IDN-insensitive keys, tenant
  * separation, and the UsageError for each bad input or unknown space.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/lib/errors.js';
 import { MAX_ADDRESS_LENGTH, MAX_SPACE_NAME_LENGTH } from '../../../src/lib/limits.js';
+import type { UnsubscribeDefault } from '../../../src/core/unsubscribe.js';
 import type { Space, Store, User } from '../../../src/store/store.js';
 import { unknownSpace } from './fixture.js';
 import type { CurrentFixture, Fixture } from './fixture.js';
@@ -25,7 +26,7 @@ export function accountsContract(fixture: CurrentFixture): void {
     it('creates with defaults and reads back by id and by name', async () => {
       const before = Date.now();
       const s = await store.createSpace({ name: 'Gamma' });
-      expect(s).toMatchObject({ name: 'Gamma', defaultFlags: null, allowSubdomains: false });
+      expect(s).toMatchObject({ name: 'Gamma', defaultFlags: null, allowSubdomains: false, unsubscribe: null });
       expect(s.createdAt).toBeInstanceOf(Date);
       expect(s.createdAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
       expect(await store.getSpace(s.id)).toEqual(s);
@@ -84,6 +85,30 @@ export function accountsContract(fixture: CurrentFixture): void {
 
     it('refuses to update an unknown space', async () => {
       await expect(store.updateSpace(unknownSpace, { defaultFlags: 1 })).rejects.toThrow(/unknown space id/);
+    });
+  });
+
+  describe('space one-click unsubscribe default', () => {
+    it('creates with one, updates it alone, removes it, and reads it back', async () => {
+      const s = await store.createSpace({ name: 'news', unsubscribe: 'one-click' });
+      expect(s.unsubscribe).toBe('one-click');
+      expect(await store.getSpace(s.id)).toEqual(s);
+      const u1 = await store.updateSpace(a.id, { defaultFlags: 3 });
+      expect(u1.unsubscribe).toBeNull();
+      const u2 = await store.updateSpace(a.id, { unsubscribe: 'none' });
+      expect(u2).toMatchObject({ defaultFlags: 3, unsubscribe: 'none' });
+      expect(await store.getSpaceByName('alpha')).toEqual(u2);
+      const u3 = await store.updateSpace(a.id, { unsubscribe: 'one-click' });
+      expect((await store.listSpaces()).find((x) => x.id === a.id)).toEqual(u3);
+      const u4 = await store.updateSpace(a.id, { unsubscribe: null });
+      expect(u4).toMatchObject({ defaultFlags: 3, unsubscribe: null });
+      expect((await store.getSpace(b.id))?.unsubscribe).toBeNull();
+    });
+
+    it.each(['one-click ', 'ONE-CLICK', 'yes', ''])('refuses the value %j', async (bad) => {
+      await expect(store.createSpace({ name: 'u', unsubscribe: bad as UnsubscribeDefault })).rejects.toThrow(UsageError);
+      await expect(store.updateSpace(a.id, { unsubscribe: bad as UnsubscribeDefault })).rejects.toThrow(UsageError);
+      expect((await store.getSpace(a.id))?.unsubscribe).toBeNull();
     });
   });
 
@@ -206,7 +231,7 @@ export function accountsContract(fixture: CurrentFixture): void {
       expect(await store.getFromFlags(a.id, 'news@xn--bcher-kva.example')).toBe(5);
       await store.setFromFlags(a.id, 'news@bücher.example', 0);
       expect(await store.getFromFlags(a.id, 'NEWS@BÜCHER.EXAMPLE')).toBe(0);
-      expect(await store.listFromFlags(a.id)).toEqual([{ spaceId: a.id, address: 'news@bücher.example', flags: 0 }]);
+      expect(await store.listFromFlags(a.id)).toEqual([{ spaceId: a.id, address: 'news@bücher.example', flags: 0, unsubscribe: null }]);
       await store.setFromFlags(a.id, 'news@bücher.example', null);
       expect(await store.getFromFlags(a.id, 'news@bücher.example')).toBeNull();
       expect(await store.listFromFlags(a.id)).toEqual([]);
@@ -231,8 +256,52 @@ export function accountsContract(fixture: CurrentFixture): void {
 
     it('keeps the address trimmed', async () => {
       await store.setFromFlags(a.id, '  News@Shop.example \t', 6);
-      expect(await store.listFromFlags(a.id)).toEqual([{ spaceId: a.id, address: 'News@Shop.example', flags: 6 }]);
+      expect(await store.listFromFlags(a.id)).toEqual([{ spaceId: a.id, address: 'News@Shop.example', flags: 6, unsubscribe: null }]);
       expect(await store.getFromFlags(a.id, 'news@shop.example')).toBe(6);
+    });
+  });
+
+  describe('per-from-address one-click unsubscribe default', () => {
+    it('sets it beside the flags or alone, reads both in one call, and removes each on its own', async () => {
+      await store.setFromUnsubscribe(a.id, 'News@Bücher.example', 'one-click');
+      expect(await store.getFromDefault(a.id, 'news@xn--bcher-kva.example')).toEqual({
+        spaceId: a.id,
+        address: 'News@Bücher.example',
+        flags: null,
+        unsubscribe: 'one-click',
+      });
+      expect(await store.getFromFlags(a.id, 'news@bücher.example')).toBeNull();
+      await store.setFromFlags(a.id, 'news@bücher.example', 5);
+      expect(await store.getFromDefault(a.id, 'NEWS@BÜCHER.EXAMPLE')).toMatchObject({ flags: 5, unsubscribe: 'one-click', address: 'news@bücher.example' });
+      await store.setFromUnsubscribe(a.id, 'news@bücher.example', 'none');
+      expect(await store.listFromFlags(a.id)).toEqual([{ spaceId: a.id, address: 'news@bücher.example', flags: 5, unsubscribe: 'none' }]);
+      // removing the unsubscribe default keeps the flags, and the other way round
+      await store.setFromUnsubscribe(a.id, 'news@bücher.example', null);
+      expect(await store.getFromDefault(a.id, 'news@bücher.example')).toMatchObject({ flags: 5, unsubscribe: null });
+      await store.setFromUnsubscribe(a.id, 'news@bücher.example', 'one-click');
+      await store.setFromFlags(a.id, 'news@bücher.example', null);
+      expect(await store.listFromFlags(a.id)).toEqual([{ spaceId: a.id, address: 'news@bücher.example', flags: null, unsubscribe: 'one-click' }]);
+      // with neither left, the address has no default
+      await store.setFromUnsubscribe(a.id, 'news@bücher.example', null);
+      expect(await store.getFromDefault(a.id, 'news@bücher.example')).toBeNull();
+      expect(await store.listFromFlags(a.id)).toEqual([]);
+      // removing what is not there is not an error
+      await store.setFromUnsubscribe(a.id, 'other@shop.example', null);
+      await store.setFromFlags(a.id, 'other@shop.example', null);
+      expect(await store.listFromFlags(a.id)).toEqual([]);
+    });
+
+    it('keeps spaces apart and refuses bad input', async () => {
+      await store.setFromUnsubscribe(a.id, 'x@shop.example', 'one-click');
+      expect(await store.getFromDefault(b.id, 'x@shop.example')).toBeNull();
+      expect(await store.getFromDefault(a.id, 'not-an-address')).toBeNull();
+      await expect(store.setFromUnsubscribe(a.id, 'not-an-address', 'none')).rejects.toThrow(UsageError);
+      for (const bad of ['', 'One-Click', 'off']) {
+        await expect(store.setFromUnsubscribe(a.id, 'x@shop.example', bad as UnsubscribeDefault)).rejects.toThrow(UsageError);
+      }
+      expect((await store.getFromDefault(a.id, 'x@shop.example'))?.unsubscribe).toBe('one-click');
+      await expect(store.setFromUnsubscribe(unknownSpace, 'x@shop.example', 'none')).rejects.toThrow(UsageError);
+      await expect(store.getFromDefault(unknownSpace, 'x@shop.example')).rejects.toThrow(UsageError);
     });
   });
 }

@@ -98,7 +98,7 @@ type AcceptStore = AcceptPorts['store'];
 /** The real store, with `over` in place of some methods. */
 function storeWith(over: Partial<AcceptStore>): AcceptStore {
   return {
-    getFromFlags: (...a) => store.getFromFlags(...a),
+    getFromDefault: (...a) => store.getFromDefault(...a),
     lookupSuppression: (...a) => store.lookupSuppression(...a),
     recordSend: (...a) => store.recordSend(...a),
     forgetSend: (...a) => store.forgetSend(...a),
@@ -463,6 +463,82 @@ describe('acceptMessage', () => {
       expect(setValue(o, 'List-Unsubscribe-Post')).toBeUndefined();
       expect(o.removeRecipients).toEqual([]);
       expect(sink.messages).toHaveLength(0);
+    });
+
+    describe('defaults of the space and of the From address (precedence: header > From address > space > off)', () => {
+      /** The account as loaded after the space's default is set (the milter loads it at MAIL). */
+      async function withSpaceDefault(value: 'one-click' | 'none' | null): Promise<Account> {
+        await store.updateSpace(account.space.id, { unsubscribe: value });
+        const a = await loadAccount(store, 'app@shop.example');
+        if (!a) throw new Error('no account');
+        return a;
+      }
+      afterEach(async () => {
+        await store.updateSpace(account.space.id, { unsubscribe: null });
+        await store.setFromUnsubscribe(account.space.id, 'news@shop.example', null);
+      });
+
+      it('a space default one-click: the To copy gets the fields without the header; the BCC copy not', async () => {
+        const a = await withSpaceDefault('one-click');
+        const f = await facts({ account: a, headers: plain([]), body: await bodySpool(Buffer.from('x\r\n')) });
+        const o = accepted(await acceptMessage(f, ports({ tracking: withUnsubscribe() })));
+        const m = /^<https:\/\/t\.relay\.example\/u\/([A-Za-z0-9_-]+)>$/.exec(setValue(o, 'List-Unsubscribe') ?? '');
+        expect(verifyUnsubscribeToken(m?.[1], KEYS)).toEqual({ spaceId: a.space.id, sendId: f.sendId, recipient: 'reader@example.net' });
+        expect(setValue(o, 'List-Unsubscribe-Post')).toBe('List-Unsubscribe=One-Click');
+        expect(o.removeRecipients).toEqual(['archive@example.org']);
+        expect(sink.messages[0]!.raw.toString('utf8')).not.toContain('List-Unsubscribe');
+        await o.release();
+      });
+
+      it('X-Mxm-Unsubscribe: none turns the space default off for the message', async () => {
+        const a = await withSpaceDefault('one-click');
+        const f = await facts({ account: a, headers: plain([{ name: 'X-Mxm-Unsubscribe', value: 'none' }]), body: await bodySpool(Buffer.from('x\r\n')) });
+        const o = accepted(await acceptMessage(f, ports({ tracking: withUnsubscribe() })));
+        expect(setValue(o, 'List-Unsubscribe')).toBeUndefined();
+        expect(setValue(o, 'List-Unsubscribe-Post')).toBeUndefined();
+        expect(o.headerEdits).toContainEqual({ op: 'delete', name: 'X-Mxm-Unsubscribe' });
+        expect(o.removeRecipients).toEqual([]);
+        expect(sink.messages).toHaveLength(0);
+      });
+
+      it("the From address's default beats the space's, either way; the header beats both", async () => {
+        const off = await withSpaceDefault('one-click');
+        await store.setFromUnsubscribe(off.space.id, 'News@Shop.example', 'none');
+        const o1 = accepted(await acceptMessage(await facts({ account: off, headers: plain([]), body: await bodySpool(Buffer.from('x\r\n')) }), ports({ tracking: withUnsubscribe() })));
+        expect(setValue(o1, 'List-Unsubscribe')).toBeUndefined();
+        expect(o1.removeRecipients).toEqual([]);
+
+        const on = await withSpaceDefault('none');
+        await store.setFromUnsubscribe(on.space.id, 'news@shop.example', 'one-click');
+        const o2 = accepted(await acceptMessage(await facts({ account: on, headers: plain([]), body: await bodySpool(Buffer.from('x\r\n')) }), ports({ tracking: withUnsubscribe() })));
+        expect(setValue(o2, 'List-Unsubscribe-Post')).toBe('List-Unsubscribe=One-Click');
+        await o2.release();
+
+        const f3 = await facts({ account: on, headers: plain([{ name: 'X-Mxm-Unsubscribe', value: 'none' }]), body: await bodySpool(Buffer.from('x\r\n')) });
+        const o3 = accepted(await acceptMessage(f3, ports({ tracking: withUnsubscribe() })));
+        expect(setValue(o3, 'List-Unsubscribe')).toBeUndefined();
+        // Another From address of the space falls back to the space default (none here).
+        const f4 = await facts({ account: on, mailFrom: 'other@shop.example', headers: plain([]), body: await bodySpool(Buffer.from('x\r\n')) });
+        const o4 = accepted(await acceptMessage(f4, ports({ tracking: withUnsubscribe() })));
+        expect(setValue(o4, 'List-Unsubscribe')).toBeUndefined();
+      });
+
+      it('reads the From defaults in the one store call it made for the From flags', async () => {
+        const a = await withSpaceDefault('one-click');
+        await store.setFromFlags(a.space.id, 'news@shop.example', 0);
+        let calls = 0;
+        const counting = storeWith({
+          getFromDefault: (...args) => {
+            calls++;
+            return store.getFromDefault(...args);
+          },
+        });
+        const o = accepted(await acceptMessage(await facts({ account: a, headers: plain([]), body: await bodySpool(Buffer.from('x\r\n')) }), ports({ store: counting, tracking: withUnsubscribe() })));
+        expect(calls).toBe(1);
+        expect(setValue(o, 'List-Unsubscribe-Post')).toBe('List-Unsubscribe=One-Click');
+        await o.release();
+        await store.setFromFlags(a.space.id, 'news@shop.example', null);
+      });
     });
   });
 });
