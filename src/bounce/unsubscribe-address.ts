@@ -121,7 +121,8 @@ export function decodeUnsubscribeAddress(address: unknown, keys: readonly HmacKe
   const given = Buffer.from(check.slice(BOUNCE_KEY_TAG_CHARS), 'latin1');
   let candidates = 0;
   let matched: string | null = null;
-  for (const key of Array.isArray(keys) ? keys : []) {
+  const candidatesOf: readonly HmacKey[] = Array.isArray(keys) ? keys : [];
+  for (const key of candidatesOf) {
     if (keyTag(key.id) !== tag) continue;
     candidates++;
     const ok = constantTimeEqual(Buffer.from(macChars(key, spaceText, sendId), 'latin1'), given);
