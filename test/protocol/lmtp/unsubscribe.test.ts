@@ -8,7 +8,8 @@ import { BounceIntake } from '../../../src/bounce/intake.js';
 import { LmtpServer } from '../../../src/bounce/lmtp.js';
 import { encodeUnsubscribeAddress } from '../../../src/bounce/unsubscribe-address.js';
 import { silentLogger } from '../../../src/lib/logger.js';
-import { BOUNCE_DOMAIN, KEYS, OTHER_KEYS, clock, postfixDsn, seedStore, type Seeded } from '../../unit/bounce/intake.helpers.js';
+import { TransientError } from '../../../src/lib/errors.js';
+import { BOUNCE_DOMAIN, KEYS, OTHER_KEYS, clock, failingStore, postfixDsn, seedStore, type Seeded } from '../../unit/bounce/intake.helpers.js';
 import { RawLmtpClient, transaction, type Reply } from './helpers.js';
 
 const SEND = '4jXQZB3dVKzJ9Ft';
@@ -17,11 +18,15 @@ const TO = 'reader@example.org';
 let db: Seeded;
 let server: LmtpServer;
 let port: number;
+/** Store methods that fail with TransientError (the store went away), for the fault tests. */
+let failing: Set<string>;
 
 beforeEach(async () => {
   db = await seedStore();
+  failing = new Set();
+  const store = failingStore(db.store, failing, (m) => new TransientError('ESTORE', `${m} failed`));
   server = new LmtpServer({
-    intake: new BounceIntake({ store: db.store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock }),
+    intake: new BounceIntake({ store, keys: KEYS, bounceDomain: BOUNCE_DOMAIN, logger: silentLogger, clock }),
     bounceDomain: BOUNCE_DOMAIN,
     logger: silentLogger,
     hostname: 'trxmail.test',
@@ -107,5 +112,26 @@ describe('LMTP: mail to an unsubscribe address', () => {
     const replies = await deliver([unsubAddress(KEYS, 'Gone1')]);
     expect(replies.map((x) => [x.code, x.text])).toEqual([[250, `2.6.0 ignored unsubscribe: unknown-send (send Gone1, space ${db.space.id})`]]);
     expect(await unsubscribeEntries()).toEqual([]);
+  });
+
+  it('the store unavailable: 451, nothing stored, and the retry unsubscribes', async () => {
+    await db.send(SEND, TO);
+    const to = unsubAddress();
+    failing.add('addListEntry');
+    const r = await deliver([to]);
+    expect(r.map((x) => x.code)).toEqual([451]);
+    expect(await unsubscribeEntries()).toEqual([]);
+    failing.clear();
+    expect((await deliver([to])).map((x) => x.text)).toEqual([`2.6.0 recorded unsubscribe for send ${SEND}: unsubscribed the To recipient`]);
+    expect(await unsubscribedEvents()).toHaveLength(1);
+  });
+
+  it('the event failing after the entry was added: the unsubscribe holds, 250 (a retry would not add the event either)', async () => {
+    await db.send(SEND, TO);
+    failing.add('addEvent');
+    const r = await deliver([unsubAddress()]);
+    expect(r.map((x) => [x.code, x.text])).toEqual([[250, `2.6.0 recorded unsubscribe for send ${SEND}: unsubscribed the To recipient`]]);
+    expect((await unsubscribeEntries()).map((e) => e.address)).toEqual([TO]);
+    expect(await unsubscribedEvents()).toEqual([]);
   });
 });
