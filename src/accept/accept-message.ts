@@ -32,7 +32,8 @@
  *      (451) unless the space allows unsigned mail (Space.allowUnsigned).
  *
  * One-click unsubscribe (core's oneClickUnsubscribe, README "One-click unsubscribe"): the To
- * copy gets List-Unsubscribe (the signed URL, tracking.unsubscribeUrl) and
+ * copy gets List-Unsubscribe (the signed URL, tracking.unsubscribeUrl, then the mailto: of the
+ * send's signed unsubscribe address, tracking.unsubscribeAddress) and
  * List-Unsubscribe-Post: List-Unsubscribe=One-Click, replacing the client's own fields of
  * those names; both are signed by DKIM with the rest. The BCC recipient must not get the To
  * recipient's link: when it receives the message, its copy is rendered and handed over
@@ -64,6 +65,7 @@ import { sendingRejection } from '../core/sending-limits.js';
 import { LIST_UNSUBSCRIBE_POST_VALUE, listUnsubscribeValue, unsubscribeDefaultValue } from '../core/unsubscribe.js';
 import type { Acceptance, HeaderEdit, HeaderField, Rejection } from '../core/types.js';
 import { copySendId } from '../bounce/bounce-address.js';
+import { unsubscribeMailto } from '../bounce/unsubscribe-address.js';
 import { createBodyHasher, signatureFieldsOffThread, signMessage, type SigningKey } from '../dkim/signer.js';
 import { applyEditsToFields } from '../mail/header-block.js';
 import { checkMimeLimits } from '../transform/mime-limits.js';
@@ -217,7 +219,7 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
     // unless the message is too small to break them (mime-limits-bound.ts).
     if (!(await withinMimeLimitsBound(facts.headers, facts.body))) await checkMimeLimits(originalMessage(facts, facts.body));
   }
-  const unsubscribeEdits = nothingLeft ? [] : oneClickEdits(facts, account, verdict, ports);
+  const unsubscribeEdits = nothingLeft ? [] : oneClickEdits(facts, account, verdict, setup, ports);
   const rendered = nothingLeft ? null : await render(facts, account, verdict, setup, ports, unsubscribeEdits.length > 0);
   const bccCopy = rendered?.copies.bccMessage && verdict.bcc !== null ? { spool: rendered.copies.bccMessage, to: verdict.bcc } : null;
   try {
@@ -287,11 +289,13 @@ async function* withFieldsAbove(fields: readonly HeaderField[], message: AsyncIt
 }
 
 /** The To copy's one-click unsubscribe fields, or none (not asked for, or not configured). */
-function oneClickEdits(facts: AcceptFacts, account: Account, v: Acceptance, ports: AcceptPorts): HeaderEdit[] {
+function oneClickEdits(facts: AcceptFacts, account: Account, v: Acceptance, setup: DomainSetup, ports: AcceptPorts): HeaderEdit[] {
   if (!v.oneClickUnsubscribe) return [];
   const sign = ports.tracking?.unsubscribeUrl;
   const url = sign ? sign({ spaceId: account.space.id, sendId: facts.sendId, recipient: v.to }) : null;
-  const value = url === null ? null : listUnsubscribeValue(url);
+  // The mailto: form: a signed address in the send's bounce domain (the return-path host when it has one).
+  const address = url === null ? null : (ports.tracking?.unsubscribeAddress?.(account.space.id, facts.sendId, setup.returnPath) ?? null);
+  const value = url === null ? null : listUnsubscribeValue(url, address === null ? null : unsubscribeMailto(address));
   if (value === null) {
     ports.logger.warn({ queueId: facts.sendId }, 'one-click unsubscribe asked for but not available (http.baseUrl not configured, or the URL cannot be signed): sent without List-Unsubscribe');
     return [];

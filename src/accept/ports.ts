@@ -38,6 +38,12 @@ export interface TrackingPorts {
    * a recipient, or null when it cannot be signed; absent: one-click unsubscribe is not offered.
    */
   readonly unsubscribeUrl?: (claims: UnsubscribeClaims) => string | null;
+  /**
+   * The signed unsubscribe address (bounce/unsubscribe-address.ts) of a space's send in `host`,
+   * or in the relay's bounce domain when `host` is null; null when it cannot be made. Offered
+   * as List-Unsubscribe's mailto: URI after the URL; absent: the URL alone.
+   */
+  readonly unsubscribeAddress?: (spaceId: number, sendId: string, host: string | null) => string | null;
 }
 
 /** The instruments the accept step counts with (src/metrics/metrics.ts). */

@@ -113,16 +113,18 @@ function base32Bits(values: Iterable<number>, width: number): string {
   return out;
 }
 
-function base32Encode(bytes: Uint8Array): string {
+/** Lower-case RFC 4648 base32 of `bytes`, no padding (unsubscribe-address.ts shares it). */
+export function base32Encode(bytes: Uint8Array): string {
   return base32Bits(bytes, 8);
 }
 
-function packSendId(sendId: string): string {
+/** A send id (isBounceSendId) in lower-case base32, 6 bits a character (unsubscribe-address.ts shares it). */
+export function packSendId(sendId: string): string {
   return base32Bits(Array.from(sendId, (ch) => SEND_ID_ALPHABET.indexOf(ch)), 6);
 }
 
 /** Inverse of packSendId; null unless `packed` is the canonical encoding of a valid id. */
-function unpackSendId(packed: string): string | null {
+export function unpackSendId(packed: string): string | null {
   const n = Math.floor((packed.length * 5) / 6);
   if (n < 1 || n > MAX_BOUNCE_SEND_ID_LENGTH || Math.ceil((n * 6) / 5) !== packed.length) return null;
   let out = '';
@@ -150,7 +152,8 @@ function unpackSendId(packed: string): string | null {
 const keyTags = new Map<string, string>();
 const MAX_KEY_TAGS_REMEMBERED = 64;
 
-function keyTag(id: string): string {
+/** BOUNCE_KEY_TAG_CHARS characters naming key `id` (unsubscribe-address.ts shares it: a tag only picks candidate keys). */
+export function keyTag(id: string): string {
   let tag = keyTags.get(id);
   if (tag === undefined) {
     tag = base32Encode(sha256Parts([TAG_PURPOSE, id]).subarray(0, 2)).slice(0, BOUNCE_KEY_TAG_CHARS);

@@ -31,6 +31,10 @@
  *     'complained' for Original-Rcpt-To when it is one of the send's recipients, else the
  *     send's To (the BCC copy's: its BCC); the recipient's status is left alone;
  *     anything else (not a bounce, forged, unknown send) → nothing; logged at info.
+ *  0. before all that: an envelope recipient that is a send's signed unsubscribe address
+ *     (unsubscribe-address.ts, the mailto: of List-Unsubscribe) is an unsubscribe of the send's
+ *     To recipient (unsubscribe-intake.ts); the message is not analysed. One that does not
+ *     verify is treated like any unknown local part: analysed as above.
  *
  * Status rules (DeliveryRecorder in src/delivery/recorder.ts, shared with the maillog follower):
  *  - 'bounced' is final: a later delivered/deferred outcome for the same recipient adds its
@@ -58,6 +62,8 @@ import { MAX_BOUNCE_BYTES } from '../lib/limits.js';
 import { errorForLog, escapeLogValue, type Logger } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
 import type { Send, SendRecipient, Store } from '../store/store.js';
+import { decodeUnsubscribeAddress } from './unsubscribe-address.js';
+import { unsubscribeByMail } from './unsubscribe-intake.js';
 import { analyseMessage, type MessageAnalysis, type RecipientReport } from './analysis/analyse.js';
 import { DeliveryRecorder, cutText, matchRecipient, type Clock, type DeliveryRecorderOptions, type IntakeAction, type Outcome } from '../delivery/recorder.js';
 
@@ -70,15 +76,18 @@ export interface IntakeEnvelope {
 }
 
 export interface IntakeResult {
-  /** 'recorded': at least one recipient matched; 'ignored': nothing changed (see reason). */
+  /** 'recorded': at least one recipient matched, or an unsubscribe held; 'ignored': nothing changed (see reason). */
   readonly outcome: 'recorded' | 'ignored';
-  readonly kind: MessageAnalysis['kind'];
+  /** 'unsubscribe': a mail to a send's unsubscribe address (not analysed). */
+  readonly kind: MessageAnalysis['kind'] | 'unsubscribe';
   readonly format: MessageAnalysis['format'];
   readonly sendId: string | null;
   readonly spaceId: number | null;
   readonly bccCopy: boolean;
   /** Where the send id came from. */
-  readonly via: 'bounce-address' | 'ref' | null;
+  readonly via: 'bounce-address' | 'ref' | 'unsubscribe-address' | null;
+  /** For kind 'unsubscribe': whether this mail put the To recipient on the Unsubscribe list or it was there already. */
+  readonly unsubscribe?: 'unsubscribed' | 'already-unsubscribed';
   readonly actions: readonly IntakeAction[];
   /** Reported recipients that are not the send's (ignored). */
   readonly unmatched: readonly string[];
@@ -154,6 +163,10 @@ export class BounceIntake {
   }
 
   async process(raw: Buffer | Spool, envelope: IntakeEnvelope): Promise<IntakeResult> {
+    // A send's signed unsubscribe address: an unsubscribe, never a bounce. A forged or edited
+    // one goes on like any other unknown local part of the bounce domain.
+    const unsub = decodeUnsubscribeAddress(envelope.rcptTo, this.#keys, this.#bounceDomain);
+    if (unsub.ok) return this.#unsubscribe(unsub);
     const bytes = Buffer.isBuffer(raw) ? raw : await prefixOf(raw, MAX_BOUNCE_BYTES);
     const rcptTo = envelope.rcptTo ?? undefined;
     let analysis: MessageAnalysis;
@@ -226,6 +239,25 @@ export class BounceIntake {
     return result;
   }
 
+  async #unsubscribe(ref: { spaceId: number; sendId: string }): Promise<IntakeResult> {
+    const r = await unsubscribeByMail({ store: this.#store, logger: this.#log, at: this.#clock() }, ref);
+    const held = r.outcome !== 'ignored';
+    return {
+      outcome: held ? 'recorded' : 'ignored',
+      kind: 'unsubscribe',
+      format: null,
+      sendId: ref.sendId,
+      spaceId: ref.spaceId,
+      bccCopy: false,
+      via: 'unsubscribe-address',
+      ...(held ? { unsubscribe: r.outcome } : {}),
+      actions: [],
+      unmatched: [],
+      reason: held ? null : r.reason,
+      notes: [],
+    };
+  }
+
   #ignored(analysis: MessageAnalysis | null, reason: string, envelope: IntakeEnvelope, addr?: { spaceId: number; sendId: string; bccCopy: boolean }): IntakeResult {
     this.#log.info(
       {
@@ -277,6 +309,10 @@ function logAddr(a: string | null): string | null {
 
 /** One line saying what the intake did (the pipe command prints it; Postfix logs it). */
 export function summariseIntake(r: IntakeResult): string {
+  if (r.kind === 'unsubscribe' && r.outcome === 'recorded') {
+    const what = r.unsubscribe === 'unsubscribed' ? 'unsubscribed the To recipient' : 'the To recipient was unsubscribed already';
+    return `recorded unsubscribe for send ${r.sendId ?? '?'}: ${what}`;
+  }
   if (r.outcome === 'ignored') {
     const what = r.sendId !== null ? ` (send ${r.sendId}, space ${r.spaceId ?? '?'})` : '';
     return cutText(`ignored ${r.kind}: ${r.reason ?? 'nothing to do'}${what}`, 200);

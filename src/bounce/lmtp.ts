@@ -13,7 +13,9 @@
  *    intake ran for that recipient:
  *      250 2.6.0 <what was done>     stored, or deliberately ignored (not a bounce, forged
  *                                    address, unknown send): never a 5xx for those — a 5xx
- *                                    would make Postfix bounce the bounce
+ *                                    would make Postfix bounce the bounce; a mail to a send's
+ *                                    signed unsubscribe address (the mailto: of
+ *                                    List-Unsubscribe) is an unsubscribe (intake.ts)
  *      451 4.3.0 <text>              the store failed (TransientError) or the intake hit a
  *                                    bug: Postfix keeps the message and retries
  *  - No AUTH, no STARTTLS: the listener is meant for loopback (or a unix socket) only.

@@ -63,10 +63,13 @@ export function unsubscribeOption(
 }
 
 /**
- * The List-Unsubscribe field value for an https URL (RFC 2369: each URI in angle brackets).
- * Null when the URL cannot be written in a header (not ASCII, has a control character, space
- * or angle bracket).
+ * The List-Unsubscribe field value (RFC 2369: each URI in angle brackets, comma-separated, in
+ * order of preference): the https URL first (RFC 8058 one-click needs it), then the mailto: URI
+ * when there is one. Null when the URL cannot be written in a header (not ASCII, has a control
+ * character, space or angle bracket); a mailto: URI that cannot be is left out.
  */
-export function listUnsubscribeValue(url: string): string | null {
-  return /^https?:\/\/[\x21-\x3b\x3d\x3f-\x7e]+$/.test(url) ? `<${url}>` : null;
+export function listUnsubscribeValue(url: string, mailto: string | null = null): string | null {
+  if (!/^https?:\/\/[\x21-\x3b\x3d\x3f-\x7e]+$/.test(url)) return null;
+  const mail = mailto !== null && /^mailto:[\x21-\x2b\x2d-\x3b\x3d\x3f-\x7e]+$/.test(mailto) ? `, <${mailto}>` : '';
+  return `<${url}>${mail}`;
 }

@@ -31,6 +31,7 @@ import { metrics } from '../metrics/metrics.js';
 import { MetricsServer } from '../metrics/server.js';
 import { TrackingLinks } from '../tracking/links.js';
 import { unsubscribeUrl } from '../tracking/unsubscribe-token.js';
+import { encodeUnsubscribeAddress } from '../bounce/unsubscribe-address.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { hmacKeysInForce } from '../config/secrets.js';
 import { encodeBounceAddress } from '../bounce/bounce-address.js';
@@ -159,6 +160,7 @@ export class Runtime {
             links,
             reinject: reinjectTo(reinjectTarget(config)),
             unsubscribeUrl: (claims) => unsubscribeUrl(links.baseUrl, claims, keys),
+            unsubscribeAddress: (spaceId, sendId, host) => encodeUnsubscribeAddress({ spaceId, sendId }, keys, host ?? config.bounceDomain),
           },
           newSpool: () => new Spool(spoolDir),
           newBodySpool: () => new Spool(spoolDir, SPOOL_MEMORY_BYTES, config.messageSizeLimit),

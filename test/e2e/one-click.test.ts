@@ -4,13 +4,14 @@
  * URL) and List-Unsubscribe-Post, both covered by the DKIM signature (h=, checked by the
  * independent verifier, Debian's python3-dkim); the BCC copy has neither. A GET of the URL
  * changes nothing; the POST exactly as Gmail sends it puts the recipient on the Unsubscribe
- * list, and the next send with X-Mxm-Flags: 4 is suppressed.
+ * list, and the next send with X-Mxm-Flags: 4 is suppressed. The mailto: form: a mail from
+ * another server to the field's unsub- address, on Postfix's port 25 without TLS, does the same.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CapturedMessage } from '../../src/postfix/capture-sink.js';
 import { addActiveDkimKeys } from '../helpers/dkim-keys.js';
 import { pythonVerifyMany } from '../helpers/dkim-python.js';
-import { startStack, submit, TEST_KEYS, type Stack } from './stack.js';
+import { remoteSmtp, startStack, submit, TEST_KEYS, type Stack } from './stack.js';
 
 const DOMAIN = 'unsub.example';
 const USER = 'app@unsub.example';
@@ -69,7 +70,7 @@ describe('one-click unsubscribe through Postfix', () => {
     // The To copy: one List-Unsubscribe with the signed URL, the RFC 8058 Post field; no instruction header.
     const [lu, ...more] = field(to, 'list-unsubscribe');
     expect(more).toEqual([]);
-    const url = /^<(http:\/\/127\.0\.0\.1:\d+\/u\/[A-Za-z0-9_-]+)>$/.exec(lu ?? '')?.[1];
+    const url = /^<(http:\/\/127\.0\.0\.1:\d+\/u\/[A-Za-z0-9_-]+)>, <mailto:unsub-[0-9a-z-]+@[^?>]+\?subject=unsubscribe>$/.exec(lu ?? '')?.[1];
     expect(url, lu).toBeDefined();
     expect(url?.startsWith(`${stack.config.http.baseUrl}/u/`)).toBe(true);
     expect(field(to, 'list-unsubscribe-post')).toEqual(['List-Unsubscribe=One-Click']);
@@ -118,5 +119,39 @@ describe('one-click unsubscribe through Postfix', () => {
     await send(['marker@example.org'], 'marker after', ['X-Mxm-Flags: 0']);
     await stack.sink.waitFor((m) => m.rcptTo.includes('marker@example.org'), 120_000);
     expect(stack.sink.messages.filter((m) => m.raw.includes('Subject: next week'))).toEqual([]);
+  });
+
+  it('the mailto: form: a mail from another server to the signed unsub- address unsubscribes the To recipient once; the next flag-4 send is suppressed', async () => {
+    const firstId = await send(['mailer@example.org'], 'mailto news', ['X-Mxm-Unsubscribe: one-click', 'X-Mxm-Flags: 0']);
+    const to = await stack.sink.waitFor((m) => m.rcptTo.includes('mailer@example.org') && m.raw.includes('Subject: mailto news'), 120_000);
+    const [lu] = field(to, 'list-unsubscribe');
+    const address = /^<https?:\/\/[^>]+\/u\/[A-Za-z0-9_-]+>, <mailto:(unsub-[0-9a-z-]+@[^?>]+)\?subject=unsubscribe>$/.exec(lu ?? '')?.[1];
+    expect(address, lu).toBeDefined();
+    expect(address!.split('@')[0]!.length).toBeLessThanOrEqual(64);
+    expect(address!.endsWith(`@${stack.config.bounceDomain}`)).toBe(true);
+    // dkimpy verifies the field with the mailto: in it; editing the mailto: breaks the signature.
+    const edited = Buffer.from(to.raw.toString('latin1').replace('?subject=unsubscribe', '?subject=unsubscribx'), 'latin1');
+    const [verdicts, editedVerdicts] = pythonVerifyMany([to.raw, edited], records);
+    expect(verdicts?.map((v) => v.pass)).toEqual([true, true]);
+    expect(editedVerdicts?.map((v) => v.pass)).toEqual([false, false]);
+
+    // Another mail server (or the reader's mail client's server) sends the request: port 25, no TLS, no AUTH.
+    const request = (n: number): string[] => ['From: Reader <mailer@example.org>', `To: ${address!}`, 'Subject: unsubscribe', `Message-ID: <unsub${n}@example.org>`, '', 'unsubscribe', ''];
+    const done = stack.logged((l) => l.msg.startsWith('unsubscribe by mail: ') && l.obj['sendId'] === firstId);
+    const transcript = await remoteSmtp(stack, stack.ports.smtp, ['--from', 'mailer@example.org', '--to', address!], request(1));
+    expect(transcript).toMatch(/<- +250 [^\n]*queued as/);
+    expect((await done).msg).toBe('unsubscribe by mail: unsubscribed');
+    const entry = (await stack.store.listEntries(spaceId, 'unsubscribe')).filter((e) => e.address === 'mailer@example.org');
+    expect(entry).toMatchObject([{ source: 'unsubscribe-link', reason: `one-click unsubscribe (send ${firstId})` }]);
+    expect((await stack.store.listEvents(firstId)).filter((e) => e.type === 'unsubscribed')).toMatchObject([{ recipient: 'mailer@example.org', detail: { via: 'mailto' } }]);
+
+    // A second mail changes nothing.
+    const again = stack.logged((l) => l.msg === 'unsubscribe by mail: already on the Unsubscribe list' && l.obj['sendId'] === firstId);
+    await remoteSmtp(stack, stack.ports.smtp, ['--from', 'mailer@example.org', '--to', address!], request(2));
+    await again;
+    expect((await stack.store.listEvents(firstId)).filter((e) => e.type === 'unsubscribed')).toHaveLength(1);
+
+    const nextId = await send(['mailer@example.org'], 'mailto next', ['X-Mxm-Flags: 4']);
+    expect((await stack.store.getSend(nextId, spaceId))?.recipients.find((r) => r.role === 'to')).toMatchObject({ status: 'suppressed', suppressedBy: 'unsubscribe' });
   });
 });

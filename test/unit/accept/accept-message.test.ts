@@ -30,6 +30,7 @@ import { openStore } from '../../../src/store/open-store.js';
 import type { Store } from '../../../src/store/store.js';
 import { TrackingLinks } from '../../../src/tracking/links.js';
 import { unsubscribeUrl, verifyUnsubscribeToken } from '../../../src/tracking/unsubscribe-token.js';
+import { decodeUnsubscribeAddress, encodeUnsubscribeAddress } from '../../../src/bounce/unsubscribe-address.js';
 
 const KEYS = [{ id: 'k1', secret: 'accept-step-test-secret-0123456789' }];
 const BOUNCE_DOMAIN = 'bounces.relay.example';
@@ -463,6 +464,27 @@ describe('acceptMessage', () => {
       expect(setValue(o, 'List-Unsubscribe-Post')).toBeUndefined();
       expect(o.removeRecipients).toEqual([]);
       expect(sink.messages).toHaveLength(0);
+    });
+
+    it('with the unsubscribe address port: the URL first, then the mailto: of the send\'s signed unsubscribe address in its bounce domain', async () => {
+      const hosts: Array<string | null> = [];
+      const tracking: AcceptPorts['tracking'] = {
+        ...withUnsubscribe()!,
+        unsubscribeAddress: (spaceId, sendId, host) => {
+          hosts.push(host);
+          return encodeUnsubscribeAddress({ spaceId, sendId }, KEYS, host ?? 'bounces.relay.example');
+        },
+      };
+      const f = await facts({ headers: plain([{ name: 'X-Mxm-Unsubscribe', value: 'one-click' }]), body: await bodySpool(Buffer.from('x\r\n')) });
+      const o = accepted(await acceptMessage(f, ports({ tracking })));
+      const value = setValue(o, 'List-Unsubscribe') ?? '';
+      const m = /^<https:\/\/t\.relay\.example\/u\/[A-Za-z0-9_-]+>, <mailto:([^?>]+)\?subject=unsubscribe>$/.exec(value);
+      expect(m, value).not.toBeNull();
+      expect(hosts).toEqual([null]);
+      expect(decodeUnsubscribeAddress(m?.[1], KEYS, 'bounces.relay.example')).toMatchObject({ ok: true, spaceId: account.space.id, sendId: f.sendId });
+      // Signed by DKIM with the rest: the edits the signature was computed over carry it.
+      expect(o.headerEdits).toContainEqual({ op: 'set', name: 'List-Unsubscribe', value });
+      await o.release();
     });
 
     describe('defaults of the space and of the From address (precedence: header > From address > space > off)', () => {

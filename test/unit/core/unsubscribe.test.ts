@@ -69,4 +69,14 @@ describe('X-Mxm-Unsubscribe', () => {
       expect(listUnsubscribeValue(bad)).toBeNull();
     }
   });
+
+  it('listUnsubscribeValue: the https URL first, then the mailto: URI (RFC 2369 list); a mailto: a header cannot carry is left out', () => {
+    const m = 'mailto:unsub-1-abc-def@b.example?subject=unsubscribe';
+    expect(listUnsubscribeValue('https://t.example/u/abc', m)).toBe(`<https://t.example/u/abc>, <${m}>`);
+    expect(listUnsubscribeValue('https://t.example/u/abc', null)).toBe('<https://t.example/u/abc>');
+    for (const bad of ['mailto:a b@x', 'mailto:a>b@x', 'mailto:a,b@x', 'mailto:ü@x', 'https://x.example/']) {
+      expect(listUnsubscribeValue('https://t.example/u/abc', bad)).toBe('<https://t.example/u/abc>');
+    }
+    expect(listUnsubscribeValue('https://t.example/u/a b', m)).toBeNull();
+  });
 });
