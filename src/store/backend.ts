@@ -464,6 +464,13 @@ export interface SendingBackend {
     expireBeforeMs: number,
     admit: (state: SendingState, sent: readonly number[]) => boolean,
   ): Promise<{ readonly state: SendingState; readonly sent: readonly number[]; readonly admitted: boolean }>;
+  /**
+   * Adds `count` (> 0) to `sent` of the bucket `bucketMs` and deletes the space's buckets
+   * before `expireBeforeMs`, without locking the space or reading anything (PostgreSQL: one
+   * statement): for a space with no limits and no pause, where there is nothing to decide and
+   * concurrent messages must not queue behind each other.
+   */
+  addSent(spaceId: number, count: number, bucketMs: number, expireBeforeMs: number): Promise<void>;
   /** One transaction: adds one to `column` of the bucket, deletes buckets before expireBeforeMs, returns the sums since sinceMs. */
   bumpOutcome(spaceId: number, column: 'hard_bounced' | 'complained', bucketMs: number, sinceMs: number, expireBeforeMs: number): Promise<OutcomeCounts>;
   /**

@@ -26,7 +26,8 @@ export interface SendingState {
 
 /** What reserveSending found: admitted (and counted), or the verdict that refused it (nothing counted). */
 export type SendingReservation =
-  | { readonly admitted: true; readonly usage: SendingUsage }
+  /** usage null: the space has no limits and no pause, so nothing was read (the count was added). */
+  | { readonly admitted: true; readonly usage: SendingUsage | null }
   | { readonly admitted: false; readonly usage: SendingUsage; readonly verdict: SendingVerdict };
 
 export interface SendingStore {

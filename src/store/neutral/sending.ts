@@ -79,6 +79,15 @@ export class NeutralSending implements SendingStore {
     }
     const atMs = toMs(at, 'reservation time');
     await requireSpace(this.accounts, spaceId);
+    // Most spaces have no limits and no pause: nothing to decide, so the count is added without
+    // the serialised read-check-count below (on PostgreSQL that locks the space's row, and every
+    // concurrent message of the space would queue behind it). A limit or pause set at the same
+    // moment applies from the next message.
+    const state = await this.backend.getState(spaceId);
+    if (state.pause === null && LIMIT_WINDOWS.every((w) => state.limits[w] === null)) {
+      if (count > 0) await this.backend.addSent(spaceId, count, bucketStartMs(atMs), atMs - USAGE_RETENTION_MS);
+      return { admitted: true, usage: null };
+    }
     let verdict: SendingVerdict | null = null;
     const found = await this.backend.reserve(
       spaceId,

@@ -107,6 +107,15 @@ export class PgSending implements SendingBackend {
     });
   }
 
+  async addSent(spaceId: number, count: number, bucketMs: number, expireBeforeMs: number): Promise<void> {
+    await this.db.run(
+      (sql) => sql`
+        WITH expired AS (DELETE FROM space_usage WHERE space_id = ${spaceId} AND minute < ${expireBeforeMs})
+        INSERT INTO space_usage (space_id, minute, sent) VALUES (${spaceId}, ${bucketMs}, ${count})
+        ON CONFLICT (space_id, minute) DO UPDATE SET sent = space_usage.sent + EXCLUDED.sent`,
+    );
+  }
+
   bumpOutcome(spaceId: number, column: 'hard_bounced' | 'complained', bucketMs: number, sinceMs: number, expireBeforeMs: number): Promise<OutcomeCounts> {
     return this.db.transaction(async (tx) => {
       await lockSpace(tx, spaceId);

@@ -116,6 +116,15 @@ export class SqliteSending implements SendingBackend {
     );
   }
 
+  addSent(spaceId: number, count: number, bucketMs: number, expireBeforeMs: number): Promise<void> {
+    return this.db.run(() =>
+      this.db.immediate(() => {
+        this.sql.addSent.run(spaceId, bucketMs, count);
+        this.sql.expire.run(spaceId, expireBeforeMs);
+      }),
+    );
+  }
+
   bumpOutcome(spaceId: number, column: 'hard_bounced' | 'complained', bucketMs: number, sinceMs: number, expireBeforeMs: number): Promise<OutcomeCounts> {
     return this.db.run(() =>
       this.db.immediate(() => {

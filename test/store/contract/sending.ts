@@ -47,6 +47,16 @@ export function sendingContract(fixture: CurrentFixture): void {
       expect(await store.sendingUsage(b.id, at(2000))).toEqual({ minute: 1, hour: 1, day: 1 });
     });
 
+    it('counts a space without limits or pause at once, nothing read (usage null), also when many messages arrive together', async () => {
+      expect(await store.reserveSending(b.id, 2, at(0))).toEqual({ admitted: true, usage: null });
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.reserveSending(b.id, 1, at(1000 + i))));
+      expect(await store.sendingUsage(b.id, at(2000))).toEqual({ minute: 22, hour: 22, day: 22 });
+      // A limit set afterwards sees what was counted without one.
+      await store.setSendingLimits(b.id, { minute: 23 });
+      expect(await store.reserveSending(b.id, 1, at(3000))).toEqual({ admitted: true, usage: { minute: 23, hour: 23, day: 23 } });
+      expect((await store.reserveSending(b.id, 1, at(4000))).admitted).toBe(false);
+    });
+
     it('rolls the windows by minute buckets: the minute passes, the hour and the day keep counting', async () => {
       const t = Math.floor(at(0).getTime() / MIN) * MIN; // the start of a bucket
       await store.setSendingLimits(a.id, { minute: 2, hour: 3 });
