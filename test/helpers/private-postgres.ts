@@ -13,10 +13,11 @@
  *   destroy()          stops it (immediate) and removes the directory; also run on process exit
  *                      and when start-up fails, so no cluster outlives its test.
  *
- * Needs root (runuser) and /usr/lib/postgresql/15/bin (Debian's postgresql-15; .ci/run installs it).
+ * Needs root (runuser) and Debian's server binaries in /usr/lib/postgresql/<major>/bin (the newest
+ * installed; .ci/run installs the postgresql package when there are none).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -24,7 +25,15 @@ import { freePorts } from './net.js';
 
 const run = promisify(execFile);
 
-export const PG_BIN = process.env['TRXMAIL_TEST_PG_BIN'] ?? '/usr/lib/postgresql/15/bin';
+/** Debian's newest installed server binaries (/usr/lib/postgresql/<major>/bin), or $TRXMAIL_TEST_PG_BIN. */
+function debianPgBin(): string {
+  const root = '/usr/lib/postgresql';
+  const majors = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v) && existsSync(path.join(root, v, 'bin', 'initdb'))) : [];
+  majors.sort((x, y) => Number(y) - Number(x));
+  return path.join(root, majors[0] ?? '15', 'bin');
+}
+
+export const PG_BIN = process.env['TRXMAIL_TEST_PG_BIN'] ?? debianPgBin();
 
 export interface PrivatePostgres {
   readonly port: number;
@@ -64,7 +73,7 @@ function clusterPids(dataDir: string): number[] {
 }
 
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
-  if (!existsSync(path.join(PG_BIN, 'initdb'))) throw new Error(`no PostgreSQL binaries in ${PG_BIN}: apt-get install postgresql-15`);
+  if (!existsSync(path.join(PG_BIN, 'initdb'))) throw new Error(`no PostgreSQL binaries in ${PG_BIN}: apt-get install postgresql`);
   const dir = mkdtempSync(path.join(tmpdir(), 'trx-pg-'));
   const ids = { uid: Number((await run('id', ['-u', 'postgres'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postgres'])).stdout.trim()) };
   chownSync(dir, ids.uid, ids.gid);
