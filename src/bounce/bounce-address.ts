@@ -215,18 +215,36 @@ export function asBounceDomains(domains: string | BounceDomains): BounceDomains 
  * configured key has the tag), 'bad-check' (no candidate key's MAC matches).
  */
 export function decodeBounceAddress(address: unknown, keys: readonly HmacKey[], bounceDomain: string | BounceDomains): BounceDecodeResult {
+  return decodeSignedAddress(address, keys, bounceDomain, BOUNCE_PREFIX, macChars);
+}
+
+/** The MAC characters of (space, send) under a key: what tells one kind of signed address from another. */
+export type SignedAddressMac = (key: HmacKey, spaceId: string, sendId: string) => string;
+
+/**
+ * Decode and verify an address `<prefix><space>-<packed send id>-<key tag><mac>@<domain>`: the
+ * bounce address (above) and the unsubscribe address (unsubscribe-address.ts) differ only in
+ * the prefix and the MAC's purpose. Never throws; the failures of decodeBounceAddress.
+ */
+export function decodeSignedAddress(
+  address: unknown,
+  keys: readonly HmacKey[],
+  bounceDomain: string | BounceDomains,
+  prefix: string,
+  mac: SignedAddressMac,
+): BounceDecodeResult {
   if (typeof address !== 'string' || address.length > MAX_ADDRESS_LENGTH) return fail('malformed');
   const parts = splitAddress(address);
   if (parts === null) return fail('malformed');
   // ASCII first: toLowerCase would turn e.g. U+212A KELVIN SIGN into "k".
   if (!ASCII_LOCAL_RE.test(parts.local)) return fail('not-ours');
   const local = parts.local.toLowerCase();
-  if (!local.startsWith(BOUNCE_PREFIX)) return fail('not-ours');
+  if (!local.startsWith(prefix)) return fail('not-ours');
   const domain = normaliseDomain(parts.domain);
   if (domain === null || !asBounceDomains(bounceDomain).has(domain)) return fail('wrong-domain');
   if (local.length > MAX_LOCAL_PART_LENGTH) return fail('malformed');
 
-  const fields = local.slice(BOUNCE_PREFIX.length).split('-');
+  const fields = local.slice(prefix.length).split('-');
   if (fields.length !== 3) return fail('malformed');
   const [spaceText, packed, check] = fields as [string, string, string];
   if (!SPACE_RE.test(spaceText)) return fail('malformed');
@@ -240,11 +258,12 @@ export function decodeBounceAddress(address: unknown, keys: readonly HmacKey[], 
   const given = Buffer.from(check.slice(BOUNCE_KEY_TAG_CHARS), 'latin1');
   let candidates = 0;
   let matched: string | null = null;
-  for (const key of keys) {
+  const candidateKeys: readonly HmacKey[] = Array.isArray(keys) ? keys : [];
+  for (const key of candidateKeys) {
     if (keyTag(key.id) !== tag) continue;
     candidates++;
     // Every candidate is computed and compared, so timing does not show which one matched.
-    const ok = constantTimeEqual(Buffer.from(macChars(key, spaceText, sendId), 'latin1'), given);
+    const ok = constantTimeEqual(Buffer.from(mac(key, spaceText, sendId), 'latin1'), given);
     if (ok && matched === null) matched = key.id;
   }
   if (candidates === 0) return fail('unknown-key');

@@ -31,20 +31,19 @@
  *
  * Pure apart from node:crypto.
  */
-import { normaliseDomain, splitAddress } from '../core/domain.js';
-import { constantTimeEqual, hmacSha256, type HmacKey } from '../lib/hmac-keys.js';
-import { MAX_ADDRESS_LENGTH, MAX_BOUNCE_SEND_ID_LENGTH, MAX_LOCAL_PART_LENGTH } from '../lib/limits.js';
+import { normaliseDomain } from '../core/domain.js';
+import { hmacSha256, type HmacKey } from '../lib/hmac-keys.js';
+import { MAX_BOUNCE_SEND_ID_LENGTH, MAX_LOCAL_PART_LENGTH } from '../lib/limits.js';
 import {
   BOUNCE_KEY_TAG_CHARS,
   BOUNCE_MAC_CHARS,
-  asBounceDomains,
   base32Encode,
   isBounceSendId,
   isBounceSpaceId,
   keyTag,
   packSendId,
-  unpackSendId,
-  type BounceDecodeFailure,
+  decodeSignedAddress,
+  type BounceDecodeResult,
   type BounceDomains,
   type BounceRef,
 } from './bounce-address.js';
@@ -60,14 +59,8 @@ export const MAX_UNSUBSCRIBE_SPACE_DIGITS =
   MAX_LOCAL_PART_LENGTH - UNSUBSCRIBE_PREFIX.length - 1 - Math.ceil((MAX_BOUNCE_SEND_ID_LENGTH * 6) / 5) - 1 - (BOUNCE_KEY_TAG_CHARS + BOUNCE_MAC_CHARS);
 
 const MAC_PURPOSE = 'trxmail/unsubscribe-address';
-const CHECK_CHARS = BOUNCE_KEY_TAG_CHARS + BOUNCE_MAC_CHARS;
-const SPACE_RE = /^(?:0|[1-9][0-9]{0,15})$/;
-const BASE32_RE = /^[a-z2-7]+$/;
-const ASCII_LOCAL_RE = /^[\x21-\x7e]+$/;
 
-export type UnsubscribeAddressResult =
-  | { readonly ok: true; readonly spaceId: number; readonly sendId: string; readonly keyId: string }
-  | { readonly ok: false; readonly reason: BounceDecodeFailure };
+export type UnsubscribeAddressResult = BounceDecodeResult;
 
 function macChars(key: HmacKey, spaceId: string, sendId: string): string {
   const mac = hmacSha256(key.secret, [MAC_PURPOSE, UNSUBSCRIBE_ADDRESS_VERSION, spaceId, sendId]);
@@ -93,42 +86,11 @@ export function unsubscribeMailto(address: string): string {
   return `mailto:${address}?subject=${UNSUBSCRIBE_SUBJECT}`;
 }
 
-const fail = (reason: BounceDecodeFailure): UnsubscribeAddressResult => ({ ok: false, reason });
-
 /**
  * Decode and verify an unsubscribe address (a bare addr-spec: the LMTP/pipe envelope
  * recipient). Never throws: 'not-ours' (no unsub- prefix), 'wrong-domain', 'malformed',
  * 'unknown-key', 'bad-check'.
  */
 export function decodeUnsubscribeAddress(address: unknown, keys: readonly HmacKey[], domains: string | BounceDomains): UnsubscribeAddressResult {
-  if (typeof address !== 'string' || address.length > MAX_ADDRESS_LENGTH) return fail('malformed');
-  const parts = splitAddress(address);
-  if (parts === null) return fail('malformed');
-  if (!ASCII_LOCAL_RE.test(parts.local)) return fail('not-ours');
-  const local = parts.local.toLowerCase();
-  if (!local.startsWith(UNSUBSCRIBE_PREFIX)) return fail('not-ours');
-  const domain = normaliseDomain(parts.domain);
-  if (domain === null || !asBounceDomains(domains).has(domain)) return fail('wrong-domain');
-  if (local.length > MAX_LOCAL_PART_LENGTH) return fail('malformed');
-  const fields = local.slice(UNSUBSCRIBE_PREFIX.length).split('-');
-  if (fields.length !== 3) return fail('malformed');
-  const [spaceText, packed, check] = fields as [string, string, string];
-  if (!SPACE_RE.test(spaceText) || !isBounceSpaceId(Number(spaceText))) return fail('malformed');
-  if (!BASE32_RE.test(packed) || !BASE32_RE.test(check) || check.length !== CHECK_CHARS) return fail('malformed');
-  const sendId = unpackSendId(packed);
-  if (sendId === null) return fail('malformed');
-  const tag = check.slice(0, BOUNCE_KEY_TAG_CHARS);
-  const given = Buffer.from(check.slice(BOUNCE_KEY_TAG_CHARS), 'latin1');
-  let candidates = 0;
-  let matched: string | null = null;
-  const candidatesOf: readonly HmacKey[] = Array.isArray(keys) ? keys : [];
-  for (const key of candidatesOf) {
-    if (keyTag(key.id) !== tag) continue;
-    candidates++;
-    const ok = constantTimeEqual(Buffer.from(macChars(key, spaceText, sendId), 'latin1'), given);
-    if (ok && matched === null) matched = key.id;
-  }
-  if (candidates === 0) return fail('unknown-key');
-  if (matched === null) return fail('bad-check');
-  return { ok: true, spaceId: Number(spaceText), sendId, keyId: matched };
+  return decodeSignedAddress(address, keys, domains, UNSUBSCRIBE_PREFIX, macChars);
 }

@@ -256,8 +256,8 @@ export function clickTokenSigner(sendId: string, recipient: string, keys: readon
   };
 }
 
-/** Reads the length-prefixed fields of `body`; null unless they fill it exactly. */
-function readFields(body: Buffer, count: number): string[] | null {
+/** Reads the length-prefixed fields of `body` (also unsubscribe-token.ts); null unless they fill it exactly. */
+export function readFields(body: Buffer, count: number): string[] | null {
   const out: string[] = [];
   let pos = 0;
   for (let i = 0; i < count; i++) {

@@ -30,6 +30,7 @@
  */
 import { constantTimeEqual, hmacSha256, sha256Parts, type HmacKey } from '../lib/hmac-keys.js';
 import { MAX_ADDRESS_LENGTH, MAX_TRACKING_SEND_ID_BYTES, MAX_UNSUBSCRIBE_TOKEN_LENGTH } from '../lib/limits.js';
+import { readFields } from './token.js';
 
 export const UNSUBSCRIBE_TOKEN_VERSION = 1;
 export const UNSUBSCRIBE_KEY_TAG_BYTES = 2;
@@ -42,7 +43,6 @@ const BASE64URL_RE = /^[A-Za-z0-9_-]+$/;
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const SPACE_ID_RE = /^[1-9][0-9]{0,14}$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export interface UnsubscribeClaims {
   readonly spaceId: number;
@@ -96,21 +96,8 @@ export function verifyUnsubscribeToken(token: unknown, keys: readonly HmacKey[])
   if (bytes.toString('base64url') !== token) return null;
   if (bytes.length < HEADER_BYTES + UNSUBSCRIBE_MAC_BYTES || bytes[0] !== UNSUBSCRIBE_TOKEN_VERSION) return null;
   const body = bytes.subarray(HEADER_BYTES, bytes.length - UNSUBSCRIBE_MAC_BYTES);
-  const fields: string[] = [];
-  let pos = 0;
-  for (let i = 0; i < 3; i++) {
-    if (pos + 2 > body.length) return null;
-    const len = body.readUInt16BE(pos);
-    pos += 2;
-    if (len === 0 || pos + len > body.length) return null;
-    try {
-      fields.push(utf8.decode(body.subarray(pos, pos + len)));
-    } catch {
-      return null;
-    }
-    pos += len;
-  }
-  if (pos !== body.length) return null;
+  const fields = readFields(body, 3);
+  if (fields === null) return null;
   const [spaceText = '', sendId = '', recipient = ''] = fields;
   if (!SPACE_ID_RE.test(spaceText)) return null;
   const claims: UnsubscribeClaims = { spaceId: Number(spaceText), sendId, recipient };

@@ -13,29 +13,14 @@
 import type postgres from 'postgres';
 import type { PurgedSend, ReportDay, ReportDayBucket } from '../../core/retention.js';
 import { parseStringArray } from '../json-columns.js';
+import { countsOfRow as countsOf, REPORT_DAY_COUNT_COLUMNS, type ReportDayCountRow } from '../report-day-columns.js';
 import type { PurgeableRows, ReportDayQuery, RetentionBackend } from '../retention-backend.js';
 import type { PurgeSendsResult } from '../retention-store.js';
 import type { PgDatabase, PgRunner } from './database.js';
 import { aggregates, eventsCte } from './report-query.js';
 import { whereOf } from './sql-where.js';
 
-interface CountRow {
-  sends: number;
-  delivered: number;
-  deferred: number;
-  bounced_hard: number;
-  bounced_soft: number;
-  blocked: number;
-  suppressed_bounce: number;
-  suppressed_unsubscribe: number;
-  opened_unique: number;
-  opened_total: number;
-  opened_machine: number;
-  clicked_unique: number;
-  clicked_total: number;
-  clicked_machine: number;
-  complained: number;
-}
+type CountRow = ReportDayCountRow;
 
 interface MetricsRow extends CountRow {
   id: string;
@@ -52,26 +37,6 @@ interface DayRow extends CountRow {
   tags: string;
   reason: string;
   domain: string;
-}
-
-function countsOf(row: CountRow): PurgedSend['counts'] {
-  return {
-    sends: row.sends,
-    delivered: row.delivered,
-    deferred: row.deferred,
-    bouncedHard: row.bounced_hard,
-    bouncedSoft: row.bounced_soft,
-    blocked: row.blocked,
-    suppressedBounce: row.suppressed_bounce,
-    suppressedUnsubscribe: row.suppressed_unsubscribe,
-    openedUnique: row.opened_unique,
-    openedTotal: row.opened_total,
-    openedMachine: row.opened_machine,
-    clickedUnique: row.clicked_unique,
-    clickedTotal: row.clicked_total,
-    clickedMachine: row.clicked_machine,
-    complained: row.complained,
-  };
 }
 
 /** A bucket as a json_to_recordset row (the columns of report_days). */
@@ -102,17 +67,11 @@ function bucketRow(b: ReportDayBucket): Record<string, string | number> {
   };
 }
 
-const COUNT_COLUMNS =
-  'sends, delivered, deferred, bounced_hard, bounced_soft, blocked, suppressed_bounce, suppressed_unsubscribe, ' +
-  'opened_unique, opened_total, opened_machine, clicked_unique, clicked_total, clicked_machine, complained';
+const COUNT_COLUMNS = REPORT_DAY_COUNT_COLUMNS.join(', ');
 
-const COUNT_TYPES = COUNT_COLUMNS.split(', ')
-  .map((c) => `${c} bigint`)
-  .join(', ');
+const COUNT_TYPES = REPORT_DAY_COUNT_COLUMNS.map((c) => `${c} bigint`).join(', ');
 
-const COUNT_ADDS = COUNT_COLUMNS.split(', ')
-  .map((c) => `${c} = report_days.${c} + excluded.${c}`)
-  .join(', ');
+const COUNT_ADDS = REPORT_DAY_COUNT_COLUMNS.map((c) => `${c} = report_days.${c} + excluded.${c}`).join(', ');
 
 function purgeConditions(sql: PgRunner, spaceId: number | null, beforeMs: number): postgres.Fragment {
   const conditions = [sql`received_at < ${beforeMs}`];

@@ -13,33 +13,15 @@
  */
 import type { PurgedSend, ReportDay, ReportDayBucket } from '../../core/retention.js';
 import { parseStringArray } from '../json-columns.js';
+import { countsOfRow as countsOf, REPORT_DAY_COUNT_COLUMNS, type ReportDayCountRow } from '../report-day-columns.js';
 import type { PurgeableRows, ReportDayQuery, RetentionBackend } from '../retention-backend.js';
 import type { PurgeSendsResult } from '../retention-store.js';
 import type { SqlParam, SqliteDatabase } from './database.js';
 import { AGGREGATES, EVENTS_CTE } from './report-query.js';
 import { SqlWhere } from './sql-where.js';
 
-/** The count columns of report_days, in core's REPORT_COUNT_FIELDS order. */
-const COUNT_COLUMNS = [
-  'sends',
-  'delivered',
-  'deferred',
-  'bounced_hard',
-  'bounced_soft',
-  'blocked',
-  'suppressed_bounce',
-  'suppressed_unsubscribe',
-  'opened_unique',
-  'opened_total',
-  'opened_machine',
-  'clicked_unique',
-  'clicked_total',
-  'clicked_machine',
-  'complained',
-] as const;
-
-type CountColumn = (typeof COUNT_COLUMNS)[number];
-type CountRow = Record<CountColumn, number>;
+const COUNT_COLUMNS = REPORT_DAY_COUNT_COLUMNS;
+type CountRow = ReportDayCountRow;
 
 interface MetricsRow extends CountRow {
   id: string;
@@ -76,26 +58,6 @@ INSERT INTO report_days (space_id, day, from_key, tags, reason, domain, ${COUNT_
 VALUES (?, ?, ?, ?, ?, ?, ${COUNT_COLUMNS.map(() => '?').join(', ')})
 ON CONFLICT (space_id, day, from_key, tags, reason, domain) DO UPDATE SET
   ${COUNT_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
-
-export function countsOf(row: CountRow): PurgedSend['counts'] {
-  return {
-    sends: row.sends,
-    delivered: row.delivered,
-    deferred: row.deferred,
-    bouncedHard: row.bounced_hard,
-    bouncedSoft: row.bounced_soft,
-    blocked: row.blocked,
-    suppressedBounce: row.suppressed_bounce,
-    suppressedUnsubscribe: row.suppressed_unsubscribe,
-    openedUnique: row.opened_unique,
-    openedTotal: row.opened_total,
-    openedMachine: row.opened_machine,
-    clickedUnique: row.clicked_unique,
-    clickedTotal: row.clicked_total,
-    clickedMachine: row.clicked_machine,
-    complained: row.complained,
-  };
-}
 
 function countParams(c: PurgedSend['counts']): number[] {
   return [
