@@ -11,7 +11,9 @@
  *      checks them (reserveSending), so a burst spread over several nodes cannot pass a limit
  *      → reject: core's `sending-limit` (451 4.7.0) or `space-paused` (451 4.7.1). A message
  *      that fails after this (store, re-injection) stays counted: the overshoot is bounded
- *      by the failures, never in the client's favour;
+ *      by the failures, never in the client's favour. A space without limits and pause (its
+ *      state as checkLogin read it at MAIL, AcceptFacts.sendingState) has nothing to check:
+ *      its recipients are counted with the send's record, in that one transaction (step 5);
  *   3. accept, nobody left to deliver to (every recipient suppressed): the send is recorded and
  *      the outcome is `discard` — the client still gets 250 and the id, nothing is delivered;
  *   4. accept with tracking (core's TrackingPlan; tracking configured; the body kept): the To
@@ -72,7 +74,7 @@ import { checkMimeLimits } from '../transform/mime-limits.js';
 import { InvariantError, TransientError } from '../lib/errors.js';
 import { errorForLog, escapeLogValue } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
-import type { NewSend, SendRecipient } from '../store/store.js';
+import type { NewSend, SendingState, SendRecipient } from '../store/store.js';
 import type { Account } from './account.js';
 import type { AcceptPorts, DomainSetup } from './ports.js';
 import { withinMimeLimitsBound } from './mime-limits-bound.js';
@@ -88,6 +90,11 @@ export const REF_HEADER = 'X-Trxmail-Ref';
 export interface AcceptFacts {
   /** The account behind the SASL login (account.ts checkLogin), or null when there is none. */
   readonly account: Account | null;
+  /**
+   * The space's sending state checkLogin read for this message (at MAIL), when the adapter
+   * has it: a space without limits and pause is admitted without reading it again.
+   */
+  readonly sendingState?: SendingState;
   /** The id the client sees in the 250 reply; with the milter, Postfix's queue id. */
   readonly sendId: string;
   /** MAIL FROM without angle brackets. */
@@ -206,13 +213,19 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
     logger.error({ queueId: sendId, space: account.space.name, domain: senderDomain }, 'no active DKIM key for the sender domain: message deferred (451)');
     throw new TransientError('ENODKIMKEY', `no active DKIM key for ${senderDomain}`);
   }
+  let sentCount = 0;
   if (!nothingLeft) {
-    const reservation = await store.reserveSending(account.space.id, verdict.deliverTo.length, ports.clock());
+    const reservation = await store.reserveSending(account.space.id, verdict.deliverTo.length, ports.clock(), {
+      ...(facts.sendingState !== undefined ? { knownState: facts.sendingState } : {}),
+      // Counted with the send, in its transaction (record below), when the space has no limits.
+      countWithSend: true,
+    });
     if (!reservation.admitted) {
       const refused = sendingRejection(reservation.verdict);
       logger.info({ queueId: sendId, space: account.space.name, reason: refused.reason, usage: reservation.usage }, 'message refused: sending limit or pause');
       return { kind: 'reject', rejection: refused };
     }
+    sentCount = reservation.uncounted ?? 0;
   }
   if (facts.body !== null && (nothingLeft || !ports.tracking || !verdict.tracking)) {
     // The tracking rewrite enforces the MIME limits as it reads; without it, one counting pass,
@@ -225,7 +238,7 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
   try {
     // Recorded BEFORE the BCC copy is handed over: a store that fails here costs the client a
     // retry, never a second BCC copy.
-    await record(facts, account, verdict, bccCopy ? BCC_PENDING : null, ports);
+    await record(facts, account, verdict, bccCopy ? BCC_PENDING : null, sentCount, ports);
   } catch (err: unknown) {
     await rendered?.copies.dispose();
     throw err;
@@ -385,7 +398,7 @@ async function handOverBccCopy(
   return queueId;
 }
 
-async function record(facts: AcceptFacts, account: Account, v: Acceptance, bccDetail: string | null, ports: AcceptPorts): Promise<void> {
+async function record(facts: AcceptFacts, account: Account, v: Acceptance, bccDetail: string | null, sentCount: number, ports: AcceptPorts): Promise<void> {
   const recipients: SendRecipient[] = v.recipients.map((r) => ({
     address: r.address,
     role: r.role,
@@ -414,6 +427,7 @@ async function record(facts: AcceptFacts, account: Account, v: Acceptance, bccDe
     recipients,
     ...(ports.node !== undefined ? { node: ports.node } : {}),
     ...withMessageId(facts.headers),
+    ...(sentCount > 0 ? { sentCount } : {}),
   };
   try {
     // One atomic write: suppression is on the recipients (status, list, reason), so a

@@ -47,7 +47,7 @@ import type { Rejection } from '../core/types.js';
 import { TransientError } from '../lib/errors.js';
 import { errorForLog, escapeLogValue } from '../lib/logger.js';
 import type { Spool } from '../lib/spool.js';
-import type { Store } from '../store/store.js';
+import type { SendingState, Store } from '../store/store.js';
 import type {
   MilterDeferrableEvent,
   MilterEdit,
@@ -92,6 +92,8 @@ class RulesHandler implements MilterHandler {
   /** eom() does not read the connect information: Postfix need not send C (NOCONNECT). */
   readonly needsConnectInfo = false;
   private account: Account | null = null;
+  /** The space's sending state read with the account at MAIL (the accept step need not read it again). */
+  private sending: SendingState | null = null;
   /** MAIL came without a SASL login: only mail for the bounce domains may pass (see eom). */
   private unauthenticated = false;
   private bodySpool: Spool | null = null;
@@ -118,6 +120,7 @@ class RulesHandler implements MilterHandler {
 
   async mail(sender: string, _args: readonly string[], macros: { get(name: string): string | undefined }): Promise<MilterReply> {
     this.account = null;
+    this.sending = null;
     await this.cleanup();
     const login = macros.get('auth_authen') ?? null;
     this.unauthenticated = login === null || login === '';
@@ -134,6 +137,7 @@ class RulesHandler implements MilterHandler {
       return rejectionReply(r);
     }
     this.account = checked.account;
+    this.sending = checked.sending;
     return MilterReplies.continue;
   }
 
@@ -148,6 +152,7 @@ class RulesHandler implements MilterHandler {
     const outcome = await acceptMessage(
       {
         account: ctx.authUser === null ? null : this.account,
+        ...(this.sending !== null ? { sendingState: this.sending } : {}),
         sendId: queueId ?? '',
         mailFrom: ctx.sender.address,
         rcptTo: ctx.recipients.map((r) => r.address),
@@ -207,6 +212,7 @@ class RulesHandler implements MilterHandler {
 
   async abort(): Promise<void> {
     this.account = null;
+    this.sending = null;
     this.unauthenticated = false;
     await this.cleanup();
   }

@@ -205,10 +205,20 @@ export interface SendRecord {
   readonly events: readonly EventRecord[];
 }
 
-/** One send for insertSends: the checked record and the webhook deliveries it queues. */
+/** Recipients added to a space's sending count (space_usage) with a send, as SendingBackend.addSent takes them. */
+export interface SentCount {
+  readonly count: number;
+  readonly bucketMs: number;
+  /** Buckets of the space older than this are dropped. */
+  readonly expireBeforeMs: number;
+}
+
+/** One send for insertSends: the checked record, the webhook deliveries it queues and the recipients it counts. */
 export interface SendInsert {
   readonly record: SendRecord;
   readonly deliveries: readonly DeliveryRecord[];
+  /** Added to the space's sending count in the send's own transaction, when it is recorded; null: none. */
+  readonly sentCount: SentCount | null;
 }
 
 /** What insertSends found for one send; only 'recorded' wrote anything. */

@@ -64,6 +64,11 @@ export interface NewSend {
    * with SendFilter.messageId; absent when the message had none (or an invalid one).
    */
   readonly messageId?: string;
+  /**
+   * Recipients to add to the space's sending count in the send's own transaction, when the
+   * reservation left the count to the send (SendingReservation `uncounted`); absent or 0: none.
+   */
+  readonly sentCount?: number;
 }
 
 export interface Send extends NewSend {

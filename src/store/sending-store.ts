@@ -26,9 +26,30 @@ export interface SendingState {
 
 /** What reserveSending found: admitted (and counted), or the verdict that refused it (nothing counted). */
 export type SendingReservation =
-  /** usage null: the space has no limits and no pause, so nothing was read (the count was added). */
-  | { readonly admitted: true; readonly usage: SendingUsage | null }
+  /**
+   * usage null: the space has no limits and no pause, so no usage was read; the count was
+   * added, unless `uncounted` (ReserveOptions.countWithSend) says how many recipients the
+   * caller must count with the send (NewSend.sentCount).
+   */
+  | { readonly admitted: true; readonly usage: SendingUsage | null; readonly uncounted?: number }
   | { readonly admitted: false; readonly usage: SendingUsage; readonly verdict: SendingVerdict };
+
+/** How reserveSending may spare a space without limits and pause its store calls (the accept step's path). */
+export interface ReserveOptions {
+  /**
+   * The space's state as read moments ago (checkLogin at MAIL of the same SMTP transaction):
+   * without limits and pause it is admitted without reading the state again. A limit or pause
+   * set since applies from the next message, as it would a moment later anyway.
+   */
+  readonly knownState?: SendingState;
+  /**
+   * Admit a space without limits and pause without counting: the result's `uncounted` is
+   * `count`, which the caller adds with the send (NewSend.sentCount), in the send's own
+   * transaction — one transaction per message instead of two, and a send that is not
+   * recorded is not counted.
+   */
+  readonly countWithSend?: boolean;
+}
 
 export interface SendingStore {
   /** The space's limits and pause (no row: no limits, not paused). */
@@ -42,7 +63,7 @@ export interface SendingStore {
    * `at`, asks core's sendingVerdict for `count` more, and only when it admits adds `count` to
    * the bucket of `at`. count 0 is admitted unless paused, and counts nothing.
    */
-  reserveSending(spaceId: number, count: number, at: Date): Promise<SendingReservation>;
+  reserveSending(spaceId: number, count: number, at: Date, options?: ReserveOptions): Promise<SendingReservation>;
   /** Adds one hard bounce or complaint to the bucket of `at`; returns the counts of buckets since `since`. */
   noteSendingOutcome(spaceId: number, kind: 'hard-bounce' | 'complaint', at: Date, since: Date): Promise<OutcomeCounts>;
   /** The counts of buckets since `since`. */

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TransientError, UsageError } from '../../src/lib/errors.js';
+import { USAGE_RETENTION_MS } from '../../src/core/sending-limits.js';
 import {
   MAX_DOMAIN_CHECK_PROBLEMS,
   MAX_EVENT_COUNT_SENDS,
@@ -242,6 +243,41 @@ describe('neutral layer: what the backend is given', () => {
     expect(await store.claimWebhookDeliveries(T, 0, 5000)).toEqual([]);
     await store.claimWebhookDeliveries(T, 3, 5000);
     expect(calls).toEqual([{ method: 'outbox.claimDeliveries', args: [T.getTime(), 3, T.getTime() + 5000] }]);
+  });
+});
+
+describe('neutral layer: calls spared on the path of every message', () => {
+  it('asks whether a space exists once: spaces are never deleted, so a found one is remembered (an unknown one is asked again)', async () => {
+    const { store, calls } = fake({
+      'accounts.spaceExists': (id) => id === 1,
+      'accounts.getFromDefault': () => null,
+      'lists.findEntries': () => [],
+      'sending.getState': (id) => ({ spaceId: id, limits: { minute: null, hour: null, day: null }, pause: null, resumedAt: null }),
+    });
+    for (let i = 0; i < 3; i++) {
+      await store.getFromDefault(1, 'news@shop.example');
+      await store.lookupSuppression(1, ['rcpt@example.net']);
+      await store.getSendingState(1);
+    }
+    expect(calls.filter((c) => c.method === 'accounts.spaceExists')).toEqual([{ method: 'accounts.spaceExists', args: [1] }]);
+    await expect(store.getSendingState(2)).rejects.toThrow(/unknown space id 2/);
+    await expect(store.getSendingState(2)).rejects.toThrow(/unknown space id 2/);
+    expect(calls.filter((c) => c.method === 'accounts.spaceExists').length).toBe(3);
+  });
+
+  it('reserveSending with the state read at MAIL and countWithSend: no backend call for a space without limits or pause; the send carries the count', async () => {
+    const unlimited = { spaceId: 1, limits: { minute: null, hour: null, day: null }, pause: null, resumedAt: null };
+    const { store, calls } = fake({ 'sending.getState': () => unlimited, 'sends.insertSends': (sends) => (sends as unknown[]).map(() => 'recorded') });
+    await store.getSendingState(1);
+    calls.length = 0;
+    expect(await store.reserveSending(1, 2, T, { knownState: unlimited, countWithSend: true })).toEqual({ admitted: true, usage: null, uncounted: 2 });
+    expect(calls).toEqual([]);
+    await store.recordSend({
+      id: 'q1', spaceId: 1, userId: 1, mailFrom: 'a@shop.example', envelopeSender: 'b@bounce.example', from: 'a@shop.example', to: 'r@example.net', bcc: null,
+      discarded: [], tags: [], flags: 0, flagsSource: 'default', receivedAt: T, recipients: [rcpt('r@example.net', 'to')], sentCount: 2,
+    });
+    const inserts = calls.filter((c) => c.method === 'sends.insertSends');
+    expect((inserts[0]?.args[0] as Array<{ sentCount: unknown }>)[0]?.sentCount).toEqual({ count: 2, bucketMs: T.getTime(), expireBeforeMs: T.getTime() - USAGE_RETENTION_MS });
   });
 });
 

@@ -15,13 +15,27 @@ import { addressKey } from '../address-key.js';
 import type { AccountBackend } from '../backend.js';
 import { checkFlags, checkSpaceName, quote, requireAddressKey, requireDomain, requireText } from './checks.js';
 
+/** Most space ids remembered as existing per backend (requireSpace); past it, each check asks the backend. */
+export const MAX_KNOWN_SPACES = 100_000;
+
+/** Space ids each backend has shown to exist: spaces are never deleted, so one answer holds for good. */
+const knownSpaces = new WeakMap<AccountBackend, Set<number>>();
+
 /**
  * UsageError unless the space exists. Spaces are never deleted, so this check may run in a
- * backend call of its own, before the call it guards (a future "delete space" must move it
- * into the guarded call's transaction).
+ * backend call of its own, before the call it guards, and a space once found is not asked
+ * for again (every message's path guards several calls with it; a future "delete space" must
+ * move the check into the guarded call's transaction and drop this memory).
  */
 export async function requireSpace(accounts: AccountBackend, spaceId: number): Promise<void> {
+  let known = knownSpaces.get(accounts);
+  if (known?.has(spaceId)) return;
   if (!(await accounts.spaceExists(spaceId))) throw new UsageError(`unknown space id ${String(spaceId)}`);
+  if (!known) {
+    known = new Set();
+    knownSpaces.set(accounts, known);
+  }
+  if (known.size < MAX_KNOWN_SPACES) known.add(spaceId);
 }
 
 /** `rows`, or UsageError when they are empty because the space does not exist (one call when there are rows). */

@@ -163,7 +163,7 @@ export class NeutralStore implements Store {
   readonly getSendingState: Store['getSendingState'] = (spaceId) => this.live(() => this.sending.getSendingState(spaceId));
   readonly setSendingLimits: Store['setSendingLimits'] = (spaceId, patch) => this.live(() => this.sending.setSendingLimits(spaceId, patch));
   readonly sendingUsage: Store['sendingUsage'] = (spaceId, at) => this.live(() => this.sending.sendingUsage(spaceId, at));
-  readonly reserveSending: Store['reserveSending'] = (spaceId, count, at) => this.live(() => this.sending.reserveSending(spaceId, count, at));
+  readonly reserveSending: Store['reserveSending'] = (spaceId, count, at, options) => this.live(() => this.sending.reserveSending(spaceId, count, at, options));
   readonly noteSendingOutcome: Store['noteSendingOutcome'] = (spaceId, kind, at, since) =>
     this.live(() => this.sending.noteSendingOutcome(spaceId, kind, at, since));
   readonly sendingOutcomes: Store['sendingOutcomes'] = (spaceId, since) => this.live(() => this.sending.sendingOutcomes(spaceId, since));

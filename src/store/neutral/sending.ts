@@ -26,7 +26,7 @@ import {
 } from '../../core/sending-limits.js';
 import { UsageError } from '../../lib/errors.js';
 import type { AccountBackend, DeliveryRecord, SendingBackend } from '../backend.js';
-import type { SendingReservation, SendingState, SendingStore } from '../sending-store.js';
+import type { ReserveOptions, SendingReservation, SendingState, SendingStore } from '../sending-store.js';
 import { quote, toMs } from './checks.js';
 import { requireSpace } from './accounts.js';
 
@@ -73,7 +73,7 @@ export class NeutralSending implements SendingStore {
     return usageOf(sums.map((s) => s.sent));
   }
 
-  async reserveSending(spaceId: number, count: number, at: Date): Promise<SendingReservation> {
+  async reserveSending(spaceId: number, count: number, at: Date, options: ReserveOptions = {}): Promise<SendingReservation> {
     if (!Number.isSafeInteger(count) || count < 0 || count > MAX_RECIPIENTS) {
       throw new UsageError(`reservation must be 0..${MAX_RECIPIENTS} recipients, got ${String(count)}`);
     }
@@ -83,8 +83,11 @@ export class NeutralSending implements SendingStore {
     // the serialised read-check-count below (on PostgreSQL that locks the space's row, and every
     // concurrent message of the space would queue behind it). A limit or pause set at the same
     // moment applies from the next message.
-    const state = await this.backend.getState(spaceId);
-    if (state.pause === null && LIMIT_WINDOWS.every((w) => state.limits[w] === null)) {
+    const unlimited = (s: SendingState): boolean => s.pause === null && LIMIT_WINDOWS.every((w) => s.limits[w] === null);
+    const known = options.knownState;
+    const state = known !== undefined && known.spaceId === spaceId && unlimited(known) ? known : await this.backend.getState(spaceId);
+    if (unlimited(state)) {
+      if (options.countWithSend === true) return { admitted: true, usage: null, uncounted: count };
       if (count > 0) await this.backend.addSent(spaceId, count, bucketStartMs(atMs), atMs - USAGE_RETENTION_MS);
       return { admitted: true, usage: null };
     }

@@ -18,7 +18,9 @@
  * InvariantError from the backend.
  */
 import { BOUNCE_REASONS, SENDER_SIDE_REASONS, type BounceReason } from '../../core/bounce-reason.js';
+import { MAX_RECIPIENTS } from '../../core/limits.js';
 import { normalizeMessageId } from '../../core/message-id.js';
+import { bucketStartMs, USAGE_RETENTION_MS } from '../../core/sending-limits.js';
 import { UsageError } from '../../lib/errors.js';
 import { MAX_ADDRESS_LENGTH, MAX_EVENT_COUNT_SENDS, MAX_GROUP_COMMIT_SENDS, MAX_MESSAGE_ID_LENGTH, MAX_NOT_QUEUED_BATCH, MAX_OUTCOME_DETAIL_LENGTH, MAX_TAGS } from '../../lib/limits.js';
 import { looseAddressKey } from '../address-key.js';
@@ -34,6 +36,7 @@ import type {
   SendQuery,
   SendRecord,
   SendSearch,
+  SentCount,
 } from '../backend.js';
 import type { SendWebhookEventType } from '../outbox-store.js';
 import type {
@@ -171,6 +174,13 @@ function detailJson(detail: Readonly<Record<string, unknown>>): string {
   return json;
 }
 
+/** The send's count for the backend: its recipients in the bucket of its receipt (UsageError: not 0..MAX_RECIPIENTS). */
+function sentCountOf(count: number | undefined, receivedAtMs: number): SentCount | null {
+  if (count === undefined || count === 0) return null;
+  if (!Number.isSafeInteger(count) || count < 0 || count > MAX_RECIPIENTS) throw new UsageError(`sent count must be 0..${MAX_RECIPIENTS}, got ${String(count)}`);
+  return { count, bucketMs: bucketStartMs(receivedAtMs), expireBeforeMs: receivedAtMs - USAGE_RETENTION_MS };
+}
+
 export class NeutralSends implements SendStore {
   /** recordSend's group commit: the sends recorded in one event-loop turn share one transaction. */
   private readonly recording: GroupCommit<SendInsert, InsertSendResult>;
@@ -193,7 +203,7 @@ export class NeutralSends implements SendStore {
       detailJson: e.detailJson,
       queuedAtMs,
     }));
-    const result = await this.recording.submit({ record, deliveries });
+    const result = await this.recording.submit({ record, deliveries, sentCount: sentCountOf(send.sentCount, record.receivedAtMs) });
     switch (result) {
       case 'recorded':
         return;

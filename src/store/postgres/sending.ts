@@ -9,7 +9,7 @@
  * Throws: what PgDatabase maps (TransientError, InvariantError).
  */
 import type { LimitWindow, OutcomeCounts } from '../../core/sending-limits.js';
-import type { DeliveryRecord, PauseRecord, SendingBackend } from '../backend.js';
+import type { DeliveryRecord, PauseRecord, SendingBackend, SentCount } from '../backend.js';
 import type { SendingState } from '../sending-store.js';
 import type { PgDatabase, PgRunner } from './database.js';
 import type { PgOutbox } from './outbox.js';
@@ -53,6 +53,14 @@ async function sumsSince(sql: PgRunner, spaceId: number, sinceMs: number): Promi
 
 async function lockSpace(tx: PgRunner, spaceId: number): Promise<void> {
   await tx`SELECT 1 AS one FROM spaces WHERE id = ${spaceId} FOR NO KEY UPDATE`;
+}
+
+/** addSent's statement, on `runner` (insertSends counts a send's recipients in its own transaction). */
+export async function countSentIn(runner: PgRunner, spaceId: number, c: SentCount): Promise<void> {
+  await runner`
+    WITH expired AS (DELETE FROM space_usage WHERE space_id = ${spaceId} AND minute < ${c.expireBeforeMs})
+    INSERT INTO space_usage (space_id, minute, sent) VALUES (${spaceId}, ${c.bucketMs}, ${c.count})
+    ON CONFLICT (space_id, minute) DO UPDATE SET sent = space_usage.sent + EXCLUDED.sent`;
 }
 
 export class PgSending implements SendingBackend {
@@ -108,12 +116,7 @@ export class PgSending implements SendingBackend {
   }
 
   async addSent(spaceId: number, count: number, bucketMs: number, expireBeforeMs: number): Promise<void> {
-    await this.db.run(
-      (sql) => sql`
-        WITH expired AS (DELETE FROM space_usage WHERE space_id = ${spaceId} AND minute < ${expireBeforeMs})
-        INSERT INTO space_usage (space_id, minute, sent) VALUES (${spaceId}, ${bucketMs}, ${count})
-        ON CONFLICT (space_id, minute) DO UPDATE SET sent = space_usage.sent + EXCLUDED.sent`,
-    );
+    await this.db.run((sql) => countSentIn(sql, spaceId, { count, bucketMs, expireBeforeMs }));
   }
 
   bumpOutcome(spaceId: number, column: 'hard_bounced' | 'complained', bucketMs: number, sinceMs: number, expireBeforeMs: number): Promise<OutcomeCounts> {

@@ -24,11 +24,12 @@ import type postgres from 'postgres';
 import type { BounceReason } from '../../core/bounce-reason.js';
 import type { FlagSource, SuppressionList } from '../../core/types.js';
 import { InvariantError } from '../../lib/errors.js';
-import type { DeliveryRecord, EventCountRow, EventRecord, InsertSendResult, ReportQuery, SendBackend, SendInsert, SendPage, SendRecord } from '../backend.js';
+import type { DeliveryRecord, EventCountRow, EventRecord, InsertSendResult, ReportQuery, SendBackend, SendInsert, SendPage, SendRecord, SentCount } from '../backend.js';
 import { parseDetail, parseStringArray } from '../json-columns.js';
 import type { EventType, RecipientStatus, ReportGroupBy, ReportRow, Send, SendEvent, SendRecipient, SendStatus } from '../send-store.js';
 import type { PgDatabase, PgRunner, PgTx } from './database.js';
 import type { PgOutbox } from './outbox.js';
+import { countSentIn } from './sending.js';
 import { runReport } from './report-query.js';
 import { sendFilterConditions, sendSearchConditions, whereOf } from './sql-where.js';
 
@@ -145,7 +146,24 @@ export class PgSends implements SendBackend {
    * Each send's own statements stay in order; the server runs them in the order issued.
    */
   insertSends(sends: readonly SendInsert[]): Promise<InsertSendResult[]> {
-    return this.db.transaction(async (tx) => await Promise.all(sends.map((s) => this.insertOne(tx, s.record, recipientsJson(s.record), s.deliveries))));
+    return this.db.transaction(async (tx) => {
+      const results = await Promise.all(sends.map((s) => this.insertOne(tx, s.record, recipientsJson(s.record), s.deliveries)));
+      // The recorded sends' counts, summed per space and bucket and added in that order: every
+      // node's transactions lock space_usage rows in the same order (no deadlock between nodes).
+      const counts = new Map<string, { spaceId: number; c: SentCount }>();
+      sends.forEach((s, i) => {
+        const c = s.sentCount;
+        if (results[i] !== 'recorded' || c === null || c.count <= 0) return;
+        const key = `${String(s.record.send.spaceId).padStart(12, '0')}:${String(c.bucketMs).padStart(16, '0')}`;
+        const had = counts.get(key);
+        counts.set(key, { spaceId: s.record.send.spaceId, c: had ? { ...c, count: had.c.count + c.count } : c });
+      });
+      for (const key of [...counts.keys()].sort()) {
+        const { spaceId, c } = counts.get(key)!;
+        await countSentIn(tx, spaceId, c);
+      }
+      return results;
+    });
   }
 
   private async insertOne(tx: PgTx, record: SendRecord, recipients: string, deliveries: readonly DeliveryRecord[]): Promise<InsertSendResult> {

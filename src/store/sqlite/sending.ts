@@ -8,7 +8,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { LimitWindow, OutcomeCounts } from '../../core/sending-limits.js';
-import type { DeliveryRecord, PauseRecord, SendingBackend } from '../backend.js';
+import type { DeliveryRecord, PauseRecord, SendingBackend, SentCount } from '../backend.js';
 import type { SendingState } from '../sending-store.js';
 import type { SqliteDatabase } from './database.js';
 import type { SqliteOutbox } from './outbox.js';
@@ -117,12 +117,13 @@ export class SqliteSending implements SendingBackend {
   }
 
   addSent(spaceId: number, count: number, bucketMs: number, expireBeforeMs: number): Promise<void> {
-    return this.db.run(() =>
-      this.db.immediate(() => {
-        this.sql.addSent.run(spaceId, bucketMs, count);
-        this.sql.expire.run(spaceId, expireBeforeMs);
-      }),
-    );
+    return this.db.run(() => this.db.immediate(() => this.countSent(spaceId, { count, bucketMs, expireBeforeMs })));
+  }
+
+  /** addSent's statements, inside the caller's transaction (insertSends counts a send's recipients with it). */
+  countSent(spaceId: number, c: SentCount): void {
+    this.sql.addSent.run(spaceId, c.bucketMs, c.count);
+    this.sql.expire.run(spaceId, c.expireBeforeMs);
   }
 
   bumpOutcome(spaceId: number, column: 'hard_bounced' | 'complained', bucketMs: number, sinceMs: number, expireBeforeMs: number): Promise<OutcomeCounts> {

@@ -17,11 +17,12 @@ import type Database from 'better-sqlite3';
 import type { BounceReason } from '../../core/bounce-reason.js';
 import type { FlagSource, SuppressionList } from '../../core/types.js';
 import { InvariantError } from '../../lib/errors.js';
-import type { DeliveryRecord, EventCountRow, EventRecord, InsertSendResult, ReportQuery, SendBackend, SendInsert, SendPage, SendRecord } from '../backend.js';
+import type { DeliveryRecord, EventCountRow, EventRecord, InsertSendResult, ReportQuery, SendBackend, SendInsert, SendPage, SendRecord, SentCount } from '../backend.js';
 import type { EventType, RecipientStatus, ReportGroupBy, ReportRow, Send, SendEvent, SendRecipient, SendStatus } from '../send-store.js';
 import type { SqliteDatabase } from './database.js';
 import { parseDetail, parseStringArray } from '../json-columns.js';
 import type { SqliteOutbox } from './outbox.js';
+import type { SqliteSending } from './sending.js';
 import { registerReportFunctions, runReport } from './report-query.js';
 import { selectiveSearch, sendFilterWhere, sendSearchWhere } from './send-filter.js';
 import { isUniqueViolation } from './sqlite-errors.js';
@@ -166,13 +167,14 @@ export class SqliteSends implements SendBackend {
   constructor(
     private readonly db: SqliteDatabase,
     private readonly outbox: SqliteOutbox,
+    private readonly sending: Pick<SqliteSending, 'countSent'>,
   ) {
     this.sql = prepare(db.db);
     registerReportFunctions(db.db);
   }
 
   insertSends(sends: readonly SendInsert[]): Promise<InsertSendResult[]> {
-    return this.db.run(() => this.db.immediate(() => sends.map((s) => this.insertOne(s.record, s.deliveries))));
+    return this.db.run(() => this.db.immediate(() => sends.map((s) => this.insertOne(s.record, s.deliveries, s.sentCount))));
   }
 
   /**
@@ -180,7 +182,7 @@ export class SqliteSends implements SendBackend {
    * id fails the first INSERT, which SQLite undoes alone: a send that is not 'recorded' leaves
    * nothing behind and the transaction goes on for the others.
    */
-  private insertOne(record: SendRecord, deliveries: readonly DeliveryRecord[]): InsertSendResult {
+  private insertOne(record: SendRecord, deliveries: readonly DeliveryRecord[], sentCount: SentCount | null): InsertSendResult {
     const s = record.send;
     if (this.sql.spaceExists.get(s.spaceId) === undefined) return 'unknown-space';
     if (this.sql.userSpace.get(s.userId)?.space_id !== s.spaceId) return 'foreign-user';
@@ -216,6 +218,7 @@ export class SqliteSends implements SendBackend {
     });
     for (const e of record.events) this.sql.insertEvent.run(e.sendId, e.recipient, e.type, e.atMs, e.detailJson);
     this.outbox.queue(s.spaceId, deliveries);
+    if (sentCount !== null && sentCount.count > 0) this.sending.countSent(s.spaceId, sentCount);
     return 'recorded';
   }
 

@@ -36,16 +36,17 @@ export class SqliteStore extends NeutralStore {
 
   private constructor(database: SqliteDatabase) {
     const outbox = new SqliteOutbox(database);
+    const sending = new SqliteSending(database, outbox);
     super({
       accounts: new SqliteAccounts(database),
       lists: new SqliteLists(database),
-      sends: new SqliteSends(database, outbox),
+      sends: new SqliteSends(database, outbox, sending),
       outbox,
       domainAuth: new SqliteDomainAuth(database, outbox),
       cursors: new SqliteDeliveryCursors(database),
       authFailures: new SqliteAuthFailures(database),
       retention: new SqliteRetention(database),
-      sending: new SqliteSending(database, outbox),
+      sending,
       probe: () => Promise.resolve(database.probe()),
       close: () => database.close(),
     });

@@ -10,7 +10,7 @@ import { MAX_SENDING_LIMIT } from '../../../src/core/sending-limits.js';
 import { UsageError } from '../../../src/lib/errors.js';
 import type { Space, Store } from '../../../src/store/store.js';
 import { at, unknownSpace } from './fixture.js';
-import type { CurrentFixture } from './fixture.js';
+import type { CurrentFixture, Fixture } from './fixture.js';
 
 const MIN = 60_000;
 
@@ -18,8 +18,9 @@ export function sendingContract(fixture: CurrentFixture): void {
   let store: Store;
   let a: Space;
   let b: Space;
+  let send: Fixture['send'];
   beforeEach(() => {
-    ({ store, a, b } = fixture());
+    ({ store, a, b, send } = fixture());
   });
 
   describe('sending limits and pause', () => {
@@ -55,6 +56,45 @@ export function sendingContract(fixture: CurrentFixture): void {
       await store.setSendingLimits(b.id, { minute: 23 });
       expect(await store.reserveSending(b.id, 1, at(3000))).toEqual({ admitted: true, usage: { minute: 23, hour: 23, day: 23 } });
       expect((await store.reserveSending(b.id, 1, at(4000))).admitted).toBe(false);
+    });
+
+    it('countWithSend: a space without limits is admitted uncounted and the send counts its recipients in its own transaction; a send not recorded counts nothing', async () => {
+      expect(await store.reserveSending(a.id, 2, at(0), { countWithSend: true })).toEqual({ admitted: true, usage: null, uncounted: 2 });
+      expect(await store.sendingUsage(a.id, at(1000))).toEqual({ minute: 0, hour: 0, day: 0 });
+      await store.recordSend(send({ id: 'c1', sentCount: 2 }));
+      // Sends recorded together (one group commit) each count; one without a count adds nothing.
+      await Promise.all([store.recordSend(send({ id: 'c2', sentCount: 1 })), store.recordSend(send({ id: 'c3', sentCount: 3 })), store.recordSend(send({ id: 'c4' }))]);
+      expect(await store.sendingUsage(a.id, at(1000))).toEqual({ minute: 6, hour: 6, day: 6 });
+      // A duplicate id is refused and its count is not added.
+      await expect(store.recordSend(send({ id: 'c1', sentCount: 5 }))).rejects.toThrow(UsageError);
+      expect(await store.sendingUsage(a.id, at(1000))).toEqual({ minute: 6, hour: 6, day: 6 });
+      // Counted in the bucket of the send's receipt; other spaces apart.
+      await store.recordSend(send({ id: 'c5', sentCount: 1, receivedAt: at(2 * MIN) }));
+      expect(await store.sendingUsage(a.id, at(2 * MIN))).toEqual({ minute: 1, hour: 7, day: 7 });
+      expect(await store.sendingUsage(b.id, at(2 * MIN))).toEqual({ minute: 0, hour: 0, day: 0 });
+      // With a limit the reservation counts (and checks) as before: nothing left uncounted.
+      await store.setSendingLimits(a.id, { hour: 8 });
+      expect(await store.reserveSending(a.id, 1, at(2 * MIN), { countWithSend: true })).toEqual({ admitted: true, usage: { minute: 2, hour: 8, day: 8 } });
+      expect((await store.reserveSending(a.id, 1, at(2 * MIN), { countWithSend: true })).admitted).toBe(false);
+      await expect(store.recordSend(send({ id: 'c6', sentCount: -1 }))).rejects.toThrow(UsageError);
+    });
+
+    it('knownState: a space the caller just read without limits or pause is admitted from it; any other known state is read again', async () => {
+      const unlimited = await store.getSendingState(a.id);
+      // Limit and pause set after the caller read the state apply from the next message.
+      await store.setSendingLimits(a.id, { minute: 0 });
+      expect(await store.reserveSending(a.id, 1, at(0), { knownState: unlimited })).toEqual({ admitted: true, usage: null });
+      const refused = await store.reserveSending(a.id, 1, at(0));
+      expect(refused.admitted === false && refused.verdict).toEqual({ kind: 'limit', window: 'minute', limit: 0, used: 1 });
+      // A known pause is not taken on trust either way: the state is read (resumed meanwhile: admitted).
+      await store.setSendingLimits(a.id, { minute: null });
+      await store.pauseSpace(a.id, { reason: 'checking', at: at(0), auto: false });
+      const paused = await store.getSendingState(a.id);
+      await store.resumeSpace(a.id, at(1));
+      expect((await store.reserveSending(a.id, 1, at(2), { knownState: paused })).admitted).toBe(true);
+      // Another space's state is not this space's.
+      await store.pauseSpace(b.id, { reason: 'checking', at: at(0), auto: false });
+      expect((await store.reserveSending(b.id, 1, at(2), { knownState: unlimited })).admitted).toBe(false);
     });
 
     it('rolls the windows by minute buckets: the minute passes, the hour and the day keep counting', async () => {
