@@ -168,9 +168,9 @@ export class PgSends implements SendBackend {
 
   private async insertOne(tx: PgTx, record: SendRecord, recipients: string, deliveries: readonly DeliveryRecord[]): Promise<InsertSendResult> {
     const s = record.send;
-    if ((await tx`SELECT 1 AS one FROM spaces WHERE id = ${s.spaceId}`).length === 0) return 'unknown-space';
+    // The user's space is the send's: then the space exists (one statement); else which one it is.
     const [user] = await tx<{ space_id: number }[]>`SELECT space_id FROM users WHERE id = ${s.userId} FOR SHARE`;
-    if (user?.space_id !== s.spaceId) return 'foreign-user';
+    if (user?.space_id !== s.spaceId) return (await tx`SELECT 1 AS one FROM spaces WHERE id = ${s.spaceId}`).length === 0 ? 'unknown-space' : 'foreign-user';
     const inserted = await tx`
       INSERT INTO sends (id, space_id, user_id, mail_from, envelope_sender, from_addr, from_key, to_addr, bcc,
         discarded, tags, flags, flags_source, received_at, status, node, message_id)

@@ -184,8 +184,8 @@ export class SqliteSends implements SendBackend {
    */
   private insertOne(record: SendRecord, deliveries: readonly DeliveryRecord[], sentCount: SentCount | null): InsertSendResult {
     const s = record.send;
-    if (this.sql.spaceExists.get(s.spaceId) === undefined) return 'unknown-space';
-    if (this.sql.userSpace.get(s.userId)?.space_id !== s.spaceId) return 'foreign-user';
+    // The user's space is the send's: then the space exists (one read); else which one it is.
+    if (this.sql.userSpace.get(s.userId)?.space_id !== s.spaceId) return this.sql.spaceExists.get(s.spaceId) === undefined ? 'unknown-space' : 'foreign-user';
     try {
       this.sql.insertSend.run(
         s.id,
