@@ -216,9 +216,9 @@ async function decide(facts: AcceptFacts, ports: AcceptPorts): Promise<AcceptOut
   let sentCount = 0;
   if (!nothingLeft) {
     const reservation = await store.reserveSending(account.space.id, verdict.deliverTo.length, ports.clock(), {
-      ...(facts.sendingState !== undefined ? { knownState: facts.sendingState } : {}),
       // Counted with the send, in its transaction (record below), when the space has no limits.
       countWithSend: true,
+      ...(facts.sendingState !== undefined ? { knownState: facts.sendingState } : {}),
     });
     if (!reservation.admitted) {
       const refused = sendingRejection(reservation.verdict);

@@ -52,13 +52,13 @@ export function reinjectTo(target: ReinjectTarget, timeoutMs = REINJECT_TIMEOUT_
 export async function reinject(target: ReinjectTarget, msg: ReinjectMessage, timeoutMs = REINJECT_TIMEOUT_MS): Promise<string> {
   const connectMs = Math.min(timeoutMs, 10_000);
   const transport = nodemailer.createTransport({
-    ...(target.kind === 'tcp' ? { host: target.host, port: target.port } : { host: 'localhost', getSocket: unixSocket(target.path, connectMs) }),
     secure: false,
     ignoreTLS: true,
     name: 'trxmail',
     connectionTimeout: connectMs,
     greetingTimeout: connectMs,
     socketTimeout: timeoutMs,
+    ...(target.kind === 'tcp' ? { host: target.host, port: target.port } : { host: 'localhost', getSocket: unixSocket(target.path, connectMs) }),
   });
   try {
     const info = await transport.sendMail({

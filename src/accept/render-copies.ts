@@ -131,7 +131,7 @@ export async function renderCopies(input: RenderCopiesInput): Promise<RenderedCo
     let linksRewritten = 0;
     let pixelInserted = false;
     if (input.tracking.pixelUrl !== null || input.tracking.clickUrl !== null) {
-      const toStage = createTrackingStage({ ...input.tracking, ...logger });
+      const toStage = createTrackingStage(Object.assign({}, input.tracking, logger));
       const spool = input.newSpool();
       spools.push(spool);
       await pipeline(original(input), createMessageTransform({ onHeaders: () => [], bodyStages: [toStage.stage] }), new BodyOnly(spool));

@@ -294,7 +294,7 @@ export class CredentialVerifier {
   }
 
   async #verifyOne(keys: ThrottleKeys, login: string, password: string, meta: CredentialMeta): Promise<CredentialResult> {
-    const attempt: Attempt = { ...keys, at: this.#clock(), counted: false, sharedPairFailures: 0 };
+    const attempt: Attempt = Object.assign({}, keys, { at: this.#clock(), counted: false, sharedPairFailures: 0 });
     let result: CredentialResult;
     let error: unknown = null;
     try {
@@ -479,20 +479,20 @@ export class CredentialVerifier {
     };
     switch (result.result) {
       case 'ok':
-        this.#log.info({ ...fields, user: escapeLogValue(result.user.email), cached: result.cached }, 'credentials: accepted');
+        this.#log.info({ user: escapeLogValue(result.user.email), cached: result.cached, ...fields }, 'credentials: accepted');
         return;
       case 'fail':
-        this.#log.info({ ...fields, reason: result.reason }, 'credentials: refused');
+        this.#log.info({ reason: result.reason, ...fields }, 'credentials: refused');
         return;
       case 'throttled':
-        this.#log.warn({ ...fields, throttle: result.by }, 'credentials: throttled, answering temporary failure');
+        this.#log.warn({ throttle: result.by, ...fields }, 'credentials: throttled, answering temporary failure');
         return;
       case 'tempfail':
         if (error === null) {
-          this.#log.warn({ ...fields, reason: result.reason }, 'credentials: temporary failure');
+          this.#log.warn({ reason: result.reason, ...fields }, 'credentials: temporary failure');
         } else {
           const e = error instanceof Error ? { name: error.name, message: escapeLogValue(error.message, MAX_LOG_ERROR_MESSAGE) } : { type: typeof error };
-          this.#log.error({ ...fields, reason: result.reason, err: e }, 'credentials: unexpected error, answering temporary failure');
+          this.#log.error({ reason: result.reason, err: e, ...fields }, 'credentials: unexpected error, answering temporary failure');
         }
         return;
     }

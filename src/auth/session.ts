@@ -51,6 +51,7 @@ import {
   type AuthServerMessage,
 } from './codec.js';
 import { escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
+import { merged } from '../lib/merged.js';
 
 export type AuthMechanism = 'PLAIN' | 'LOGIN';
 export const AUTH_MECHANISMS: readonly AuthMechanism[] = ['PLAIN', 'LOGIN'];
@@ -449,7 +450,7 @@ export class AuthSession {
         this.#tempfail(id, login);
         return;
       }
-      this.#log.info({ ...logFields, user: escapeLogValue(user) }, 'auth: success');
+      this.#log.info(merged(logFields, { user: escapeLogValue(user) }), 'auth: success');
       this.#reply({ type: 'OK', id, user });
     } else if (status === 'fail') {
       this.#log.info(logFields, 'auth: failed');

@@ -23,6 +23,7 @@
 import { UsageError } from '../lib/errors.js';
 import { errorForLog, type Logger } from '../lib/logger.js';
 import type { Store } from '../store/store.js';
+import { merged } from '../lib/merged.js';
 
 /** What one unsubscribe mail did. */
 export type MailUnsubscribe =
@@ -39,7 +40,7 @@ export async function unsubscribeByMail(
   const where = { sendId: ref.sendId, space: ref.spaceId };
   const send = await o.store.getSend(ref.sendId, ref.spaceId);
   if (send === null) {
-    o.logger.info({ ...where, reason: 'unknown-send' }, 'unsubscribe by mail: ignored');
+    o.logger.info(merged(where, { reason: 'unknown-send' }), 'unsubscribe by mail: ignored');
     return { outcome: 'ignored', ...ref, reason: 'unknown-send' };
   }
   let added: boolean;
@@ -55,7 +56,7 @@ export async function unsubscribeByMail(
     });
   } catch (err: unknown) {
     if (!(err instanceof UsageError)) throw err;
-    o.logger.info({ ...where, reason: 'unknown-space' }, 'unsubscribe by mail: ignored');
+    o.logger.info(merged(where, { reason: 'unknown-space' }), 'unsubscribe by mail: ignored');
     return { outcome: 'ignored', ...ref, reason: 'unknown-space' };
   }
   let eventAdded = false;
@@ -64,9 +65,9 @@ export async function unsubscribeByMail(
       await o.store.addEvent({ sendId: send.id, recipient: send.to, type: 'unsubscribed', at: o.at, detail: { via: MAILTO_VIA } });
       eventAdded = true;
     } catch (err: unknown) {
-      o.logger.error({ ...where, err: errorForLog(err, false) }, 'unsubscribe by mail: unsubscribed, but the event was not recorded');
+      o.logger.error(merged(where, { err: errorForLog(err, false) }), 'unsubscribe by mail: unsubscribed, but the event was not recorded');
     }
   }
-  o.logger.info({ ...where, added, eventAdded }, added ? 'unsubscribe by mail: unsubscribed' : 'unsubscribe by mail: already on the Unsubscribe list');
+  o.logger.info(merged(where, { added, eventAdded }), added ? 'unsubscribe by mail: unsubscribed' : 'unsubscribe by mail: already on the Unsubscribe list');
   return { outcome: added ? 'unsubscribed' : 'already-unsubscribed', ...ref, eventAdded };
 }

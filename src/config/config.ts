@@ -418,7 +418,7 @@ export function parseConfig(
     node: { name: c.node.name ?? nodeNameFromHost(hostname()) },
     store,
     bounceDomain,
-    listen: { ...defaultListen(queueDirectory), ...definedOnly(c.listen) },
+    listen: Object.assign(defaultListen(queueDirectory), definedOnly(c.listen)),
     postfix: { queueDirectory },
     hmacKeys: hmacKeys.map((k) => ({ id: k.id, secret: k.secret })),
     log: { ...c.log },

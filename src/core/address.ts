@@ -340,7 +340,9 @@ class ListParser {
     const endTok = this.t[closed ? gt : gt - 1];
     const mbEnd = this.trailingCommentsEnd(endTok?.end ?? mbStart);
     this.mailboxes.push({
-      ...spec,
+      address: spec.address,
+      local: spec.local,
+      domain: spec.domain,
       displayName,
       displayRaw,
       raw: this.s.slice(mbStart, mbEnd),
@@ -385,7 +387,9 @@ class ListParser {
     this.pos = last + 1;
     const mbEnd = this.trailingCommentsEnd(endTok?.end ?? 0);
     this.mailboxes.push({
-      ...spec,
+      address: spec.address,
+      local: spec.local,
+      domain: spec.domain,
       displayName: name,
       displayRaw: null,
       raw: this.s.slice(startTok?.start ?? 0, mbEnd),

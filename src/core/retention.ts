@@ -166,7 +166,7 @@ export function foldPurgedSends(sends: readonly PurgedSend[]): ReportDayBucket[]
   }
   return [...buckets.entries()]
     .sort(([a], [b]) => compareCodePoints(a, b))
-    .map(([, e]) => ({ ...e.bucket, counts: e.counts }));
+    .map(([, e]) => Object.assign({}, e.bucket, { counts: e.counts }));
 }
 
 /**

@@ -88,6 +88,7 @@ import { errorForLog, escapeLogValue, type Logger } from '../lib/logger.js';
 import type { Store } from '../store/store.js';
 import { DeliveryRecorder, type Clock } from './recorder.js';
 import { MaillogLines, type ProcessedLine } from './maillog-lines.js';
+import { merged } from '../lib/merged.js';
 
 /** How often the follower looks for new lines (ms). */
 export const MAILLOG_POLL_MS = 1000;
@@ -180,7 +181,7 @@ export class MaillogFollower extends EventEmitter {
     this.#clock = opts.clock ?? (() => new Date());
     const recorder = opts.recorder ?? new DeliveryRecorder(opts.store);
     this.#pollMs = opts.pollMs ?? MAILLOG_POLL_MS;
-    this.#lines = new MaillogLines({ ...opts, clock: this.#clock, recorder });
+    this.#lines = new MaillogLines(merged(opts, { clock: this.#clock, recorder }));
   }
 
   /** Queue ids currently remembered (for tests and metrics). */

@@ -24,6 +24,7 @@ import type { HmacKey } from '../lib/hmac-keys.js';
 import { errorForLog, type Logger } from '../lib/logger.js';
 import type { DomainCheckProblem, DomainCheckStatus, Store } from '../store/store.js';
 import { checkAndActivate, ensureDomainKeys, type CheckStore, type KeyStore } from './domain-keys.js';
+import { merged } from '../lib/merged.js';
 
 const MINUTE_MS = 60_000;
 
@@ -159,24 +160,24 @@ export class DomainChecker {
         const out = await checkAndActivate(store, config, resolver, d.spaceId, d.domain, now);
         if (!out.recorded) {
           result.failed += 1;
-          logger.warn({ ...where, missing: problemsText(out.missing) }, `domain check: ${d.domain}: the DNS did not answer; the next run tries again`);
+          logger.warn(merged(where, { missing: problemsText(out.missing) }), `domain check: ${d.domain}: the DNS did not answer; the next run tries again`);
           continue;
         }
         result.checked += 1;
         result.activated += out.activated.length;
         if (out.activated.length > 0) {
-          logger.info({ ...where, selectors: out.activated.map((k) => k.selector).join(', ') }, `domain check: ${d.domain}: new DKIM keys published, they sign from now on`);
+          logger.info(merged(where, { selectors: out.activated.map((k) => k.selector).join(', ') }), `domain check: ${d.domain}: new DKIM keys published, they sign from now on`);
         }
         if (out.changed) {
           result.changed.push({ spaceId: d.spaceId, domain: d.domain, from: out.previous, to: out.status, missing: out.missing });
           logger.info(
-            { ...where, from: out.previous, to: out.status, missing: problemsText(out.missing) },
+            merged(where, { from: out.previous, to: out.status, missing: problemsText(out.missing) }),
             `domain check: ${d.domain}: ${out.previous} → ${out.status}`,
           );
         }
       } catch (err: unknown) {
         result.failed += 1;
-        logger.warn({ ...where, err: errorForLog(err, false) }, `domain check: ${d.domain} failed; the next run tries again`);
+        logger.warn(merged(where, { err: errorForLog(err, false) }), `domain check: ${d.domain} failed; the next run tries again`);
       }
     }
     return result;

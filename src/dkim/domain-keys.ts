@@ -36,6 +36,7 @@ import type { HmacKey } from '../lib/hmac-keys.js';
 import type { DkimKey, DomainCheckProblem, DomainCheckStatus, Store } from '../store/store.js';
 import { wrapPrivateKey } from './key-wrap.js';
 import { DKIM_ALGORITHMS, freeSelectorName, generateDkimKey } from './keys.js';
+import { merged } from '../lib/merged.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -242,7 +243,7 @@ export async function checkAndActivate(
       retiring = after.filter((k) => wasActive.has(k.id) && k.state === 'retiring');
     }
     // The keys just activated are published (their records are ok): DKIM aligns from now on.
-    if (activated.length > 0) check = { ...check, alignment: { ...check.alignment, dkim: true } };
+    if (activated.length > 0) check = merged(check, { alignment: merged(check.alignment, { dkim: true }) });
   }
   const status = checkStatusOf(check);
   const missing = checkProblems(check);

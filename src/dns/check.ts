@@ -28,6 +28,7 @@ import type { DnsResolver } from './resolver.js';
 import { dkimKeyTags, dkimMismatch, dmarcPolicy, isSpfRecord, spfMissingTerms } from './tags.js';
 import { displayText } from './txt.js';
 import type { DnsRecord, DomainCheck, DomainDnsFacts, RecordCheck, RecordStatus } from './types.js';
+import { merged } from '../lib/merged.js';
 
 const DMARC_POLICIES: readonly string[] = ['none', 'quarantine', 'reject'];
 
@@ -115,28 +116,28 @@ async function checkRecord(record: DnsRecord, relaySpf: string, resolver: DnsRes
   switch (record.type) {
     case 'TXT': {
       const answer = await lookup('TXT', () => Promise.resolve().then(() => resolver.resolveTxt(name)));
-      if (answer.kind !== 'answer') return { check: { ...base, status: answer.kind, found: [], detail: answer.detail } };
+      if (answer.kind !== 'answer') return { check: merged(base, { status: answer.kind, found: [], detail: answer.detail }) };
       const values = answer.values.map((strings) => strings.join(''));
       const judged =
         record.purpose === 'dkim' ? judgeDkim(record, values) : record.purpose === 'spf' ? judgeSpf(relaySpf, values) : judgeDmarc(values);
-      const check = { ...base, status: judged.status, found: shown(values), detail: judged.detail + more(values) };
+      const check = merged(base, { status: judged.status, found: shown(values), detail: judged.detail + more(values) });
       return judged.dmarc ? { check, dmarc: judged.dmarc } : { check };
     }
     case 'CNAME': {
       const answer = await lookup('CNAME', () => Promise.resolve().then(() => resolver.resolveCname(name)));
-      if (answer.kind !== 'answer') return { check: { ...base, status: answer.kind, found: [], detail: answer.detail } };
+      if (answer.kind !== 'answer') return { check: merged(base, { status: answer.kind, found: [], detail: answer.detail }) };
       const found = answer.values.map((t) => (t.endsWith('.') ? t : t + '.'));
       const ok = answer.values.some((t) => sameHost(t, record.target));
       const detail = ok ? 'points to the relay' : `points to ${displayText(found.join(', '), 300)}, not ${record.target}`;
-      return { check: { ...base, status: ok ? 'ok' : 'wrong', found: shown(found), detail: detail + more(found) } };
+      return { check: merged(base, { status: ok ? 'ok' : 'wrong', found: shown(found), detail: detail + more(found) }) };
     }
     case 'MX': {
       const answer = await lookup('MX', () => Promise.resolve().then(() => resolver.resolveMx(name)));
-      if (answer.kind !== 'answer') return { check: { ...base, status: answer.kind, found: [], detail: answer.detail } };
+      if (answer.kind !== 'answer') return { check: merged(base, { status: answer.kind, found: [], detail: answer.detail }) };
       const found = answer.values.map((mx) => `${mx.priority} ${mx.exchange.endsWith('.') ? mx.exchange : mx.exchange + '.'}`);
       const ok = answer.values.some((mx) => sameHost(mx.exchange, record.exchange));
       const detail = ok ? 'an exchange is the relay' : `no exchange is ${record.exchange}`;
-      return { check: { ...base, status: ok ? 'ok' : 'wrong', found: shown(found), detail: detail + more(found) } };
+      return { check: merged(base, { status: ok ? 'ok' : 'wrong', found: shown(found), detail: detail + more(found) }) };
     }
   }
 }

@@ -53,6 +53,7 @@ import { CLICK_PATH, OPEN_PATH } from '../tracking/links.js';
 import { classifyRequest, truncateUserAgent } from '../tracking/machine-traffic.js';
 import { redirectLocation, verifyTrackingToken } from '../tracking/token.js';
 import { metrics } from '../metrics/metrics.js';
+import { merged } from '../lib/merged.js';
 
 /**
  * The transparent 1×1 GIF89a, 43 bytes: header, screen 1×1 with a 2-colour table, graphic
@@ -230,12 +231,10 @@ export class HttpService {
     const userAgent = req.headers['user-agent'];
     const verdict = classifyRequest({ method: req.method, userAgent, headers: req.headers });
     metrics.tracking.inc({ type: kind, traffic: verdict.machine ? 'machine' : 'human' });
-    const detail: Record<string, unknown> = {
-      ...(claims.kind === 'click' ? { url: claims.url } : {}),
-      userAgent: truncateUserAgent(userAgent),
-      machine: verdict.machine,
-      machineReason: verdict.reason,
-    };
+    const detail: Record<string, unknown> = claims.kind === 'click' ? { url: claims.url } : {};
+    detail['userAgent'] = truncateUserAgent(userAgent);
+    detail['machine'] = verdict.machine;
+    detail['machineReason'] = verdict.reason;
     await this.record({
       sendId: claims.sendId,
       recipient: claims.recipient,
@@ -258,12 +257,12 @@ export class HttpService {
     );
     const where = { sendId: event.sendId, type: event.type };
     if (outcome === 'timeout') {
-      this.logger.error({ ...where, timeoutMs: this.storeTimeoutMs }, 'http: store too slow, answered without waiting for the event');
+      this.logger.error(merged(where, { timeoutMs: this.storeTimeoutMs }), 'http: store too slow, answered without waiting for the event');
     } else if (!outcome.ok) {
-      if (outcome.error instanceof UsageError) this.logger.warn({ ...where, err: errorText(outcome.error) }, 'http: event not recorded');
-      else this.logger.error({ ...where, err: errorText(outcome.error) }, 'http: event not recorded, store failed');
+      if (outcome.error instanceof UsageError) this.logger.warn(merged(where, { err: errorText(outcome.error) }), 'http: event not recorded');
+      else this.logger.error(merged(where, { err: errorText(outcome.error) }), 'http: event not recorded, store failed');
     } else {
-      this.logger.debug({ ...where, machine: event.detail['machine'] }, 'http: event recorded');
+      this.logger.debug(merged(where, { machine: event.detail['machine'] }), 'http: event recorded');
     }
   }
 

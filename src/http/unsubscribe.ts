@@ -35,6 +35,7 @@ import { MAX_UNSUBSCRIBE_BODY_BYTES } from '../lib/limits.js';
 import type { Store } from '../store/store.js';
 import { truncateUserAgent } from '../tracking/machine-traffic.js';
 import { UNSUBSCRIBE_PATH, verifyUnsubscribeToken, type UnsubscribeClaims } from '../tracking/unsubscribe-token.js';
+import { merged } from '../lib/merged.js';
 
 /** Retry-After (seconds) when the store cannot take the unsubscribe now. */
 export const UNSUBSCRIBE_RETRY_AFTER_S = 60;
@@ -123,12 +124,12 @@ export function registerUnsubscribe(app: FastifyInstance, opts: UnsubscribeOptio
     );
     if (added === 'timeout' || (!added.ok && !(added.error instanceof UsageError))) {
       const err = added === 'timeout' ? 'store too slow' : errorText(added.error);
-      opts.logger.error({ ...where, err }, 'http: unsubscribe not recorded, store unavailable (503)');
+      opts.logger.error(merged(where, { err }), 'http: unsubscribe not recorded, store unavailable (503)');
       void reply.code(503).header('retry-after', String(UNSUBSCRIBE_RETRY_AFTER_S)).type('text/plain; charset=utf-8').send('Service Unavailable, try again later\n');
       return;
     }
     if (!added.ok) {
-      opts.logger.warn({ ...where, err: errorText(added.error) }, 'http: unsubscribe refused (unknown space)');
+      opts.logger.warn(merged(where, { err: errorText(added.error) }), 'http: unsubscribe refused (unknown space)');
       opts.notFound(reply);
       return;
     }
@@ -148,7 +149,7 @@ export function registerUnsubscribe(app: FastifyInstance, opts: UnsubscribeOptio
       if (event === 'timeout' || !event.ok) {
         const err = event === 'timeout' ? 'store too slow' : errorText(event.error);
         const level = event !== 'timeout' && event.error instanceof TransientError ? 'error' : 'warn';
-        opts.logger[level]({ ...where, err }, 'http: unsubscribed, but the event was not recorded');
+        opts.logger[level](merged(where, { err }), 'http: unsubscribed, but the event was not recorded');
       }
     }
     html(reply, 200, donePage(claims.recipient));

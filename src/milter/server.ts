@@ -41,6 +41,7 @@ import { decodeCommand, MilterFrameDecoder } from './decode.js';
 import type { MilterHandlerFactory, MilterPeerInfo } from './handler.js';
 import { validateNegotiationOptions } from './negotiate.js';
 import { MilterSession, type MilterFrameSink, type MilterSessionOptions } from './session.js';
+import { merged } from '../lib/merged.js';
 
 /** Default idle time (ms) while waiting for the MTA's next command. Postfix is silent while a client uploads DATA, so this is generous. */
 export const MILTER_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
@@ -107,7 +108,7 @@ function socketServerOptions(options: MilterServerOptions): SocketServerOptions 
         ctx.endpoint.kind === 'unix'
           ? { id: ctx.id, transport: 'unix', remote: ctx.endpoint.path }
           : { id: ctx.id, transport: 'tcp', remote: ctx.peer };
-      const session = new MilterSession(options.handler(peer), { ...options.session, logger, logContext: { conn: ctx.id } });
+      const session = new MilterSession(options.handler(peer), merged(options.session ?? {}, { logger, logContext: { conn: ctx.id } }));
       return new MilterConnection(session, (frame) => ctx.write(frame));
     },
   };
@@ -127,7 +128,7 @@ export class MilterServer extends SocketServer {
   override async listen(spec: string | ListenEndpoint): Promise<Endpoint> {
     if (this.endpoints.length > 0 || this.#closed) throw new InvariantError('MilterServer.listen() called twice or after close()');
     const ep = typeof spec === 'string' ? parseEndpoint(spec, 'milter endpoint') : spec;
-    return super.listen(ep.kind === 'unix' ? { ...ep, mode: this.#socketMode } : ep);
+    return super.listen(ep.kind === 'unix' ? merged(ep, { mode: this.#socketMode }) : ep);
   }
 
   override close(graceMs?: number): Promise<void> {

@@ -43,6 +43,7 @@ import { MacroStages } from './macros.js';
 import { envelopeAddress, headerValueFromMta, MilterMessage, TOO_MANY_RCPTS_MSG, TOO_MANY_RCPTS_NOW } from './message.js';
 import { expectsReply, negotiate, validateNegotiationOptions, type NegotiationOptions, type ReplyEvent } from './negotiate.js';
 import { checkEomResult, checkReply, CONTINUE, errorAsReply } from './replies.js';
+import { merged } from '../lib/merged.js';
 
 /* ------------------------------------------------------------------------------------ */
 /* State table                                                                           */
@@ -182,7 +183,7 @@ export class MilterSession {
       try {
         await this.handler.close();
       } catch (err: unknown) {
-        this.log.error({ ...this.logCtx, event: 'close', err: errorForLog(err) }, 'milter handler failed');
+        this.log.error(merged(this.logCtx, { event: 'close', err: errorForLog(err) }), 'milter handler failed');
       }
     }
   }
@@ -195,7 +196,7 @@ export class MilterSession {
       case 'optneg': {
         const reply = negotiate(cmd, this.options, h);
         this.neg = { version: reply.version, actions: reply.actions, protocol: reply.protocol };
-        this.log.debug({ ...this.logCtx, mtaVersion: cmd.version, mtaActions: cmd.actions, mtaProtocol: cmd.protocol, ...this.neg }, 'milter options negotiated');
+        this.log.debug(merged(this.logCtx, { mtaVersion: cmd.version, mtaActions: cmd.actions, mtaProtocol: cmd.protocol, ...this.neg }), 'milter options negotiated');
         await write(encodeOptneg(reply));
         this.st = 'negotiated';
         return 'continue';
@@ -235,7 +236,7 @@ export class MilterSession {
         let reply: MilterReply;
         if (overCap) {
           // One line per message: a client may send thousands of RCPTs past the cap.
-          if (++msg.recipientsRefused === 1) this.log.warn({ ...this.logCtx, limit: MAX_RECIPIENTS }, 'milter: too many recipients; refusing the rest of this message');
+          if (++msg.recipientsRefused === 1) this.log.warn(merged(this.logCtx, { limit: MAX_RECIPIENTS }), 'milter: too many recipients; refusing the rest of this message');
           if (this.expectsReply('rcpt')) reply = TOO_MANY_RCPTS_NOW;
           else {
             msg.refuse(TOO_MANY_RCPTS_MSG);
@@ -262,7 +263,7 @@ export class MilterSession {
       case 'header': {
         const msg = this.requireMessage();
         const value = headerValueFromMta(cmd.value);
-        if (!msg.addHeader(cmd.name, value)) this.log.warn({ ...this.logCtx, limit: MAX_HEADER_BLOCK_BYTES }, 'milter: header block too large');
+        if (!msg.addHeader(cmd.name, value)) this.log.warn(merged(this.logCtx, { limit: MAX_HEADER_BLOCK_BYTES }), 'milter: header block too large');
         await this.contentEvent('header', msg, () => h.header?.(cmd.name, value), write);
         return 'continue';
       }
@@ -331,8 +332,8 @@ export class MilterSession {
   private errorReply(event: string, err: unknown): MilterReply {
     // A refusal of the client's message (e.g. 552 5.3.4 past a MIME limit) is the client's
     // doing, not our fault: a warning without a stack. Anything else is ours.
-    if (err instanceof RejectError) this.log.warn({ ...this.logCtx, event, err: errorForLog(err, false) }, 'milter: message refused');
-    else this.log.error({ ...this.logCtx, event, err: errorForLog(err) }, 'milter handler failed');
+    if (err instanceof RejectError) this.log.warn(merged(this.logCtx, { event, err: errorForLog(err, false) }), 'milter: message refused');
+    else this.log.error(merged(this.logCtx, { event, err: errorForLog(err) }), 'milter handler failed');
     return errorAsReply(err);
   }
 
@@ -425,13 +426,13 @@ export class MilterSession {
     try {
       await this.handler.abort();
     } catch (err: unknown) {
-      this.log.error({ ...this.logCtx, event: 'abort', err: errorForLog(err) }, 'milter handler failed');
+      this.log.error(merged(this.logCtx, { event: 'abort', err: errorForLog(err) }), 'milter handler failed');
     }
   }
 
   /** HELO or MAIL inside a message: the MTA abandoned it without A. */
   private async implicitAbort(keepStage: number, why: string): Promise<void> {
-    this.log.debug({ ...this.logCtx, state: this.st, command: escapeLogValue(why) }, 'milter: message abandoned');
+    this.log.debug(merged(this.logCtx, { state: this.st, command: escapeLogValue(why) }), 'milter: message abandoned');
     await this.callAbort();
     this.endMessage(keepStage);
   }

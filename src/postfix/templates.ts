@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../lib/errors.js';
+import { merged } from '../lib/merged.js';
 
 export interface PostfixTemplateValues {
   readonly tls_cert_file: string;
@@ -83,7 +84,7 @@ export function dropService(masterCf: string, name: string): string {
 
 export function renderPostfixConfig(values: PostfixTemplateValues): { mainCf: string; masterCf: string } {
   const dir = postfixTemplateDir();
-  const vals = { ...values, bounce_mx_listen: values.bounce_mx_listen ?? NO_BOUNCE_MX } as unknown as Record<string, string>;
+  const vals = merged(values, { bounce_mx_listen: values.bounce_mx_listen ?? NO_BOUNCE_MX }) as unknown as Record<string, string>;
   const masterCf = renderTemplate(readFileSync(path.join(dir, 'master.cf'), 'utf8'), vals, 'postfix/master.cf');
   return {
     mainCf: renderTemplate(readFileSync(path.join(dir, 'main.cf'), 'utf8'), vals, 'postfix/main.cf'),

@@ -29,6 +29,7 @@ import { normalizeMessageId } from '../core/message-id.js';
 import { MAX_ADDRESS_LENGTH, MAX_API_PAGE_SIZE, MAX_MESSAGE_ID_LENGTH, MAX_TAG_LENGTH, MAX_TAGS } from '../lib/limits.js';
 import type { ReportGroupBy, SendStatus } from '../store/store.js';
 import { parseDateBound } from './date-bound.js';
+import { merged } from '../lib/merged.js';
 
 /** Sends per page when `limit` is not given. */
 export const DEFAULT_API_PAGE_SIZE = 50;
@@ -226,9 +227,9 @@ export function parseReportQuery(query: string): Result<ReportQuery> {
   const c = common(params.value);
   if (!c.ok) return c;
   const b = params.value.get('by')?.[0];
-  if (b === undefined) return { ok: true, value: { ...c.value, by: null } };
+  if (b === undefined) return { ok: true, value: merged(c.value, { by: null }) };
   const r = field(by, 'by', b);
-  return r.ok ? { ok: true, value: { ...c.value, by: r.value } } : r;
+  return r.ok ? { ok: true, value: merged(c.value, { by: r.value }) } : r;
 }
 
 /** The search terms of `GET /api/v1/sends`. */
@@ -268,10 +269,10 @@ export function parseSendsQuery(query: string): Result<SendsQuery> {
     n = r.value;
   }
   const cur = params.value.get('cursor')?.[0];
-  if (cur === undefined) return { ok: true, value: { ...c.value, limit: n, search: found.value } };
+  if (cur === undefined) return { ok: true, value: merged(c.value, { limit: n, search: found.value }) };
   const decoded = decodeCursor(cur);
   if (decoded === null) return fail('cursor', 'not a cursor this API returned');
-  return { ok: true, value: { ...c.value, limit: n, cursor: decoded, search: found.value } };
+  return { ok: true, value: merged(c.value, { limit: n, cursor: decoded, search: found.value }) };
 }
 
 /** Parameters of a path without any (`GET /api/v1/sends/:id`). */

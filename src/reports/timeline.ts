@@ -26,6 +26,7 @@
  */
 import { listKey } from '../core/domain.js';
 import type { Send, SendEvent, SendRecipient } from '../store/store.js';
+import { merged } from '../lib/merged.js';
 
 export type TimelineEntryType = SendEvent['type'] | 'bcc-copy' | 'discarded' | 'not-queued';
 
@@ -75,12 +76,12 @@ function eventEntry(send: Send, e: SendEvent): TimelineEntry {
       const relay = str(d['relay']);
       const summary =
         `${e.type}${kind}${reason ? ` [${reason}]` : ''}${relay ? ` via ${relay}` : ''}` + (reply ? `: ${reply}` : '');
-      return { ...base, summary, ...(reply ? { reply } : {}), ...(reason ? { reason } : {}) };
+      return merged(base, { summary, ...(reply ? { reply } : {}), ...(reason ? { reason } : {}) });
     }
     case 'suppressed': {
       const list = str(d['list']);
       const why = str(d['reason']);
-      return { ...base, summary: `suppressed by the ${list ?? '?'} list${why ? `: ${why}` : ''}`, ...(list ? { list } : {}) };
+      return merged(base, { summary: `suppressed by the ${list ?? '?'} list${why ? `: ${why}` : ''}`, ...(list ? { list } : {}) });
     }
     case 'opened':
     case 'clicked': {
@@ -92,21 +93,21 @@ function eventEntry(send: Send, e: SendEvent): TimelineEntry {
       const parts = [`${e.type} by a ${who}`];
       if (url) parts.push(url);
       if (ua !== null) parts.push(`ua ${ua === '' ? '-' : JSON.stringify(ua)}`);
-      return { ...base, summary: parts.join('  '), by: machine ? 'machine' : 'person' };
+      return merged(base, { summary: parts.join('  '), by: machine ? 'machine' : 'person' });
     }
     case 'complained': {
       const type = str(d['feedbackType']);
-      return { ...base, summary: `complained${type ? ` (${type})` : ''}: the address is on the Bounce list` };
+      return merged(base, { summary: `complained${type ? ` (${type})` : ''}: the address is on the Bounce list` });
     }
     case 'unsubscribed': {
       const via = str(d['via']);
-      return { ...base, summary: `unsubscribed${via ? ` via ${via}` : ''}: the address is on the Unsubscribe list`, list: 'unsubscribe' };
+      return merged(base, { summary: `unsubscribed${via ? ` via ${via}` : ''}: the address is on the Unsubscribe list`, list: 'unsubscribe' });
     }
     case 'accepted':
     default: {
       // Types without a summary of their own (and any added later): the detail as JSON.
       const keys = Object.keys(d);
-      return { ...base, summary: keys.length ? `${e.type}  ${JSON.stringify(d)}` : e.type };
+      return merged(base, { summary: keys.length ? `${e.type}  ${JSON.stringify(d)}` : e.type });
     }
   }
 }

@@ -25,6 +25,7 @@ import { POSTFIX_INSTALL_HINT, PrivatePostfix, postfixInstalled } from '../postf
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { Runtime } from './runtime.js';
+import { merged } from '../lib/merged.js';
 
 export const DEMO_PORTS = { smtp: 2525, submission: 2587, smtps: 2465, sink: 2526 } as const;
 /** trxmail's listeners when the demo runs without a Postfix of its own (nothing to connect to them but you). */
@@ -67,14 +68,15 @@ export async function startDemo(configured: Config, logger: Logger, say: (text: 
     relayhost: `[127.0.0.1]:${DEMO_PORTS.sink}`,
   });
   const queueDirectory = postfix.queueDir;
-  const config: Config = {
-    ...configured,
+  const config: Config = merged(configured, {
     // With a demo Postfix: the shipped defaults, in its queue directory (sockets given to postfix).
-    listen: withPostfix ? { ...configured.listen, ...defaultListen(queueDirectory), socketUser: 'postfix', socketGroup: 'postfix' } : { ...configured.listen, ...DEMO_TCP_LISTEN },
+    listen: withPostfix
+      ? merged(configured.listen, merged(defaultListen(queueDirectory), { socketUser: 'postfix', socketGroup: 'postfix' }))
+      : merged(configured.listen, DEMO_TCP_LISTEN),
     postfix: { queueDirectory },
     reinject: defaultReinject(queueDirectory),
     maillog: configured.maillog ?? path.join(base, 'postfix', 'log', 'maillog'),
-  };
+  });
   const store = await openStore(config.store);
   await seed(store);
   if (withPostfix) {

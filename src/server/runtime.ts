@@ -54,6 +54,7 @@ import { domainMapsLookup } from '../socketmap/domain-maps.js';
 import { SocketmapServer } from '../socketmap/server.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
+import { merged } from '../lib/merged.js';
 
 export interface RuntimeEndpoints {
   readonly milter: string;
@@ -93,7 +94,7 @@ async function listenOn(config: Config, name: ListenerName, owner: SocketOwner |
   const where = config.file === null ? key : `${config.file}: ${key}`;
   try {
     const ep = parseEndpoint(config.listen[name], key);
-    return await listen(ep.kind === 'unix' && owner !== undefined ? { ...ep, owner } : ep);
+    return await listen(ep.kind === 'unix' && owner !== undefined ? merged(ep, { owner }) : ep);
   } catch (err: unknown) {
     if (err instanceof ConfigError) throw new ConfigError(`${where}: ${err.message}`, { cause: err });
     throw err;
@@ -242,7 +243,7 @@ export class Runtime {
         http: formatHostPort(h.host, h.port),
         metrics: formatHostPort(mx.host, mx.port),
       };
-      logger.info({ ...this.endpoints, store: config.store.driver }, 'trxmail listening');
+      logger.info(merged(this.endpoints, { store: config.store.driver }), 'trxmail listening');
       return this.endpoints;
     } catch (err: unknown) {
       await this.stop();

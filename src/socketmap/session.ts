@@ -26,6 +26,7 @@ import { MAX_SOCKETMAP_QUEUED_REQUESTS } from '../lib/limits.js';
 import { escapeLogValue, silentLogger, type Logger } from '../lib/logger.js';
 import { SOCKETMAP_ERROR, SOCKETMAP_STATUS, SocketmapRequestReader, encodeSocketmapReply, type SocketmapReply, type SocketmapRequest } from './codec.js';
 import { SerialQueue } from '../lib/serial-queue.js';
+import { merged } from '../lib/merged.js';
 
 /**
  * Looks `key` up in the map named `map`: resolves with the value, or null when there is
@@ -114,16 +115,16 @@ export class SocketmapSession {
     } catch (err: unknown) {
       if (this.#queue.closed) return;
       if (err instanceof TransientError) {
-        this.#log.warn({ ...where, code: err.code, err }, 'socketmap: lookup failed for now; answering TEMP');
+        this.#log.warn(merged(where, { code: err.code, err }), 'socketmap: lookup failed for now; answering TEMP');
         reply = encodeSocketmapReply({ status: SOCKETMAP_STATUS.TEMP, reason: escapeLogValue(err.message, MAX_SOCKETMAP_REASON) });
       } else {
-        this.#log.error({ ...where, err }, 'socketmap: lookup failed (a bug); answering TEMP');
+        this.#log.error(merged(where, { err }), 'socketmap: lookup failed (a bug); answering TEMP');
         reply = encodeSocketmapReply({ status: SOCKETMAP_STATUS.TEMP, reason: INTERNAL_ERROR_REASON });
       }
       status = SOCKETMAP_STATUS.TEMP;
     }
     if (this.#queue.closed) return;
-    this.#log.debug({ ...where, status }, 'socketmap: answered');
+    this.#log.debug(merged(where, { status }), 'socketmap: answered');
     this.#send(reply);
   }
 }

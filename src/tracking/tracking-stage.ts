@@ -337,6 +337,6 @@ export function createTrackingStage(opts: TrackingStageOptions): TrackingStage {
   const stats = rewriter.stats;
   return {
     stage: new BodyRewriterStage(rewriter),
-    result: () => ({ ...stats, skipped: [...stats.skipped], rootHeaderEdits: [...stats.rootHeaderEdits] }),
+    result: () => Object.assign({}, stats, { skipped: [...stats.skipped], rootHeaderEdits: [...stats.rootHeaderEdits] }),
   };
 }

@@ -26,6 +26,7 @@ import { metrics as globalMetrics, type TrxMetrics } from '../metrics/metrics.js
 import type { DueWebhookDelivery, Store } from '../store/store.js';
 import { DEFAULT_BACKOFF, nextAttempt, type BackoffPolicy } from './backoff.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook } from './signature.js';
+import { merged } from '../lib/merged.js';
 
 /** How long one POST may take, connect to last response header (ms). */
 export const WEBHOOK_REQUEST_TIMEOUT_MS = 10_000;
@@ -213,17 +214,17 @@ export class WebhookDispatcher {
       );
     } catch (err: unknown) {
       // The lease runs out and the delivery is tried again: at least once, never lost.
-      logger.error({ ...where, err: errorForLog(err, false) }, 'webhooks: could not record an outcome');
+      logger.error(merged(where, { err: errorForLog(err, false) }), 'webhooks: could not record an outcome');
     }
     if (error === null) {
       logger.debug(where, 'webhooks: delivered');
       return 'delivered';
     }
     if (retryAt === null) {
-      logger.warn({ ...where, error }, 'webhooks: delivery expired, giving up');
+      logger.warn(merged(where, { error }), 'webhooks: delivery expired, giving up');
       return 'expired';
     }
-    logger.info({ ...where, error, retryAt: retryAt.toISOString() }, 'webhooks: delivery failed, will retry');
+    logger.info(merged(where, { error, retryAt: retryAt.toISOString() }), 'webhooks: delivery failed, will retry');
     return 'failed';
   }
 }

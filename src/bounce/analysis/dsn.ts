@@ -37,6 +37,7 @@ import { classifyBounce, classifyText } from '../../core/bounce-reason.js';
 import { MAX_BOUNCE_DIAGNOSTIC_LENGTH, MAX_BOUNCE_RECIPIENTS } from '../../lib/limits.js';
 import type { RecipientAction, RecipientReport } from './analysis-types.js';
 import { blockValue, oneLine, parseFieldBlocks, splitTyped, typedAddress, type FieldBlock, type ReportField } from './report-fields.js';
+import { merged } from '../../lib/merged.js';
 
 const ACTIONS: ReadonlySet<string> = new Set(['failed', 'delayed', 'delivered', 'relayed', 'expanded']);
 const STATUS_RE = /^([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])/;
@@ -141,16 +142,16 @@ export type UnclassifiedReport = Omit<RecipientReport, 'reason' | 'reasonRule'>;
  * that rule decides (rule 'context:<name>'). Success reports have no reason.
  */
 export function withReason(r: UnclassifiedReport, fullText?: string, context?: string): RecipientReport {
-  if (r.kind === 'success') return { ...r, reason: null, reasonRule: 'success' };
+  if (r.kind === 'success') return merged(r, { reason: null, reasonRule: 'success' });
   const c = classifyBounce({ action: r.action, status: r.status, diagnostic: fullText ?? r.diagnostic });
   if (!c.rule.startsWith('text:') && context !== undefined && context !== '') {
     const t = classifyText(context);
     if (t !== null) {
       const gaveUp = r.action === 'failed' && r.status?.startsWith('4.') === true && (t.reason === 'network' || t.reason === 'other');
-      return { ...r, reason: gaveUp ? 'expired' : t.reason, reasonRule: `context:${t.name}` };
+      return merged(r, { reason: gaveUp ? 'expired' : t.reason, reasonRule: `context:${t.name}` });
     }
   }
-  return { ...r, reason: c.reason, reasonRule: c.rule };
+  return merged(r, { reason: c.reason, reasonRule: c.rule });
 }
 
 export interface DeliveryStatusResult {

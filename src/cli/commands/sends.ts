@@ -31,6 +31,7 @@ import type { EventCounts, Send, SendFilter, SendStatus, Store } from '../../sto
 import type { Command } from 'commander';
 import { outputFormat, render, type CliContext } from '../context.js';
 import { collect, parseFilterOptions } from '../options.js';
+import { merged } from '../../lib/merged.js';
 
 /** Most rows one `sends list` prints unless --limit says otherwise. */
 export const DEFAULT_SENDS_LIMIT = 100;
@@ -188,11 +189,7 @@ export function registerSendCommands(ctx: CliContext): void {
           );
         }
         const counts = await countsOf(store, sendsFound.map((s) => s.id));
-        const rows: SendRow[] = sendsFound.map((s) => ({
-          ...s,
-          space: names.get(s.spaceId) ?? String(s.spaceId),
-          counts: counts.get(s.id) ?? NO_EVENT_COUNTS,
-        }));
+        const rows: SendRow[] = sendsFound.map((s) => merged(s, { space: names.get(s.spaceId) ?? String(s.spaceId), counts: counts.get(s.id) ?? NO_EVENT_COUNTS }));
         ctx.out(render(fmt, fmt === 'csv' ? CSV_COLUMNS : TABLE_COLUMNS, rows, (s) => sendJson(s, { view: 'cli', space: s.space, counts: s.counts })));
       },
     );
@@ -209,7 +206,7 @@ export function registerSendCommands(ctx: CliContext): void {
       const counts = (await store.eventCounts([id]))[id] ?? NO_EVENT_COUNTS;
       const timeline = buildTimeline(s, events);
       if (o.json) {
-        ctx.out(formatJson({ ...sendJson(s, { view: 'cli', space, counts }), events, timeline: timeline.map(timelineEntryJson) }));
+        ctx.out(formatJson(merged(sendJson(s, { view: 'cli', space, counts }), { events, timeline: timeline.map(timelineEntryJson) })));
         return;
       }
       const lines = [

@@ -17,13 +17,14 @@ import type { SpaceSettings } from '../../store/account-store.js';
 import { flagsText, flagsValue, parseFlagsOption, parseUnsubscribeOption, unsubscribeText, unsubscribeValue } from '../options.js';
 import { LIMIT_WINDOWS, type LimitWindow } from '../../core/sending-limits.js';
 import type { SendingLimits, SendingState, SendingUsage } from '../../store/store.js';
+import { merged } from '../../lib/merged.js';
 
 /** `--limit window=n` (repeatable; n "none" removes the limit): the patch so far plus this one. */
 function parseLimitOption(value: string, previous: Partial<Record<LimitWindow, number | null>> = {}): Partial<Record<LimitWindow, number | null>> {
   const m = /^(minute|hour|day)=(none|\d{1,9})$/.exec(value.trim());
   if (!m) throw new UsageError(`--limit: expected minute=N, hour=N or day=N (N a whole number, or "none"), got "${value}"`);
   const window = m[1] as LimitWindow;
-  return { ...previous, [window]: m[2] === 'none' ? null : Number(m[2]) };
+  return merged(previous, { [window]: m[2] === 'none' ? null : Number(m[2]) });
 }
 
 function limitsText(limits: SendingLimits, usage: SendingUsage | null): string {

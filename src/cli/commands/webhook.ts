@@ -87,9 +87,9 @@ export function registerWebhookCommands(ctx: CliContext): void {
       const spaceId = o.space === undefined ? undefined : (await ctx.space(o.space)).id;
       const store = await ctx.getStore();
       const rows = await store.listWebhookDeliveries({
+        limit: o.limit === undefined ? WEBHOOK_QUEUE_DEFAULT_LIMIT : Number(o.limit),
         ...(spaceId === undefined ? {} : { spaceId }),
         ...(o.status === undefined ? {} : { status: o.status as WebhookDeliveryStatus }),
-        limit: o.limit === undefined ? WEBHOOK_QUEUE_DEFAULT_LIMIT : Number(o.limit),
       });
       const cols: Column<WebhookDelivery>[] = [
         { header: 'ID', value: (d) => String(d.id) },

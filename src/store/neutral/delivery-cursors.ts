@@ -13,6 +13,7 @@ import { MAX_CURSOR_PATH_LENGTH } from '../../lib/limits.js';
 import type { CursorBackend } from '../backend.js';
 import type { DeliveryCursor, DeliveryCursorStore } from '../delivery-cursor-store.js';
 import { checkCount, checkNodeName, quote, toMs } from './checks.js';
+import { merged } from '../../lib/merged.js';
 
 function checkPath(path: string): string {
   if (typeof path !== 'string' || path === '' || path.length > MAX_CURSOR_PATH_LENGTH || path.includes('\u0000')) {
@@ -34,7 +35,7 @@ export class NeutralDeliveryCursors implements DeliveryCursorStore {
     const own = await this.backend.getCursor(checkNodeName(node), key);
     if (own !== null) return own;
     const legacy = await this.backend.getCursor('', key);
-    return legacy === null ? null : { ...legacy, node };
+    return legacy === null ? null : merged(legacy, { node });
   }
 
   async saveDeliveryCursor(cursor: DeliveryCursor): Promise<void> {

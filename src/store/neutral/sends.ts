@@ -58,6 +58,7 @@ import type {
 import { requireSpace } from './accounts.js';
 import { checkBounceReason, checkCount, checkFlags, checkNodeName, quote, toMs } from './checks.js';
 import { GroupCommit } from './group-commit.js';
+import { merged } from '../../lib/merged.js';
 
 /** The webhook event an event of this type queues, or null: every type but 'accepted'. */
 export function webhookEventOf(type: EventType): SendWebhookEventType | null {
@@ -78,7 +79,7 @@ export function sendQuery(filter: { spaceId?: number; from?: string; since?: Dat
 export const BLOCKED_REASONS: readonly string[] = BOUNCE_REASONS.filter((r) => SENDER_SIDE_REASONS.has(r));
 
 export function reportQuery(filter: ReportFilter): ReportQuery {
-  return { ...sendQuery(filter), spaceId: filter.spaceId, blockedReasons: BLOCKED_REASONS };
+  return merged(sendQuery(filter), { spaceId: filter.spaceId, blockedReasons: BLOCKED_REASONS });
 }
 
 export function sendPage(filter: SendFilter): SendPage {
@@ -86,7 +87,7 @@ export function sendPage(filter: SendFilter): SendPage {
   const before = filter.before === undefined ? null : { receivedAtMs: toMs(filter.before.receivedAt, 'cursor time'), id: filter.before.id };
   const limit = filter.limit === undefined ? null : checkCount(filter.limit, 'limit');
   const offset = filter.offset === undefined ? 0 : checkCount(filter.offset, 'offset');
-  return { ...query, before, limit, offset, search: sendSearch(filter) };
+  return merged(query, { before, limit, offset, search: sendSearch(filter) });
 }
 
 const SEND_STATUSES: ReadonlySet<string> = new Set<SendStatus>(['queued', 'suppressed', 'delivered', 'deferred', 'bounced']);
@@ -245,7 +246,7 @@ export class NeutralSends implements SendStore {
     const json = detailJson(event.detail);
     const record = { sendId: event.sendId, recipient: event.recipient, recipientKey: looseAddressKey(event.recipient), type: event.type, atMs, detailJson: json };
     const webhook = webhookEventOf(event.type);
-    const delivery = webhook === null ? null : { ...record, type: webhook, queuedAtMs: Date.now() };
+    const delivery = webhook === null ? null : merged(record, { type: webhook, queuedAtMs: Date.now() });
     const id = await this.backend.insertEvent(record, delivery);
     if (id === 'unknown-send') throw new UsageError(`unknown send id ${quote(event.sendId)}`);
     const detail = JSON.parse(json) as Record<string, unknown>;
@@ -288,7 +289,7 @@ export class NeutralSends implements SendStore {
     const result = Object.create(null) as Record<string, EventCounts>;
     for (const id of sendIds) {
       const c = counts.get(id) ?? { opened: 0, openedMachine: 0, clicked: 0, clickedMachine: 0 };
-      result[id] = { ...c, uniqueOpened: c.opened > 0 || c.clicked > 0, uniqueClicked: c.clicked > 0 };
+      result[id] = merged(c, { uniqueOpened: c.opened > 0 || c.clicked > 0, uniqueClicked: c.clicked > 0 });
     }
     return result;
   }

@@ -13,6 +13,7 @@ import type { UnsubscribeDefault } from '../../core/unsubscribe.js';
 import type { FromDefault, Space, User } from '../account-store.js';
 import type { AccountBackend, NewSpaceRecord, NewUserRecord, SpacePatch } from '../backend.js';
 import type { PgDatabase } from './database.js';
+import { merged } from '../../lib/merged.js';
 
 interface SpaceRow {
   id: number;
@@ -104,13 +105,12 @@ export class PgAccounts implements AccountBackend {
       const [row] = await tx<SpaceRow[]>`
         SELECT id, name, default_flags, allow_subdomains, allow_unsigned, unsubscribe, created_at FROM spaces WHERE id = ${id} FOR UPDATE`;
       if (!row) return null;
-      const next: SpaceRow = {
-        ...row,
+      const next: SpaceRow = merged(row, {
         default_flags: patch.defaultFlags === undefined ? row.default_flags : patch.defaultFlags,
         allow_subdomains: patch.allowSubdomains ?? row.allow_subdomains,
         allow_unsigned: patch.allowUnsigned ?? row.allow_unsigned,
         unsubscribe: patch.unsubscribe === undefined ? row.unsubscribe : patch.unsubscribe,
-      };
+      });
       await tx`
         UPDATE spaces SET default_flags = ${next.default_flags}, allow_subdomains = ${next.allow_subdomains},
           allow_unsigned = ${next.allow_unsigned}, unsubscribe = ${next.unsubscribe} WHERE id = ${id}`;

@@ -25,6 +25,7 @@ import type {
 } from '../outbox-store.js';
 import type { PgDatabase, PgRunner, PgTx } from './database.js';
 import { whereOf } from './sql-where.js';
+import { merged } from '../../lib/merged.js';
 
 interface WebhookRow {
   space_id: number;
@@ -138,7 +139,7 @@ export class PgOutbox implements OutboxBackend {
           UPDATE webhook_outbox SET next_attempt_at = ${leaseUntilMs}
           WHERE id IN (SELECT json_array_elements_text(${JSON.stringify(rows.map((r) => r.id))}::text::json)::bigint)`;
       }
-      return rows.map((r): DueWebhookDelivery => ({ ...deliveryFrom({ ...r, next_attempt_at: leaseUntilMs }), url: r.url, secret: r.secret }));
+      return rows.map((r): DueWebhookDelivery => merged(deliveryFrom(merged(r, { next_attempt_at: leaseUntilMs })), { url: r.url, secret: r.secret }));
     });
   }
 

@@ -32,6 +32,7 @@ import type { PgOutbox } from './outbox.js';
 import { countSentIn } from './sending.js';
 import { runReport } from './report-query.js';
 import { sendFilterConditions, sendSearchConditions, whereOf } from './sql-where.js';
+import { merged } from '../../lib/merged.js';
 
 interface SendRow {
   id: string;
@@ -156,7 +157,7 @@ export class PgSends implements SendBackend {
         if (results[i] !== 'recorded' || c === null || c.count <= 0) return;
         const key = `${String(s.record.send.spaceId).padStart(12, '0')}:${String(c.bucketMs).padStart(16, '0')}`;
         const had = counts.get(key);
-        counts.set(key, { spaceId: s.record.send.spaceId, c: had ? { ...c, count: had.c.count + c.count } : c });
+        counts.set(key, { spaceId: s.record.send.spaceId, c: had ? merged(c, { count: had.c.count + c.count }) : c });
       });
       for (const key of [...counts.keys()].sort()) {
         const { spaceId, c } = counts.get(key)!;

@@ -14,6 +14,7 @@ import type { FromDefault, Space, User } from '../account-store.js';
 import type { AccountBackend, NewSpaceRecord, NewUserRecord, SpacePatch } from '../backend.js';
 import type { SqliteDatabase } from './database.js';
 import { isUniqueViolation } from './sqlite-errors.js';
+import { merged } from '../../lib/merged.js';
 
 interface SpaceRow {
   id: number;
@@ -173,7 +174,7 @@ export class SqliteAccounts implements AccountBackend {
         const unsigned = patch.allowUnsigned === undefined ? row.allow_unsigned : patch.allowUnsigned ? 1 : 0;
         const unsubscribe = patch.unsubscribe === undefined ? row.unsubscribe : patch.unsubscribe;
         this.sql.updateSpace.run(flags, sub, unsigned, unsubscribe, id);
-        return spaceFrom({ ...row, default_flags: flags, allow_subdomains: sub, allow_unsigned: unsigned, unsubscribe });
+        return spaceFrom(merged(row, { default_flags: flags, allow_subdomains: sub, allow_unsigned: unsigned, unsubscribe }));
       }),
     );
   }

@@ -22,6 +22,7 @@ import type {
 import type { SqliteDatabase } from './database.js';
 import { parseDetail } from '../json-columns.js';
 import { SqlWhere } from './sql-where.js';
+import { merged } from '../../lib/merged.js';
 
 interface WebhookRow {
   space_id: number;
@@ -160,7 +161,7 @@ export class SqliteOutbox implements OutboxBackend {
       this.db.immediate(() => {
         const rows = this.sql.due.all(nowMs, limit);
         for (const r of rows) this.sql.lease.run(leaseUntilMs, r.id);
-        return rows.map((r): DueWebhookDelivery => ({ ...deliveryFrom({ ...r, next_attempt_at: leaseUntilMs }), url: r.url, secret: r.secret }));
+        return rows.map((r): DueWebhookDelivery => merged(deliveryFrom(merged(r, { next_attempt_at: leaseUntilMs })), { url: r.url, secret: r.secret }));
       }),
     );
   }
