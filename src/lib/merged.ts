@@ -5,5 +5,5 @@
  * no-restricted-syntax) and calls this instead. Later keys win, as with the spread.
  */
 export function merged<A extends object, B extends object>(a: A, b: B): Omit<A, keyof B> & B {
-  return Object.assign({}, a, b) as Omit<A, keyof B> & B;
+  return Object.assign({}, a, b);
 }
