@@ -182,7 +182,7 @@ async function main(): Promise<void> {
   } finally {
     await node?.close().catch(() => undefined);
     await db?.drop().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env["KEEP"] !== "1") rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -19,13 +19,11 @@ export interface Account {
 }
 
 /** Null when there is no such user (any more): a login the store does not know. */
-export async function loadAccount(store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains'>, login: string): Promise<Account | null> {
-  const user = await store.getUserByEmail(login);
-  if (!user) return null;
-  // Both at once: on PostgreSQL each is a round trip, and this runs at MAIL and again at RCPT.
-  // A user's space exists (spaces are never deleted), so listDomains cannot meet an unknown one.
-  const [space, domains] = await Promise.all([store.getSpace(user.spaceId), store.listDomains(user.spaceId)]);
-  if (!space) return null;
+export async function loadAccount(store: Pick<Store, 'getAccount'>, login: string): Promise<Account | null> {
+  // One store call (one statement on PostgreSQL): this runs at MAIL and again at RCPT.
+  const found = await store.getAccount(login);
+  if (!found) return null;
+  const { user, space, domains } = found;
   return {
     user,
     space,
@@ -47,7 +45,7 @@ export async function loadAccount(store: Pick<Store, 'getUserByEmail' | 'getSpac
  * for that check comes along (the policy service checks the limits with it).
  */
 export async function checkLogin(
-  store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains' | 'getSendingState'>,
+  store: Pick<Store, 'getAccount' | 'getSendingState'>,
   login: string | null,
   mailFrom: string,
 ): Promise<

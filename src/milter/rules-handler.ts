@@ -62,7 +62,7 @@ import { milterHeaderEdits } from './header-edits.js';
 
 export interface RulesHandlerDeps extends AcceptPorts {
   /** The store for the login check at MAIL (the accept step uses `store` too). */
-  readonly accounts: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains' | 'getSendingState'>;
+  readonly accounts: Pick<Store, 'getAccount' | 'getSendingState'>;
   /** True for a lower-case A-label domain whose mail goes to the bounce intake (the bounce domain, a return-path host). */
   readonly isBounceDomain: (domain: string) => boolean;
   /** A spool for a message body, bounded by the message size limit (trxmail.yaml messageSizeLimit). */

@@ -36,7 +36,7 @@ import type { Store } from '../store/store.js';
 import type { PolicyDecider } from './session.js';
 
 export function createRulesDecider(
-  store: Pick<Store, 'getUserByEmail' | 'getSpace' | 'listDomains' | 'getSendingState' | 'sendingUsage'>,
+  store: Pick<Store, 'getAccount' | 'getSendingState' | 'sendingUsage'>,
   clock: () => Date = () => new Date(),
 ): PolicyDecider {
   return async (request) => {

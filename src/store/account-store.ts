@@ -53,6 +53,14 @@ export interface SpaceSettings {
   unsubscribe?: UnsubscribeDefault | null;
 }
 
+/** A user with its space and the space's sender domains (AccountStore.getAccount). */
+export interface UserAccount {
+  readonly user: User;
+  readonly space: Space;
+  /** Sorted. */
+  readonly domains: readonly string[];
+}
+
 export interface AccountStore {
   createSpace(input: { name: string } & SpaceSettings): Promise<Space>;
   getSpace(id: number): Promise<Space | null>;
@@ -70,6 +78,11 @@ export interface AccountStore {
   /** Throws UsageError when the e-mail is taken (in any space). */
   createUser(input: { spaceId: number; email: string; passwordHash: string }): Promise<User>;
   getUserByEmail(email: string): Promise<User | null>;
+  /**
+   * The user of this e-mail with its space and the space's sender domains (sorted), read
+   * together (one statement on PostgreSQL): what a login check needs. Null: no such user.
+   */
+  getAccount(email: string): Promise<UserAccount | null>;
   /** Returns false when there is no such user. */
   setPasswordHash(email: string, passwordHash: string): Promise<boolean>;
   removeUser(email: string): Promise<boolean>;

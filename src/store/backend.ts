@@ -20,7 +20,7 @@
  */
 import type { SuppressionList } from '../core/types.js';
 import type { UnsubscribeDefault } from '../core/unsubscribe.js';
-import type { FromDefault, Space, User } from './account-store.js';
+import type { FromDefault, Space, User, UserAccount } from './account-store.js';
 import type { DeliveryCursor } from './delivery-cursor-store.js';
 import type { DkimKey, DomainAuth, DomainCheckStatus, NewDkimKey } from './domain-auth-store.js';
 import type { ListChange, ListEntry, ListSource } from './list-store.js';
@@ -103,6 +103,8 @@ export interface AccountBackend {
   /** 'duplicate' when the key is taken (in any space). */
   insertUser(user: NewUserRecord): Promise<User | 'duplicate'>;
   getUserByKey(emailKey: string): Promise<User | null>;
+  /** The user of this key with its space and the space's domains (sorted), in one read. */
+  getAccountByKey(emailKey: string): Promise<UserAccount | null>;
   setPasswordHash(emailKey: string, passwordHash: string): Promise<boolean>;
   removeUser(emailKey: string): Promise<boolean>;
   /** By key; spaceId null = every space. */

@@ -45,7 +45,7 @@ import type { RetentionStore } from './retention-store.js';
 import type { SendStore } from './send-store.js';
 import type { SendingStore } from './sending-store.js';
 
-export type { AccountStore, FromDefault, Space, User } from './account-store.js';
+export type { AccountStore, FromDefault, Space, User, UserAccount } from './account-store.js';
 export type { AuthFailureStore } from './auth-failure-store.js';
 export type { LimitWindow, OutcomeCounts, ReserveOptions, SendingLimits, SendingReservation, SendingState, SendingStore, SendingUsage, SpacePause } from './sending-store.js';
 export type { DeliveryCursor, DeliveryCursorStore } from './delivery-cursor-store.js';

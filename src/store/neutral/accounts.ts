@@ -10,7 +10,7 @@
  */
 import { UsageError } from '../../lib/errors.js';
 import { isUnsubscribeDefault, type UnsubscribeDefault } from '../../core/unsubscribe.js';
-import type { AccountStore, FromDefault, Space, SpaceSettings, User } from '../account-store.js';
+import type { AccountStore, FromDefault, Space, SpaceSettings, User, UserAccount } from '../account-store.js';
 import { addressKey } from '../address-key.js';
 import type { AccountBackend } from '../backend.js';
 import { checkFlags, checkSpaceName, quote, requireAddressKey, requireDomain, requireText } from './checks.js';
@@ -124,6 +124,11 @@ export class NeutralAccounts implements AccountStore {
   async getUserByEmail(email: string): Promise<User | null> {
     const key = addressKey(email);
     return key === null ? null : await this.backend.getUserByKey(key);
+  }
+
+  async getAccount(email: string): Promise<UserAccount | null> {
+    const key = addressKey(email);
+    return key === null ? null : await this.backend.getAccountByKey(key);
   }
 
   async setPasswordHash(email: string, passwordHash: string): Promise<boolean> {

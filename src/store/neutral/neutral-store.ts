@@ -79,6 +79,7 @@ export class NeutralStore implements Store {
   readonly listDomains: Store['listDomains'] = (spaceId) => this.live(() => this.accounts.listDomains(spaceId));
   readonly createUser: Store['createUser'] = (input) => this.live(() => this.accounts.createUser(input));
   readonly getUserByEmail: Store['getUserByEmail'] = (email) => this.live(() => this.accounts.getUserByEmail(email));
+  readonly getAccount: Store['getAccount'] = (email) => this.live(() => this.accounts.getAccount(email));
   readonly setPasswordHash: Store['setPasswordHash'] = (email, hash) => this.live(() => this.accounts.setPasswordHash(email, hash));
   readonly removeUser: Store['removeUser'] = (email) => this.live(() => this.accounts.removeUser(email));
   readonly listUsers: Store['listUsers'] = (spaceId) => this.live(() => this.accounts.listUsers(spaceId));

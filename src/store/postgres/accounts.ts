@@ -10,9 +10,10 @@
  * is the result 'duplicate', not an error.
  */
 import type { UnsubscribeDefault } from '../../core/unsubscribe.js';
-import type { FromDefault, Space, User } from '../account-store.js';
+import type { FromDefault, Space, User, UserAccount } from '../account-store.js';
 import type { AccountBackend, NewSpaceRecord, NewUserRecord, SpacePatch } from '../backend.js';
 import type { PgDatabase } from './database.js';
+import { parseStringArray } from '../json-columns.js';
 import { merged } from '../../lib/merged.js';
 
 interface SpaceRow {
@@ -154,6 +155,30 @@ export class PgAccounts implements AccountBackend {
     return this.db.run(async (sql) => {
       const [row] = await sql<UserRow[]>`SELECT id, space_id, email, password_hash, created_at FROM users WHERE email_key = ${emailKey}`;
       return row ? userFrom(row) : null;
+    });
+  }
+
+  getAccountByKey(emailKey: string): Promise<UserAccount | null> {
+    return this.db.run(async (sql) => {
+      // One statement, one snapshot: the user, its space and the space's domains as a JSON array.
+      const [row] = await sql<(UserRow & { s_name: string; s_default_flags: number | null; s_allow_subdomains: boolean; s_allow_unsigned: boolean; s_unsubscribe: UnsubscribeDefault | null; s_created_at: number; domains: string })[]>`
+        SELECT u.id, u.space_id, u.email, u.password_hash, u.created_at,
+          s.name AS s_name, s.default_flags AS s_default_flags, s.allow_subdomains AS s_allow_subdomains,
+          s.allow_unsigned AS s_allow_unsigned, s.unsubscribe AS s_unsubscribe, s.created_at AS s_created_at,
+          COALESCE((SELECT json_agg(d.domain ORDER BY d.domain COLLATE "C") FROM sender_domains d WHERE d.space_id = u.space_id), '[]')::text AS domains
+        FROM users u JOIN spaces s ON s.id = u.space_id
+        WHERE u.email_key = ${emailKey}`;
+      if (!row) return null;
+      const space = spaceFrom({
+        id: row.space_id,
+        name: row.s_name,
+        default_flags: row.s_default_flags,
+        allow_subdomains: row.s_allow_subdomains,
+        allow_unsigned: row.s_allow_unsigned,
+        unsubscribe: row.s_unsubscribe,
+        created_at: row.s_created_at,
+      });
+      return { user: userFrom(row), space, domains: parseStringArray(row.domains, 'sender domains') };
     });
   }
 

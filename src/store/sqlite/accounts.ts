@@ -10,7 +10,7 @@
 import type Database from 'better-sqlite3';
 import { InvariantError } from '../../lib/errors.js';
 import type { UnsubscribeDefault } from '../../core/unsubscribe.js';
-import type { FromDefault, Space, User } from '../account-store.js';
+import type { FromDefault, Space, User, UserAccount } from '../account-store.js';
 import type { AccountBackend, NewSpaceRecord, NewUserRecord, SpacePatch } from '../backend.js';
 import type { SqliteDatabase } from './database.js';
 import { isUniqueViolation } from './sqlite-errors.js';
@@ -215,6 +215,18 @@ export class SqliteAccounts implements AccountBackend {
     return this.db.run(() => {
       const row = this.sql.getUserByKey.get(emailKey);
       return row ? userFrom(row) : null;
+    });
+  }
+
+  getAccountByKey(emailKey: string): Promise<UserAccount | null> {
+    return this.db.run(() => {
+      // One read transaction: the user, its space and the domains are seen at the same moment.
+      return this.db.db.transaction((): UserAccount | null => {
+        const userRow = this.sql.getUserByKey.get(emailKey);
+        const spaceRow = userRow === undefined ? undefined : this.sql.getSpace.get(userRow.space_id);
+        if (userRow === undefined || spaceRow === undefined) return null;
+        return { user: userFrom(userRow), space: spaceFrom(spaceRow), domains: this.sql.listDomains.all(userRow.space_id).map((r) => r.domain) };
+      })();
     });
   }
 

@@ -163,6 +163,21 @@ export function accountsContract(fixture: CurrentFixture): void {
       expect(await store.getUserByEmail('not an address')).toBeNull();
     });
 
+    it('getAccount: the user with its space and its sorted domains, read together; null for an unknown login', async () => {
+      const u = await store.createUser({ spaceId: a.id, email: 'Ann@Shop.example', passwordHash: 'h1' });
+      await store.addDomain(a.id, 'zeta.example');
+      await store.addDomain(a.id, 'alpha.example');
+      await store.updateSpace(a.id, { defaultFlags: 5, allowSubdomains: true });
+      const space = await store.getSpace(a.id);
+      expect(await store.getAccount('ann@shop.example')).toEqual({ user: u, space, domains: ['alpha.example', 'zeta.example'] });
+      // A space without domains has none; spaces stay apart.
+      expect(await store.getAccount(userB.email)).toEqual({ user: userB, space: await store.getSpace(b.id), domains: [] });
+      expect(await store.getAccount('nobody@shop.example')).toBeNull();
+      expect(await store.getAccount('not an address')).toBeNull();
+      await store.removeUser('ann@shop.example');
+      expect(await store.getAccount('ann@shop.example')).toBeNull();
+    });
+
     it('refuses a duplicate e-mail in any space, whatever the case', async () => {
       await expect(store.createUser({ spaceId: a.id, email: 'user@alpha.example', passwordHash: 'x' })).rejects.toThrow(UsageError);
       await expect(store.createUser({ spaceId: b.id, email: 'USER@Alpha.Example', passwordHash: 'x' })).rejects.toThrow(
