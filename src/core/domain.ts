@@ -32,11 +32,29 @@ export function withAsciiDots(domain: string): string {
   return domain.replace(IDNA_DOTS_RE, '.');
 }
 
+/** Most inputs normaliseDomain remembers; past it the memory starts again (a plain bound, no LRU bookkeeping). */
+export const MAX_NORMALISED_DOMAINS_REMEMBERED = 4096;
+/** Longest input remembered (longer ones are computed each time): the memory stays under ~1 MB. */
+export const MAX_REMEMBERED_DOMAIN_INPUT = 300;
+/** normaliseDomain's answers by input: the same few domains are asked many times per message. */
+const normalised = new Map<string, string | null>();
+
 /**
  * Normalise a domain to lower-case A-labels without trailing dot; null when it is not a
- * valid host name (empty labels, bad characters, too long, address literals).
+ * valid host name (empty labels, bad characters, too long, address literals). A pure
+ * function; its answers are remembered (MAX_NORMALISED_DOMAINS_REMEMBERED inputs).
  */
 export function normaliseDomain(input: string): string | null {
+  const known = normalised.get(input);
+  if (known !== undefined) return known;
+  const answer = computeNormalisedDomain(input);
+  if (input.length > MAX_REMEMBERED_DOMAIN_INPUT) return answer;
+  if (normalised.size >= MAX_NORMALISED_DOMAINS_REMEMBERED) normalised.clear();
+  normalised.set(input, answer);
+  return answer;
+}
+
+function computeNormalisedDomain(input: string): string | null {
   let d = withAsciiDots(input.trim());
   if (d.endsWith('.')) d = d.slice(0, -1);
   if (d === '' || d.startsWith('[')) return null;

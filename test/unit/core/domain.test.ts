@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allowingDomain, canonicalAddress, domainAllowed, listKey, normaliseDomain, withAsciiDots } from '../../../src/core/domain.js';
+import { allowingDomain, canonicalAddress, domainAllowed, listKey, MAX_NORMALISED_DOMAINS_REMEMBERED, MAX_REMEMBERED_DOMAIN_INPUT, normaliseDomain, withAsciiDots } from '../../../src/core/domain.js';
 import { senderDomainOf } from '../../../src/core/evaluate.js';
 
 describe('normaliseDomain', () => {
@@ -60,5 +60,21 @@ describe('allowingDomain / senderDomainOf', () => {
     expect(senderDomainOf(space, 'news@Mail.Bücher.example')).toBe('xn--bcher-kva.example');
     expect(senderDomainOf(space, 'news@other.example')).toBeNull();
     expect(senderDomainOf(space, '')).toBeNull();
+  });
+});
+
+describe('normaliseDomain remembers its answers', () => {
+  it('gives the same answer asked again, past MAX_NORMALISED_DOMAINS_REMEMBERED inputs and for inputs over MAX_REMEMBERED_DOMAIN_INPUT', () => {
+    const cases: Array<[string, string | null]> = [
+      ['Bücher.Example.', 'xn--bcher-kva.example'],
+      ['bad..example', null],
+      [`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`, `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`],
+      [`${'x.'.repeat(MAX_REMEMBERED_DOMAIN_INPUT)}example`, null],
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const [input, want] of cases) expect(normaliseDomain(input)).toBe(want);
+      // Fill the memory past its bound: the answers above are still right.
+      for (let i = 0; i <= MAX_NORMALISED_DOMAINS_REMEMBERED; i++) expect(normaliseDomain(`host-${round}-${i}.Example`)).toBe(`host-${round}-${i}.example`);
+    }
   });
 });
