@@ -118,11 +118,13 @@ export function pixelTag(pixelUrl: string): string {
   return `<img src="${escapeAttributeValue(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0" />`;
 }
 
-interface Edit {
+/** One change of the rewrite: `html[start, end)` becomes `text` (ASCII). */
+export interface HtmlEdit {
   readonly start: number;
   readonly end: number;
   readonly text: string;
 }
+type Edit = HtmlEdit;
 
 interface LinkTag {
   readonly href: HtmlAttribute | undefined;
@@ -135,8 +137,12 @@ function whitespaceBefore(html: string, at: number): number {
   return at;
 }
 
-/** The edits of the rewrite, in document order, and its counts. */
-function htmlEdits(
+/**
+ * The edits of the rewrite, in document order (sorted by start, not overlapping), and its
+ * counts: for a caller that applies them itself (the stage splices them into a part's
+ * quoted-printable, mail/quoted-printable-lines.ts).
+ */
+export function htmlEdits(
   html: string,
   opts: HtmlRewriteOptions,
   decodeRaw: (raw: string) => string,
