@@ -142,8 +142,10 @@ export function decodeAttributeValue(raw: string): string {
  * and every non-ASCII character as a numeric reference, so the written value is pure ASCII
  * and means the same in every ASCII-compatible charset the part may be in.
  */
+const NEEDS_ESCAPE = /[&"<>\u0080-\uffff]/;
+
 export function escapeAttributeValue(text: string): string {
-  if (!/[&"<>\u0080-\uffff]/.test(text)) return text;
+  if (!NEEDS_ESCAPE.test(text)) return text;
   let out = '';
   for (const ch of text) {
     switch (ch) {

@@ -150,6 +150,14 @@ export function decodeQuotedPrintableLines(input: Buffer): QpLines {
   const out = Buffer.allocUnsafe(n);
   // a clean line holds at most 78 bytes: about n / 60 units for a typical body
   const units = new Units((n >> 6) + 16);
+  const o = scanLines(input, out, units);
+  units.dStart[units.count] = o;
+  return { decoded: out.subarray(0, o), count: units.count, eStart: units.eStart, eEnd: units.eEnd, dStart: units.dStart, kind: units.kind };
+}
+
+/** Decodes `input` into `out` unit by unit (recorded in `units`); returns the decoded length. */
+function scanLines(input: Buffer, out: Buffer, units: Units): number {
+  const n = input.length;
   let o = 0;
   let pos = 0;
   /** Where the current hard line started: unit count, encoded and decoded offsets. */
@@ -157,42 +165,58 @@ export function decodeQuotedPrintableLines(input: Buffer): QpLines {
   let hardE = 0;
   let hardD = 0;
   while (pos < n) {
-    const lf = input.indexOf(LF, pos);
-    const next = lf < 0 ? n : lf + 1;
-    const crlf = lf > pos && input[lf - 1] === CR;
-    const contentEnd = lf < 0 ? n : crlf ? lf - 1 : lf;
-    let clean = (lf < 0 || crlf) && contentEnd - pos <= QP_LINE_LENGTH;
-    let soft = false;
+    // one pass over the line: its bytes are decoded as they are checked (no indexOf: a clean
+    // line ends at its CRLF, which is not a literal byte)
     const o0 = o;
-    for (let i = pos; clean && i < contentEnd; i++) {
+    let i = pos;
+    let clean = true;
+    let kind = HARD;
+    /** End of the line's characters, and where the next line starts. */
+    let contentEnd = n;
+    let next = n;
+    for (;;) {
+      if (i === n) {
+        kind = LAST;
+        break;
+      }
       const c = input[i]!;
       if (LITERAL[c] === 1) {
         out[o++] = c;
-      } else if (c !== EQ) {
-        clean = false;
-      } else if (i === contentEnd - 1) {
-        // a soft break: only before a CRLF that is not the body's last
-        soft = true;
-        clean = lf >= 0 && next < n;
-      } else {
-        const hi = i + 2 < contentEnd ? HEX_UPPER[input[i + 1]!]! : -1;
-        const lo = hi >= 0 ? HEX_UPPER[input[i + 2]!]! : -1;
-        const v = hi * 16 + lo;
-        if (lo < 0 || v === CR || v === LF) {
-          clean = false;
-        } else {
-          out[o++] = v;
-          i += 2;
-        }
+        i++;
+        continue;
       }
-    }
-    if (clean && !soft && contentEnd > pos) {
-      const last = input[contentEnd - 1];
-      if (last === SP || last === TAB) clean = false;
+      if (c === EQ && i + 2 < n) {
+        const hi = HEX_UPPER[input[i + 1]!]!;
+        const lo = HEX_UPPER[input[i + 2]!]!;
+        if (hi >= 0 && lo >= 0) {
+          const v = hi * 16 + lo;
+          out[o++] = v;
+          i += 3;
+          if (v !== CR && v !== LF) continue;
+        } else if (input[i + 1] === CR && input[i + 2] === LF) {
+          // a soft break: only before a CRLF that is not the body's last
+          kind = SOFT;
+          contentEnd = i + 1;
+          next = i + 3;
+          clean = next < n;
+          break;
+        }
+      } else if (c === CR && i + 1 < n && input[i + 1] === LF) {
+        contentEnd = i;
+        next = i + 2;
+        break;
+      }
+      clean = false;
+      break;
     }
     if (clean) {
-      units.push(pos, contentEnd, o0, soft ? SOFT : lf < 0 ? LAST : HARD);
-      if (!soft && lf >= 0) {
+      if (kind === LAST) contentEnd = n;
+      const last = input[contentEnd - 1];
+      clean = contentEnd - pos <= QP_LINE_LENGTH && (kind === SOFT || contentEnd === pos || (last !== SP && last !== TAB));
+    }
+    if (clean) {
+      units.push(pos, contentEnd, o0, kind);
+      if (kind === HARD) {
         out[o++] = CR;
         out[o++] = LF;
         hardUnit = units.count;
@@ -202,25 +226,34 @@ export function decodeQuotedPrintableLines(input: Buffer): QpLines {
       pos = next;
       continue;
     }
-    // dirty: the whole hard line, decoded as libqp does
+    // dirty: the whole hard line (to the line break that ends it), decoded as libqp does
+    const lf = input.indexOf(LF, i);
     units.count = hardUnit;
-    let end = lf;
-    while (end >= 0 && !hardBreak(input, end)) end = input.indexOf(LF, end + 1);
-    const unitNext = end < 0 ? n : end + 1;
-    const d = new QuotedPrintableDecoder();
-    const a = d.write(input.subarray(hardE, unitNext));
-    const b = d.end();
-    o = hardD;
-    o += a.copy(out, o);
-    o += b.copy(out, o);
-    units.push(hardE, unitNext, hardD, DIRTY);
+    o = dirtyUnit(input, out, units, hardE, hardD, lf);
     hardUnit = units.count;
-    hardE = unitNext;
+    hardE = units.eEnd[hardUnit - 1]!;
     hardD = o;
-    pos = unitNext;
+    pos = hardE;
   }
-  units.dStart[units.count] = o;
-  return { decoded: out.subarray(0, o), count: units.count, eStart: units.eStart, eEnd: units.eEnd, dStart: units.dStart, kind: units.kind };
+  return o;
+}
+
+/**
+ * Decodes the dirty unit from `from` (a hard line's start; decoded at `o`) to the line break
+ * that ends its hard line, the first from `lf` on (libqp's decode, on its own: the same as in
+ * context). Records it; returns the new decoded length.
+ */
+function dirtyUnit(input: Buffer, out: Buffer, units: Units, from: number, o: number, lf: number): number {
+  let end = lf;
+  while (end >= 0 && !hardBreak(input, end)) end = input.indexOf(LF, end + 1);
+  const unitNext = end < 0 ? input.length : end + 1;
+  const d = new QuotedPrintableDecoder();
+  const a = d.write(input.subarray(from, unitNext));
+  const b = d.end();
+  units.push(from, unitNext, o, DIRTY);
+  o += a.copy(out, o);
+  o += b.copy(out, o);
+  return o;
 }
 
 /** A growable output buffer. */
@@ -484,6 +517,12 @@ export function spliceQuotedPrintable(input: Buffer, lines: QpLines, edits: read
       const ex = encodedAt(input, lines, u, x);
       const rest = eEnd[u]! - ex;
       if (out.col + rest <= QP_LINE_LENGTH && !(out.col === 0 && input[ex] === HYPHEN)) {
+        epos = ex;
+        continue;
+      }
+      if (input[ex] !== HYPHEN) {
+        // too long for the run's last line: on a line of its own (it was part of one)
+        out.softBreak();
         epos = ex;
         continue;
       }

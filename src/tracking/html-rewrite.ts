@@ -43,6 +43,7 @@
  */
 import { MAX_TRACKED_LINKS } from '../lib/limits.js';
 import { decodeAttributeValue, escapeAttributeValue } from '../mail/html-entities.js';
+import { canParseUrl } from './can-parse-url.js';
 import { isHtmlWhitespace, scanHtml, type HtmlAttribute } from './html-scanner.js';
 
 export interface HtmlRewriteOptions {
@@ -80,8 +81,11 @@ export function stripUrlWhitespace(value: string): string {
   while (s < e && value.charCodeAt(s) <= 0x20) s++;
   while (e > s && value.charCodeAt(e - 1) <= 0x20) e--;
   const trimmed = s === 0 && e === value.length ? value : value.slice(s, e);
-  return /[\t\n\r]/.test(trimmed) ? trimmed.replace(/[\t\n\r]/g, '') : trimmed;
+  return URL_INNER_WHITESPACE.test(trimmed) ? trimmed.replace(URL_INNER_WHITESPACE_ALL, '') : trimmed;
 }
+
+const URL_INNER_WHITESPACE = /[\t\n\r]/;
+const URL_INNER_WHITESPACE_ALL = /[\t\n\r]/g;
 
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 const HTTP_ABSOLUTE = /^https?:\/\//i;
@@ -94,7 +98,7 @@ const HTTP_ABSOLUTE = /^https?:\/\//i;
 export function trackableUrl(decodedValue: string, base: URL | null): string | null {
   const v = stripUrlWhitespace(decodedValue);
   if (v === '' || v.startsWith('#')) return null;
-  if (SCHEME.test(v)) return HTTP_ABSOLUTE.test(v) && URL.canParse(v) ? v : null;
+  if (SCHEME.test(v)) return HTTP_ABSOLUTE.test(v) && canParseUrl(v) ? v : null;
   if (base === null) return null;
   let resolved: URL;
   try {
@@ -131,6 +135,8 @@ interface LinkTag {
   readonly optOut: readonly HtmlAttribute[];
 }
 
+const NO_ATTRIBUTES: readonly HtmlAttribute[] = [];
+
 /** Start of the run of whitespace before `at` (the attribute's name). */
 function whitespaceBefore(html: string, at: number): number {
   while (at > 0 && isHtmlWhitespace(html.charCodeAt(at - 1))) at--;
@@ -154,12 +160,16 @@ export function htmlEdits(
     startTagsOf: START_TAGS,
     endTagsOf: END_TAGS,
     startTag(tag) {
+      // (loops, not filter/find: a closure per tag costs more than the search)
+      let href: HtmlAttribute | undefined;
+      let optOut: HtmlAttribute[] | null = null;
+      for (const a of tag.attributes) {
+        if (a.name === 'href') href ??= a;
+        else if (a.name === NOTRACK_ATTRIBUTE) (optOut ??= []).push(a);
+      }
       if (LINK_TAGS.has(tag.name)) {
-        const optOut = tag.attributes.filter((a) => a.name === NOTRACK_ATTRIBUTE);
-        const href = tag.attributes.find((a) => a.name === 'href');
-        if (href !== undefined || optOut.length > 0) links.push({ href, optOut });
+        if (href !== undefined || optOut !== null) links.push({ href, optOut: optOut ?? NO_ATTRIBUTES });
       } else if (tag.name === 'base' && baseRaw === null) {
-        const href = tag.attributes.find((a) => a.name === 'href');
         if (href !== undefined) baseRaw = href.rawValue;
       }
     },
