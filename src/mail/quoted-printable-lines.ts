@@ -392,6 +392,73 @@ class RunBytes {
   }
 }
 
+/**
+ * Adds an edit's text to the run: encoded at once (after what the run gathered so far), from
+ * the string, while it is printable ASCII (what the rewrite inserts); from the first other
+ * character on (CR, LF, TAB, `=`, 8-bit) it is gathered with the decoded bytes instead.
+ */
+function putText(out: Output, run: RunBytes, text: string): void {
+  const n = text.length;
+  if (n === 0) return;
+  if (run.len > 0) {
+    encodeRange(out, run.buf, 0, run.len);
+    run.len = 0;
+  }
+  const buf = out.room(n * 2 + 16);
+  const limit = QP_LINE_LENGTH - 1;
+  let o = out.o;
+  let col = out.col;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === SP) {
+      // as it is unless a line break or the end of the text follows
+      const after = i + 1 < n ? text.charCodeAt(i + 1) : -1;
+      if (after !== -1 && after !== CR && after !== LF) {
+        if (col >= limit) {
+          buf[o++] = EQ;
+          buf[o++] = CR;
+          buf[o++] = LF;
+          col = 0;
+        }
+        buf[o++] = c;
+        col++;
+        continue;
+      }
+      if (col + 3 > limit) {
+        buf[o++] = EQ;
+        buf[o++] = CR;
+        buf[o++] = LF;
+        col = 0;
+      }
+      buf[o++] = EQ;
+      buf[o++] = 0x32;
+      buf[o++] = 0x30;
+      col += 3;
+      continue;
+    }
+    if (c < 0x21 || c > 0x7e || c === EQ) break;
+    if (col >= limit) {
+      buf[o++] = EQ;
+      buf[o++] = CR;
+      buf[o++] = LF;
+      col = 0;
+    }
+    if (c === HYPHEN && col === 0) {
+      buf[o++] = EQ;
+      buf[o++] = 0x32;
+      buf[o++] = 0x44;
+      col = 3;
+      continue;
+    }
+    buf[o++] = c;
+    col++;
+  }
+  out.o = o;
+  out.col = col;
+  if (i < n) run.put(i === 0 ? text : text.slice(i));
+}
+
 /** The unit holding decoded offset `x` (count at the end), from a cursor that moves either way. */
 class UnitCursor {
   #u = 0;
@@ -490,7 +557,7 @@ export function spliceQuotedPrintable(input: Buffer, lines: QpLines, edits: read
       if (joins) {
         if (next.end < next.start || next.end > total) throw new InvariantError('quoted-printable splice: edit out of range');
         run.take(decoded, x, next.start);
-        run.put(next.text);
+        putText(out, run, next.text);
         x = next.end;
         ei++;
         withEdit = false;
