@@ -77,6 +77,8 @@ export interface QpEdit {
   readonly start: number;
   readonly end: number;
   readonly text: string;
+  /** Set when `text` is known to be printable ASCII (SP included) without `=`: copied in slices. */
+  readonly plain?: boolean;
 }
 
 /** A QP body decoded, with its units (see the header): parallel arrays, `count` long. */
@@ -393,6 +395,52 @@ class RunBytes {
 }
 
 /**
+ * Adds a plain edit text (QpEdit.plain) to the run: written whole into the run's buffer (one
+ * native call) and copied out a line's room at a time; a `-` starting a line and a SP ending
+ * the text escaped.
+ */
+function putPlainText(out: Output, run: RunBytes, text: string): void {
+  const n = text.length;
+  if (n === 0) return;
+  if (run.len > 0) {
+    encodeRange(out, run.buf, 0, run.len);
+    run.len = 0;
+  }
+  if (run.buf.length < n) run.buf = Buffer.allocUnsafe(n * 2);
+  const src = run.buf;
+  src.write(text, 0, 'latin1');
+  const end = src[n - 1] === SP ? n - 1 : n;
+  const buf = out.room(n * 2 + 16);
+  const limit = QP_LINE_LENGTH - 1;
+  let o = out.o;
+  let col = out.col;
+  let p = 0;
+  while (p < end) {
+    if (col >= limit) {
+      buf[o++] = EQ;
+      buf[o++] = CR;
+      buf[o++] = LF;
+      col = 0;
+    }
+    if (col === 0 && src[p] === HYPHEN) {
+      buf[o++] = EQ;
+      buf[o++] = 0x32;
+      buf[o++] = 0x44;
+      col = 3;
+      p++;
+      continue;
+    }
+    const k = Math.min(limit - col, end - p);
+    o += src.copy(buf, o, p, p + k);
+    col += k;
+    p += k;
+  }
+  out.o = o;
+  out.col = col;
+  if (end < n) putText(out, run, ' ');
+}
+
+/**
  * Adds an edit's text to the run: encoded at once (after what the run gathered so far), from
  * the string, while it is printable ASCII (what the rewrite inserts); from the first other
  * character on (CR, LF, TAB, `=`, 8-bit) it is gathered with the decoded bytes instead.
@@ -557,7 +605,8 @@ export function spliceQuotedPrintable(input: Buffer, lines: QpLines, edits: read
       if (joins) {
         if (next.end < next.start || next.end > total) throw new InvariantError('quoted-printable splice: edit out of range');
         run.take(decoded, x, next.start);
-        putText(out, run, next.text);
+        if (next.plain === true) putPlainText(out, run, next.text);
+        else putText(out, run, next.text);
         x = next.end;
         ei++;
         withEdit = false;

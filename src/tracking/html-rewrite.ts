@@ -127,7 +127,12 @@ export interface HtmlEdit {
   readonly start: number;
   readonly end: number;
   readonly text: string;
+  /** Set when `text` is known to be printable ASCII (SP included) without `=`. */
+  readonly plain?: boolean;
 }
+
+/** What keeps a tracking URL from being written as it is: escapes, `=`, controls, non-ASCII. */
+const NOT_PLAIN_URL = /[&"<>=\x00-\x1f\x7f-\uffff]/;
 type Edit = HtmlEdit;
 
 interface LinkTag {
@@ -200,7 +205,9 @@ export function htmlEdits(
     }
     const tracking = clickUrl(original);
     if (tracking === null) continue;
-    edits.push({ start: href.valueStart, end: href.end, text: `"${escapeAttributeValue(tracking)}"` });
+    // (one check for both: nothing to escape and nothing a quoted-printable splice must look at)
+    if (NOT_PLAIN_URL.test(tracking)) edits.push({ start: href.valueStart, end: href.end, text: `"${escapeAttributeValue(tracking)}"` });
+    else edits.push({ start: href.valueStart, end: href.end, text: `"${tracking}"`, plain: true });
     linksRewritten++;
   }
 

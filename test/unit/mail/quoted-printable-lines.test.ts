@@ -47,17 +47,18 @@ const senderLine = fc.oneof(
   { weight: 1, arbitrary: fc.array(byte, { maxLength: 90 }).map((a) => Buffer.from(a).toString('latin1')) },
 );
 const body = fc.array(fc.tuple(senderLine, fc.constantFrom('\r\n', '\r\n', '=\r\n', '', '\n')), { maxLength: 12 }).map((ls) => Buffer.from(ls.map(([l, e]) => l + e).join(''), 'latin1'));
-const editText = fc.constantFrom('', 'x', '"https://t.example/c/AbC-dEf_123"', ' ', '-', '=', '- -', 'a \r\nb', 'z'.repeat(200), '<img src="https://t.example/o/x" width="1" />');
+const editText = fc.constantFrom('', 'x', '"https://t.example/c/AbC-dEf_123"', ' ', '-', '=', '- -', 'a \r\nb', 'z'.repeat(200), '<img src="https://t.example/o/x" width="1" />', `"${'-'.repeat(80)}"`, 'a b ');
 
 /** Sorted, non-overlapping edits inside [0, size]. */
 function editsArb(size: number): fc.Arbitrary<QpEdit[]> {
-  return fc.array(fc.tuple(fc.nat(size), fc.nat(12), editText), { maxLength: 6 }).map((raw) => {
+  return fc.array(fc.tuple(fc.nat(size), fc.nat(12), editText, fc.boolean()), { maxLength: 6 }).map((raw) => {
     const edits: QpEdit[] = [];
     let at = 0;
-    for (const [start, len, t] of [...raw].sort((a, b) => a[0] - b[0])) {
+    for (const [start, len, t, flag] of [...raw].sort((a, b) => a[0] - b[0])) {
       if (start < at) continue;
       const end = Math.min(size, start + len);
-      edits.push({ start, end, text: t });
+      // texts the rewrite marks plain (printable ASCII without `=`), sometimes marked
+      edits.push(flag && /^[\x20-\x3c\x3e-\x7e]*$/.test(t) ? { start, end, text: t, plain: true } : { start, end, text: t });
       at = end;
     }
     return edits;
