@@ -395,9 +395,9 @@ class RunBytes {
 }
 
 /**
- * Adds a plain edit text (QpEdit.plain) to the run: written whole into the run's buffer (one
- * native call) and copied out a line's room at a time; a `-` starting a line and a SP ending
- * the text escaped.
+ * Adds a plain edit text (QpEdit.plain) to the run: written whole into the output buffer ahead
+ * of where it goes (one native call), then moved into place a line's room at a time
+ * (copyWithin); a `-` starting a line and a SP ending the text escaped.
  */
 function putPlainText(out: Output, run: RunBytes, text: string): void {
   const n = text.length;
@@ -406,13 +406,15 @@ function putPlainText(out: Output, run: RunBytes, text: string): void {
     encodeRange(out, run.buf, 0, run.len);
     run.len = 0;
   }
-  if (run.buf.length < n) run.buf = Buffer.allocUnsafe(n * 2);
-  const src = run.buf;
-  src.write(text, 0, 'latin1');
-  const end = src[n - 1] === SP ? n - 1 : n;
-  const buf = out.room(n * 2 + 16);
   const limit = QP_LINE_LENGTH - 1;
+  // at most one soft break and one "=2D" per line of at least limit - 2 characters of text
+  const lines = Math.ceil(n / (limit - 2)) + 1;
+  const most = n + 5 * lines + 3;
+  const buf = out.room(most + n);
   let o = out.o;
+  const at = o + most;
+  buf.write(text, at, 'latin1');
+  const end = buf[at + n - 1] === SP ? n - 1 : n;
   let col = out.col;
   let p = 0;
   while (p < end) {
@@ -422,7 +424,7 @@ function putPlainText(out: Output, run: RunBytes, text: string): void {
       buf[o++] = LF;
       col = 0;
     }
-    if (col === 0 && src[p] === HYPHEN) {
+    if (col === 0 && buf[at + p] === HYPHEN) {
       buf[o++] = EQ;
       buf[o++] = 0x32;
       buf[o++] = 0x44;
@@ -431,7 +433,8 @@ function putPlainText(out: Output, run: RunBytes, text: string): void {
       continue;
     }
     const k = Math.min(limit - col, end - p);
-    o += src.copy(buf, o, p, p + k);
+    buf.copyWithin(o, at + p, at + p + k);
+    o += k;
     col += k;
     p += k;
   }
