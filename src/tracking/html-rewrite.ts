@@ -70,6 +70,8 @@ export interface HtmlRewriteDetails extends HtmlRewriteResult {
 /** The opt-out attribute (any value) on `<a>` / `<area>`. */
 export const NOTRACK_ATTRIBUTE = 'data-trx-notrack';
 
+/** NOTRACK_ATTRIBUTE anywhere, A-Z as a-z (a non-Unicode /i folds ASCII letters only, as asciiLower). */
+const NOTRACK_ANYWHERE = /data-trx-notrack/i;
 const LINK_TAGS = new Set(['a', 'area']);
 const START_TAGS: ReadonlySet<string> = new Set(['a', 'area', 'base']);
 const END_TAGS: ReadonlySet<string> = new Set(['body']);
@@ -158,6 +160,11 @@ export function htmlEdits(
   opts: HtmlRewriteOptions,
   decodeRaw: (raw: string) => string,
 ): Omit<HtmlRewriteDetails, 'html'> & { readonly edits: readonly Edit[] } {
+  // no tracking (the untracked BCC rendering): only opt-out attributes are edited, and a
+  // document that does not spell the name anywhere (ASCII case-insensitively) has none
+  if (opts.pixelUrl === null && opts.clickUrl === null && !NOTRACK_ANYWHERE.test(html)) {
+    return { edits: [], linksRewritten: 0, pixelInserted: false, linksOverCap: 0, optOuts: 0 };
+  }
   const links: LinkTag[] = [];
   let baseRaw: string | null = null;
   let lastBodyEnd = -1;

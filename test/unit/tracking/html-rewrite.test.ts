@@ -214,6 +214,16 @@ describe('opt-out attribute data-trx-notrack', () => {
     expect(r.optOuts).toBe(1);
   });
 
+  it('with all tracking off, in any ASCII case, and nothing changed without it (the shortcut that skips the scan)', () => {
+    const off = { pixelUrl: null, clickUrl: null };
+    const r = rewriteHtmlDetailed('<p>x</p>\n<A HREF="https://x.example/" Data-Trx-NoTrack>x</A>', off);
+    expect(r.html).toBe('<p>x</p>\n<A HREF="https://x.example/">x</A>');
+    expect(r.optOuts).toBe(1);
+    // a non-ASCII letter that lower-cases to an ASCII one does not make the name (asciiLower)
+    const kelvin = '<a data-trx-notrac\u212a href="https://x.example/">x</a>';
+    expect(rewriteHtmlDetailed(kelvin, off)).toEqual({ html: kelvin, linksRewritten: 0, pixelInserted: false, linksOverCap: 0, optOuts: 0 });
+  });
+
   it('a similar attribute name is not the opt-out', () => {
     const r = links('<a data-trx-notracking href="https://x.example/">x</a>');
     expect(r.html).toBe(`<a data-trx-notracking href=${T(1)}>x</a>`);
