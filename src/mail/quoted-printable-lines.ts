@@ -541,8 +541,16 @@ export function spliceQuotedPrintable(input: Buffer, lines: QpLines, edits: read
   let dirty = 0;
   while (dirty < count && kind[dirty] !== DIRTY) dirty++;
   if (edits.length === 0 && dirty === count) return input;
+  // room for the texts as they encode (plain ones grow by a soft break a line; others may
+  // triple) and the breaks around them; Output grows if a dirty unit needs more
   let extra = 64;
-  for (const e of edits) extra += e.text.length * 3 + 6;
+  let largest = 0;
+  for (const e of edits) {
+    extra += (e.plain === true ? e.text.length + 5 * Math.ceil(e.text.length / 70) : e.text.length * 3) + 12;
+    largest = Math.max(largest, e.text.length);
+  }
+  // (putPlainText stages a text past where it goes)
+  extra += 2 * largest;
   const out = new Output(input.length + extra);
   const run = new RunBytes();
   const units = new UnitCursor(lines);

@@ -308,7 +308,8 @@ class TrackingRewriter implements BodyRewriter {
     if (size <= MAX_TRACKED_HTML_BYTES) {
       let raw = part.raw;
       if (raw === null || raw.length < size) {
-        const grown = Buffer.allocUnsafe(Math.min(MAX_TRACKED_HTML_BYTES, Math.max(RAW_INITIAL_BYTES, size, (raw?.length ?? 0) * 2)));
+        // the first chunk is rarely the whole part: room for one more like it at once
+        const grown = Buffer.allocUnsafe(Math.min(MAX_TRACKED_HTML_BYTES, Math.max(RAW_INITIAL_BYTES, size * 2, (raw?.length ?? 0) * 2)));
         if (raw !== null) raw.copy(grown, 0, 0, part.rawSize);
         raw = grown;
         part.raw = raw;
