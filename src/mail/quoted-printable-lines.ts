@@ -177,6 +177,20 @@ function scanLines(input: Buffer, out: Buffer, units: Units): number {
     let contentEnd = n;
     let next = n;
     for (;;) {
+      // four literal bytes at a time (most of a line), then byte by byte
+      while (i + 4 <= n) {
+        const c0 = input[i]!;
+        const c1 = input[i + 1]!;
+        const c2 = input[i + 2]!;
+        const c3 = input[i + 3]!;
+        if ((LITERAL[c0]! & LITERAL[c1]! & LITERAL[c2]! & LITERAL[c3]!) === 0) break;
+        out[o] = c0;
+        out[o + 1] = c1;
+        out[o + 2] = c2;
+        out[o + 3] = c3;
+        o += 4;
+        i += 4;
+      }
       if (i === n) {
         kind = LAST;
         break;
