@@ -25,13 +25,21 @@
  * decoded bytes up to and through the last edit of the run encoded (encodeRange below, lines of
  * at most 76 characters with soft breaks, `=` and 8-bit escaped, SP/TAB escaped before a line
  * break and at the end of the run, a `-` starting a line escaped so no line can look like a
- * MIME boundary, CR and LF written as CRLF), then the rest of the last line as written when it
- * still fits in 76 characters, else encoded too. The output decodes to the decoded body with
- * the edits applied, with every bare CR or LF as CRLF (what encoding it whole with libqp and
- * normalising line ends gives); every line is at most 76 characters, ends in CRLF and has `=`
- * only as an escape or a soft break. It is not libqp's encoding of the whole part.
+ * MIME boundary, CR and LF written as CRLF), then the rest of the last line as written: after
+ * the run when it fits in 76 characters, else on a line of its own after a soft break (encoded
+ * instead only when it starts with `-`). An edit text the rewrite marks plain (QpEdit.plain: a
+ * tracking URL) is written with a few native copies instead of byte by byte. The output decodes
+ * to the decoded body with the edits applied, with every bare CR or LF as CRLF (what encoding
+ * it whole with libqp and normalising line ends gives); every line is at most 76 characters,
+ * ends in CRLF and has `=` only as an escape or a soft break; the last line never ends in a
+ * soft break. It is not libqp's encoding of the whole part.
  *
- * Pure; never throws on input (edits out of order or out of range are a bug: InvariantError).
+ * Limits: none of its own; the caller bounds the body (tracking-stage.ts holds at most
+ * MAX_TRACKED_HTML_BYTES). The decoded copy is at most the body's size, the output the body's
+ * size plus about the edit texts' (three times theirs when not plain).
+ *
+ * Pure; never throws on input (edits out of order, overlapping or out of range are a bug:
+ * InvariantError).
  */
 import { InvariantError } from '../lib/errors.js';
 import { QuotedPrintableDecoder } from './quoted-printable-decoder.js';
@@ -309,9 +317,9 @@ class Output {
     if (o < 3 || buf[o - 3] !== EQ || buf[o - 2] !== CR || buf[o - 1] !== LF) return;
     // (an empty soft line is only a soft break: take back all of them)
     while (o >= 3 && buf[o - 3] === EQ && buf[o - 2] === CR && buf[o - 1] === LF) o -= 3;
-    const c = buf[o - 1]!;
     this.o = o;
-    this.col = o - (buf.lastIndexOf(LF, o - 1) + 1);
+    this.col = o === 0 ? 0 : o - (buf.lastIndexOf(LF, o - 1) + 1);
+    const c = o === 0 ? -1 : buf[o - 1]!;
     if (c !== SP && c !== TAB) return;
     this.o = --o;
     this.col--;

@@ -125,6 +125,11 @@ describe('decodeQuotedPrintableLines + spliceQuotedPrintable', () => {
     const b = Buffer.from('abc=\r\n', 'latin1');
     const out = spliceChecked(b, []);
     expect(out).toBe('abc');
+    // an edit deleting all after the sender's soft lines takes their breaks back; a space left
+    // last is escaped; everything deleted leaves nothing
+    expect(spliceChecked(Buffer.from('abc=\r\n=\r\ndef\r\n', 'latin1'), [{ start: 3, end: 8, text: '' }])).toBe('abc');
+    expect(spliceChecked(Buffer.from('ab =\r\ndef\r\n', 'latin1'), [{ start: 3, end: 8, text: '' }])).toBe('ab=20');
+    expect(spliceChecked(Buffer.from('abc=\r\ndef\r\n', 'latin1'), [{ start: 0, end: 8, text: '' }])).toBe('');
   });
 
   it('refuses edits that overlap', () => {
