@@ -133,9 +133,13 @@ export interface HtmlEdit {
   readonly plain?: boolean;
 }
 
-/** What keeps a tracking URL from being written as it is: escapes, `=`, controls, non-ASCII. */
-const NOT_PLAIN_URL = /[&"<>=\x00-\x1f\x7f-\uffff]/;
 type Edit = HtmlEdit;
+
+/**
+ * What keeps a tracking URL from being written as it is: what escapeAttributeValue escapes
+ * (a superset of it), `=`, controls (HtmlEdit.plain).
+ */
+const NOT_PLAIN_URL = /[&"<>=\x00-\x1f\x7f-\uffff]/;
 
 interface LinkTag {
   readonly href: HtmlAttribute | undefined;
