@@ -81,6 +81,25 @@ describe('quoted-printable HTML parts: the sender lines kept, the edits spliced 
     expect(got.body.slice(0, 100)).toBe(body.slice(0, 100));
   });
 
+  it('plain tracking URLs (nothing to escape, no "=": as TrackingLinks writes them) longer than a line, hyphens and all', async () => {
+    const rows: string[] = [];
+    for (let i = 0; i < 30; i++) rows.push(`<p>${'w'.repeat(i * 5)}<a href="https://x.example/${i}">${i}</a></p>`);
+    const html = `<html><body>\n${rows.join('\n')}\n</body></html>`;
+    const body = qp(html);
+    const plain = (n: number): string => `https://t.example/c/${'-'.repeat(n % 7)}${'A-b_'.repeat(40)}${n}`;
+    let n = 0;
+    const { out, result } = await track(message(body), { pixelUrl: null, clickUrl: () => plain(++n) });
+    expect(result.linksRewritten).toBe(30);
+    let want = html;
+    rows.forEach((_r, i) => {
+      want = want.replace(`"https://x.example/${i}"`, `"${plain(i + 1)}"`);
+    });
+    const got = htmlBody(out);
+    expect(got.decoded).toBe(`${want.replace(/\n/g, '\r\n')}\r\n`);
+    // the URLs were cut into lines: some line starts with a hyphen, escaped
+    expect(got.body).toMatch(/\r\n=2D/);
+  });
+
   it('a link on the last line of a part without a final line break', async () => {
     const body = qp('<p>x</p>\n<a href="https://x.example/last">last</a>');
     const rec = recorder();
