@@ -137,13 +137,15 @@ export function decodeAttributeValue(raw: string): string {
   return out + raw.slice(pos);
 }
 
+const NEEDS_ESCAPE = /[&"<>\u0080-\uffff]/;
+
 /**
  * Escape text for a double-quoted attribute value: `&` → `&amp;`, `"` → `&quot;`, `<`/`>` too,
  * and every non-ASCII character as a numeric reference, so the written value is pure ASCII
  * and means the same in every ASCII-compatible charset the part may be in.
  */
 export function escapeAttributeValue(text: string): string {
-  if (!/[&"<>\u0080-\uffff]/.test(text)) return text;
+  if (!NEEDS_ESCAPE.test(text)) return text;
   let out = '';
   for (const ch of text) {
     switch (ch) {

@@ -43,6 +43,7 @@
  */
 import { MAX_TRACKED_LINKS } from '../lib/limits.js';
 import { decodeAttributeValue, escapeAttributeValue } from '../mail/html-entities.js';
+import { canParseUrl } from './can-parse-url.js';
 import { isHtmlWhitespace, scanHtml, type HtmlAttribute } from './html-scanner.js';
 
 export interface HtmlRewriteOptions {
@@ -69,6 +70,8 @@ export interface HtmlRewriteDetails extends HtmlRewriteResult {
 /** The opt-out attribute (any value) on `<a>` / `<area>`. */
 export const NOTRACK_ATTRIBUTE = 'data-trx-notrack';
 
+/** NOTRACK_ATTRIBUTE anywhere, A-Z as a-z (a non-Unicode /i folds ASCII letters only, as asciiLower). */
+const NOTRACK_ANYWHERE = /data-trx-notrack/i;
 const LINK_TAGS = new Set(['a', 'area']);
 const START_TAGS: ReadonlySet<string> = new Set(['a', 'area', 'base']);
 const END_TAGS: ReadonlySet<string> = new Set(['body']);
@@ -80,8 +83,11 @@ export function stripUrlWhitespace(value: string): string {
   while (s < e && value.charCodeAt(s) <= 0x20) s++;
   while (e > s && value.charCodeAt(e - 1) <= 0x20) e--;
   const trimmed = s === 0 && e === value.length ? value : value.slice(s, e);
-  return /[\t\n\r]/.test(trimmed) ? trimmed.replace(/[\t\n\r]/g, '') : trimmed;
+  return URL_INNER_WHITESPACE.test(trimmed) ? trimmed.replace(URL_INNER_WHITESPACE_ALL, '') : trimmed;
 }
+
+const URL_INNER_WHITESPACE = /[\t\n\r]/;
+const URL_INNER_WHITESPACE_ALL = /[\t\n\r]/g;
 
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 const HTTP_ABSOLUTE = /^https?:\/\//i;
@@ -94,7 +100,7 @@ const HTTP_ABSOLUTE = /^https?:\/\//i;
 export function trackableUrl(decodedValue: string, base: URL | null): string | null {
   const v = stripUrlWhitespace(decodedValue);
   if (v === '' || v.startsWith('#')) return null;
-  if (SCHEME.test(v)) return HTTP_ABSOLUTE.test(v) && URL.canParse(v) ? v : null;
+  if (SCHEME.test(v)) return HTTP_ABSOLUTE.test(v) && canParseUrl(v) ? v : null;
   if (base === null) return null;
   let resolved: URL;
   try {
@@ -118,16 +124,29 @@ export function pixelTag(pixelUrl: string): string {
   return `<img src="${escapeAttributeValue(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0" />`;
 }
 
-interface Edit {
+/** One change of the rewrite: `html[start, end)` becomes `text` (ASCII). */
+export interface HtmlEdit {
   readonly start: number;
   readonly end: number;
   readonly text: string;
+  /** Set when `text` is known to be printable ASCII (SP included) without `=`. */
+  readonly plain?: boolean;
 }
+
+type Edit = HtmlEdit;
+
+/**
+ * What keeps a tracking URL from being written as it is: what escapeAttributeValue escapes
+ * (a superset of it), `=`, controls (HtmlEdit.plain).
+ */
+const NOT_PLAIN_URL = /[&"<>=\x00-\x1f\x7f-\uffff]/;
 
 interface LinkTag {
   readonly href: HtmlAttribute | undefined;
   readonly optOut: readonly HtmlAttribute[];
 }
+
+const NO_ATTRIBUTES: readonly HtmlAttribute[] = [];
 
 /** Start of the run of whitespace before `at` (the attribute's name). */
 function whitespaceBefore(html: string, at: number): number {
@@ -135,12 +154,21 @@ function whitespaceBefore(html: string, at: number): number {
   return at;
 }
 
-/** The edits of the rewrite, in document order, and its counts. */
-function htmlEdits(
+/**
+ * The edits of the rewrite, in document order (sorted by start, not overlapping), and its
+ * counts: for a caller that applies them itself (the stage splices them into a part's
+ * quoted-printable, mail/quoted-printable-lines.ts).
+ */
+export function htmlEdits(
   html: string,
   opts: HtmlRewriteOptions,
   decodeRaw: (raw: string) => string,
 ): Omit<HtmlRewriteDetails, 'html'> & { readonly edits: readonly Edit[] } {
+  // no tracking (the untracked BCC rendering): only opt-out attributes are edited, and a
+  // document that does not spell the name anywhere (ASCII case-insensitively) has none
+  if (opts.pixelUrl === null && opts.clickUrl === null && !NOTRACK_ANYWHERE.test(html)) {
+    return { edits: [], linksRewritten: 0, pixelInserted: false, linksOverCap: 0, optOuts: 0 };
+  }
   const links: LinkTag[] = [];
   let baseRaw: string | null = null;
   let lastBodyEnd = -1;
@@ -148,12 +176,16 @@ function htmlEdits(
     startTagsOf: START_TAGS,
     endTagsOf: END_TAGS,
     startTag(tag) {
+      // (loops, not filter/find: a closure per tag costs more than the search)
+      let href: HtmlAttribute | undefined;
+      let optOut: HtmlAttribute[] | null = null;
+      for (const a of tag.attributes) {
+        if (a.name === 'href') href ??= a;
+        else if (a.name === NOTRACK_ATTRIBUTE) (optOut ??= []).push(a);
+      }
       if (LINK_TAGS.has(tag.name)) {
-        const optOut = tag.attributes.filter((a) => a.name === NOTRACK_ATTRIBUTE);
-        const href = tag.attributes.find((a) => a.name === 'href');
-        if (href !== undefined || optOut.length > 0) links.push({ href, optOut });
+        if (href !== undefined || optOut !== null) links.push({ href, optOut: optOut ?? NO_ATTRIBUTES });
       } else if (tag.name === 'base' && baseRaw === null) {
-        const href = tag.attributes.find((a) => a.name === 'href');
         if (href !== undefined) baseRaw = href.rawValue;
       }
     },
@@ -184,7 +216,9 @@ function htmlEdits(
     }
     const tracking = clickUrl(original);
     if (tracking === null) continue;
-    edits.push({ start: href.valueStart, end: href.end, text: `"${escapeAttributeValue(tracking)}"` });
+    // (one check for both: nothing to escape and nothing a quoted-printable splice must look at)
+    if (NOT_PLAIN_URL.test(tracking)) edits.push({ start: href.valueStart, end: href.end, text: `"${escapeAttributeValue(tracking)}"` });
+    else edits.push({ start: href.valueStart, end: href.end, text: `"${tracking}"`, plain: true });
     linksRewritten++;
   }
 

@@ -39,6 +39,7 @@ import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { constantTimeEqual, macInput, sha256Parts, type HmacKey } from '../lib/hmac-keys.js';
 import { MAX_ADDRESS_LENGTH, MAX_TRACKED_URL_LENGTH, MAX_TRACKING_SEND_ID_BYTES, MAX_TRACKING_TOKEN_LENGTH } from '../lib/limits.js';
+import { canParseUrl } from './can-parse-url.js';
 import { HmacSha256Prefix } from './hmac-prefix.js';
 
 /** Format version: first byte of the token and part of the MAC input. */
@@ -92,7 +93,7 @@ function asciiRedirectLocation(url: string): string | null {
   if (url.length === 0 || !HTTP_PREFIX_RE.test(url)) return null;
   const c = url.charCodeAt(url.indexOf('//') + 2);
   if (Number.isNaN(c) || c === 0x2f || c === 0x3f || c === 0x23 || c === 0x5c) return null;
-  return URL.canParse(url) ? url : null;
+  return canParseUrl(url) ? url : null;
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * The tracking body stage for createMessageTransform (docs/architecture.md, "The tree of src/"): a
  * synchronous body rewriter (transform/body-rewriter.ts) that puts every text/html part through
- * rewriteHtml (open pixel, click links). It writes exactly what mailsplit's Rewriter + Joiner +
- * a CRLF pass wrote (same header updates, same encoders, the same line break after a part),
- * but runs inline in the transform's one stream: the part's decoder and encoder (mailsplit's
- * own, from node.getDecoder()/getEncoder()) are driven by direct calls, not piped.
+ * rewriteHtml (open pixel, click links). It writes what mailsplit's Rewriter + Joiner + a CRLF
+ * pass wrote (same header updates, same encoders, the same line break after a part) — byte
+ * for byte except in the body of a part that came in quoted-printable (below) — but runs
+ * inline in the transform's one stream: the part's decoder and encoder (mailsplit's own, from
+ * node.getDecoder()/getEncoder()) are driven by direct calls, not piped.
  *
  * Which parts:
  *  - every `text/html` part at any depth of the message (multipart/mixed > alternative >
@@ -26,8 +27,19 @@
  *  - the bytes are scanned as a latin1 string (byte-exact) and rewritten as bytes: unchanged
  *    ranges copied, only ASCII inserted (html-rewrite.ts rewriteHtmlBytes), so the charset
  *    stays and every byte not edited stays;
- *  - quoted-printable is decoded by mail/quoted-printable-decoder.ts (libqp's decode, as it
- *    goes) and a rewritten part encoded by mail/quoted-printable.ts (libqp's encoder output);
+ *  - a part that comes in quoted-printable is held encoded (its decoded bytes are never more)
+ *    and, at its end, decoded by mail/quoted-printable-lines.ts (libqp's decode, keeping where
+ *    each encoded line went); the rewritten part is the sender's encoded lines with the edits
+ *    spliced in: lines no edit touches are copied byte for byte, only the edited text (and
+ *    what of its line must move) is encoded. NOT libqp's encoding of the whole part (as the
+ *    Rewriter wrote) any more: the same decoded bytes, every line valid (at most 76
+ *    characters, CRLF, `=` only as an escape or soft break), far less work. A sender's line
+ *    that is not clean quoted-printable (too long, 8-bit, trailing space, lower-case or broken
+ *    escapes, ...) is re-encoded with its whole hard line. Past MAX_TRACKED_HTML_BYTES of
+ *    encoded bytes the part is decoded as it comes (mail/quoted-printable-decoder.ts) and, if
+ *    its decoded bytes fit the cap, encoded whole by mail/quoted-printable.ts as before;
+ *  - a part in 7bit/8bit/binary/none rewritten is encoded by mail/quoted-printable.ts
+ *    (libqp's encoder output, byte for byte);
  *  - transfer encoding (as mailsplit's Rewriter): base64 and quoted-printable parts are
  *    re-encoded in the same encoding, 7bit/8bit/binary/none become quoted-printable; lines of
  *    both are at most 76 characters. A line break is written after a body that does not end
@@ -58,8 +70,9 @@ import { BodyRewriterStage, type BodyOutput, type BodyRewriter } from '../transf
 import { CrlfState } from '../transform/crlf-normaliser.js';
 import { encodeQuotedPrintable } from '../mail/quoted-printable.js';
 import { QuotedPrintableDecoder } from '../mail/quoted-printable-decoder.js';
+import { decodeQuotedPrintableLines, spliceQuotedPrintable } from '../mail/quoted-printable-lines.js';
 import { decodeRawValue, htmlCharset, type HtmlCharset } from './html-charset.js';
-import { rewriteHtmlBytes, type HtmlRewriteOptions } from './html-rewrite.js';
+import { htmlEdits, rewriteHtmlBytes, type HtmlEdit, type HtmlRewriteDetails, type HtmlRewriteOptions } from './html-rewrite.js';
 
 export interface TrackingLogger {
   warn(obj: Record<string, unknown>, msg: string): void;
@@ -94,6 +107,9 @@ const KEPT_ENCODINGS = new Set(['base64', 'quoted-printable']);
 /** Content-Transfer-Encodings mailsplit decodes (RFC 2045 6.1); '' is none given. */
 const TRANSFER_ENCODINGS = new Set(['', '7bit', '8bit', 'binary', 'quoted-printable', 'base64']);
 const LF = Buffer.from('\n');
+const CRLF = Buffer.from('\r\n');
+/** First size of the buffer holding a quoted-printable part's encoded bytes (it doubles as needed). */
+const RAW_INITIAL_BYTES = 64 * 1024;
 
 /** True when some ancestor of `node` is an attached message. */
 function insideAttachedMessage(node: MimeNode): boolean {
@@ -179,8 +195,17 @@ class QpDecoder implements Codec {
 interface Part {
   readonly node: MimeNode;
   readonly charset: HtmlCharset;
-  readonly decoder: Codec;
-  readonly encoder: DirectCodec;
+  /** null while a quoted-printable part's encoded bytes are held in `raw`. */
+  decoder: Codec | null;
+  /** The encoding mailsplit's Rewriter would use, made when first needed. */
+  encoder: DirectCodec | null;
+  /**
+   * A quoted-printable part's encoded bytes (the first `rawSize` of it), held while they fit in
+   * MAX_TRACKED_HTML_BYTES (the decoded bytes are never more): the part is then rewritten by
+   * splicing (mail/quoted-printable-lines.ts). Past that they are decoded as they come.
+   */
+  raw: Buffer | null;
+  rawSize: number;
   /** The part is written as quoted-printable: a rewritten part is encoded here in one go. */
   readonly qpOut: boolean;
   /** Decoded bytes held for the rewrite (until the part ends or passes the cap). */
@@ -208,7 +233,8 @@ class TrackingRewriter implements BodyRewriter {
     const part = this.#part;
     if (part !== null) {
       if (obj.type === 'body') {
-        for (const d of part.decoder.write(obj.value)) this.#decoded(part, d, emit);
+        if (part.decoder === null) this.#hold(part, obj.value, emit);
+        else for (const d of part.decoder.write(obj.value)) this.#decoded(part, d, emit);
         return;
       }
       this.#finish(part, emit);
@@ -257,15 +283,55 @@ class TrackingRewriter implements BodyRewriter {
     // the same decoder and encoder (and header update) as mailsplit's Rewriter; a rewritten
     // part is encoded as quoted-printable by mail/quoted-printable.ts (libqp's bytes, faster)
     const encoding = node.encoding === false ? '' : node.encoding;
-    const decoder = encoding === 'quoted-printable' ? new QpDecoder() : new DirectCodec(node.getDecoder());
-    const encoder = new DirectCodec(KEPT_ENCODINGS.has(encoding) ? node.getEncoder() : node.getEncoder('quoted-printable'));
+    const qp = encoding === 'quoted-printable';
+    const decoder = qp ? null : new DirectCodec(node.getDecoder());
     const qpOut = encoding !== 'base64';
-    this.#part = { node, charset, decoder, encoder, qpOut, chunks: [], size: 0, passing: false, headed: false, lastByte: -1, crlf: new CrlfState() };
+    const part: Part = { node, charset, decoder, encoder: null, raw: null, rawSize: 0, qpOut, chunks: [], size: 0, passing: false, headed: false, lastByte: -1, crlf: new CrlfState() };
+    // (getEncoder also updates the header of a part it re-encodes: made now for those; a
+    // quoted-printable part keeps its header and seldom needs one)
+    if (!qp) this.#encoder(part);
+    this.#part = part;
+  }
+
+  #encoder(part: Part): DirectCodec {
+    if (part.encoder === null) {
+      const node = part.node;
+      const encoding = node.encoding === false ? '' : node.encoding;
+      part.encoder = new DirectCodec(KEPT_ENCODINGS.has(encoding) ? node.getEncoder() : node.getEncoder('quoted-printable'));
+    }
+    return part.encoder;
+  }
+
+  /** Holds a quoted-printable part's encoded bytes; past MAX_TRACKED_HTML_BYTES decodes them instead. */
+  #hold(part: Part, chunk: Buffer, emit: (out: BodyOutput) => void): void {
+    const size = part.rawSize + chunk.length;
+    if (size <= MAX_TRACKED_HTML_BYTES) {
+      let raw = part.raw;
+      if (raw === null || raw.length < size) {
+        // the first chunk is rarely the whole part: room for one more like it at once
+        const grown = Buffer.allocUnsafe(Math.min(MAX_TRACKED_HTML_BYTES, Math.max(RAW_INITIAL_BYTES, size * 2, (raw?.length ?? 0) * 2)));
+        if (raw !== null) raw.copy(grown, 0, 0, part.rawSize);
+        raw = grown;
+        part.raw = raw;
+      }
+      // a copy: the chunk's buffer is not ours to keep
+      chunk.copy(raw, part.rawSize);
+      part.rawSize = size;
+      return;
+    }
+    // the rest is decoded as it comes (the decoded part may still fit the cap)
+    const decoder = new QpDecoder();
+    part.decoder = decoder;
+    const held = part.raw?.subarray(0, part.rawSize);
+    part.raw = null;
+    part.rawSize = 0;
+    if (held !== undefined) for (const d of decoder.write(held)) this.#decoded(part, d, emit);
+    for (const d of decoder.write(chunk)) this.#decoded(part, d, emit);
   }
 
   #decoded(part: Part, chunk: Buffer, emit: (out: BodyOutput) => void): void {
     if (part.passing) {
-      this.#encoded(part, part.encoder.write(chunk), emit);
+      this.#encoded(part, this.#encoder(part).write(chunk), emit);
       return;
     }
     part.size += chunk.length;
@@ -277,8 +343,9 @@ class TrackingRewriter implements BodyRewriter {
     this.stats.skipped.push({ reason: 'too-large' });
     this.#opts.logger?.warn({ limit: MAX_TRACKED_HTML_BYTES }, 'tracking: HTML part larger than MAX_TRACKED_HTML_BYTES passed through untracked');
     const held = part.chunks.splice(0);
-    for (const c of held) this.#encoded(part, part.encoder.write(c), emit);
-    this.#encoded(part, part.encoder.write(chunk), emit);
+    const encoder = this.#encoder(part);
+    for (const c of held) this.#encoded(part, encoder.write(c), emit);
+    this.#encoded(part, encoder.write(chunk), emit);
   }
 
   /** Writes encoder output: the node first, then the bytes, CRLF-normalised. */
@@ -301,33 +368,68 @@ class TrackingRewriter implements BodyRewriter {
   /** The part ended: rewrite what was held, encode, and end with a line break. */
   #finish(part: Part, emit: (out: BodyOutput) => void): void {
     this.#part = null;
+    if (part.decoder === null) {
+      this.#splice(part, emit);
+      return;
+    }
     for (const d of part.decoder.end()) this.#decoded(part, d, emit);
     if (!part.passing) {
       const bytes = Buffer.concat(part.chunks, part.size);
       part.chunks.length = 0;
       const html = this.#rewrite(bytes, part.charset);
-      this.#encoded(part, part.qpOut ? [encodeQuotedPrintable(html)] : part.encoder.write(html), emit);
+      this.#encoded(part, part.qpOut ? [encodeQuotedPrintable(html)] : this.#encoder(part).write(html), emit);
     }
-    this.#encoded(part, part.encoder.end(), emit);
+    if (part.encoder !== null) this.#encoded(part, part.encoder.end(), emit);
     this.#head(part, emit);
     // as the Rewriter: make sure the body ends with a line break
     if (part.lastByte !== 0x0a) this.#encoded(part, [LF], emit);
   }
 
+  /**
+   * A quoted-printable part held whole: decoded line by line, rewritten, and written as the
+   * sender's lines with the edits spliced in (mail/quoted-printable-lines.ts: CRLF line ends
+   * already, so no normalising), then a line break when it does not end in one.
+   */
+  #splice(part: Part, emit: (out: BodyOutput) => void): void {
+    const encoded = part.raw === null ? Buffer.alloc(0) : part.raw.subarray(0, part.rawSize);
+    part.raw = null;
+    const lines = decodeQuotedPrintableLines(encoded);
+    const edits = this.#edits(lines.decoded, part.charset);
+    const out = spliceQuotedPrintable(encoded, lines, edits);
+    emit(part.node);
+    if (out.length > 0) emit({ node: part.node, type: 'body', value: out });
+    if (out.length === 0 || out[out.length - 1] !== 0x0a) emit({ node: part.node, type: 'body', value: CRLF });
+  }
+
   #rewrite(bytes: Buffer, charset: HtmlCharset): Buffer {
     const stats = this.stats;
-    const logger = this.#opts.logger;
     const r = rewriteHtmlBytes(bytes, bytes.toString('latin1'), { pixelUrl: stats.pixelInserted ? null : this.#opts.pixelUrl, clickUrl: this.#opts.clickUrl }, (raw) =>
       decodeRawValue(raw, charset),
     );
+    this.#count(r, bytes.length);
+    return r.bytes;
+  }
+
+  /** The rewrite's edits of a decoded part (for splicing), counted. */
+  #edits(bytes: Buffer, charset: HtmlCharset): readonly HtmlEdit[] {
+    const stats = this.stats;
+    const r = htmlEdits(bytes.toString('latin1'), { pixelUrl: stats.pixelInserted ? null : this.#opts.pixelUrl, clickUrl: this.#opts.clickUrl }, (raw) =>
+      decodeRawValue(raw, charset),
+    );
+    this.#count(r, bytes.length);
+    return r.edits;
+  }
+
+  #count(r: Omit<HtmlRewriteDetails, 'html'>, bytes: number): void {
+    const stats = this.stats;
+    const logger = this.#opts.logger;
     stats.linksRewritten += r.linksRewritten;
     if (r.pixelInserted) stats.pixelInserted = true;
     if (r.linksRewritten > 0 || r.pixelInserted) stats.tracked++;
     if (r.linksOverCap > 0) {
       logger?.warn({ limit: MAX_TRACKED_LINKS, untracked: r.linksOverCap }, 'tracking: links past MAX_TRACKED_LINKS left untracked');
     }
-    logger?.debug({ bytes: bytes.length, links: r.linksRewritten, pixel: r.pixelInserted, optOuts: r.optOuts }, 'tracking: HTML part rewritten');
-    return r.bytes;
+    logger?.debug({ bytes, links: r.linksRewritten, pixel: r.pixelInserted, optOuts: r.optOuts }, 'tracking: HTML part rewritten');
   }
 }
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_TRACKED_LINKS } from '../../../src/lib/limits.js';
-import { rewriteHtml, rewriteHtmlDetailed, trackableUrl, type HtmlRewriteOptions } from '../../../src/tracking/html-rewrite.js';
+import { htmlEdits, rewriteHtml, rewriteHtmlDetailed, trackableUrl, type HtmlRewriteOptions } from '../../../src/tracking/html-rewrite.js';
 
 const PIXEL = '<img src="https://t.example/o/1" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0" />';
 
@@ -214,9 +214,36 @@ describe('opt-out attribute data-trx-notrack', () => {
     expect(r.optOuts).toBe(1);
   });
 
+  it('with all tracking off, in any ASCII case, and nothing changed without it (the shortcut that skips the scan)', () => {
+    const off = { pixelUrl: null, clickUrl: null };
+    const r = rewriteHtmlDetailed('<p>x</p>\n<A HREF="https://x.example/" Data-Trx-NoTrack>x</A>', off);
+    expect(r.html).toBe('<p>x</p>\n<A HREF="https://x.example/">x</A>');
+    expect(r.optOuts).toBe(1);
+    // a non-ASCII letter that lower-cases to an ASCII one does not make the name (asciiLower)
+    const kelvin = '<a data-trx-notrac\u212a href="https://x.example/">x</a>';
+    expect(rewriteHtmlDetailed(kelvin, off)).toEqual({ html: kelvin, linksRewritten: 0, pixelInserted: false, linksOverCap: 0, optOuts: 0 });
+  });
+
   it('a similar attribute name is not the opt-out', () => {
     const r = links('<a data-trx-notracking href="https://x.example/">x</a>');
     expect(r.html).toBe(`<a data-trx-notracking href=${T(1)}>x</a>`);
+  });
+});
+
+describe('htmlEdits (the edits, for the quoted-printable splice)', () => {
+  it('marks a tracking URL plain only when it has nothing to escape and no "=" or control', () => {
+    const urls = ['https://t.example/c/AbC-d_9', 'https://t.example/c?u=1', 'https://t.example/c/a&b', 'https://t.example/c/\u00e9', 'https://t.example/c/a"b', 'https://t.example/c/a\tb'];
+    let i = 0;
+    const html = urls.map((_u, k) => `<a href="https://x.example/${k}">x</a>`).join('');
+    const r = htmlEdits(html, { pixelUrl: null, clickUrl: () => urls[i++]! }, (raw) => raw);
+    expect(r.edits.map((e) => [e.text, e.plain === true])).toEqual([
+      ['"https://t.example/c/AbC-d_9"', true],
+      ['"https://t.example/c?u=1"', false],
+      ['"https://t.example/c/a&amp;b"', false],
+      ['"https://t.example/c/&#xE9;"', false],
+      ['"https://t.example/c/a&quot;b"', false],
+      ['"https://t.example/c/a\tb"', false],
+    ]);
   });
 });
 

@@ -94,6 +94,13 @@ export function leaves(p: Part): Part[] {
   return p.children.length === 0 ? [p] : p.children.flatMap(leaves);
 }
 
+/** The first text/html leaf. */
+export function htmlLeafOf(p: Part): Part {
+  const leaf = leaves(p).find((l) => /^text\/html/i.test(l.headers.get('content-type') ?? ''));
+  if (!leaf) throw new Error('no html part');
+  return leaf;
+}
+
 export function qpDecode(s: string): Buffer {
   const text = s.replace(/=\r\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   return Buffer.from(text, 'latin1');
