@@ -70,7 +70,8 @@ import { BodyRewriterStage, type BodyOutput, type BodyRewriter } from '../transf
 import { CrlfState } from '../transform/crlf-normaliser.js';
 import { encodeQuotedPrintable } from '../mail/quoted-printable.js';
 import { QuotedPrintableDecoder } from '../mail/quoted-printable-decoder.js';
-import { decodeQuotedPrintableLines, spliceQuotedPrintable } from '../mail/quoted-printable-lines.js';
+import { decodeQuotedPrintableLines } from '../mail/quoted-printable-lines.js';
+import { spliceQuotedPrintable } from '../mail/quoted-printable-splice.js';
 import { decodeRawValue, htmlCharset, type HtmlCharset } from './html-charset.js';
 import { htmlEdits, rewriteHtmlBytes, type HtmlEdit, type HtmlRewriteDetails, type HtmlRewriteOptions } from './html-rewrite.js';
 

@@ -303,12 +303,12 @@ describe('store trouble is a 4xx, never a 250', () => {
   });
 
   it('a failing account lookup at MAIL: 4xx', async () => {
-    stack.failing.add('listDomains');
+    stack.failing.add('getAccount');
     try {
       const err = await sendError('From: a@shop.example\nTo: x@example.org\n\nhi\n', { from: 'news@shop.example', to: ['x@example.org'] });
       expect(String(err.responseCode)).toMatch(/^4\d\d$/);
     } finally {
-      stack.failing.delete('listDomains');
+      stack.failing.delete('getAccount');
     }
   });
 });

@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import libqp from 'libqp';
 import { describe, expect, it } from 'vitest';
 import { encodeQuotedPrintable } from '../../../src/mail/quoted-printable.js';
-import { decodeQuotedPrintableLines, spliceQuotedPrintable, QP_LINE_LENGTH, type QpEdit } from '../../../src/mail/quoted-printable-lines.js';
+import { decodeQuotedPrintableLines, QP_LINE_LENGTH, type QpEdit } from '../../../src/mail/quoted-printable-lines.js';
+import { spliceQuotedPrintable } from '../../../src/mail/quoted-printable-splice.js';
 import { crlfText, qpDecodeValid, qpLineProblems } from './qp-check.js';
 
 /** The decoded text a spliced body must decode to: edits applied, line breaks CRLF. */
