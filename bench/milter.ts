@@ -22,7 +22,8 @@
  * per message. --profile adds an unmeasured, V8-profiled run and prints self and total time
  * by function (the .cpuprofile is saved in the temp dir).
  *
- * Loopback only; ports chosen free; the temporary directory (and database) removed at the end.
+ * Loopback only; ports chosen free; the temporary directory (and database) removed at the end
+ * (KEEP=1 keeps the directory, with the node's log, for a look after a failed run).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -30,7 +30,7 @@ import { TrackingLinks } from '../src/tracking/links.js';
 import { createTrackingStage } from '../src/tracking/tracking-stage.js';
 import { createMessageTransform } from '../src/transform/message-transform.js';
 import { CpuProfiler, summariseProfile } from './lib/cpu-profile.js';
-import { chunksOf, HEADER, makeMessage } from './lib/messages.js';
+import { chunksOf, HEADER, makeMessage, qpEncodeText } from './lib/messages.js';
 
 const EDITS: readonly HeaderEdit[] = [
   { op: 'set', name: 'From', value: '"Oxford Stones" <orders@oxfordstones.example>' },
@@ -110,25 +110,6 @@ for (const { label, size, perRound } of SIZES) {
 
 // ---- tracking: a 100 KB HTML message, pass-through vs header rewrite + tracking stage ----
 
-/** Quoted-printable (RFC 2045 6.7) for the bench message; lines of at most 76 characters. */
-function qp(text: string): string {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    let rest = Buffer.from(line, 'utf8')
-      .toString('latin1')
-      .replace(/[=\x7f-\xff]/g, (c) => `=${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
-    while (rest.length > 75) {
-      let cut = 75;
-      const eq = rest.lastIndexOf('=', cut - 1);
-      if (eq > cut - 3) cut = eq;
-      out.push(`${rest.slice(0, cut)}=`);
-      rest = rest.slice(cut);
-    }
-    out.push(rest);
-  }
-  return out.join('\r\n');
-}
-
 /** A newsletter of about `size` bytes: table layout, `links` links, UTF-8 text. */
 function makeHtmlMessage(size: number, links: number): Buffer {
   const rows: string[] = [];
@@ -144,8 +125,8 @@ function makeHtmlMessage(size: number, links: number): Buffer {
   const text = 'June offers: https://shop.example/june\n'.repeat(40);
   return Buffer.from(
     `${HEADER}Content-Type: multipart/alternative; boundary="alt-1"\r\n\r\n` +
-      `--alt-1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${qp(text)}\r\n` +
-      `--alt-1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${qp(html)}\r\n` +
+      `--alt-1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${qpEncodeText(text)}\r\n` +
+      `--alt-1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${qpEncodeText(html)}\r\n` +
       '--alt-1--\r\n',
     'latin1',
   );

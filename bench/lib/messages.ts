@@ -85,3 +85,22 @@ export function messageStream(size: number, chunkSize = 64 * 1024): Readable {
     },
   });
 }
+
+/** Quoted-printable of UTF-8 text (a simple encoder for bench and test messages, not the production one): `=` and 8-bit escaped, soft breaks after 75 characters (never inside an escape). */
+export function qpEncodeText(text: string, width = 75): string {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    let rest = Buffer.from(line, 'utf8')
+      .toString('latin1')
+      .replace(/[=\x7f-\xff]/g, (c) => `=${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+    while (rest.length > width) {
+      let cut = width;
+      const eq = rest.lastIndexOf('=', cut - 1);
+      if (eq > cut - 3) cut = eq;
+      out.push(`${rest.slice(0, cut)}=`);
+      rest = rest.slice(cut);
+    }
+    out.push(rest);
+  }
+  return out.join('\r\n');
+}

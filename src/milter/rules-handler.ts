@@ -91,9 +91,8 @@ class RulesHandler implements MilterHandler {
   readonly replyLater: readonly MilterDeferrableEvent[] = ['body'];
   /** eom() does not read the connect information: Postfix need not send C (NOCONNECT). */
   readonly needsConnectInfo = false;
-  private account: Account | null = null;
-  /** The space's sending state read with the account at MAIL (the accept step need not read it again). */
-  private sending: SendingState | null = null;
+  /** The login checked at MAIL: its account, and the space's sending state read with it (the accept step need not read it again). */
+  private login: { readonly account: Account; readonly sending: SendingState } | null = null;
   /** MAIL came without a SASL login: only mail for the bounce domains may pass (see eom). */
   private unauthenticated = false;
   private bodySpool: Spool | null = null;
@@ -119,8 +118,7 @@ class RulesHandler implements MilterHandler {
   }
 
   async mail(sender: string, _args: readonly string[], macros: { get(name: string): string | undefined }): Promise<MilterReply> {
-    this.account = null;
-    this.sending = null;
+    this.login = null;
     await this.cleanup();
     const login = macros.get('auth_authen') ?? null;
     this.unauthenticated = login === null || login === '';
@@ -136,23 +134,22 @@ class RulesHandler implements MilterHandler {
       this.deps.metrics.rejected.inc({ stage: 'mail', reason: r.reason });
       return rejectionReply(r);
     }
-    this.account = checked.account;
-    this.sending = checked.sending;
+    this.login = { account: checked.account, sending: checked.sending };
     return MilterReplies.continue;
   }
 
   async eom(ctx: MilterMessageContext): Promise<MilterEomResult> {
     if (this.unauthenticated || ctx.authUser === null) return this.unauthenticatedEom(ctx);
     const queueId = ctx.queueId;
-    if (this.account && ctx.authUser !== null && (queueId === null || queueId === '')) {
+    if (this.login && ctx.authUser !== null && (queueId === null || queueId === '')) {
       this.deps.metrics.tempfailed.inc();
       throw new TransientError('ENOQUEUEID', 'no queue id (macro i) at end of message');
     }
     await this.bodySpool?.end();
     const outcome = await acceptMessage(
       {
-        account: ctx.authUser === null ? null : this.account,
-        ...(this.sending !== null ? { sendingState: this.sending } : {}),
+        account: ctx.authUser === null || this.login === null ? null : this.login.account,
+        ...(this.login !== null ? { sendingState: this.login.sending } : {}),
         sendId: queueId ?? '',
         mailFrom: ctx.sender.address,
         rcptTo: ctx.recipients.map((r) => r.address),
@@ -211,8 +208,7 @@ class RulesHandler implements MilterHandler {
   }
 
   async abort(): Promise<void> {
-    this.account = null;
-    this.sending = null;
+    this.login = null;
     this.unauthenticated = false;
     await this.cleanup();
   }

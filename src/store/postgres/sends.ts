@@ -155,14 +155,12 @@ export class PgSends implements SendBackend {
       sends.forEach((s, i) => {
         const c = s.sentCount;
         if (results[i] !== 'recorded' || c === null || c.count <= 0) return;
-        const key = `${String(s.record.send.spaceId).padStart(12, '0')}:${String(c.bucketMs).padStart(16, '0')}`;
-        const had = counts.get(key);
-        counts.set(key, { spaceId: s.record.send.spaceId, c: had ? merged(c, { count: had.c.count + c.count }) : c });
+        const spaceId = s.record.send.spaceId;
+        const had = counts.get(`${spaceId}:${c.bucketMs}`);
+        counts.set(`${spaceId}:${c.bucketMs}`, { spaceId, c: had ? merged(c, { count: had.c.count + c.count }) : c });
       });
-      for (const key of [...counts.keys()].sort()) {
-        const { spaceId, c } = counts.get(key)!;
-        await countSentIn(tx, spaceId, c);
-      }
+      const ordered = [...counts.values()].sort((x, y) => x.spaceId - y.spaceId || x.c.bucketMs - y.c.bucketMs);
+      for (const { spaceId, c } of ordered) await countSentIn(tx, spaceId, c);
       return results;
     });
   }

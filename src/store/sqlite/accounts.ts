@@ -219,14 +219,12 @@ export class SqliteAccounts implements AccountBackend {
   }
 
   getAccountByKey(emailKey: string): Promise<UserAccount | null> {
+    // Three reads in one synchronous call (spaces are never deleted, so the user's space is there).
     return this.db.run(() => {
-      // One read transaction: the user, its space and the domains are seen at the same moment.
-      return this.db.db.transaction((): UserAccount | null => {
-        const userRow = this.sql.getUserByKey.get(emailKey);
-        const spaceRow = userRow === undefined ? undefined : this.sql.getSpace.get(userRow.space_id);
-        if (userRow === undefined || spaceRow === undefined) return null;
-        return { user: userFrom(userRow), space: spaceFrom(spaceRow), domains: this.sql.listDomains.all(userRow.space_id).map((r) => r.domain) };
-      })();
+      const userRow = this.sql.getUserByKey.get(emailKey);
+      const spaceRow = userRow === undefined ? undefined : this.sql.getSpace.get(userRow.space_id);
+      if (userRow === undefined || spaceRow === undefined) return null;
+      return { user: userFrom(userRow), space: spaceFrom(spaceRow), domains: this.sql.listDomains.all(userRow.space_id).map((r) => r.domain) };
     });
   }
 

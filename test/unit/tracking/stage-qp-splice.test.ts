@@ -4,35 +4,18 @@
  * checked three ways: its body decodes to the rewritten HTML (plus the line break the stage
  * adds when there is none), every line of it is valid quoted-printable (qp-check.ts), and the
  * lines away from the edits are the sender's, byte for byte. The quoted-printable input is
- * written by a small encoder here (not the production one), with hand-made odd lines.
+ * written by a small encoder (bench/lib/messages.ts, not the production one), with hand-made
+ * odd lines.
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_TRACKED_HTML_BYTES } from '../../../src/lib/limits.js';
 import { qpDecodeValid, qpLineProblems } from '../mail/qp-check.js';
+import { qpEncodeText as qp } from '../../../bench/lib/messages.js';
 import { crlf, htmlLeafOf, parseMessage, recorder, track } from './stage-helpers.js';
 
 const PIXEL_URL = 'https://t.example/o/abc';
 const PIXEL = '<img src="https://t.example/o/abc" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0" />';
 const tracked = (n: number): string => `"https://t.example/c?n=${n}&amp;sig=x"`;
-
-/** Quoted-printable of UTF-8 text: `=` and 8-bit escaped, soft breaks after 75 characters (never inside an escape). */
-function qp(text: string, width = 75): string {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    let rest = Buffer.from(line, 'utf8')
-      .toString('latin1')
-      .replace(/[=\x7f-\xff]/g, (c) => `=${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
-    while (rest.length > width) {
-      let cut = width;
-      const eq = rest.lastIndexOf('=', cut - 1);
-      if (eq > cut - 3) cut = eq;
-      out.push(`${rest.slice(0, cut)}=`);
-      rest = rest.slice(cut);
-    }
-    out.push(rest);
-  }
-  return out.join('\r\n');
-}
 
 function message(body: string): Buffer {
   return Buffer.concat([
