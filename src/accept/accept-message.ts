@@ -68,7 +68,7 @@ import { LIST_UNSUBSCRIBE_POST_VALUE, listUnsubscribeValue, unsubscribeDefaultVa
 import type { Acceptance, HeaderEdit, HeaderField, Rejection } from '../core/types.js';
 import { copySendId } from '../bounce/bounce-address.js';
 import { unsubscribeMailto } from '../bounce/unsubscribe-address.js';
-import { createBodyHasher, signatureFieldsOffThread, signMessage, type SigningKey } from '../dkim/signer.js';
+import { createBodyHasher, signatureFields, signMessage, type SigningKey } from '../dkim/signer.js';
 import { applyEditsToFields } from '../mail/header-block.js';
 import { checkMimeLimits } from '../transform/mime-limits.js';
 import { InvariantError, TransientError } from '../lib/errors.js';
@@ -285,8 +285,7 @@ async function signToCopy(
   const hasher = createBodyHasher();
   for await (const chunk of body.read()) hasher.update(chunk);
   const headers = applyEditsToFields(facts.headers, facts.headerLeadingSpace, edits);
-  // Off the event loop: RSA-2048 costs about a millisecond of CPU that the other sessions need not wait for.
-  return await signatureFieldsOffThread({ headers, bodyHash: hasher.digest(), keys, time: ports.clock() });
+  return signatureFields({ headers, bodyHash: hasher.digest(), keys, time: ports.clock() });
 }
 
 /** The message as received: header block, blank line, body. */

@@ -22,12 +22,11 @@
  * way trxmail writes fields; `signMessage` reads the raw header bytes of a whole message, so a
  * field that is not UTF-8 is signed as it stands.
  *
- * Where the CPU goes: signatureFields signs on the calling thread; signatureFieldsOffThread and
- * signMessage hand the RSA and Ed25519 operations to libuv's thread pool (crypto.sign with a
- * callback, UV_THREADPOOL_SIZE threads, default 4), so the event loop keeps serving the other
- * sessions meanwhile and a second core can sign (issue 15, item 4: measured on 2 cores under
- * bench/postfix.ts, it raised throughput and cut the end-of-message p99; a worker_threads pool
- * would add a message copy per signature for the same effect). Same bytes either way.
+ * Where the CPU goes: on the calling thread (crypto.sign without a callback). RSA-2048 costs
+ * about 0.3 ms of CPU and Ed25519 0.03 ms here; handing them to libuv's thread pool cost more
+ * than it saved (issue 15, item 4: bench/milter.ts, interleaved, 2 cores: 1.28-1.39 ms of CPU
+ * per message on the calling thread against 1.39-1.79 ms on the pool, and 573-811 against
+ * 464-618 messages/s; every job adds a thread wake-up and a completion on the event loop).
  *
  * signMessage reads the message once: the header block (at most MAX_HEADER_BLOCK_BYTES,
  * parsed by mail/header-block.ts) then the body through the streaming body hasher
@@ -106,25 +105,8 @@ export function signatureFields(input: SignatureInput): HeaderField[] {
   return signRawFields(raw, input.bodyHash, input.keys, input.time);
 }
 
-/**
- * signatureFields computed off the event loop: the RSA and Ed25519 operations run on libuv's
- * thread pool (crypto.sign with a callback), so one message's signing (about a millisecond of
- * CPU for RSA-2048) does not hold up the other sessions, and a second core can take it. The
- * same fields as signatureFields, byte for byte (both algorithms are deterministic).
- */
-export async function signatureFieldsOffThread(input: SignatureInput): Promise<HeaderField[]> {
-  const raw = input.headers.map((f) => ({ name: f.name, value: Buffer.from(f.value, 'utf8') }));
-  return await signRawFieldsOffThread(raw, input.bodyHash, input.keys, input.time);
-}
-
 function signRawFields(fields: readonly RawField[], bodyHash: string, keys: readonly SigningKey[], time: Date): HeaderField[] {
   return unsignedFields(fields, bodyHash, keys, time).map((u) => u.finish(signNow(u)));
-}
-
-async function signRawFieldsOffThread(fields: readonly RawField[], bodyHash: string, keys: readonly SigningKey[], time: Date): Promise<HeaderField[]> {
-  const unsigned = unsignedFields(fields, bodyHash, keys, time);
-  const signatures = await Promise.all(unsigned.map(signOffThread));
-  return unsigned.map((u, i) => u.finish(signatures[i] as Buffer));
 }
 
 function unsignedFields(fields: readonly RawField[], bodyHash: string, keys: readonly SigningKey[], time: Date): Unsigned[] {
@@ -206,15 +188,6 @@ function unsignedOne(key: SigningKey, names: readonly string[], headerData: Buff
 
 function signNow(u: Unsigned): Buffer {
   return sign(u.type === 'rsa' ? 'sha256' : null, u.data, u.key);
-}
-
-function signOffThread(u: Unsigned): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    sign(u.type === 'rsa' ? 'sha256' : null, u.data, u.key, (err, signature) => {
-      if (err) reject(err);
-      else resolve(signature);
-    });
-  });
 }
 
 /** `prefix` + the first base64 character, each further character, the last with `suffix`. */
@@ -315,5 +288,5 @@ export async function signMessage(
     while (valueEnd > seg.bodyStart && (parsed.block[valueEnd - 1] === 0x0a || parsed.block[valueEnd - 1] === 0x0d)) valueEnd--;
     fields.push({ name: seg.name, value: parsed.block.subarray(seg.bodyStart, valueEnd) });
   }
-  return await signRawFieldsOffThread(fields, hasher.digest(), keys, time);
+  return signRawFields(fields, hasher.digest(), keys, time);
 }

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { HeaderField } from '../../../src/core/types.js';
-import { createBodyHasher, SIGNED_HEADER_NAMES, signatureFields, signatureFieldsOffThread, signMessage, type SigningKey } from '../../../src/dkim/signer.js';
+import { createBodyHasher, SIGNED_HEADER_NAMES, signatureFields, signMessage, type SigningKey } from '../../../src/dkim/signer.js';
 import { InvariantError, RejectError } from '../../../src/lib/errors.js';
 import { MAX_HEADER_BLOCK_BYTES } from '../../../src/lib/limits.js';
 import { parseHeaderBlock } from '../../../src/mail/header-block.js';
@@ -132,18 +132,10 @@ describe('signatureFields: the field', () => {
     expect(await signMessage([message], [keys.rsa, keys.ed], TIME)).toEqual(fromParts);
   });
 
-  it('gives the same fields off the event loop (signatureFieldsOffThread), in the order of the keys', async () => {
-    for (const message of Object.values(MESSAGES)) {
-      const input = { ...split(message), keys: [keys.ed, keys.rsa, keys.ed], time: TIME };
-      expect(await signatureFieldsOffThread(input)).toEqual(signatureFields(input));
-    }
-    expect(await signatureFieldsOffThread({ ...split(MESSAGES['7bit text']!), keys: [], time: TIME })).toEqual([]);
-  });
-
-  it('refuses bad input off the event loop as it does on it: a rejection, not a throw', async () => {
-    const input = { ...split(MESSAGES['7bit text']!), keys: [{ ...keys.rsa, privateKey: keys.ed.privateKey }], time: TIME };
-    expect(() => signatureFields(input)).toThrow(/not an rsa private key/);
-    const pending = signatureFieldsOffThread(input);
+  it('refuses a key of the wrong type: a throw from signatureFields, a rejection from signMessage', async () => {
+    const badKeys = [{ ...keys.rsa, privateKey: keys.ed.privateKey }];
+    expect(() => signatureFields({ ...split(MESSAGES['7bit text']!), keys: badKeys, time: TIME })).toThrow(/not an rsa private key/);
+    const pending = signMessage([MESSAGES['7bit text']!], badKeys, TIME);
     await expect(pending).rejects.toThrow(/not an rsa private key/);
   });
 
