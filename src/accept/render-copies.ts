@@ -22,9 +22,8 @@
  * Throws what the transform throws (RejectError for EMAXLEN, TransientError for spool I/O);
  * spools are disposed on error.
  */
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { HeaderEdit, HeaderField } from '../core/types.js';
+import { pumpThrough } from '../lib/pump.js';
 import type { Spool } from '../lib/spool.js';
 import { createTrackingStage, type TrackingStageOptions } from '../tracking/tracking-stage.js';
 import { createMessageTransform } from '../transform/message-transform.js';
@@ -69,52 +68,29 @@ export interface RenderedCopies {
 const CRLF = Buffer.from('\r\n');
 const NO_COPIES: RenderedCopies = { toBody: null, toHeaderEdits: [], bccMessage: null, linksRewritten: 0, pixelInserted: false, dispose: async () => {} };
 
-function original(input: RenderCopiesInput): Readable {
-  const head = Buffer.from(input.headers.map((f) => `${f.name}:${input.leadingSpace ? '' : ' '}${f.value}\r\n`).join(''), 'utf8');
-  return Readable.from(
-    (async function* () {
-      yield head;
-      yield CRLF;
-      yield* input.body.read();
-    })(),
-  );
+async function* original(input: RenderCopiesInput): AsyncGenerator<Buffer> {
+  yield Buffer.from(input.headers.map((f) => `${f.name}:${input.leadingSpace ? '' : ' '}${f.value}\r\n`).join(''), 'utf8');
+  yield CRLF;
+  yield* input.body.read();
 }
 
-/** Writes everything after a message's header block (and its blank line) to `body`. */
-class BodyOnly extends Writable {
-  private head: Buffer = Buffer.alloc(0);
-  private inBody = false;
-
-  constructor(private readonly body: Spool) {
-    super();
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.inBody) {
-      this.body.write(chunk).then(() => cb(), cb);
-      return;
-    }
+/** A sink that writes everything after a message's header block (and its blank line) to `body`. */
+function bodyOnly(body: Spool): (chunk: Buffer) => Promise<void> | void {
+  let head: Buffer = Buffer.alloc(0);
+  let inBody = false;
+  return (chunk) => {
+    if (inBody) return body.write(chunk);
     // Keep only the last 3 bytes of the head: enough to find a CRLFCRLF across chunks.
-    const all = Buffer.concat([this.head, chunk]);
+    const all = Buffer.concat([head, chunk]);
     const end = all.indexOf('\r\n\r\n');
     if (end === -1) {
-      this.head = all.subarray(Math.max(0, all.length - 3));
-      cb();
-      return;
+      head = all.subarray(Math.max(0, all.length - 3));
+      return undefined;
     }
-    this.inBody = true;
-    this.head = Buffer.alloc(0);
-    this.body.write(all.subarray(end + 4)).then(() => cb(), cb);
-  }
-}
-
-/** Writes a whole stream to a spool. */
-function toSpool(spool: Spool): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      spool.write(chunk).then(() => cb(), cb);
-    },
-  });
+    inBody = true;
+    head = Buffer.alloc(0);
+    return body.write(all.subarray(end + 4));
+  };
 }
 
 export async function renderCopies(input: RenderCopiesInput): Promise<RenderedCopies> {
@@ -134,7 +110,7 @@ export async function renderCopies(input: RenderCopiesInput): Promise<RenderedCo
       const toStage = createTrackingStage(Object.assign({}, input.tracking, logger));
       const spool = input.newSpool();
       spools.push(spool);
-      await pipeline(original(input), createMessageTransform({ onHeaders: () => [], bodyStages: [toStage.stage] }), new BodyOnly(spool));
+      await pumpThrough(original(input), createMessageTransform({ onHeaders: () => [], bodyStages: [toStage.stage] }), bodyOnly(spool));
       await spool.end();
       const result = toStage.result();
       if (result.tracked > 0) {
@@ -159,13 +135,14 @@ export async function renderCopies(input: RenderCopiesInput): Promise<RenderedCo
       const bccStages = toBody === null ? [] : [createTrackingStage({ pixelUrl: null, clickUrl: null, ...logger }).stage];
       bccMessage = input.newSpool();
       spools.push(bccMessage);
-      await pipeline(
+      const bcc = bccMessage;
+      await pumpThrough(
         original(input),
         createMessageTransform({
           onHeaders: () => [...input.headerEdits, ...toHeaderEdits, ...input.bccHeaderEdits],
           bodyStages: bccStages,
         }),
-        toSpool(bccMessage),
+        (chunk) => bcc.write(chunk),
       );
       await bccMessage.end();
     }

@@ -7,16 +7,10 @@
  * Limits: SPLITTER_OPTIONS (src/transform/splitter-limits.ts). Throws RejectError 'EMAXLEN'
  * (552 5.3.4) past one; the source's errors (spool I/O) unchanged.
  */
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { pumpThrough } from '../lib/pump.js';
 import { createMessageTransform } from './message-transform.js';
 
 /** Reads the whole message (header block, blank line, body) through the transform's splitter. */
 export async function checkMimeLimits(message: AsyncIterable<Buffer>): Promise<void> {
-  const discard = new Writable({
-    write(_chunk: Buffer, _enc, cb) {
-      cb();
-    },
-  });
-  await pipeline(Readable.from(message), createMessageTransform({ onHeaders: () => [] }), discard);
+  await pumpThrough(message, createMessageTransform({ onHeaders: () => [] }), () => undefined);
 }
