@@ -5,6 +5,13 @@
  * domain and interval, not once per message. A change made by the CLI (another process: a new
  * return-path host, a key activated by `domain check`) is honoured within the TTL.
  *
+ * A domain found without an active key is remembered for DOMAIN_SETUP_NO_KEY_TTL_MS only: its
+ * mail is deferred (451) until a key exists, and that key must sign from the next second, not
+ * up to DOMAIN_SETUP_TTL_MS later. It happens after `trxmail serve` starts, while the domain
+ * checker is still creating the pairs of domains that had none (seen in bench/milter: every
+ * message of the first 30 s answered 451 "no active DKIM key" when the first one came before
+ * the RSA key pair was ready).
+ *
  * Limits: MAX_DOMAIN_SETUPS cached domains (least recently used evicted).
  * Throws: what the store throws (TransientError: the caller answers 4xx); ConfigError when a
  * stored key cannot be unwrapped (signing-keys.ts).
@@ -17,6 +24,8 @@ import type { DomainSetup } from './ports.js';
 
 /** How long a domain's setup is reused (ms): a new return-path host or key signs within this. */
 export const DOMAIN_SETUP_TTL_MS = 30_000;
+/** How long a domain's setup without an active signing key is reused (ms). */
+export const DOMAIN_SETUP_NO_KEY_TTL_MS = 1_000;
 /** Most sender domains whose setup is cached. */
 export const MAX_DOMAIN_SETUPS = 10_000;
 
@@ -27,13 +36,14 @@ export class DomainSetups {
     private readonly store: Pick<Store, 'getDomainAuth' | 'listDkimKeys'>,
     /** The secrets the private keys are wrapped with (config hmacKeysInForce). */
     private readonly secrets: readonly HmacKey[],
-    opts: { ttlMs?: number; clock?: () => number } = {},
+    private readonly opts: { ttlMs?: number; noKeyTtlMs?: number; clock?: () => number } = {},
   ) {
     this.#cache = new LRUCache<string, DomainSetup>({
       max: MAX_DOMAIN_SETUPS,
       ttl: opts.ttlMs ?? DOMAIN_SETUP_TTL_MS,
       ttlAutopurge: false,
-      ...(opts.clock ? { perf: { now: opts.clock } } : {}),
+      // a given clock is read on every use (lru-cache otherwise reuses a reading for up to 1 ms)
+      ...(opts.clock ? { perf: { now: opts.clock }, ttlResolution: 0 } : {}),
     });
   }
 
@@ -44,7 +54,8 @@ export class DomainSetups {
     if (hit) return hit;
     const [auth, keys] = await Promise.all([this.store.getDomainAuth(spaceId, domain), this.store.listDkimKeys(spaceId, domain)]);
     const setup: DomainSetup = { returnPath: auth.returnPath, signingKeys: signingKeysOf(keys, this.secrets) };
-    this.#cache.set(key, setup);
+    if (setup.signingKeys.length > 0) this.#cache.set(key, setup);
+    else this.#cache.set(key, setup, { ttl: Math.min(this.opts.noKeyTtlMs ?? DOMAIN_SETUP_NO_KEY_TTL_MS, this.opts.ttlMs ?? DOMAIN_SETUP_TTL_MS) });
     return setup;
   };
 }
