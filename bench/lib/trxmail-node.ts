@@ -12,6 +12,8 @@
 import path from 'node:path';
 import { pino } from 'pino';
 import { parseConfig, type Config } from '../../src/config/config.js';
+import { hmacKeysInForce } from '../../src/config/secrets.js';
+import { createKeyPair } from '../../src/dkim/domain-keys.js';
 import { hashPassword } from '../../src/lib/password.js';
 import { Runtime } from '../../src/server/runtime.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -81,6 +83,9 @@ export async function startTrxmailNode(o: TrxmailNodeOptions): Promise<TrxmailNo
   try {
     const space = await store.createSpace({ name: 'bench' });
     await store.addDomain(space.id, o.senderDomain);
+    // as `trxmail domain add` does: the pair is active before the first message (serve would
+    // otherwise make it at start, in the background, and defer the first messages)
+    await createKeyPair(store, hmacKeysInForce(config), { spaceId: space.id, domain: o.senderDomain, state: 'active', now: new Date() });
     await store.createUser({ spaceId: space.id, email: o.login, passwordHash: await hashPassword(o.password) });
     const logFile = path.join(o.dir, `trxmail-${o.name}.log`);
     const logger = pino(
